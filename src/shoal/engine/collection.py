@@ -1,0 +1,357 @@
+"""One collection: its configuration, in-memory state, storage and write path.
+
+Public methods take and return ``shoal.models`` objects (Qdrant's request and response
+shapes), so the local client transport and the server call exactly the same code.
+Thread-safe: writes go through the group committer, reads take the state's read lock.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from shoal import models as m
+from shoal.engine import reads
+from shoal.engine.filtering import matching_rows, predicate_for
+from shoal.engine.points import (
+    DEFAULT_VECTOR,
+    check_limit,
+    check_payload,
+    check_vectors,
+    ids_of,
+    points_from_batch,
+)
+from shoal.engine.state import DELETED, CollectionState, Row
+from shoal.engine.writes import Changes, GroupCommitter, View
+from shoal.errors import InvalidPayload, InvalidQuery, PointNotFound
+from shoal.filters.tree import parse_key
+from shoal.ids import PointId, canonical_id
+from shoal.storage import CollectionStore, decode_id
+
+DEFAULT_HNSW = {"m": 16, "ef_construct": 100, "full_scan_threshold": 10000}
+
+
+class Collection:
+    """A named set of points with a fixed vector configuration."""
+
+    def __init__(
+        self, name: str, config: m.CreateCollection, store: CollectionStore | None
+    ) -> None:
+        self.name = name
+        self.config = config
+        self.store = store
+        vectors = config.vectors
+        self.named = isinstance(vectors, dict)
+        self.vector_params: dict[str, m.VectorParams] = (
+            dict(vectors) if isinstance(vectors, dict) else {DEFAULT_VECTOR: vectors}  # type: ignore[dict-item]
+        )
+        self.state = CollectionState(self.vector_params)
+        self.writer = GroupCommitter(self.state, None, list(self.vector_params))
+        self.payload_indexes: dict[str, m.PayloadSchemaType] = {}
+        if store is not None:
+            self._load(store)
+            self.writer = GroupCommitter(self.state, store, list(self.vector_params))
+        self._invalid_cache: dict[str, tuple[int, np.ndarray]] = {}
+
+    def _load(self, store: CollectionStore) -> None:
+        unpack = self.writer.unpack
+        for sp in store.load():
+            row = Row(unpack(sp.vectors), sp.payload, sp.version)
+            self.state.put(decode_id(sp.key), row)
+        self.state.generation += 1
+        for field, schema in (store.get_meta("payload_indexes") or {}).items():
+            self.payload_indexes[field] = m.PayloadSchemaType(schema)
+
+    def close(self) -> None:
+        self.writer.close()
+        if self.store is not None:
+            self.store.close()
+
+    # ------------------------------------------------------------------ info
+
+    def info(self) -> m.CollectionInfo:
+        hnsw = {
+            **DEFAULT_HNSW,
+            **(self.config.hnsw_config or m.HnswConfigDiff()).model_dump(exclude_none=True),
+        }
+        with self.state.lock.read():
+            count = len(self.state)
+            schema = {
+                field: m.PayloadIndexInfo(data_type=t, points=self._indexed_points(field))
+                for field, t in self.payload_indexes.items()
+            }
+        return m.CollectionInfo(
+            status=m.CollectionStatus.GREEN,
+            optimizer_status="ok",
+            indexed_vectors_count=0,
+            points_count=count,
+            segments_count=1,
+            config=m.CollectionConfig(
+                params=m.CollectionParams(vectors=self.config.vectors),
+                hnsw_config=m.HnswConfig(**hnsw),
+                optimizer_config=m.OptimizersConfig(),
+                wal_config=m.WalConfig(),
+            ),
+            payload_schema=schema,
+        )
+
+    def _indexed_points(self, field: str) -> int:
+        path = parse_key(field)
+        from shoal.filters.evaluate import values_at
+
+        return sum(
+            1
+            for r in self.state.live_rows().tolist()
+            if values_at(self.state.payloads[r] or {}, path)
+        )
+
+    # ---------------------------------------------------------------- writes
+
+    def _result(self, op_id: int, wait: bool) -> m.UpdateResult:
+        status = m.UpdateStatus.COMPLETED if wait else m.UpdateStatus.ACKNOWLEDGED
+        return m.UpdateResult(operation_id=max(op_id, 0), status=status)
+
+    def upsert(
+        self, points: Sequence[m.PointStruct] | m.Batch, wait: bool = True
+    ) -> m.UpdateResult:
+        """Insert or replace points; the whole batch is validated before anything is written.
+
+        Raises:
+            InvalidPointId, InvalidVector, WrongVectorSize, InvalidPayload: naming the point.
+        """
+        if isinstance(points, m.Batch):
+            points = points_from_batch(points)
+        rows: dict[PointId, tuple[dict[str, np.ndarray], dict[str, Any] | None]] = {}
+        for p in points:
+            pid = canonical_id(p.id)
+            vectors = check_vectors(p.vector, self.vector_params, self.named, point=p.id)
+            rows[pid] = (vectors, check_payload(p.payload, point=p.id))
+
+        def plan(view: View, version: int) -> Changes:
+            return {
+                pid: Row(vecs, copy.deepcopy(payload), version)
+                for pid, (vecs, payload) in rows.items()
+            }
+
+        return self._result(self.writer.submit(plan, wait), wait)
+
+    def _select(
+        self, view: View, selector: m.PointsSelector | Sequence[Any], strict: bool
+    ) -> list[PointId]:
+        """Ids a write applies to; with ``strict`` every listed id must exist."""
+        if isinstance(selector, m.FilterSelector):
+            pred = predicate_for(selector.filter)
+            assert pred is not None
+            return view.matching(pred)
+        raw = selector.points if isinstance(selector, m.PointIdsList) else selector
+        ids = ids_of(raw)
+        if strict:
+            for pid in ids:
+                if not view.exists(pid):
+                    raise PointNotFound(pid)
+        return [pid for pid in ids if view.exists(pid)]
+
+    def _check_selector(self, selector: m.PointsSelector | Sequence[Any]) -> None:
+        # Validate ids and compile the filter up front, so errors reach the caller before
+        # the write is queued (and are raised in the caller's thread).
+        if isinstance(selector, m.FilterSelector):
+            predicate_for(selector.filter)
+        else:
+            ids_of(selector.points if isinstance(selector, m.PointIdsList) else selector)
+
+    def delete(
+        self, selector: m.PointsSelector | Sequence[Any], wait: bool = True
+    ) -> m.UpdateResult:
+        """Delete points by ids (missing ids are ignored) or by filter."""
+        self._check_selector(selector)
+
+        def plan(view: View, version: int) -> Changes:
+            return dict.fromkeys(self._select(view, selector, strict=False), DELETED)
+
+        return self._result(self.writer.submit(plan, wait), wait)
+
+    def _payload_write(
+        self,
+        selector: m.PointsSelector | Sequence[Any],
+        change: Any,
+        wait: bool,
+    ) -> m.UpdateResult:
+        self._check_selector(selector)
+
+        def plan(view: View, version: int) -> Changes:
+            out: Changes = {}
+            for pid in self._select(view, selector, strict=True):
+                new = change(copy.deepcopy(view.payload(pid)) or {})
+                out[pid] = Row(view.vectors(pid), new or None, version)
+            return out
+
+        return self._result(self.writer.submit(plan, wait), wait)
+
+    def set_payload(self, req: m.SetPayload, wait: bool = True) -> m.UpdateResult:
+        """Merge ``payload`` into the selected points' payloads (at ``key`` if given)."""
+        check_payload(req.payload, point="(set_payload)")
+        path = _key_path(req.key) if req.key else None
+        payload = req.payload
+
+        def change(current: dict[str, Any]) -> dict[str, Any]:
+            target = current
+            for step in path or ():
+                nxt = target.get(step)
+                if not isinstance(nxt, dict):
+                    nxt = target[step] = {}
+                target = nxt
+            target.update(copy.deepcopy(payload))
+            return current
+
+        return self._payload_write(_selector(req), change, wait)
+
+    def overwrite_payload(self, req: m.SetPayload, wait: bool = True) -> m.UpdateResult:
+        """Replace the selected points' payloads with ``payload``."""
+        check_payload(req.payload, point="(overwrite_payload)")
+        payload = req.payload
+        return self._payload_write(_selector(req), lambda _: copy.deepcopy(payload), wait)
+
+    def delete_payload(self, req: m.DeletePayload, wait: bool = True) -> m.UpdateResult:
+        """Remove ``keys`` (dotted paths allowed) from the selected points' payloads."""
+        paths = [_key_path(k) for k in req.keys]
+
+        def change(current: dict[str, Any]) -> dict[str, Any]:
+            for path in paths:
+                target: Any = current
+                for step in path[:-1]:
+                    target = target.get(step) if isinstance(target, dict) else None
+                if isinstance(target, dict):
+                    target.pop(path[-1], None)
+            return current
+
+        return self._payload_write(_selector(req), change, wait)
+
+    def clear_payload(
+        self, selector: m.PointsSelector | Sequence[Any], wait: bool = True
+    ) -> m.UpdateResult:
+        """Remove every payload key of the selected points."""
+        return self._payload_write(selector, lambda _: {}, wait)
+
+    def set_payload_index(self, field: str, schema: m.PayloadSchemaType | None) -> m.UpdateResult:
+        """Record (or with ``schema=None`` drop) a payload index on ``field``."""
+        _key_path(field)
+        if schema is None:
+            self.payload_indexes.pop(field, None)
+        else:
+            self.payload_indexes[field] = schema
+        if self.store is not None:
+            self.store.set_meta(
+                "payload_indexes", {k: v.value for k, v in self.payload_indexes.items()}
+            )
+        return m.UpdateResult(operation_id=0, status=m.UpdateStatus.COMPLETED)
+
+    # ----------------------------------------------------------------- reads
+
+    def _invalid_rows(self, name: str) -> np.ndarray:
+        st = self.state
+        cached = self._invalid_cache.get(name)
+        if cached is not None and cached[0] == st.generation:
+            return cached[1]
+        valid = st.alive[: st.high] & st.columns[name].present[: st.high]
+        invalid = np.flatnonzero(~valid)
+        self._invalid_cache[name] = (st.generation, invalid)
+        return invalid
+
+    def prepare(self, req: m.QueryRequest) -> reads.PreparedQuery:
+        """Validate a query before it is run (errors name the bad value)."""
+        if req.prefetch is not None or req.lookup_from is not None:
+            raise InvalidQuery("Wrong input: prefetch and lookup_from are not supported")
+        name = reads.vector_name(req.using, self.vector_params, self.named)
+        with self.state.lock.read():
+            vector, exclude = reads.resolve_query_vector(self.state, req.query, name)
+        return reads.PreparedQuery(
+            request=req,
+            name=name,
+            vector=vector,
+            exclude_row=exclude,
+            predicate=predicate_for(req.filter),
+            limit=check_limit(req.limit, 10, "limit"),
+            offset=check_limit(req.offset, 0, "offset"),
+        )
+
+    def query(self, req: m.QueryRequest) -> m.QueryResponse:
+        """Nearest points to a vector or to a point (which is left out of its own results)."""
+        return self.query_batch([req])[0]
+
+    def query_batch(self, requests: Sequence[m.QueryRequest]) -> list[m.QueryResponse]:
+        """Several queries; unfiltered ones on the same vector share one matrix product."""
+        prepared = [self.prepare(r) for r in requests]
+        with self.state.lock.read():
+            invalid = {name: self._invalid_rows(name) for name in {p.name for p in prepared}}
+            results = reads.run_queries(self.state, prepared, invalid)
+        return [m.QueryResponse(points=pts) for pts in results]
+
+    def retrieve(
+        self,
+        ids: Sequence[Any],
+        with_payload: m.WithPayloadInterface | None = True,
+        with_vector: m.WithVectorInterface | None = False,
+    ) -> list[m.Record]:
+        """Points by id, in the order asked, skipping missing ones."""
+        wanted = ids_of(ids)
+        with self.state.lock.read():
+            rows = [r for r in (self.state.row(pid) for pid in wanted) if r is not None]
+            return [
+                reads.record(self.state, r, with_payload, with_vector, self.named) for r in rows
+            ]
+
+    def scroll(self, req: m.ScrollRequest) -> m.ScrollResult:
+        """A page of points in id order (or payload order with ``order_by``)."""
+        pred = predicate_for(req.filter)
+        limit = check_limit(req.limit, 10, "limit")
+        offset = None if req.offset is None else canonical_id(req.offset)
+        order = req.order_by
+        if isinstance(order, str):
+            order = m.OrderBy(key=order)
+        with self.state.lock.read():
+            if order is not None:
+                if offset is not None:
+                    raise InvalidQuery("Wrong input: offset cannot be combined with order_by")
+                entries = reads.scroll_by_payload(self.state, pred, order, limit)
+                points = [
+                    reads.record(self.state, r, req.with_payload, req.with_vector, self.named, v)
+                    for r, v in entries
+                ]
+                return m.ScrollResult(points=points, next_page_offset=None)
+            rows, next_id = reads.scroll_by_id(self.state, pred, offset, limit)
+            points = [
+                reads.record(self.state, r, req.with_payload, req.with_vector, self.named)
+                for r in rows
+            ]
+        return m.ScrollResult(points=points, next_page_offset=next_id)
+
+    def count(self, req: m.CountRequest) -> m.CountResult:
+        """Number of points matching the filter (all points without one)."""
+        pred = predicate_for(req.filter)
+        with self.state.lock.read():
+            if pred is None:
+                return m.CountResult(count=len(self.state))
+            return m.CountResult(count=len(matching_rows(self.state, pred)))
+
+
+def _selector(req: m.SetPayload | m.DeletePayload) -> m.PointsSelector:
+    if req.points is not None and req.filter is not None:
+        raise InvalidPayload("Wrong input: give either points or filter, not both")
+    if req.points is not None:
+        return m.PointIdsList(points=req.points)
+    if req.filter is not None:
+        return m.FilterSelector(filter=req.filter)
+    raise InvalidPayload("Wrong input: payload operation needs points or a filter")
+
+
+def _key_path(key: str) -> tuple[str, ...]:
+    try:
+        path = parse_key(key)
+    except ValueError as exc:
+        raise InvalidPayload(f"Wrong input: bad payload key {key!r}: {exc}") from None
+    if not all(isinstance(s, str) and s != "[]" for s in path):
+        raise InvalidPayload(f"Wrong input: payload key {key!r} may not index into arrays")
+    return tuple(str(s) for s in path)

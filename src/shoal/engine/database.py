@@ -1,0 +1,170 @@
+"""The engine's entry point: a set of named collections, in memory or in a storage folder.
+
+Synchronous and thread-safe. The async client's local transport and the server call these
+methods from worker threads; the sync client calls them directly.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+
+from shoal import models as m
+from shoal.engine.collection import Collection
+from shoal.errors import (
+    CollectionAlreadyExists,
+    CollectionNotFound,
+    InvalidCollectionName,
+    InvalidConfig,
+    ShoalError,
+)
+from shoal.storage import Catalog
+
+MAX_NAME = 255
+MAX_DIM = 65_536
+
+
+class Database:
+    """Collections of one process.
+
+    Args:
+        path: a storage folder (created if missing), or None for a memory-only database.
+
+    Raises:
+        StorageLocked: another process (or another Database in this one) has the folder open.
+    """
+
+    def __init__(self, path: str | os.PathLike[str] | None = None) -> None:
+        self._lock = threading.RLock()
+        self._collections: dict[str, Collection] = {}
+        self._catalog = Catalog(path) if path is not None else None
+        self._closed = False
+        if self._catalog is not None:
+            try:
+                for store in self._catalog.open_all():
+                    name = store.get_meta("name")
+                    config = m.CreateCollection.model_validate(store.get_meta("config"))
+                    self._collections[name] = Collection(name, config, store)
+            except BaseException:
+                self.close()
+                raise
+
+    @property
+    def path(self) -> str | None:
+        return None if self._catalog is None else str(self._catalog.root)
+
+    # ------------------------------------------------------------- collections
+
+    def create_collection(self, name: str, config: m.CreateCollection) -> bool:
+        """Create a collection.
+
+        Raises:
+            CollectionAlreadyExists, InvalidCollectionName, InvalidConfig.
+        """
+        _check_name(name)
+        _check_config(config)
+        with self._lock:
+            self._check_open()
+            if name in self._collections:
+                raise CollectionAlreadyExists(name)
+            stored = config.model_dump(mode="json", exclude_none=True, by_alias=True)
+            store = self._catalog.create(name, stored) if self._catalog else None
+            self._collections[name] = Collection(name, config, store)
+        return True
+
+    def delete_collection(self, name: str) -> bool:
+        """Delete a collection and its data; False if there was none."""
+        with self._lock:
+            self._check_open()
+            col = self._collections.pop(name, None)
+            if col is None:
+                return False
+            col.close()
+            if self._catalog is not None and col.store is not None:
+                self._catalog.drop(col.store)
+        return True
+
+    def collection(self, name: str) -> Collection:
+        """The named collection.
+
+        Raises:
+            CollectionNotFound.
+        """
+        with self._lock:
+            self._check_open()
+            col = self._collections.get(name)
+        if col is None:
+            raise CollectionNotFound(name)
+        return col
+
+    def collection_exists(self, name: str) -> bool:
+        with self._lock:
+            self._check_open()
+            return name in self._collections
+
+    def collection_names(self) -> list[str]:
+        with self._lock:
+            self._check_open()
+            return sorted(self._collections)
+
+    def get_collections(self) -> m.CollectionsResponse:
+        return m.CollectionsResponse(
+            collections=[m.CollectionDescription(name=n) for n in self.collection_names()]
+        )
+
+    # ------------------------------------------------------------------ close
+
+    def close(self) -> None:
+        """Flush pending writes and release the storage folder. Idempotent."""
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            errors: list[BaseException] = []
+            for col in self._collections.values():
+                try:
+                    col.close()
+                except Exception as exc:  # close the others, report the first failure
+                    errors.append(exc)
+            self._collections.clear()
+            if self._catalog is not None:
+                self._catalog.close()
+        if errors:
+            raise errors[0]
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise ShoalError("the database is closed")
+
+
+def _check_name(name: str) -> None:
+    if not isinstance(name, str) or not name:
+        raise InvalidCollectionName(f"Wrong input: collection name {name!r} must be non-empty")
+    if len(name) > MAX_NAME:
+        raise InvalidCollectionName(
+            f"Wrong input: collection name of {len(name)} characters is longer than {MAX_NAME}"
+        )
+    bad = [c for c in name if c in "/\\\0" or ord(c) < 32]
+    if bad:
+        raise InvalidCollectionName(
+            f"Wrong input: collection name {name!r} contains the forbidden character {bad[0]!r}"
+        )
+
+
+def _check_config(config: m.CreateCollection) -> None:
+    vectors = config.vectors
+    if vectors is None:
+        raise InvalidConfig("Wrong input: vectors_config is required (size and distance)")
+    items = vectors.items() if isinstance(vectors, dict) else [("", vectors)]
+    for name, params in items:
+        label = f"vector {name!r}" if name else "vector"
+        if not 1 <= params.size <= MAX_DIM:
+            raise InvalidConfig(
+                f"Wrong input: {label} size {params.size} is out of range 1..{MAX_DIM}"
+            )
+    hnsw = config.hnsw_config
+    if hnsw is not None:
+        for field in ("m", "ef_construct", "full_scan_threshold"):
+            value = getattr(hnsw, field)
+            if value is not None and value < (4 if field == "ef_construct" else 0):
+                raise InvalidConfig(f"Wrong input: hnsw_config.{field}={value} is out of range")

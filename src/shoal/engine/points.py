@@ -1,0 +1,163 @@
+"""Validation of incoming points: ids, vectors and payloads, all checked before any write.
+
+Every check names the offending point and value, and runs before the write is queued, so a
+batch with one bad point is rejected whole and changes nothing.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from shoal import models as m
+from shoal.errors import InvalidPayload, InvalidQuery, InvalidVector, WrongVectorSize
+from shoal.ids import PointId, canonical_id
+
+# The name of the single unnamed vector, as in Qdrant.
+DEFAULT_VECTOR = ""
+
+
+def normalize_rows(vectors: np.ndarray) -> np.ndarray:
+    """L2-normalise rows; a zero row stays zero (it has no direction to keep)."""
+    norms = np.linalg.norm(vectors, axis=-1, keepdims=True)
+    out: np.ndarray = np.divide(vectors, norms, out=np.zeros_like(vectors), where=norms > 0)
+    return out
+
+
+def check_vector(raw: Any, params: m.VectorParams, *, name: str, point: object) -> np.ndarray:
+    """Validate one vector and bring it to its stored form (float32, normalised for cosine).
+
+    Raises:
+        InvalidVector: not a flat list of finite numbers.
+        WrongVectorSize: its length differs from the configured size.
+    """
+    label = f"vector `{name}`" if name else "vector"
+    try:
+        arr = np.asarray(raw, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise InvalidVector(
+            f"Wrong input: {label} of point {point} must be a list of numbers, got {raw!r:.80}"
+        ) from None
+    if arr.ndim != 1:
+        raise InvalidVector(
+            f"Wrong input: {label} of point {point} must be a flat list of numbers "
+            f"(got an array of shape {arr.shape})"
+        )
+    if arr.shape[0] != params.size:
+        raise WrongVectorSize(params.size, arr.shape[0], name=name, where=f"point {point}")
+    if not np.isfinite(arr).all():
+        bad = int(np.flatnonzero(~np.isfinite(arr))[0])
+        raise InvalidVector(
+            f"Wrong input: {label} of point {point} has a non-finite component "
+            f"{arr[bad]} at index {bad}; vectors must be finite numbers"
+        )
+    vec = arr.astype(np.float32)
+    if params.distance == m.Distance.COSINE:
+        vec = normalize_rows(vec)
+    return vec
+
+
+def check_vectors(
+    raw: Any, config: dict[str, m.VectorParams], named: bool, *, point: object
+) -> dict[str, np.ndarray]:
+    """Validate a point's vector struct (one list, or a dict of named vectors)."""
+    items: list[tuple[str, Any]]
+    if isinstance(raw, dict):
+        items = list(raw.items())
+    elif named:
+        raise InvalidVector(
+            f"Wrong input: point {point} gives an unnamed vector but the collection has named "
+            f"vectors {sorted(config)}; pass a dict of name -> vector"
+        )
+    else:
+        items = [(DEFAULT_VECTOR, raw)]
+    out = {}
+    for name, vec in items:
+        params = config.get(name)
+        if params is None:
+            expected = sorted(config) if named else "an unnamed vector"
+            raise InvalidVector(
+                f"Wrong input: Not existing vector name error: {name!r} (point {point}); "
+                f"the collection has {expected}"
+            )
+        out[name] = check_vector(vec, params, name=name, point=point)
+    return out
+
+
+def check_payload(payload: Any, *, point: object) -> dict[str, Any] | None:
+    """Validate a payload: a JSON object with string keys and finite numbers.
+
+    Raises:
+        InvalidPayload: naming the point and the path of the bad value.
+    """
+    if payload is None:
+        return None
+    if not isinstance(payload, dict):
+        raise InvalidPayload(
+            f"Wrong input: payload of point {point} must be a JSON object, "
+            f"got {type(payload).__name__}"
+        )
+    _check_json(payload, f"point {point} payload")
+    return payload
+
+
+def _check_json(value: Any, where: str) -> None:
+    if isinstance(value, dict):
+        for k, v in value.items():
+            if not isinstance(k, str):
+                raise InvalidPayload(f"Wrong input: {where} has a non-string key {k!r}")
+            _check_json(v, f"{where}.{k}")
+    elif isinstance(value, (list, tuple)):
+        for i, v in enumerate(value):
+            _check_json(v, f"{where}[{i}]")
+    elif isinstance(value, float):
+        if not math.isfinite(value):
+            raise InvalidPayload(f"Wrong input: {where} is {value}; JSON numbers must be finite")
+    elif value is not None and not isinstance(value, (str, int, bool)):
+        raise InvalidPayload(
+            f"Wrong input: {where} has a value of type {type(value).__name__}; "
+            "expected JSON (str, int, float, bool, None, list, dict)"
+        )
+
+
+def points_from_batch(batch: m.Batch) -> list[m.PointStruct]:
+    """Turn the column form (``Batch``) into point structs, checking the lengths agree."""
+    n = len(batch.ids)
+    vectors = batch.vectors
+    if isinstance(vectors, dict):
+        for name, column in vectors.items():
+            if len(column) != n:
+                raise InvalidVector(
+                    f"Wrong input: batch has {n} ids but {len(column)} vectors named {name!r}"
+                )
+        per_point: list[Any] = [{k: col[i] for k, col in vectors.items()} for i in range(n)]
+    else:
+        if len(vectors) != n:
+            raise InvalidVector(f"Wrong input: batch has {n} ids but {len(vectors)} vectors")
+        per_point = list(vectors)
+    payloads: Sequence[Any] = batch.payloads if batch.payloads is not None else [None] * n
+    if len(payloads) != n:
+        raise InvalidPayload(f"Wrong input: batch has {n} ids but {len(payloads)} payloads")
+    return [
+        m.PointStruct.model_construct(id=i, vector=v, payload=p)
+        for i, v, p in zip(batch.ids, per_point, payloads, strict=True)
+    ]
+
+
+def check_limit(value: int | None, default: int, what: str) -> int:
+    if value is None:
+        return default
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise InvalidQuery(f"Wrong input: {what} must be a non-negative integer, got {value!r}")
+    return value
+
+
+def ids_of(values: Sequence[Any]) -> list[PointId]:
+    """Canonical ids, in order, without duplicates."""
+    seen: dict[PointId, None] = {}
+    for v in values:
+        seen.setdefault(canonical_id(v), None)
+    return list(seen)

@@ -1,0 +1,271 @@
+"""Read operations of a collection: query, scroll, count, retrieve, and result shaping.
+
+All functions here run under the read side of the state lock (the caller takes it) and
+never mutate the state.
+"""
+
+from __future__ import annotations
+
+import bisect
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from shoal import models as m
+from shoal.engine.filtering import matching_rows
+from shoal.engine.points import DEFAULT_VECTOR, check_vector
+from shoal.engine.search import Hits, exact_search, higher_is_better
+from shoal.engine.state import CollectionState
+from shoal.errors import InvalidQuery, PointNotFound
+from shoal.filters import Predicate
+from shoal.filters.evaluate import parse_datetime, values_at
+from shoal.filters.tree import parse_key
+from shoal.ids import PointId, canonical_id, sort_key
+
+# ------------------------------------------------------------------- projection
+
+
+def project_payload(
+    payload: dict[str, Any] | None, selector: m.WithPayloadInterface | None
+) -> dict[str, Any] | None:
+    """Apply ``with_payload``: True → all ({} when none), False → None, keys → a subset."""
+    if selector is None or selector is True:
+        return dict(payload) if payload else {}
+    if selector is False:
+        return None
+    payload = payload or {}
+    if isinstance(selector, m.PayloadSelectorExclude):
+        return {k: v for k, v in payload.items() if k not in set(selector.exclude)}
+    keys = selector.include if isinstance(selector, m.PayloadSelectorInclude) else selector
+    out: dict[str, Any] = {}
+    for key in keys:
+        top = key.split(".", 1)[0]
+        if top in payload:
+            out[top] = payload[top]
+    return out
+
+
+def project_vectors(
+    state: CollectionState, row: int, selector: m.WithVectorInterface | None, named: bool
+) -> m.VectorStruct | None:
+    """Apply ``with_vector``: vectors as stored (cosine ones normalised)."""
+    if not selector:
+        return None
+    vectors = state.vectors_of(row)
+    if not named and selector is True:
+        vec = vectors.get(DEFAULT_VECTOR)
+        return None if vec is None else vec.tolist()
+    names = list(vectors) if selector is True else list(selector)
+    return {n: vectors[n].tolist() for n in names if n in vectors}
+
+
+def record(
+    state: CollectionState,
+    row: int,
+    with_payload: m.WithPayloadInterface | None,
+    with_vector: m.WithVectorInterface | None,
+    named: bool,
+    order_value: float | int | None = None,
+) -> m.Record:
+    pid = state.keys[row]
+    assert pid is not None, "a live row always has an id"
+    return m.Record.model_construct(
+        id=pid,
+        payload=project_payload(state.payloads[row], with_payload),
+        vector=project_vectors(state, row, with_vector, named),
+        shard_key=None,
+        order_value=order_value,
+    )
+
+
+# ------------------------------------------------------------------------ query
+
+
+@dataclass
+class PreparedQuery:
+    """A query reduced to what the search needs: a vector, eligible rows and paging."""
+
+    request: m.QueryRequest
+    name: str
+    vector: np.ndarray | None
+    exclude_row: int | None
+    predicate: Predicate | None
+    limit: int
+    offset: int
+
+
+def vector_name(request_using: str | None, config: dict[str, m.VectorParams], named: bool) -> str:
+    name = request_using if request_using is not None else DEFAULT_VECTOR
+    if name not in config:
+        have = sorted(config) if named else "only the unnamed vector"
+        raise InvalidQuery(f"Wrong input: Not existing vector name error: {name!r}; have {have}")
+    return name
+
+
+def resolve_query_vector(
+    state: CollectionState, query: m.QueryInterface | None, name: str
+) -> tuple[np.ndarray | None, int | None]:
+    """The query's vector and, for a query by point id, that point's row (to exclude)."""
+    if isinstance(query, m.NearestQuery):
+        query = query.nearest
+    if query is None:
+        return None, None
+    params = state.vector_params[name]
+    if isinstance(query, list):
+        return check_vector(query, params, name=name, point="(query)"), None
+    pid = canonical_id(query)
+    row = state.row(pid)
+    if row is None:
+        raise PointNotFound(pid)
+    vec = state.vector(row, name)
+    if vec is None:
+        raise InvalidQuery(f"Wrong input: point {pid} has no vector named {name!r}")
+    return vec, row
+
+
+def run_queries(
+    state: CollectionState, prepared: list[PreparedQuery], invalid: dict[str, np.ndarray]
+) -> list[list[m.ScoredPoint]]:
+    """Answer several prepared queries; unfiltered ones on the same vector share one product.
+
+    Args:
+        invalid: per vector name, rows that are deleted or lack the vector.
+    """
+    results: list[list[m.ScoredPoint] | None] = [None] * len(prepared)
+    shared: dict[str, list[int]] = {}
+    for i, pq in enumerate(prepared):
+        if pq.vector is None:
+            results[i] = _no_vector_page(state, pq)
+        elif pq.predicate is None:
+            shared.setdefault(pq.name, []).append(i)
+        else:
+            rows = matching_rows(state, pq.predicate)
+            rows = rows[state.columns[pq.name].present[rows]]
+            if pq.exclude_row is not None:
+                rows = rows[rows != pq.exclude_row]
+            hits = exact_search(
+                state.columns[pq.name],
+                state.high,
+                pq.vector[None],
+                pq.limit + pq.offset,
+                candidates=rows,
+            )[0]
+            results[i] = _scored(state, pq, hits)
+    for name, idxs in shared.items():
+        # One extra result covers a query by id whose own point comes back first.
+        k = max(prepared[i].limit + prepared[i].offset for i in idxs) + 1
+        matrix = np.stack([prepared[i].vector for i in idxs])  # type: ignore[misc]
+        all_hits = exact_search(state.columns[name], state.high, matrix, k, invalid=invalid[name])
+        for i, hits in zip(idxs, all_hits, strict=True):
+            results[i] = _scored(state, prepared[i], hits)
+    return [r if r is not None else [] for r in results]
+
+
+def _scored(state: CollectionState, pq: PreparedQuery, hits: Hits) -> list[m.ScoredPoint]:
+    req = pq.request
+    rows, scores = hits.rows, hits.scores
+    if pq.exclude_row is not None:
+        keep = rows != pq.exclude_row
+        rows, scores = rows[keep], scores[keep]
+    rows, scores = rows[pq.offset : pq.offset + pq.limit], scores[pq.offset : pq.offset + pq.limit]
+    threshold = req.score_threshold
+    distance = state.vector_params[pq.name].distance
+    named = not (len(state.vector_params) == 1 and DEFAULT_VECTOR in state.vector_params)
+    out = []
+    for row, score in zip(rows.tolist(), scores.tolist(), strict=True):
+        if threshold is not None and (
+            score < threshold if higher_is_better(distance) else score > threshold
+        ):
+            continue
+        out.append(
+            m.ScoredPoint.model_construct(
+                id=state.keys[row],
+                version=int(state.versions[row]),
+                score=float(score),
+                payload=project_payload(state.payloads[row], req.with_payload),
+                vector=project_vectors(state, row, req.with_vector, named),
+                shard_key=None,
+                order_value=None,
+            )
+        )
+    return out
+
+
+def _no_vector_page(state: CollectionState, pq: PreparedQuery) -> list[m.ScoredPoint]:
+    # A query without a vector lists points in id order with score 0, as Qdrant does.
+    rows = ordered_rows(state)
+    if pq.predicate is not None:
+        rows = [r for r in rows if pq.predicate(state.payloads[r] or {}, state.keys[r])]  # type: ignore[arg-type]
+    page = np.asarray(rows[pq.offset : pq.offset + pq.limit], dtype=np.int64)
+    return _scored(
+        state,
+        PreparedQuery(pq.request, pq.name, None, None, None, len(page), 0),
+        Hits(page, np.zeros(len(page), np.float32)),
+    )
+
+
+# ----------------------------------------------------------------------- scroll
+
+
+def ordered_rows(state: CollectionState) -> list[int]:
+    """Rows of live points in Qdrant's id order (ints ascending, then UUIDs)."""
+    cache = state.order_cache
+    if cache is not None and cache[0] == state.generation:
+        return cache[1]
+    rows = sorted(state.row_of.values(), key=lambda r: sort_key(state.keys[r]))  # type: ignore[arg-type]
+    state.order_cache = (state.generation, rows)
+    return rows
+
+
+def scroll_by_id(
+    state: CollectionState, pred: Predicate | None, offset: PointId | None, limit: int
+) -> tuple[list[int], PointId | None]:
+    """A page of rows from ``offset`` (inclusive) in id order, and the next page's first id."""
+    rows = ordered_rows(state)
+    start = 0
+    if offset is not None:
+        sk = sort_key(offset)
+        start = bisect.bisect_left(rows, sk, key=lambda r: sort_key(state.keys[r]))  # type: ignore[arg-type]
+    page: list[int] = []
+    for r in rows[start:]:
+        pid = state.keys[r]
+        if pred is not None and not pred(state.payloads[r] or {}, pid):  # type: ignore[arg-type]
+            continue
+        if len(page) == limit:
+            return page, pid
+        page.append(r)
+    return page, None
+
+
+def scroll_by_payload(
+    state: CollectionState, pred: Predicate | None, order: m.OrderBy, limit: int
+) -> list[tuple[int, float | int]]:
+    """Rows ordered by a numeric or datetime payload value (a point appears once per value)."""
+    path = parse_key(order.key)
+    desc = order.direction == m.Direction.DESC
+    start = order.start_from
+    start_key = _order_key(start) if start is not None else None
+    entries: list[tuple[float, float | int, int]] = []
+    for r in state.live_rows().tolist():
+        payload = state.payloads[r] or {}
+        if pred is not None and not pred(payload, state.keys[r]):
+            continue
+        for v in values_at(payload, path):
+            k = _order_key(v)
+            if k is None:
+                continue
+            if start_key is not None and (k > start_key if desc else k < start_key):
+                continue
+            entries.append((k, v if isinstance(v, (int, float)) else k, r))
+    entries.sort(key=lambda e: (-e[0] if desc else e[0], sort_key(state.keys[e[2]])))  # type: ignore[arg-type]
+    return [(r, v) for _, v, r in entries[:limit]]
+
+
+def _order_key(value: Any) -> float | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, (int, float)):
+        return float(value)
+    dt = parse_datetime(value)
+    return None if dt is None else dt.timestamp()

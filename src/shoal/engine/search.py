@@ -1,0 +1,119 @@
+"""Exact (brute-force) nearest-neighbour search over a vector column.
+
+Every distance is turned into a "goodness" where larger is better, so one top-k routine
+serves all four: cosine and dot use the product directly; Euclid uses ``2·x·q - |x|²`` (the
+squared distance up to a constant, still one matrix product); Manhattan sums absolute
+differences in blocks. Euclid scores of the chosen rows are then recomputed directly, because
+the expanded form loses precision for close points.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from shoal import models as m
+from shoal.engine.state import VectorColumn
+
+_MANHATTAN_BLOCK = 4096
+
+
+@dataclass(frozen=True)
+class Hits:
+    """Result of one query: row numbers best first, and their Qdrant scores."""
+
+    rows: np.ndarray
+    scores: np.ndarray
+
+
+def higher_is_better(distance: m.Distance) -> bool:
+    return distance in (m.Distance.COSINE, m.Distance.DOT)
+
+
+def _goodness(col: VectorColumn, rows: np.ndarray | slice, queries: np.ndarray) -> np.ndarray:
+    """(len(rows), n_queries) matrix; larger means nearer."""
+    data = col.data[rows]
+    good: np.ndarray = data @ queries.T
+    if col.distance in (m.Distance.COSINE, m.Distance.DOT):
+        return good
+    if col.distance == m.Distance.EUCLID:
+        good *= 2.0
+        good -= col.sqnorm[rows][:, None]
+        return good
+    out = np.empty((data.shape[0], queries.shape[0]), dtype=np.float32)
+    for start in range(0, data.shape[0], _MANHATTAN_BLOCK):
+        block = data[start : start + _MANHATTAN_BLOCK]
+        out[start : start + len(block)] = -np.abs(block[:, None, :] - queries[None, :, :]).sum(-1)
+    return out
+
+
+def final_scores(col: VectorColumn, rows: np.ndarray, query: np.ndarray) -> np.ndarray:
+    """Qdrant's score for each row: similarity for cosine/dot, distance for Euclid/Manhattan."""
+    data = col.data[rows]
+    out: np.ndarray
+    if col.distance in (m.Distance.COSINE, m.Distance.DOT):
+        out = data @ query
+    elif col.distance == m.Distance.EUCLID:
+        out = np.sqrt(((data - query) ** 2).sum(-1))
+    else:
+        out = np.abs(data - query).sum(-1)
+    return out
+
+
+def _top(good: np.ndarray, k: int) -> np.ndarray:
+    """Indices of the k largest entries of a 1-d array, best first."""
+    n = good.shape[0]
+    idx = np.arange(n) if k >= n else np.argpartition(-good, k)[:k]
+    best: np.ndarray = idx[np.argsort(-good[idx], kind="stable")]
+    return best
+
+
+def exact_search(
+    col: VectorColumn,
+    high: int,
+    queries: np.ndarray,
+    k: int,
+    *,
+    candidates: np.ndarray | None = None,
+    invalid: np.ndarray | None = None,
+) -> list[Hits]:
+    """Top-k rows for each query.
+
+    Args:
+        col: the vector column to search.
+        high: rows ``[0, high)`` exist.
+        queries: (b, dim) float32, already normalised for cosine.
+        k: results wanted per query.
+        candidates: if given, only these rows are eligible (a filter's matches).
+        invalid: rows to exclude when searching all rows (deleted or without this vector).
+
+    Returns:
+        One ``Hits`` per query, best first, at most k each.
+    """
+    if k <= 0 or high == 0:
+        return [Hits(np.empty(0, np.int64), np.empty(0, np.float32)) for _ in queries]
+    if candidates is not None:
+        good = _goodness(col, candidates, queries)
+        base_rows = candidates
+    else:
+        good = _goodness(col, slice(0, high), queries)
+        if invalid is not None and len(invalid):
+            good[invalid] = -np.inf
+        base_rows = None
+    # Euclid takes a few extra candidates: rescoring may reorder near-ties.
+    extra = 8 if col.distance == m.Distance.EUCLID else 0
+    results = []
+    for j, query in enumerate(queries):
+        column = good[:, j]
+        top = _top(column, k + extra)
+        top = top[np.isfinite(column[top])]
+        rows = top if base_rows is None else base_rows[top]
+        if higher_is_better(col.distance):
+            scores = column[top]
+        else:
+            scores = final_scores(col, rows, query)
+            order = np.argsort(scores, kind="stable")
+            rows, scores = rows[order][:k], scores[order][:k]
+        results.append(Hits(rows.astype(np.int64), scores.astype(np.float32)))
+    return results

@@ -1,0 +1,179 @@
+"""One exception tree for everything Shoal rejects.
+
+Every error carries an HTTP status so the server can turn it into Qdrant's error envelope
+without a lookup table, and every message names the bad value and what was expected.
+This module imports nothing from shoal: every floor may import it.
+"""
+
+from __future__ import annotations
+
+
+class ShoalError(Exception):
+    """Base of every error Shoal raises on purpose."""
+
+    status_code: int = 500
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class BadRequest(ShoalError):
+    """The request itself is wrong; retrying it unchanged fails again."""
+
+    status_code = 400
+
+
+class CollectionNotFound(ShoalError):
+    """The named collection does not exist."""
+
+    status_code = 404
+
+    def __init__(self, name: str) -> None:
+        super().__init__(f"Not found: Collection `{name}` doesn't exist!")
+        self.collection_name = name
+
+
+class CollectionAlreadyExists(ShoalError):
+    """create_collection named a collection that already exists."""
+
+    status_code = 409
+
+    def __init__(self, name: str) -> None:
+        super().__init__(f"Wrong input: Collection `{name}` already exists!")
+        self.collection_name = name
+
+
+class PointNotFound(ShoalError):
+    """A point id named in a query or lookup does not exist."""
+
+    status_code = 404
+
+    def __init__(self, point_id: object) -> None:
+        super().__init__(f"Not found: No point with id {point_id} found")
+        self.point_id = point_id
+
+
+class InvalidCollectionName(BadRequest):
+    """A collection name is empty, too long or contains a forbidden character."""
+
+
+class InvalidConfig(BadRequest):
+    """A collection or index configuration value is out of range."""
+
+
+class WrongVectorSize(BadRequest):
+    """A vector's length differs from the collection's configured size."""
+
+    def __init__(self, expected: int, got: int, *, name: str = "", where: str = "") -> None:
+        label = f" `{name}`" if name else ""
+        at = f" ({where})" if where else ""
+        super().__init__(
+            f"Wrong input: Vector dimension error: expected dim: {expected}, got {got}"
+            f" for vector{label}{at}"
+        )
+        self.expected, self.got = expected, got
+
+
+class InvalidVector(BadRequest):
+    """A vector is malformed: NaN or infinite components, wrong type, unknown name."""
+
+
+class InvalidPointId(BadRequest):
+    """A point id is neither an unsigned 64-bit integer nor a UUID."""
+
+
+class InvalidFilter(BadRequest):
+    """A filter (structured or expression) is malformed or ill-typed."""
+
+    def __init__(self, message: str, *, expression: str | None = None, position: int | None = None):
+        if expression is not None and position is not None:
+            caret = " " * position + "^"
+            message = f"{message} at position {position}\n  {expression}\n  {caret}"
+        super().__init__(f"Bad filter: {message}")
+        self.expression, self.position = expression, position
+
+
+class InvalidPayload(BadRequest):
+    """A payload is not a JSON object, or a payload operation is malformed."""
+
+
+class InvalidQuery(BadRequest):
+    """A query names an unknown vector, has a bad limit, or is otherwise malformed."""
+
+
+class StorageError(ShoalError):
+    """The storage layer failed (disk full, corrupt file, I/O error)."""
+
+    status_code = 500
+
+
+class StorageLocked(StorageError):
+    """Another process holds the storage path."""
+
+    status_code = 409
+
+    def __init__(self, path: str) -> None:
+        super().__init__(
+            f"Storage folder {path} is already opened by another process. Shoal's embedded "
+            "mode serves one process at a time; to share the data between processes, run "
+            f"`shoal serve --path {path}` and connect with Client('http://127.0.0.1:6333')."
+        )
+        self.path = path
+
+
+class ClientClosed(ShoalError):
+    """A method was called on a client after close()."""
+
+    status_code = 400
+
+    def __init__(self) -> None:
+        super().__init__("This client is closed; create a new one")
+
+
+class EmbeddingError(ShoalError):
+    """The embedding model could not be loaded or run."""
+
+
+class Unauthorized(ShoalError):
+    """The server needs an api key and the request has none or a wrong one."""
+
+    status_code = 401
+
+
+class Forbidden(ShoalError):
+    """The api key is valid but may not do this (a read-only key writing)."""
+
+    status_code = 403
+
+
+class RemoteError(ShoalError):
+    """A server answered with an error that maps to no more specific class."""
+
+    def __init__(self, status_code: int, message: str) -> None:
+        super().__init__(message)
+        self.status_code = status_code
+
+
+__all__ = [
+    "BadRequest",
+    "ClientClosed",
+    "CollectionAlreadyExists",
+    "CollectionNotFound",
+    "EmbeddingError",
+    "Forbidden",
+    "InvalidCollectionName",
+    "InvalidConfig",
+    "InvalidFilter",
+    "InvalidPayload",
+    "InvalidPointId",
+    "InvalidQuery",
+    "InvalidVector",
+    "PointNotFound",
+    "RemoteError",
+    "ShoalError",
+    "StorageError",
+    "StorageLocked",
+    "Unauthorized",
+    "WrongVectorSize",
+]

@@ -1,0 +1,263 @@
+"""The internal filter tree that both filter languages compile to.
+
+Structured (Qdrant) filters and Milvus-style expressions differ in small ways: Qdrant matches
+any element of an array, Milvus compares the value itself; Qdrant's ``is_null`` needs the key
+to exist, Milvus's ``is null`` also matches a missing key. Those differences are flags on the
+leaves, so one evaluator (``shoal.filters.evaluate``) serves both and a leaf's meaning never
+depends on which parser built it.
+
+Shared leaf rules (both languages): a missing key or a null value makes every comparison false;
+values of different kinds (a string against a number, a bool against a number) never compare,
+so they are false too; ``ne`` is true only for a present value of the same kind that differs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Literal, Union
+
+# A path into a payload: object keys (str), array indexes (int), and FLATTEN, which stands for
+# "every element of this array" (Qdrant's `a[].b`).
+FLATTEN = "[]"
+PathStep = Union[str, int]
+Path = tuple[PathStep, ...]
+
+Scalar = Union[bool, int, float, str]
+CmpOp = Literal["eq", "ne", "lt", "le", "gt", "ge"]
+ArithOp = Literal["add", "sub", "mul", "div", "mod", "len"]
+
+
+@dataclass(frozen=True)
+class Arith:
+    """Transform a field value before a comparison: ``n % 2``, ``n * 2``, ``array_length(a)``."""
+
+    op: ArithOp
+    operand: float | int | None = None
+
+
+@dataclass(frozen=True)
+class And:
+    items: tuple[Node, ...]
+
+
+@dataclass(frozen=True)
+class Or:
+    items: tuple[Node, ...]
+
+
+@dataclass(frozen=True)
+class Not:
+    """Plain negation of the operand's result (both languages negate this way)."""
+
+    item: Node
+
+
+@dataclass(frozen=True)
+class MinShould:
+    """At least ``min_count`` of ``items`` hold (Qdrant's ``min_should``)."""
+
+    items: tuple[Node, ...]
+    min_count: int
+
+
+@dataclass(frozen=True)
+class Const:
+    value: bool
+
+
+@dataclass(frozen=True)
+class HasId:
+    """The point's id is one of ``ids`` (canonical ids: int or lowercase hyphenated UUID str)."""
+
+    ids: frozenset[int | str]
+
+
+@dataclass(frozen=True)
+class Cmp:
+    """Compare the value at ``path`` with ``value``.
+
+    ``any_element``: the value at the path may be an array and the leaf holds when any element
+    satisfies it (Qdrant's rule); otherwise the value itself is compared (Milvus's rule), and an
+    array compares only with ``eq``/``ne`` against an equal list.
+    ``arith`` transforms a numeric field value first; a non-numeric value makes the leaf false.
+    """
+
+    path: Path
+    op: CmpOp
+    value: Scalar | list[Scalar]
+    any_element: bool = False
+    arith: Arith | None = None
+
+
+@dataclass(frozen=True)
+class Range:
+    """``lower <(=) value <(=) upper`` on one value (or any one element when ``any_element``).
+
+    Bounds are numbers, or strings (compared lexicographically), or datetimes when
+    ``datetimes`` is set (the payload value is then parsed as an RFC 3339 string).
+    """
+
+    path: Path
+    gt: Scalar | datetime | None = None
+    gte: Scalar | datetime | None = None
+    lt: Scalar | datetime | None = None
+    lte: Scalar | datetime | None = None
+    any_element: bool = False
+    datetimes: bool = False
+    arith: Arith | None = None
+
+
+@dataclass(frozen=True)
+class In:
+    """The value at ``path`` equals one of ``values`` (any element of an array when
+    ``any_element``). Negation with Milvus's meaning is ``And(Exists, Not(In))``."""
+
+    path: Path
+    values: tuple[Scalar, ...]
+    any_element: bool = False
+
+
+@dataclass(frozen=True)
+class Except:
+    """Qdrant's ``MatchExcept``: some value at ``path`` is present and not in ``values``."""
+
+    path: Path
+    values: tuple[Scalar, ...]
+
+
+@dataclass(frozen=True)
+class Like:
+    """Milvus ``like``: a string value matching a pattern where ``%`` is any run of text and
+    ``_`` one character."""
+
+    path: Path
+    pattern: str
+
+
+@dataclass(frozen=True)
+class Text:
+    """Qdrant ``MatchText`` without a full-text index: the string value contains ``text``."""
+
+    path: Path
+    text: str
+    any_element: bool = True
+
+
+@dataclass(frozen=True)
+class IsNull:
+    """The value is null. ``missing_matches``: a missing key counts as null (Milvus's
+    ``is null``); otherwise the key must exist with a null value (Qdrant's ``is_null``)."""
+
+    path: Path
+    missing_matches: bool
+
+
+@dataclass(frozen=True)
+class IsEmpty:
+    """Qdrant's ``is_empty``: the key is missing, null, or an empty array."""
+
+    path: Path
+
+
+@dataclass(frozen=True)
+class Exists:
+    """The key exists with a non-null value (used to keep Milvus's meaning when converting)."""
+
+    path: Path
+
+
+@dataclass(frozen=True)
+class ValuesCount:
+    """The number of values at ``path`` (array length, 1 for a scalar) lies in the range."""
+
+    path: Path
+    gt: int | None = None
+    gte: int | None = None
+    lt: int | None = None
+    lte: int | None = None
+
+
+@dataclass(frozen=True)
+class Contains:
+    """The array at ``path`` contains the given values: ``mode`` ``one`` (the single value in
+    ``values``), ``all`` or ``any``. A non-array value makes the leaf false."""
+
+    path: Path
+    values: tuple[Scalar | list[Scalar] | dict[str, object], ...]
+    mode: Literal["one", "all", "any"]
+
+
+@dataclass(frozen=True)
+class NestedMatch:
+    """Qdrant's ``nested``: some object of the array at ``path`` satisfies ``item`` as a whole."""
+
+    path: Path
+    item: Node
+
+
+Node = Union[
+    And,
+    Or,
+    Not,
+    MinShould,
+    Const,
+    HasId,
+    Cmp,
+    Range,
+    In,
+    Except,
+    Like,
+    Text,
+    IsNull,
+    IsEmpty,
+    Exists,
+    ValuesCount,
+    Contains,
+    NestedMatch,
+]
+
+
+def parse_key(key: str) -> Path:
+    """Turn a Qdrant payload key (``a.b``, ``a[].b``, ``a[0].b``) into a path.
+
+    Raises:
+        ValueError: the key is empty or has an unbalanced bracket; callers wrap it in
+            InvalidFilter with the key named.
+    """
+    if not key:
+        raise ValueError("empty payload key")
+    steps: list[PathStep] = []
+    for part in key.split("."):
+        name, bracket, rest = part.partition("[")
+        if name:
+            steps.append(name)
+        elif not bracket:
+            raise ValueError(f"empty segment in payload key {key!r}")
+        while bracket:
+            inner, close, rest = rest.partition("]")
+            if not close:
+                raise ValueError(f"unbalanced '[' in payload key {key!r}")
+            if inner == "":
+                steps.append(FLATTEN)
+            elif inner.isdigit():
+                steps.append(int(inner))
+            else:
+                raise ValueError(f"array index {inner!r} in payload key {key!r} is not a number")
+            if rest and not rest.startswith("["):
+                raise ValueError(f"unexpected {rest!r} after ']' in payload key {key!r}")
+            bracket, rest = ("[", rest[1:]) if rest else ("", "")
+    return tuple(steps)
+
+
+def format_key(path: Path) -> str:
+    """Inverse of ``parse_key`` for paths whose string steps contain no ``.`` or ``[``."""
+    out = ""
+    for step in path:
+        if step == FLATTEN:
+            out += "[]"
+        elif isinstance(step, int):
+            out += f"[{step}]"
+        else:
+            out += f".{step}" if out else step
+    return out

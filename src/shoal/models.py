@@ -1,0 +1,492 @@
+"""The wire schema: Qdrant's REST JSON shapes as pydantic v2 models.
+
+Names, field names and enum spellings follow Qdrant's OpenAPI spec so that JSON produced by
+the official ``qdrant-client`` parses here and ours parses there. Only what Shoal serves is
+modelled; fields Shoal accepts but ignores (sharding, replication) are kept so a request that
+carries them still validates. This module imports nothing from shoal.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import Enum
+from typing import Any, Union
+
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictInt, StrictStr
+
+# A point id: an unsigned 64-bit integer or a UUID string. Range and format are checked by
+# the engine (shoal.engine.ids) so that the error names the offending id.
+ExtendedPointId = Union[StrictInt, StrictStr]
+Payload = dict[str, Any]
+
+
+class _Model(BaseModel):
+    # Unknown fields are an error: a typo such as `paylaod=` must not be silently dropped.
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+
+class _Response(BaseModel):
+    # Responses from a newer server may carry fields this version does not know.
+    model_config = ConfigDict(extra="ignore", populate_by_name=True)
+
+
+# ---------------------------------------------------------------------------- enums
+
+
+class Distance(str, Enum):
+    COSINE = "Cosine"
+    EUCLID = "Euclid"
+    DOT = "Dot"
+    MANHATTAN = "Manhattan"
+
+
+class Datatype(str, Enum):
+    FLOAT32 = "float32"
+    UINT8 = "uint8"
+    FLOAT16 = "float16"
+
+
+class PayloadSchemaType(str, Enum):
+    KEYWORD = "keyword"
+    INTEGER = "integer"
+    FLOAT = "float"
+    GEO = "geo"
+    TEXT = "text"
+    BOOL = "bool"
+    DATETIME = "datetime"
+    UUID = "uuid"
+
+
+class UpdateStatus(str, Enum):
+    ACKNOWLEDGED = "acknowledged"
+    COMPLETED = "completed"
+    WAIT_TIMEOUT = "wait_timeout"
+
+
+class CollectionStatus(str, Enum):
+    GREEN = "green"
+    YELLOW = "yellow"
+    GREY = "grey"
+    RED = "red"
+
+
+class Direction(str, Enum):
+    ASC = "asc"
+    DESC = "desc"
+
+
+# ---------------------------------------------------------------------- configuration
+
+
+class HnswConfigDiff(_Model):
+    m: int | None = None
+    ef_construct: int | None = None
+    full_scan_threshold: int | None = None
+    max_indexing_threads: int | None = None
+    on_disk: bool | None = None
+    payload_m: int | None = None
+    inline_storage: bool | None = None
+
+
+class HnswConfig(_Response):
+    m: int
+    ef_construct: int
+    full_scan_threshold: int
+    max_indexing_threads: int | None = 0
+    on_disk: bool | None = False
+    payload_m: int | None = None
+
+
+class VectorParams(_Model):
+    size: int
+    distance: Distance
+    hnsw_config: HnswConfigDiff | None = None
+    quantization_config: dict[str, Any] | None = None
+    on_disk: bool | None = None
+    datatype: Datatype | None = None
+    multivector_config: dict[str, Any] | None = None
+
+
+VectorsConfig = Union[VectorParams, dict[str, VectorParams]]
+
+
+class OptimizersConfig(_Response):
+    deleted_threshold: float = 0.2
+    vacuum_min_vector_number: int = 1000
+    default_segment_number: int = 0
+    max_segment_size: int | None = None
+    memmap_threshold: int | None = None
+    indexing_threshold: int | None = 20000
+    flush_interval_sec: int = 5
+    max_optimization_threads: int | None = None
+
+
+class WalConfig(_Response):
+    wal_capacity_mb: int = 32
+    wal_segments_ahead: int = 0
+
+
+class CollectionParams(_Response):
+    vectors: VectorsConfig | None = None
+    shard_number: int | None = 1
+    replication_factor: int | None = 1
+    write_consistency_factor: int | None = 1
+    on_disk_payload: bool | None = True
+
+
+class CollectionConfig(_Response):
+    params: CollectionParams
+    hnsw_config: HnswConfig
+    optimizer_config: OptimizersConfig
+    wal_config: WalConfig | None = None
+    quantization_config: dict[str, Any] | None = None
+
+
+class PayloadIndexInfo(_Response):
+    data_type: PayloadSchemaType
+    params: dict[str, Any] | None = None
+    points: int
+
+
+class CollectionInfo(_Response):
+    status: CollectionStatus
+    optimizer_status: str | dict[str, str] = "ok"
+    indexed_vectors_count: int | None = None
+    points_count: int | None = None
+    segments_count: int
+    config: CollectionConfig
+    payload_schema: dict[str, PayloadIndexInfo]
+
+
+class CollectionDescription(_Response):
+    name: str
+
+
+class CollectionsResponse(_Response):
+    collections: list[CollectionDescription]
+
+
+class CollectionExistence(_Response):
+    exists: bool
+
+
+class CreateCollection(_Model):
+    vectors: VectorsConfig | None = None
+    shard_number: int | None = None
+    sharding_method: str | None = None
+    replication_factor: int | None = None
+    write_consistency_factor: int | None = None
+    on_disk_payload: bool | None = None
+    hnsw_config: HnswConfigDiff | None = None
+    wal_config: dict[str, Any] | None = None
+    optimizers_config: dict[str, Any] | None = None
+    quantization_config: dict[str, Any] | None = None
+    sparse_vectors: dict[str, Any] | None = None
+    strict_mode_config: dict[str, Any] | None = None
+    metadata: dict[str, Any] | None = None
+
+
+# ---------------------------------------------------------------------------- points
+
+Vector = list[StrictFloat | StrictInt]
+VectorStruct = Union[Vector, dict[str, Vector]]
+BatchVectorStruct = Union[list[Vector], dict[str, list[Vector]]]
+
+
+class PointStruct(_Model):
+    id: ExtendedPointId
+    vector: VectorStruct
+    payload: Payload | None = None
+
+
+class Batch(_Model):
+    ids: list[ExtendedPointId]
+    vectors: BatchVectorStruct
+    payloads: list[Payload | None] | None = None
+
+
+class PointsList(_Model):
+    points: list[PointStruct]
+    shard_key: Any | None = None
+    update_filter: Filter | None = None
+
+
+class PointsBatch(_Model):
+    batch: Batch
+    shard_key: Any | None = None
+    update_filter: Filter | None = None
+
+
+class Record(_Response):
+    id: ExtendedPointId
+    payload: Payload | None = None
+    vector: VectorStruct | None = None
+    shard_key: Any | None = None
+    order_value: StrictInt | StrictFloat | None = None
+
+
+class ScoredPoint(_Response):
+    id: ExtendedPointId
+    version: int
+    score: float
+    payload: Payload | None = None
+    vector: VectorStruct | None = None
+    shard_key: Any | None = None
+    order_value: StrictInt | StrictFloat | None = None
+
+
+class UpdateResult(_Response):
+    operation_id: int | None = None
+    status: UpdateStatus
+
+
+class CountResult(_Response):
+    count: int
+
+
+class QueryResponse(_Response):
+    points: list[ScoredPoint]
+
+
+class ScrollResult(_Response):
+    points: list[Record]
+    next_page_offset: ExtendedPointId | None = None
+
+
+# ---------------------------------------------------------------------------- filters
+
+ValueVariants = Union[StrictBool, StrictInt, StrictStr]
+AnyVariants = Union[list[StrictStr], list[StrictInt]]
+
+
+class MatchValue(_Model):
+    value: ValueVariants
+
+
+class MatchText(_Model):
+    text: str
+
+
+class MatchAny(_Model):
+    any: AnyVariants
+
+
+class MatchExcept(_Model):
+    except_: AnyVariants = Field(alias="except")
+
+
+Match = Union[MatchValue, MatchText, MatchAny, MatchExcept]
+
+
+class Range(_Model):
+    lt: float | None = None
+    gt: float | None = None
+    gte: float | None = None
+    lte: float | None = None
+
+
+class DatetimeRange(_Model):
+    lt: datetime | None = None
+    gt: datetime | None = None
+    gte: datetime | None = None
+    lte: datetime | None = None
+
+
+class ValuesCount(_Model):
+    lt: int | None = None
+    gt: int | None = None
+    gte: int | None = None
+    lte: int | None = None
+
+
+class FieldCondition(_Model):
+    key: str
+    match: Match | None = None
+    range: Range | DatetimeRange | None = None
+    values_count: ValuesCount | None = None
+    is_empty: bool | None = None
+    is_null: bool | None = None
+    geo_bounding_box: dict[str, Any] | None = None
+    geo_radius: dict[str, Any] | None = None
+    geo_polygon: dict[str, Any] | None = None
+
+
+class PayloadField(_Model):
+    key: str
+
+
+class IsEmptyCondition(_Model):
+    is_empty: PayloadField
+
+
+class IsNullCondition(_Model):
+    is_null: PayloadField
+
+
+class HasIdCondition(_Model):
+    has_id: list[ExtendedPointId]
+
+
+class HasVectorCondition(_Model):
+    has_vector: str
+
+
+class Nested(_Model):
+    key: str
+    filter: Filter
+
+
+class NestedCondition(_Model):
+    nested: Nested
+
+
+class MinShould(_Model):
+    conditions: list[Condition]
+    min_count: int
+
+
+Condition = Union[
+    FieldCondition,
+    IsEmptyCondition,
+    IsNullCondition,
+    HasIdCondition,
+    HasVectorCondition,
+    NestedCondition,
+    "Filter",
+]
+
+
+class Filter(_Model):
+    should: list[Condition] | Condition | None = None
+    min_should: MinShould | None = None
+    must: list[Condition] | Condition | None = None
+    must_not: list[Condition] | Condition | None = None
+
+
+# A filter wherever one is accepted: structured, or a Milvus-style expression string.
+FilterLike = Union[Filter, str]
+
+
+class PointIdsList(_Model):
+    points: list[ExtendedPointId]
+    shard_key: Any | None = None
+
+
+class FilterSelector(_Model):
+    filter: Filter | str
+    shard_key: Any | None = None
+
+
+PointsSelector = Union[PointIdsList, FilterSelector]
+
+
+# ---------------------------------------------------------------------------- queries
+
+
+class PayloadSelectorInclude(_Model):
+    include: list[str]
+
+
+class PayloadSelectorExclude(_Model):
+    exclude: list[str]
+
+
+WithPayloadInterface = Union[bool, list[str], PayloadSelectorInclude, PayloadSelectorExclude]
+WithVectorInterface = Union[bool, list[str]]
+
+
+class QuantizationSearchParams(_Model):
+    ignore: bool | None = False
+    rescore: bool | None = None
+    oversampling: float | None = None
+
+
+class SearchParams(_Model):
+    hnsw_ef: int | None = None
+    exact: bool | None = False
+    quantization: QuantizationSearchParams | None = None
+    indexed_only: bool | None = False
+    acorn: dict[str, Any] | None = None
+
+
+class NearestQuery(_Model):
+    nearest: Vector | ExtendedPointId
+
+
+QueryInterface = Union[Vector, ExtendedPointId, NearestQuery]
+
+
+class QueryRequest(_Model):
+    shard_key: Any | None = None
+    prefetch: Any | None = None
+    query: QueryInterface | None = None
+    using: str | None = None
+    filter: Filter | str | None = None
+    params: SearchParams | None = None
+    score_threshold: float | None = None
+    limit: int | None = None
+    offset: int | None = None
+    with_vector: WithVectorInterface | None = None
+    with_payload: WithPayloadInterface | None = None
+    lookup_from: Any | None = None
+
+
+class QueryRequestBatch(_Model):
+    searches: list[QueryRequest]
+
+
+class OrderBy(_Model):
+    key: str
+    direction: Direction | None = None
+    start_from: float | int | datetime | None = None
+
+
+class ScrollRequest(_Model):
+    shard_key: Any | None = None
+    offset: ExtendedPointId | None = None
+    limit: int | None = None
+    filter: Filter | str | None = None
+    with_payload: WithPayloadInterface | None = None
+    with_vector: WithVectorInterface | None = None
+    order_by: str | OrderBy | None = None
+
+
+class CountRequest(_Model):
+    shard_key: Any | None = None
+    filter: Filter | str | None = None
+    exact: bool = True
+
+
+class PointRequest(_Model):
+    shard_key: Any | None = None
+    ids: list[ExtendedPointId]
+    with_payload: WithPayloadInterface | None = None
+    with_vector: WithVectorInterface = False
+
+
+# ---------------------------------------------------------------------- payload updates
+
+
+class SetPayload(_Model):
+    payload: Payload
+    points: list[ExtendedPointId] | None = None
+    filter: Filter | str | None = None
+    shard_key: Any | None = None
+    key: str | None = None
+
+
+class DeletePayload(_Model):
+    keys: list[str]
+    points: list[ExtendedPointId] | None = None
+    filter: Filter | str | None = None
+    shard_key: Any | None = None
+
+
+class CreateFieldIndex(_Model):
+    field_name: str
+    field_schema: PayloadSchemaType | dict[str, Any] | None = None
+
+
+# Forward references: Filter is used above its definition.
+for _model in (PointsList, PointsBatch, Nested, MinShould, Filter, FieldCondition):
+    _model.model_rebuild()

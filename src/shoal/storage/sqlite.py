@@ -1,0 +1,177 @@
+"""Durable storage of one collection in a SQLite file (WAL mode, ``synchronous=FULL``).
+
+SQLite is the source of truth; everything in memory (vectors matrix, payloads, ANN index) is
+derived from it. With WAL and ``synchronous=FULL`` a COMMIT returns only after the WAL has
+been fsynced, which is what ``wait=True`` promises. One transaction per group of writes keeps
+the fsync count at one per group.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from shoal.errors import StorageError
+
+FILE_NAME = "points.sqlite3"
+SCHEMA_VERSION = 1
+
+
+@dataclass(frozen=True)
+class StoredPoint:
+    """One row as stored: the id key (see ``encode_id``), version, payload, vectors."""
+
+    key: str
+    version: int
+    payload: dict[str, Any] | None
+    vectors: bytes
+
+
+def encode_id(pid: int | str) -> str:
+    """Ids are stored as text: decimal for integers, canonical UUID otherwise.
+
+    The two forms never collide because a canonical UUID always contains hyphens.
+    """
+    return str(pid)
+
+
+def decode_id(key: str) -> int | str:
+    return key if "-" in key else int(key)
+
+
+class CollectionStore:
+    """The SQLite file of one collection. Thread-safe: every call takes the store's lock,
+    because one sqlite3 connection must not be used by two threads at once."""
+
+    def __init__(self, directory: Path) -> None:
+        self.path = directory / FILE_NAME
+        self._lock = threading.Lock()
+        try:
+            self._db = sqlite3.connect(
+                self.path, isolation_level=None, check_same_thread=False, timeout=30.0
+            )
+            self._db.execute("PRAGMA journal_mode=WAL")
+            # FULL: fsync the WAL at every commit, so an acknowledged write survives power loss.
+            self._db.execute("PRAGMA synchronous=FULL")
+            self._db.execute(
+                "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value BLOB NOT NULL)"
+            )
+            self._db.execute(
+                "CREATE TABLE IF NOT EXISTS points ("
+                " key TEXT PRIMARY KEY, version INTEGER NOT NULL,"
+                " payload BLOB, vectors BLOB NOT NULL) WITHOUT ROWID"
+            )
+        except sqlite3.Error as exc:
+            raise StorageError(f"cannot open collection storage {self.path}: {exc}") from exc
+
+    # -------------------------------------------------------------------- settings
+
+    def pragma(self, name: str) -> Any:
+        """Read a PRAGMA value (tests use it to check the durability settings)."""
+        if not name.isidentifier():
+            raise ValueError(f"not a pragma name: {name!r}")
+        with self._lock:
+            return self._db.execute(f"PRAGMA {name}").fetchone()[0]
+
+    # ------------------------------------------------------------------------ meta
+
+    def get_meta(self, key: str) -> Any:
+        with self._lock:
+            row = self._db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return None if row is None else orjson.loads(row[0])
+
+    def set_meta(self, key: str, value: Any) -> None:
+        with self._lock, self._transaction():
+            self._db.execute(
+                "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)",
+                (key, orjson.dumps(value)),
+            )
+
+    # ---------------------------------------------------------------------- points
+
+    def load(self, batch: int = 10_000) -> Iterator[StoredPoint]:
+        """Yield every stored point in key order."""
+        with self._lock:
+            cur = self._db.execute("SELECT key, version, payload, vectors FROM points")
+            while rows := cur.fetchmany(batch):
+                for key, version, payload, vectors in rows:
+                    yield StoredPoint(
+                        key, version, None if payload is None else orjson.loads(payload), vectors
+                    )
+
+    def count(self) -> int:
+        with self._lock:
+            return int(self._db.execute("SELECT count(*) FROM points").fetchone()[0])
+
+    def commit(
+        self,
+        upserts: Sequence[tuple[str, int, dict[str, Any] | None, bytes]],
+        payload_updates: Sequence[tuple[str, int, dict[str, Any] | None]],
+        deletes: Sequence[str],
+    ) -> None:
+        """Apply one group of writes in a single transaction; durable when this returns.
+
+        Args:
+            upserts: (key, version, payload, vectors) rows to insert or replace.
+            payload_updates: (key, version, payload) for points whose vectors are unchanged.
+            deletes: keys to remove.
+
+        Raises:
+            StorageError: the transaction failed; nothing of it was applied.
+        """
+        with self._lock:
+            try:
+                with self._transaction():
+                    if deletes:
+                        self._db.executemany(
+                            "DELETE FROM points WHERE key = ?", [(k,) for k in deletes]
+                        )
+                    if upserts:
+                        self._db.executemany(
+                            "INSERT OR REPLACE INTO points (key, version, payload, vectors)"
+                            " VALUES (?, ?, ?, ?)",
+                            [(k, v, _dump(p), vec) for k, v, p, vec in upserts],
+                        )
+                    if payload_updates:
+                        self._db.executemany(
+                            "UPDATE points SET version = ?, payload = ? WHERE key = ?",
+                            [(v, _dump(p), k) for k, v, p in payload_updates],
+                        )
+            except sqlite3.Error as exc:
+                raise StorageError(f"write to {self.path} failed: {exc}") from exc
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    # ---------------------------------------------------------------------- helpers
+
+    def _transaction(self) -> _Transaction:
+        return _Transaction(self._db)
+
+
+def _dump(payload: dict[str, Any] | None) -> bytes | None:
+    return None if payload is None else orjson.dumps(payload)
+
+
+class _Transaction:
+    """BEGIN IMMEDIATE … COMMIT, or ROLLBACK on any error (the connection is in autocommit
+    mode, so transactions are explicit and a failed one leaves nothing behind)."""
+
+    def __init__(self, db: sqlite3.Connection) -> None:
+        self._db = db
+
+    def __enter__(self) -> None:
+        self._db.execute("BEGIN IMMEDIATE")
+
+    def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
+        if exc_type is None:
+            self._db.execute("COMMIT")
+        else:
+            self._db.execute("ROLLBACK")
