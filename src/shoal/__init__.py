@@ -1,5 +1,13 @@
-"""Shoal: an async-native vector database for Python."""
+"""Shoal: an async-native vector database for Python.
+
+from shoal import AsyncClient, models
+client = AsyncClient(path="./data")
+"""
 
 from __future__ import annotations
 
+from shoal import errors, models
+from shoal.client import AsyncClient, Client
+
 __version__ = "0.1.0"
+__all__ = ["AsyncClient", "Client", "__version__", "errors", "models"]

@@ -1,0 +1,397 @@
+"""``AsyncClient``: the one hand-written client. ``Client`` is generated from this file.
+
+The methods mirror ``qdrant-client`` 1.20 (names, argument names and order, return types),
+so moving from the async client to the sync one is removing ``await``, and moving from
+qdrant-client is changing the import.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from types import TracebackType
+from typing import Any
+
+from shoal import models as m
+from shoal.client import convert
+from shoal.client._async.local import AsyncLocalTransport
+from shoal.client.convert import PointsSelectorLike
+from shoal.errors import BadRequest, ClientClosed, InvalidConfig, InvalidQuery
+
+MEMORY = ":memory:"
+
+
+class AsyncClient:
+    """A Shoal database: embedded in memory, embedded on disk, or (later) a server.
+
+    Args:
+        location: ``":memory:"`` for an in-memory database (the default), or a server URL.
+        url: a server URL (``http://host:6333``).
+        path: a storage folder for a durable embedded database.
+        api_key: the server's api key.
+        timeout: request timeout in seconds for a server.
+
+    Raises:
+        StorageLocked: ``path`` is opened by another process; use ``shoal serve`` to share.
+        BadRequest: conflicting arguments.
+
+    Example::
+
+        async with AsyncClient(path="./data") as client:
+            await client.create_collection("docs", m.VectorParams(size=4, distance="Cosine"))
+    """
+
+    def __init__(
+        self,
+        location: str | None = None,
+        *,
+        url: str | None = None,
+        path: str | os.PathLike[str] | None = None,
+        api_key: str | None = None,
+        timeout: float | None = None,
+    ) -> None:
+        given = [x for x in (location, url, path) if x is not None]
+        if len(given) > 1:
+            raise BadRequest("Give only one of location, url and path")
+        if url is not None or (location is not None and location != MEMORY):
+            target = url if url is not None else location
+            if not str(target).startswith(("http://", "https://")):
+                raise BadRequest(
+                    f"location {target!r} is neither ':memory:' nor an http(s) URL; "
+                    "pass path= for a storage folder"
+                )
+            raise BadRequest(
+                f"Cannot connect to {target}: the HTTP transport is not available in this build"
+            )
+        del api_key, timeout  # used by the HTTP transport
+        self._transport: AsyncLocalTransport | None = AsyncLocalTransport(path)
+
+    # ------------------------------------------------------------------ lifecycle
+
+    @property
+    def _t(self) -> AsyncLocalTransport:
+        if self._transport is None:
+            raise ClientClosed()
+        return self._transport
+
+    async def close(self) -> None:
+        """Flush pending writes and release the storage folder or connections. Idempotent."""
+        transport, self._transport = self._transport, None
+        if transport is not None:
+            await transport.close()
+
+    async def __aenter__(self) -> AsyncClient:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    # ---------------------------------------------------------------- collections
+
+    async def create_collection(
+        self,
+        collection_name: str,
+        vectors_config: m.VectorParams | Mapping[str, m.VectorParams],
+        hnsw_config: m.HnswConfigDiff | None = None,
+        on_disk_payload: bool | None = None,
+        optimizers_config: Mapping[str, Any] | None = None,
+        quantization_config: Mapping[str, Any] | None = None,
+        timeout: int | None = None,
+        **kwargs: Any,
+    ) -> bool:
+        """Create a collection.
+
+        Args:
+            collection_name: the new collection's name.
+            vectors_config: one ``VectorParams`` (an unnamed vector) or a dict of named ones.
+            hnsw_config: HNSW parameters (``m``, ``ef_construct``, ``full_scan_threshold``).
+            on_disk_payload, optimizers_config, quantization_config, timeout: accepted for
+                compatibility with qdrant-client.
+
+        Returns:
+            True.
+
+        Raises:
+            CollectionAlreadyExists: the name is taken.
+            InvalidConfig: a vector size or HNSW parameter is out of range.
+        """
+        if kwargs:
+            raise InvalidConfig(
+                f"Wrong input: unknown create_collection arguments {sorted(kwargs)}"
+            )
+        body = convert.build(
+            m.CreateCollection,
+            InvalidConfig,
+            vectors=vectors_config,
+            hnsw_config=hnsw_config,
+            on_disk_payload=on_disk_payload,
+            optimizers_config=optimizers_config,
+            quantization_config=quantization_config,
+        )
+        return await self._t.create_collection(collection_name, body)
+
+    async def delete_collection(self, collection_name: str, timeout: int | None = None) -> bool:
+        """Delete a collection and all its points.
+
+        Returns:
+            True if it existed, False otherwise.
+        """
+        return await self._t.delete_collection(collection_name)
+
+    async def collection_exists(self, collection_name: str) -> bool:
+        """Whether the collection exists."""
+        return await self._t.collection_exists(collection_name)
+
+    async def get_collection(self, collection_name: str) -> m.CollectionInfo:
+        """Configuration, point count and payload indexes of a collection.
+
+        Raises:
+            CollectionNotFound: no such collection.
+        """
+        return await self._t.get_collection(collection_name)
+
+    async def get_collections(self) -> m.CollectionsResponse:
+        """Names of all collections."""
+        return await self._t.get_collections()
+
+    # -------------------------------------------------------------------- writes
+
+    async def upsert(
+        self,
+        collection_name: str,
+        points: m.Batch | Sequence[m.PointStruct],
+        wait: bool = True,
+    ) -> m.UpdateResult:
+        """Insert points, or replace those whose ids exist.
+
+        Args:
+            collection_name: the collection.
+            points: a list of ``PointStruct`` or one ``Batch`` (columns of ids, vectors,
+                payloads).
+            wait: True (default) returns once the write is synced to disk and visible;
+                False returns once it is validated and queued (status ``acknowledged``).
+
+        Returns:
+            ``UpdateResult`` with the operation id and status.
+
+        Raises:
+            WrongVectorSize, InvalidVector, InvalidPointId, InvalidPayload: naming the bad
+                point; nothing of the batch is written.
+            CollectionNotFound: no such collection.
+        """
+        return await self._t.upsert(collection_name, convert.upsert_body(points), wait)
+
+    async def delete(
+        self,
+        collection_name: str,
+        points_selector: PointsSelectorLike,
+        wait: bool = True,
+    ) -> m.UpdateResult:
+        """Delete points by ids (missing ids are ignored) or by filter.
+
+        Args:
+            points_selector: a list of ids, ``PointIdsList``, ``Filter``, ``FilterSelector``,
+                or a filter expression string such as ``"category == 'a'"``.
+            wait: as in ``upsert``.
+        """
+        selector = convert.points_selector(points_selector)
+        return await self._t.delete(collection_name, selector, wait)
+
+    async def set_payload(
+        self,
+        collection_name: str,
+        payload: m.Payload,
+        points: PointsSelectorLike,
+        key: str | None = None,
+        wait: bool = True,
+    ) -> m.UpdateResult:
+        """Merge ``payload`` into the payloads of the selected points.
+
+        Args:
+            payload: keys and values to set; other keys are kept.
+            points: ids, a Filter, or an expression selecting the points.
+            key: a nested path (``"a.b"``) to merge into instead of the top level.
+
+        Raises:
+            PointNotFound: a listed id does not exist (nothing is changed).
+        """
+        ids, flt = convert.payload_target(points)
+        body = convert.build(m.SetPayload, payload=payload, points=ids, filter=flt, key=key)
+        return await self._t.set_payload(collection_name, body, wait)
+
+    async def overwrite_payload(
+        self,
+        collection_name: str,
+        payload: m.Payload,
+        points: PointsSelectorLike,
+        wait: bool = True,
+    ) -> m.UpdateResult:
+        """Replace the whole payload of the selected points with ``payload``."""
+        ids, flt = convert.payload_target(points)
+        body = convert.build(m.SetPayload, payload=payload, points=ids, filter=flt)
+        return await self._t.overwrite_payload(collection_name, body, wait)
+
+    async def delete_payload(
+        self,
+        collection_name: str,
+        keys: Sequence[str],
+        points: PointsSelectorLike,
+        wait: bool = True,
+    ) -> m.UpdateResult:
+        """Remove ``keys`` (dotted paths allowed) from the payloads of the selected points."""
+        ids, flt = convert.payload_target(points)
+        body = convert.build(m.DeletePayload, keys=list(keys), points=ids, filter=flt)
+        return await self._t.delete_payload(collection_name, body, wait)
+
+    async def clear_payload(
+        self,
+        collection_name: str,
+        points_selector: PointsSelectorLike,
+        wait: bool = True,
+    ) -> m.UpdateResult:
+        """Remove every payload key of the selected points."""
+        selector = convert.points_selector(points_selector)
+        return await self._t.clear_payload(collection_name, selector, wait)
+
+    async def create_payload_index(
+        self,
+        collection_name: str,
+        field_name: str,
+        field_schema: m.PayloadSchemaType | str | None = None,
+        wait: bool = True,
+    ) -> m.UpdateResult:
+        """Declare a payload index on ``field_name`` (reported in ``payload_schema``)."""
+        body = convert.build(
+            m.CreateFieldIndex, InvalidConfig, field_name=field_name, field_schema=field_schema
+        )
+        return await self._t.create_payload_index(collection_name, body, wait)
+
+    async def delete_payload_index(
+        self, collection_name: str, field_name: str, wait: bool = True
+    ) -> m.UpdateResult:
+        """Drop the payload index on ``field_name``."""
+        return await self._t.delete_payload_index(collection_name, field_name, wait)
+
+    # --------------------------------------------------------------------- reads
+
+    async def retrieve(
+        self,
+        collection_name: str,
+        ids: Sequence[m.ExtendedPointId],
+        with_payload: m.WithPayloadInterface = True,
+        with_vectors: m.WithVectorInterface = False,
+    ) -> list[m.Record]:
+        """Points by id, in the order given; missing ids are skipped.
+
+        Raises:
+            InvalidPointId: an id is neither an unsigned integer nor a UUID.
+        """
+        body = convert.build(
+            m.PointRequest,
+            ids=[convert.point_id(i) for i in ids],
+            with_payload=with_payload,
+            with_vector=with_vectors,
+        )
+        return await self._t.retrieve(collection_name, body)
+
+    async def scroll(
+        self,
+        collection_name: str,
+        scroll_filter: m.Filter | str | None = None,
+        limit: int = 10,
+        offset: m.ExtendedPointId | None = None,
+        with_payload: m.WithPayloadInterface = True,
+        with_vectors: m.WithVectorInterface = False,
+        order_by: str | m.OrderBy | None = None,
+    ) -> tuple[list[m.Record], m.ExtendedPointId | None]:
+        """A page of points in id order (or ordered by a payload key).
+
+        Args:
+            scroll_filter: a Filter or an expression string.
+            limit: page size.
+            offset: the id to start from (inclusive): the previous page's next offset.
+            order_by: a payload key (or ``OrderBy``) to order by instead of the id.
+
+        Returns:
+            (points, next_offset); next_offset is None on the last page.
+        """
+        body = convert.build(
+            m.ScrollRequest,
+            filter=convert.filter_arg(scroll_filter),
+            limit=limit,
+            offset=None if offset is None else convert.point_id(offset),
+            with_payload=with_payload,
+            with_vector=with_vectors,
+            order_by=order_by,
+        )
+        result = await self._t.scroll(collection_name, body)
+        return result.points, result.next_page_offset
+
+    async def count(
+        self,
+        collection_name: str,
+        count_filter: m.Filter | str | None = None,
+        exact: bool = True,
+    ) -> m.CountResult:
+        """Number of points, or of those matching ``count_filter``."""
+        body = convert.build(m.CountRequest, filter=convert.filter_arg(count_filter), exact=exact)
+        return await self._t.count(collection_name, body)
+
+    async def query_points(
+        self,
+        collection_name: str,
+        query: Any = None,
+        using: str | None = None,
+        query_filter: m.Filter | str | None = None,
+        search_params: m.SearchParams | None = None,
+        limit: int = 10,
+        offset: int | None = None,
+        with_payload: m.WithPayloadInterface = True,
+        with_vectors: m.WithVectorInterface = False,
+        score_threshold: float | None = None,
+    ) -> m.QueryResponse:
+        """Nearest points to a vector, or to a stored point (left out of its own results).
+
+        Args:
+            query: a vector (list or numpy array), a point id, or ``NearestQuery``.
+            using: the named vector to search.
+            query_filter: a Filter or an expression string.
+            limit, offset: paging of the results.
+            score_threshold: drop results worse than this (a minimum similarity for cosine
+                and dot, a maximum distance for Euclid and Manhattan).
+
+        Returns:
+            ``QueryResponse``; ``.points`` best first.
+
+        Raises:
+            WrongVectorSize: the query vector has the wrong length.
+            PointNotFound: querying by an id that does not exist.
+            InvalidFilter: the filter is malformed.
+        """
+        request = convert.build(
+            m.QueryRequest,
+            InvalidQuery,
+            query=convert.query_arg(query),
+            using=using,
+            filter=convert.filter_arg(query_filter),
+            params=search_params,
+            limit=limit,
+            offset=offset,
+            with_payload=with_payload,
+            with_vector=with_vectors,
+            score_threshold=score_threshold,
+        )
+        return await self._t.query(collection_name, request)
+
+    async def query_batch_points(
+        self, collection_name: str, requests: Sequence[m.QueryRequest]
+    ) -> list[m.QueryResponse]:
+        """Several queries in one call (unfiltered ones share one matrix product)."""
+        reqs = [convert.as_model(r, m.QueryRequest, InvalidQuery) for r in requests]
+        body = m.QueryRequestBatch(searches=reqs)
+        return await self._t.query_batch(collection_name, body)
