@@ -1,0 +1,91 @@
+"""Exact search cost: Shoal's query path against bare numpy over the same matrix.
+
+    python bench/bench_exact.py [--n 100000] [--dim 384] [--queries 200]
+
+Bare numpy is ``M @ q`` plus ``argpartition`` for the top 10 — the floor for exact search.
+Shoal is measured twice: the engine's search function alone, and a whole
+``Collection.query`` (validation, lock, filter-free search, result models).
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+from collections.abc import Callable
+
+import numpy as np
+from _data import Mixture
+
+from shoal import models as m
+from shoal.engine import Database
+from shoal.engine.search import exact_search
+
+
+def timed(fn: Callable[[np.ndarray], object], queries: np.ndarray, repeat: int) -> list[float]:
+    out = []
+    for _ in range(repeat):
+        for q in queries:
+            t0 = time.perf_counter()
+            fn(q)
+            out.append(time.perf_counter() - t0)
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--n", type=int, default=100_000)
+    ap.add_argument("--dim", type=int, default=384)
+    ap.add_argument("--queries", type=int, default=200)
+    args = ap.parse_args()
+    mix = Mixture(dim=args.dim, clusters=1000, seed=0)
+    base = mix.base(args.n)
+    queries = mix.queries(args.queries)
+
+    db = Database()
+    db.create_collection(
+        "b", m.CreateCollection(vectors=m.VectorParams(size=args.dim, distance="Cosine"))
+    )
+    col = db.collection("b")
+    for start in range(0, args.n, 10_000):
+        block = base[start : start + 10_000]
+        col.upsert(
+            m.Batch(ids=list(range(start, start + len(block))), vectors=block.tolist())
+        )
+    matrix = np.ascontiguousarray(base)
+    column = col.state.columns[""]
+    high = col.state.high
+    invalid = col._invalid_rows("")
+
+    def bare(q: np.ndarray) -> object:
+        s = matrix @ q
+        return np.argpartition(-s, 10)[:10]
+
+    def engine_search(q: np.ndarray) -> object:
+        return exact_search(column, high, q[None], 10, invalid=invalid)
+
+    def engine_query(q: np.ndarray) -> object:
+        return col.query(m.QueryRequest(query=q.tolist(), limit=10))
+
+    # Interleave the three so machine noise hits all of them alike.
+    results: dict[str, list[float]] = {"bare": [], "search": [], "query": []}
+    for _ in range(3):
+        results["bare"] += timed(bare, queries, 1)
+        results["search"] += timed(engine_search, queries, 1)
+        results["query"] += timed(engine_query, queries, 1)
+    med = {k: statistics.median(v) * 1e3 for k, v in results.items()}
+    print(f"exact search, {args.n:,} x {args.dim} float32, cosine, top 10, single query")
+    print("| path | median ms | p99 ms | ratio to bare numpy |")
+    print("|---|---:|---:|---:|")
+    for name, label in [
+        ("bare", "numpy M @ q + argpartition"),
+        ("search", "shoal exact_search"),
+        ("query", "shoal Collection.query (whole path)"),
+    ]:
+        p99 = float(np.percentile(results[name], 99)) * 1e3
+        print(f"| {label} | {med[name]:.2f} | {p99:.2f} | {med[name] / med['bare']:.2f}x |")
+    db.close()
+
+
+if __name__ == "__main__":
+    main()
