@@ -29,6 +29,7 @@ REPLACEMENTS = {
     "__aenter__": "__enter__",
     "__aexit__": "__exit__",
     "run_async": "run_sync",
+    "LoopBatcher": "InlineBatcher",
     "_async": "_sync",
     "aclose": "close",
     "AsyncIterator": "Iterator",

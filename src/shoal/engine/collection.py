@@ -15,6 +15,7 @@ import numpy as np
 
 from shoal import models as m
 from shoal.engine import reads
+from shoal.engine.coalesce import Coalescer
 from shoal.engine.filtering import matching_rows, predicate_for
 from shoal.engine.points import (
     DEFAULT_VECTOR,
@@ -25,12 +26,13 @@ from shoal.engine.points import (
     points_from_batch,
 )
 from shoal.engine.state import DELETED, CollectionState, Row
-from shoal.engine.writes import Changes, GroupCommitter, View
+from shoal.engine.writes import Changes, GroupCommitter, Plan, View
 from shoal.errors import InvalidPayload, InvalidQuery, PointNotFound
 from shoal.filters.tree import parse_key
 from shoal.ids import PointId, canonical_id
 from shoal.storage import CollectionStore, decode_id
 
+_PENDING = m.QueryResponse(points=[])  # placeholder until a prepared query's result lands
 DEFAULT_HNSW = {"m": 16, "ef_construct": 100, "full_scan_threshold": 10000}
 
 
@@ -55,6 +57,7 @@ class Collection:
             self._load(store)
             self.writer = GroupCommitter(self.state, store, list(self.vector_params))
         self._invalid_cache: dict[str, tuple[int, np.ndarray]] = {}
+        self.searches: Coalescer[m.QueryRequest, m.QueryResponse] = Coalescer(self._run_query_batch)
 
     def _load(self, store: CollectionStore) -> None:
         unpack = self.writer.unpack
@@ -114,6 +117,31 @@ class Collection:
         status = m.UpdateStatus.COMPLETED if wait else m.UpdateStatus.ACKNOWLEDGED
         return m.UpdateResult(operation_id=max(op_id, 0), status=status)
 
+    def _write(self, plan: Plan, wait: bool) -> m.UpdateResult:
+        return self._result(self.writer.submit(plan, wait), wait)
+
+    def write_many(
+        self, ops: Sequence[tuple[str, tuple[Any, ...]]], wait: bool = True
+    ) -> list[m.UpdateResult | BaseException]:
+        """Several writes in one group commit, e.g. ``[("upsert", (points,)), ...]``.
+
+        Each op names a ``plan_<op>`` method and its arguments. Returns one result or
+        exception per op: a bad write fails alone, the others commit together.
+        """
+        outcomes: list[m.UpdateResult | BaseException | None] = [None] * len(ops)
+        planned: list[tuple[int, Plan]] = []
+        for i, (op, args) in enumerate(ops):
+            try:
+                planned.append((i, getattr(self, f"plan_{op}")(*args)))
+            except Exception as exc:
+                outcomes[i] = exc
+        done = self.writer.submit_many([plan for _, plan in planned], wait)
+        for (i, _), outcome in zip(planned, done, strict=True):
+            outcomes[i] = (
+                outcome if isinstance(outcome, BaseException) else self._result(outcome, wait)
+            )
+        return [o for o in outcomes if o is not None]
+
     def upsert(
         self, points: Sequence[m.PointStruct] | m.Batch, wait: bool = True
     ) -> m.UpdateResult:
@@ -122,6 +150,10 @@ class Collection:
         Raises:
             InvalidPointId, InvalidVector, WrongVectorSize, InvalidPayload: naming the point.
         """
+        return self._write(self.plan_upsert(points), wait)
+
+    def plan_upsert(self, points: Sequence[m.PointStruct] | m.Batch) -> Plan:
+        """Validate points now; the returned plan writes them when the group commits."""
         if isinstance(points, m.Batch):
             points = points_from_batch(points)
         rows: dict[PointId, tuple[dict[str, np.ndarray], dict[str, Any] | None]] = {}
@@ -136,7 +168,7 @@ class Collection:
                 for pid, (vecs, payload) in rows.items()
             }
 
-        return self._result(self.writer.submit(plan, wait), wait)
+        return plan
 
     def _select(
         self, view: View, selector: m.PointsSelector | Sequence[Any], strict: bool
@@ -166,19 +198,17 @@ class Collection:
         self, selector: m.PointsSelector | Sequence[Any], wait: bool = True
     ) -> m.UpdateResult:
         """Delete points by ids (missing ids are ignored) or by filter."""
+        return self._write(self.plan_delete(selector), wait)
+
+    def plan_delete(self, selector: m.PointsSelector | Sequence[Any]) -> Plan:
         self._check_selector(selector)
 
         def plan(view: View, version: int) -> Changes:
             return dict.fromkeys(self._select(view, selector, strict=False), DELETED)
 
-        return self._result(self.writer.submit(plan, wait), wait)
+        return plan
 
-    def _payload_write(
-        self,
-        selector: m.PointsSelector | Sequence[Any],
-        change: Any,
-        wait: bool,
-    ) -> m.UpdateResult:
+    def _payload_plan(self, selector: m.PointsSelector | Sequence[Any], change: Any) -> Plan:
         self._check_selector(selector)
 
         def plan(view: View, version: int) -> Changes:
@@ -188,10 +218,17 @@ class Collection:
                 out[pid] = Row(view.vectors(pid), new or None, version)
             return out
 
-        return self._result(self.writer.submit(plan, wait), wait)
+        return plan
 
     def set_payload(self, req: m.SetPayload, wait: bool = True) -> m.UpdateResult:
-        """Merge ``payload`` into the selected points' payloads (at ``key`` if given)."""
+        """Merge ``payload`` into the selected points' payloads (at ``key`` if given).
+
+        Raises:
+            PointNotFound: a listed id does not exist (nothing is changed).
+        """
+        return self._write(self.plan_set_payload(req), wait)
+
+    def plan_set_payload(self, req: m.SetPayload) -> Plan:
         check_payload(req.payload, point="(set_payload)")
         path = _key_path(req.key) if req.key else None
         payload = req.payload
@@ -206,16 +243,22 @@ class Collection:
             target.update(copy.deepcopy(payload))
             return current
 
-        return self._payload_write(_selector(req), change, wait)
+        return self._payload_plan(_selector(req), change)
 
     def overwrite_payload(self, req: m.SetPayload, wait: bool = True) -> m.UpdateResult:
         """Replace the selected points' payloads with ``payload``."""
+        return self._write(self.plan_overwrite_payload(req), wait)
+
+    def plan_overwrite_payload(self, req: m.SetPayload) -> Plan:
         check_payload(req.payload, point="(overwrite_payload)")
         payload = req.payload
-        return self._payload_write(_selector(req), lambda _: copy.deepcopy(payload), wait)
+        return self._payload_plan(_selector(req), lambda _: copy.deepcopy(payload))
 
     def delete_payload(self, req: m.DeletePayload, wait: bool = True) -> m.UpdateResult:
         """Remove ``keys`` (dotted paths allowed) from the selected points' payloads."""
+        return self._write(self.plan_delete_payload(req), wait)
+
+    def plan_delete_payload(self, req: m.DeletePayload) -> Plan:
         paths = [_key_path(k) for k in req.keys]
 
         def change(current: dict[str, Any]) -> dict[str, Any]:
@@ -227,13 +270,16 @@ class Collection:
                     target.pop(path[-1], None)
             return current
 
-        return self._payload_write(_selector(req), change, wait)
+        return self._payload_plan(_selector(req), change)
 
     def clear_payload(
         self, selector: m.PointsSelector | Sequence[Any], wait: bool = True
     ) -> m.UpdateResult:
         """Remove every payload key of the selected points."""
-        return self._payload_write(selector, lambda _: {}, wait)
+        return self._write(self.plan_clear_payload(selector), wait)
+
+    def plan_clear_payload(self, selector: m.PointsSelector | Sequence[Any]) -> Plan:
+        return self._payload_plan(selector, lambda _: {})
 
     def set_payload_index(self, field: str, schema: m.PayloadSchemaType | None) -> m.UpdateResult:
         """Record (or with ``schema=None`` drop) a payload index on ``field``."""
@@ -282,12 +328,46 @@ class Collection:
         return self.query_batch([req])[0]
 
     def query_batch(self, requests: Sequence[m.QueryRequest]) -> list[m.QueryResponse]:
-        """Several queries; unfiltered ones on the same vector share one matrix product."""
-        prepared = [self.prepare(r) for r in requests]
-        with self.state.lock.read():
-            invalid = {name: self._invalid_rows(name) for name in {p.name for p in prepared}}
-            results = reads.run_queries(self.state, prepared, invalid)
-        return [m.QueryResponse(points=pts) for pts in results]
+        """Several queries; unfiltered ones on the same vector share one matrix product.
+
+        Raises:
+            The first query's error, if any query is invalid.
+        """
+        outcomes = self.query_many(requests)
+        for outcome in outcomes:
+            if isinstance(outcome, BaseException):
+                raise outcome
+        return outcomes  # type: ignore[return-value]
+
+    def query_many(
+        self, requests: Sequence[m.QueryRequest]
+    ) -> list[m.QueryResponse | BaseException]:
+        """Queries of possibly many callers; one result or exception per query.
+
+        Concurrent callers (threads) are coalesced: while one batch runs, the next callers'
+        queries queue up and run together as the following batch.
+        """
+        return self.searches.submit(requests)
+
+    def _run_query_batch(
+        self, requests: list[m.QueryRequest]
+    ) -> list[m.QueryResponse | BaseException]:
+        outcomes: list[m.QueryResponse | BaseException] = []
+        prepared: list[tuple[int, reads.PreparedQuery]] = []
+        for i, req in enumerate(requests):
+            try:
+                prepared.append((i, self.prepare(req)))
+                outcomes.append(_PENDING)
+            except Exception as exc:
+                outcomes.append(exc)
+        if prepared:
+            pqs = [pq for _, pq in prepared]
+            with self.state.lock.read():
+                invalid = {name: self._invalid_rows(name) for name in {p.name for p in pqs}}
+                results = reads.run_queries(self.state, pqs, invalid)
+            for (i, _), pts in zip(prepared, results, strict=True):
+                outcomes[i] = m.QueryResponse(points=pts)
+        return outcomes
 
     def retrieve(
         self,

@@ -107,24 +107,30 @@ class GroupCommitter:
         """Queue a write; with ``wait`` return once it is durable and visible.
 
         Returns:
-            The write's operation id.
+            The write's operation id (-1 for ``wait=False``).
 
         Raises:
             Whatever its plan raised (only this write is rejected), or StorageError.
         """
-        write = Write(plan)
+        outcome = self.submit_many([plan], wait)[0]
+        if isinstance(outcome, BaseException):
+            raise outcome
+        return outcome
+
+    def submit_many(self, plans: list[Plan], wait: bool = True) -> list[int | BaseException]:
+        """Queue several writes at once (they join one group); per write, its operation id
+        or the exception that rejected it."""
+        writes = [Write(plan) for plan in plans]
         with self._queue_lock:
-            self._queue.append(write)
+            self._queue.extend(writes)
         if not wait:
             self._start_flusher()
             self._flush_wanted.set()
-            return -1
+            return [-1] * len(writes)
         with self._commit_lock:
-            if not write.done.is_set():
+            if not all(w.done.is_set() for w in writes):
                 self._commit_queued()
-        if write.error is not None:
-            raise write.error
-        return write.op_id
+        return [w.op_id if w.error is None else w.error for w in writes]
 
     def flush(self) -> None:
         """Commit everything queued so far (used on close and by wait=False writers)."""

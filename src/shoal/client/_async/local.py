@@ -4,21 +4,30 @@ Every engine call goes through the runner. In the async transport the runner put
 on a worker thread, so the event loop never blocks on a search, a disk sync or a lock; the
 generated sync transport calls the engine inline, in the caller's thread. The collection
 lookup happens inside the runner's call too, because it takes a lock.
+
+Searches and writes also go through batchers: concurrent async callers are coalesced into
+one engine call (one matrix product, one group commit). The sync twin runs them one by one.
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from typing import Concatenate, ParamSpec, TypeVar
+from typing import Any, Concatenate, ParamSpec, TypeVar
 
 from shoal import models as m
+from shoal.client.batching import LoopBatcher
 from shoal.client.runner import run_async
 from shoal.engine import Collection, Database
 from shoal.errors import BadRequest
 
 P = ParamSpec("P")
 T = TypeVar("T")
+Item = TypeVar("Item")
+
+_Query = tuple[str, m.QueryRequest]
+# (collection, op, args, wait): op names a Collection.plan_<op> method.
+_WriteOp = tuple[str, str, tuple[Any, ...], bool]
 
 
 class AsyncLocalTransport:
@@ -26,6 +35,15 @@ class AsyncLocalTransport:
 
     def __init__(self, path: str | os.PathLike[str] | None) -> None:
         self.db = Database(path)
+        self._queries: LoopBatcher[_Query, m.QueryResponse] = LoopBatcher(self._query_many)
+        self._writes: LoopBatcher[_WriteOp, m.UpdateResult] = LoopBatcher(self._write_many)
+
+    def _query_many(self, items: list[_Query]) -> list[m.QueryResponse | BaseException]:
+        return _grouped(self.db, items, Collection.query_many)
+
+    def _write_many(self, items: list[_WriteOp]) -> list[m.UpdateResult | BaseException]:
+        grouped = [(name, (op, args, wait)) for name, op, args, wait in items]
+        return _grouped(self.db, grouped, _write_group)
 
     async def close(self) -> None:
         await run_async(self.db.close)
@@ -40,7 +58,7 @@ class AsyncLocalTransport:
         return await run_async(self.db.collection_exists, name)
 
     async def get_collection(self, name: str) -> m.CollectionInfo:
-        return await run_async(_info, self.db, name)
+        return await run_async(_collection_call, self.db, name, Collection.info)
 
     async def get_collections(self) -> m.CollectionsResponse:
         return await run_async(self.db.get_collections)
@@ -48,12 +66,15 @@ class AsyncLocalTransport:
     async def upsert(
         self, name: str, body: m.PointsList | m.PointsBatch, wait: bool
     ) -> m.UpdateResult:
-        return await run_async(_upsert, self.db, name, body, wait)
+        if body.update_filter is not None:
+            raise BadRequest("Wrong input: upsert with update_filter is not supported")
+        points = body.batch if isinstance(body, m.PointsBatch) else body.points
+        return await self._writes.submit((name, "upsert", (points,), wait))
 
     async def delete(
         self, name: str, selector: m.PointIdsList | m.FilterSelector, wait: bool
     ) -> m.UpdateResult:
-        return await run_async(_collection_call, self.db, name, Collection.delete, selector, wait)
+        return await self._writes.submit((name, "delete", (selector,), wait))
 
     async def retrieve(self, name: str, body: m.PointRequest) -> list[m.Record]:
         return await run_async(
@@ -73,7 +94,7 @@ class AsyncLocalTransport:
         return await run_async(_collection_call, self.db, name, Collection.count, body)
 
     async def query(self, name: str, body: m.QueryRequest) -> m.QueryResponse:
-        return await run_async(_collection_call, self.db, name, Collection.query, body)
+        return await self._queries.submit((name, body))
 
     async def query_batch(self, name: str, body: m.QueryRequestBatch) -> list[m.QueryResponse]:
         return await run_async(
@@ -81,24 +102,18 @@ class AsyncLocalTransport:
         )
 
     async def set_payload(self, name: str, body: m.SetPayload, wait: bool) -> m.UpdateResult:
-        return await run_async(_collection_call, self.db, name, Collection.set_payload, body, wait)
+        return await self._writes.submit((name, "set_payload", (body,), wait))
 
     async def overwrite_payload(self, name: str, body: m.SetPayload, wait: bool) -> m.UpdateResult:
-        return await run_async(
-            _collection_call, self.db, name, Collection.overwrite_payload, body, wait
-        )
+        return await self._writes.submit((name, "overwrite_payload", (body,), wait))
 
     async def delete_payload(self, name: str, body: m.DeletePayload, wait: bool) -> m.UpdateResult:
-        return await run_async(
-            _collection_call, self.db, name, Collection.delete_payload, body, wait
-        )
+        return await self._writes.submit((name, "delete_payload", (body,), wait))
 
     async def clear_payload(
         self, name: str, selector: m.PointIdsList | m.FilterSelector, wait: bool
     ) -> m.UpdateResult:
-        return await run_async(
-            _collection_call, self.db, name, Collection.clear_payload, selector, wait
-        )
+        return await self._writes.submit((name, "clear_payload", (selector,), wait))
 
     async def create_payload_index(
         self, name: str, body: m.CreateFieldIndex, wait: bool
@@ -124,17 +139,38 @@ def _collection_call(
     return method(db.collection(name), *args, **kwargs)
 
 
-def _info(db: Database, name: str) -> m.CollectionInfo:
-    return db.collection(name).info()
+def _grouped(
+    db: Database,
+    items: list[tuple[str, Item]],
+    run: Callable[[Collection, list[Item]], list[T | BaseException]],
+) -> list[T | BaseException]:
+    """Run a batch collection by collection, keeping each item's outcome in its place."""
+    out: list[T | BaseException | None] = [None] * len(items)
+    by_name: dict[str, list[int]] = {}
+    for i, (name, _) in enumerate(items):
+        by_name.setdefault(name, []).append(i)
+    for name, idxs in by_name.items():
+        try:
+            results = run(db.collection(name), [items[i][1] for i in idxs])
+        except Exception as exc:  # e.g. CollectionNotFound: fails this collection's items
+            results = [exc] * len(idxs)
+        for i, result in zip(idxs, results, strict=True):
+            out[i] = result
+    return [o for o in out if o is not None]
 
 
-def _upsert(
-    db: Database, name: str, body: m.PointsList | m.PointsBatch, wait: bool
-) -> m.UpdateResult:
-    if body.update_filter is not None:
-        raise BadRequest("Wrong input: upsert with update_filter is not supported")
-    points = body.batch if isinstance(body, m.PointsBatch) else body.points
-    return db.collection(name).upsert(points, wait)
+def _write_group(
+    col: Collection, ops: list[tuple[str, tuple[Any, ...], bool]]
+) -> list[m.UpdateResult | BaseException]:
+    # wait=True and wait=False writes are committed as separate groups.
+    out: list[m.UpdateResult | BaseException | None] = [None] * len(ops)
+    for wait in (True, False):
+        idxs = [i for i, op in enumerate(ops) if op[2] is wait]
+        if idxs:
+            results = col.write_many([(ops[i][0], ops[i][1]) for i in idxs], wait)
+            for i, result in zip(idxs, results, strict=True):
+                out[i] = result
+    return [o for o in out if o is not None]
 
 
 def _create_index(db: Database, name: str, body: m.CreateFieldIndex) -> m.UpdateResult:

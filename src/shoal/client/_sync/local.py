@@ -6,21 +6,30 @@ Every engine call goes through the runner. In the async transport the runner put
 on a worker thread, so the event loop never blocks on a search, a disk sync or a lock; the
 generated sync transport calls the engine inline, in the caller's thread. The collection
 lookup happens inside the runner's call too, because it takes a lock.
+
+Searches and writes also go through batchers: concurrent async callers are coalesced into
+one engine call (one matrix product, one group commit). The sync twin runs them one by one.
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from typing import Concatenate, ParamSpec, TypeVar
+from typing import Any, Concatenate, ParamSpec, TypeVar
 
 from shoal import models as m
+from shoal.client.batching import InlineBatcher
 from shoal.client.runner import run_sync
 from shoal.engine import Collection, Database
 from shoal.errors import BadRequest
 
 P = ParamSpec("P")
 T = TypeVar("T")
+Item = TypeVar("Item")
+
+_Query = tuple[str, m.QueryRequest]
+# (collection, op, args, wait): op names a Collection.plan_<op> method.
+_WriteOp = tuple[str, str, tuple[Any, ...], bool]
 
 
 class LocalTransport:
@@ -28,6 +37,15 @@ class LocalTransport:
 
     def __init__(self, path: str | os.PathLike[str] | None) -> None:
         self.db = Database(path)
+        self._queries: InlineBatcher[_Query, m.QueryResponse] = InlineBatcher(self._query_many)
+        self._writes: InlineBatcher[_WriteOp, m.UpdateResult] = InlineBatcher(self._write_many)
+
+    def _query_many(self, items: list[_Query]) -> list[m.QueryResponse | BaseException]:
+        return _grouped(self.db, items, Collection.query_many)
+
+    def _write_many(self, items: list[_WriteOp]) -> list[m.UpdateResult | BaseException]:
+        grouped = [(name, (op, args, wait)) for name, op, args, wait in items]
+        return _grouped(self.db, grouped, _write_group)
 
     def close(self) -> None:
         run_sync(self.db.close)
@@ -42,7 +60,7 @@ class LocalTransport:
         return run_sync(self.db.collection_exists, name)
 
     def get_collection(self, name: str) -> m.CollectionInfo:
-        return run_sync(_info, self.db, name)
+        return run_sync(_collection_call, self.db, name, Collection.info)
 
     def get_collections(self) -> m.CollectionsResponse:
         return run_sync(self.db.get_collections)
@@ -50,12 +68,15 @@ class LocalTransport:
     def upsert(
         self, name: str, body: m.PointsList | m.PointsBatch, wait: bool
     ) -> m.UpdateResult:
-        return run_sync(_upsert, self.db, name, body, wait)
+        if body.update_filter is not None:
+            raise BadRequest("Wrong input: upsert with update_filter is not supported")
+        points = body.batch if isinstance(body, m.PointsBatch) else body.points
+        return self._writes.submit((name, "upsert", (points,), wait))
 
     def delete(
         self, name: str, selector: m.PointIdsList | m.FilterSelector, wait: bool
     ) -> m.UpdateResult:
-        return run_sync(_collection_call, self.db, name, Collection.delete, selector, wait)
+        return self._writes.submit((name, "delete", (selector,), wait))
 
     def retrieve(self, name: str, body: m.PointRequest) -> list[m.Record]:
         return run_sync(
@@ -75,7 +96,7 @@ class LocalTransport:
         return run_sync(_collection_call, self.db, name, Collection.count, body)
 
     def query(self, name: str, body: m.QueryRequest) -> m.QueryResponse:
-        return run_sync(_collection_call, self.db, name, Collection.query, body)
+        return self._queries.submit((name, body))
 
     def query_batch(self, name: str, body: m.QueryRequestBatch) -> list[m.QueryResponse]:
         return run_sync(
@@ -83,24 +104,18 @@ class LocalTransport:
         )
 
     def set_payload(self, name: str, body: m.SetPayload, wait: bool) -> m.UpdateResult:
-        return run_sync(_collection_call, self.db, name, Collection.set_payload, body, wait)
+        return self._writes.submit((name, "set_payload", (body,), wait))
 
     def overwrite_payload(self, name: str, body: m.SetPayload, wait: bool) -> m.UpdateResult:
-        return run_sync(
-            _collection_call, self.db, name, Collection.overwrite_payload, body, wait
-        )
+        return self._writes.submit((name, "overwrite_payload", (body,), wait))
 
     def delete_payload(self, name: str, body: m.DeletePayload, wait: bool) -> m.UpdateResult:
-        return run_sync(
-            _collection_call, self.db, name, Collection.delete_payload, body, wait
-        )
+        return self._writes.submit((name, "delete_payload", (body,), wait))
 
     def clear_payload(
         self, name: str, selector: m.PointIdsList | m.FilterSelector, wait: bool
     ) -> m.UpdateResult:
-        return run_sync(
-            _collection_call, self.db, name, Collection.clear_payload, selector, wait
-        )
+        return self._writes.submit((name, "clear_payload", (selector,), wait))
 
     def create_payload_index(
         self, name: str, body: m.CreateFieldIndex, wait: bool
@@ -126,17 +141,38 @@ def _collection_call(
     return method(db.collection(name), *args, **kwargs)
 
 
-def _info(db: Database, name: str) -> m.CollectionInfo:
-    return db.collection(name).info()
+def _grouped(
+    db: Database,
+    items: list[tuple[str, Item]],
+    run: Callable[[Collection, list[Item]], list[T | BaseException]],
+) -> list[T | BaseException]:
+    """Run a batch collection by collection, keeping each item's outcome in its place."""
+    out: list[T | BaseException | None] = [None] * len(items)
+    by_name: dict[str, list[int]] = {}
+    for i, (name, _) in enumerate(items):
+        by_name.setdefault(name, []).append(i)
+    for name, idxs in by_name.items():
+        try:
+            results = run(db.collection(name), [items[i][1] for i in idxs])
+        except Exception as exc:  # e.g. CollectionNotFound: fails this collection's items
+            results = [exc] * len(idxs)
+        for i, result in zip(idxs, results, strict=True):
+            out[i] = result
+    return [o for o in out if o is not None]
 
 
-def _upsert(
-    db: Database, name: str, body: m.PointsList | m.PointsBatch, wait: bool
-) -> m.UpdateResult:
-    if body.update_filter is not None:
-        raise BadRequest("Wrong input: upsert with update_filter is not supported")
-    points = body.batch if isinstance(body, m.PointsBatch) else body.points
-    return db.collection(name).upsert(points, wait)
+def _write_group(
+    col: Collection, ops: list[tuple[str, tuple[Any, ...], bool]]
+) -> list[m.UpdateResult | BaseException]:
+    # wait=True and wait=False writes are committed as separate groups.
+    out: list[m.UpdateResult | BaseException | None] = [None] * len(ops)
+    for wait in (True, False):
+        idxs = [i for i, op in enumerate(ops) if op[2] is wait]
+        if idxs:
+            results = col.write_many([(ops[i][0], ops[i][1]) for i in idxs], wait)
+            for i, result in zip(idxs, results, strict=True):
+                out[i] = result
+    return [o for o in out if o is not None]
 
 
 def _create_index(db: Database, name: str, body: m.CreateFieldIndex) -> m.UpdateResult:

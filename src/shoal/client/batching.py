@@ -1,0 +1,86 @@
+"""Coalescing concurrent calls of one event loop into batched engine calls.
+
+``LoopBatcher.submit`` queues a request and returns its result. The first request on an idle
+batcher starts a drain task; every request that arrives before the drain task runs, or while
+its batch is on a worker thread, joins the next batch. There is no waiting window: an idle
+batcher dispatches after one loop tick, and requests pile up only while the engine is busy.
+``InlineBatcher`` is its sync twin (the generator swaps the names): it runs each request
+alone, in the caller's thread.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import weakref
+from collections.abc import Callable
+from typing import Generic, TypeVar
+
+Req = TypeVar("Req")
+Res = TypeVar("Res")
+RunBatch = Callable[[list[Req]], list[Res | BaseException]]
+
+
+class _LoopQueue(Generic[Req, Res]):
+    def __init__(self) -> None:
+        self.pending: list[tuple[Req, asyncio.Future[Res]]] = []
+        self.task: asyncio.Task[None] | None = None
+
+
+class LoopBatcher(Generic[Req, Res]):
+    """Batches concurrent ``submit`` calls and runs each batch on a worker thread.
+
+    Args:
+        run_batch: blocking function returning one result or exception per request.
+        max_batch: upper bound of requests per batch (bounds latency and memory).
+    """
+
+    def __init__(self, run_batch: RunBatch[Req, Res], max_batch: int = 512) -> None:
+        self._run = run_batch
+        self._max = max_batch
+        # One queue per event loop: a client may be used from several asyncio.run() calls.
+        self._queues: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _LoopQueue[Req, Res]] = (
+            weakref.WeakKeyDictionary()
+        )
+
+    async def submit(self, request: Req) -> Res:
+        loop = asyncio.get_running_loop()
+        queue = self._queues.get(loop)
+        if queue is None:
+            queue = self._queues[loop] = _LoopQueue()
+        future: asyncio.Future[Res] = loop.create_future()
+        queue.pending.append((request, future))
+        if queue.task is None:
+            queue.task = loop.create_task(self._drain(queue))
+        return await future
+
+    async def _drain(self, queue: _LoopQueue[Req, Res]) -> None:
+        try:
+            while queue.pending:
+                batch, queue.pending = queue.pending[: self._max], queue.pending[self._max :]
+                requests = [req for req, _ in batch]
+                try:
+                    results = await asyncio.to_thread(self._run, requests)
+                except BaseException as exc:  # the batch itself failed: every caller sees it
+                    results = [exc] * len(batch)
+                for (_, future), result in zip(batch, results, strict=True):
+                    if future.done():
+                        continue  # the caller was cancelled
+                    if isinstance(result, BaseException):
+                        future.set_exception(result)
+                    else:
+                        future.set_result(result)
+        finally:
+            queue.task = None
+
+
+class InlineBatcher(Generic[Req, Res]):
+    """The sync client's stand-in: runs one request at once in the caller's thread."""
+
+    def __init__(self, run_batch: RunBatch[Req, Res], max_batch: int = 512) -> None:
+        self._run = run_batch
+
+    def submit(self, request: Req) -> Res:
+        result = self._run([request])[0]
+        if isinstance(result, BaseException):
+            raise result
+        return result
