@@ -5,9 +5,9 @@
     python tools/gen_sync.py --check  # exit 1 if the generated files are out of date
 
 Every ``.py`` file in ``src/shoal/client/_async`` is rewritten into ``_sync``: ``async def`` →
-``def``, ``await x`` → ``x``, ``async with/for`` → ``with/for``, and the names in
-``REPLACEMENTS`` swapped for their sync twins. The async files are the only source; the
-generated ones carry a DO-NOT-EDIT header.
+``def``, ``await x`` → ``x``, ``async with/for`` → ``with/for``, a ``# sync-only: code``
+comment line → ``code``, and the names in ``REPLACEMENTS`` swapped for their sync twins.
+The async files are the only source; the generated ones carry a DO-NOT-EDIT header.
 """
 
 from __future__ import annotations
@@ -38,6 +38,8 @@ REPLACEMENTS = {
 
 _WORDS = re.compile(r"\b(" + "|".join(re.escape(k) for k in REPLACEMENTS) + r")\b")
 _RULES = [
+    # `# sync-only: code` in the async source becomes `code` in the sync output.
+    (re.compile(r"^(\s*)# sync-only: (.*)$", re.MULTILINE), r"\1\2"),
     (re.compile(r"\basync def\b"), "def"),
     (re.compile(r"\basync (with|for)\b"), r"\1"),
     (re.compile(r"\bawait "), ""),

@@ -79,7 +79,7 @@ def test_searches_from_threads_coalesce(tmp_path: Path, monkeypatch: pytest.Monk
     with Client(path=tmp_path) as client:
         client.create_collection("c", models.VectorParams(size=DIM, distance="Cosine"))
         client.upsert("c", [models.PointStruct(id=i, vector=vec(i)) for i in range(50)])
-        col = client._transport.db.collection("c")  # type: ignore[union-attr]
+        col = client._transport.database().collection("c")  # type: ignore[union-attr]
         gate = Gate()
         monkeypatch.setattr(
             reads, "run_queries", gate.wrap(reads.run_queries, lambda s, p, i: len(p))
@@ -108,7 +108,7 @@ async def test_concurrent_adds_share_few_commits(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     client = await make_client(tmp_path, n=0)
-    col = client._transport.db.collection("c")  # type: ignore[union-attr]
+    col = client._transport.database().collection("c")  # type: ignore[union-attr]
     commits_before = col.writer.commits
     gate = Gate()
     monkeypatch.setattr(
@@ -145,7 +145,7 @@ def test_sync_add_is_one_commit_without_thread_hop(
     monkeypatch.setattr(GroupCommitter, "_persist", recording)
     with Client(path=tmp_path) as client:
         client.create_collection("c", models.VectorParams(size=DIM, distance="Cosine"))
-        col = client._transport.db.collection("c")  # type: ignore[union-attr]
+        col = client._transport.database().collection("c")  # type: ignore[union-attr]
         before = col.writer.commits
         client.upsert("c", [models.PointStruct(id=1, vector=vec(1))])
         assert col.writer.commits - before == 1
@@ -156,7 +156,7 @@ async def test_bad_write_in_a_group_fails_only_its_caller(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     client = await make_client(tmp_path, n=0)
-    col = client._transport.db.collection("c")  # type: ignore[union-attr]
+    col = client._transport.database().collection("c")  # type: ignore[union-attr]
     gate = Gate()
     monkeypatch.setattr(
         GroupCommitter, "_persist", gate.wrap(GroupCommitter._persist, lambda s, o: len(o))

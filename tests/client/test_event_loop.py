@@ -86,7 +86,7 @@ async def test_control_engine_on_loop_is_caught(engine_threads: ThreadLog) -> No
     client = AsyncClient(":memory:")
     await scenario(client)
     # Deliberately call the engine from the loop, as a careless transport would.
-    db = client._transport.db  # type: ignore[union-attr]
+    db = client._transport.database()  # type: ignore[union-attr]
     db.collection_exists("c")
     await client.close()
     assert engine_threads.on_thread(loop_thread) == ["Database.collection_exists"]

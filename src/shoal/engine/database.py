@@ -23,6 +23,11 @@ from shoal.storage import Catalog
 MAX_NAME = 255
 MAX_DIM = 65_536
 
+# Storage folders opened by this process, shared by every client that names the same folder
+# (a sync and an async client of one app, LangChain stores): folder -> (database, users).
+_shared: dict[str, tuple[Database, int]] = {}
+_shared_lock = threading.Lock()
+
 
 class Database:
     """Collections of one process.
@@ -48,6 +53,38 @@ class Database:
             except BaseException:
                 self.close()
                 raise
+
+    @classmethod
+    def acquire(cls, path: str | os.PathLike[str] | None) -> Database:
+        """A Database for ``path``, shared with other users of that folder in this process.
+
+        Each ``acquire`` must be matched by one ``release``; the last release closes it.
+        ``None`` gives a private in-memory database.
+
+        Raises:
+            StorageLocked: another process has the folder open.
+        """
+        if path is None:
+            return cls(None)
+        key = os.path.realpath(path)
+        with _shared_lock:
+            db, users = _shared.get(key, (None, 0))
+            if db is None:
+                db = cls(path)
+            _shared[key] = (db, users + 1)
+            return db
+
+    def release(self) -> None:
+        """Give back a database obtained from ``acquire``; the last user closes it."""
+        key = None if self._catalog is None else os.path.realpath(self._catalog.root)
+        with _shared_lock:
+            if key is not None and key in _shared:
+                db, users = _shared[key]
+                if users > 1:
+                    _shared[key] = (db, users - 1)
+                    return
+                del _shared[key]
+        self.close()
 
     @property
     def path(self) -> str | None:

@@ -12,6 +12,7 @@ one engine call (one matrix product, one group commit). The sync twin runs them 
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Callable
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
@@ -34,34 +35,56 @@ class AsyncLocalTransport:
     """Runs requests on an embedded ``Database`` (in memory, or a storage folder)."""
 
     def __init__(self, path: str | os.PathLike[str] | None) -> None:
-        self.db = Database(path)
+        # Opening a folder loads its data: that happens on the first call, in the runner,
+        # not here (an async client's constructor runs on the event loop).
+        self._path = path
+        self._db: Database | None = None
+        self._open_lock = threading.Lock()
         self._queries: LoopBatcher[_Query, m.QueryResponse] = LoopBatcher(self._query_many)
         self._writes: LoopBatcher[_WriteOp, m.UpdateResult] = LoopBatcher(self._write_many)
 
+    def database(self) -> Database:
+        """The engine, opened on first use (blocking: call it from the runner only)."""
+        if self._db is None:
+            with self._open_lock:
+                if self._db is None:
+                    self._db = Database.acquire(self._path)
+        return self._db
+
+    def _release(self) -> None:
+        with self._open_lock:
+            db, self._db = self._db, None
+        if db is not None:
+            db.release()
+
     def _query_many(self, items: list[_Query]) -> list[m.QueryResponse | BaseException]:
-        return _grouped(self.db, items, Collection.query_many)
+        return _grouped(self.database(), items, Collection.query_many)
 
     def _write_many(self, items: list[_WriteOp]) -> list[m.UpdateResult | BaseException]:
         grouped = [(name, (op, args, wait)) for name, op, args, wait in items]
-        return _grouped(self.db, grouped, _write_group)
+        return _grouped(self.database(), grouped, _write_group)
+
+    async def open(self) -> None:
+        """Open the storage now (errors such as StorageLocked surface here)."""
+        await run_async(self.database)
 
     async def close(self) -> None:
-        await run_async(self.db.close)
+        await run_async(self._release)
 
     async def create_collection(self, name: str, body: m.CreateCollection) -> bool:
-        return await run_async(self.db.create_collection, name, body)
+        return await run_async(_db_call, self, Database.create_collection, name, body)
 
     async def delete_collection(self, name: str) -> bool:
-        return await run_async(self.db.delete_collection, name)
+        return await run_async(_db_call, self, Database.delete_collection, name)
 
     async def collection_exists(self, name: str) -> bool:
-        return await run_async(self.db.collection_exists, name)
+        return await run_async(_db_call, self, Database.collection_exists, name)
 
     async def get_collection(self, name: str) -> m.CollectionInfo:
-        return await run_async(_collection_call, self.db, name, Collection.info)
+        return await run_async(_collection_call, self, name, Collection.info)
 
     async def get_collections(self) -> m.CollectionsResponse:
-        return await run_async(self.db.get_collections)
+        return await run_async(_db_call, self, Database.get_collections)
 
     async def upsert(
         self, name: str, body: m.PointsList | m.PointsBatch, wait: bool
@@ -79,7 +102,7 @@ class AsyncLocalTransport:
     async def retrieve(self, name: str, body: m.PointRequest) -> list[m.Record]:
         return await run_async(
             _collection_call,
-            self.db,
+            self,
             name,
             Collection.retrieve,
             body.ids,
@@ -88,18 +111,16 @@ class AsyncLocalTransport:
         )
 
     async def scroll(self, name: str, body: m.ScrollRequest) -> m.ScrollResult:
-        return await run_async(_collection_call, self.db, name, Collection.scroll, body)
+        return await run_async(_collection_call, self, name, Collection.scroll, body)
 
     async def count(self, name: str, body: m.CountRequest) -> m.CountResult:
-        return await run_async(_collection_call, self.db, name, Collection.count, body)
+        return await run_async(_collection_call, self, name, Collection.count, body)
 
     async def query(self, name: str, body: m.QueryRequest) -> m.QueryResponse:
         return await self._queries.submit((name, body))
 
     async def query_batch(self, name: str, body: m.QueryRequestBatch) -> list[m.QueryResponse]:
-        return await run_async(
-            _collection_call, self.db, name, Collection.query_batch, body.searches
-        )
+        return await run_async(_collection_call, self, name, Collection.query_batch, body.searches)
 
     async def set_payload(self, name: str, body: m.SetPayload, wait: bool) -> m.UpdateResult:
         return await self._writes.submit((name, "set_payload", (body,), wait))
@@ -118,25 +139,34 @@ class AsyncLocalTransport:
     async def create_payload_index(
         self, name: str, body: m.CreateFieldIndex, wait: bool
     ) -> m.UpdateResult:
-        return await run_async(_create_index, self.db, name, body)
+        return await run_async(_create_index, self, name, body)
 
     async def delete_payload_index(self, name: str, field: str, wait: bool) -> m.UpdateResult:
         return await run_async(
-            _collection_call, self.db, name, Collection.set_payload_index, field, None
+            _collection_call, self, name, Collection.set_payload_index, field, None
         )
 
 
 # Module-level helpers: the whole engine call, collection lookup included, runs in one hop.
 
 
+def _db_call(
+    transport: AsyncLocalTransport,
+    method: Callable[Concatenate[Database, P], T],
+    *args: P.args,
+    **kwargs: P.kwargs,
+) -> T:
+    return method(transport.database(), *args, **kwargs)
+
+
 def _collection_call(
-    db: Database,
+    transport: AsyncLocalTransport,
     name: str,
     method: Callable[Concatenate[Collection, P], T],
     *args: P.args,
     **kwargs: P.kwargs,
 ) -> T:
-    return method(db.collection(name), *args, **kwargs)
+    return method(transport.database().collection(name), *args, **kwargs)
 
 
 def _grouped(
@@ -173,10 +203,14 @@ def _write_group(
     return [o for o in out if o is not None]
 
 
-def _create_index(db: Database, name: str, body: m.CreateFieldIndex) -> m.UpdateResult:
+def _create_index(
+    transport: AsyncLocalTransport, name: str, body: m.CreateFieldIndex
+) -> m.UpdateResult:
     schema = body.field_schema
     if isinstance(schema, dict):
         schema = m.PayloadSchemaType(schema.get("type"))
-    return db.collection(name).set_payload_index(
-        body.field_name, schema or m.PayloadSchemaType.KEYWORD
+    return (
+        transport.database()
+        .collection(name)
+        .set_payload_index(body.field_name, schema or m.PayloadSchemaType.KEYWORD)
     )

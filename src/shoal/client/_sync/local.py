@@ -14,6 +14,7 @@ one engine call (one matrix product, one group commit). The sync twin runs them 
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Callable
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
@@ -36,34 +37,56 @@ class LocalTransport:
     """Runs requests on an embedded ``Database`` (in memory, or a storage folder)."""
 
     def __init__(self, path: str | os.PathLike[str] | None) -> None:
-        self.db = Database(path)
+        # Opening a folder loads its data: that happens on the first call, in the runner,
+        # not here (an async client's constructor runs on the event loop).
+        self._path = path
+        self._db: Database | None = None
+        self._open_lock = threading.Lock()
         self._queries: InlineBatcher[_Query, m.QueryResponse] = InlineBatcher(self._query_many)
         self._writes: InlineBatcher[_WriteOp, m.UpdateResult] = InlineBatcher(self._write_many)
 
+    def database(self) -> Database:
+        """The engine, opened on first use (blocking: call it from the runner only)."""
+        if self._db is None:
+            with self._open_lock:
+                if self._db is None:
+                    self._db = Database.acquire(self._path)
+        return self._db
+
+    def _release(self) -> None:
+        with self._open_lock:
+            db, self._db = self._db, None
+        if db is not None:
+            db.release()
+
     def _query_many(self, items: list[_Query]) -> list[m.QueryResponse | BaseException]:
-        return _grouped(self.db, items, Collection.query_many)
+        return _grouped(self.database(), items, Collection.query_many)
 
     def _write_many(self, items: list[_WriteOp]) -> list[m.UpdateResult | BaseException]:
         grouped = [(name, (op, args, wait)) for name, op, args, wait in items]
-        return _grouped(self.db, grouped, _write_group)
+        return _grouped(self.database(), grouped, _write_group)
+
+    def open(self) -> None:
+        """Open the storage now (errors such as StorageLocked surface here)."""
+        run_sync(self.database)
 
     def close(self) -> None:
-        run_sync(self.db.close)
+        run_sync(self._release)
 
     def create_collection(self, name: str, body: m.CreateCollection) -> bool:
-        return run_sync(self.db.create_collection, name, body)
+        return run_sync(_db_call, self, Database.create_collection, name, body)
 
     def delete_collection(self, name: str) -> bool:
-        return run_sync(self.db.delete_collection, name)
+        return run_sync(_db_call, self, Database.delete_collection, name)
 
     def collection_exists(self, name: str) -> bool:
-        return run_sync(self.db.collection_exists, name)
+        return run_sync(_db_call, self, Database.collection_exists, name)
 
     def get_collection(self, name: str) -> m.CollectionInfo:
-        return run_sync(_collection_call, self.db, name, Collection.info)
+        return run_sync(_collection_call, self, name, Collection.info)
 
     def get_collections(self) -> m.CollectionsResponse:
-        return run_sync(self.db.get_collections)
+        return run_sync(_db_call, self, Database.get_collections)
 
     def upsert(
         self, name: str, body: m.PointsList | m.PointsBatch, wait: bool
@@ -81,7 +104,7 @@ class LocalTransport:
     def retrieve(self, name: str, body: m.PointRequest) -> list[m.Record]:
         return run_sync(
             _collection_call,
-            self.db,
+            self,
             name,
             Collection.retrieve,
             body.ids,
@@ -90,18 +113,16 @@ class LocalTransport:
         )
 
     def scroll(self, name: str, body: m.ScrollRequest) -> m.ScrollResult:
-        return run_sync(_collection_call, self.db, name, Collection.scroll, body)
+        return run_sync(_collection_call, self, name, Collection.scroll, body)
 
     def count(self, name: str, body: m.CountRequest) -> m.CountResult:
-        return run_sync(_collection_call, self.db, name, Collection.count, body)
+        return run_sync(_collection_call, self, name, Collection.count, body)
 
     def query(self, name: str, body: m.QueryRequest) -> m.QueryResponse:
         return self._queries.submit((name, body))
 
     def query_batch(self, name: str, body: m.QueryRequestBatch) -> list[m.QueryResponse]:
-        return run_sync(
-            _collection_call, self.db, name, Collection.query_batch, body.searches
-        )
+        return run_sync(_collection_call, self, name, Collection.query_batch, body.searches)
 
     def set_payload(self, name: str, body: m.SetPayload, wait: bool) -> m.UpdateResult:
         return self._writes.submit((name, "set_payload", (body,), wait))
@@ -120,25 +141,34 @@ class LocalTransport:
     def create_payload_index(
         self, name: str, body: m.CreateFieldIndex, wait: bool
     ) -> m.UpdateResult:
-        return run_sync(_create_index, self.db, name, body)
+        return run_sync(_create_index, self, name, body)
 
     def delete_payload_index(self, name: str, field: str, wait: bool) -> m.UpdateResult:
         return run_sync(
-            _collection_call, self.db, name, Collection.set_payload_index, field, None
+            _collection_call, self, name, Collection.set_payload_index, field, None
         )
 
 
 # Module-level helpers: the whole engine call, collection lookup included, runs in one hop.
 
 
+def _db_call(
+    transport: LocalTransport,
+    method: Callable[Concatenate[Database, P], T],
+    *args: P.args,
+    **kwargs: P.kwargs,
+) -> T:
+    return method(transport.database(), *args, **kwargs)
+
+
 def _collection_call(
-    db: Database,
+    transport: LocalTransport,
     name: str,
     method: Callable[Concatenate[Collection, P], T],
     *args: P.args,
     **kwargs: P.kwargs,
 ) -> T:
-    return method(db.collection(name), *args, **kwargs)
+    return method(transport.database().collection(name), *args, **kwargs)
 
 
 def _grouped(
@@ -175,10 +205,14 @@ def _write_group(
     return [o for o in out if o is not None]
 
 
-def _create_index(db: Database, name: str, body: m.CreateFieldIndex) -> m.UpdateResult:
+def _create_index(
+    transport: LocalTransport, name: str, body: m.CreateFieldIndex
+) -> m.UpdateResult:
     schema = body.field_schema
     if isinstance(schema, dict):
         schema = m.PayloadSchemaType(schema.get("type"))
-    return db.collection(name).set_payload_index(
-        body.field_name, schema or m.PayloadSchemaType.KEYWORD
+    return (
+        transport.database()
+        .collection(name)
+        .set_payload_index(body.field_name, schema or m.PayloadSchemaType.KEYWORD)
     )
