@@ -17,7 +17,6 @@ Req = TypeVar("Req")
 Res = TypeVar("Res")
 
 
-
 @dataclass
 class _Item(Generic[Req, Res]):
     requests: Sequence[Req]

@@ -240,7 +240,12 @@ class Collection:
                 if not isinstance(nxt, dict):
                     nxt = target[step] = {}
                 target = nxt
-            target.update(copy.deepcopy(payload))
+            # Qdrant's merge: a null value removes the key instead of storing null.
+            for k, v in payload.items():
+                if v is None:
+                    target.pop(k, None)
+                else:
+                    target[k] = copy.deepcopy(v)
             return current
 
         return self._payload_plan(_selector(req), change)

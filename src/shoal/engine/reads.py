@@ -20,7 +20,7 @@ from shoal.engine.state import CollectionState
 from shoal.errors import InvalidQuery, PointNotFound
 from shoal.filters import Predicate
 from shoal.filters.evaluate import parse_datetime, values_at
-from shoal.filters.tree import parse_key
+from shoal.filters.tree import FLATTEN, parse_key
 from shoal.ids import PointId, canonical_id, sort_key
 
 # ------------------------------------------------------------------- projection
@@ -29,21 +29,56 @@ from shoal.ids import PointId, canonical_id, sort_key
 def project_payload(
     payload: dict[str, Any] | None, selector: m.WithPayloadInterface | None
 ) -> dict[str, Any] | None:
-    """Apply ``with_payload``: True → all ({} when none), False → None, keys → a subset."""
+    """Apply ``with_payload``: True → all ({} when none), False → None, keys → a subset.
+
+    Always a copy: the caller may mutate what it gets without touching the stored payload.
+    Keys are paths (``a.b``, ``a[].b``) with Qdrant's meaning: ``include`` keeps a value
+    whose path and some key agree on their common prefix, ``exclude`` drops a value whose
+    path starts with some key.
+    """
     if selector is None or selector is True:
-        return dict(payload) if payload else {}
+        return _select(payload, [], None) if payload else {}
     if selector is False:
         return None
-    payload = payload or {}
-    if isinstance(selector, m.PayloadSelectorExclude):
-        return {k: v for k, v in payload.items() if k not in set(selector.exclude)}
-    keys = selector.include if isinstance(selector, m.PayloadSelectorInclude) else selector
-    out: dict[str, Any] = {}
-    for key in keys:
-        top = key.split(".", 1)[0]
-        if top in payload:
-            out[top] = payload[top]
-    return out
+    exclude = isinstance(selector, m.PayloadSelectorExclude)
+    keys = (
+        selector.exclude
+        if isinstance(selector, m.PayloadSelectorExclude)
+        else selector.include
+        if isinstance(selector, m.PayloadSelectorInclude)
+        else selector
+    )
+    try:
+        patterns = [list(parse_key(k)) for k in keys]
+    except ValueError as exc:
+        raise InvalidQuery(f"Wrong input: with_payload: {exc}") from None
+
+    def keep(path: list[Any]) -> bool:
+        if exclude:
+            return not any(path[: len(p)] == p for p in patterns if len(path) >= len(p))
+        return any(all(a == b for a, b in zip(path, p, strict=False)) for p in patterns)
+
+    selected: dict[str, Any] = _select(payload or {}, [], keep)
+    return selected
+
+
+def _select(value: Any, path: list[Any], keep: Any) -> Any:
+    """A copy of ``value`` with only the parts ``keep(path)`` accepts (array elements have
+    the path step ``[]``); ``keep=None`` keeps everything."""
+    if isinstance(value, dict):
+        out: dict[str, Any] = {}
+        for k, v in value.items():
+            path.append(k)
+            if keep is None or keep(path):
+                out[k] = _select(v, path, keep)
+            path.pop()
+        return out
+    if isinstance(value, list):
+        path.append(FLATTEN)
+        items = [_select(v, path, keep) for v in value] if keep is None or keep(path) else []
+        path.pop()
+        return items
+    return value
 
 
 def project_vectors(
@@ -174,8 +209,9 @@ def _scored(state: CollectionState, pq: PreparedQuery, hits: Hits) -> list[m.Sco
     named = not (len(state.vector_params) == 1 and DEFAULT_VECTOR in state.vector_params)
     out = []
     for row, score in zip(rows.tolist(), scores.tolist(), strict=True):
+        # Strict, as Qdrant's `check_threshold`: a score equal to the threshold is dropped.
         if threshold is not None and (
-            score < threshold if higher_is_better(distance) else score > threshold
+            score <= threshold if higher_is_better(distance) else score >= threshold
         ):
             continue
         out.append(

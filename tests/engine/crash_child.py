@@ -1,0 +1,59 @@
+"""Child process of ``test_crash.py``: upsert points with ``wait=True`` until killed.
+
+Usage: ``python crash_child.py PATH FIRST_ID SEED``. Prints ``ready`` once the collection is
+open, then, after each upsert returns, one line per acknowledged id. Imports stay minimal:
+the parent starts this process many times.
+"""
+
+from __future__ import annotations
+
+import random
+import sys
+import uuid
+
+COLLECTION = "crash"
+DIM = 4
+
+
+def point_id(n: int) -> int | str:
+    """Every fifth point has a UUID id, so both id kinds go through recovery."""
+    return str(uuid.UUID(int=n)) if n % 5 == 0 else n
+
+
+def vector(n: int) -> list[float]:
+    """Deterministic and non-zero, derived from the point's number."""
+    return [float(k) + ((n * (k + 3)) % 97) / 97.0 for k in range(DIM)]
+
+
+def payload(n: int) -> dict[str, object]:
+    return {"n": n, "tag": f"p{n}", "nested": {"even": n % 2 == 0}}
+
+
+def main() -> None:
+    from shoal import Client
+    from shoal import models as m
+
+    path, first, seed = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+    rng = random.Random(seed)
+    client = Client(path=path)
+    if not client.collection_exists(COLLECTION):
+        client.create_collection(COLLECTION, m.VectorParams(size=DIM, distance="Dot"))
+    out = sys.stdout
+    out.write("ready\n")
+    out.flush()
+    n = first
+    while True:
+        numbers = list(range(n, n + rng.randint(1, 3)))
+        n += len(numbers)
+        client.upsert(
+            COLLECTION,
+            [m.PointStruct(id=point_id(i), vector=vector(i), payload=payload(i)) for i in numbers],
+            wait=True,
+        )
+        # Only now, after upsert returned, is the write acknowledged.
+        out.write("".join(f"{i}\n" for i in numbers))
+        out.flush()
+
+
+if __name__ == "__main__":
+    main()
