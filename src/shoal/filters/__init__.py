@@ -2,28 +2,34 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from functools import lru_cache
 from typing import Any
 
 from shoal import models as m
 from shoal.errors import InvalidFilter
+from shoal.filters.convert import to_qdrant_filter
 from shoal.filters.evaluate import Predicate, compile_node
+from shoal.filters.expression import CACHE_SIZE, parse_expression
+from shoal.filters.expression import clear_cache as _clear_parse_cache
 from shoal.filters.structured import filter_to_tree
 from shoal.filters.tree import Node
 
 
-def to_tree(flt: m.Filter | str | dict[str, Any], params: dict[str, Any] | None = None) -> Node:
+def to_tree(flt: m.Filter | str | dict[str, Any], params: Mapping[str, Any] | None = None) -> Node:
     """Compile any accepted filter form into the internal tree.
 
     Args:
         flt: a structured ``Filter``, its JSON dict, or an expression string.
         params: values for ``{name}`` templates in an expression.
 
+    Returns:
+        The filter tree.
+
     Raises:
         InvalidFilter: the filter is malformed or uses an unsupported construct.
     """
     if isinstance(flt, str):
-        from shoal.filters.expression import parse_expression
-
         return parse_expression(flt, params)
     if isinstance(flt, dict):
         try:
@@ -35,11 +41,46 @@ def to_tree(flt: m.Filter | str | dict[str, Any], params: dict[str, Any] | None 
     return filter_to_tree(flt)
 
 
+@lru_cache(maxsize=CACHE_SIZE)
+def _compile_expression(text: str) -> Predicate:
+    return compile_node(parse_expression(text))
+
+
 def compile_filter(
-    flt: m.Filter | str | dict[str, Any], params: dict[str, Any] | None = None
+    flt: m.Filter | str | dict[str, Any], params: Mapping[str, Any] | None = None
 ) -> Predicate:
-    """Compile any accepted filter form into a predicate ``pred(payload, point_id)``."""
+    """Compile any accepted filter form into a predicate ``pred(payload, point_id)``.
+
+    An expression without params is cached by text, so a repeat costs one dict lookup.
+
+    Args:
+        flt: a structured ``Filter``, its JSON dict, or an expression string.
+        params: values for ``{name}`` templates in an expression.
+
+    Returns:
+        The predicate.
+
+    Raises:
+        InvalidFilter: the filter is malformed or uses an unsupported construct.
+    """
+    if isinstance(flt, str) and not params:
+        return _compile_expression(flt)
     return compile_node(to_tree(flt, params))
 
 
-__all__ = ["Node", "Predicate", "compile_filter", "compile_node", "to_tree"]
+def clear_cache() -> None:
+    """Forget every cached expression parse and compiled predicate."""
+    _clear_parse_cache()
+    _compile_expression.cache_clear()
+
+
+__all__ = [
+    "Node",
+    "Predicate",
+    "clear_cache",
+    "compile_filter",
+    "compile_node",
+    "parse_expression",
+    "to_qdrant_filter",
+    "to_tree",
+]

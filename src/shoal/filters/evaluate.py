@@ -110,8 +110,13 @@ def _apply_arith(arith: t.Arith | None) -> Callable[[Any], Any]:
                 return v * k
             if op == "div":
                 return v / k
-            return math.fmod(v, k) if isinstance(v, float) or isinstance(k, float) else v % k
-        except ZeroDivisionError:
+            if isinstance(v, float) or isinstance(k, float):
+                return math.fmod(v, k)
+            # Milvus computes `%` in C++: the remainder takes the dividend's sign (-3 % 2 is
+            # -1), like math.fmod above, unlike Python's int `%`.
+            rem = abs(v) % abs(k)
+            return -rem if v < 0 else rem
+        except (ZeroDivisionError, OverflowError):
             return _MISSING
 
     return f
@@ -137,11 +142,13 @@ def _cmp(node: t.Cmp) -> Predicate:
     arith = _apply_arith(node.arith)
     test, target = _CMP[node.op], node.value
     ordered = node.op not in ("eq", "ne")
+    # Qdrant's integer match reads the stored number as an i64, which a float never is.
+    int_only = node.any_element and _kind(target) == "num" and not isinstance(target, float)
 
     def pred(p: dict[str, Any], _id: int | str) -> bool:
         for raw in get(p):
             v = arith(raw)
-            if v is _MISSING or not _same_kind(v, target):
+            if v is _MISSING or not _same_kind(v, target) or (int_only and isinstance(v, float)):
                 continue
             if ordered and _kind(v) not in ("num", "str"):
                 continue
@@ -199,9 +206,15 @@ def _in(node: t.In) -> Predicate:
     get = _candidates(node.path, node.any_element)
     # Keyed by (kind, value) so that True does not match 1 and 1 matches 1.0.
     allowed = {(_kind(v), v) for v in node.values}
+    # Qdrant's `match: {any}` lists integers or strings; a float value never matches it.
+    kinds = ("bool", "num", "str")
 
     def pred(p: dict[str, Any], _id: int | str) -> bool:
-        return any((_kind(v), v) in allowed for v in get(p) if _kind(v) in ("bool", "num", "str"))
+        return any(
+            (_kind(v), v) in allowed
+            for v in get(p)
+            if _kind(v) in kinds and not (node.any_element and isinstance(v, float))
+        )
 
     return pred
 
@@ -210,11 +223,15 @@ def _except(node: t.Except) -> Predicate:
     excluded = {(_kind(v), v) for v in node.values}
 
     def pred(p: dict[str, Any], _id: int | str) -> bool:
-        return any(
-            (_kind(v), v) not in excluded
-            for v in values_at(p, node.path)
-            if _kind(v) in ("bool", "num", "str")
-        )
+        # Any present value outside the list matches, objects and nested arrays included, as
+        # in Qdrant; only null is absence.
+        for v in values_at(p, node.path):
+            if v is None:
+                continue
+            # A float is never one of Qdrant's listed integers (it is no i64), so it matches.
+            if isinstance(v, (list, dict, float)) or (_kind(v), v) not in excluded:
+                return True
+        return False
 
     return pred
 
@@ -261,7 +278,10 @@ def _is_null(node: t.IsNull) -> Predicate:
 
 
 def _is_empty(node: t.IsEmpty) -> Predicate:
-    return lambda p, _id: all(v is None for v in values_at(p, node.path))
+    # `[null]` is not empty: it is an array with one element (Qdrant agrees).
+    return lambda p, _id: all(
+        v is None or (isinstance(v, list) and not v) for v in values_at(p, node.path, flat=False)
+    )
 
 
 def _exists(node: t.Exists) -> Predicate:
@@ -276,10 +296,9 @@ def _values_count(node: t.ValuesCount) -> Predicate:
     ]
 
     def pred(p: dict[str, Any], _id: int | str) -> bool:
+        # A missing key and null hold no values: count 0, as Qdrant counts them.
         vals = values_at(p, node.path, flat=False)
-        if not vals:
-            return False
-        n = sum(len(v) if isinstance(v, list) else 1 for v in vals)
+        n = sum(len(v) if isinstance(v, list) else 0 if v is None else 1 for v in vals)
         return all(_CMP[op](n, b) for b, op in bounds)
 
     return pred
@@ -311,10 +330,14 @@ def _contains(node: t.Contains) -> Predicate:
 
 def _nested(node: t.NestedMatch) -> Predicate:
     inner = compile_node(node.item)
+    # Qdrant reads `key` as `key[]`: the objects *in the array* (a plain object is no array),
+    # and a has_id inside the nested filter knows no point id (-1 is never one).
+    elements = bool(node.path) and node.path[-1] == t.FLATTEN
 
     def pred(p: dict[str, Any], pid: int | str) -> bool:
-        objs = values_at(p, node.path)
-        return any(isinstance(o, dict) and inner(o, pid) for o in objs)
+        vals = values_at(p, node.path, flat=False)
+        objs = vals if elements else [o for v in vals if isinstance(v, list) for o in v]
+        return any(isinstance(o, dict) and inner(o, -1) for o in objs)
 
     return pred
 
@@ -339,18 +362,20 @@ def compile_node(node: t.Node) -> Predicate:
     if isinstance(node, t.HasId):
         ids = node.ids
         return lambda p, i: i in ids
-    builders: dict[type, Callable[[Any], Predicate]] = {
-        t.Cmp: _cmp,
-        t.Range: _range,
-        t.In: _in,
-        t.Except: _except,
-        t.Like: _like,
-        t.Text: _text,
-        t.IsNull: _is_null,
-        t.IsEmpty: _is_empty,
-        t.Exists: _exists,
-        t.ValuesCount: _values_count,
-        t.Contains: _contains,
-        t.NestedMatch: _nested,
-    }
-    return builders[type(node)](node)
+    return _LEAF_BUILDERS[type(node)](node)
+
+
+_LEAF_BUILDERS: dict[type, Callable[[Any], Predicate]] = {
+    t.Cmp: _cmp,
+    t.Range: _range,
+    t.In: _in,
+    t.Except: _except,
+    t.Like: _like,
+    t.Text: _text,
+    t.IsNull: _is_null,
+    t.IsEmpty: _is_empty,
+    t.Exists: _exists,
+    t.ValuesCount: _values_count,
+    t.Contains: _contains,
+    t.NestedMatch: _nested,
+}

@@ -169,7 +169,8 @@ class Exists:
 
 @dataclass(frozen=True)
 class ValuesCount:
-    """The number of values at ``path`` (array length, 1 for a scalar) lies in the range."""
+    """The number of values at ``path`` (array length, 1 for a scalar, 0 for null or a
+    missing key, as Qdrant counts) lies in the range."""
 
     path: Path
     gt: int | None = None
