@@ -84,6 +84,7 @@ class HnswConfigDiff(_Model):
     full_scan_threshold: int | None = None
     max_indexing_threads: int | None = None
     on_disk: bool | None = None
+    memory: str | None = None
     payload_m: int | None = None
     inline_storage: bool | None = None
 
@@ -103,6 +104,7 @@ class VectorParams(_Model):
     hnsw_config: HnswConfigDiff | None = None
     quantization_config: dict[str, Any] | None = None
     on_disk: bool | None = None
+    memory: str | None = None
     datatype: Datatype | None = None
     multivector_config: dict[str, Any] | None = None
 

@@ -48,13 +48,16 @@ def check_vector(raw: Any, params: m.VectorParams, *, name: str, point: object) 
         )
     if arr.shape[0] != params.size:
         raise WrongVectorSize(params.size, arr.shape[0], name=name, where=f"point {point}")
-    if not np.isfinite(arr).all():
-        bad = int(np.flatnonzero(~np.isfinite(arr))[0])
+    # Checked after the cast: a finite float64 above float32's range (~3.4e38) would
+    # otherwise be stored as inf.
+    with np.errstate(over="ignore"):
+        vec = arr.astype(np.float32)
+    if not np.isfinite(vec).all():
+        bad = int(np.flatnonzero(~np.isfinite(vec))[0])
         raise InvalidVector(
-            f"Wrong input: {label} of point {point} has a non-finite component "
-            f"{arr[bad]} at index {bad}; vectors must be finite numbers"
+            f"Wrong input: {label} of point {point} has the component {arr[bad]} at index "
+            f"{bad}; vectors must be finite float32 numbers (|x| < 3.4e38)"
         )
-    vec = arr.astype(np.float32)
     if params.distance == m.Distance.COSINE:
         vec = normalize_rows(vec)
     return vec
