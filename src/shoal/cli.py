@@ -1,4 +1,4 @@
-"""The ``shoal`` command: ``shoal demo`` (and, with the server extra, ``shoal serve``)."""
+"""The ``shoal`` command: ``shoal demo``, and ``shoal serve`` (with the server extra)."""
 
 from __future__ import annotations
 
@@ -53,15 +53,95 @@ async def demo(path: str | None) -> None:
                 print(f"  {rank}. {point.score:.3f}  {text}")
 
 
+def _add_serve_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser(
+        "serve",
+        help="serve a storage folder over Qdrant's REST API",
+        description="Serve a storage folder over Qdrant's REST API (qdrant-client works "
+        "against it unchanged). Binds 127.0.0.1 unless --host says otherwise.",
+    )
+    p.add_argument("--path", default="./shoal_data", help="storage folder, or :memory:")
+    p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    p.add_argument("--port", type=int, default=6333, help="TCP port (default 6333)")
+    p.add_argument(
+        "--api-key",
+        help="require this key in the api-key header or as a Bearer token "
+        "(default: $SHOAL_API_KEY; unset means no authentication)",
+    )
+    p.add_argument(
+        "--read-only-api-key",
+        help="a second key that may only read (default: $SHOAL_READ_ONLY_API_KEY)",
+    )
+    p.add_argument(
+        "--max-body-mb",
+        type=float,
+        default=32.0,
+        help="refuse request bodies larger than this with 413 (default 32)",
+    )
+    p.add_argument("--ssl-certfile", help="serve HTTPS with this certificate (PEM)")
+    p.add_argument("--ssl-keyfile", help="the certificate's private key (PEM)")
+    p.add_argument(
+        "--log-level",
+        default="info",
+        choices=["critical", "error", "warning", "info", "debug", "trace"],
+    )
+    p.add_argument("--access-log", action="store_true", help="log every request")
+
+
+def serve(args: argparse.Namespace) -> int:
+    """Run ``shoal serve`` with the parsed arguments; the exit status."""
+    try:
+        from shoal.server import ServerConfig
+        from shoal.server import serve as run_server
+        from shoal.server.config import env_api_keys
+    except ImportError as exc:
+        print(
+            f"shoal serve needs the server extra ({exc.name} is missing): "
+            "pip install 'shoal[server]'",
+            file=sys.stderr,
+        )
+        return 2
+    from shoal.errors import ShoalError
+
+    env_key, env_ro_key = env_api_keys()
+    try:
+        config = ServerConfig(
+            path=args.path,
+            host=args.host,
+            port=args.port,
+            api_key=args.api_key or env_key,
+            read_only_api_key=args.read_only_api_key or env_ro_key,
+            max_body_bytes=int(args.max_body_mb * 1024 * 1024),
+            ssl_certfile=args.ssl_certfile,
+            ssl_keyfile=args.ssl_keyfile,
+            log_level=args.log_level,
+            access_log=args.access_log,
+        )
+        return run_server(config)
+    except ShoalError as exc:
+        print(f"shoal serve: {exc}", file=sys.stderr)
+        return 1
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the ``shoal`` command."""
+    """Entry point of the ``shoal`` command.
+
+    Args:
+        argv: the arguments (default: ``sys.argv[1:]``).
+
+    Returns:
+        The exit status.
+    """
     parser = argparse.ArgumentParser(prog="shoal", description="Shoal vector database")
     sub = parser.add_subparsers(dest="command", required=True)
     p_demo = sub.add_parser("demo", help="embed a few sentences and search them (offline)")
     p_demo.add_argument("--path", help="storage folder (default: a new temporary folder)")
+    _add_serve_parser(sub)
     args = parser.parse_args(argv)
     if args.command == "demo":
         asyncio.run(demo(args.path))
+    elif args.command == "serve":
+        return serve(args)
     return 0
 
 

@@ -8,31 +8,49 @@ qdrant-client is changing the import.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from shoal import models as m
 from shoal.client import convert
 from shoal.client._async.local import AsyncLocalTransport
 from shoal.client.convert import PointsSelectorLike
+from shoal.client.upload import Progress, column_batches, point_batches
 from shoal.errors import BadRequest, ClientClosed, InvalidConfig, InvalidQuery
+
+if TYPE_CHECKING:
+    from shoal.client._async.http import AsyncHttpTransport
 
 MEMORY = ":memory:"
 
 
+def _http_transport(url: str, api_key: str | None, timeout: float | None) -> AsyncHttpTransport:
+    # Imported here so that embedded use needs no HTTP library installed.
+    try:
+        from shoal.client._async.http import AsyncHttpTransport
+    except ImportError as exc:
+        raise ImportError(
+            f"Connecting to {url} needs httpx ({exc}); install it with pip install 'shoal[server]'"
+        ) from exc
+    return AsyncHttpTransport(url, api_key=api_key, timeout=timeout)
+
+
 class AsyncClient:
-    """A Shoal database: embedded in memory, embedded on disk, or (later) a server.
+    """A Shoal database: embedded in memory, embedded on disk, or on a server.
 
     Args:
         location: ``":memory:"`` for an in-memory database (the default), or a server URL.
-        url: a server URL (``http://host:6333``).
+        url: a server URL (``http://host:6333``): ``shoal serve`` or a Qdrant cluster.
         path: a storage folder for a durable embedded database.
-        api_key: the server's api key.
-        timeout: request timeout in seconds for a server.
+        api_key: the server's api key (sent in the ``api-key`` header).
+        timeout: request timeout in seconds for a server (default 30).
 
     Raises:
         StorageLocked: ``path`` is opened by another process; use ``shoal serve`` to share.
+            The sync ``Client`` raises it here; ``AsyncClient`` opens the folder on its first
+            call, off the event loop, and raises it there. Clients of one process that name
+            the same folder share one engine.
         BadRequest: conflicting arguments.
 
     Example::
@@ -60,16 +78,19 @@ class AsyncClient:
                     f"location {target!r} is neither ':memory:' nor an http(s) URL; "
                     "pass path= for a storage folder"
                 )
-            raise BadRequest(
-                f"Cannot connect to {target}: the HTTP transport is not available in this build"
+            self._transport: AsyncLocalTransport | AsyncHttpTransport | None = _http_transport(
+                str(target), api_key, timeout
             )
-        del api_key, timeout  # used by the HTTP transport
-        self._transport: AsyncLocalTransport | None = AsyncLocalTransport(path)
+        else:
+            self._transport = AsyncLocalTransport(path)
+            # Opening a folder loads it: the async client does that on its first call, off
+            # the event loop; the sync client opens at once so StorageLocked surfaces here.
+            # sync-only: self._transport.database()
 
     # ------------------------------------------------------------------ lifecycle
 
     @property
-    def _t(self) -> AsyncLocalTransport:
+    def _t(self) -> AsyncLocalTransport | AsyncHttpTransport:
         if self._transport is None:
             raise ClientClosed()
         return self._transport
@@ -395,3 +416,63 @@ class AsyncClient:
         reqs = [convert.as_model(r, m.QueryRequest, InvalidQuery) for r in requests]
         body = m.QueryRequestBatch(searches=reqs)
         return await self._t.query_batch(collection_name, body)
+
+    # --------------------------------------------------------------- bulk ingest
+
+    async def upload_points(
+        self,
+        collection_name: str,
+        points: Iterable[m.PointStruct],
+        batch_size: int = 64,
+        parallel: int = 1,
+        method: str | None = None,
+        max_retries: int = 3,
+        wait: bool = False,
+        progress: bool = False,
+    ) -> None:
+        """Upsert many points in batches; each batch is one transaction.
+
+        Args:
+            points: any iterable of ``PointStruct`` (consumed lazily, batch by batch).
+            batch_size: points per batch.
+            parallel, method, max_retries: accepted for qdrant-client compatibility;
+                batches are sent one after another.
+            wait: wait for each batch to be durable (False: queued, as qdrant-client).
+            progress: print a progress line on stderr.
+
+        Raises:
+            As ``upsert``, for the first bad batch; earlier batches stay written.
+        """
+        report = Progress(progress, f"upload to {collection_name}")
+        for batch in point_batches(points, batch_size):
+            await self.upsert(collection_name, batch, wait=wait)
+            report.add(len(batch.ids))
+        report.done()
+
+    async def upload_collection(
+        self,
+        collection_name: str,
+        vectors: Any,
+        payload: Iterable[dict[str, Any]] | None = None,
+        ids: Iterable[m.ExtendedPointId] | None = None,
+        batch_size: int = 64,
+        parallel: int = 1,
+        method: str | None = None,
+        max_retries: int = 3,
+        wait: bool = False,
+        progress: bool = False,
+    ) -> None:
+        """Upsert columns of vectors, payloads and ids in batches; each batch one transaction.
+
+        Args:
+            vectors: a numpy array (n, dim), an iterable of vectors, or a dict of named
+                vector arrays.
+            payload: payloads in the same order (optional).
+            ids: ids in the same order; random UUIDs when omitted.
+            batch_size, parallel, method, max_retries, wait, progress: as ``upload_points``.
+        """
+        report = Progress(progress, f"upload to {collection_name}")
+        for batch in column_batches(vectors, payload, ids, batch_size):
+            await self.upsert(collection_name, batch, wait=wait)
+            report.add(len(batch.ids))
+        report.done()

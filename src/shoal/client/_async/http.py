@@ -1,0 +1,369 @@
+"""The HTTP transport: requests go to ``shoal serve`` or any server speaking Qdrant's REST API.
+
+It has the same methods and signatures as the embedded transport, takes and returns the
+same ``shoal.models`` objects, and raises the same ``shoal.errors`` classes, so a client
+gives identical results whichever transport it has. One pooled, keep-alive httpx client
+carries every request.
+
+Expression filters are a Shoal extension: before sending, each one is converted to the
+structured ``Filter`` with the same meaning, so the request works against a Qdrant cluster
+too; only an expression with no structured equivalent goes out as its text, which only
+``shoal serve`` understands.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import Any, TypeVar
+from urllib.parse import quote
+
+import httpx
+import orjson
+from pydantic import BaseModel, TypeAdapter, ValidationError
+
+from shoal import errors
+from shoal import models as m
+from shoal.client.http_gate import RequestGate
+from shoal.errors import InvalidFilter, RemoteError, ShoalError
+from shoal.ids import canonical_id
+
+M = TypeVar("M", bound=BaseModel)
+
+DEFAULT_TIMEOUT = 30.0
+JSON_HEADERS = {"content-type": "application/json"}
+ERROR_TYPE_HEADER = "x-shoal-error"
+# Requests on the wire per client (per event loop); more wait in a queue in front of httpx's
+# pool, which slows down sharply when many requests wait inside it (see http_gate). 8 was
+# the fastest of 4, 8 and 16 in bench/bench_server.py (64 requests in flight).
+MAX_IN_FLIGHT = 8
+LIMITS = httpx.Limits(max_connections=MAX_IN_FLIGHT, max_keepalive_connections=MAX_IN_FLIGHT)
+
+_RECORDS = TypeAdapter(list[m.Record])
+_RESPONSES = TypeAdapter(list[m.QueryResponse])
+
+
+class AsyncHttpTransport:
+    """Runs requests on a server over HTTP.
+
+    Args:
+        url: the server's base URL, e.g. ``http://127.0.0.1:6333`` (a path prefix is kept).
+        api_key: sent in the ``api-key`` header.
+        timeout: seconds to wait for each request (default 30).
+        http_client: an httpx client to send requests with, instead of a new pooled one
+            (tests pass one bound to an in-process app). The transport does not close it.
+    """
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        api_key: str | None = None,
+        timeout: float | None = None,
+        http_client: httpx.AsyncClient | None = None,
+    ) -> None:
+        self.url = url.rstrip("/")
+        headers = {"api-key": api_key} if api_key else {}
+        self._owns_client = http_client is None
+        if http_client is None:
+            http_client = httpx.AsyncClient(
+                headers=headers,
+                timeout=DEFAULT_TIMEOUT if timeout is None else timeout,
+                limits=LIMITS,
+            )
+        else:
+            http_client.headers.update(headers)
+        self._http = http_client
+        self._gate = RequestGate(MAX_IN_FLIGHT)
+
+    async def close(self) -> None:
+        if self._owns_client:
+            await self._http.aclose()
+
+    async def _request(
+        self,
+        method: str,
+        path: str,
+        body: BaseModel | None = None,
+        wait: bool | None = None,
+    ) -> Any:
+        """Send one request and return the envelope's ``result``.
+
+        Raises:
+            ShoalError: the server's error, as the class embedded mode raises.
+            RemoteError: the server could not be reached (status 503), or answered
+                something that is not Qdrant's envelope.
+        """
+        content = None if body is None else _encode(body)
+        params = None if wait is None else {"wait": "true" if wait else "false"}
+        try:
+            async with self._gate:
+                response = await self._http.request(
+                    method,
+                    self.url + path,
+                    content=content,
+                    params=params,
+                    headers=JSON_HEADERS if content is not None else None,
+                )
+        except httpx.TimeoutException as exc:
+            raise RemoteError(504, f"Request to {self.url} timed out: {exc!r}") from exc
+        except httpx.TransportError as exc:
+            raise RemoteError(503, f"Cannot reach the server at {self.url}: {exc!r}") from exc
+        if response.status_code >= 400:
+            raise error_from_response(response)
+        try:
+            return orjson.loads(response.content)["result"]
+        except (orjson.JSONDecodeError, KeyError, TypeError):
+            raise RemoteError(
+                response.status_code,
+                f"Unexpected response from {self.url}{path}: {response.text[:200]!r}",
+            ) from None
+
+    # ---------------------------------------------------------------- collections
+
+    async def create_collection(self, name: str, body: m.CreateCollection) -> bool:
+        return bool(await self._request("PUT", _col(name), body))
+
+    async def delete_collection(self, name: str) -> bool:
+        return bool(await self._request("DELETE", _col(name)))
+
+    async def collection_exists(self, name: str) -> bool:
+        result = await self._request("GET", _col(name) + "/exists")
+        return _parse(m.CollectionExistence, result).exists
+
+    async def get_collection(self, name: str) -> m.CollectionInfo:
+        return _parse(m.CollectionInfo, await self._request("GET", _col(name)))
+
+    async def get_collections(self) -> m.CollectionsResponse:
+        return _parse(m.CollectionsResponse, await self._request("GET", "/collections"))
+
+    # ----------------------------------------------------------------- points
+
+    async def upsert(
+        self, name: str, body: m.PointsList | m.PointsBatch, wait: bool
+    ) -> m.UpdateResult:
+        result = await self._request("PUT", _col(name) + "/points", body, wait)
+        return _parse(m.UpdateResult, result)
+
+    async def delete(
+        self, name: str, selector: m.PointIdsList | m.FilterSelector, wait: bool
+    ) -> m.UpdateResult:
+        body = _portable(selector)
+        result = await self._request("POST", _col(name) + "/points/delete", body, wait)
+        return _parse(m.UpdateResult, result)
+
+    async def retrieve(self, name: str, body: m.PointRequest) -> list[m.Record]:
+        result = await self._request("POST", _col(name) + "/points", body)
+        return _parse_list(_RECORDS, result)
+
+    async def scroll(self, name: str, body: m.ScrollRequest) -> m.ScrollResult:
+        result = await self._request("POST", _col(name) + "/points/scroll", _portable(body))
+        return _parse(m.ScrollResult, result)
+
+    async def count(self, name: str, body: m.CountRequest) -> m.CountResult:
+        result = await self._request("POST", _col(name) + "/points/count", _portable(body))
+        return _parse(m.CountResult, result)
+
+    async def query(self, name: str, body: m.QueryRequest) -> m.QueryResponse:
+        result = await self._request("POST", _col(name) + "/points/query", _portable(body))
+        return _parse(m.QueryResponse, result)
+
+    async def query_batch(self, name: str, body: m.QueryRequestBatch) -> list[m.QueryResponse]:
+        searches = [_portable(s) for s in body.searches]
+        if any(a is not b for a, b in zip(searches, body.searches, strict=True)):
+            body = m.QueryRequestBatch(searches=searches)
+        result = await self._request("POST", _col(name) + "/points/query/batch", body)
+        return _parse_list(_RESPONSES, result)
+
+    # ---------------------------------------------------------------- payload
+
+    async def set_payload(self, name: str, body: m.SetPayload, wait: bool) -> m.UpdateResult:
+        path = _col(name) + "/points/payload"
+        return _parse(m.UpdateResult, await self._request("POST", path, _portable(body), wait))
+
+    async def overwrite_payload(self, name: str, body: m.SetPayload, wait: bool) -> m.UpdateResult:
+        path = _col(name) + "/points/payload"
+        return _parse(m.UpdateResult, await self._request("PUT", path, _portable(body), wait))
+
+    async def delete_payload(self, name: str, body: m.DeletePayload, wait: bool) -> m.UpdateResult:
+        path = _col(name) + "/points/payload/delete"
+        return _parse(m.UpdateResult, await self._request("POST", path, _portable(body), wait))
+
+    async def clear_payload(
+        self, name: str, selector: m.PointIdsList | m.FilterSelector, wait: bool
+    ) -> m.UpdateResult:
+        path = _col(name) + "/points/payload/clear"
+        return _parse(m.UpdateResult, await self._request("POST", path, _portable(selector), wait))
+
+    async def create_payload_index(
+        self, name: str, body: m.CreateFieldIndex, wait: bool
+    ) -> m.UpdateResult:
+        result = await self._request("PUT", _col(name) + "/index", body, wait)
+        return _parse(m.UpdateResult, result)
+
+    async def delete_payload_index(self, name: str, field: str, wait: bool) -> m.UpdateResult:
+        path = _col(name) + "/index/" + quote(field, safe="")
+        return _parse(m.UpdateResult, await self._request("DELETE", path, None, wait))
+
+
+# ------------------------------------------------------------------ encoding
+
+
+def _col(name: str) -> str:
+    return "/collections/" + quote(name, safe="")
+
+
+def _encode(body: BaseModel) -> bytes:
+    # Qdrant's JSON leaves unset optional fields out; ``by_alias`` spells MatchExcept "except".
+    return body.__pydantic_serializer__.to_json(body, by_alias=True, exclude_none=True)
+
+
+def _parse(model: type[M], result: Any) -> M:
+    try:
+        return model.model_validate(result)
+    except ValidationError as exc:
+        raise RemoteError(502, f"Unexpected {model.__name__} from the server: {exc}") from None
+
+
+def _parse_list(adapter: TypeAdapter[list[Any]], result: Any) -> list[Any]:
+    try:
+        return adapter.validate_python(result)
+    except ValidationError as exc:
+        raise RemoteError(502, f"Unexpected result from the server: {exc}") from None
+
+
+_Converter = Callable[[str], m.Filter]
+_converter: list[_Converter | None] = []
+
+
+def _to_qdrant_filter() -> _Converter | None:
+    # Imported on first use and remembered: the converter lives in shoal.filters, which the
+    # HTTP client needs only when an expression is actually sent.
+    if not _converter:
+        try:
+            from shoal.filters.convert import to_qdrant_filter
+        except ImportError:
+            _converter.append(None)
+        else:
+            _converter.append(to_qdrant_filter)
+    return _converter[0]
+
+
+def structured_filter(flt: m.Filter | str | None) -> m.Filter | str | None:
+    """The structured form of an expression filter, or the expression if it has none.
+
+    Args:
+        flt: a structured filter, an expression string, or None.
+
+    Returns:
+        A ``Filter`` when ``flt`` is one or converts to one; otherwise the expression text
+        (valid only on ``shoal serve``, which also reports syntax errors exactly as embedded
+        mode does).
+    """
+    if not isinstance(flt, str):
+        return flt
+    convert = _to_qdrant_filter()
+    if convert is None:
+        return flt
+    try:
+        return convert(flt)
+    except InvalidFilter:
+        return flt
+
+
+def _portable(body: M) -> M:
+    """``body`` with an expression filter replaced by its structured form where one exists."""
+    flt = getattr(body, "filter", None)
+    if not isinstance(flt, str):
+        return body
+    converted = structured_filter(flt)
+    if converted is flt:
+        return body
+    return body.model_copy(update={"filter": converted})
+
+
+# -------------------------------------------------------------------- errors
+
+_COLLECTION = re.compile(r"Collection `(.*)` (?:doesn't exist|already exists)")
+_POINT = re.compile(r"No point with id (\S+) found")
+_DIM = re.compile(r"expected dim: (\d+), got (\d+)")
+
+
+def error_from_response(response: httpx.Response) -> ShoalError:
+    """The exception embedded mode would have raised for this error response.
+
+    ``shoal serve`` names the class in the ``x-shoal-error`` header. Other servers (Qdrant)
+    do not, so the status and message decide: a missing collection or point, an existing
+    collection, or a bad api key map to their classes, any other 400 to ``BadRequest``, and
+    anything else to ``RemoteError`` carrying the status.
+
+    Args:
+        response: a response with status 400 or more.
+
+    Returns:
+        The exception, with the server's message and ``status_code``.
+    """
+    message = _error_message(response)
+    status = response.status_code
+    cls = _error_class(response.headers.get(ERROR_TYPE_HEADER), status, message)
+    # Built without the class's own __init__: the server's message is already final, and
+    # the constructors differ (CollectionNotFound takes a name, RemoteError a status).
+    exc = cls.__new__(cls)
+    ShoalError.__init__(exc, message)
+    if exc.status_code != status:
+        exc.status_code = status
+    _restore_attributes(exc, message)
+    return exc
+
+
+def _error_message(response: httpx.Response) -> str:
+    try:
+        data = orjson.loads(response.content)
+        text = data["status"]["error"]
+        if isinstance(text, str):
+            return text
+    except (orjson.JSONDecodeError, KeyError, TypeError):
+        pass
+    return response.text.strip() or f"HTTP {response.status_code} {response.reason_phrase}"
+
+
+def _error_class(name: str | None, status: int, message: str) -> type[ShoalError]:
+    if name and name in errors.__all__:
+        cls = getattr(errors, name)
+        if isinstance(cls, type) and issubclass(cls, ShoalError):
+            return cls
+    if status == 404 and _COLLECTION.search(message):
+        return errors.CollectionNotFound
+    if status == 409 and _COLLECTION.search(message):
+        return errors.CollectionAlreadyExists
+    if status == 404 and _POINT.search(message):
+        return errors.PointNotFound
+    if status == 400 and _DIM.search(message):
+        return errors.WrongVectorSize
+    by_status: dict[int, type[ShoalError]] = {
+        400: errors.BadRequest,
+        401: errors.Unauthorized,
+        403: errors.Forbidden,
+    }
+    return by_status.get(status, RemoteError)
+
+
+def _restore_attributes(exc: ShoalError, message: str) -> None:
+    # The attributes embedded mode's exceptions carry, recovered from the message.
+    if isinstance(exc, (errors.CollectionNotFound, errors.CollectionAlreadyExists)):
+        found = _COLLECTION.search(message)
+        exc.collection_name = found.group(1) if found else ""
+    elif isinstance(exc, errors.PointNotFound):
+        found = _POINT.search(message)
+        raw = found.group(1) if found else ""
+        try:
+            exc.point_id = canonical_id(int(raw) if raw.isdigit() else raw)
+        except ShoalError:
+            exc.point_id = raw
+    elif isinstance(exc, errors.WrongVectorSize):
+        found = _DIM.search(message)
+        exc.expected, exc.got = (int(found.group(1)), int(found.group(2))) if found else (0, 0)
+    elif isinstance(exc, errors.InvalidFilter):
+        exc.expression, exc.position = None, None
+    elif isinstance(exc, errors.StorageLocked):
+        exc.path = ""

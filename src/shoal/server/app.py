@@ -1,0 +1,240 @@
+"""The ASGI application: Qdrant's REST endpoints over one ``Database``.
+
+Every endpoint goes through one wrapper that checks the api key, times the request, turns
+Shoal's typed errors into Qdrant's error envelope with the error's status, and records
+metrics. The database is opened (unless one is handed in) and closed in the lifespan, so a
+SIGTERM that stops uvicorn flushes every pending write before the process exits.
+"""
+
+from __future__ import annotations
+
+import hmac
+import logging
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from contextlib import asynccontextmanager
+from typing import Any
+
+import anyio.to_thread
+import orjson
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, Response
+from starlette.routing import Route
+
+from shoal import __version__
+from shoal import models as m
+from shoal.engine import Database
+from shoal.errors import CollectionNotFound, Forbidden, ShoalError, Unauthorized
+from shoal.server import wire
+from shoal.server.config import ServerConfig
+from shoal.server.metrics import Metrics
+from shoal.server.routes import OPERATIONS, Call, Handler, Operation
+
+logger = logging.getLogger("shoal.server")
+
+# The Qdrant release whose REST API this server speaks. qdrant-client warns when the server
+# is more than one minor version away from it, so this tracks the pinned client (1.20).
+QDRANT_VERSION = "1.20.0"
+VERSION_INFO = {"title": "qdrant - vector search engine", "version": QDRANT_VERSION}
+
+
+class Auth:
+    """Api-key checks: a full key, and optionally a read-only one.
+
+    Args:
+        api_key: the key that may do everything; None leaves the server open.
+        read_only_api_key: a key that may only read.
+    """
+
+    def __init__(self, api_key: str | None, read_only_api_key: str | None) -> None:
+        self.api_key = api_key.encode() if api_key else None
+        self.read_only = read_only_api_key.encode() if read_only_api_key else None
+
+    def check(self, headers: Mapping[str, str], write: bool) -> None:
+        """Let the request through, or raise.
+
+        Args:
+            headers: the request headers (``api-key``, or ``Authorization: Bearer <key>``).
+            write: whether the operation changes data.
+
+        Raises:
+            Unauthorized: a key is required and none, or a wrong one, was given.
+            Forbidden: the read-only key was used for a write.
+        """
+        if self.api_key is None:
+            return
+        presented = headers.get("api-key")
+        if presented is None:
+            scheme, _, token = headers.get("authorization", "").partition(" ")
+            presented = token.strip() if scheme.lower() == "bearer" else None
+        if not presented:
+            raise Unauthorized("Must provide an API key or an Authorization bearer token")
+        key = presented.encode()
+        # Constant-time comparison: response timing must not reveal how much of a key matched.
+        if hmac.compare_digest(key, self.api_key):
+            return
+        if self.read_only is not None and hmac.compare_digest(key, self.read_only):
+            if write:
+                raise Forbidden("Forbidden: write access denied for the read-only api key")
+            return
+        raise Unauthorized("Invalid API key or JWT")
+
+
+class ServerState:
+    """What the endpoints share: settings, the database, auth and metrics."""
+
+    def __init__(self, config: ServerConfig, db: Database | None, close_db: bool) -> None:
+        self.config = config
+        self.db = db
+        self.close_db = close_db
+        self.ready = False
+        self.auth = Auth(config.api_key, config.read_only_api_key)
+        self.metrics = Metrics("shoal", __version__)
+
+
+def _wrap(
+    state: ServerState,
+    method: str,
+    path: str,
+    handler: Handler,
+    *,
+    write: bool,
+    auth: bool = True,
+) -> Callable[[Request], Awaitable[Response]]:
+    """An endpoint around ``handler``: auth, timing, error envelope and metrics."""
+
+    async def endpoint(request: Request) -> Response:
+        start = time.perf_counter()
+        try:
+            if auth:
+                state.auth.check(request.headers, write)
+            result = await handler(Call(request, state.db, state.config.max_body_bytes))
+            elapsed = time.perf_counter() - start
+            response = result if isinstance(result, Response) else wire.ok(result, elapsed)
+        except ShoalError as exc:
+            extra = {"WWW-Authenticate": "Bearer"} if isinstance(exc, Unauthorized) else None
+            response = wire.error(exc, time.perf_counter() - start, extra)
+        except Exception as exc:  # a bug, not a bad request: answer 500 and keep serving
+            logger.exception("%s %s failed", method, request.url.path)
+            response = wire.internal_error(exc, time.perf_counter() - start)
+        state.metrics.observe(method, path, response.status_code, time.perf_counter() - start)
+        return response
+
+    return endpoint
+
+
+def _plain_routes(state: ServerState) -> list[Route]:
+    """Service endpoints: version, health probes and metrics (no envelope)."""
+
+    async def root(call: Call) -> Response:
+        return Response(orjson.dumps(VERSION_INFO), media_type=wire.JSON)
+
+    async def healthz(call: Call) -> Response:
+        return PlainTextResponse("healthz check passed")
+
+    async def readyz(call: Call) -> Response:
+        if not state.ready:
+            raise wire.ServiceUnavailable("Service unavailable: the server is not ready")
+        return PlainTextResponse("all shards are ready")
+
+    async def metrics(call: Call) -> Response:
+        sizes = await anyio.to_thread.run_sync(_collection_sizes, call.db)
+        return PlainTextResponse(
+            state.metrics.render(sizes), media_type="text/plain; version=0.0.4"
+        )
+
+    # Probes answer without an api key (as Qdrant's do), so orchestrators need no secret.
+    table: list[tuple[str, Handler, bool]] = [
+        ("/", root, False),
+        ("/healthz", healthz, False),
+        ("/livez", healthz, False),
+        ("/readyz", readyz, False),
+        ("/metrics", metrics, True),
+    ]
+    return [
+        Route(path, _wrap(state, "GET", path, handler, write=False, auth=auth), methods=["GET"])
+        for path, handler, auth in table
+    ]
+
+
+def _collection_sizes(db: Database) -> dict[str, int]:
+    sizes = {}
+    for name in db.collection_names():
+        try:
+            sizes[name] = db.collection(name).count(m.CountRequest()).count
+        except CollectionNotFound:  # deleted while we were counting
+            continue
+    return sizes
+
+
+def _operation_route(state: ServerState, op: Operation) -> Route:
+    endpoint = _wrap(state, op.method, op.path, op.handler, write=op.write)
+    return Route(op.path, endpoint, methods=[op.method])
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    # Unknown paths and wrong methods get Qdrant's error envelope too, not Starlette's text.
+    assert isinstance(exc, HTTPException)
+    err: ShoalError
+    if exc.status_code == 405:
+        err = wire.MethodNotAllowed(
+            f"Method {request.method} is not allowed for {request.url.path}"
+        )
+    else:
+        err = wire.NotFoundRoute(f"Not found: no endpoint at {request.url.path}")
+    err.status_code = exc.status_code
+    return wire.error(err, 0.0, exc.headers)
+
+
+def create_app(
+    config: ServerConfig | None = None,
+    *,
+    database: Database | None = None,
+    close_database: bool | None = None,
+) -> Starlette:
+    """Build the ASGI application.
+
+    Args:
+        config: server settings; defaults to an open, in-memory server.
+        database: serve this database instead of opening ``config.path`` at startup.
+        close_database: close the database at shutdown. Defaults to True when the app opens
+            it itself and False when one is handed in (its owner closes it).
+
+    Returns:
+        A Starlette app; run it with uvicorn, or call it in-process through httpx's
+        ``ASGITransport`` or Starlette's ``TestClient``.
+    """
+    config = config or ServerConfig()
+    state = ServerState(
+        config,
+        database,
+        close_db=database is None if close_database is None else close_database,
+    )
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[dict[str, Any]]:
+        if state.db is None:
+            state.db = await anyio.to_thread.run_sync(Database, config.storage_path)
+        state.ready = True
+        try:
+            yield {}
+        finally:
+            state.ready = False
+            if state.close_db and state.db is not None:
+                db, state.db = state.db, None
+                await anyio.to_thread.run_sync(db.close)
+                logger.info("database closed: all writes flushed")
+
+    if database is not None:
+        # Without a lifespan (httpx's ASGITransport runs none) a handed-in database is ready.
+        state.ready = True
+    routes = _plain_routes(state) + [_operation_route(state, op) for op in OPERATIONS]
+    app = Starlette(
+        routes=routes,
+        lifespan=lifespan,
+        exception_handlers={404: _http_error, 405: _http_error},
+    )
+    app.state.shoal = state
+    return app

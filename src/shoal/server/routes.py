@@ -1,0 +1,322 @@
+"""The REST operations: one coroutine per Qdrant endpoint, and the table that routes them.
+
+Each operation parses its request into ``shoal.models`` (the same models the embedded client
+builds) and hands them to the engine on a worker thread, so the event loop never waits on a
+search, a lock or an fsync. What an operation returns is the envelope's ``result``.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any, Concatenate, ParamSpec, TypeVar
+
+import anyio.to_thread
+from pydantic import BaseModel
+from starlette.requests import Request
+
+from shoal import models as m
+from shoal.engine import Collection, Database
+from shoal.errors import BadRequest, InvalidConfig, PointNotFound
+from shoal.ids import canonical_id
+from shoal.server import wire
+
+P = ParamSpec("P")
+T = TypeVar("T")
+M = TypeVar("M", bound=BaseModel)
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    """The request body, refusing it as soon as it is known to exceed ``limit`` bytes.
+
+    Raises:
+        PayloadTooLarge: the declared or received length is over the limit.
+        BadRequest: a malformed ``Content-Length``.
+    """
+    declared = request.headers.get("content-length")
+    if declared is not None:
+        try:
+            size = int(declared)
+        except ValueError:
+            raise BadRequest(f"Invalid Content-Length header {declared!r}") from None
+        if size > limit:
+            raise wire.PayloadTooLarge(_too_large(size, limit))
+    chunks: list[bytes] = []
+    received = 0
+    # A chunked body has no declared length: count while reading and stop at the limit.
+    async for chunk in request.stream():
+        received += len(chunk)
+        if received > limit:
+            raise wire.PayloadTooLarge(_too_large(received, limit))
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _too_large(size: int, limit: int) -> str:
+    return (
+        f"Payload too large: request body of {size} bytes (or more) exceeds the server's "
+        f"limit of {limit} bytes; send smaller batches or raise --max-body-mb"
+    )
+
+
+@dataclass
+class Call:
+    """One request as an operation sees it."""
+
+    request: Request
+    database: Database | None
+    max_body: int
+
+    @property
+    def db(self) -> Database:
+        """The served database.
+
+        Raises:
+            ServiceUnavailable: it is not open (the server is starting or stopping).
+        """
+        if self.database is None:
+            raise wire.ServiceUnavailable("Service unavailable: the database is not open")
+        return self.database
+
+    @property
+    def name(self) -> str:
+        """The ``{collection_name}`` path parameter."""
+        name: str = self.request.path_params["collection_name"]
+        return name
+
+    def wait(self) -> bool:
+        """The ``wait`` query parameter; Qdrant's default is not to wait."""
+        return wire.query_bool(self.request.query_params, "wait", False)
+
+    async def json(self) -> Any:
+        """The decoded JSON body (``{}`` when empty)."""
+        return wire.parse_json(await read_body(self.request, self.max_body))
+
+    async def body(self, model: type[M]) -> M:
+        """The body validated as ``model``."""
+        return wire.validate(model, await self.json())
+
+    async def run(self, fn: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> T:
+        """Run a blocking engine call on a worker thread."""
+        return await anyio.to_thread.run_sync(functools.partial(fn, *args, **kwargs))
+
+    async def on_collection(
+        self,
+        method: Callable[Concatenate[Collection, P], T],
+        /,
+        *args: P.args,
+        **kwargs: P.kwargs,
+    ) -> T:
+        """Call a ``Collection`` method on this request's collection, in one thread hop."""
+        db, name = self.db, self.name
+        return await self.run(lambda: method(db.collection(name), *args, **kwargs))
+
+
+# ------------------------------------------------------------------ collections
+
+
+async def list_collections(call: Call) -> m.CollectionsResponse:
+    """GET /collections: the names of all collections."""
+    return await call.run(call.db.get_collections)
+
+
+async def get_collection(call: Call) -> m.CollectionInfo:
+    """GET /collections/{name}: configuration, point count and payload indexes."""
+    return await call.on_collection(Collection.info)
+
+
+async def create_collection(call: Call) -> bool:
+    """PUT /collections/{name}: create a collection (409 if it exists)."""
+    body = await call.body(m.CreateCollection)
+    return await call.run(call.db.create_collection, call.name, body)
+
+
+async def delete_collection(call: Call) -> bool:
+    """DELETE /collections/{name}: true if it existed."""
+    return await call.run(call.db.delete_collection, call.name)
+
+
+async def collection_exists(call: Call) -> m.CollectionExistence:
+    """GET /collections/{name}/exists."""
+    exists = await call.run(call.db.collection_exists, call.name)
+    return m.CollectionExistence(exists=exists)
+
+
+# ----------------------------------------------------------------------- points
+
+
+async def upsert(call: Call) -> m.UpdateResult:
+    """PUT /collections/{name}/points: insert or replace points (list or batch form)."""
+    wait = call.wait()
+    data = await call.json()
+    body: m.PointsList | m.PointsBatch
+    if isinstance(data, dict) and "batch" in data:
+        body = wire.validate(m.PointsBatch, data)
+    else:
+        body = wire.validate(m.PointsList, data)
+    if body.update_filter is not None:
+        raise BadRequest("Wrong input: upsert with update_filter is not supported")
+    points = body.batch if isinstance(body, m.PointsBatch) else body.points
+    return await call.on_collection(Collection.upsert, points, wait)
+
+
+def _selector(data: Any) -> m.PointIdsList | m.FilterSelector:
+    # Qdrant's PointsSelector is untagged: the key present decides which form it is.
+    if isinstance(data, dict) and "filter" in data:
+        return wire.validate(m.FilterSelector, data)
+    return wire.validate(m.PointIdsList, data)
+
+
+async def delete_points(call: Call) -> m.UpdateResult:
+    """POST /collections/{name}/points/delete: by ids or by filter."""
+    wait = call.wait()
+    selector = _selector(await call.json())
+    return await call.on_collection(Collection.delete, selector, wait)
+
+
+async def retrieve(call: Call) -> list[m.Record]:
+    """POST /collections/{name}/points: points by id, missing ones skipped."""
+    body = await call.body(m.PointRequest)
+    return await call.on_collection(
+        Collection.retrieve, body.ids, body.with_payload, body.with_vector
+    )
+
+
+async def get_point(call: Call) -> m.Record:
+    """GET /collections/{name}/points/{id}: one point with payload and vector (404 if missing)."""
+    raw: str = call.request.path_params["id"]
+    # The path carries no JSON type: digits are an integer id, anything else a UUID.
+    pid = canonical_id(int(raw) if raw.isascii() and raw.isdigit() else raw)
+    records = await call.on_collection(Collection.retrieve, [pid], True, True)
+    if not records:
+        raise PointNotFound(pid)
+    return records[0]
+
+
+async def scroll(call: Call) -> m.ScrollResult:
+    """POST /collections/{name}/points/scroll: a page of points."""
+    body = await call.body(m.ScrollRequest)
+    return await call.on_collection(Collection.scroll, body)
+
+
+async def count(call: Call) -> m.CountResult:
+    """POST /collections/{name}/points/count."""
+    body = await call.body(m.CountRequest)
+    return await call.on_collection(Collection.count, body)
+
+
+async def query(call: Call) -> m.QueryResponse:
+    """POST /collections/{name}/points/query: nearest points."""
+    body = await call.body(m.QueryRequest)
+    return await call.on_collection(Collection.query, body)
+
+
+async def query_batch(call: Call) -> list[m.QueryResponse]:
+    """POST /collections/{name}/points/query/batch."""
+    body = await call.body(m.QueryRequestBatch)
+    return await call.on_collection(Collection.query_batch, body.searches)
+
+
+# ---------------------------------------------------------------------- payload
+
+
+async def set_payload(call: Call) -> m.UpdateResult:
+    """POST /collections/{name}/points/payload: merge payload keys."""
+    wait = call.wait()
+    body = await call.body(m.SetPayload)
+    return await call.on_collection(Collection.set_payload, body, wait)
+
+
+async def overwrite_payload(call: Call) -> m.UpdateResult:
+    """PUT /collections/{name}/points/payload: replace whole payloads."""
+    wait = call.wait()
+    body = await call.body(m.SetPayload)
+    return await call.on_collection(Collection.overwrite_payload, body, wait)
+
+
+async def delete_payload(call: Call) -> m.UpdateResult:
+    """POST /collections/{name}/points/payload/delete: remove payload keys."""
+    wait = call.wait()
+    body = await call.body(m.DeletePayload)
+    return await call.on_collection(Collection.delete_payload, body, wait)
+
+
+async def clear_payload(call: Call) -> m.UpdateResult:
+    """POST /collections/{name}/points/payload/clear: remove all payload keys."""
+    wait = call.wait()
+    selector = _selector(await call.json())
+    return await call.on_collection(Collection.clear_payload, selector, wait)
+
+
+async def create_index(call: Call) -> m.UpdateResult:
+    """PUT /collections/{name}/index: declare a payload index."""
+    call.wait()  # validated for Qdrant compatibility; index changes are always synchronous
+    body = await call.body(m.CreateFieldIndex)
+    schema = _schema_type(body.field_schema)
+    return await call.on_collection(Collection.set_payload_index, body.field_name, schema)
+
+
+def _schema_type(schema: m.PayloadSchemaType | dict[str, Any] | None) -> m.PayloadSchemaType:
+    if schema is None:
+        return m.PayloadSchemaType.KEYWORD
+    if isinstance(schema, m.PayloadSchemaType):
+        return schema
+    kind = schema.get("type")
+    try:
+        return m.PayloadSchemaType(kind)
+    except ValueError:
+        allowed = ", ".join(t.value for t in m.PayloadSchemaType)
+        raise InvalidConfig(
+            f"Wrong input: field_schema type {kind!r} is not one of {allowed}"
+        ) from None
+
+
+async def delete_index(call: Call) -> m.UpdateResult:
+    """DELETE /collections/{name}/index/{field_name}: drop a payload index."""
+    call.wait()
+    field: str = call.request.path_params["field_name"]
+    return await call.on_collection(Collection.set_payload_index, field, None)
+
+
+# ------------------------------------------------------------------------ table
+
+Handler = Callable[[Call], Awaitable[Any]]
+
+
+@dataclass(frozen=True)
+class Operation:
+    """One REST endpoint: method, Qdrant's path template, and whether it writes."""
+
+    method: str
+    path: str
+    handler: Handler
+    write: bool
+
+
+_C = "/collections/{collection_name}"
+_P = _C + "/points"
+
+# Literal paths come before templated ones at the same depth (``/points/scroll`` before
+# ``/points/{id}``), so the router never has to fall back from a partial match.
+OPERATIONS: tuple[Operation, ...] = (
+    Operation("GET", "/collections", list_collections, write=False),
+    Operation("GET", _C + "/exists", collection_exists, write=False),
+    Operation("GET", _C, get_collection, write=False),
+    Operation("PUT", _C, create_collection, write=True),
+    Operation("DELETE", _C, delete_collection, write=True),
+    Operation("PUT", _C + "/index", create_index, write=True),
+    Operation("DELETE", _C + "/index/{field_name}", delete_index, write=True),
+    Operation("PUT", _P, upsert, write=True),
+    Operation("POST", _P, retrieve, write=False),
+    Operation("POST", _P + "/delete", delete_points, write=True),
+    Operation("POST", _P + "/scroll", scroll, write=False),
+    Operation("POST", _P + "/count", count, write=False),
+    Operation("POST", _P + "/query", query, write=False),
+    Operation("POST", _P + "/query/batch", query_batch, write=False),
+    Operation("POST", _P + "/payload", set_payload, write=True),
+    Operation("PUT", _P + "/payload", overwrite_payload, write=True),
+    Operation("POST", _P + "/payload/delete", delete_payload, write=True),
+    Operation("POST", _P + "/payload/clear", clear_payload, write=True),
+    Operation("GET", _P + "/{id}", get_point, write=False),
+)

@@ -1,0 +1,96 @@
+"""Running the app under uvicorn: what ``shoal serve`` does."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import sys
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from types import FrameType
+from typing import Any
+
+import uvicorn
+
+from shoal import __version__
+from shoal.engine import Database
+from shoal.server.app import create_app
+from shoal.server.config import ServerConfig
+
+logger = logging.getLogger("shoal.server")
+
+
+@contextmanager
+def _stop_on_signals(server: uvicorn.Server) -> Iterator[None]:
+    """Handle SIGTERM/SIGINT outside uvicorn's own window by asking the server to stop.
+
+    uvicorn installs its handlers only while it runs; after its graceful shutdown it restores
+    the previous ones and raises the caught signal again, which with the default handlers
+    kills the process (exit status -15, or a KeyboardInterrupt traceback) after everything
+    was already flushed. This handler instead sets ``should_exit``, so a signal before uvicorn
+    is listening still stops it, and one re-raised after shutdown lets ``serve`` return 0.
+    """
+
+    def stop(signum: int, frame: FrameType | None) -> None:
+        server.should_exit = True
+
+    saved: dict[signal.Signals, Any] = {}
+    if threading.current_thread() is threading.main_thread():
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            saved[sig] = signal.signal(sig, stop)
+    try:
+        yield
+    finally:
+        for sig, handler in saved.items():
+            signal.signal(sig, handler)
+
+
+def serve(config: ServerConfig) -> int:
+    """Serve the database at ``config.path`` until SIGINT or SIGTERM.
+
+    The database is opened before the socket, so a storage folder held by another process
+    fails fast with a message naming the folder. On SIGTERM uvicorn stops accepting
+    connections, lets requests in flight finish, and the app's lifespan closes the database,
+    flushing every pending write.
+
+    Args:
+        config: where the data lives, where to listen, and the api keys.
+
+    Returns:
+        The process exit status: 0 after a clean shutdown, 1 if the server never started.
+
+    Raises:
+        StorageLocked: the storage folder is opened by another process.
+    """
+    db = Database(config.storage_path)
+    try:
+        app = create_app(config, database=db, close_database=True)
+        uv_config = uvicorn.Config(
+            app,
+            host=config.host,
+            port=config.port,
+            ssl_certfile=config.ssl_certfile,
+            ssl_keyfile=config.ssl_keyfile,
+            log_level=config.log_level,
+            access_log=config.access_log,
+            # uvloop and httptools when installed (the server extra brings both).
+            loop="auto",
+            http="auto",
+            lifespan="on",
+            # Bound the wait for slow clients at shutdown; the lifespan still closes the db.
+            timeout_graceful_shutdown=30,
+        )
+        server = uvicorn.Server(uv_config)
+        where = "memory" if config.storage_path is None else config.storage_path
+        print(
+            f"Shoal {__version__} serving {where} on "
+            f"{config.scheme}://{config.host}:{config.port} (Qdrant REST API)",
+            file=sys.stderr,
+            flush=True,
+        )
+        with _stop_on_signals(server):
+            server.run()
+        return 0 if server.started else 1
+    finally:
+        db.close()  # idempotent: already closed by the lifespan after a normal shutdown

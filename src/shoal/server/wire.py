@@ -1,0 +1,166 @@
+"""Qdrant's wire format on the server side: envelopes, error bodies, request parsing.
+
+Successful operations answer ``{"result": …, "status": "ok", "time": …}`` and failures
+``{"status": {"error": "…"}, "time": …}``, exactly as Qdrant does, so its clients parse
+both. Results are serialised by pydantic straight to JSON bytes with ``by_alias`` (``except``
+in ``MatchExcept``) and ``exclude_none`` (Qdrant leaves out absent optional fields, such as
+``payload`` when it was not asked for, rather than sending ``null``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, TypeVar
+
+import orjson
+from pydantic import BaseModel, ValidationError
+from starlette.responses import Response
+
+from shoal.errors import BadRequest, ShoalError
+
+M = TypeVar("M", bound=BaseModel)
+
+JSON = "application/json"
+# Shoal's own client reads this header to raise the same exception class as embedded mode;
+# Qdrant clients ignore it, so the body stays exactly Qdrant's.
+ERROR_TYPE_HEADER = "x-shoal-error"
+
+
+class PayloadTooLarge(ShoalError):
+    """The request body is larger than the server's ``--max-body-mb``."""
+
+    status_code = 413
+
+
+class UnprocessableBody(BadRequest):
+    """The body is valid JSON of the wrong shape (wrong types, unknown or missing fields)."""
+
+    status_code = 422
+
+
+class NotFoundRoute(ShoalError):
+    """No endpoint at this path."""
+
+    status_code = 404
+
+
+class ServiceUnavailable(ShoalError):
+    """The database is not open (the server is starting or stopping)."""
+
+    status_code = 503
+
+
+class MethodNotAllowed(ShoalError):
+    """The path exists but not with this HTTP method."""
+
+    status_code = 405
+
+
+def dump(value: Any) -> bytes:
+    """Serialise a result (a model, a list of models, or plain JSON data) to JSON bytes.
+
+    Args:
+        value: what an operation returned.
+
+    Returns:
+        The JSON text, with absent optional fields left out.
+    """
+    if isinstance(value, BaseModel):
+        return value.__pydantic_serializer__.to_json(value, by_alias=True, exclude_none=True)
+    if isinstance(value, list) and value and isinstance(value[0], BaseModel):
+        return b"[" + b",".join(dump(v) for v in value) + b"]"
+    return orjson.dumps(value)
+
+
+def ok(result: Any, elapsed: float) -> Response:
+    """Qdrant's success envelope around ``result``.
+
+    Args:
+        result: the operation's result.
+        elapsed: seconds the server spent on the request (Qdrant's ``time``).
+
+    Returns:
+        A 200 JSON response.
+    """
+    # Splicing the pre-serialised result into the envelope avoids a second pass over it.
+    body = b'{"result":' + dump(result) + b',"status":"ok","time":' + orjson.dumps(elapsed) + b"}"
+    return Response(body, media_type=JSON)
+
+
+def error(exc: ShoalError, elapsed: float, headers: Mapping[str, str] | None = None) -> Response:
+    """Qdrant's error envelope for a Shoal error, with the error's HTTP status.
+
+    Args:
+        exc: the error; its ``status_code`` becomes the HTTP status.
+        elapsed: seconds the server spent on the request.
+        headers: extra response headers (``WWW-Authenticate`` for a 401).
+
+    Returns:
+        The error response; it names the exception class in ``x-shoal-error``.
+    """
+    body = orjson.dumps({"status": {"error": exc.message}, "time": elapsed})
+    all_headers = {ERROR_TYPE_HEADER: type(exc).__name__, **(headers or {})}
+    return Response(body, status_code=exc.status_code, media_type=JSON, headers=all_headers)
+
+
+def internal_error(exc: BaseException, elapsed: float) -> Response:
+    """The 500 answer for a failure that is a bug, not a bad request."""
+    body = orjson.dumps(
+        {
+            "status": {"error": f"Service internal error: {type(exc).__name__}: {exc}"},
+            "time": elapsed,
+        }
+    )
+    return Response(body, status_code=500, media_type=JSON)
+
+
+def parse_json(raw: bytes) -> Any:
+    """Decode a request body; an empty body counts as ``{}`` (Qdrant's defaults apply).
+
+    Raises:
+        BadRequest: the body is not JSON.
+    """
+    if not raw.strip():
+        return {}
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise BadRequest(f"Json deserialize error: {exc}") from None
+
+
+def validate(model: type[M], data: Any) -> M:
+    """Validate decoded JSON as ``model``.
+
+    Raises:
+        UnprocessableBody: wrong types, unknown fields or missing required fields (422).
+    """
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise UnprocessableBody(f"Format error in JSON body: {describe(exc)}") from None
+
+
+def describe(exc: ValidationError) -> str:
+    """The first pydantic error as ``location: message (got value)``."""
+    err = exc.errors()[0]
+    loc = ".".join(str(x) for x in err["loc"]) or "body"
+    return f"{loc}: {err['msg']} (got {err.get('input')!r:.80})"
+
+
+def query_bool(params: Mapping[str, str], name: str, default: bool) -> bool:
+    """A boolean query parameter such as ``?wait=true``.
+
+    Raises:
+        BadRequest: the value is neither ``true`` nor ``false``.
+    """
+    raw = params.get(name)
+    if raw is None:
+        return default
+    value = raw.lower()
+    if value in ("true", "1"):
+        return True
+    if value in ("false", "0"):
+        return False
+    raise BadRequest(
+        f"Query deserialize error: {name}={raw!r} is not a boolean (expected true or false)"
+    )
