@@ -1,0 +1,4 @@
+"""Integrations of Shoal with other frameworks, each behind its own optional extra.
+
+``shoal.integrations.langchain``: a LangChain ``VectorStore`` (``pip install shoal[langchain]``).
+"""

@@ -1,0 +1,192 @@
+"""How a LangChain document is laid out in a Shoal point, and read back.
+
+A document becomes one point:
+
+- point id: derived from the document id (see ``ids``);
+- vector: the named vector ``vector_field`` ("vector"), or the unnamed vector of a
+  collection created elsewhere with one;
+- payload: ``{text_field: page_content, primary_field: document id, **metadata}``, so a
+  metadata key is a top-level payload key and ``expr="category == 'a'"`` or
+  ``filter={"category": "a"}`` filter on it, as with langchain-milvus's dynamic fields.
+  With ``metadata_field="meta"`` the metadata is nested instead:
+  ``{..., "meta": {...}}`` (filter with ``meta["category"]`` / the dict form).
+
+``text_field`` and ``primary_field`` are reserved: a metadata key with either name would be
+silently overwritten, so it is rejected with ``InvalidPayload``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from langchain_core.documents import Document
+
+from shoal import models as m
+from shoal.errors import InvalidConfig, InvalidPayload
+
+
+@dataclass(frozen=True)
+class Fields:
+    """Payload key names of the store (langchain-milvus's field arguments).
+
+    Attributes:
+        primary: key holding the document id string (Milvus's primary key field name).
+        text: key holding ``page_content``.
+        metadata: key under which metadata is nested, or None for top-level keys.
+    """
+
+    primary: str = "pk"
+    text: str = "text"
+    metadata: str | None = None
+
+    def __post_init__(self) -> None:
+        names = [self.primary, self.text] + ([self.metadata] if self.metadata else [])
+        if any(not isinstance(n, str) or not n for n in names):
+            raise InvalidConfig(f"field names must be non-empty strings, got {names}")
+        if len(set(names)) != len(names):
+            raise InvalidConfig(
+                f"primary_field, text_field and metadata_field must differ, got {names}"
+            )
+
+    @property
+    def reserved(self) -> frozenset[str]:
+        """Payload keys the store writes itself."""
+        return frozenset({self.primary, self.text} | ({self.metadata} if self.metadata else set()))
+
+    def payload(self, text: str, metadata: Mapping[str, Any] | None, doc_id: str) -> m.Payload:
+        """The payload of one document.
+
+        Args:
+            text: the page content.
+            metadata: the document's metadata (not modified).
+            doc_id: the document id string.
+
+        Returns:
+            A new dict.
+
+        Raises:
+            InvalidPayload: metadata is not a mapping, has a non-string key, or uses a
+                reserved key (the message names it).
+        """
+        if not isinstance(text, str):
+            raise InvalidPayload(f"document text must be a str, got {type(text).__name__}")
+        meta = {} if metadata is None else metadata
+        if not isinstance(meta, Mapping):
+            raise InvalidPayload(
+                f"document metadata must be a dict, got {type(meta).__name__} (id {doc_id!r})"
+            )
+        if self.metadata is not None:
+            return {self.text: text, self.primary: doc_id, self.metadata: dict(meta)}
+        for key in meta:
+            if not isinstance(key, str):
+                raise InvalidPayload(f"metadata key {key!r} of document {doc_id!r} is not a str")
+            if key in self.reserved:
+                role = "text_field" if key == self.text else "primary_field"
+                raise InvalidPayload(
+                    f"metadata key {key!r} of document {doc_id!r} is reserved: the store keeps "
+                    f"the document's {'text' if role == 'text_field' else 'id'} under it. "
+                    f"Rename the key, or create the store with another {role}= "
+                    "(or with metadata_field= to nest metadata)"
+                )
+        return {**meta, self.text: text, self.primary: doc_id}
+
+    def metadata_of(self, payload: Mapping[str, Any]) -> dict[str, Any]:
+        """The metadata stored in a payload, reserved keys left out."""
+        if self.metadata is not None:
+            nested = payload.get(self.metadata)
+            return dict(nested) if isinstance(nested, Mapping) else {}
+        reserved = self.reserved
+        return {k: v for k, v in payload.items() if k not in reserved}
+
+    def document(
+        self,
+        payload: Mapping[str, Any] | None,
+        point_id: m.ExtendedPointId,
+        only: Sequence[str] | None = None,
+    ) -> Document:
+        """The LangChain document stored in a point.
+
+        Args:
+            payload: the point's payload.
+            point_id: the point's id, used as the document id when the payload has none
+                (points written by other clients).
+            only: keep only these metadata keys.
+
+        Returns:
+            The document, ``id`` set to the original id string.
+        """
+        payload = payload or {}
+        doc_id = payload.get(self.primary)
+        text = payload.get(self.text)
+        metadata = self.metadata_of(payload)
+        if only is not None:
+            wanted = set(only)
+            metadata = {k: v for k, v in metadata.items() if k in wanted}
+        return Document(
+            page_content=text if isinstance(text, str) else "" if text is None else str(text),
+            metadata=metadata,
+            id=str(doc_id) if doc_id is not None else str(point_id),
+        )
+
+
+@dataclass(frozen=True)
+class CollectionLayout:
+    """Facts about the collection a store reads and writes, learned once.
+
+    Attributes:
+        vector_name: the named vector to use, or None for the unnamed vector.
+        distance: the collection's distance (decides how raw scores become relevance).
+        size: vector dimension.
+    """
+
+    vector_name: str | None
+    distance: m.Distance
+    size: int
+
+    @classmethod
+    def from_info(cls, info: m.CollectionInfo, vector_field: str | None) -> CollectionLayout:
+        """Learn the layout of an existing collection.
+
+        Args:
+            info: ``get_collection``'s answer.
+            vector_field: the vector name the store was configured with.
+
+        Returns:
+            The layout: the collection's unnamed vector if it has one, else the named
+            vector ``vector_field``, else its only named vector.
+
+        Raises:
+            InvalidConfig: the collection has several named vectors and none is
+                ``vector_field``.
+        """
+        vectors = info.config.params.vectors
+        if isinstance(vectors, m.VectorParams):
+            return cls(None, vectors.distance, vectors.size)
+        named = dict(vectors or {})
+        if vector_field and vector_field in named:
+            params = named[vector_field]
+            return cls(vector_field, params.distance, params.size)
+        if len(named) == 1:
+            ((name, params),) = named.items()
+            return cls(name, params.distance, params.size)
+        raise InvalidConfig(
+            f"collection has vectors {sorted(named)} and none is vector_field={vector_field!r}; "
+            "pass the one to use as vector_field="
+        )
+
+    def vectors_column(self, vectors: list[list[float]]) -> m.BatchVectorStruct:
+        """The ``Batch.vectors`` value for these vectors."""
+        return vectors if self.vector_name is None else {self.vector_name: vectors}
+
+    def vector_of(self, stored: m.VectorStruct | None) -> list[float]:
+        """A point's vector from a record fetched with vectors.
+
+        Raises:
+            InvalidConfig: the record carries no vector of this layout.
+        """
+        vec = stored.get(self.vector_name or "") if isinstance(stored, dict) else stored
+        if vec is None:
+            raise InvalidConfig(f"point has no vector {self.vector_name or '(unnamed)'!r}")
+        return [float(x) for x in vec]

@@ -1,0 +1,111 @@
+"""Concurrent store calls share embedding calls and commits (issue 7), deterministically."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+from langchain_core.documents import Document
+from langchain_support import HashEmbeddings, hash_vector
+
+from shoal.integrations.langchain import ShoalVectorStore
+
+
+class CountingEmbeddings(HashEmbeddings):
+    """Counts async calls; fails any batch containing the text 'BAD'."""
+
+    def __init__(self, symmetric: bool) -> None:
+        super().__init__()
+        self.query_equals_document = symmetric
+        self.document_calls: list[int] = []
+        self.query_calls = 0
+
+    async def aembed_documents(self, texts: list[str]) -> list[list[float]]:
+        self.document_calls.append(len(texts))
+        await asyncio.sleep(0)  # a real API yields to the loop while the request is out
+        if any("BAD" in t for t in texts):
+            raise ValueError("the embedding service rejected a text")
+        return [hash_vector(t, self.dim) for t in texts]
+
+    async def aembed_query(self, text: str) -> list[float]:
+        self.query_calls += 1
+        await asyncio.sleep(0)
+        return hash_vector(text, self.dim)
+
+
+def store_for(tmp_path: Path, embedding: CountingEmbeddings) -> ShoalVectorStore:
+    return ShoalVectorStore(
+        embedding_function=embedding,
+        collection_name="c",
+        connection_args={"uri": str(tmp_path / "data")},
+        auto_id=True,
+        drop_old=True,
+    )
+
+
+def commits(store: ShoalVectorStore) -> int:
+    transport = store.client._transport
+    return transport.database().collection("c").writer.commits  # type: ignore[union-attr]
+
+
+async def test_concurrent_adds_share_embedding_calls_and_commits(tmp_path: Path) -> None:
+    emb = CountingEmbeddings(symmetric=False)
+    store = store_for(tmp_path, emb)
+    await store.aadd_documents([Document(page_content="warm up")])  # creates the collection
+    emb.document_calls.clear()
+    before = commits(store)
+    docs = [Document(page_content=f"doc {i}", metadata={"id": f"doc_{i}"}) for i in range(100)]
+    ids = await asyncio.gather(*(store.aadd_documents([d]) for d in docs))
+    assert len({i[0] for i in ids}) == 100
+    assert len(emb.document_calls) <= 10 and sum(emb.document_calls) == 100
+    assert commits(store) - before <= 10
+    assert len(store.get_pks("id like 'doc_%'") or []) == 100
+
+
+async def test_symmetric_embedding_batches_queries(tmp_path: Path) -> None:
+    emb = CountingEmbeddings(symmetric=True)
+    store = store_for(tmp_path, emb)
+    await store.aadd_documents([Document(page_content=f"doc {i}") for i in range(20)])
+    emb.document_calls.clear()
+    results = await asyncio.gather(*(store.asimilarity_search(f"doc {i}", k=1) for i in range(50)))
+    # A query identical to a stored text finds it first: vectors reached the right caller.
+    assert [r[0].page_content for r in results[:20]] == [f"doc {i}" for i in range(20)]
+    assert emb.query_calls == 0
+    assert len(emb.document_calls) <= 10 and sum(emb.document_calls) == 50
+
+
+async def test_asymmetric_embedding_embeds_each_query(tmp_path: Path) -> None:
+    emb = CountingEmbeddings(symmetric=False)
+    store = store_for(tmp_path, emb)
+    await store.aadd_documents([Document(page_content=f"doc {i}") for i in range(20)])
+    emb.document_calls.clear()
+    await asyncio.gather(*(store.asimilarity_search(f"doc {i}", k=1) for i in range(30)))
+    assert emb.query_calls == 30
+    assert emb.document_calls == []
+
+
+async def test_one_failing_caller_fails_alone(tmp_path: Path) -> None:
+    emb = CountingEmbeddings(symmetric=False)
+    store = store_for(tmp_path, emb)
+    await store.aadd_documents([Document(page_content="warm up")])
+    texts = [f"good {i}" for i in range(9)] + ["BAD text"]
+    outcomes = await asyncio.gather(
+        *(store.aadd_documents([Document(page_content=t)]) for t in texts),
+        return_exceptions=True,
+    )
+    assert [isinstance(o, ValueError) for o in outcomes] == [False] * 9 + [True]
+    found = await store.asimilarity_search("good", k=20)
+    assert sorted(d.page_content for d in found if d.page_content.startswith("good")) == sorted(
+        texts[:9]
+    )
+
+
+@pytest.mark.parametrize("n", [1, 300])
+async def test_batches_are_bounded(tmp_path: Path, n: int) -> None:
+    emb = CountingEmbeddings(symmetric=False)
+    store = store_for(tmp_path, emb)
+    store._embedder.max_texts = 64
+    await asyncio.gather(*(store.aadd_texts([f"t {i}"]) for i in range(n)))
+    assert max(emb.document_calls) <= 64
+    assert sum(emb.document_calls) == n
