@@ -30,6 +30,7 @@ REPLACEMENTS = {
     "__aexit__": "__exit__",
     "run_async": "run_sync",
     "LoopBatcher": "InlineBatcher",
+    "AwaitBatcher": "InlineBatcher",
     "_async": "_sync",
     "aclose": "close",
     "AsyncIterator": "Iterator",

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import weakref
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Generic, TypeVar
 
 Req = TypeVar("Req")
@@ -59,7 +59,7 @@ class LoopBatcher(Generic[Req, Res]):
                 batch, queue.pending = queue.pending[: self._max], queue.pending[self._max :]
                 requests = [req for req, _ in batch]
                 try:
-                    results = await asyncio.to_thread(self._run, requests)
+                    results = await self._call(requests)
                 except BaseException as exc:  # the batch itself failed: every caller sees it
                     results = [exc] * len(batch)
                 for (_, future), result in zip(batch, results, strict=True):
@@ -71,6 +71,30 @@ class LoopBatcher(Generic[Req, Res]):
                         future.set_result(result)
         finally:
             queue.task = None
+
+    async def _call(self, requests: list[Req]) -> list[Res | BaseException]:
+        # Engine work is blocking: run it on a worker thread, never on the loop.
+        return await asyncio.to_thread(self._run, requests)
+
+
+class AwaitBatcher(LoopBatcher[Req, Res]):
+    """A LoopBatcher whose batch function is a coroutine (network I/O), awaited on the loop.
+
+    Args:
+        run_batch: coroutine function returning one result or exception per request.
+        max_batch: upper bound of requests per batch.
+    """
+
+    def __init__(
+        self,
+        run_batch: Callable[[list[Req]], Awaitable[list[Res | BaseException]]],
+        max_batch: int = 512,
+    ) -> None:
+        super().__init__(lambda requests: [], max_batch)
+        self._arun = run_batch
+
+    async def _call(self, requests: list[Req]) -> list[Res | BaseException]:
+        return await self._arun(requests)
 
 
 class InlineBatcher(Generic[Req, Res]):

@@ -24,6 +24,7 @@ from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from shoal import errors
 from shoal import models as m
+from shoal.client.batching import AwaitBatcher
 from shoal.client.http_gate import RequestGate
 from shoal.errors import InvalidFilter, RemoteError, ShoalError
 from shoal.ids import canonical_id
@@ -75,6 +76,10 @@ class AsyncHttpTransport:
             http_client.headers.update(headers)
         self._http = http_client
         self._gate = RequestGate(MAX_IN_FLIGHT)
+        # Concurrent query_points calls are sent together as one /points/query/batch.
+        self._queries: AwaitBatcher[tuple[str, m.QueryRequest], m.QueryResponse] = AwaitBatcher(
+            self._query_many
+        )
 
     async def close(self) -> None:
         if self._owns_client:
@@ -165,8 +170,46 @@ class AsyncHttpTransport:
         return _parse(m.CountResult, result)
 
     async def query(self, name: str, body: m.QueryRequest) -> m.QueryResponse:
+        return await self._queries.submit((name, body))
+
+    async def _query_one(self, name: str, body: m.QueryRequest) -> m.QueryResponse:
         result = await self._request("POST", _col(name) + "/points/query", _portable(body))
         return _parse(m.QueryResponse, result)
+
+    async def _query_many(
+        self, items: list[tuple[str, m.QueryRequest]]
+    ) -> list[m.QueryResponse | BaseException]:
+        """Concurrent queries of one collection travel as one batch request; if the batch is
+        rejected, each query is retried alone so only the bad one fails."""
+        out: list[m.QueryResponse | BaseException | None] = [None] * len(items)
+        by_name: dict[str, list[int]] = {}
+        for i, (name, _) in enumerate(items):
+            by_name.setdefault(name, []).append(i)
+        for name, idxs in by_name.items():
+            requests = [items[i][1] for i in idxs]
+            results: list[m.QueryResponse | BaseException] = []
+            try:
+                if len(requests) == 1:
+                    results = [await self._query_one(name, requests[0])]
+                else:
+                    batch = m.QueryRequestBatch(searches=requests)
+                    results = list(await self.query_batch(name, batch))
+            except ShoalError as exc:
+                if len(requests) == 1:
+                    results = [exc]
+                else:
+                    results = [await self._query_outcome(name, r) for r in requests]
+            for i, result in zip(idxs, results, strict=True):
+                out[i] = result
+        return [o for o in out if o is not None]
+
+    async def _query_outcome(
+        self, name: str, body: m.QueryRequest
+    ) -> m.QueryResponse | BaseException:
+        try:
+            return await self._query_one(name, body)
+        except ShoalError as exc:
+            return exc
 
     async def query_batch(self, name: str, body: m.QueryRequestBatch) -> list[m.QueryResponse]:
         searches = [_portable(s) for s in body.searches]
