@@ -1,0 +1,48 @@
+"""The engine's fast result constructors build the same objects pydantic would."""
+
+from __future__ import annotations
+
+import copy
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from shoal import models as m
+from shoal.engine.reads import json_copy, new_scored_point
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(), inner, max_size=4),
+    max_leaves=20,
+)
+
+
+@given(st.dictionaries(st.text(), json_values, max_size=5))
+def test_json_copy_is_an_independent_deep_copy(payload: dict[str, object]) -> None:
+    copied = json_copy(payload)
+    assert copied == payload == copy.deepcopy(payload)
+    # Independent: no container is shared with the original.
+    stack = [(payload, copied)]
+    while stack:
+        a, b = stack.pop()
+        if isinstance(a, (dict, list)):
+            assert a is not b
+            pairs = (
+                zip(a.values(), b.values(), strict=True)
+                if isinstance(a, dict)
+                else zip(a, b, strict=True)
+            )
+            stack.extend(pairs)
+
+
+def test_new_scored_point_equals_model_construct() -> None:
+    fields = dict(
+        id="5c56c793-69f3-4fbf-87e6-c4bf54c28c26", version=3, score=0.5,
+        payload={"a": [1, {"b": None}]}, vector=[0.1, 0.2], shard_key=None, order_value=None,
+    )  # fmt: skip
+    fast, slow = new_scored_point(**fields), m.ScoredPoint.model_construct(**fields)
+    assert fast == slow
+    assert fast.model_dump() == slow.model_dump()
+    assert fast.model_dump_json() == slow.model_dump_json()
+    assert fast.model_fields_set == slow.model_fields_set
+    assert repr(fast) == repr(slow)
