@@ -169,8 +169,7 @@ class StoreBase(VectorStore):
             raise InvalidConfig("give embedding= or embedding_function=, not both")
         chosen = embedding_function if embedding_function is not None else embedding
         self.embedding_func: Embeddings = chosen if chosen is not None else MiniLMEmbeddings()
-        # Concurrent async adds and searches share embedding calls (see coalesce.py).
-        self._embedder = EmbeddingCoalescer(self.embedding_func)
+        self._coalescer = EmbeddingCoalescer(self.embedding_func)
         self.collection_name = collection_name
         self.collection_description = collection_description
         self.collection_properties = collection_properties
@@ -198,6 +197,16 @@ class StoreBase(VectorStore):
             self._collection.drop()
 
     # ------------------------------------------------------------------ plumbing
+
+    @property
+    def _embedder(self) -> EmbeddingCoalescer:
+        """Concurrent async adds and searches share embedding calls (see coalesce.py).
+
+        Follows ``embedding_func``: a caller may swap the embedding after construction.
+        """
+        if self._coalescer.embedding is not self.embedding_func:
+            self._coalescer = EmbeddingCoalescer(self.embedding_func)
+        return self._coalescer
 
     @property
     def embeddings(self) -> Embeddings:
