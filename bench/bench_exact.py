@@ -4,7 +4,9 @@
 
 Bare numpy is ``M @ q`` plus ``argpartition`` for the top 10 — the floor for exact search.
 Shoal is measured twice: the engine's search function alone, and a whole
-``Collection.query`` (validation, lock, filter-free search, result models).
+``Collection.query`` (validation, lock, planner, filter-free search, result models). The
+collection is created with ``hnsw_config.m = 0`` (Qdrant's "no graph"), so no HNSW index is
+built in the background to compete for the CPU, and queries ask for ``exact=True``.
 """
 
 from __future__ import annotations
@@ -44,18 +46,22 @@ def main() -> None:
 
     db = Database()
     db.create_collection(
-        "b", m.CreateCollection(vectors=m.VectorParams(size=args.dim, distance="Cosine"))
+        "b",
+        m.CreateCollection(
+            vectors=m.VectorParams(size=args.dim, distance="Cosine"),
+            hnsw_config=m.HnswConfigDiff(m=0),
+        ),
     )
     col = db.collection("b")
     for start in range(0, args.n, 10_000):
         block = base[start : start + 10_000]
-        col.upsert(
-            m.Batch(ids=list(range(start, start + len(block))), vectors=block.tolist())
-        )
+        col.upsert(m.Batch(ids=list(range(start, start + len(block))), vectors=block.tolist()))
     matrix = np.ascontiguousarray(base)
     column = col.state.columns[""]
     high = col.state.high
     invalid = col._invalid_rows("")
+
+    exact = m.SearchParams(exact=True)
 
     def bare(q: np.ndarray) -> object:
         s = matrix @ q
@@ -65,7 +71,7 @@ def main() -> None:
         return exact_search(column, high, q[None], 10, invalid=invalid)
 
     def engine_query(q: np.ndarray) -> object:
-        return col.query(m.QueryRequest(query=q.tolist(), limit=10))
+        return col.query(m.QueryRequest(query=q.tolist(), limit=10, params=exact))
 
     # Interleave the three so machine noise hits all of them alike.
     results: dict[str, list[float]] = {"bare": [], "search": [], "query": []}

@@ -15,8 +15,11 @@ import numpy as np
 
 from shoal import models as m
 from shoal.engine import reads
+from shoal.engine.ann import CollectionAnn
 from shoal.engine.coalesce import Coalescer
-from shoal.engine.filtering import matching_rows, predicate_for
+from shoal.engine.filter_plan import FilterCache
+from shoal.engine.filtering import compiled_filter, predicate_for
+from shoal.engine.payload_index import PayloadIndexes
 from shoal.engine.points import (
     DEFAULT_VECTOR,
     check_limit,
@@ -25,12 +28,13 @@ from shoal.engine.points import (
     ids_of,
     points_from_batch,
 )
+from shoal.engine.query_plan import QueryContext
 from shoal.engine.state import DELETED, CollectionState, Row
 from shoal.engine.writes import Changes, GroupCommitter, Plan, View
 from shoal.errors import InvalidPayload, InvalidQuery, PointNotFound
 from shoal.filters.tree import parse_key
 from shoal.ids import PointId, canonical_id
-from shoal.storage import CollectionStore, decode_id
+from shoal.storage import COMMIT_SEQ, NEXT_SERIAL, CollectionStore, decode_id
 
 _PENDING = m.QueryResponse(points=[])  # placeholder until a prepared query's result lands
 DEFAULT_HNSW = {"m": 16, "ef_construct": 100, "full_scan_threshold": 10000}
@@ -53,25 +57,70 @@ class Collection:
         self.state = CollectionState(self.vector_params)
         self.writer = GroupCommitter(self.state, None, list(self.vector_params))
         self.payload_indexes: dict[str, m.PayloadSchemaType] = {}
+        self.payload_index = PayloadIndexes()
+        self.filters = FilterCache()
         if store is not None:
             self._load(store)
             self.writer = GroupCommitter(self.state, store, list(self.vector_params))
+        for field, schema in self.payload_indexes.items():
+            self.payload_index.create(self.state, field, schema)
+        self.ann = CollectionAnn(
+            self.state,
+            config,
+            self.vector_params,
+            None if store is None else store.path.parent,
+        )
+        self.ann.open()
+        self.writer.listeners += [
+            lambda applied: self.payload_index.on_apply(self.state, applied),
+            self.ann.on_apply,
+        ]
         self._invalid_cache: dict[str, tuple[int, np.ndarray]] = {}
         self.searches: Coalescer[m.QueryRequest, m.QueryResponse] = Coalescer(self._run_query_batch)
 
     def _load(self, store: CollectionStore) -> None:
-        unpack = self.writer.unpack
-        for sp in store.load():
-            row = Row(unpack(sp.vectors), sp.payload, sp.version)
-            self.state.put(decode_id(sp.key), row)
+        # In batches: vectors go into the matrices a block at a time, not point by point.
+        self.state.reserve(store.count())
+        for cols in store.load():
+            self.state.extend(
+                [decode_id(k) for k in cols.keys],
+                cols.versions,
+                cols.serials,
+                cols.payloads,
+                self.writer.unpack_many(cols.vectors),
+            )
         self.state.generation += 1
+        self.state.next_serial = max(self.state.next_serial, store.counter(NEXT_SERIAL))
+        self.state.commit_seq = store.counter(COMMIT_SEQ)
         for field, schema in (store.get_meta("payload_indexes") or {}).items():
             self.payload_indexes[field] = m.PayloadSchemaType(schema)
 
     def close(self) -> None:
+        """Flush queued writes, stop the indexer, snapshot the ANN indexes, close the store."""
+        self._close(save_index=True)
+
+    def drop(self) -> None:
+        """Close a collection that is being deleted (no index snapshot is written)."""
+        self._close(save_index=False)
+
+    def _close(self, save_index: bool) -> None:
         self.writer.close()
-        if self.store is not None:
-            self.store.close()
+        try:
+            self.ann.close(save=save_index)
+        finally:
+            if self.store is not None:
+                self.store.close()
+
+    def wait_indexed(self, timeout: float | None = None) -> bool:
+        """Block until the ANN indexes have caught up with every committed write.
+
+        Args:
+            timeout: seconds to wait at most; None waits as long as it takes.
+
+        Returns:
+            True when caught up (status green), False on timeout or indexer failure.
+        """
+        return self.ann.wait_indexed(timeout)
 
     # ------------------------------------------------------------------ info
 
@@ -83,13 +132,15 @@ class Collection:
         with self.state.lock.read():
             count = len(self.state)
             schema = {
-                field: m.PayloadIndexInfo(data_type=t, points=self._indexed_points(field))
+                field: m.PayloadIndexInfo(data_type=t, points=self.payload_index.points(field))
                 for field, t in self.payload_indexes.items()
             }
+            status = self.ann.status()
+            indexed = self.ann.indexed_vectors()
         return m.CollectionInfo(
-            status=m.CollectionStatus.GREEN,
+            status=status,
             optimizer_status="ok",
-            indexed_vectors_count=0,
+            indexed_vectors_count=indexed,
             points_count=count,
             segments_count=1,
             config=m.CollectionConfig(
@@ -97,18 +148,9 @@ class Collection:
                 hnsw_config=m.HnswConfig(**hnsw),
                 optimizer_config=m.OptimizersConfig(),
                 wal_config=m.WalConfig(),
+                quantization_config=self.config.quantization_config,
             ),
             payload_schema=schema,
-        )
-
-    def _indexed_points(self, field: str) -> int:
-        path = parse_key(field)
-        from shoal.filters.evaluate import values_at
-
-        return sum(
-            1
-            for r in self.state.live_rows().tolist()
-            if values_at(self.state.payloads[r] or {}, path)
         )
 
     # ---------------------------------------------------------------- writes
@@ -287,12 +329,24 @@ class Collection:
         return self._payload_plan(selector, lambda _: {})
 
     def set_payload_index(self, field: str, schema: m.PayloadSchemaType | None) -> m.UpdateResult:
-        """Record (or with ``schema=None`` drop) a payload index on ``field``."""
+        """Create (or with ``schema=None`` drop) a payload index on ``field``.
+
+        The index is built now, over the current points, and kept current by every later
+        commit; filters on the field then use it (with the same results as without).
+
+        Raises:
+            InvalidPayload: a malformed key.
+        """
         _key_path(field)
-        if schema is None:
-            self.payload_indexes.pop(field, None)
-        else:
-            self.payload_indexes[field] = schema
+        # Under the read lock no group is applied while the index is built, so it cannot
+        # miss a write; searches keep running.
+        with self.state.lock.read():
+            if schema is None:
+                self.payload_indexes.pop(field, None)
+                self.payload_index.drop(field)
+            else:
+                self.payload_indexes[field] = schema
+                self.payload_index.create(self.state, field, schema)
         if self.store is not None:
             self.store.set_meta(
                 "payload_indexes", {k: v.value for k, v in self.payload_indexes.items()}
@@ -316,16 +370,22 @@ class Collection:
         if req.prefetch is not None or req.lookup_from is not None:
             raise InvalidQuery("Wrong input: prefetch and lookup_from are not supported")
         name = reads.vector_name(req.using, self.vector_params, self.named)
+        exact, ef, oversampling = reads.search_options(req.params)
         with self.state.lock.read():
             vector, exclude = reads.resolve_query_vector(self.state, req.query, name)
+        flt = compiled_filter(req.filter)
         return reads.PreparedQuery(
             request=req,
             name=name,
             vector=vector,
             exclude_row=exclude,
-            predicate=predicate_for(req.filter),
+            predicate=None if flt is None else flt.predicate,
             limit=check_limit(req.limit, 10, "limit"),
             offset=check_limit(req.offset, 0, "offset"),
+            filter=flt,
+            exact=exact,
+            ef=ef,
+            oversampling=oversampling,
         )
 
     def query(self, req: m.QueryRequest) -> m.QueryResponse:
@@ -369,7 +429,8 @@ class Collection:
             pqs = [pq for _, pq in prepared]
             with self.state.lock.read():
                 invalid = {name: self._invalid_rows(name) for name in {p.name for p in pqs}}
-                results = reads.run_queries(self.state, pqs, invalid)
+                ctx = QueryContext(invalid, self.ann, self.payload_index, self.filters)
+                results = reads.run_queries(self.state, pqs, ctx)
             for (i, _), pts in zip(prepared, results, strict=True):
                 outcomes[i] = m.QueryResponse(points=pts)
         return outcomes
@@ -415,11 +476,12 @@ class Collection:
 
     def count(self, req: m.CountRequest) -> m.CountResult:
         """Number of points matching the filter (all points without one)."""
-        pred = predicate_for(req.filter)
+        flt = compiled_filter(req.filter)
         with self.state.lock.read():
-            if pred is None:
+            if flt is None:
                 return m.CountResult(count=len(self.state))
-            return m.CountResult(count=len(matching_rows(self.state, pred)))
+            match = self.filters.match(self.state, flt, self.payload_index)
+            return m.CountResult(count=len(match.rows()))
 
 
 def _selector(req: m.SetPayload | m.DeletePayload) -> m.PointsSelector:

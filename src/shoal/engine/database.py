@@ -10,6 +10,7 @@ import os
 import threading
 
 from shoal import models as m
+from shoal.engine.ann import resolve_settings
 from shoal.engine.collection import Collection
 from shoal.errors import (
     CollectionAlreadyExists,
@@ -116,7 +117,7 @@ class Database:
             col = self._collections.pop(name, None)
             if col is None:
                 return False
-            col.close()
+            col.drop()
             if self._catalog is not None and col.store is not None:
                 self._catalog.drop(col.store)
         return True
@@ -199,9 +200,5 @@ def _check_config(config: m.CreateCollection) -> None:
             raise InvalidConfig(
                 f"Wrong input: {label} size {params.size} is out of range 1..{MAX_DIM}"
             )
-    hnsw = config.hnsw_config
-    if hnsw is not None:
-        for field in ("m", "ef_construct", "full_scan_threshold"):
-            value = getattr(hnsw, field)
-            if value is not None and value < (4 if field == "ef_construct" else 0):
-                raise InvalidConfig(f"Wrong input: hnsw_config.{field}={value} is out of range")
+    for _, params in items:
+        resolve_settings(config, params)  # HNSW and quantization settings, with their ranges

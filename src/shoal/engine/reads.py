@@ -13,9 +13,10 @@ from typing import Any
 import numpy as np
 
 from shoal import models as m
-from shoal.engine.filtering import matching_rows
+from shoal.engine.filtering import CompiledFilter
 from shoal.engine.points import DEFAULT_VECTOR, check_vector
-from shoal.engine.search import Hits, exact_search, higher_is_better
+from shoal.engine.query_plan import QueryContext, search_column
+from shoal.engine.search import Hits, higher_is_better
 from shoal.engine.state import CollectionState
 from shoal.errors import InvalidQuery, PointNotFound
 from shoal.filters import Predicate
@@ -37,7 +38,7 @@ def project_payload(
     path starts with some key.
     """
     if selector is None or selector is True:
-        return _select(payload, [], None) if payload else {}
+        return json_copy(payload) if payload else {}
     if selector is False:
         return None
     exclude = isinstance(selector, m.PayloadSelectorExclude)
@@ -60,6 +61,35 @@ def project_payload(
 
     selected: dict[str, Any] = _select(payload or {}, [], keep)
     return selected
+
+
+def json_copy(value: Any) -> Any:
+    """A deep copy of a JSON value (dicts, lists, scalars): several times faster than
+    ``copy.deepcopy``, which matters on the hot path of every query result."""
+    if type(value) is dict:
+        return {k: json_copy(v) if type(v) in _CONTAINERS else v for k, v in value.items()}
+    if type(value) is list:
+        return [json_copy(v) if type(v) in _CONTAINERS else v for v in value]
+    return value
+
+
+_CONTAINERS = (dict, list)
+_SCORED_FIELDS = frozenset(m.ScoredPoint.model_fields)
+
+
+def new_scored_point(**values: Any) -> m.ScoredPoint:
+    """``ScoredPoint.model_construct`` without its per-call bookkeeping (every field given).
+
+    Results are built from validated engine data, so no validation is needed; pydantic's
+    ``model_construct`` still costs ~7 µs per object, a large share of a small query.
+    ``tests/engine/test_result_models.py`` checks that both build equal objects.
+    """
+    point = object.__new__(m.ScoredPoint)
+    object.__setattr__(point, "__dict__", values)
+    object.__setattr__(point, "__pydantic_fields_set__", _SCORED_FIELDS)
+    object.__setattr__(point, "__pydantic_extra__", None)
+    object.__setattr__(point, "__pydantic_private__", None)
+    return point
 
 
 def _select(value: Any, path: list[Any], keep: Any) -> Any:
@@ -119,7 +149,15 @@ def record(
 
 @dataclass
 class PreparedQuery:
-    """A query reduced to what the search needs: a vector, eligible rows and paging."""
+    """A query reduced to what the search needs: a vector, eligible rows and paging.
+
+    Attributes:
+        filter: the compiled filter (its tree lets payload indexes answer it).
+        exact: ``search_params.exact``: never use the HNSW index.
+        ef: ``search_params.hnsw_ef``, None for the default.
+        oversampling: ``search_params.quantization.oversampling``: candidates fetched from
+            the index per result, before exact re-ranking.
+    """
 
     request: m.QueryRequest
     name: str
@@ -128,6 +166,10 @@ class PreparedQuery:
     predicate: Predicate | None
     limit: int
     offset: int
+    filter: CompiledFilter | None = None
+    exact: bool = False
+    ef: int | None = None
+    oversampling: float = 1.0
 
 
 def vector_name(request_using: str | None, config: dict[str, m.VectorParams], named: bool) -> str:
@@ -136,6 +178,29 @@ def vector_name(request_using: str | None, config: dict[str, m.VectorParams], na
         have = sorted(config) if named else "only the unnamed vector"
         raise InvalidQuery(f"Wrong input: Not existing vector name error: {name!r}; have {have}")
     return name
+
+
+def search_options(params: m.SearchParams | None) -> tuple[bool, int | None, float]:
+    """``search_params`` as (exact, hnsw_ef, oversampling).
+
+    Raises:
+        InvalidQuery: a non-positive ``hnsw_ef`` or ``oversampling``.
+    """
+    if params is None:
+        return False, None, 1.0
+    ef = params.hnsw_ef
+    if ef is not None and (isinstance(ef, bool) or ef < 1):
+        raise InvalidQuery(f"Wrong input: search_params.hnsw_ef must be >= 1, got {ef!r}")
+    quantization = params.quantization
+    oversampling = 1.0
+    if quantization is not None and quantization.oversampling is not None:
+        oversampling = quantization.oversampling
+        if not oversampling > 0:
+            raise InvalidQuery(
+                f"Wrong input: search_params.quantization.oversampling must be > 0, "
+                f"got {oversampling!r}"
+            )
+    return bool(params.exact), ef, oversampling
 
 
 def resolve_query_vector(
@@ -160,44 +225,36 @@ def resolve_query_vector(
 
 
 def run_queries(
-    state: CollectionState, prepared: list[PreparedQuery], invalid: dict[str, np.ndarray]
+    state: CollectionState, prepared: list[PreparedQuery], ctx: QueryContext
 ) -> list[list[m.ScoredPoint]]:
-    """Answer several prepared queries; unfiltered ones on the same vector share one product.
+    """Answer prepared queries of one collection: per vector column, exact products or the
+    HNSW index, as ``shoal.engine.query_plan`` decides for each.
 
     Args:
-        invalid: per vector name, rows that are deleted or lack the vector.
+        state: the collection state (the caller holds its read lock).
+        prepared: the queries.
+        ctx: the batch's context (invalid rows, ANN and payload indexes).
+
+    Returns:
+        One result page per query.
     """
-    results: list[list[m.ScoredPoint] | None] = [None] * len(prepared)
-    shared: dict[str, list[int]] = {}
+    pages: list[list[m.ScoredPoint]] = [[] for _ in prepared]
+    by_name: dict[str, list[int]] = {}
     for i, pq in enumerate(prepared):
         if pq.vector is None:
-            results[i] = _no_vector_page(state, pq)
-        elif pq.predicate is None:
-            shared.setdefault(pq.name, []).append(i)
+            pages[i] = no_vector_page(state, pq)
         else:
-            rows = matching_rows(state, pq.predicate)
-            rows = rows[state.columns[pq.name].present[rows]]
-            if pq.exclude_row is not None:
-                rows = rows[rows != pq.exclude_row]
-            hits = exact_search(
-                state.columns[pq.name],
-                state.high,
-                pq.vector[None],
-                pq.limit + pq.offset,
-                candidates=rows,
-            )[0]
-            results[i] = _scored(state, pq, hits)
-    for name, idxs in shared.items():
-        # One extra result covers a query by id whose own point comes back first.
-        k = max(prepared[i].limit + prepared[i].offset for i in idxs) + 1
-        matrix = np.stack([prepared[i].vector for i in idxs])  # type: ignore[misc]
-        all_hits = exact_search(state.columns[name], state.high, matrix, k, invalid=invalid[name])
-        for i, hits in zip(idxs, all_hits, strict=True):
-            results[i] = _scored(state, prepared[i], hits)
-    return [r if r is not None else [] for r in results]
+            by_name.setdefault(pq.name, []).append(i)
+    for name, idxs in by_name.items():
+        hits = search_column(state, name, [prepared[i] for i in idxs], ctx)
+        for i, h in zip(idxs, hits, strict=True):
+            pages[i] = scored_points(state, prepared[i], h)
+    return pages
 
 
-def _scored(state: CollectionState, pq: PreparedQuery, hits: Hits) -> list[m.ScoredPoint]:
+def scored_points(state: CollectionState, pq: PreparedQuery, hits: Hits) -> list[m.ScoredPoint]:
+    """Turn a query's hits into its result page: drop the query point itself, apply offset,
+    limit and score_threshold, and project payloads and vectors."""
     req = pq.request
     rows, scores = hits.rows, hits.scores
     if pq.exclude_row is not None:
@@ -215,7 +272,7 @@ def _scored(state: CollectionState, pq: PreparedQuery, hits: Hits) -> list[m.Sco
         ):
             continue
         out.append(
-            m.ScoredPoint.model_construct(
+            new_scored_point(
                 id=state.keys[row],
                 version=int(state.versions[row]),
                 score=float(score),
@@ -228,13 +285,13 @@ def _scored(state: CollectionState, pq: PreparedQuery, hits: Hits) -> list[m.Sco
     return out
 
 
-def _no_vector_page(state: CollectionState, pq: PreparedQuery) -> list[m.ScoredPoint]:
-    # A query without a vector lists points in id order with score 0, as Qdrant does.
+def no_vector_page(state: CollectionState, pq: PreparedQuery) -> list[m.ScoredPoint]:
+    """Points in id order with score 0: a query without a vector (as Qdrant answers it)."""
     rows = ordered_rows(state)
     if pq.predicate is not None:
         rows = [r for r in rows if pq.predicate(state.payloads[r] or {}, state.keys[r])]  # type: ignore[arg-type]
     page = np.asarray(rows[pq.offset : pq.offset + pq.limit], dtype=np.int64)
-    return _scored(
+    return scored_points(
         state,
         PreparedQuery(pq.request, pq.name, None, None, None, len(page), 0),
         Hits(page, np.zeros(len(page), np.float32)),

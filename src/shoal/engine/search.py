@@ -34,7 +34,10 @@ def higher_is_better(distance: m.Distance) -> bool:
 def _goodness(col: VectorColumn, rows: np.ndarray | slice, queries: np.ndarray) -> np.ndarray:
     """(len(rows), n_queries) matrix; larger means nearer."""
     data = col.data[rows]
-    good: np.ndarray = data @ queries.T
+    # One query: a matrix-vector product. As a one-column matrix product OpenBLAS hands it to
+    # its thread pool, which costs milliseconds on a busy machine (measured: 2,000 x 384
+    # rows, p50 7 ms as gemm vs 0.02 ms as gemv).
+    good: np.ndarray = (data @ queries[0])[:, None] if len(queries) == 1 else data @ queries.T
     if col.distance in (m.Distance.COSINE, m.Distance.DOT):
         return good
     if col.distance == m.Distance.EUCLID:
@@ -103,10 +106,15 @@ def exact_search(
         base_rows = None
     # Euclid takes a few extra candidates: rescoring may reorder near-ties.
     extra = 8 if col.distance == m.Distance.EUCLID else 0
+    kk = k + extra
+    n = good.shape[0]
+    # One argpartition over the whole (rows, queries) block instead of one per query.
+    part = np.argpartition(-good, kk, axis=0)[:kk] if kk < n else None
     results = []
     for j, query in enumerate(queries):
         column = good[:, j]
-        top = _top(column, k + extra)
+        idx = np.arange(n) if part is None else part[:, j]
+        top = idx[np.argsort(-column[idx], kind="stable")]
         top = top[np.isfinite(column[top])]
         rows = top if base_rows is None else base_rows[top]
         if higher_is_better(col.distance):

@@ -4,6 +4,10 @@ Everything here is derived from storage and rebuilt on open. Rows are slots: a d
 frees its row for reuse, so the matrices never need compaction and search is one product over
 a contiguous block. Only the group-commit leader mutates the state (under the write side of
 ``lock``); searches read under the read side, so a search never sees a half-applied group.
+
+Rows are reassigned at every load, so anything kept across a reopen (the ANN index snapshot)
+names a point by its *serial* instead: a number stored with the point, given once when its id
+is first inserted and never reused. ``row_of_serial`` maps it back to the current row.
 """
 
 from __future__ import annotations
@@ -24,11 +28,29 @@ DELETED: Any = None  # overlay marker: the point is deleted by the group
 
 @dataclass
 class Row:
-    """A point's new state in a group of writes. ``vectors is None``: vectors unchanged."""
+    """A point's new state in a group of writes. ``vectors is None``: vectors unchanged.
+
+    ``serial`` is filled in by the group-commit leader just before the group is persisted
+    (a new id gets the next serial, an existing one keeps its own).
+    """
 
     vectors: dict[str, np.ndarray] | None
     payload: dict[str, Any] | None
     version: int
+    serial: int = -1
+
+
+@dataclass
+class Applied:
+    """What one applied group changed, for the derived structures (payload and ANN indexes).
+
+    Attributes:
+        rows: rows whose point was inserted, replaced, updated or deleted (may repeat).
+        serials: serials whose vectors were replaced or whose point was deleted.
+    """
+
+    rows: list[int]
+    serials: list[int]
 
 
 class RWLock:
@@ -83,6 +105,7 @@ class VectorColumn:
         self.data = np.zeros((capacity, self.dim), dtype=np.float32)
         self.present = np.zeros(capacity, dtype=bool)
         self.sqnorm = np.zeros(capacity, dtype=np.float32)
+        self.count = 0  # rows that have this vector
 
     def grow(self, capacity: int) -> None:
         data = np.zeros((capacity, self.dim), dtype=np.float32)
@@ -93,7 +116,20 @@ class VectorColumn:
             [self.sqnorm, np.zeros(capacity - len(self.sqnorm), np.float32)]
         )
 
+    def fill(self, start: int, block: np.ndarray) -> None:
+        """Set rows ``[start, start + len(block))`` that had no vector before; a row of NaNs
+        in ``block`` stands for "no vector" (as stored)."""
+        end = start + len(block)
+        present = ~np.isnan(block[:, 0]) if len(block) else np.zeros(0, bool)
+        self.data[start:end] = block
+        self.data[start:end][~present] = 0.0
+        self.present[start:end] = present
+        data = self.data[start:end]
+        self.sqnorm[start:end] = np.einsum("ij,ij->i", data, data)
+        self.count += int(np.count_nonzero(present))
+
     def set(self, row: int, vec: np.ndarray | None) -> None:
+        self.count += int(vec is not None) - int(self.present[row])
         if vec is None:
             self.present[row] = False
             self.data[row] = 0.0
@@ -114,11 +150,15 @@ class CollectionState:
         self.keys: list[PointId | None] = [None] * capacity
         self.payloads: list[dict[str, Any] | None] = [None] * capacity
         self.versions = np.zeros(capacity, dtype=np.int64)
+        self.serial = np.full(capacity, -1, dtype=np.int64)
         self.alive = np.zeros(capacity, dtype=bool)
         self.row_of: dict[PointId, int] = {}
+        self.row_of_serial = np.full(capacity, -1, dtype=np.int64)  # -1: no live point
         self.free: list[int] = []
         self.high = 0  # rows [0, high) have ever been used
         self.generation = 0  # bumped on every applied group; caches key on it
+        self.next_serial = 0  # advanced by the group-commit leader only
+        self.commit_seq = 0  # storage's watermark: groups that changed vectors or deleted
         self.order_cache: tuple[int, list[int]] | None = None  # rows in id order, by generation
 
     # ------------------------------------------------------------------ reading
@@ -145,18 +185,69 @@ class CollectionState:
 
     # ------------------------------------------------------------------ writing
 
-    def _grow(self) -> None:
-        capacity = max(1024, len(self.keys) * 2)
+    def _grow(self, capacity: int = 0) -> None:
+        capacity = max(1024, len(self.keys) * 2, capacity)
         extra = capacity - len(self.keys)
         for col in self.columns.values():
             col.grow(capacity)
         self.keys.extend([None] * extra)
         self.payloads.extend([None] * extra)
         self.versions = np.concatenate([self.versions, np.zeros(extra, np.int64)])
+        self.serial = np.concatenate([self.serial, np.full(extra, -1, np.int64)])
         self.alive = np.concatenate([self.alive, np.zeros(extra, bool)])
 
-    def put(self, pid: PointId, row_data: Row) -> None:
-        """Insert or replace a point (caller holds the write lock)."""
+    def _map_serial(self, serial: int, row: int) -> None:
+        if serial >= len(self.row_of_serial):
+            size = max(serial + 1, 2 * len(self.row_of_serial))
+            grown = np.full(size, -1, dtype=np.int64)
+            grown[: len(self.row_of_serial)] = self.row_of_serial
+            self.row_of_serial = grown
+        self.row_of_serial[serial] = row
+
+    def reserve(self, capacity: int) -> None:
+        """Make room for ``capacity`` rows at once (before a bulk load)."""
+        if capacity > len(self.keys):
+            self._grow(capacity)
+
+    def extend(
+        self,
+        pids: list[PointId],
+        versions: list[int],
+        serials: list[int],
+        payloads: list[dict[str, Any] | None],
+        vectors: dict[str, np.ndarray],
+    ) -> None:
+        """Append new points in bulk (loading from storage, before the state is shared).
+
+        Args:
+            pids: ids of points not in the state yet, distinct.
+            versions, serials, payloads: per point.
+            vectors: per vector name, an (n, dim) block; a row of NaNs means no vector.
+        """
+        start, end = self.high, self.high + len(pids)
+        if end > len(self.keys):
+            self._grow(end)
+        self.keys[start:end] = pids
+        self.payloads[start:end] = payloads
+        self.versions[start:end] = versions
+        self.serial[start:end] = serials
+        self.alive[start:end] = True
+        self.row_of.update(zip(pids, range(start, end), strict=True))
+        for name, col in self.columns.items():
+            col.fill(start, vectors[name])
+        if serials:
+            top = max(serials)
+            self._map_serial(top, -1)  # grows the map
+            self.row_of_serial[serials] = np.arange(start, end)
+            self.next_serial = max(self.next_serial, top + 1)
+        self.high = end
+
+    def put(self, pid: PointId, row_data: Row) -> int:
+        """Insert or replace a point (caller holds the write lock).
+
+        Returns:
+            The point's row.
+        """
         row = self.row_of.get(pid)
         if row is None:
             if self.free:
@@ -166,31 +257,60 @@ class CollectionState:
                     self._grow()
                 row = self.high
                 self.high += 1
+            serial = row_data.serial
+            if serial < 0:  # not assigned by a leader (a Row built directly)
+                serial = self.next_serial
+            self.next_serial = max(self.next_serial, serial + 1)
             self.row_of[pid] = row
             self.keys[row] = pid
             self.alive[row] = True
+            self.serial[row] = serial
+            self._map_serial(serial, row)
         if row_data.vectors is not None:
             for name, col in self.columns.items():
                 col.set(row, row_data.vectors.get(name))
         self.payloads[row] = row_data.payload
         self.versions[row] = row_data.version
+        return row
 
-    def remove(self, pid: PointId) -> None:
+    def remove(self, pid: PointId) -> int | None:
+        """Delete a point (caller holds the write lock).
+
+        Returns:
+            The serial the point had, or None if there was no such point.
+        """
         row = self.row_of.pop(pid, None)
         if row is None:
-            return
+            return None
+        serial = int(self.serial[row])
+        self.row_of_serial[serial] = -1
+        self.serial[row] = -1
         self.keys[row] = None
         self.payloads[row] = None
         self.alive[row] = False
         for col in self.columns.values():
             col.set(row, None)
         self.free.append(row)
+        return serial
 
-    def apply(self, overlay: dict[PointId, Row | None]) -> None:
-        """Apply a committed group of writes (caller holds the write lock)."""
+    def apply(self, overlay: dict[PointId, Row | None]) -> Applied:
+        """Apply a committed group of writes (caller holds the write lock).
+
+        Returns:
+            The rows and serials the group changed.
+        """
+        applied = Applied([], [])
         for pid, row_data in overlay.items():
             if row_data is None:
-                self.remove(pid)
+                row = self.row_of.get(pid)
+                serial = self.remove(pid)
+                if row is not None and serial is not None:
+                    applied.rows.append(row)
+                    applied.serials.append(serial)
             else:
-                self.put(pid, row_data)
+                row = self.put(pid, row_data)
+                applied.rows.append(row)
+                if row_data.vectors is not None:
+                    applied.serials.append(int(self.serial[row]))
         self.generation += 1
+        return applied

@@ -9,6 +9,11 @@ commits at once, and writes pile up only while a commit is already in flight.
 
 A write with ``wait=False`` is queued and handed to a background flusher thread; it becomes
 visible and durable with the flusher's next commit.
+
+The leader also gives each new point its serial and bumps ``commit_seq`` (when the group
+changes vectors or deletes points) in the group's own transaction, and tells the listeners
+(payload indexes, the ANN indexer) what changed while it still holds the state's write lock,
+so derived structures never disagree with what a search sees.
 """
 
 from __future__ import annotations
@@ -21,10 +26,10 @@ from typing import Any
 import numpy as np
 
 from shoal.engine.filtering import matching_rows
-from shoal.engine.state import DELETED, CollectionState, Row
+from shoal.engine.state import DELETED, Applied, CollectionState, Row
 from shoal.filters import Predicate
 from shoal.ids import PointId
-from shoal.storage import CollectionStore, encode_id
+from shoal.storage import COMMIT_SEQ, NEXT_SERIAL, CollectionStore, encode_id
 
 Changes = dict[PointId, Row | None]
 
@@ -100,6 +105,8 @@ class GroupCommitter:
         self._closed = False
         self.commits = 0  # groups committed (observed by tests of group commit)
         self.on_commit: Callable[[int], None] | None = None
+        # Called with each applied group under the state's write lock; must not raise.
+        self.listeners: list[Callable[[Applied], None]] = []
 
     # --------------------------------------------------------------------- public
 
@@ -181,9 +188,12 @@ class GroupCommitter:
             accepted.append(write)
         try:
             if overlay:
-                self._persist(overlay)
+                seq = self._persist(overlay)
                 with self._state.lock.write():
-                    self._state.apply(overlay)
+                    applied = self._state.apply(overlay)
+                    self._state.commit_seq = seq
+                    for listener in self.listeners:
+                        listener(applied)
             self.commits += 1
             if self.on_commit is not None:
                 self.on_commit(len(accepted))
@@ -194,19 +204,47 @@ class GroupCommitter:
             for write in group:
                 write.done.set()
 
-    def _persist(self, overlay: Changes) -> None:
+    def _persist(self, overlay: Changes) -> int:
+        """Give new points their serials and write the group in one transaction.
+
+        Returns:
+            The group's ``commit_seq``: one more than the state's if the group changes
+            vectors or deletes points (the ANN index depends on nothing else), else the same.
+        """
+        st = self._state
+        serials_before = st.next_serial
+        vectors_changed = False
+        for pid, row in overlay.items():
+            if row is None or row.vectors is not None:
+                vectors_changed = True
+            if row is None:
+                continue
+            current = st.row_of.get(pid)
+            if current is None:
+                # Advanced even if the commit then fails: a serial is never reused.
+                row.serial = st.next_serial
+                st.next_serial += 1
+            else:
+                row.serial = int(st.serial[current])
+        seq = st.commit_seq + int(vectors_changed)
         if self._store is None:
-            return
+            return seq
         upserts, updates, deletes = [], [], []
         for pid, row in overlay.items():
             key = encode_id(pid)
             if row is None:
                 deletes.append(key)
             elif row.vectors is not None:
-                upserts.append((key, row.version, row.payload, self._pack(row.vectors)))
-            elif pid in self._state.row_of:
+                upserts.append((key, row.version, row.serial, row.payload, self._pack(row.vectors)))
+            elif pid in st.row_of:
                 updates.append((key, row.version, row.payload))
-        self._store.commit(upserts, updates, deletes)
+        counters = {}
+        if vectors_changed:
+            counters[COMMIT_SEQ] = seq
+        if st.next_serial != serials_before:
+            counters[NEXT_SERIAL] = st.next_serial
+        self._store.commit(upserts, updates, deletes, counters)
+        return seq
 
     def _pack(self, vectors: dict[str, np.ndarray]) -> bytes:
         # All named vectors in config order; an absent one is stored as NaNs, which no valid
@@ -219,12 +257,12 @@ class GroupCommitter:
             )
         return np.concatenate(parts).tobytes() if parts else b""
 
-    def unpack(self, blob: bytes) -> dict[str, np.ndarray]:
-        flat = np.frombuffer(blob, dtype=np.float32)
+    def unpack_many(self, blobs: list[bytes]) -> dict[str, np.ndarray]:
+        """Stored vector blobs of many points as one (n, dim) block per vector name (rows
+        of NaNs where a point has no such vector)."""
+        flat = np.frombuffer(b"".join(blobs), dtype=np.float32).reshape(len(blobs), -1)
         out, start = {}, 0
         for name, dim in zip(self._names, self._dims, strict=True):
-            vec = flat[start : start + dim]
+            out[name] = flat[:, start : start + dim]
             start += dim
-            if not np.isnan(vec[:1]).any():
-                out[name] = vec
         return out

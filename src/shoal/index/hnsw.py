@@ -29,8 +29,6 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
-import usearch
-from usearch.index import BatchMatches, Index
 
 from shoal.errors import InvalidConfig, InvalidQuery, WrongVectorSize
 from shoal.index.errors import (
@@ -40,6 +38,7 @@ from shoal.index.errors import (
     UnsupportedMetric,
 )
 from shoal.index.metrics import COSINE, DOT, USEARCH_METRIC, hnsw_supports, metric_name
+from shoal.index.native import usearch_index, usearch_version
 from shoal.index.quantize import OFFSET, SYMMETRIC, Int8Quantizer
 from shoal.index.snapshot import SnapshotManifest, read_manifest, verify_file, write_snapshot
 
@@ -167,7 +166,7 @@ class HnswIndex:
             )
         # int8 codes of Cosine/Euclid vectors are compared with L2 (see quantize.py).
         kind = USEARCH_METRIC[name] if dtype != "i8" or self._mode == SYMMETRIC else "l2sq"
-        self._index = Index(
+        self._index = usearch_index().Index(
             ndim=dim,
             metric=kind,
             dtype=dtype,
@@ -362,7 +361,7 @@ class HnswIndex:
         threads = 1 if len(q) == 1 else self.threads
         with self._lock.shared():
             res = self._index.search(stored, count, threads=threads)
-        if isinstance(res, BatchMatches):
+        if isinstance(res, usearch_index().BatchMatches):
             keys = np.asarray(res.keys, dtype=np.uint64)
             raw = np.asarray(res.distances, dtype=np.float32)
             counts = np.asarray(res.counts)
@@ -422,7 +421,7 @@ class HnswIndex:
             count=count,
             watermark=int(watermark),
             quantizer=quantizer,
-            usearch_version=usearch.__version__,
+            usearch_version=usearch_version(),
         )
         self.watermark = int(watermark)
         return manifest

@@ -1,6 +1,21 @@
 """Durable storage: SQLite files in a locked folder."""
 
 from shoal.storage.catalog import Catalog
-from shoal.storage.sqlite import CollectionStore, StoredPoint, decode_id, encode_id
+from shoal.storage.sqlite import (
+    COMMIT_SEQ,
+    NEXT_SERIAL,
+    CollectionStore,
+    StoredColumns,
+    decode_id,
+    encode_id,
+)
 
-__all__ = ["Catalog", "CollectionStore", "StoredPoint", "decode_id", "encode_id"]
+__all__ = [
+    "COMMIT_SEQ",
+    "NEXT_SERIAL",
+    "Catalog",
+    "CollectionStore",
+    "StoredColumns",
+    "decode_id",
+    "encode_id",
+]

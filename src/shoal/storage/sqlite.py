@@ -4,6 +4,12 @@ SQLite is the source of truth; everything in memory (vectors matrix, payloads, A
 derived from it. With WAL and ``synchronous=FULL`` a COMMIT returns only after the WAL has
 been fsynced, which is what ``wait=True`` promises. One transaction per group of writes keeps
 the fsync count at one per group.
+
+Two counters live in the meta table and change in the same transaction as the points:
+``commit_seq`` (bumped by every group that changes vectors or deletes points: the watermark
+an ANN index snapshot is checked against) and ``next_serial`` (the next point serial: a
+per-point number assigned once, when an id is first inserted, and never reused, so that the
+ANN index can be keyed by something that survives a reopen).
 """
 
 from __future__ import annotations
@@ -20,17 +26,21 @@ import orjson
 from shoal.errors import StorageError
 
 FILE_NAME = "points.sqlite3"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+COMMIT_SEQ = "commit_seq"
+NEXT_SERIAL = "next_serial"
 
 
 @dataclass(frozen=True)
-class StoredPoint:
-    """One row as stored: the id key (see ``encode_id``), version, payload, vectors."""
+class StoredColumns:
+    """A batch of stored points as columns: id keys (see ``encode_id``), versions, serials,
+    payloads and packed vectors, one entry per point."""
 
-    key: str
-    version: int
-    payload: dict[str, Any] | None
-    vectors: bytes
+    keys: list[str]
+    versions: list[int]
+    serials: list[int]
+    payloads: list[dict[str, Any] | None]
+    vectors: list[bytes]
 
 
 def encode_id(pid: int | str) -> str:
@@ -64,11 +74,18 @@ class CollectionStore:
             )
             self._db.execute(
                 "CREATE TABLE IF NOT EXISTS points ("
-                " key TEXT PRIMARY KEY, version INTEGER NOT NULL,"
+                " key TEXT PRIMARY KEY, version INTEGER NOT NULL, serial INTEGER NOT NULL,"
                 " payload BLOB, vectors BLOB NOT NULL) WITHOUT ROWID"
             )
+            columns = {row[1] for row in self._db.execute("PRAGMA table_info(points)")}
         except sqlite3.Error as exc:
             raise StorageError(f"cannot open collection storage {self.path}: {exc}") from exc
+        if "serial" not in columns:
+            self._db.close()
+            raise StorageError(
+                f"collection storage {self.path} was written by an older Shoal (schema without "
+                f"point serials); expected schema version {SCHEMA_VERSION}: recreate it"
+            )
 
     # -------------------------------------------------------------------- settings
 
@@ -95,15 +112,24 @@ class CollectionStore:
 
     # ---------------------------------------------------------------------- points
 
-    def load(self, batch: int = 10_000) -> Iterator[StoredPoint]:
-        """Yield every stored point in key order."""
+    def counter(self, name: str) -> int:
+        """A counter from the meta table (``COMMIT_SEQ``, ``NEXT_SERIAL``); 0 if never set."""
+        value = self.get_meta(name)
+        return int(value) if value is not None else 0
+
+    def load(self, batch: int = 20_000) -> Iterator[StoredColumns]:
+        """Yield every stored point, ``batch`` points at a time, as columns."""
         with self._lock:
-            cur = self._db.execute("SELECT key, version, payload, vectors FROM points")
+            cur = self._db.execute("SELECT key, version, serial, payload, vectors FROM points")
             while rows := cur.fetchmany(batch):
-                for key, version, payload, vectors in rows:
-                    yield StoredPoint(
-                        key, version, None if payload is None else orjson.loads(payload), vectors
-                    )
+                keys, versions, serials, payloads, vectors = map(list, zip(*rows, strict=True))
+                yield StoredColumns(
+                    keys,
+                    versions,
+                    serials,
+                    [None if p is None else orjson.loads(p) for p in payloads],
+                    vectors,
+                )
 
     def count(self) -> int:
         with self._lock:
@@ -111,16 +137,19 @@ class CollectionStore:
 
     def commit(
         self,
-        upserts: Sequence[tuple[str, int, dict[str, Any] | None, bytes]],
+        upserts: Sequence[tuple[str, int, int, dict[str, Any] | None, bytes]],
         payload_updates: Sequence[tuple[str, int, dict[str, Any] | None]],
         deletes: Sequence[str],
+        counters: dict[str, int] | None = None,
     ) -> None:
         """Apply one group of writes in a single transaction; durable when this returns.
 
         Args:
-            upserts: (key, version, payload, vectors) rows to insert or replace.
+            upserts: (key, version, serial, payload, vectors) rows to insert or replace.
             payload_updates: (key, version, payload) for points whose vectors are unchanged.
             deletes: keys to remove.
+            counters: meta counters (``COMMIT_SEQ``, ``NEXT_SERIAL``) to set in the same
+                transaction, so they never disagree with the points after a crash.
 
         Raises:
             StorageError: the transaction failed; nothing of it was applied.
@@ -128,15 +157,20 @@ class CollectionStore:
         with self._lock:
             try:
                 with self._transaction():
+                    if counters:
+                        self._db.executemany(
+                            "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)",
+                            [(k, orjson.dumps(v)) for k, v in counters.items()],
+                        )
                     if deletes:
                         self._db.executemany(
                             "DELETE FROM points WHERE key = ?", [(k,) for k in deletes]
                         )
                     if upserts:
                         self._db.executemany(
-                            "INSERT OR REPLACE INTO points (key, version, payload, vectors)"
-                            " VALUES (?, ?, ?, ?)",
-                            [(k, v, _dump(p), vec) for k, v, p, vec in upserts],
+                            "INSERT OR REPLACE INTO points (key, version, serial, payload, vectors)"
+                            " VALUES (?, ?, ?, ?, ?)",
+                            [(k, v, s, _dump(p), vec) for k, v, s, p, vec in upserts],
                         )
                     if payload_updates:
                         self._db.executemany(

@@ -1,0 +1,511 @@
+"""The ANN side of a collection: one HNSW index per vector, built and kept current in the
+background, snapshotted beside the storage.
+
+The index is derived data. It is keyed by point *serial* (``state.row_of_serial`` maps a
+serial to its current row) and lags the committed state by a *backlog*: the serials changed
+since it last caught up (``pending``) plus the chunk being applied right now (``inflight``).
+Queries search the index and score the backlog rows exactly, so an answer never misses a
+committed write; while the backlog is large (a first build) queries are simply exact.
+
+Watermark: ``state.commit_seq`` counts the groups that changed vectors or deleted points
+(persisted in the same transaction). When the indexer takes a chunk that empties ``pending``
+it notes the commit_seq of that moment: once the chunk is applied, the index holds exactly
+the vectors as of that commit, whatever was committed since (that sits in ``pending``, not in
+the index). A snapshot is saved under that watermark; at open it is used only if its
+watermark equals storage's commit_seq; anything else — missing, stale, torn, another config —
+means a rebuild from storage in the background.
+
+Threads: only the group-commit leader adds to ``pending`` (``on_apply``, under the state's
+write lock); one daemon indexer thread per collection takes chunks (under the state's read
+lock, so the vectors it copies are committed ones) and applies them to the index outside any
+state lock (usearch releases the GIL; searches keep running). ``_cond`` guards the backlog.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import re
+import threading
+import time
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from shoal import models as m
+from shoal.engine.state import Applied, CollectionState, VectorColumn
+from shoal.errors import InvalidConfig
+from shoal.index import HnswConfig, HnswIndex, Int8Quantizer, SnapshotError, hnsw_supports
+from shoal.index.hnsw import DEFAULT_EF_CONSTRUCT, DEFAULT_M, DTYPES, MIN_FIT_ROWS
+from shoal.index.metrics import DOT, metric_name
+from shoal.index.planner import EXACT_BELOW_BATCH, vectors_kb
+from shoal.index.quantize import OFFSET, SYMMETRIC
+
+logger = logging.getLogger("shoal.engine")
+
+# Queries search index + backlog while the backlog is at most this (and at most this share of
+# the column, with a floor so small collections always qualify); beyond, exact is cheaper.
+MAX_BACKLOG = 50_000
+MAX_BACKLOG_SHARE = 0.2
+MIN_BACKLOG = 1024
+# Vectors per indexer chunk (by bytes, so a chunk copy stays small for any dimension):
+# large enough for usearch's multi-threaded add, small enough that close() never waits long.
+CHUNK_BYTES = 24 << 20
+SNAPSHOT_PREFIX = "index"
+FIT_SAMPLE = 20_000  # vectors the int8 scaling is fitted on (its own sample size)
+_SAFE = re.compile(r"[A-Za-z0-9_]{1,64}")
+_EMPTY = np.zeros(0, dtype=np.int64)
+
+
+@dataclass(frozen=True)
+class AnnSettings:
+    """HNSW settings of one vector, resolved from the collection and vector configs.
+
+    Attributes:
+        enabled: an index may be built (a supported distance and ``m != 0``).
+        dim, metric: of the vector.
+        m, ef_construct: graph parameters (vector-level ``hnsw_config`` overrides the
+            collection's, as in Qdrant).
+        full_scan_threshold_kb: below this many KB of vectors search exactly; None uses the
+            crossover measured on this machine (``shoal.index.planner``).
+        dtype: index storage type: "f16" (default), "bf16", "f32" or "i8".
+    """
+
+    enabled: bool
+    dim: int
+    metric: str
+    m: int
+    ef_construct: int
+    full_scan_threshold_kb: int | None
+    dtype: str
+
+    def hnsw_config(self) -> HnswConfig:
+        """The configuration a snapshot must have been built with to be loaded."""
+        return HnswConfig(self.dim, self.metric, self.m, self.ef_construct, self.dtype)
+
+    def wants_index(self, n_vectors: int) -> bool:
+        """Whether a column of ``n_vectors`` is big enough to be worth an index."""
+        if not self.enabled or n_vectors <= 0:
+            return False
+        if self.dtype == "i8" and n_vectors < MIN_FIT_ROWS:
+            return False  # too few vectors to fit the int8 scaling on
+        if self.full_scan_threshold_kb is not None:
+            return vectors_kb(n_vectors, self.dim) >= self.full_scan_threshold_kb
+        return n_vectors >= EXACT_BELOW_BATCH
+
+
+def resolve_settings(config: m.CreateCollection, params: m.VectorParams) -> AnnSettings:
+    """HNSW settings of one vector of a collection.
+
+    Args:
+        config: the collection's configuration (its ``hnsw_config`` and
+            ``quantization_config`` are the defaults).
+        params: the vector's parameters (its own ``hnsw_config`` / ``quantization_config``
+            override the collection's).
+
+    Returns:
+        The resolved settings.
+
+    Raises:
+        InvalidConfig: for out-of-range HNSW parameters or an unknown quantization config.
+    """
+    coll = config.hnsw_config or m.HnswConfigDiff()
+    own = params.hnsw_config or m.HnswConfigDiff()
+
+    def pick(name: str) -> Any:
+        value = getattr(own, name)
+        return value if value is not None else getattr(coll, name)
+
+    links = pick("m")
+    links = DEFAULT_M if links is None else links
+    ef_construct = pick("ef_construct")
+    ef_construct = DEFAULT_EF_CONSTRUCT if ef_construct is None else ef_construct
+    threshold = pick("full_scan_threshold")
+    # Qdrant's m=0 switches the graph off: the vector is always searched exactly.
+    if links != 0 and not 2 <= links <= 1024:
+        raise InvalidConfig(
+            f"Wrong input: hnsw_config.m={links} is out of range; expected 0 (no index) or 2..1024"
+        )
+    if not 4 <= ef_construct <= 1 << 20:
+        raise InvalidConfig(
+            f"Wrong input: hnsw_config.ef_construct={ef_construct} is out of range 4..{1 << 20}"
+        )
+    if threshold is not None and threshold < 0:
+        raise InvalidConfig(f"Wrong input: hnsw_config.full_scan_threshold={threshold} is < 0")
+    quantization = params.quantization_config
+    if quantization is None:
+        quantization = config.quantization_config
+    return AnnSettings(
+        enabled=hnsw_supports(params.distance) and links != 0,
+        dim=params.size,
+        metric=metric_name(params.distance),
+        m=links,
+        ef_construct=ef_construct,
+        full_scan_threshold_kb=threshold,
+        dtype=index_dtype(quantization),
+    )
+
+
+def index_dtype(quantization: dict[str, Any] | None) -> str:
+    """The index storage type a ``quantization_config`` asks for.
+
+    Qdrant's ``{"scalar": {"type": "int8", ...}}`` gives "i8" (Shoal's own int8 scaling);
+    ``{"shoal": {"index_dtype": "f16" | "bf16" | "f32" | "i8"}}`` (a Shoal extension) picks
+    any; ``product`` and ``binary`` are accepted and keep the default "f16". Final scores are
+    always computed from the float32 vectors, whatever the index stores.
+
+    Raises:
+        InvalidConfig: an unknown or malformed quantization config.
+    """
+    if not quantization:
+        return "f16"
+    (kind, body), *rest = quantization.items()
+    if rest or not isinstance(body, dict):
+        raise InvalidConfig(
+            f"Wrong input: quantization_config {quantization!r}; expected one of "
+            "{'scalar': {...}}, {'product': {...}}, {'binary': {...}}, {'shoal': {...}}"
+        )
+    if kind == "scalar":
+        if body.get("type") != "int8":
+            raise InvalidConfig(
+                f"Wrong input: scalar quantization type {body.get('type')!r}; expected 'int8'"
+            )
+        return "i8"
+    if kind in ("product", "binary"):
+        return "f16"
+    if kind == "shoal" and body.get("index_dtype") in DTYPES:
+        return str(body["index_dtype"])
+    raise InvalidConfig(
+        f"Wrong input: quantization_config {quantization!r}; expected scalar int8, product, "
+        f"binary, or {{'shoal': {{'index_dtype': one of {DTYPES}}}}}"
+    )
+
+
+class VectorAnn:
+    """The HNSW index of one vector column and the serials it has not caught up with.
+
+    Every field but ``index`` is guarded by the owning ``CollectionAnn._cond``.
+    """
+
+    def __init__(self, name: str, settings: AnnSettings, path: Path | None) -> None:
+        self.name = name
+        self.settings = settings
+        self.path = path  # snapshot file, None for a memory-only collection
+        self.index: HnswIndex | None = None
+        self.tracking = False  # pending records every change from now on
+        self.pending: set[int] = set()
+        self.inflight = _EMPTY
+        self.watermark: int | None = None  # the index equals storage at this commit_seq
+        self.saved: int | None = None  # watermark of the snapshot on disk
+        self.chunk = max(1024, CHUNK_BYTES // (4 * settings.dim))
+
+    def backlog(self) -> int:
+        return len(self.pending) + len(self.inflight)
+
+
+class CollectionAnn:
+    """The ANN indexes of one collection, their indexer thread and their snapshots.
+
+    Args:
+        state: the collection's state (already loaded).
+        config: the collection's configuration.
+        vector_params: its vectors.
+        folder: the collection's storage folder for snapshots, or None (memory only).
+
+    Raises:
+        InvalidConfig: from ``resolve_settings``.
+    """
+
+    def __init__(
+        self,
+        state: CollectionState,
+        config: m.CreateCollection,
+        vector_params: dict[str, m.VectorParams],
+        folder: Path | None,
+    ) -> None:
+        self._state = state
+        self.settings = {name: resolve_settings(config, p) for name, p in vector_params.items()}
+        self.vectors = {
+            name: VectorAnn(name, s, None if folder is None else snapshot_path(folder, name))
+            for name, s in self.settings.items()
+            if s.enabled
+        }
+        self._cond = threading.Condition(threading.Lock())
+        self._thread: threading.Thread | None = None
+        self._stop = False
+        self._busy = False
+        self._paused = False
+        self.error: BaseException | None = None
+        # How queries were answered: "exact", "hnsw", and "fallback" (an HNSW answer came
+        # back short and the query was answered exactly). Counted under the search batch
+        # (one batch at a time per collection); for tests and diagnostics.
+        self.plans: Counter[str] = Counter()
+
+    # ------------------------------------------------------------------- lifecycle
+
+    def open(self) -> None:
+        """Load valid snapshots and start building what is missing (call once, before
+        the collection is shared with other threads)."""
+        st = self._state
+        for va in self.vectors.values():
+            if va.path is not None:
+                _sweep_temp(va.path)
+                try:
+                    va.index = HnswIndex.load(
+                        va.path,
+                        expect_config=va.settings.hnsw_config(),
+                        expect_watermark=st.commit_seq,
+                    )
+                except (SnapshotError, OSError) as exc:
+                    logger.info("index %r of %s: rebuilding (%s)", va.name, va.path, exc)
+                else:
+                    va.tracking = True
+                    va.watermark = va.saved = st.commit_seq
+        self.on_apply(Applied([], []))
+
+    def close(self, save: bool = True) -> None:
+        """Stop the indexer and, with ``save``, snapshot every index that is (nearly) caught
+        up. The collection's writer must be closed first (no more commits)."""
+        with self._cond:
+            self._stop = True
+            self._cond.notify_all()
+        if self._thread is not None:
+            self._thread.join()
+        if not save or self.error is not None:
+            return
+        for va in self.vectors.values():
+            # A build far from done is not worth finishing here: the next open rebuilds.
+            if va.path is None or va.index is None or va.backlog() > MAX_BACKLOG:
+                continue
+            try:
+                while va.pending:
+                    self._step(va)
+                if va.watermark is not None and va.watermark != va.saved:
+                    self._save(va)
+            except Exception:  # the data is safe in storage; the next open rebuilds
+                logger.exception("index %r: could not save its snapshot", va.name)
+
+    def on_apply(self, applied: Applied) -> None:
+        """Record a committed group (group-commit leader, under the state's write lock)."""
+        st = self._state
+        work = False
+        with self._cond:
+            if self.error is not None or self._stop:
+                return
+            for va in self.vectors.values():
+                if va.tracking:
+                    va.pending.update(applied.serials)
+                elif va.settings.wants_index(st.columns[va.name].count):
+                    col = st.columns[va.name]
+                    rows = np.flatnonzero(col.present[: st.high])
+                    va.pending = set(st.serial[rows].tolist())
+                    va.tracking = True
+                work = work or bool(va.pending)
+            if work:
+                if self._thread is None:
+                    self._thread = threading.Thread(
+                        target=self._run, name="shoal-indexer", daemon=True
+                    )
+                    self._thread.start()
+                self._cond.notify_all()
+
+    # ------------------------------------------------------------------- queries
+
+    def searchable(self, name: str) -> tuple[HnswIndex, np.ndarray] | None:
+        """The index of a vector and the rows it has not caught up with (to score exactly),
+        or None when there is no index or the backlog is too big (search exactly).
+
+        Call under the state's read lock.
+        """
+        va = self.vectors.get(name)
+        index = None if va is None else va.index
+        if va is None or index is None:
+            return None
+        st = self._state
+        col = st.columns[name]
+        limit = min(MAX_BACKLOG, max(MIN_BACKLOG, MAX_BACKLOG_SHARE * col.count))
+        with self._cond:
+            if va.backlog() > limit:
+                return None
+            serials = np.concatenate(
+                [np.fromiter(va.pending, np.int64, len(va.pending)), va.inflight]
+            )
+        return index, _present_rows(st, col, serials)
+
+    def status(self) -> m.CollectionStatus:
+        """Green when every index a vector wants is caught up, yellow while one is being
+        built or catching up, red after an indexer failure (queries are exact then)."""
+        if self.error is not None:
+            return m.CollectionStatus.RED
+        with self._cond:
+            for va in self.vectors.values():
+                count = self._state.columns[va.name].count
+                if va.settings.wants_index(count) and (va.index is None or va.backlog()):
+                    return m.CollectionStatus.YELLOW
+        return m.CollectionStatus.GREEN
+
+    def indexed_vectors(self) -> int:
+        """Vectors held by the HNSW indexes (Qdrant's ``indexed_vectors_count``)."""
+        return sum(len(va.index) for va in self.vectors.values() if va.index is not None)
+
+    def wait_indexed(self, timeout: float | None = None) -> bool:
+        """Block until every index has caught up with the committed writes (and a finished
+        build has been snapshotted).
+
+        Args:
+            timeout: seconds to wait at most; None waits as long as it takes.
+
+        Returns:
+            True when caught up, False on timeout or after an indexer failure.
+        """
+        deadline = None if timeout is None else time.monotonic() + timeout
+        with self._cond:
+            while self._busy or any(va.pending for va in self.vectors.values()):
+                if self.error is not None or self._stop:
+                    return False
+                remaining = None if deadline is None else deadline - time.monotonic()
+                if remaining is not None and remaining <= 0:
+                    return False
+                self._cond.wait(remaining)
+        return self.error is None
+
+    @contextmanager
+    def paused(self) -> Iterator[None]:
+        """Hold the indexer between chunks (tests use it to observe a backlog)."""
+        with self._cond:
+            while self._busy:
+                self._cond.wait()
+            self._paused = True
+        try:
+            yield
+        finally:
+            with self._cond:
+                self._paused = False
+                self._cond.notify_all()
+
+    # ------------------------------------------------------------------- indexer
+
+    def _run(self) -> None:
+        try:
+            while True:
+                with self._cond:
+                    va = self._next_work()
+                    while va is None and not self._stop:
+                        self._busy = False
+                        self._cond.notify_all()
+                        self._cond.wait()
+                        va = self._next_work()
+                    if self._stop:
+                        self._busy = False
+                        self._cond.notify_all()
+                        return
+                    self._busy = True
+                assert va is not None
+                if self._step(va) and va.path is not None and va.saved is None:
+                    self._save(va)  # a finished (re)build: make the next open fast
+        except Exception as exc:
+            logger.exception("the indexer failed; queries fall back to exact search")
+            with self._cond:
+                self.error = exc
+                for va in self.vectors.values():
+                    va.index = None
+                self._busy = False
+                self._cond.notify_all()
+
+    def _next_work(self) -> VectorAnn | None:
+        if self._paused:
+            return None
+        return next((va for va in self.vectors.values() if va.pending), None)
+
+    def _step(self, va: VectorAnn) -> bool:
+        """Apply one chunk of the backlog to the index.
+
+        Returns:
+            True when the chunk emptied ``pending`` (the index now equals storage at
+            ``va.watermark``).
+        """
+        st = self._state
+        col = st.columns[va.name]
+        with st.lock.read():
+            with self._cond:
+                size = min(len(va.pending), va.chunk)
+                serials = np.fromiter((va.pending.pop() for _ in range(size)), np.int64, size)
+                va.inflight = serials
+                last = not va.pending
+                seq = st.commit_seq
+            if va.index is None:
+                va.index = self._new_index(va.settings, col, st)
+            rows = st.row_of_serial[serials]
+            keep = rows >= 0
+            keep[keep] = col.present[rows[keep]]
+            add, vectors, drop = serials[keep], col.data[rows[keep]], serials[~keep]
+        index = va.index
+        if len(drop):
+            index.remove(drop)
+        if len(add):
+            index.add(add, vectors)
+        with self._cond:
+            va.inflight = _EMPTY
+            if last:
+                va.watermark = seq
+            self._cond.notify_all()
+        return last
+
+    def _new_index(
+        self, settings: AnnSettings, col: VectorColumn, st: CollectionState
+    ) -> HnswIndex:
+        quantizer = None
+        if settings.dtype == "i8":
+            # Fit the int8 scaling on the whole column (a sample of it), not on one chunk.
+            rows = np.flatnonzero(col.present[: st.high])
+            if len(rows) > FIT_SAMPLE:  # evenly spaced: deterministic, spread over the column
+                rows = rows[np.linspace(0, len(rows) - 1, FIT_SAMPLE).astype(np.int64)]
+            mode = SYMMETRIC if settings.metric == DOT else OFFSET
+            quantizer = Int8Quantizer.fit(col.data[rows], mode=mode)
+        return HnswIndex(
+            settings.dim,
+            settings.metric,
+            m=settings.m,
+            ef_construct=settings.ef_construct,
+            dtype=settings.dtype,
+            quantizer=quantizer,
+        )
+
+    def _save(self, va: VectorAnn) -> None:
+        index, watermark = va.index, va.watermark
+        if index is None or watermark is None or va.path is None:
+            return
+        try:
+            index.save(va.path, watermark=watermark)
+        except OSError:
+            logger.exception("index %r: could not save its snapshot to %s", va.name, va.path)
+            return
+        with self._cond:
+            va.saved = watermark
+
+
+def snapshot_path(folder: Path, name: str) -> Path:
+    """Where the snapshot of the index of vector ``name`` lives in a collection folder."""
+    if not name:
+        return folder / f"{SNAPSHOT_PREFIX}.usearch"
+    if _SAFE.fullmatch(name):
+        return folder / f"{SNAPSHOT_PREFIX}-{name}.usearch"
+    # Any other name (slashes, dots, unicode...) gets a digest: still one file per name.
+    return folder / f"{SNAPSHOT_PREFIX}-x-{hashlib.sha256(name.encode()).hexdigest()[:24]}.usearch"
+
+
+def _present_rows(st: CollectionState, col: VectorColumn, serials: np.ndarray) -> np.ndarray:
+    rows = st.row_of_serial[serials]
+    rows = rows[rows >= 0]
+    return np.unique(rows[col.present[rows]])
+
+
+def _sweep_temp(path: Path) -> None:
+    # Temporary files of a snapshot write that a crash interrupted (see index.snapshot).
+    for leftover in path.parent.glob(f".{path.name}*.tmp"):
+        leftover.unlink(missing_ok=True)

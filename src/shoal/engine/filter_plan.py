@@ -1,0 +1,208 @@
+"""Which rows a filter matches, using payload indexes where they can answer.
+
+The filter tree is walked with three-valued masks: each row is surely in, surely out, or
+*maybe* (it depends on a leaf no index can answer). And / Or / Not / MinShould combine them
+exactly (Kleene logic, vectorised over rows), so an indexed leaf narrows every operator
+around it: ``tag == "a" and note like "x%"`` runs the predicate only over the rows tagged
+"a". Only the maybe rows ever run the compiled predicate, and it decides for them, so the
+result is always the predicate's own answer — indexes only make it cheaper.
+
+For the planner a match can also be *estimated* without running the predicate over every
+maybe row (a fixed, evenly spaced sample), and tested lazily on the few rows an HNSW search
+returns (``allowed``), which is what makes a post-filtered HNSW search on a non-indexed key
+cheap. ``FilterCache`` keeps recent matches until the next write: a workload repeating the
+same filter (the usual case) pays for the mask once, not per query (~3-5 ms at 1M rows).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from typing import Any
+
+import numpy as np
+
+from shoal.engine.filtering import CompiledFilter
+from shoal.engine.payload_index import PayloadIndexes
+from shoal.engine.state import CollectionState
+from shoal.filters import Predicate
+from shoal.filters import tree as t
+
+# Up to this many maybe rows the predicate simply runs on all of them (exact count); above,
+# a sample of SAMPLE_ROWS estimates the share (the planner needs an order of magnitude).
+EAGER_ROWS = 2048
+SAMPLE_ROWS = 256
+_EMPTY: dict[str, Any] = {}
+
+
+class FilterMatch:
+    """The rows of a collection that satisfy one filter (computed under the read lock).
+
+    Args:
+        state: the collection state (its read lock held for this object's lifetime).
+        tree: the filter tree.
+        predicate: the same filter compiled (decides the rows no index can).
+        indexes: the collection's payload indexes.
+    """
+
+    def __init__(
+        self,
+        state: CollectionState,
+        tree: t.Node,
+        predicate: Predicate,
+        indexes: PayloadIndexes,
+    ) -> None:
+        self._state = state
+        self._pred = predicate
+        self._high = state.high
+        self._live = state.alive[: self._high]
+        self._indexes = indexes.by_path
+        self.sure, maybe = self._walk(tree)
+        self.maybe = maybe if maybe is not None and maybe.any() else None
+        self._memo: dict[int, bool] = {}
+        self._mask: np.ndarray | None = None if self.maybe is not None else self.sure
+        self._rows: np.ndarray | None = None
+        self._count: int | None = None
+
+    # -------------------------------------------------------------------- answers
+
+    def mask(self) -> np.ndarray:
+        """Bool mask over rows ``[0, high)``: the rows that match (runs the predicate on
+        every maybe row not tested yet)."""
+        if self._mask is None:
+            assert self.maybe is not None
+            maybe_rows = np.flatnonzero(self.maybe)
+            mask = self.sure.copy()
+            mask[maybe_rows[self._test(maybe_rows)]] = True
+            self._mask = mask
+        return self._mask
+
+    def rows(self) -> np.ndarray:
+        """Matching rows, ascending."""
+        if self._rows is None:
+            self._rows = np.flatnonzero(self.mask())
+        return self._rows
+
+    def estimate(self) -> int:
+        """The number of matching rows: exact when cheap, else from a fixed sample."""
+        if self._mask is not None:
+            if self._count is None:
+                self._count = int(np.count_nonzero(self._mask))
+            return self._count
+        assert self.maybe is not None
+        maybe_rows = np.flatnonzero(self.maybe)
+        if len(maybe_rows) <= EAGER_ROWS:
+            return int(np.count_nonzero(self.mask()))
+        picks = maybe_rows[np.linspace(0, len(maybe_rows) - 1, SAMPLE_ROWS).astype(np.int64)]
+        share = float(np.mean(self._test(picks)))
+        return int(np.count_nonzero(self.sure)) + round(share * len(maybe_rows))
+
+    def allowed(self, rows: np.ndarray) -> np.ndarray:
+        """Which of ``rows`` match (the predicate runs only on maybe rows among them)."""
+        if self._mask is not None:
+            out: np.ndarray = self._mask[rows]
+            return out
+        assert self.maybe is not None
+        ok: np.ndarray = self.sure[rows]
+        unsure = self.maybe[rows]
+        if unsure.any():
+            ok[unsure] = self._test(rows[unsure])
+        return ok
+
+    def _test(self, rows: np.ndarray) -> np.ndarray:
+        keys, payloads, memo, pred = self._state.keys, self._state.payloads, self._memo, self._pred
+        out = np.empty(len(rows), dtype=bool)
+        for i, r in enumerate(rows.tolist()):
+            hit = memo.get(r)
+            if hit is None:
+                hit = memo[r] = pred(payloads[r] or _EMPTY, keys[r])
+            out[i] = hit
+        return out
+
+    # ----------------------------------------------------------------------- walk
+
+    def _walk(self, node: t.Node) -> tuple[np.ndarray, np.ndarray | None]:
+        """(sure, maybe) masks of ``node``: disjoint, both within the live rows; maybe
+        None means no row is uncertain."""
+        live = self._live
+        if isinstance(node, (t.And, t.Or)):
+            if not node.items:  # all([]) holds, any([]) does not
+                return self._walk(t.Const(isinstance(node, t.And)))
+            parts = [self._walk(item) for item in node.items]
+            combine = np.logical_and if isinstance(node, t.And) else np.logical_or
+            sure = parts[0][0].copy()
+            possible = _possible(parts[0])
+            for part in parts[1:]:
+                combine(sure, part[0], out=sure)
+                combine(possible, _possible(part), out=possible)
+            return sure, possible & ~sure
+        if isinstance(node, t.Not):
+            sure, maybe = self._walk(node.item)
+            return live & ~_possible((sure, maybe)), maybe
+        if isinstance(node, t.MinShould):
+            parts = [self._walk(item) for item in node.items]
+            sure_n = np.sum([p[0] for p in parts], axis=0, dtype=np.int64)
+            possible_n = np.sum([_possible(p) for p in parts], axis=0, dtype=np.int64)
+            sure = (sure_n >= node.min_count) & live
+            return sure, (possible_n >= node.min_count) & live & ~sure
+        if isinstance(node, t.Const):
+            return (live.copy() if node.value else np.zeros(self._high, dtype=bool)), None
+        if isinstance(node, t.HasId):
+            mask = np.zeros(self._high, dtype=bool)
+            rows = [r for r in map(self._state.row_of.get, node.ids) if r is not None]
+            mask[rows] = True
+            return mask, None
+        index = self._indexes.get(getattr(node, "path", None))  # type: ignore[arg-type]
+        if index is not None:
+            hit = index.match(node, self._high)
+            if hit is not None:
+                return hit & live, None
+        return np.zeros(self._high, dtype=bool), live.copy()
+
+
+class FilterCache:
+    """Recent filters' matches, reused until the next write (or payload index change).
+
+    Thread-safe: reader threads share it; a cached ``FilterMatch`` only ever gains lazily
+    computed parts, all of them deterministic, so a race at worst computes one twice.
+
+    Args:
+        size: matches kept (each holds a few bool arrays of one byte per row).
+    """
+
+    def __init__(self, size: int = 16) -> None:
+        self._size = size
+        self._entries: OrderedDict[tuple[t.Node, tuple[int, int]], FilterMatch] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def match(
+        self, state: CollectionState, flt: CompiledFilter, indexes: PayloadIndexes
+    ) -> FilterMatch:
+        """The match of ``flt`` on the current state (call under the state's read lock).
+
+        Returns:
+            A cached match when the same filter ran since the last write, else a new one.
+        """
+        generation = (state.generation, indexes.version)
+        key = (flt.tree, generation)
+        try:
+            with self._lock:
+                hit = self._entries.get(key)
+        except TypeError:  # a tree holding a list (Milvus array equality): not hashable
+            return FilterMatch(state, flt.tree, flt.predicate, indexes)
+        if hit is not None:
+            return hit
+        found = FilterMatch(state, flt.tree, flt.predicate, indexes)
+        with self._lock:
+            for old in [k for k in self._entries if k[1] != generation]:
+                del self._entries[old]  # written over: never valid again
+            self._entries[key] = found
+            while len(self._entries) > self._size:
+                self._entries.popitem(last=False)
+        return found
+
+
+def _possible(part: tuple[np.ndarray, np.ndarray | None]) -> np.ndarray:
+    sure, maybe = part
+    out: np.ndarray = sure.copy() if maybe is None else sure | maybe
+    return out
