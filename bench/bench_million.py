@@ -227,7 +227,8 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
 
 def report(r: dict[str, Any]) -> None:
     n = r["n"]
-    print(f"\n{n:,} x 384 Cosine, index dtype {r['dtype']}, ef {r['ef'] or 64}\n")
+    ef = r["ef"] or "default (ef_construct, 100)"
+    print(f"\n{n:,} x 384 Cosine, index dtype {r['dtype']}, ef {ef}\n")
     rows = [
         ("ingest (s)", f"{r['ingest_s']:.1f}"),
         ("index after ingest, until green (s)", f"{r['index_after_ingest_s']:.1f}"),
