@@ -158,9 +158,10 @@ class _ColumnSearch:
         k = max(_wanted(pq) for pq in pqs)
         if match is None:
             return exact_search(self.col, self.state.high, queries, k, invalid=self.invalid)
-        rows = match.rows()
-        rows = rows[self.col.present[rows]]
-        return exact_search(self.col, self.state.high, queries, k, candidates=rows)
+        rows, gathered = match.gathered(self.col)
+        return exact_search(
+            self.col, self.state.high, queries, k, candidates=rows, gathered=gathered
+        )
 
     # ----------------------------------------------------------------------- hnsw
 

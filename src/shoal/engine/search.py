@@ -31,9 +31,14 @@ def higher_is_better(distance: m.Distance) -> bool:
     return distance in (m.Distance.COSINE, m.Distance.DOT)
 
 
-def _goodness(col: VectorColumn, rows: np.ndarray | slice, queries: np.ndarray) -> np.ndarray:
-    """(len(rows), n_queries) matrix; larger means nearer."""
-    data = col.data[rows]
+def _goodness(
+    col: VectorColumn,
+    rows: np.ndarray | slice,
+    queries: np.ndarray,
+    gathered: np.ndarray | None = None,
+) -> np.ndarray:
+    """(len(rows), n_queries) matrix; larger means nearer (``gathered``: ``col.data[rows]``)."""
+    data = col.data[rows] if gathered is None else gathered
     # One query: a matrix-vector product. As a one-column matrix product OpenBLAS hands it to
     # its thread pool, which costs milliseconds on a busy machine (measured: 2,000 x 384
     # rows, p50 7 ms as gemm vs 0.02 ms as gemv).
@@ -80,6 +85,7 @@ def exact_search(
     *,
     candidates: np.ndarray | None = None,
     invalid: np.ndarray | None = None,
+    gathered: np.ndarray | None = None,
 ) -> list[Hits]:
     """Top-k rows for each query.
 
@@ -90,6 +96,9 @@ def exact_search(
         k: results wanted per query.
         candidates: if given, only these rows are eligible (a filter's matches).
         invalid: rows to exclude when searching all rows (deleted or without this vector).
+        gathered: the candidates' vectors, already copied out of the matrix (a cached
+            filter's rows): saves the gather, which dominates a search over a few thousand
+            scattered rows.
 
     Returns:
         One ``Hits`` per query, best first, at most k each.
@@ -97,7 +106,7 @@ def exact_search(
     if k <= 0 or high == 0:
         return [Hits(np.empty(0, np.int64), np.empty(0, np.float32)) for _ in queries]
     if candidates is not None:
-        good = _goodness(col, candidates, queries)
+        good = _goodness(col, candidates, queries, gathered)
         base_rows = candidates
     else:
         good = _goodness(col, slice(0, high), queries)
