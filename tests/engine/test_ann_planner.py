@@ -18,8 +18,16 @@ from ann_support import DIM, EXACT, WIDE, checked, ids, vectors
 
 from shoal import models as m
 from shoal.engine import Collection, Database
-from shoal.errors import InvalidConfig, InvalidQuery
+from shoal.errors import (
+    InvalidConfig,
+    InvalidQuery,
+    InvalidVector,
+    PointNotFound,
+    WrongVectorSize,
+)
 from shoal.index import HnswIndex
+
+pytestmark = pytest.mark.usefixtures("one_insert_thread")
 
 
 def make(
@@ -167,6 +175,44 @@ def test_batches_mix_plans_and_share_work() -> None:
         alone = col.query(req)  # the same request on its own
         assert [p.id for p in resp.points] == [p.id for p in alone.points]
         checked(col, **req.model_dump(exclude={"params"}, exclude_none=True))
+    db.close()
+
+
+@pytest.mark.parametrize("distance", ["Cosine", "Euclid", "Dot"])
+def test_one_hnsw_batch_answers_each_query_as_if_alone(distance: str) -> None:
+    # Unfiltered HNSW queries of a batch are ranked together (one gather, one batched
+    # product, one sort): limits, offsets, thresholds, queries by id (whose own point is
+    # left out) and deleted points must still be per query. A bad vector in the batch
+    # fails only its own query.
+    db = Database()
+    col = make(db, 400, distance=distance)
+    col.delete(m.PointIdsList(points=list(range(0, 400, 7))))
+    assert col.wait_indexed(30)
+    qs = vectors(12, 5).tolist()
+    requests = [
+        m.QueryRequest(query=q, limit=1 + i % 6, offset=i % 3, params=WIDE)
+        for i, q in enumerate(qs)
+    ]
+    requests += [m.QueryRequest(query=pid, limit=4, params=WIDE) for pid in (1, 2, 50, 398)]
+    alone = [col.query(req) for req in requests]
+    requests.append(m.QueryRequest(query=[float("nan")] * DIM, params=WIDE))
+    requests.append(m.QueryRequest(query=[1.0] * (DIM + 1), params=WIDE))
+    requests.append(m.QueryRequest(query=399, params=WIDE))  # deleted
+    got = col.query_many(requests)
+    assert isinstance(got[-3], InvalidVector) and "nan" in str(got[-3])
+    assert isinstance(got[-2], WrongVectorSize) and str(DIM + 1) in str(got[-2])
+    assert isinstance(got[-1], PointNotFound) and "399" in str(got[-1])
+    for req, resp, single in zip(requests, got, alone, strict=False):
+        assert isinstance(resp, m.QueryResponse)
+        assert [(p.id, p.score) for p in resp.points] == [(p.id, p.score) for p in single.points]
+        assert not {p.id for p in resp.points} & set(range(0, 400, 7))
+        if isinstance(req.query, int):
+            assert req.query not in {p.id for p in resp.points}
+        checked(col, **req.model_dump(exclude={"params"}, exclude_none=True))
+    threshold = got[0].points[0].score  # type: ignore[union-attr]
+    req = m.QueryRequest(query=qs[0], limit=5, score_threshold=threshold, params=WIDE)
+    assert col.query_many([req, requests[1]])[0] == col.query(req)  # strict: the best is cut
+    assert col.ann.plans["hnsw"] >= 2 * len(alone)
     db.close()
 
 

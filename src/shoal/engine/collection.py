@@ -365,14 +365,21 @@ class Collection:
         self._invalid_cache[name] = (st.generation, invalid)
         return invalid
 
-    def prepare(self, req: m.QueryRequest) -> reads.PreparedQuery:
-        """Validate a query before it is run (errors name the bad value)."""
+    def prepare(self, req: m.QueryRequest, vector: np.ndarray | None = None) -> reads.PreparedQuery:
+        """Validate a query before it is run (errors name the bad value).
+
+        Args:
+            req: the query.
+            vector: its query vector, already checked (``check_vector_rows``), if it has one.
+        """
         if req.prefetch is not None or req.lookup_from is not None:
             raise InvalidQuery("Wrong input: prefetch and lookup_from are not supported")
         name = reads.vector_name(req.using, self.vector_params, self.named)
         exact, ef, oversampling = reads.search_options(req.params)
-        with self.state.lock.read():
-            vector, exclude = reads.resolve_query_vector(self.state, req.query, name)
+        exclude = None
+        if vector is None:
+            with self.state.lock.read():
+                vector, exclude = reads.resolve_query_vector(self.state, req.query, name)
         flt = compiled_filter(req.filter)
         return reads.PreparedQuery(
             request=req,
@@ -419,9 +426,10 @@ class Collection:
     ) -> list[m.QueryResponse | BaseException]:
         outcomes: list[m.QueryResponse | BaseException] = []
         prepared: list[tuple[int, reads.PreparedQuery]] = []
+        vectors = reads.query_vectors(requests, self.vector_params)
         for i, req in enumerate(requests):
             try:
-                prepared.append((i, self.prepare(req)))
+                prepared.append((i, self.prepare(req, vectors[i])))
                 outcomes.append(_PENDING)
             except Exception as exc:
                 outcomes.append(exc)

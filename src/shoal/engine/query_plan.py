@@ -29,7 +29,13 @@ import numpy as np
 from shoal.engine.ann import CollectionAnn
 from shoal.engine.filter_plan import FilterCache, FilterMatch
 from shoal.engine.payload_index import PayloadIndexes
-from shoal.engine.search import Hits, exact_search, final_scores, higher_is_better
+from shoal.engine.search import (
+    Hits,
+    exact_search,
+    final_scores,
+    final_scores_batch,
+    higher_is_better,
+)
 from shoal.engine.state import CollectionState
 from shoal.index import HnswIndex
 from shoal.index.planner import choose
@@ -184,16 +190,50 @@ class _ColumnSearch:
             # widened below.
             want = max(_wanted(pq) for pq in pqs)
             count = min(size, math.ceil(max(count, 1.5 * want) / share))
-        rows = self._search(index, queries, count, ef, match)
-        extra: list[Hits] | None = None
-        if len(backlog):
-            if match is not None:
-                backlog = backlog[match.allowed(backlog)]
-            k = max(_wanted(pq) for pq in pqs)
-            extra = exact_search(self.col, self.state.high, queries, k, candidates=backlog)
+        rows, keep = self._candidates(index, queries, count, ef, match)
+        if not len(backlog):
+            # The usual case: every query whose candidates suffice is ranked in one go.
+            ranked = self._rank_batch(rows, keep, pqs, queries)
+            short = [j for j, hits in enumerate(ranked) if hits is None]
+            again = iter(
+                self._hnsw_each(
+                    [pqs[j] for j in short],
+                    queries[short],
+                    rows[short],
+                    keep[short],
+                    count,
+                    ef,
+                    match,
+                    None,
+                )
+                if short
+                else ()
+            )
+            return [hits if hits is not None else next(again) for hits in ranked]
+        if match is not None:
+            backlog = backlog[match.allowed(backlog)]
+        k = max(_wanted(pq) for pq in pqs)
+        extra = exact_search(self.col, self.state.high, queries, k, candidates=backlog)
+        return self._hnsw_each(pqs, queries, rows, keep, count, ef, match, extra)
+
+    def _hnsw_each(
+        self,
+        pqs: list[PreparedQuery],
+        queries: np.ndarray,
+        rows: np.ndarray,
+        keep: np.ndarray,
+        count: int,
+        ef: int,
+        match: FilterMatch | None,
+        extra: list[Hits] | None,
+    ) -> list[Hits]:
+        """Queries one at a time: widened while short, merged with the backlog's hits."""
+        assert self.searchable is not None
+        index = self.searchable[0]
+        size = len(index)
         out = []
         for j, pq in enumerate(pqs):
-            found, wider = rows[j], count
+            found, wider = rows[j][keep[j]], count
             while len(found) < _wanted(pq) and wider < size:
                 wider = min(size, wider * _FILTER_GROWTH)
                 found = self._search(index, queries[j : j + 1], wider, ef, match)[0]
@@ -220,11 +260,26 @@ class _ColumnSearch:
         """Per query, the current rows of the index's candidates (that match the filter)."""
         if count <= 0:
             return [np.empty(0, np.int64) for _ in queries]
+        rows, keep = self._candidates(index, queries, count, ef, match)
+        return [r[k] for r, k in zip(rows, keep, strict=True)]
+
+    def _candidates(
+        self,
+        index: HnswIndex,
+        queries: np.ndarray,
+        count: int,
+        ef: int,
+        match: FilterMatch | None,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """The index's candidates as a (queries, count) matrix of rows, nearest first, and
+        which of them are eligible (alive, with this vector, matching the filter)."""
+        if count <= 0:
+            return np.empty((len(queries), 0), np.int64), np.empty((len(queries), 0), bool)
         rows = self._rows_of(index.search(queries, count, ef)[0])
         keep = rows >= 0
         if match is not None:
             keep[keep] = match.allowed(rows[keep])
-        return [r[k] for r, k in zip(rows, keep, strict=True)]
+        return rows, keep
 
     def _short(self, pq: PreparedQuery, hits: Hits, match: FilterMatch | None) -> Hits:
         """An HNSW answer with fewer than the wanted rows: if more rows qualify (the graph
@@ -257,6 +312,41 @@ class _ColumnSearch:
         alive[alive] = self.col.present[found[alive]]
         rows[valid] = np.where(alive, found, -1)
         return rows
+
+    def _rank_batch(
+        self, rows: np.ndarray, keep: np.ndarray, pqs: list[PreparedQuery], queries: np.ndarray
+    ) -> list[Hits | None]:
+        """``_rank`` of every query's first ``_rerank`` eligible candidates, computed for the
+        whole batch at once (one gather, one batched product, one sort); None for a query
+        with fewer eligible candidates than it wants (it is widened one at a time).
+
+        Equal scores are ordered by row, as ``_rank`` orders them.
+        """
+        own = np.array([-2 if pq.exclude_row is None else pq.exclude_row for pq in pqs])
+        keep = keep & (rows != own[:, None])
+        rerank = np.array([_rerank(pq) for pq in pqs])
+        width = min(rows.shape[1], int(rerank.max()))
+        # Eligible candidates first, each query's in index order, then its first `rerank`.
+        first = np.argsort(~keep, axis=1, kind="stable")[:, :width]
+        cand = np.take_along_axis(rows, first, axis=1)
+        ok = np.take_along_axis(keep, first, axis=1) & (np.arange(width) < rerank[:, None])
+        cand = np.where(ok, cand, -1)
+        cand.sort(axis=1)
+        ok = cand >= 0
+        scores = final_scores_batch(self.col, np.where(ok, cand, 0), queries).astype(np.float32)
+        key = -scores if higher_is_better(self.col.distance) else scores.copy()
+        key[~ok] = np.inf
+        order = np.argsort(key, axis=1, kind="stable")
+        eligible = ok.sum(axis=1).tolist()
+        out: list[Hits | None] = []
+        for j, pq in enumerate(pqs):
+            wanted = _wanted(pq) - (pq.exclude_row is not None)
+            if eligible[j] < wanted:
+                out.append(None)
+                continue
+            top = order[j, :wanted]
+            out.append(Hits(cand[j, top], scores[j, top]))
+        return out
 
     def _rank(self, rows: np.ndarray, pq: PreparedQuery) -> Hits:
         """The best ``_wanted(pq)`` of ``rows`` by their exact (float32) scores, without

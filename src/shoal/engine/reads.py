@@ -7,6 +7,7 @@ never mutate the state.
 from __future__ import annotations
 
 import bisect
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -14,7 +15,7 @@ import numpy as np
 
 from shoal import models as m
 from shoal.engine.filtering import CompiledFilter
-from shoal.engine.points import DEFAULT_VECTOR, check_vector
+from shoal.engine.points import DEFAULT_VECTOR, check_vector, check_vector_rows
 from shoal.engine.query_plan import QueryContext, search_column
 from shoal.engine.search import Hits, higher_is_better
 from shoal.engine.state import CollectionState
@@ -203,6 +204,26 @@ def search_options(params: m.SearchParams | None) -> tuple[bool, int | None, flo
     return bool(params.exact), ef, oversampling
 
 
+def query_vectors(
+    requests: Sequence[m.QueryRequest], config: dict[str, m.VectorParams]
+) -> list[np.ndarray | None]:
+    """The checked vectors of the queries that give one, converted together per vector
+    name; None for the rest (a query by id, or a vector ``check_vector`` must reject)."""
+    out: list[np.ndarray | None] = [None] * len(requests)
+    by_name: dict[str, tuple[list[int], list[Any]]] = {}
+    for i, req in enumerate(requests):
+        query = req.query.nearest if isinstance(req.query, m.NearestQuery) else req.query
+        name = DEFAULT_VECTOR if req.using is None else req.using
+        if isinstance(query, list) and name in config:
+            idxs, raws = by_name.setdefault(name, ([], []))
+            idxs.append(i)
+            raws.append(query)
+    for name, (idxs, raws) in by_name.items():
+        for i, vec in zip(idxs, check_vector_rows(raws, config[name]), strict=True):
+            out[i] = vec
+    return out
+
+
 def resolve_query_vector(
     state: CollectionState, query: m.QueryInterface | None, name: str
 ) -> tuple[np.ndarray | None, int | None]:
@@ -262,22 +283,28 @@ def scored_points(state: CollectionState, pq: PreparedQuery, hits: Hits) -> list
         rows, scores = rows[keep], scores[keep]
     rows, scores = rows[pq.offset : pq.offset + pq.limit], scores[pq.offset : pq.offset + pq.limit]
     threshold = req.score_threshold
-    distance = state.vector_params[pq.name].distance
+    higher = higher_is_better(state.vector_params[pq.name].distance)
     named = not (len(state.vector_params) == 1 and DEFAULT_VECTOR in state.vector_params)
+    keys, payloads = state.keys, state.payloads
+    selector, with_vector = req.with_payload, req.with_vector
+    whole = selector is None or selector is True  # the common case, copied directly
     out = []
-    for row, score in zip(rows.tolist(), scores.tolist(), strict=True):
+    for row, score, version in zip(
+        rows.tolist(), scores.tolist(), state.versions[rows].tolist(), strict=True
+    ):
         # Strict, as Qdrant's `check_threshold`: a score equal to the threshold is dropped.
-        if threshold is not None and (
-            score <= threshold if higher_is_better(distance) else score >= threshold
-        ):
+        if threshold is not None and (score <= threshold if higher else score >= threshold):
             continue
+        payload = payloads[row]
         out.append(
             new_scored_point(
-                id=state.keys[row],
-                version=int(state.versions[row]),
-                score=float(score),
-                payload=project_payload(state.payloads[row], req.with_payload),
-                vector=project_vectors(state, row, req.with_vector, named),
+                id=keys[row],
+                version=version,
+                score=score,
+                payload=(json_copy(payload) if payload else {})
+                if whole
+                else project_payload(payload, selector),
+                vector=project_vectors(state, row, with_vector, named) if with_vector else None,
                 shard_key=None,
                 order_value=None,
             )

@@ -69,6 +69,19 @@ def final_scores(col: VectorColumn, rows: np.ndarray, query: np.ndarray) -> np.n
     return out
 
 
+def final_scores_batch(col: VectorColumn, rows: np.ndarray, queries: np.ndarray) -> np.ndarray:
+    """``final_scores`` for a (b, r) matrix of rows and (b, dim) queries: a (b, r) matrix."""
+    data = col.data[rows]
+    out: np.ndarray
+    if col.distance in (m.Distance.COSINE, m.Distance.DOT):
+        out = np.matmul(data, queries[:, :, None])[:, :, 0]
+    elif col.distance == m.Distance.EUCLID:
+        out = np.sqrt(((data - queries[:, None, :]) ** 2).sum(-1))
+    else:
+        out = np.abs(data - queries[:, None, :]).sum(-1)
+    return out
+
+
 def _top(good: np.ndarray, k: int) -> np.ndarray:
     """Indices of the k largest entries of a 1-d array, best first."""
     n = good.shape[0]
