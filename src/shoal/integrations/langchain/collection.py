@@ -262,7 +262,8 @@ class StoreCollection:
         with_vectors: bool = False,
     ) -> tuple[list[m.ScoredPoint], CollectionLayout | None]:
         """Nearest points and the layout they were found with ([] if no collection)."""
-        layout = await self.alayout()
+        # The known layout is read without a coroutine: this is every async search's path.
+        layout = self._layout if self._layout is not None else await self.alayout()
         if layout is None:
             return [], None
         using, vectors = self._query_args(layout, with_vectors)

@@ -17,6 +17,7 @@ silently overwritten, so it is rejected with ``InvalidPayload``.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -50,7 +51,7 @@ class Fields:
                 f"primary_field, text_field and metadata_field must differ, got {names}"
             )
 
-    @property
+    @functools.cached_property
     def reserved(self) -> frozenset[str]:
         """Payload keys the store writes itself."""
         return frozenset({self.primary, self.text} | ({self.metadata} if self.metadata else set()))

@@ -32,7 +32,11 @@ Scored = list[tuple[Document, float]]
 
 
 def _query_vector(embedding: Vector) -> list[float]:
-    return [float(x) for x in embedding]
+    # The client validates the numbers (numpy scalars included): no per-item copy here.
+    if isinstance(embedding, list):
+        return embedding
+    tolist = getattr(embedding, "tolist", None)
+    return tolist() if tolist is not None else list(embedding)
 
 
 class ShoalVectorStore(StoreLookups):
@@ -113,7 +117,8 @@ class ShoalVectorStore(StoreLookups):
             InvalidFilter: a malformed filter.
             TypeError: an unknown keyword argument.
         """
-        pairs = self.similarity_search_with_score(query, k, param, expr, timeout, **kwargs)
+        vector = self.embedding_func.embed_query(query)
+        pairs, _ = self._search("similarity_search", vector, k, param, expr, kwargs)
         return [doc for doc, _ in pairs]
 
     async def asimilarity_search(
@@ -141,7 +146,10 @@ class ShoalVectorStore(StoreLookups):
         Raises:
             InvalidFilter, TypeError: as :meth:`similarity_search`.
         """
-        pairs = await self.asimilarity_search_with_score(query, k, param, expr, timeout, **kwargs)
+        # Straight to the search (not through asimilarity_search_with_score): each awaited
+        # layer is a coroutine object per call, garbage the collector must walk under load.
+        vector = await self._embedder.query(query)
+        pairs, _ = await self._asearch("asimilarity_search", vector, k, param, expr, kwargs)
         return [doc for doc, _ in pairs]
 
     def similarity_search_by_vector(
