@@ -31,6 +31,8 @@ CONFIG = m.CreateCollection(
     hnsw_config=m.HnswConfigDiff(full_scan_threshold=1),
 )
 
+pytestmark = pytest.mark.usefixtures("one_insert_thread")
+
 
 def fill(db: Database, n: int = N) -> Collection:
     db.create_collection("c", CONFIG)
