@@ -154,11 +154,11 @@ class _Gate:
         self.go = threading.Event()
 
     def wrap(self, real: Callable[..., Any]) -> Callable[..., Any]:
-        def gated(index: HnswIndex, rows: np.ndarray, *args: Any) -> Any:
+        def gated(index: HnswIndex, rows: np.ndarray, *args: Any, **kwargs: Any) -> Any:
             if self.serial in np.asarray(rows).tolist() and not self.reached.is_set():
                 self.reached.set()
                 self.go.wait(60)
-            return real(index, rows, *args)
+            return real(index, rows, *args, **kwargs)
 
         return gated
 

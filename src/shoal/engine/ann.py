@@ -53,6 +53,12 @@ logger = logging.getLogger("shoal.engine")
 MAX_BACKLOG = 50_000
 MAX_BACKLOG_SHARE = 0.2
 MIN_BACKLOG = 1024
+# A backlog at least this big is indexed with every core (a bulk load: its build time is what
+# counts); a smaller one with one thread, which leaves a core to the queries that meanwhile
+# search the backlog exactly (measured: 10k documents loaded, then 64 searches in flight:
+# a two-thread build stalled them 75-250 ms), and which cannot strand a node the way
+# concurrent inserts can (unum-cloud/USearch#735).
+PARALLEL_BACKLOG = 100_000
 # Vectors per indexer chunk (by bytes, so a chunk copy stays small for any dimension):
 # large enough for usearch's multi-threaded add, small enough that close() never waits long.
 CHUNK_BYTES = 24 << 20
@@ -433,6 +439,7 @@ class CollectionAnn:
         col = st.columns[va.name]
         with st.lock.read():
             with self._cond:
+                threads = 0 if len(va.pending) >= PARALLEL_BACKLOG else 1
                 size = min(len(va.pending), va.chunk)
                 serials = np.fromiter((va.pending.pop() for _ in range(size)), np.int64, size)
                 va.inflight = serials
@@ -448,7 +455,7 @@ class CollectionAnn:
         if len(drop):
             index.remove(drop)
         if len(add):
-            index.add(add, vectors)
+            index.add(add, vectors, threads=threads)
         with self._cond:
             va.inflight = _EMPTY
             if last:

@@ -114,7 +114,10 @@ def check_vectors(
 
 
 def check_payload(payload: Any, *, point: object) -> dict[str, Any] | None:
-    """Validate a payload: a JSON object with string keys and finite numbers.
+    """Validate a payload, a JSON object with string keys and finite numbers, and return a
+    copy of it in stored form (its own dicts and lists: tuples become lists), made in the
+    same pass: a caller may mutate its payload after the write without touching the stored
+    one.
 
     Raises:
         InvalidPayload: naming the point and the path of the bad value.
@@ -126,27 +129,30 @@ def check_payload(payload: Any, *, point: object) -> dict[str, Any] | None:
             f"Wrong input: payload of point {point} must be a JSON object, "
             f"got {type(payload).__name__}"
         )
-    _check_json(payload, f"point {point} payload")
-    return payload
+    copied: dict[str, Any] = _checked_json(payload, f"point {point} payload")
+    return copied
 
 
-def _check_json(value: Any, where: str) -> None:
+def _checked_json(value: Any, where: str) -> Any:
+    if isinstance(value, (str, bool, int)) or value is None:
+        return value
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise InvalidPayload(f"Wrong input: {where} is {value}; JSON numbers must be finite")
+        return value
     if isinstance(value, dict):
+        out = {}
         for k, v in value.items():
             if not isinstance(k, str):
                 raise InvalidPayload(f"Wrong input: {where} has a non-string key {k!r}")
-            _check_json(v, f"{where}.{k}")
-    elif isinstance(value, (list, tuple)):
-        for i, v in enumerate(value):
-            _check_json(v, f"{where}[{i}]")
-    elif isinstance(value, float):
-        if not math.isfinite(value):
-            raise InvalidPayload(f"Wrong input: {where} is {value}; JSON numbers must be finite")
-    elif value is not None and not isinstance(value, (str, int, bool)):
-        raise InvalidPayload(
-            f"Wrong input: {where} has a value of type {type(value).__name__}; "
-            "expected JSON (str, int, float, bool, None, list, dict)"
-        )
+            out[k] = _checked_json(v, f"{where}.{k}") if type(v) is not str else v
+        return out
+    if isinstance(value, (list, tuple)):
+        return [_checked_json(v, f"{where}[{i}]") for i, v in enumerate(value)]
+    raise InvalidPayload(
+        f"Wrong input: {where} has a value of type {type(value).__name__}; "
+        "expected JSON (str, int, float, bool, None, list, dict)"
+    )
 
 
 def points_from_batch(batch: m.Batch) -> list[m.PointStruct]:

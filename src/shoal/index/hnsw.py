@@ -211,7 +211,7 @@ class HnswIndex:
 
     # ---------------------------------------------------------------------- writes
 
-    def add(self, rows: np.ndarray, vectors: np.ndarray) -> None:
+    def add(self, rows: np.ndarray, vectors: np.ndarray, *, threads: int | None = None) -> None:
         """Insert vectors under row numbers; a row already present is replaced.
 
         Uses usearch's multi-threaded batch insert; pass large batches. Searches keep
@@ -220,6 +220,7 @@ class HnswIndex:
         Args:
             rows: (n,) int64 row numbers, >= 0. If a row repeats, its last vector wins.
             vectors: (n, dim) float32 (Cosine: unit-normalised).
+            threads: insert threads for this batch (0: all cores); default ``self.threads``.
 
         Raises:
             WrongVectorSize: when vectors are not (n, dim).
@@ -260,7 +261,7 @@ class HnswIndex:
                 with self._lock.exclusive():
                     self._index.remove(ukeys[present])
             with self._lock.shared():
-                self._index.add(ukeys, stored, threads=self.threads)
+                self._index.add(ukeys, stored, threads=self.threads if threads is None else threads)
 
     def remove(self, rows: np.ndarray) -> int:
         """Remove rows (absent rows are ignored).
