@@ -67,10 +67,7 @@ class Catalog:
         """Create the store of a new collection atomically."""
         tmp = self.root / "collections" / f".new-{uuid.uuid4().hex}"
         tmp.mkdir()
-        store = CollectionStore(tmp)
-        store.set_meta("name", name)
-        store.set_meta("config", config)
-        store.close()
+        CollectionStore(tmp, meta={"name": name, "config": config}).close()
         target = self.folder_for(name)
         os.rename(tmp, target)
         _fsync_dir(target.parent)

@@ -59,7 +59,9 @@ class CollectionStore:
     """The SQLite file of one collection. Thread-safe: every call takes the store's lock,
     because one sqlite3 connection must not be used by two threads at once."""
 
-    def __init__(self, directory: Path) -> None:
+    def __init__(self, directory: Path, meta: dict[str, Any] | None = None) -> None:
+        """Open (or create) the store in ``directory``; ``meta`` entries, if given, are
+        written in the transaction that creates the schema (one fsync for a new store)."""
         self.path = directory / FILE_NAME
         self._lock = threading.Lock()
         try:
@@ -69,14 +71,20 @@ class CollectionStore:
             self._db.execute("PRAGMA journal_mode=WAL")
             # FULL: fsync the WAL at every commit, so an acknowledged write survives power loss.
             self._db.execute("PRAGMA synchronous=FULL")
-            self._db.execute(
-                "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value BLOB NOT NULL)"
-            )
-            self._db.execute(
-                "CREATE TABLE IF NOT EXISTS points ("
-                " key TEXT PRIMARY KEY, version INTEGER NOT NULL, serial INTEGER NOT NULL,"
-                " payload BLOB, vectors BLOB NOT NULL) WITHOUT ROWID"
-            )
+            with self._transaction():
+                self._db.execute(
+                    "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value BLOB NOT NULL)"
+                )
+                self._db.execute(
+                    "CREATE TABLE IF NOT EXISTS points ("
+                    " key TEXT PRIMARY KEY, version INTEGER NOT NULL, serial INTEGER NOT NULL,"
+                    " payload BLOB, vectors BLOB NOT NULL) WITHOUT ROWID"
+                )
+                if meta:
+                    self._db.executemany(
+                        "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)",
+                        [(k, orjson.dumps(v)) for k, v in meta.items()],
+                    )
             columns = {row[1] for row in self._db.execute("PRAGMA table_info(points)")}
         except sqlite3.Error as exc:
             raise StorageError(f"cannot open collection storage {self.path}: {exc}") from exc

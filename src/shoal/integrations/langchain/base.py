@@ -11,6 +11,7 @@ import logging
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
+import numpy as np
 from langchain_core.documents import Document
 from langchain_core.embeddings import Embeddings
 from langchain_core.vectorstores import VectorStore
@@ -68,7 +69,9 @@ def as_vectors(embeddings: Sequence[Vector], count: int) -> list[list[float]]:
     if len(embeddings) != count:
         raise ValueError(f"got {len(embeddings)} embeddings for {count} texts")
     # Plain floats: embedding models often return numpy scalars or arrays.
-    return [[float(x) for x in vec] for vec in embeddings]
+    return [
+        vec.tolist() if isinstance(vec, np.ndarray) else list(map(float, vec)) for vec in embeddings
+    ]
 
 
 def check_write_kwargs(method: str, kwargs: Mapping[str, Any]) -> None:
