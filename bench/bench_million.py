@@ -143,9 +143,13 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
 
     folder = Path(args.path or tempfile.mkdtemp(prefix="shoal-million-"))
     params = m.SearchParams(hnsw_ef=args.ef) if args.ef else None
-    quantization = (
-        None if args.dtype == "f16" else {"shoal": {"index_dtype": args.dtype}}
-    )  # f16 is the default
+    # f16 is the default; int8 is asked for as in Qdrant (scalar quantization), the others
+    # through Shoal's extension of quantization_config.
+    quantization: dict[str, Any] | None = None
+    if args.dtype == "i8":
+        quantization = {"scalar": {"type": "int8", "always_ram": True}}
+    elif args.dtype != "f16":
+        quantization = {"shoal": {"index_dtype": args.dtype}}
     try:
         client = AsyncClient(path=folder)
         await client.create_collection(
@@ -174,11 +178,28 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         out["rss_mib"], out["peak_rss_mib"] = rss_mib()
         print(f"indexed: {out['index_after_ingest_s']:.1f} s after ingest", flush=True)
 
+        # Graph reachability: a point that no search reaches (see unum-cloud/USearch#735)
+        # is missing from the answer to its own vector.
+        sample = np.random.default_rng(1).choice(args.n, size=min(args.n, 2000), replace=False)
+        own, _ = await batched(client, base[sample], None, params)
+        out["self_recall"] = float(
+            np.mean([f[:1] == [int(i)] for f, i in zip(own, sample, strict=True)])
+        )
         found, secs = await batched(client, queries, None, params)
         out["recall"] = recall(found, truth)
         out["batch_qps"] = len(queries) / secs
         out["concurrent_qps"] = len(queries) / await concurrent(client, queries, params)
         first_run = found
+        out["sweep"] = {}
+        for ef in args.sweep:
+            sweep_params = m.SearchParams(hnsw_ef=ef)
+            s_found, s_secs = await batched(client, queries, None, sweep_params)
+            out["sweep"][ef] = {
+                "recall": recall(s_found, truth),
+                "batch_qps": len(queries) / s_secs,
+                "concurrent_qps": len(queries) / await concurrent(client, queries, sweep_params),
+            }
+            print(f"ef {ef}: {out['sweep'][ef]}", flush=True)
         single_found, times = await singles(client, queries[: args.single], None, params)
         out["single_recall"] = recall(single_found, truth[: args.single])
         out["single_p50_ms"], out["single_p99_ms"] = pct(times, 50), pct(times, 99)
@@ -238,6 +259,7 @@ def report(r: dict[str, Any]) -> None:
             f"{r['rss_mib']:.0f} / {r['peak_rss_mib']:.0f}",
         ),
         ("recall@10 (1000 queries)", f"{r['recall']:.3f}"),
+        ("a point's own vector finds it first (2,000 points)", f"{r['self_recall']:.4f}"),
         ("batched QPS (query_batch_points x100)", f"{r['batch_qps']:,.0f}"),
         ("concurrent QPS (1000 x query_points)", f"{r['concurrent_qps']:,.0f}"),
         (
@@ -263,6 +285,13 @@ def report(r: dict[str, Any]) -> None:
             f"| tag == {tag} ({f['share']:.1%}) | {f['recall']:.3f} | {f['batch_qps']:,.0f} "
             f"| {f['p50_ms']:.2f} | {f['p99_ms']:.2f} |"
         )
+    if r.get("sweep"):
+        print("\n| hnsw_ef | recall@10 | batched QPS | concurrent QPS |\n|---:|---:|---:|---:|")
+        for ef, row in r["sweep"].items():
+            print(
+                f"| {ef} | {row['recall']:.3f} | {row['batch_qps']:,.0f} "
+                f"| {row['concurrent_qps']:,.0f} |"
+            )
     print(f"\nquery plans: {r['plans']}")
 
 
@@ -275,6 +304,12 @@ def main() -> None:
     ap.add_argument("--batch", type=int, default=2000, help="points per upsert")
     ap.add_argument("--dtype", default="f16", choices=["f16", "bf16", "f32", "i8"])
     ap.add_argument("--ef", type=int, default=None, help="search_params.hnsw_ef")
+    ap.add_argument(
+        "--sweep",
+        type=lambda text: [int(x) for x in text.split(",") if x],
+        default=[],
+        help="also measure recall and QPS at these hnsw_ef values, e.g. 64,128,256",
+    )
     ap.add_argument("--path", default=None, help="storage folder (kept); default: a temp one")
     ap.add_argument("--json", default=None, help="also write the results here")
     args = ap.parse_args()

@@ -12,6 +12,7 @@ call, only the class (and the ``uri``) differs.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import shutil
@@ -74,6 +75,11 @@ class Kit:
 
     async def close(self, store: VectorStore) -> None:
         """Drop the test's collection and release the store."""
+
+    async def settle(self, store: VectorStore) -> None:
+        """Wait for background work a bulk load started (an index build), so the load's
+        cost is counted in the load time, not in the searches timed after it. Stores that
+        index during ``add`` (Chroma) or not at all (FAISS) have nothing to wait for."""
 
     def count(self, store: VectorStore) -> int:
         """Live documents in the store's collection."""
@@ -186,6 +192,15 @@ class ShoalKit(MilvusStyleKit):
         if not s.client.collection_exists(s.collection_name):
             return 0
         return int(s.client.count(s.collection_name, exact=True).count)
+
+    async def settle(self, store: VectorStore) -> None:
+        # Shoal indexes in a background thread after the writes commit; a collection is
+        # green once its HNSW index has caught up.
+        s: Any = store
+        from shoal import models as m
+
+        while s.client.get_collection(s.collection_name).status != m.CollectionStatus.GREEN:
+            await asyncio.sleep(0.05)
 
 
 def _free_port() -> int:
