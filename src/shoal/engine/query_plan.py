@@ -236,7 +236,8 @@ class _ColumnSearch:
             found, wider = rows[j][keep[j]], count
             while len(found) < _wanted(pq) and wider < size:
                 wider = min(size, wider * _FILTER_GROWTH)
-                found = self._search(index, queries[j : j + 1], wider, ef, match)[0]
+                rows_j, keep_j = self._candidates(index, queries[j : j + 1], wider, ef, match)
+                found = rows_j[0][keep_j[0]]
             # The index returns its candidates nearest first: exact scores are needed only
             # for the head of the list (quantization reorders near neighbours, it does not
             # push them back by dozens of places).
@@ -248,20 +249,6 @@ class _ColumnSearch:
                 hits = self._short(pq, hits, match)
             out.append(hits)
         return out
-
-    def _search(
-        self,
-        index: HnswIndex,
-        queries: np.ndarray,
-        count: int,
-        ef: int,
-        match: FilterMatch | None,
-    ) -> list[np.ndarray]:
-        """Per query, the current rows of the index's candidates (that match the filter)."""
-        if count <= 0:
-            return [np.empty(0, np.int64) for _ in queries]
-        rows, keep = self._candidates(index, queries, count, ef, match)
-        return [r[k] for r, k in zip(rows, keep, strict=True)]
 
     def _candidates(
         self,
