@@ -128,6 +128,25 @@ class VectorColumn:
         self.sqnorm[start:end] = np.einsum("ij,ij->i", data, data)
         self.count += int(np.count_nonzero(present))
 
+    def clear_rows(self, rows: list[int]) -> None:
+        """Drop the vector of these rows."""
+        if rows:
+            idx = np.asarray(rows, dtype=np.int64)
+            self.count -= int(np.count_nonzero(self.present[idx]))
+            self.present[idx] = False
+            self.data[idx] = 0.0
+            self.sqnorm[idx] = 0.0
+
+    def set_rows(self, rows: list[int], vectors: list[np.ndarray]) -> None:
+        """Set the vector of these rows (distinct rows), in one assignment per array."""
+        if rows:
+            idx = np.asarray(rows, dtype=np.int64)
+            block = np.stack(vectors)
+            self.count += len(rows) - int(np.count_nonzero(self.present[idx]))
+            self.data[idx] = block
+            self.present[idx] = True
+            self.sqnorm[idx] = np.einsum("ij,ij->i", block, block)
+
     def set(self, row: int, vec: np.ndarray | None) -> None:
         self.count += int(vec is not None) - int(self.present[row])
         if vec is None:
@@ -248,6 +267,13 @@ class CollectionState:
         Returns:
             The point's row.
         """
+        cols = _ColumnWrites(self.columns)
+        row = self._place(pid, row_data, cols)
+        cols.flush()
+        return row
+
+    def _place(self, pid: PointId, row_data: Row, cols: _ColumnWrites) -> int:
+        """``put`` with its vector writes queued in ``cols``."""
         row = self.row_of.get(pid)
         if row is None:
             if self.free:
@@ -267,8 +293,7 @@ class CollectionState:
             self.serial[row] = serial
             self._map_serial(serial, row)
         if row_data.vectors is not None:
-            for name, col in self.columns.items():
-                col.set(row, row_data.vectors.get(name))
+            cols.put(row, row_data.vectors)
         self.payloads[row] = row_data.payload
         self.versions[row] = row_data.version
         return row
@@ -279,6 +304,13 @@ class CollectionState:
         Returns:
             The serial the point had, or None if there was no such point.
         """
+        cols = _ColumnWrites(self.columns)
+        serial = self._unplace(pid, cols)
+        cols.flush()
+        return serial
+
+    def _unplace(self, pid: PointId, cols: _ColumnWrites) -> int | None:
+        """``remove`` with its vector writes queued in ``cols``."""
         row = self.row_of.pop(pid, None)
         if row is None:
             return None
@@ -288,8 +320,7 @@ class CollectionState:
         self.keys[row] = None
         self.payloads[row] = None
         self.alive[row] = False
-        for col in self.columns.values():
-            col.set(row, None)
+        cols.clear(row)
         self.free.append(row)
         return serial
 
@@ -300,17 +331,57 @@ class CollectionState:
             The rows and serials the group changed.
         """
         applied = Applied([], [])
+        # Vector writes are gathered and made once per column for the whole group (one
+        # numpy assignment per array instead of four per point).
+        cols = _ColumnWrites(self.columns)
         for pid, row_data in overlay.items():
             if row_data is None:
                 row = self.row_of.get(pid)
-                serial = self.remove(pid)
+                serial = self._unplace(pid, cols)
                 if row is not None and serial is not None:
                     applied.rows.append(row)
                     applied.serials.append(serial)
             else:
-                row = self.put(pid, row_data)
+                row = self._place(pid, row_data, cols)
                 applied.rows.append(row)
                 if row_data.vectors is not None:
                     applied.serials.append(int(self.serial[row]))
+        cols.flush()
         self.generation += 1
         return applied
+
+
+class _ColumnWrites:
+    """Vector writes of a group, made per column at ``flush``: clears first, then sets.
+
+    Within one group a row is cleared and then set only when a deleted point's row is
+    reused by a new point, and set at most once (one write per point id), so applying all
+    clears before all sets gives the state the writes in order would.
+    """
+
+    def __init__(self, columns: dict[str, VectorColumn]) -> None:
+        self._columns = columns
+        self._clears: dict[str, list[int]] = {name: [] for name in columns}
+        self._sets: dict[str, tuple[list[int], list[np.ndarray]]] = {
+            name: ([], []) for name in columns
+        }
+
+    def clear(self, row: int) -> None:
+        for rows in self._clears.values():
+            rows.append(row)
+
+    def put(self, row: int, vectors: dict[str, np.ndarray]) -> None:
+        """The row's vectors become exactly ``vectors`` (a column it lacks is cleared)."""
+        for name in self._columns:
+            vec = vectors.get(name)
+            if vec is None:
+                self._clears[name].append(row)
+            else:
+                rows, vecs = self._sets[name]
+                rows.append(row)
+                vecs.append(vec)
+
+    def flush(self) -> None:
+        for name, col in self._columns.items():
+            col.clear_rows(self._clears[name])
+            col.set_rows(*self._sets[name])
