@@ -129,9 +129,10 @@ class VectorColumn:
         self.count += int(np.count_nonzero(present))
 
     def clear_rows(self, rows: list[int]) -> None:
-        """Drop the vector of these rows."""
+        """Drop the vector of these rows (a row may repeat: a deleted point's row, cleared,
+        then reused by a new point without this vector)."""
         if rows:
-            idx = np.asarray(rows, dtype=np.int64)
+            idx = np.unique(np.asarray(rows, dtype=np.int64))
             self.count -= int(np.count_nonzero(self.present[idx]))
             self.present[idx] = False
             self.data[idx] = 0.0
@@ -354,9 +355,10 @@ class CollectionState:
 class _ColumnWrites:
     """Vector writes of a group, made per column at ``flush``: clears first, then sets.
 
-    Within one group a row is cleared and then set only when a deleted point's row is
-    reused by a new point, and set at most once (one write per point id), so applying all
-    clears before all sets gives the state the writes in order would.
+    Within one group a row is cleared and then set (or cleared twice) only when a deleted
+    point's row is reused by a new point, and set at most once (one write per point id),
+    so applying all clears (each row once) before all sets gives the state the writes in
+    order would. ``tests/engine/test_group_apply.py`` checks it against a model.
     """
 
     def __init__(self, columns: dict[str, VectorColumn]) -> None:
