@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 
 from shoal import models as m
 from shoal.engine import Database
+from shoal.errors import InvalidVector, WrongVectorSize
 
 DIM = 3
 NAMES = ("a", "b")
@@ -78,4 +79,30 @@ def test_a_group_applies_like_its_writes_in_order(plan: list[list[tuple[Any, ...
                 np.einsum("ij,ij->i", c.data[: st_.high], c.data[: st_.high]),
                 atol=1e-6,
             )
+    db.close()
+
+
+def test_bad_vectors_in_a_group_fail_only_their_own_write() -> None:
+    # The group's vectors are converted together; a bad one falls back to the per-point
+    # check, which names it, and the other writes of the group still commit.
+    db = Database()
+    db.create_collection(
+        "c",
+        m.CreateCollection(vectors={n: m.VectorParams(size=DIM, distance="Cosine") for n in NAMES}),
+    )
+    col = db.collection("c")
+    batch = m.Batch(ids=[5, 6], vectors={"a": [[1.0, 0, 0], [0, 1.0, 0]]})
+    ops: list[tuple[str, tuple[Any, ...]]] = [
+        ("upsert", ([m.PointStruct(id=1, vector={"a": [1.0, 2.0, 3.0]})],)),
+        ("upsert", ([m.PointStruct(id=2, vector={"a": [1.0, float("nan"), 3.0]})],)),
+        ("upsert", ([m.PointStruct(id=3, vector={"b": [1.0, 2.0]})],)),
+        ("upsert", ([m.PointStruct(id=4, vector={"c": [1.0, 2.0, 3.0]})],)),
+        ("upsert", (batch,)),
+    ]
+    results = col.write_many(ops)
+    assert isinstance(results[0], m.UpdateResult) and isinstance(results[4], m.UpdateResult)
+    assert isinstance(results[1], InvalidVector) and "point 2" in str(results[1])
+    assert isinstance(results[2], WrongVectorSize) and "point 3" in str(results[2])
+    assert isinstance(results[3], InvalidVector) and "'c'" in str(results[3])
+    assert sorted(p.id for p in col.retrieve([1, 2, 3, 4, 5, 6])) == [1, 5, 6]
     db.close()
