@@ -148,17 +148,6 @@ class VectorColumn:
             self.present[idx] = True
             self.sqnorm[idx] = np.einsum("ij,ij->i", block, block)
 
-    def set(self, row: int, vec: np.ndarray | None) -> None:
-        self.count += int(vec is not None) - int(self.present[row])
-        if vec is None:
-            self.present[row] = False
-            self.data[row] = 0.0
-            self.sqnorm[row] = 0.0
-        else:
-            self.data[row] = vec
-            self.present[row] = True
-            self.sqnorm[row] = float(np.dot(vec, vec))
-
 
 class CollectionState:
     """Rows of one collection in memory."""
@@ -262,19 +251,13 @@ class CollectionState:
             self.next_serial = max(self.next_serial, top + 1)
         self.high = end
 
-    def put(self, pid: PointId, row_data: Row) -> int:
-        """Insert or replace a point (caller holds the write lock).
+    def _put(self, pid: PointId, row_data: Row, cols: _ColumnWrites) -> int:
+        """Insert or replace a point, its vector writes queued in ``cols`` (caller holds the
+        write lock).
 
         Returns:
             The point's row.
         """
-        cols = _ColumnWrites(self.columns)
-        row = self._place(pid, row_data, cols)
-        cols.flush()
-        return row
-
-    def _place(self, pid: PointId, row_data: Row, cols: _ColumnWrites) -> int:
-        """``put`` with its vector writes queued in ``cols``."""
         row = self.row_of.get(pid)
         if row is None:
             if self.free:
@@ -299,19 +282,13 @@ class CollectionState:
         self.versions[row] = row_data.version
         return row
 
-    def remove(self, pid: PointId) -> int | None:
-        """Delete a point (caller holds the write lock).
+    def _remove(self, pid: PointId, cols: _ColumnWrites) -> int | None:
+        """Delete a point, its vector writes queued in ``cols`` (caller holds the write
+        lock).
 
         Returns:
             The serial the point had, or None if there was no such point.
         """
-        cols = _ColumnWrites(self.columns)
-        serial = self._unplace(pid, cols)
-        cols.flush()
-        return serial
-
-    def _unplace(self, pid: PointId, cols: _ColumnWrites) -> int | None:
-        """``remove`` with its vector writes queued in ``cols``."""
         row = self.row_of.pop(pid, None)
         if row is None:
             return None
@@ -338,12 +315,12 @@ class CollectionState:
         for pid, row_data in overlay.items():
             if row_data is None:
                 row = self.row_of.get(pid)
-                serial = self._unplace(pid, cols)
+                serial = self._remove(pid, cols)
                 if row is not None and serial is not None:
                     applied.rows.append(row)
                     applied.serials.append(serial)
             else:
-                row = self._place(pid, row_data, cols)
+                row = self._put(pid, row_data, cols)
                 applied.rows.append(row)
                 if row_data.vectors is not None:
                     applied.serials.append(int(self.serial[row]))
