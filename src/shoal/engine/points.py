@@ -64,11 +64,12 @@ def check_vector(raw: Any, params: m.VectorParams, *, name: str, point: object) 
 
 
 def check_vector_rows(raws: Sequence[Any], params: m.VectorParams) -> list[np.ndarray | None]:
-    """Many query vectors in one conversion: their stored forms, or None for a vector that
-    needs ``check_vector`` (a bad one; that call raises its error).
+    """Many vectors (a batch's queries, a write group's points) in one conversion: their
+    stored forms, or None for a vector that needs ``check_vector`` (a bad one; that call
+    raises its error, naming it).
 
     One ``np.array`` over the batch replaces a conversion, a finiteness test and a norm per
-    vector, the largest part of a small query's cost in a batch of concurrent ones.
+    vector, the largest part of a small query's or point's cost in a batch.
     """
     if not raws:
         return []
