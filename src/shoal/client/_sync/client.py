@@ -445,11 +445,7 @@ class Client:
         Raises:
             As ``upsert``, for the first bad batch; earlier batches stay written.
         """
-        report = Progress(progress, f"upload to {collection_name}")
-        for batch in point_batches(points, batch_size):
-            self.upsert(collection_name, batch, wait=wait)
-            report.add(len(batch.ids))
-        report.done()
+        self._upload(collection_name, point_batches(points, batch_size), wait, progress)
 
     def upload_collection(
         self,
@@ -473,8 +469,14 @@ class Client:
             ids: ids in the same order; random UUIDs when omitted.
             batch_size, parallel, method, max_retries, wait, progress: as ``upload_points``.
         """
+        batches = column_batches(vectors, payload, ids, batch_size)
+        self._upload(collection_name, batches, wait, progress)
+
+    def _upload(
+        self, collection_name: str, batches: Iterable[m.Batch], wait: bool, progress: bool
+    ) -> None:
         report = Progress(progress, f"upload to {collection_name}")
-        for batch in column_batches(vectors, payload, ids, batch_size):
+        for batch in batches:
             self.upsert(collection_name, batch, wait=wait)
             report.add(len(batch.ids))
         report.done()
