@@ -97,35 +97,35 @@ class StoreCollection:
         if self._layout is not None:
             return self._layout
         with self._sync_lock:
-            layout = self.layout()
-            if layout is None:
+            if self._layout is None:
+                # Create first, ask only if it exists: a store's first write is usually a
+                # new collection's, and the async twin saves a thread hop this way.
                 client = self.connection.client
                 config, layout = self._new_config(size)
                 try:
                     client.create_collection(self.name, config, hnsw_config=self.hnsw)
-                except CollectionAlreadyExists:  # another thread or loop was first
+                except CollectionAlreadyExists:  # made earlier, or by another thread or loop
                     layout = CollectionLayout.from_info(
                         client.get_collection(self.name), self.vector_field
                     )
                 self._layout = layout
-            return layout
+            return self._layout
 
     async def aensure(self, size: int) -> CollectionLayout:
         """The layout, creating the collection with vectors of ``size`` if it is missing."""
         if self._layout is not None:
             return self._layout
         async with self.connection.create_lock():
-            layout = await self.alayout()
-            if layout is None:
+            if self._layout is None:
                 client = self.connection.aclient()
                 config, layout = self._new_config(size)
                 try:
                     await client.create_collection(self.name, config, hnsw_config=self.hnsw)
-                except CollectionAlreadyExists:  # another thread or loop was first
+                except CollectionAlreadyExists:  # made earlier, or by another thread or loop
                     info = await client.get_collection(self.name)
                     layout = CollectionLayout.from_info(info, self.vector_field)
                 self._layout = layout
-            return layout
+            return self._layout
 
     def drop(self) -> bool:
         """Delete the collection; True if it existed."""
