@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import copy
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from pydantic import BaseModel
 
 from shoal import models as m
-from shoal.engine.reads import json_copy, new_scored_point
+from shoal.engine.reads import json_copy
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(),
@@ -35,14 +37,28 @@ def test_json_copy_is_an_independent_deep_copy(payload: dict[str, object]) -> No
             stack.extend(pairs)
 
 
-def test_new_scored_point_equals_model_construct() -> None:
-    fields = dict(
-        id="5c56c793-69f3-4fbf-87e6-c4bf54c28c26", version=3, score=0.5,
-        payload={"a": [1, {"b": None}]}, vector=[0.1, 0.2], shard_key=None, order_value=None,
-    )  # fmt: skip
-    fast, slow = new_scored_point(**fields), m.ScoredPoint.model_construct(**fields)
+@pytest.mark.parametrize(
+    "cls, fields",
+    [
+        (
+            m.ScoredPoint,
+            dict(
+                id="5c56c793-69f3-4fbf-87e6-c4bf54c28c26", version=3, score=0.5,
+                payload={"a": [1, {"b": None}]}, vector=[0.1, 0.2], shard_key=None,
+                order_value=None,
+            ),
+        ),
+        (m.PointStruct, dict(id=7, vector={"v": [0.5, 1.0]}, payload=None)),
+    ],
+)  # fmt: skip
+def test_assembled_equals_model_construct(cls: type[BaseModel], fields: dict[str, object]) -> None:
+    fast, slow = m.assembled(cls, dict(fields)), cls.model_construct(**fields)
     assert fast == slow
     assert fast.model_dump() == slow.model_dump()
     assert fast.model_dump_json() == slow.model_dump_json()
     assert fast.model_fields_set == slow.model_fields_set
     assert repr(fast) == repr(slow)
+    # Still an ordinary model: assignment records the field as set, as pydantic's does.
+    first = next(iter(fields))
+    setattr(fast, first, getattr(slow, first))
+    assert fast == slow

@@ -7,7 +7,7 @@ import time
 import uuid
 from collections.abc import Iterable, Iterator, Mapping
 from itertools import islice
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -24,8 +24,8 @@ def point_batches(points: Iterable[m.PointStruct], batch_size: int) -> Iterator[
         named = isinstance(chunk[0].vector, dict)
         vectors: Any
         if named:
-            names = {n for p in chunk for n in p.vector}
-            vectors = {n: [p.vector[n] for p in chunk] for n in names}  # type: ignore[index]
+            columns = [cast(dict[str, list[float]], p.vector) for p in chunk]
+            vectors = {n: [c[n] for c in columns] for n in {n for c in columns for n in c}}
         else:
             vectors = [p.vector for p in chunk]
         # Built without re-validation: the engine validates every vector and payload anyway,

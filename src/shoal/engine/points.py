@@ -175,7 +175,7 @@ def points_from_batch(batch: m.Batch) -> list[m.PointStruct]:
     if len(payloads) != n:
         raise InvalidPayload(f"Wrong input: batch has {n} ids but {len(payloads)} payloads")
     return [
-        m.PointStruct.model_construct(id=i, vector=v, payload=p)
+        m.assembled(m.PointStruct, {"id": i, "vector": v, "payload": p})
         for i, v, p in zip(batch.ids, per_point, payloads, strict=True)
     ]
 

@@ -75,22 +75,6 @@ def json_copy(value: Any) -> Any:
 
 
 _CONTAINERS = (dict, list)
-_SCORED_FIELDS = frozenset(m.ScoredPoint.model_fields)
-
-
-def new_scored_point(**values: Any) -> m.ScoredPoint:
-    """``ScoredPoint.model_construct`` without its per-call bookkeeping (every field given).
-
-    Results are built from validated engine data, so no validation is needed; pydantic's
-    ``model_construct`` still costs ~7 µs per object, a large share of a small query.
-    ``tests/engine/test_result_models.py`` checks that both build equal objects.
-    """
-    point = object.__new__(m.ScoredPoint)
-    object.__setattr__(point, "__dict__", values)
-    object.__setattr__(point, "__pydantic_fields_set__", _SCORED_FIELDS)
-    object.__setattr__(point, "__pydantic_extra__", None)
-    object.__setattr__(point, "__pydantic_private__", None)
-    return point
 
 
 def _select(value: Any, path: list[Any], keep: Any) -> Any:
@@ -297,16 +281,21 @@ def scored_points(state: CollectionState, pq: PreparedQuery, hits: Hits) -> list
             continue
         payload = payloads[row]
         out.append(
-            new_scored_point(
-                id=keys[row],
-                version=version,
-                score=score,
-                payload=(json_copy(payload) if payload else {})
-                if whole
-                else project_payload(payload, selector),
-                vector=project_vectors(state, row, with_vector, named) if with_vector else None,
-                shard_key=None,
-                order_value=None,
+            m.assembled(
+                m.ScoredPoint,
+                {
+                    "id": keys[row],
+                    "version": version,
+                    "score": score,
+                    "payload": (json_copy(payload) if payload else {})
+                    if whole
+                    else project_payload(payload, selector),
+                    "vector": project_vectors(state, row, with_vector, named)
+                    if with_vector
+                    else None,
+                    "shard_key": None,
+                    "order_value": None,
+                },
             )
         )
     return out
