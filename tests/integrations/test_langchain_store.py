@@ -584,3 +584,25 @@ def test_relevance_function_before_any_search(store: ShoalVectorStore) -> None:
     assert fn(1.0) == 1.0
     assert fn(-1.0) == 0.0
     assert math.isclose(fn(0.0), 0.5)
+
+
+def test_result_documents_equal_ordinary_ones() -> None:
+    """Search results are built without pydantic validation (``new_document``): they must be
+    the Documents the ordinary constructor makes, in every way LangChain looks at them."""
+    from langchain_core.load import dumpd
+
+    from shoal.integrations.langchain.layout import _FAST_DOCUMENT, new_document
+
+    assert _FAST_DOCUMENT  # the installed langchain-core takes the fast path
+    meta = {"source": "a", "n": [1, {"b": None}]}
+    fast = new_document("some text", dict(meta), "doc-1")
+    slow = Document(page_content="some text", metadata=dict(meta), id="doc-1")
+    assert type(fast) is Document
+    assert fast == slow
+    assert repr(fast) == repr(slow)
+    assert fast.model_fields_set == slow.model_fields_set
+    assert fast.model_dump() == slow.model_dump()
+    assert fast.model_dump(exclude_unset=True) == slow.model_dump(exclude_unset=True)
+    assert dumpd(fast) == dumpd(slow)
+    fast.metadata["added"] = 1  # an ordinary, mutable Document
+    assert fast.metadata["added"] == 1
