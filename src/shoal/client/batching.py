@@ -41,12 +41,19 @@ class LoopBatcher(Generic[Req, Res]):
         self._queues: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _LoopQueue[Req, Res]] = (
             weakref.WeakKeyDictionary()
         )
+        self._last: tuple[
+            Callable[[], asyncio.AbstractEventLoop | None], _LoopQueue[Req, Res] | None
+        ] = (lambda: None, None)
 
     async def submit(self, request: Req) -> Res:
         loop = asyncio.get_running_loop()
-        queue = self._queues.get(loop)
-        if queue is None:
-            queue = self._queues[loop] = _LoopQueue()
+        # The last loop's queue, found without hashing a new weak reference per call.
+        last_loop, queue = self._last
+        if last_loop() is not loop or queue is None:
+            queue = self._queues.get(loop)
+            if queue is None:
+                queue = self._queues[loop] = _LoopQueue()
+            self._last = (weakref.ref(loop), queue)
         future: asyncio.Future[Res] = loop.create_future()
         queue.pending.append((request, future))
         if queue.task is None:

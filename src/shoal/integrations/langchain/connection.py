@@ -193,6 +193,7 @@ class Connection:
         self.target = target
         self._lock = threading.Lock()
         self._loops: dict[asyncio.AbstractEventLoop, _LoopState] = {}
+        self._last: tuple[asyncio.AbstractEventLoop, _LoopState] | None = None
         # Closers of network clients, each held until its loop is closed: the loop keeps
         # only a weak reference, and one collected early would be finalised on a dead loop.
         self._closers: list[tuple[asyncio.AbstractEventLoop, AsyncGenerator[None, None]]] = []
@@ -218,6 +219,11 @@ class Connection:
 
     def _state(self) -> _LoopState:
         loop = asyncio.get_running_loop()
+        # Every async call asks: the last loop's state is read without the lock (a tuple
+        # swap is atomic, and close() clears it under the lock before anything else).
+        last = self._last
+        if last is not None and last[0] is loop:
+            return last[1]
         with self._lock:
             if self._closed:
                 raise ClientClosed()
@@ -236,6 +242,7 @@ class Connection:
                     )
                     self._closers.append((loop, _register_closer(client)))
                 state = self._loops[loop] = _LoopState(client, asyncio.Lock())
+            self._last = (loop, state)
             return state
 
     def aclient(self) -> AsyncClient:
@@ -260,6 +267,8 @@ class Connection:
         loop = asyncio.get_running_loop()
         with self._lock:
             state = self._loops.pop(loop, None)
+            if self._last is not None and self._last[0] is loop:
+                self._last = None
         if state is not None and self._embedded_async is None:
             await state.client.close()
 
@@ -269,6 +278,7 @@ class Connection:
         Idempotent. A server's async clients are closed by their loops' shutdown.
         """
         with self._lock:
+            self._last = None
             self._closed = True
             self._loops = {}
         self._finalizer()
