@@ -26,6 +26,12 @@ minus deleted, and any store that loses or duplicates documents is reported (CHE
 FAILED). Then a throughput test: 10,000 documents loaded in batches, 2,000
 ``asimilarity_search`` calls with 64 in flight (hash embedding): queries/s, p50, p99.
 
+A cell whose runs take under a second (100 zero-cost calls take milliseconds, and one
+scheduler hiccup on a shared 2-core machine can double that) is run up to ``--repeat``
+times, async and sync alternating, each on a fresh collection; the medians are reported
+and every repetition's count is checked. The throughput test repeats its rounds of
+searches the same way (while a round takes under 3 s) and reports the rounds' medians.
+
 Sync calls run in a worker thread and every run has a time limit (``--timeout``), so a
 store that stops answering is reported and skipped rather than waited for. Prints
 markdown tables on stdout and progress on stderr; ``--json`` saves every number.
