@@ -48,6 +48,31 @@ def test_store_is_wal_with_full_sync(tmp_path: Path) -> None:
         db.close()
 
 
+def test_a_crash_midway_through_create_or_delete_leaves_no_collection(tmp_path: Path) -> None:
+    """A collection is built in a ``.new-`` folder and renamed into place, and deleted by a
+    rename to ``.trash-``: leftovers of a crash at either step are swept at the next open
+    and never listed, whatever state their store file is in."""
+    from shoal.storage.sqlite import FILE_NAME, create_store
+
+    with shoal.Client(path=tmp_path) as client:
+        client.create_collection("kept", m.VectorParams(size=DIM, distance="Dot"))
+        client.upsert("kept", [m.PointStruct(id=1, vector=vec(1))])
+    collections = tmp_path / "collections"
+    whole = collections / ".new-whole"  # crashed after the store was written, before rename
+    whole.mkdir()
+    create_store(whole, {"name": "ghost", "config": {"vectors": {"size": DIM}}})
+    torn = collections / ".new-torn"  # crashed while writing the store file
+    torn.mkdir()
+    (torn / FILE_NAME).write_bytes(b"SQLite format 3\x00" + b"\x00" * 20)
+    trash = collections / ".trash-old"  # crashed between the rename and the removal
+    trash.mkdir()
+    create_store(trash, {"name": "gone", "config": {"vectors": {"size": DIM}}})
+    with shoal.Client(path=tmp_path) as client:
+        assert [c.name for c in client.get_collections().collections] == ["kept"]
+        assert client.count("kept").count == 1
+    assert sorted(p.name for p in collections.iterdir()) == ["kept"]
+
+
 # --------------------------------------------------------------------- (b) persistence
 
 
