@@ -12,7 +12,16 @@ from datetime import datetime
 from enum import Enum
 from typing import Any, TypeVar, Union
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictInt, StrictStr
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictFloat,
+    StrictInt,
+    StrictStr,
+    model_validator,
+)
 
 # A point id: an unsigned 64-bit integer or a UUID string. Range and format are checked by
 # the engine (shoal.engine.ids) so that the error names the offending id.
@@ -502,6 +511,72 @@ class DeletePayload(_Model):
     points: list[ExtendedPointId] | None = None
     filter: Filter | str | None = None
     shard_key: Any | None = None
+
+
+# ------------------------------------------------------------ batched updates (points/batch)
+
+
+class UpsertOperation(_Model):
+    upsert: PointsList | PointsBatch
+
+
+class DeleteOperation(_Model):
+    delete: PointIdsList | FilterSelector
+
+
+class SetPayloadOperation(_Model):
+    set_payload: SetPayload
+
+
+class OverwritePayloadOperation(_Model):
+    overwrite_payload: SetPayload
+
+
+class DeletePayloadOperation(_Model):
+    delete_payload: DeletePayload
+
+
+class ClearPayloadOperation(_Model):
+    clear_payload: PointIdsList | FilterSelector
+
+
+UpdateOperation = Union[
+    UpsertOperation,
+    DeleteOperation,
+    SetPayloadOperation,
+    OverwritePayloadOperation,
+    DeletePayloadOperation,
+    ClearPayloadOperation,
+]
+
+
+BATCH_OPERATIONS = (
+    "upsert", "delete", "set_payload", "overwrite_payload", "delete_payload", "clear_payload",
+)  # fmt: skip
+
+
+class UpdateOperations(_Model):
+    """``POST /collections/{name}/points/batch``: several updates in one request.
+
+    Qdrant also has ``update_vectors`` and ``delete_vectors`` operations; Shoal serves
+    neither, so a batch naming one is rejected as malformed."""
+
+    operations: list[UpdateOperation]
+
+    @model_validator(mode="before")
+    @classmethod
+    def _one_known_operation_each(cls, data: Any) -> Any:
+        # Said here, before the union is tried: pydantic would report every member's error.
+        ops = data.get("operations") if isinstance(data, dict) else None
+        for i, op in enumerate(ops if isinstance(ops, list) else []):
+            if isinstance(op, dict) and (len(op) != 1 or next(iter(op)) not in BATCH_OPERATIONS):
+                names = sorted(op)
+                unserved = names in (["update_vectors"], ["delete_vectors"])
+                raise ValueError(
+                    f"operations[{i}] must have exactly one of {', '.join(BATCH_OPERATIONS)}"
+                    + (f"; Shoal does not serve {names[0]}" if unserved else f", got {names}")
+                )
+        return data
 
 
 class CreateFieldIndex(_Model):

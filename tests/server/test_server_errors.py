@@ -102,6 +102,41 @@ BAD: list[tuple[str, str, Any, int, str]] = [
     ("PUT", C + "/index", {"field_name": "a", "field_schema": "nope"}, 422, "field_schema"),
     ("POST", C + "/points/delete", {"points": ["bad"]}, 400, "bad"),
     ("POST", C + "/points/delete", {"filter": {"must": [{"key": "a"}]}, "x": 1}, 422, "x"),
+    # points/batch is all or nothing: a bad operation anywhere leaves everything unchanged.
+    (
+        "POST",
+        C + "/points/batch?wait=true",
+        {
+            "operations": [
+                {"upsert": {"points": [{"id": 3, "vector": [1, 2, 3, 4]}]}},
+                {"set_payload": {"payload": {"b": 1}, "points": [999]}},
+            ]
+        },
+        404,
+        "999",
+    ),
+    (
+        "POST",
+        C + "/points/batch",
+        {
+            "operations": [
+                {"delete": {"points": [1]}},
+                {"upsert": {"points": [{"id": 5, "vector": [1, 2]}]}},
+            ]
+        },
+        400,
+        "expected dim: 4",
+    ),
+    ("POST", C + "/points/batch", {"operations": [{"delete": {"filter": "a ==="}}]}, 400, "a ==="),
+    (
+        "POST",
+        C + "/points/batch",
+        {"operations": [{"update_vectors": {"points": []}}]},
+        422,
+        "does not serve update_vectors",
+    ),
+    ("POST", C + "/points/batch", {"operations": [{"upsert": {}, "delete": {}}]}, 422, "one of"),
+    ("POST", C + "/points/batch", {"operations": "x"}, 422, "operations"),
     ("GET", "/no/such/endpoint", None, 404, "/no/such/endpoint"),
     ("DELETE", C + "/points/scroll", None, 405, "DELETE"),
 ]

@@ -114,6 +114,26 @@ def flow(mm: ModuleType, name: str) -> list[Step]:
         s("delete_payload", name, keys=["color"], points=[4]),
         s("clear_payload", name, points_selector=[5]),
         s("retrieve", name, ids=[1, 2, 3, 4, 5, 20]),
+        s(
+            "batch_update_points",
+            name,
+            update_operations=[
+                mm.UpsertOperation(
+                    upsert=mm.PointsList(points=[mm.PointStruct(id=30, vector=vec(30))])
+                ),
+                mm.SetPayloadOperation(set_payload=mm.SetPayload(payload={"t": 1}, points=[30, 6])),
+                mm.DeleteOperation(delete=mm.PointIdsList(points=[7])),
+                mm.OverwritePayloadOperation(
+                    overwrite_payload=mm.SetPayload(payload={"only": 8}, points=[8])
+                ),
+                mm.DeletePayloadOperation(delete_payload=mm.DeletePayload(keys=["n"], points=[9])),
+                mm.ClearPayloadOperation(clear_payload=mm.PointIdsList(points=[10])),
+                mm.UpsertOperation(
+                    upsert=mm.PointsBatch(batch=mm.Batch(ids=[31], vectors=[vec(31)]))
+                ),
+            ],
+        ),
+        s("retrieve", name, ids=[6, 7, 8, 9, 10, 30, 31]),
         s("create_payload_index", name, field_name="color", field_schema="keyword"),
         s("get_collection", name),
         s("delete", name, points_selector=mm.PointIdsList(points=[1, 2])),
@@ -196,6 +216,12 @@ def test_official_sync_client(qdrant: QdrantClient, served: ServerProcess) -> No
     # Sanity: the flow returned real data, not a run of empty answers.
     assert theirs[4] == {"operation_id": 1, "status": "completed"}
     assert len(theirs[8]) == 3 and sum(len(p) for p in theirs[8]) == 12
+    # points/batch: seven operations, one result each, and their effects in order.
+    assert [r["status"] for r in theirs[23]] == ["completed"] * 7
+    after = {r["id"]: r.get("payload") for r in theirs[24]}
+    assert list(after) == [6, 8, 9, 10, 30, 31]  # 7 deleted
+    assert after[8] == {"only": 8} and after[10] == {} and after[30] == {"t": 1}
+    assert "n" not in after[9] and after[6]["t"] == 1
 
 
 async def test_official_async_client(served: ServerProcess, recorder: Recorder) -> None:

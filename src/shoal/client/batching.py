@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import weakref
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Hashable, Sequence
 from typing import Generic, TypeVar
 
 Req = TypeVar("Req")
@@ -115,3 +115,16 @@ class InlineBatcher(Generic[Req, Res]):
         if isinstance(result, BaseException):
             raise result
         return result
+
+
+def consecutive(keys: Sequence[Hashable]) -> list[list[int]]:
+    """Indices of ``keys`` in maximal runs of equal keys, in order: a batch of writes is
+    split where its ``wait`` flag changes, not sorted by it, so every write still lands in
+    arrival order."""
+    runs: list[list[int]] = []
+    for i, key in enumerate(keys):
+        if runs and keys[runs[-1][0]] == key:
+            runs[-1].append(i)
+        else:
+            runs.append([i])
+    return runs

@@ -30,7 +30,7 @@ def build(model: type[M], error: type[BadRequest] = BadRequest, /, **fields: Any
 def _first_error(exc: ValidationError) -> str:
     err = exc.errors()[0]
     loc = ".".join(str(x) for x in err["loc"])
-    return f"{loc}: {err['msg']} (got {err.get('input')!r:.80})"
+    return f"{loc + ': ' if loc else ''}{err['msg']} (got {err.get('input')!r:.80})"
 
 
 def as_model(value: Any, model: type[M], error: type[BadRequest] = BadRequest) -> M:

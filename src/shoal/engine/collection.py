@@ -30,8 +30,8 @@ from shoal.engine.points import (
 )
 from shoal.engine.query_plan import QueryContext
 from shoal.engine.state import DELETED, CollectionState, Row
-from shoal.engine.writes import Changes, GroupCommitter, Plan, View
-from shoal.errors import InvalidPayload, InvalidQuery, PointNotFound
+from shoal.engine.writes import Changes, GroupCommitter, Plan, View, all_or_nothing
+from shoal.errors import BadRequest, InvalidPayload, InvalidQuery, PointNotFound
 from shoal.filters.tree import parse_key
 from shoal.ids import PointId, canonical_id
 from shoal.storage import COMMIT_SEQ, NEXT_SERIAL, CollectionStore, decode_id
@@ -170,8 +170,49 @@ class Collection:
         Each op names a ``plan_<op>`` method and its arguments. Returns one result or
         exception per op: a bad write fails alone, the others commit together.
         """
-        outcomes: list[m.UpdateResult | BaseException | None] = [None] * len(ops)
-        planned: list[tuple[int, Plan]] = []
+        plans = self._plans(ops)
+        outcomes: dict[int, m.UpdateResult | BaseException] = {
+            i: p for i, p in enumerate(plans) if isinstance(p, BaseException)
+        }
+        planned = [(i, p) for i, p in enumerate(plans) if not isinstance(p, BaseException)]
+        done = self.writer.submit_many([plan for _, plan in planned], wait)
+        for (i, _), outcome in zip(planned, done, strict=True):
+            outcomes[i] = (
+                outcome if isinstance(outcome, BaseException) else self._result(outcome, wait)
+            )
+        return [outcomes[i] for i in range(len(plans))]
+
+    def write_atomic(
+        self, ops: Sequence[tuple[str, tuple[Any, ...]]], wait: bool = True
+    ) -> list[m.UpdateResult]:
+        """Several writes applied in order as one: all of them or, if any is rejected,
+        none (Qdrant's ``points/batch``). One result per op, all with the same operation id.
+
+        Raises:
+            The first rejected op's error.
+        """
+        plans = self._plans(ops)
+        ready = [p for p in plans if not isinstance(p, BaseException)]
+        if len(ready) < len(plans):
+            raise next(p for p in plans if isinstance(p, BaseException))
+        result = self._write(all_or_nothing(ready), wait)
+        return [result] * len(ready)
+
+    def batch_update(
+        self, operations: Sequence[m.UpdateOperation], wait: bool = True
+    ) -> list[m.UpdateResult]:
+        """Qdrant's ``points/batch``: the operations applied in order as one write (all of
+        them or none, see :meth:`write_atomic`).
+
+        Raises:
+            The first rejected operation's error; BadRequest for an upsert with
+            ``update_filter``, which Shoal does not serve.
+        """
+        return self.write_atomic([_engine_op(op) for op in operations], wait)
+
+    def _plans(self, ops: Sequence[tuple[str, tuple[Any, ...]]]) -> list[Plan | BaseException]:
+        """A plan, or the exception that rejected it, per op."""
+        plans: list[Plan | BaseException | None] = [None] * len(ops)
         # The vectors of every upsert in the group are converted and checked together.
         upserts: dict[int, list[m.PointStruct]] = {}
         for i, (op, args) in enumerate(ops):
@@ -179,28 +220,22 @@ class Collection:
                 try:
                     upserts[i] = _point_list(args[0])
                 except Exception as exc:  # e.g. a Batch whose columns differ in length
-                    outcomes[i] = exc
+                    plans[i] = exc
         checked = self._checked_vectors([p for pts in upserts.values() for p in pts])
         start = 0
         for i, (op, args) in enumerate(ops):
-            if outcomes[i] is not None:
+            if plans[i] is not None:
                 continue
             try:
                 if i in upserts:
                     end = start + len(upserts[i])
-                    plan = self.plan_upsert(upserts[i], checked[start:end])
+                    plans[i] = self.plan_upsert(upserts[i], checked[start:end])
                     start = end
                 else:
-                    plan = getattr(self, f"plan_{op}")(*args)
-                planned.append((i, plan))
+                    plans[i] = getattr(self, f"plan_{op}")(*args)
             except Exception as exc:
-                outcomes[i] = exc
-        done = self.writer.submit_many([plan for _, plan in planned], wait)
-        for (i, _), outcome in zip(planned, done, strict=True):
-            outcomes[i] = (
-                outcome if isinstance(outcome, BaseException) else self._result(outcome, wait)
-            )
-        return [o for o in outcomes if o is not None]
+                plans[i] = exc
+        return [p for p in plans if p is not None]
 
     def upsert(
         self, points: Sequence[m.PointStruct] | m.Batch, wait: bool = True
@@ -546,6 +581,24 @@ class Collection:
                 return m.CountResult(count=len(self.state))
             match = self.filters.match(self.state, flt, self.payload_index)
             return m.CountResult(count=len(match.rows()))
+
+
+def _engine_op(op: m.UpdateOperation) -> tuple[str, tuple[Any, ...]]:
+    """An operation of ``points/batch`` as ``write_atomic`` takes it."""
+    if isinstance(op, m.UpsertOperation):
+        if op.upsert.update_filter is not None:
+            raise BadRequest("Wrong input: upsert with update_filter is not supported")
+        body = op.upsert
+        return "upsert", (body.batch if isinstance(body, m.PointsBatch) else body.points,)
+    if isinstance(op, m.DeleteOperation):
+        return "delete", (op.delete,)
+    if isinstance(op, m.SetPayloadOperation):
+        return "set_payload", (op.set_payload,)
+    if isinstance(op, m.OverwritePayloadOperation):
+        return "overwrite_payload", (op.overwrite_payload,)
+    if isinstance(op, m.DeletePayloadOperation):
+        return "delete_payload", (op.delete_payload,)
+    return "clear_payload", (op.clear_payload,)
 
 
 def _point_list(points: Sequence[m.PointStruct] | m.Batch) -> list[m.PointStruct]:

@@ -76,6 +76,22 @@ class View:
 Plan = Callable[[View, int], Changes]
 
 
+def all_or_nothing(plans: list[Plan]) -> Plan:
+    """One plan doing ``plans`` in order, each seeing the changes of those before it; if
+    any rejects its write, the combined write is rejected and none of them is applied."""
+
+    def plan(view: View, version: int) -> Changes:
+        changes: Changes = {}
+        seen = View(view.state, dict(view.overlay))
+        for part in plans:
+            made = part(seen, version)
+            seen.overlay.update(made)
+            changes.update(made)
+        return changes
+
+    return plan
+
+
 @dataclass
 class Write:
     """One caller's write: ``plan`` computes its changes (or raises to reject the write)."""

@@ -175,6 +175,19 @@ async def delete_points(call: Call) -> m.UpdateResult:
     return await call.on_collection(Collection.delete, selector, wait)
 
 
+async def batch_update(call: Call) -> list[m.UpdateResult]:
+    """POST /collections/{name}/points/batch: several updates, applied in order as one.
+
+    Unlike Qdrant, which applies the operations one by one and stops at a failing one,
+    Shoal applies all of them or, if any is rejected, none: the error names the bad value
+    and nothing has changed, so a client can retry the others safely.
+    """
+    wait = call.wait()
+    data = await call.json()
+    body = wire.validate(m.UpdateOperations, data)
+    return await call.on_collection(Collection.batch_update, body.operations, wait)
+
+
 async def retrieve(call: Call) -> list[m.Record]:
     """POST /collections/{name}/points: points by id, missing ones skipped."""
     body = await call.body(m.PointRequest)
@@ -310,6 +323,7 @@ OPERATIONS: tuple[Operation, ...] = (
     Operation("PUT", _P, upsert, write=True),
     Operation("POST", _P, retrieve, write=False),
     Operation("POST", _P + "/delete", delete_points, write=True),
+    Operation("POST", _P + "/batch", batch_update, write=True),
     Operation("POST", _P + "/scroll", scroll, write=False),
     Operation("POST", _P + "/count", count, write=False),
     Operation("POST", _P + "/query", query, write=False),

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
 from shoal import models as m
-from shoal.client.batching import LoopBatcher
+from shoal.client.batching import LoopBatcher, consecutive
 from shoal.client.runner import run_async
 from shoal.engine import Collection, Database
 from shoal.errors import BadRequest
@@ -116,6 +116,13 @@ class AsyncLocalTransport:
     async def count(self, name: str, body: m.CountRequest) -> m.CountResult:
         return await run_async(_collection_call, self, name, Collection.count, body)
 
+    async def batch_update(
+        self, name: str, body: m.UpdateOperations, wait: bool
+    ) -> list[m.UpdateResult]:
+        return await run_async(
+            _collection_call, self, name, Collection.batch_update, body.operations, wait
+        )
+
     async def query(self, name: str, body: m.QueryRequest) -> m.QueryResponse:
         return await self._queries.submit((name, body))
 
@@ -192,15 +199,11 @@ def _grouped(
 def _write_group(
     col: Collection, ops: list[tuple[str, tuple[Any, ...], bool]]
 ) -> list[m.UpdateResult | BaseException]:
-    # wait=True and wait=False writes are committed as separate groups.
-    out: list[m.UpdateResult | BaseException | None] = [None] * len(ops)
-    for wait in (True, False):
-        idxs = [i for i, op in enumerate(ops) if op[2] is wait]
-        if idxs:
-            results = col.write_many([(ops[i][0], ops[i][1]) for i in idxs], wait)
-            for i, result in zip(idxs, results, strict=True):
-                out[i] = result
-    return [o for o in out if o is not None]
+    # wait=True and wait=False writes are committed as separate groups, in arrival order.
+    out: list[m.UpdateResult | BaseException] = []
+    for run in consecutive([wait for _, _, wait in ops]):
+        out += col.write_many([(ops[i][0], ops[i][1]) for i in run], ops[run[0]][2])
+    return out
 
 
 def _create_index(

@@ -281,6 +281,29 @@ class Client:
         selector = convert.points_selector(points_selector)
         return self._t.clear_payload(collection_name, selector, wait)
 
+    def batch_update_points(
+        self,
+        collection_name: str,
+        update_operations: Sequence[m.UpdateOperation | Mapping[str, Any]],
+        wait: bool = True,
+    ) -> list[m.UpdateResult]:
+        """Several updates applied in order as one write: all of them or, if any is
+        rejected, none (Qdrant applies them one by one and stops at a failing one).
+
+        Args:
+            update_operations: ``UpsertOperation``, ``DeleteOperation``,
+                ``SetPayloadOperation``, ``OverwritePayloadOperation``,
+                ``DeletePayloadOperation`` or ``ClearPayloadOperation`` (or their JSON dicts).
+
+        Returns:
+            One ``UpdateResult`` per operation.
+
+        Raises:
+            The first rejected operation's error (nothing is applied then).
+        """
+        body = convert.build(m.UpdateOperations, operations=list(update_operations))
+        return self._t.batch_update(collection_name, body, wait)
+
     def create_payload_index(
         self,
         collection_name: str,

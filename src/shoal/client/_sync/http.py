@@ -26,7 +26,7 @@ from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from shoal import errors
 from shoal import models as m
-from shoal.client.batching import InlineBatcher
+from shoal.client.batching import InlineBatcher, consecutive
 from shoal.client.http_gate import RequestGate
 from shoal.errors import InvalidFilter, RemoteError, ShoalError
 from shoal.ids import canonical_id
@@ -44,6 +44,31 @@ LIMITS = httpx.Limits(max_connections=MAX_IN_FLIGHT, max_keepalive_connections=M
 
 _RECORDS = TypeAdapter(list[m.Record])
 _RESPONSES = TypeAdapter(list[m.QueryResponse])
+_UPDATE_RESULTS = TypeAdapter(list[m.UpdateResult])
+
+# A write as the batcher holds it: collection, operation, body, wait.
+_Write = tuple[str, str, BaseModel, bool]
+# Each write's own endpoint, and its operation in a /points/batch body.
+_WRITE_ROUTE = {
+    "upsert": ("PUT", "/points"),
+    "delete": ("POST", "/points/delete"),
+    "set_payload": ("POST", "/points/payload"),
+    "overwrite_payload": ("PUT", "/points/payload"),
+    "delete_payload": ("POST", "/points/payload/delete"),
+    "clear_payload": ("POST", "/points/payload/clear"),
+}
+_OPERATION: dict[str, Callable[..., m.UpdateOperation]] = {
+    "upsert": m.UpsertOperation,
+    "delete": m.DeleteOperation,
+    "set_payload": m.SetPayloadOperation,
+    "overwrite_payload": m.OverwritePayloadOperation,
+    "delete_payload": m.DeletePayloadOperation,
+    "clear_payload": m.ClearPayloadOperation,
+}
+# A /points/batch carries at most this many operations and (about) this many points;
+# a write with more points than that is sent alone.
+MAX_BATCH_OPS = 256
+MAX_BATCH_POINTS = 1024
 
 
 class HttpTransport:
@@ -82,6 +107,8 @@ class HttpTransport:
         self._queries: InlineBatcher[tuple[str, m.QueryRequest], m.QueryResponse] = InlineBatcher(
             self._query_many
         )
+        # Concurrent small writes are sent together as one /points/batch.
+        self._writes: InlineBatcher[_Write, m.UpdateResult] = InlineBatcher(self._write_many)
 
     def close(self) -> None:
         if self._owns_client:
@@ -149,15 +176,12 @@ class HttpTransport:
     def upsert(
         self, name: str, body: m.PointsList | m.PointsBatch, wait: bool
     ) -> m.UpdateResult:
-        result = self._request("PUT", _col(name) + "/points", body, wait)
-        return _parse(m.UpdateResult, result)
+        return self._writes.submit((name, "upsert", body, wait))
 
     def delete(
         self, name: str, selector: m.PointIdsList | m.FilterSelector, wait: bool
     ) -> m.UpdateResult:
-        body = _portable(selector)
-        result = self._request("POST", _col(name) + "/points/delete", body, wait)
-        return _parse(m.UpdateResult, result)
+        return self._writes.submit((name, "delete", _portable(selector), wait))
 
     def retrieve(self, name: str, body: m.PointRequest) -> list[m.Record]:
         result = self._request("POST", _col(name) + "/points", body)
@@ -223,22 +247,81 @@ class HttpTransport:
     # ---------------------------------------------------------------- payload
 
     def set_payload(self, name: str, body: m.SetPayload, wait: bool) -> m.UpdateResult:
-        path = _col(name) + "/points/payload"
-        return _parse(m.UpdateResult, self._request("POST", path, _portable(body), wait))
+        return self._writes.submit((name, "set_payload", _portable(body), wait))
 
     def overwrite_payload(self, name: str, body: m.SetPayload, wait: bool) -> m.UpdateResult:
-        path = _col(name) + "/points/payload"
-        return _parse(m.UpdateResult, self._request("PUT", path, _portable(body), wait))
+        return self._writes.submit((name, "overwrite_payload", _portable(body), wait))
 
     def delete_payload(self, name: str, body: m.DeletePayload, wait: bool) -> m.UpdateResult:
-        path = _col(name) + "/points/payload/delete"
-        return _parse(m.UpdateResult, self._request("POST", path, _portable(body), wait))
+        return self._writes.submit((name, "delete_payload", _portable(body), wait))
 
     def clear_payload(
         self, name: str, selector: m.PointIdsList | m.FilterSelector, wait: bool
     ) -> m.UpdateResult:
-        path = _col(name) + "/points/payload/clear"
-        return _parse(m.UpdateResult, self._request("POST", path, _portable(selector), wait))
+        return self._writes.submit((name, "clear_payload", _portable(selector), wait))
+
+    def batch_update(
+        self, name: str, body: m.UpdateOperations, wait: bool
+    ) -> list[m.UpdateResult]:
+        # An expression filter goes out structured, as in every other request.
+        operations = [
+            op.model_copy(update={f: _portable(getattr(op, f)) for f in type(op).model_fields})
+            for op in body.operations
+        ]
+        body = m.UpdateOperations(operations=operations)
+        result = self._request("POST", _col(name) + "/points/batch", body, wait)
+        return _parse_list(_UPDATE_RESULTS, result)
+
+    def _write_many(self, items: list[_Write]) -> list[m.UpdateResult | BaseException]:
+        """Concurrent writes: per collection, runs of small ones with the same ``wait`` go
+        as one ``/points/batch``, in arrival order; a large write goes alone.
+
+        ``shoal serve`` applies a batch all or nothing, so when it rejects one (a 4xx error)
+        nothing has changed and each write is sent again alone: only the bad one fails. (A
+        Qdrant server applies a batch up to its failing operation; the writes before it
+        would then be applied twice, in order, which upserts and payload updates survive.)
+        """
+        out: list[m.UpdateResult | BaseException | None] = [None] * len(items)
+        by_name: dict[str, list[int]] = {}
+        for i, (name, _, _, _) in enumerate(items):
+            by_name.setdefault(name, []).append(i)
+        for name, idxs in by_name.items():
+            for chunk in _write_chunks([items[i] for i in idxs]):
+                chosen = [idxs[j] for j in chunk]
+                results = self._write_chunk(name, chosen, items)
+                for i, result in zip(chosen, results, strict=True):
+                    out[i] = result
+        return [o for o in out if o is not None]
+
+    def _write_chunk(
+        self, name: str, chosen: list[int], items: list[_Write]
+    ) -> list[m.UpdateResult | BaseException]:
+        writes = [items[i] for i in chosen]
+        if len(writes) == 1:
+            return [self._write_outcome(writes[0])]
+        wait = writes[0][3]
+        body = m.UpdateOperations(operations=[_OPERATION[op](**{op: b}) for _, op, b, _ in writes])
+        try:
+            result = self._request("POST", _col(name) + "/points/batch", body, wait)
+        except ShoalError as exc:
+            if exc.status_code >= 500:  # the server may have applied it: do not resend
+                return [exc] * len(writes)
+            return [self._write_outcome(w) for w in writes]
+        results: list[m.UpdateResult | BaseException] = _parse_list(_UPDATE_RESULTS, result)
+        if len(results) != len(writes):
+            raise RemoteError(
+                502, f"The server answered {len(results)} results for {len(writes)} operations"
+            )
+        return results
+
+    def _write_outcome(self, write: _Write) -> m.UpdateResult | BaseException:
+        name, op, body, wait = write
+        method, path = _WRITE_ROUTE[op]
+        try:
+            result = self._request(method, _col(name) + path, body, wait)
+        except ShoalError as exc:
+            return exc
+        return _parse(m.UpdateResult, result)
 
     def create_payload_index(
         self, name: str, body: m.CreateFieldIndex, wait: bool
@@ -252,6 +335,35 @@ class HttpTransport:
 
 
 # ------------------------------------------------------------------ encoding
+
+
+def _points_in(body: BaseModel) -> int:
+    """How many points a write carries (1 for a filter or a payload update by filter)."""
+    if isinstance(body, m.PointsList):
+        return len(body.points)
+    if isinstance(body, m.PointsBatch):
+        return len(body.batch.ids)
+    points = getattr(body, "points", None)
+    return len(points) if isinstance(points, list) else 1
+
+
+def _write_chunks(writes: list[_Write]) -> list[list[int]]:
+    """Consecutive writes of one collection in the requests that carry them: runs of one
+    ``wait`` flag, cut at MAX_BATCH_OPS operations or MAX_BATCH_POINTS points."""
+    chunks: list[list[int]] = []
+    for run in consecutive([wait for _, _, _, wait in writes]):
+        chunks.append([])
+        points = 0
+        for i in run:
+            size = _points_in(writes[i][2])
+            if chunks[-1] and (
+                len(chunks[-1]) >= MAX_BATCH_OPS or points + size > MAX_BATCH_POINTS
+            ):
+                chunks.append([])
+                points = 0
+            chunks[-1].append(i)
+            points += size
+    return chunks
 
 
 def _col(name: str) -> str:
