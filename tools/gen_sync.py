@@ -1,43 +1,120 @@
 #!/usr/bin/env python3
-"""Generate the sync client from the async one (unasync-style rewriting).
+"""Generate sync code from async code (unasync-style rewriting).
 
-    python tools/gen_sync.py          # rewrite src/shoal/client/_sync/*.py
-    python tools/gen_sync.py --check  # exit 1 if the generated files are out of date
+    python tools/gen_sync.py          # rewrite every _sync folder
+    python tools/gen_sync.py --check  # exit 1 if a generated file is out of date
 
-Every ``.py`` file in ``src/shoal/client/_async`` is rewritten into ``_sync``: ``async def`` →
+Two folders are sources: ``src/shoal/client/_async`` (the client and its transports) and
+``src/shoal/integrations/langchain/_async`` (the LangChain store's I/O methods). Every
+``.py`` file in one is rewritten into the ``_sync`` folder beside it: ``async def`` →
 ``def``, ``await x`` → ``x``, ``async with/for`` → ``with/for``, a ``# sync-only: code``
-comment line → ``code``, and the names in ``REPLACEMENTS`` swapped for their sync twins.
-The async files are the only source; the generated ones carry a DO-NOT-EDIT header.
+comment line → ``code``, then the job's exact phrases and whole words swapped for their
+sync twins. The async files are the only source; the generated ones carry a DO-NOT-EDIT
+header.
 """
 
 from __future__ import annotations
 
 import argparse
 import re
+import subprocess
 import sys
+from dataclasses import dataclass, field
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-SRC = ROOT / "src" / "shoal" / "client" / "_async"
-DST = ROOT / "src" / "shoal" / "client" / "_sync"
+SHOAL = ROOT / "src" / "shoal"
 
-REPLACEMENTS = {
-    "AsyncClient": "Client",
-    "AsyncLocalTransport": "LocalTransport",
-    "AsyncHttpTransport": "HttpTransport",
-    "AsyncTransport": "Transport",
-    "__aenter__": "__enter__",
-    "__aexit__": "__exit__",
-    "run_async": "run_sync",
-    "LoopBatcher": "InlineBatcher",
-    "AwaitBatcher": "InlineBatcher",
-    "_async": "_sync",
-    "aclose": "close",
-    "AsyncIterator": "Iterator",
-    "asyncio.sleep": "time.sleep",
-}
 
-_WORDS = re.compile(r"\b(" + "|".join(re.escape(k) for k in REPLACEMENTS) + r")\b")
+@dataclass(frozen=True)
+class Job:
+    """One ``_async`` folder and what its code turns into."""
+
+    src: Path
+    words: dict[str, str]  # whole words (identifiers), swapped after the phrases
+    phrases: dict[str, str] = field(default_factory=dict)  # exact text, swapped first
+
+    @property
+    def dst(self) -> Path:
+        return self.src.with_name("_sync")
+
+
+CLIENT = Job(
+    SHOAL / "client" / "_async",
+    words={
+        "AsyncClient": "Client",
+        "AsyncLocalTransport": "LocalTransport",
+        "AsyncHttpTransport": "HttpTransport",
+        "AsyncTransport": "Transport",
+        "__aenter__": "__enter__",
+        "__aexit__": "__exit__",
+        "run_async": "run_sync",
+        "LoopBatcher": "InlineBatcher",
+        "AwaitBatcher": "InlineBatcher",
+        "_async": "_sync",
+        "aclose": "close",
+        "AsyncIterator": "Iterator",
+        "asyncio.sleep": "time.sleep",
+    },
+)
+
+# The store's async methods are its sync ones with an ``a`` in front (LangChain's names).
+_STORE_METHODS = (
+    "add_texts",
+    "add_documents",
+    "add_embeddings",
+    "upsert",
+    "delete",
+    "get_by_ids",
+    "search_by_metadata",
+    "get_pks",
+    "similarity_search",
+    "similarity_search_by_vector",
+    "similarity_search_with_score",
+    "similarity_search_with_score_by_vector",
+    "similarity_search_with_relevance_scores",
+    "max_marginal_relevance_search",
+    "max_marginal_relevance_search_by_vector",
+    "from_texts",
+    "from_documents",
+    # StoreCollection's
+    "layout",
+    "ensure",
+    "drop",
+    "query",
+    "retrieve",
+    "scroll",
+)
+
+LANGCHAIN = Job(
+    SHOAL / "integrations" / "langchain" / "_async",
+    words={
+        **{"a" + name: name for name in _STORE_METHODS},
+        "_awrite": "_write",
+        "_asearch": "_search",
+        "_asimilarity_search_with_relevance_scores": "_similarity_search_with_relevance_scores",
+        "anew_store": "new_store",
+        "AsyncClient": "Client",
+        "AsyncCollectionIO": "SyncCollectionIO",
+        "AsyncWrites": "SyncWrites",
+        "AsyncLookups": "SyncLookups",
+        "AsyncSearch": "SyncSearch",
+        "_async": "_sync",
+    },
+    phrases={
+        # The sync side calls the embedding directly; the async side coalesces concurrent
+        # calls (``coalesce.EmbeddingCoalescer``).
+        "self._embedder.documents(": "self.embedding_func.embed_documents(",
+        "self._embedder.query(": "self.embedding_func.embed_query(",
+        # The shared sync client, and the running loop's async one.
+        "self.connection.aclient()": "self.connection.client",
+        # Collection creation: a lock per event loop, or one for all threads.
+        "self.connection.create_lock()": "self._sync_lock",
+    },
+)
+
+JOBS = (CLIENT, LANGCHAIN)
+
 _RULES = [
     # `# sync-only: code` in the async source becomes `code` in the sync output.
     (re.compile(r"^(\s*)# sync-only: (.*)$", re.MULTILINE), r"\1\2"),
@@ -47,44 +124,67 @@ _RULES = [
 ]
 
 
-def header(name: str) -> str:
+def header(job: Job, name: str) -> str:
+    source = job.src.relative_to(ROOT) / name
     return (
-        f"# DO NOT EDIT: generated by tools/gen_sync.py from src/shoal/client/_async/{name}.\n"
+        f"# DO NOT EDIT: generated by tools/gen_sync.py from\n# {source}.\n"
         "# Edit the async source and run `python tools/gen_sync.py`.\n"
     )
 
 
-def unasync(source: str) -> str:
+def unasync(job: Job, source: str) -> str:
     for pattern, repl in _RULES:
         source = pattern.sub(repl, source)
-    return _WORDS.sub(lambda mt: REPLACEMENTS[mt.group(1)], source)
+    for phrase, sync in job.phrases.items():
+        source = source.replace(phrase, sync)
+    words = re.compile(r"\b(" + "|".join(re.escape(k) for k in job.words) + r")\b")
+    return words.sub(lambda mt: job.words[mt.group(1)], source)
 
 
-def generated() -> dict[Path, str]:
+def formatted(path: Path, source: str) -> str:
+    """``source`` as ``ruff format`` leaves it: dropping ``await`` can shorten a line enough
+    for the formatter to join it, and the output must pass ``ruff format --check``."""
+    done = subprocess.run(
+        [sys.executable, "-m", "ruff", "format", "--stdin-filename", str(path), "-"],
+        input=source,
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=ROOT,
+    )
+    return done.stdout
+
+
+def generated(job: Job) -> dict[Path, str]:
     return {
-        DST / src.name: header(src.name) + unasync(src.read_text())
-        for src in sorted(SRC.glob("*.py"))
+        job.dst / src.name: formatted(
+            job.dst / src.name, header(job, src.name) + unasync(job, src.read_text())
+        )
+        for src in sorted(job.src.glob("*.py"))
     }
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--check", action="store_true", help="fail if files are stale")
     args = parser.parse_args()
-    wanted = generated()
-    stale = [p for p, text in wanted.items() if not p.exists() or p.read_text() != text]
-    extra = [p for p in DST.glob("*.py") if p not in wanted]
-    if args.check:
-        for p in stale + extra:
-            print(f"out of date: {p.relative_to(ROOT)} (run python tools/gen_sync.py)")
-        return 1 if stale or extra else 0
-    DST.mkdir(exist_ok=True)
-    for p in extra:
-        p.unlink()
-    for p, text in wanted.items():
-        p.write_text(text)
-    print(f"generated {len(wanted)} files in {DST.relative_to(ROOT)}")
-    return 0
+    status = 0
+    for job in JOBS:
+        wanted = generated(job)
+        stale = [p for p, text in wanted.items() if not p.exists() or p.read_text() != text]
+        extra = [p for p in job.dst.glob("*.py") if p not in wanted]
+        if args.check:
+            for p in stale + extra:
+                print(f"out of date: {p.relative_to(ROOT)} (run python tools/gen_sync.py)")
+            status |= 1 if stale or extra else 0
+            continue
+        job.dst.mkdir(exist_ok=True)
+        for p in extra:
+            p.unlink()
+        for p, text in wanted.items():
+            p.write_text(text)
+        print(f"generated {len(wanted)} files in {job.dst.relative_to(ROOT)}")
+    return status
 
 
 if __name__ == "__main__":

@@ -1,7 +1,8 @@
 """The store's constructor and plumbing: arguments, clients, collection, shared helpers.
 
-``ShoalVectorStore`` is built in three layers, one module each: this base, the writes
-(``writes.py``), and the reads and class constructors (``store.py``).
+``ShoalVectorStore`` (``store.py``) is this base plus the I/O methods: writes, lookups and
+searches, each written once as async code in ``_async`` and generated as sync code into
+``_sync`` by ``tools/gen_sync.py``.
 """
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 from langchain_core.documents import Document
@@ -58,6 +59,29 @@ _MILVUS_ONLY_OPTIONS = frozenset(
 _MILVUS_WRITE_KWARGS = frozenset({"partition_name", "timeout"})
 
 Vector = Sequence[float]
+Scored = list[tuple[Document, float]]
+_S = TypeVar("_S", bound="StoreBase")
+
+
+def query_vector(embedding: Vector) -> list[float]:
+    """A query vector as the client takes it."""
+    # The client validates the numbers (numpy scalars included): no per-item copy here.
+    if isinstance(embedding, list):
+        return embedding
+    tolist = getattr(embedding, "tolist", None)
+    result: list[float] = tolist() if tolist is not None else list(embedding)
+    return result
+
+
+def new_store(cls: type[_S], **kwargs: Any) -> _S:
+    """``cls(**kwargs)``: ``from_texts`` constructs the store with it."""
+    return cls(**kwargs)
+
+
+async def anew_store(cls: type[_S], **kwargs: Any) -> _S:
+    """``cls(**kwargs)`` on a worker thread: opening an embedded folder reads it from disk
+    (and ``drop_old`` deletes a collection), which must not block the event loop."""
+    return await asyncio.to_thread(cls, **kwargs)
 
 
 def as_vectors(embeddings: Sequence[Vector], count: int) -> list[list[float]]:
@@ -320,6 +344,10 @@ class StoreBase(VectorStore):
         vectors = [layout.vector_of(p.vector) for p in points]
         picked = maximal_marginal_relevance(list(query), vectors, k, lambda_mult)
         return [self._fields.document(points[i].payload, points[i].id) for i in picked]
+
+    def _pk_of(self, record: m.Record) -> str:
+        pk = (record.payload or {}).get(self._fields.primary)
+        return str(pk) if pk is not None else str(record.id)
 
     def _delete_selector(
         self, ids: Sequence[str] | str | None, expr: str | None, kwargs: dict[str, Any]
