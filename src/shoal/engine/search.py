@@ -168,6 +168,12 @@ def exact_search(
     tops, best = _best_first(per_query, min(kk, n))
     finite = np.isfinite(best)
     higher = higher_is_better(col.distance)
+    if higher and finite.all():
+        # The usual case: k finite scores per query, already best first: one conversion for
+        # the batch instead of a mask and two conversions per query.
+        rows_all = (tops if base_rows is None else base_rows[tops]).astype(np.int64)
+        scores_all = best.astype(np.float32)
+        return [Hits(r, sc) for r, sc in zip(rows_all, scores_all, strict=True)]
     results = []
     for j, query in enumerate(queries):
         keep = finite[j]
