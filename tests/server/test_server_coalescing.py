@@ -1,4 +1,4 @@
-"""Concurrent queries through the HTTP transport travel as one batch request."""
+"""Concurrent queries and writes through the HTTP transport travel as batch requests."""
 
 from __future__ import annotations
 
@@ -11,15 +11,21 @@ from server_support import async_http_client
 from shoal import errors, models
 
 
-async def test_concurrent_queries_share_one_batch_request(
-    asgi_client: httpx.AsyncClient,
-) -> None:
+def recorded_paths(http: httpx.AsyncClient) -> list[str]:
+    """The paths of the requests ``http`` sends from now on."""
     paths: list[str] = []
 
     async def record(request: httpx.Request) -> None:
         paths.append(request.url.path)
 
-    asgi_client.event_hooks["request"].append(record)
+    http.event_hooks["request"].append(record)
+    return paths
+
+
+async def test_concurrent_queries_share_one_batch_request(
+    asgi_client: httpx.AsyncClient,
+) -> None:
+    paths = recorded_paths(asgi_client)
     client = await async_http_client("http://shoal.test", asgi_client)
     await client.create_collection("c", models.VectorParams(size=2, distance="Cosine"))
     await client.upsert(
@@ -56,12 +62,7 @@ async def test_batched_results_match_single_requests(
 async def test_concurrent_writes_share_one_batch_request(asgi_client: httpx.AsyncClient) -> None:
     """Small concurrent writes travel as one /points/batch; the server applies it all or
     nothing, so when one write is bad each is sent again alone and only the bad one fails."""
-    paths: list[str] = []
-
-    async def record(request: httpx.Request) -> None:
-        paths.append(request.url.path)
-
-    asgi_client.event_hooks["request"].append(record)
+    paths = recorded_paths(asgi_client)
     client = await async_http_client("http://shoal.test", asgi_client)
     await client.create_collection("w", models.VectorParams(size=2, distance="Dot"))
     paths.clear()
