@@ -286,15 +286,15 @@ class AsyncHttpTransport:
         for name, idxs in by_name.items():
             for chunk in _write_chunks([items[i] for i in idxs]):
                 chosen = [idxs[j] for j in chunk]
-                results = await self._write_chunk(name, chosen, items)
+                results = await self._write_chunk(name, [items[i] for i in chosen])
                 for i, result in zip(chosen, results, strict=True):
                     out[i] = result
         return [o for o in out if o is not None]
 
     async def _write_chunk(
-        self, name: str, chosen: list[int], items: list[_Write]
+        self, name: str, writes: list[_Write]
     ) -> list[m.UpdateResult | BaseException]:
-        writes = [items[i] for i in chosen]
+        """One chunk's outcomes: one request for it, or one per write if it was rejected."""
         if len(writes) == 1:
             return [await self._write_outcome(writes[0])]
         wait = writes[0][3]
