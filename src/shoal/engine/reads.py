@@ -267,28 +267,9 @@ def scored_points(state: CollectionState, pq: PreparedQuery, hits: Hits) -> list
         rows, scores = rows[keep], scores[keep]
     rows, scores = rows[pq.offset : pq.offset + pq.limit], scores[pq.offset : pq.offset + pq.limit]
     threshold = req.score_threshold
-    keys, payloads = state.keys, state.payloads
-    if threshold is None and not req.with_vector and req.with_payload in (None, True):
-        # The usual page (whole payloads, no vectors, no threshold), built in one pass.
-        return [
-            m.assembled(
-                m.ScoredPoint,
-                {
-                    "id": keys[row],
-                    "version": version,
-                    "score": score,
-                    "payload": json_copy(payloads[row]) if payloads[row] else {},
-                    "vector": None,
-                    "shard_key": None,
-                    "order_value": None,
-                },
-            )
-            for row, score, version in zip(
-                rows.tolist(), scores.tolist(), state.versions[rows].tolist(), strict=True
-            )
-        ]
     higher = higher_is_better(state.vector_params[pq.name].distance)
     named = not (len(state.vector_params) == 1 and DEFAULT_VECTOR in state.vector_params)
+    keys, payloads = state.keys, state.payloads
     selector, with_vector = req.with_payload, req.with_vector
     whole = selector is None or selector is True  # the common case, copied directly
     out = []
