@@ -15,6 +15,7 @@ import numpy as np
 
 from shoal import models as m
 from shoal.engine.state import VectorColumn
+from shoal.index import blas
 
 _MANHATTAN_BLOCK = 4096
 
@@ -41,8 +42,10 @@ def _goodness(
     data = col.data[rows] if gathered is None else gathered
     # One query: a matrix-vector product. As a one-column matrix product OpenBLAS hands it to
     # its thread pool, which costs milliseconds on a busy machine (measured: 2,000 x 384
-    # rows, p50 7 ms as gemm vs 0.02 ms as gemv).
-    good: np.ndarray = (data @ queries[0])[:, None] if len(queries) == 1 else data @ queries.T
+    # rows, p50 7 ms as gemm vs 0.02 ms as gemv). A batch's product runs on one thread
+    # unless it is large (``shoal.index.blas``).
+    with blas.for_product(data.shape[0] * data.shape[1] * len(queries)):
+        good: np.ndarray = (data @ queries[0])[:, None] if len(queries) == 1 else data @ queries.T
     if col.distance in (m.Distance.COSINE, m.Distance.DOT):
         return good
     if col.distance == m.Distance.EUCLID:
