@@ -92,5 +92,9 @@ def test_numpy_openblas_is_limited_for_a_moderate_product_only() -> None:
     assert product[0, 0] == 8.0
     with blas.for_product(blas.POOLED_ABOVE):  # OpenBLAS keeps this one on one thread anyway
         assert limiter.threads() == before
+    with blas.for_product(blas.POOLED_ABOVE_VECTOR, vector=True):  # and this one
+        assert limiter.threads() == before
+    with blas.for_product(blas.POOLED_ABOVE_VECTOR + 1, vector=True):
+        assert limiter.threads() == 1
     with blas.for_product(blas.POOLED_FROM):  # large enough for the pool to pay
         assert limiter.threads() == before

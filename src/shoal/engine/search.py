@@ -44,7 +44,7 @@ def _goodness(
     # its thread pool, which costs milliseconds on a busy machine (measured: 2,000 x 384
     # rows, p50 7 ms as gemm vs 0.02 ms as gemv). A batch's product runs on one thread
     # unless it is large (``shoal.index.blas``).
-    with blas.for_product(data.shape[0] * data.shape[1] * len(queries)):
+    with blas.for_product(data.shape[0] * data.shape[1] * len(queries), vector=len(queries) == 1):
         good: np.ndarray = (data @ queries[0])[:, None] if len(queries) == 1 else data @ queries.T
     if col.distance in (m.Distance.COSINE, m.Distance.DOT):
         return good

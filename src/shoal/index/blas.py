@@ -30,9 +30,11 @@ import numpy as np
 
 # Multiply-adds from which a product keeps the pool: ~1.3 ms on one thread here (49 G/s).
 POOLED_FROM = 1 << 26
-# OpenBLAS runs a product below this many multiply-adds on the calling thread anyway
-# (interface/gemm.c: SMP_THRESHOLD_MIN * GEMM_MULTITHREAD_THRESHOLD).
+# OpenBLAS runs a product up to this many multiply-adds on the calling thread anyway
+# (interface/gemm.c: SMP_THRESHOLD_MIN * GEMM_MULTITHREAD_THRESHOLD; a matrix-vector
+# product, interface/gemv.c, up to 115200 * GEMM_MULTITHREAD_THRESHOLD).
 POOLED_ABOVE = 65536 * 4
+POOLED_ABOVE_VECTOR = 115200 * 4
 
 # (setter, getter) names: numpy >= 2 bundles scipy-openblas with ILP64 symbol suffixes.
 _SYMBOLS = (
@@ -106,9 +108,11 @@ def _numpy_openblas() -> ThreadLimiter | None:
 _LIMITER = _numpy_openblas()
 
 
-def for_product(multiply_adds: int) -> AbstractContextManager[None]:
-    """The context to compute a product of this many multiply-adds in: one BLAS thread for
-    a product OpenBLAS would pool but that is too small to gain from it."""
-    if _LIMITER is None or not POOLED_ABOVE < multiply_adds < POOLED_FROM:
+def for_product(multiply_adds: int, *, vector: bool = False) -> AbstractContextManager[None]:
+    """The context to compute a product of this many multiply-adds in (``vector``: a
+    matrix-vector product): one BLAS thread for a product OpenBLAS would pool but that is
+    too small to gain from it."""
+    pooled_above = POOLED_ABOVE_VECTOR if vector else POOLED_ABOVE
+    if _LIMITER is None or not pooled_above < multiply_adds < POOLED_FROM:
         return nullcontext()
     return _LIMITER.one_thread()
