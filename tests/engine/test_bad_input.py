@@ -122,6 +122,24 @@ async def test_wrong_dimension_query(api: Api) -> None:
     await api.rejects(E.WrongVectorSize, ["got 1"], "query_points", "named", [1.0], using="a")
 
 
+async def test_query_vector_forms_and_strict_components(api: Api) -> None:
+    """A list, a tuple or a numpy array finds the same points; a list is used as given
+    (not copied, not changed), and a bool or a string in it is rejected."""
+    import numpy as np
+
+    query = [1.0, 2, 3.0]  # an int component counts as a float, as in Qdrant
+    pages = [
+        [(p.id, p.score) for p in (await api("query_points", "c", form, limit=2)).points]
+        for form in (query, tuple(query), np.array(query, dtype=np.float32))
+    ]
+    assert pages[0] == pages[1] == pages[2] and len(pages[0]) == 2
+    assert query == [1.0, 2, 3.0]
+    for bad in (True, "2.0"):
+        await api.rejects(
+            E.InvalidQuery, ["query", repr(bad)], "query_points", "c", [1.0, bad, 3.0]
+        )
+
+
 @pytest.mark.parametrize("bad", [float("nan"), float("inf"), float("-inf")])
 async def test_non_finite_components(api: Api, bad: float) -> None:
     point = m.PointStruct(id=11, vector=[1.0, bad, 2.0])

@@ -92,7 +92,9 @@ def query_arg(value: Any) -> m.QueryInterface | None:
         return value
     if isinstance(value, np.ndarray):
         return [float(x) for x in value.ravel()] if value.ndim == 1 else value.tolist()
-    if isinstance(value, (list, tuple)):
+    if isinstance(value, list):
+        return value  # validation copies it: no copy of its own (a search's largest object)
+    if isinstance(value, tuple):
         return list(value)
     if isinstance(value, (int, str, uuid.UUID, np.integer)) and not isinstance(value, bool):
         return point_id(value)
