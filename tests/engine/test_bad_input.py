@@ -134,6 +134,7 @@ async def test_query_vector_forms_and_strict_components(api: Api) -> None:
     ]
     assert pages[0] == pages[1] == pages[2] and len(pages[0]) == 2
     assert query == [1.0, 2, 3.0]
+    await api.rejects(E.InvalidQuery, ["query"], "query_points", "c", np.ones(DIM, dtype=bool))
     for bad in (True, "2.0"):
         await api.rejects(
             E.InvalidQuery, ["query", repr(bad)], "query_points", "c", [1.0, bad, 3.0]

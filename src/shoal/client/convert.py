@@ -91,7 +91,9 @@ def query_arg(value: Any) -> m.QueryInterface | None:
     if value is None or isinstance(value, m.NearestQuery):
         return value
     if isinstance(value, np.ndarray):
-        return [float(x) for x in value.ravel()] if value.ndim == 1 else value.tolist()
+        # tolist, not float(x) per item: 10x faster, and a bool array stays bools (rejected).
+        query: list[Any] = value.tolist()
+        return query
     if isinstance(value, list):
         return value  # validation copies it: no copy of its own (a search's largest object)
     if isinstance(value, tuple):
