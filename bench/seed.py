@@ -365,12 +365,27 @@ async def run_cell(
             by_mode[mode].append(run)
             _log_run(run)
             if run.hung:
-                results.hung[kit.name] = f"{emb.name} {op} N={n} {mode}"
+                idle = await abandon(kit, args.timeout)
+                results.hung[kit.name] = f"{emb.name} {op} N={n} {mode}; {idle}"
                 return [_merged(runs) for runs in by_mode.values() if runs]
         done = [runs[-1] for runs in by_mode.values()]
         if any(r.seconds is None or r.seconds > REPEAT_UNDER_S for r in done):
             break
     return [_merged(runs) for runs in by_mode.values()]
+
+
+async def abandon(kit: Kit, timeout: float) -> str:
+    """Stop what a hung store left running, and measure what this process still burns
+    while idle: every later cell runs in the same process, beside it."""
+    try:
+        await in_thread(kit.abandon, timeout)
+    except Exception as exc:
+        progress(f"  {kit.name}: stopping it failed: {_short(exc)}")
+    before = time.process_time()
+    await asyncio.sleep(1.0)
+    idle = f"idle CPU after stopping it: {(time.process_time() - before) * 1000:.0f} ms/s"
+    progress(f"  {kit.name}: {idle}")
+    return idle
 
 
 def _merged(runs: list[Run]) -> Run:
@@ -530,7 +545,7 @@ async def benchmark(args: argparse.Namespace, workdir: Path) -> Results:
                 )
                 results.throughput.append(tp)
                 if tp.hung:
-                    results.hung[kit.name] = "throughput"
+                    results.hung[kit.name] = f"throughput; {await abandon(kit, args.timeout)}"
                 qps = "-" if tp.qps is None else f"{tp.qps:.0f} q/s"
                 p99 = "-" if tp.p99_ms is None else f"p99 {tp.p99_ms:.1f} ms"
                 note = f", error: {tp.error}" if tp.error else ""

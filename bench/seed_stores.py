@@ -76,6 +76,10 @@ class Kit:
     async def close(self, store: VectorStore) -> None:
         """Drop the test's collection and release the store."""
 
+    def abandon(self) -> None:
+        """Stop what a store that stopped answering left running in this process, where it
+        can be stopped: the cells after it run beside whatever it still does."""
+
     async def settle(self, store: VectorStore) -> None:
         """Wait for background work a bulk load started (an index build), so the load's
         cost is counted in the load time, not in the searches timed after it. Stores that
@@ -156,6 +160,12 @@ class MilvusLiteKit(MilvusStyleKit):
     async def close(self, store: VectorStore) -> None:
         s: Any = store
         s.client.drop_collection(s.collection_name)
+
+    def abandon(self) -> None:
+        # Milvus Lite 3 serves the file from gRPC threads inside this process.
+        from milvus_lite.server_manager import server_manager_instance
+
+        server_manager_instance.release_server(self.uri)
 
     def count(self, store: VectorStore) -> int:
         s: Any = store
