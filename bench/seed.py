@@ -381,11 +381,17 @@ async def abandon(kit: Kit, timeout: float) -> str:
         await in_thread(kit.abandon, timeout)
     except Exception as exc:
         progress(f"  {kit.name}: stopping it failed: {_short(exc)}")
-    before = time.process_time()
-    await asyncio.sleep(1.0)
-    idle = f"idle CPU after stopping it: {(time.process_time() - before) * 1000:.0f} ms/s"
+    idle = f"idle CPU after stopping it: {await idle_cpu_ms():.0f} ms/s"
     progress(f"  {kit.name}: {idle}")
     return idle
+
+
+async def idle_cpu_ms() -> float:
+    """CPU milliseconds this process burns in one idle second (threads other stores left
+    behind): whatever it is, the cells measured next run beside it."""
+    before = time.process_time()
+    await asyncio.sleep(1.0)
+    return (time.process_time() - before) * 1000
 
 
 def _merged(runs: list[Run]) -> Run:
@@ -527,9 +533,10 @@ async def benchmark(args: argparse.Namespace, workdir: Path) -> Results:
                         if kit.name not in results.hung:
                             results.runs += await run_cell(kit, emb, op, n, args, results)
         if args.throughput_docs > 0:
+            results.idle_cpu_ms = await idle_cpu_ms()
             progress(
                 f"throughput: {args.throughput_docs} docs, {args.throughput_queries} searches, "
-                f"{args.inflight} in flight"
+                f"{args.inflight} in flight (idle CPU before: {results.idle_cpu_ms:.0f} ms/s)"
             )
             for kit in kits:
                 if kit.name in results.hung:
@@ -601,6 +608,7 @@ def main(argv: list[str] | None = None) -> None:
             "meta": results.meta,
             "skipped": results.skipped,
             "hung": results.hung,
+            "idle_cpu_ms": results.idle_cpu_ms,
             "runs": [asdict(r) | {"check": r.check} for r in results.runs],
             "throughput": [asdict(t) for t in results.throughput],
         }

@@ -80,6 +80,7 @@ class Results:
     throughput: list[Throughput] = field(default_factory=list)
     skipped: dict[str, str] = field(default_factory=dict)
     hung: dict[str, str] = field(default_factory=dict)  # store -> the run where it hung
+    idle_cpu_ms: float | None = None  # CPU ms/s the process burnt idle before throughput
 
 
 # --------------------------------------------------------------------- formatting
@@ -184,7 +185,13 @@ def _throughput_table(results: Results) -> list[str]:
         f"{first.inflight} in flight (hash embedding)",
         "",
         "Rounds of searches are repeated while a round takes under 3 s (up to "
-        f"{results.meta.get('repeat', 1)}); q/s, p50 and p99 are the medians of the rounds.",
+        f"{results.meta.get('repeat', 1)}); q/s, p50 and p99 are the medians of the rounds."
+        + (
+            ""
+            if results.idle_cpu_ms is None
+            else f" Before they started, the idle process burnt {results.idle_cpu_ms:.0f} ms "
+            "of CPU per second (threads other stores left running)."
+        ),
         "",
     ]
     rows = []
