@@ -29,8 +29,9 @@ FAILED). Then a throughput test: 10,000 documents loaded in batches, 2,000
 A cell whose runs take under a second (100 zero-cost calls take milliseconds, and one
 scheduler hiccup on a shared 2-core machine can double that) is run up to ``--repeat``
 times, async and sync alternating, each on a fresh collection; the medians are reported
-and every repetition's count is checked. The throughput test repeats its rounds of
-searches the same way (while a round takes under 3 s) and reports the rounds' medians.
+and every repetition's count is checked. The throughput test loads every store first,
+then repeats rounds of searches the same way (while a round takes under 3 s), round 1 of
+every store before round 2 of any, and reports each store's medians.
 
 Sync calls run in a worker thread and every run has a time limit (``--timeout``), so a
 store that stops answering is reported and skipped rather than waited for. Prints
@@ -54,8 +55,8 @@ import tempfile
 import threading
 import time
 import warnings
-from collections.abc import Awaitable, Callable, Iterator
-from dataclasses import asdict
+from collections.abc import Awaitable, Callable
+from dataclasses import asdict, dataclass, field
 from importlib import metadata
 from pathlib import Path
 from types import FrameType
@@ -257,24 +258,145 @@ def _p50_p99(latencies: list[float]) -> tuple[float, float]:
     return statistics.median(ordered), ordered[min(len(ordered) - 1, int(0.99 * len(ordered)))]
 
 
-async def run_throughput(
-    kit: Kit, docs: int, queries: int, inflight: int, batch: int, timeout: float, repeat: int
-) -> Throughput:
-    """Load ``docs`` documents in batches, then ``queries`` searches, ``inflight`` at once:
-    up to ``repeat`` rounds while a round takes under ``THROUGHPUT_REPEAT_UNDER_S``, and
-    the medians of the rounds' q/s, p50 and p99."""
-    tp = Throughput(kit.name, docs, queries, inflight)
-    try:
-        store = await kit.open(HashEmbeddings())
-    except Exception as exc:
-        tp.error = f"open: {_short(exc)}"
-        return tp
-    latencies: list[float] = []
+@dataclass
+class _Searcher:
+    """One store in the throughput test: loaded once, then searched in rounds."""
 
-    async def worker(todo: Iterator[int], record: bool) -> list[BaseException]:
-        # One of `inflight` workers, each with one search at a time: `inflight` in flight,
-        # without creating every call's task up front (2,000 tasks started at once delay
-        # the first searches by the time it takes to start them all).
+    kit: Kit
+    tp: Throughput
+    store: VectorStore | None = None
+    rounds: list[tuple[float, float, float]] = field(default_factory=list)  # q/s, p50, p99
+    done: bool = False  # no more rounds: it failed, hung, or a round took long enough
+
+
+async def run_throughput(kits: list[Kit], args: argparse.Namespace, results: Results) -> None:
+    """Load ``--throughput-docs`` documents into every store, then run rounds of
+    ``--throughput-queries`` searches, ``--inflight`` at once, store after store: up to
+    ``--repeat`` rounds each while its round takes under ``THROUGHPUT_REPEAT_UNDER_S``.
+    Each store reports the medians of its rounds' q/s, p50 and p99.
+
+    Rounds are interleaved (round 1 of every store, then round 2, ...) rather than run
+    store by store, so that a slow spell of this shared machine falls on every store's
+    rounds alike instead of on whichever store happened to be measured then.
+    """
+    timeout = THROUGHPUT_TIMEOUT_FACTOR * args.timeout
+    searchers = [
+        _Searcher(
+            kit, Throughput(kit.name, args.throughput_docs, args.throughput_queries, args.inflight)
+        )
+        for kit in kits
+        if kit.name not in results.hung
+    ]
+    for s in searchers:
+        await _load(s, args.throughput_docs, args.batch, args.inflight, timeout)
+        if s.tp.hung:
+            results.hung[s.kit.name] = f"throughput load; {await abandon(s.kit, args.timeout)}"
+        load = "-" if s.tp.load_s is None else f"{s.tp.load_s:.1f} s"
+        note = f", error: {s.tp.error}" if s.tp.error else ""
+        progress(f"  {s.kit.name:<13} loaded in {load}, count {s.tp.counted}{note}")
+    results.idle_cpu_ms = await idle_cpu_ms()
+    progress(f"  every store loaded; idle CPU {results.idle_cpu_ms:.0f} ms/s")
+    for number in range(1, args.repeat + 1):
+        for s in searchers:
+            if s.done:
+                continue
+            await _round(s, args.throughput_queries, args.inflight, timeout)
+            if s.tp.hung:
+                results.hung[s.kit.name] = f"throughput; {await abandon(s.kit, args.timeout)}"
+            qps = f"{s.rounds[-1][0]:.0f} q/s" if s.rounds else "-"
+            progress(f"  round {number}: {s.kit.name:<13} {qps}")
+    for s in searchers:
+        tp = s.tp
+        if s.rounds:
+            tp.rounds = [round(r[0], 1) for r in s.rounds]
+            tp.qps = statistics.median(r[0] for r in s.rounds)
+            tp.p50_ms = statistics.median(r[1] for r in s.rounds) * 1000
+            tp.p99_ms = statistics.median(r[2] for r in s.rounds) * 1000
+        if s.store is not None and not tp.hung:
+            await _close(s.kit, s.store, timeout)
+        results.throughput.append(tp)
+        qps = "-" if tp.qps is None else f"{tp.qps:.0f} q/s"
+        p99 = "-" if tp.p99_ms is None else f"p99 {tp.p99_ms:.1f} ms"
+        progress(f"  {s.kit.name:<13} {qps}, {p99} (median of {len(s.rounds)} rounds)")
+        if tp.counted is not None and tp.counted != tp.docs:
+            progress(
+                f"CHECK FAILED: {s.kit.name} throughput load: counted {tp.counted}, "
+                f"expected {tp.docs}"
+            )
+
+
+async def _load(s: _Searcher, docs: int, batch: int, inflight: int, timeout: float) -> None:
+    """Open the store, load ``docs`` documents in batches, count them, warm up."""
+    tp = s.tp
+    try:
+        s.store = await s.kit.open(HashEmbeddings())
+    except Exception as exc:
+        tp.error, s.done = f"open: {_short(exc)}", True
+        return
+    store = s.store
+
+    async def load() -> None:
+        t0 = time.perf_counter()
+        for start in range(0, docs, batch):
+            await store.aadd_documents(make_docs(min(batch, docs - start), start))
+        await s.kit.settle(store)
+        tp.load_s = time.perf_counter() - t0
+        tp.counted = await in_thread(lambda: s.kit.count(store), timeout)
+        await _searches(store, inflight, inflight, docs, None)  # warm-up
+
+    try:
+        await within(load(), timeout)
+    except Hung as exc:
+        tp.error, tp.hung, s.done = f"hung: {exc}", True, True
+    except Exception as exc:
+        tp.error, s.done = _short(exc), True
+
+
+async def _round(s: _Searcher, queries: int, inflight: int, timeout: float) -> None:
+    """One timed round of searches; a round over the time limit ends the store's rounds."""
+    assert s.store is not None
+    latencies: list[float] = []
+    # The load (and the other stores' rounds) left garbage: collect it now, for every store
+    # alike, so that a full collection it made due does not land in the timed searches
+    # (timeit disables the collector for the same reason).
+    gc.collect()
+    started = time.perf_counter()
+    try:
+        failures = await within(
+            _searches(s.store, inflight, queries, s.tp.docs, latencies), timeout
+        )
+    except Hung as exc:
+        s.done = True
+        if not latencies:
+            s.tp.error, s.tp.hung = f"hung: {exc}", True
+            return
+        # Slow, not stuck: report the searches that finished in the time allowed.
+        s.tp.error = f"stopped after {timeout:.0f} s: {len(latencies)} of {queries} searches done"
+        failures = []
+    except Exception as exc:
+        s.tp.error, s.done = _short(exc), True
+        return
+    elapsed = time.perf_counter() - started
+    s.tp.completed = len(latencies)  # of the last round
+    s.tp.failed_calls += len(failures)
+    if failures and s.tp.error is None:
+        s.tp.error = _short(failures[0])
+    if latencies:
+        s.rounds.append((len(latencies) / elapsed, *_p50_p99(latencies)))
+    if elapsed > THROUGHPUT_REPEAT_UNDER_S:
+        s.done = True
+
+
+async def _searches(
+    store: VectorStore, inflight: int, n: int, docs: int, latencies: list[float] | None
+) -> list[BaseException]:
+    """``n`` searches for documents' texts by ``inflight`` workers, each with one search at
+    a time (starting all n tasks up front would delay the first searches by the time it
+    takes to start them all); each latency is appended to ``latencies``. Returns the
+    failures."""
+    todo = iter(range(n))
+
+    async def worker() -> list[BaseException]:
         failures: list[BaseException] = []
         for i in todo:
             started = time.perf_counter()
@@ -283,69 +405,12 @@ async def run_throughput(
             except Exception as exc:
                 failures.append(exc)
                 continue
-            if record:
+            if latencies is not None:
                 latencies.append(time.perf_counter() - started)
         return failures
 
-    async def run_all(n: int, record: bool) -> list[Any]:
-        todo = iter(range(n))
-        per_worker = await asyncio.gather(*(worker(todo, record) for _ in range(inflight)))
-        return [exc for failures in per_worker for exc in failures]
-
-    searching_since: list[float] = []
-    rounds: list[tuple[float, float, float]] = []  # (q/s, p50 s, p99 s) of each full round
-
-    async def measure() -> list[Any]:
-        t0 = time.perf_counter()
-        for start in range(0, docs, batch):
-            await store.aadd_documents(make_docs(min(batch, docs - start), start))
-        await kit.settle(store)
-        tp.load_s = time.perf_counter() - t0
-        tp.counted = await in_thread(lambda: kit.count(store), timeout)
-        await run_all(inflight, False)  # warm-up
-        failures: list[Any] = []
-        for _ in range(repeat):
-            # The load left garbage of its own (10,000 documents' lists and dicts): collect
-            # it now, for every store alike, so that a full collection it made due does not
-            # land in the timed searches (timeit disables the collector for the same reason).
-            gc.collect()
-            latencies.clear()
-            searching_since[:] = [time.perf_counter()]
-            failures += await run_all(queries, True)
-            elapsed = time.perf_counter() - searching_since[0]
-            if latencies:
-                rounds.append((len(latencies) / elapsed, *_p50_p99(latencies)))
-            if elapsed > THROUGHPUT_REPEAT_UNDER_S:
-                break
-        return failures
-
-    try:
-        results = await within(measure(), timeout)
-    except Hung as exc:
-        if not rounds and not (searching_since and latencies):
-            tp.error, tp.hung = f"hung: {exc}", True
-            return tp
-        # Slow, not stuck: report the searches that finished in the time allowed.
-        tp.error = f"stopped after {timeout:.0f} s: {len(latencies)} of {queries} searches done"
-        if not rounds:
-            elapsed = time.perf_counter() - searching_since[0]
-            rounds.append((len(latencies) / elapsed, *_p50_p99(latencies)))
-        results = []
-    except Exception as exc:
-        tp.error = _short(exc)
-        results = []
-    tp.completed = len(latencies)
-    if rounds:
-        tp.rounds = [round(r[0], 1) for r in rounds]
-        tp.qps = statistics.median(r[0] for r in rounds)
-        tp.p50_ms = statistics.median(r[1] for r in rounds) * 1000
-        tp.p99_ms = statistics.median(r[2] for r in rounds) * 1000
-    failures = [r for r in results if isinstance(r, BaseException)]
-    tp.failed_calls = len(failures)
-    if failures:
-        tp.error = _short(failures[0])
-    await _close(kit, store, timeout)
-    return tp
+    per_worker = await asyncio.gather(*(worker() for _ in range(inflight)))
+    return [exc for failures in per_worker for exc in failures]
 
 
 async def run_cell(
@@ -533,35 +598,11 @@ async def benchmark(args: argparse.Namespace, workdir: Path) -> Results:
                         if kit.name not in results.hung:
                             results.runs += await run_cell(kit, emb, op, n, args, results)
         if args.throughput_docs > 0:
-            results.idle_cpu_ms = await idle_cpu_ms()
             progress(
                 f"throughput: {args.throughput_docs} docs, {args.throughput_queries} searches, "
-                f"{args.inflight} in flight (idle CPU before: {results.idle_cpu_ms:.0f} ms/s)"
+                f"{args.inflight} in flight"
             )
-            for kit in kits:
-                if kit.name in results.hung:
-                    continue
-                tp = await run_throughput(
-                    kit,
-                    args.throughput_docs,
-                    args.throughput_queries,
-                    args.inflight,
-                    args.batch,
-                    THROUGHPUT_TIMEOUT_FACTOR * args.timeout,
-                    args.repeat,
-                )
-                results.throughput.append(tp)
-                if tp.hung:
-                    results.hung[kit.name] = f"throughput; {await abandon(kit, args.timeout)}"
-                qps = "-" if tp.qps is None else f"{tp.qps:.0f} q/s"
-                p99 = "-" if tp.p99_ms is None else f"p99 {tp.p99_ms:.1f} ms"
-                note = f", error: {tp.error}" if tp.error else ""
-                progress(f"  {kit.name:<13} {qps}, {p99}, count {tp.counted}{note}")
-                if tp.counted is not None and tp.counted != tp.docs:
-                    progress(
-                        f"CHECK FAILED: {kit.name} throughput load: counted {tp.counted}, "
-                        f"expected {tp.docs}"
-                    )
+            await run_throughput(kits, args, results)
     finally:
         for kit in kits:
             try:

@@ -80,7 +80,7 @@ class Results:
     throughput: list[Throughput] = field(default_factory=list)
     skipped: dict[str, str] = field(default_factory=dict)
     hung: dict[str, str] = field(default_factory=dict)  # store -> the run where it hung
-    idle_cpu_ms: float | None = None  # CPU ms/s the process burnt idle before throughput
+    idle_cpu_ms: float | None = None  # CPU ms/s burnt idle, every throughput store loaded
 
 
 # --------------------------------------------------------------------- formatting
@@ -184,13 +184,15 @@ def _throughput_table(results: Results) -> list[str]:
         f"### Throughput: {first.docs:,} documents, {first.queries:,} searches, "
         f"{first.inflight} in flight (hash embedding)",
         "",
-        "Rounds of searches are repeated while a round takes under 3 s (up to "
-        f"{results.meta.get('repeat', 1)}); q/s, p50 and p99 are the medians of the rounds."
+        "Every store is loaded first; then rounds of searches run store after store "
+        "(round 1 of each, then round 2, ...), up to "
+        f"{results.meta.get('repeat', 1)} per store while its round takes under 3 s; q/s, p50 "
+        "and p99 are the medians of a store's rounds."
         + (
             ""
             if results.idle_cpu_ms is None
-            else f" Before they started, the idle process burnt {results.idle_cpu_ms:.0f} ms "
-            "of CPU per second (threads other stores left running)."
+            else f" With every store loaded and idle, the process burnt "
+            f"{results.idle_cpu_ms:.0f} ms of CPU per second (threads the stores keep running)."
         ),
         "",
     ]
