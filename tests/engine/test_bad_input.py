@@ -128,13 +128,24 @@ async def test_query_vector_forms_and_strict_components(api: Api) -> None:
     import numpy as np
 
     query = [1.0, 2, 3.0]  # an int component counts as a float, as in Qdrant
+    forms = (
+        query,
+        tuple(query),
+        np.array(query, dtype=np.float32),
+        np.array(query),
+        np.array([1, 2, 3]),
+        m.NearestQuery(nearest=np.array(query)),
+    )
     pages = [
         [(p.id, p.score) for p in (await api("query_points", "c", form, limit=2)).points]
-        for form in (query, tuple(query), np.array(query, dtype=np.float32))
+        for form in forms
     ]
-    assert pages[0] == pages[1] == pages[2] and len(pages[0]) == 2
+    assert all(page == pages[0] for page in pages) and len(pages[0]) == 2
     assert query == [1.0, 2, 3.0]
     await api.rejects(E.InvalidQuery, ["query"], "query_points", "c", np.ones(DIM, dtype=bool))
+    await api.rejects(E.InvalidQuery, ["query"], "query_points", "c", np.ones((1, DIM)))
+    await api.rejects(E.InvalidVector, ["nan"], "query_points", "c", np.array([1.0, np.nan, 2]))
+    await api.rejects(E.WrongVectorSize, ["got 2"], "query_points", "c", np.ones(2))
     for bad in (True, "2.0"):
         await api.rejects(
             E.InvalidQuery, ["query", repr(bad)], "query_points", "c", [1.0, bad, 3.0]

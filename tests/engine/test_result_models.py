@@ -49,6 +49,7 @@ def test_json_copy_is_an_independent_deep_copy(payload: dict[str, object]) -> No
             ),
         ),
         (m.PointStruct, dict(id=7, vector={"v": [0.5, 1.0]}, payload=None)),
+        (m.QueryResponse, dict(points=[m.ScoredPoint(id=1, version=0, score=0.5)])),
     ],
 )  # fmt: skip
 def test_assembled_equals_model_construct(cls: type[BaseModel], fields: dict[str, object]) -> None:

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import gc
+import threading
 from pathlib import Path
 
 import pytest
 from langchain_core.documents import Document
 from langchain_support import HashEmbeddings, hash_vector
 
+from shoal.engine import reads
+from shoal.errors import InvalidQuery
 from shoal.integrations.langchain import ShoalVectorStore
 
 
@@ -109,3 +113,54 @@ async def test_batches_are_bounded(tmp_path: Path, n: int) -> None:
     await asyncio.gather(*(store.aadd_texts([f"t {i}"]) for i in range(n)))
     assert max(emb.document_calls) <= 64
     assert sum(emb.document_calls) == n
+
+
+async def test_waiting_searches_hold_no_lists_of_floats(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Queries waiting for a busy engine carry their vectors as numpy arrays: a list of
+    Python floats per waiting query is what the collector would walk, float by float."""
+    dim = 37
+    emb = CountingEmbeddings(symmetric=False)
+    emb.dim = dim
+    store = store_for(tmp_path, emb)
+    await store.aadd_documents([Document(page_content=f"doc {i}") for i in range(20)])
+    entered, release = threading.Event(), threading.Event()
+    run_queries = reads.run_queries
+
+    def gated(*args: object) -> object:
+        entered.set()
+        assert release.wait(30), "gate never released"
+        return run_queries(*args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(reads, "run_queries", gated)
+    first = asyncio.create_task(store.asimilarity_search("doc 0", k=1))
+    assert await asyncio.to_thread(entered.wait, 30)
+    rest = [asyncio.create_task(store.asimilarity_search(f"doc {i}", k=1)) for i in range(1, 20)]
+    for _ in range(5):  # each query: embedded, then queued behind the busy engine
+        await asyncio.sleep(0)
+    assert emb.query_calls == 20
+    waiting = sum(
+        1
+        for o in gc.get_objects()
+        if type(o) is list and len(o) == dim and all(type(x) is float for x in o)
+    )
+    release.set()
+    results = await asyncio.gather(first, *rest)
+    assert [r[0].page_content for r in results] == [f"doc {i}" for i in range(20)]
+    assert waiting == 0
+
+
+@pytest.mark.parametrize("bad", ["0.5", None, [0.5]])
+async def test_a_non_numeric_query_embedding_is_named(tmp_path: Path, bad: object) -> None:
+    """A query vector that numpy cannot take as numbers goes to the client as it is, whose
+    error names the value (the store does not coerce it)."""
+
+    class Broken(CountingEmbeddings):
+        async def aembed_query(self, text: str) -> list[float]:
+            return [*hash_vector(text, self.dim)[:-1], bad]  # type: ignore[list-item]
+
+    store = store_for(tmp_path, Broken(symmetric=False))
+    await store.aadd_documents([Document(page_content="doc")])
+    with pytest.raises(InvalidQuery, match=repr(bad).replace("[", r"\[")):
+        await store.asimilarity_search("doc", k=1)

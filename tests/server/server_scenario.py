@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
+import numpy as np
 from pydantic import BaseModel
 
 from shoal import models as m
@@ -73,6 +74,9 @@ def steps() -> list[Step]:
         s("count", NAME, count_filter=N_BIG),
         s("count", NAME, count_filter="color == 'blue'"),
         s("query_points", NAME, vec(3), limit=4),
+        # A numpy query stays an array up to the engine, or is sent as a JSON list.
+        s("query_points", NAME, np.asarray(vec(3), dtype=np.float32), limit=4),
+        s("query_points", NAME, m.NearestQuery(nearest=np.asarray(vec(2))), limit=2),
         s("query_points", NAME, vec(3), query_filter=RED, with_vectors=True, limit=3),
         s("query_points", NAME, vec(3), query_filter="n > 2 and color != 'x'", limit=3),
         s("query_points", NAME, vec(3), query_filter="color in ['red', 'blue']", limit=3),

@@ -91,7 +91,10 @@ def query_arg(value: Any) -> m.QueryInterface | None:
     if value is None or isinstance(value, m.NearestQuery):
         return value
     if isinstance(value, np.ndarray):
-        # tolist, not float(x) per item: 10x faster, and a bool array stays bools (rejected).
+        if value.ndim == 1 and value.dtype.kind in "fiu":
+            return value  # kept an array to the engine (models.ArrayVector)
+        # Any other array as a list, for validation to reject with its usual message (a bool
+        # array stays bools).
         query: list[Any] = value.tolist()
         return query
     if isinstance(value, list):

@@ -531,7 +531,7 @@ class Collection:
                 ctx = QueryContext(invalid, self.ann, self.payload_index, self.filters)
                 results = reads.run_queries(self.state, pqs, ctx)
             for (i, _), pts in zip(prepared, results, strict=True):
-                outcomes[i] = m.QueryResponse(points=pts)
+                outcomes[i] = m.assembled(m.QueryResponse, {"points": pts})
         return outcomes
 
     def retrieve(

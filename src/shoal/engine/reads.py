@@ -68,7 +68,10 @@ def json_copy(value: Any) -> Any:
     """A deep copy of a JSON value (dicts, lists, scalars): several times faster than
     ``copy.deepcopy``, which matters on the hot path of every query result."""
     if type(value) is dict:
-        return {k: json_copy(v) if type(v) in _CONTAINERS else v for k, v in value.items()}
+        for v in value.values():
+            if type(v) in _CONTAINERS:
+                return {k: json_copy(v) if type(v) in _CONTAINERS else v for k, v in value.items()}
+        return value.copy()  # flat (most payloads): a shallow copy is a deep one
     if type(value) is list:
         return [json_copy(v) if type(v) in _CONTAINERS else v for v in value]
     return value
@@ -198,7 +201,7 @@ def query_vectors(
     for i, req in enumerate(requests):
         query = req.query.nearest if isinstance(req.query, m.NearestQuery) else req.query
         name = DEFAULT_VECTOR if req.using is None else req.using
-        if isinstance(query, list) and name in config:
+        if isinstance(query, (list, np.ndarray)) and name in config:
             idxs, raws = by_name.setdefault(name, ([], []))
             idxs.append(i)
             raws.append(query)
@@ -217,7 +220,7 @@ def resolve_query_vector(
     if query is None:
         return None, None
     params = state.vector_params[name]
-    if isinstance(query, list):
+    if isinstance(query, (list, np.ndarray)):
         return check_vector(query, params, name=name, point="(query)"), None
     pid = canonical_id(query)
     row = state.row(pid)

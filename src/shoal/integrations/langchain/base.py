@@ -7,6 +7,7 @@ searches, each written once as async code in ``_async`` and generated as sync co
 
 from __future__ import annotations
 
+import array
 import asyncio
 import logging
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -58,19 +59,27 @@ _MILVUS_ONLY_OPTIONS = frozenset(
 # Keyword arguments of writes and deletes that only Milvus uses.
 _MILVUS_WRITE_KWARGS = frozenset({"partition_name", "timeout"})
 
-Vector = Sequence[float]
+Vector = Sequence[float] | np.ndarray
 Scored = list[tuple[Document, float]]
 _S = TypeVar("_S", bound="StoreBase")
 
 
-def query_vector(embedding: Vector) -> list[float]:
-    """A query vector as the client takes it."""
-    # The client validates the numbers (numpy scalars included): no per-item copy here.
-    if isinstance(embedding, list):
+def query_vector(embedding: Vector) -> list[float] | np.ndarray:
+    """A query vector as the client takes it: a numpy array when the embedding's numbers
+    make one, so that no list of Python floats waits in a search batch (the collector walks
+    every float of every list in flight; see ``shoal.models.ArrayVector``).
+
+    Numbers are taken as real numbers (floats, ints, numpy scalars); anything else (a str,
+    None, a nested list) goes to the client as it is, whose validation names the value.
+    """
+    if isinstance(embedding, np.ndarray):
         return embedding
-    tolist = getattr(embedding, "tolist", None)
-    result: list[float] = tolist() if tolist is not None else list(embedding)
-    return result
+    try:
+        # Through array.array: 6 µs for 384 floats (np.array 7.5), and unlike np.fromiter
+        # it refuses strings instead of parsing them.
+        return np.frombuffer(array.array("d", embedding), dtype=np.float64)
+    except (TypeError, ValueError, OverflowError):
+        return list(embedding)
 
 
 def new_store(cls: type[_S], **kwargs: Any) -> _S:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import numpy as np
+
 from shoal import models as m
 from shoal.client import AsyncClient
 from shoal.errors import CollectionAlreadyExists, CollectionNotFound
@@ -81,7 +83,7 @@ class AsyncCollectionIO(CollectionBase):
 
     async def aquery(
         self,
-        vector: list[float],
+        vector: list[float] | np.ndarray,
         limit: int,
         flt: m.Filter | str | None,
         params: m.SearchParams | None,

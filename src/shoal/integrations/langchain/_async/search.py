@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 from langchain_core.documents import Document
 from langchain_core.embeddings import Embeddings
 from typing_extensions import Self
@@ -65,13 +66,13 @@ class AsyncSearch(StoreBase):
         """
         # Straight to the search, not through asimilarity_search_with_score: on the async
         # side each layer is one more coroutine object per call for the collector to walk.
-        vector = await self._embedder.query(query)
+        vector = query_vector(await self._embedder.query(query))
         pairs, _ = await self._asearch("asimilarity_search", vector, k, param, expr, kwargs)
         return [doc for doc, _ in pairs]
 
     async def asimilarity_search_by_vector(
         self,
-        embedding: list[float],
+        embedding: list[float] | np.ndarray,
         k: int = 4,
         param: dict[str, Any] | None = None,
         expr: str | None = None,
@@ -81,7 +82,7 @@ class AsyncSearch(StoreBase):
         """The ``k`` documents closest to a vector.
 
         Args:
-            embedding: the query vector.
+            embedding: the query vector (a list, or a numpy array).
             k: how many.
             param: Milvus-style search params.
             expr: a Milvus-style filter expression.
@@ -126,14 +127,14 @@ class AsyncSearch(StoreBase):
         Raises:
             InvalidFilter, TypeError: as :meth:`similarity_search`.
         """
-        vector = await self._embedder.query(query)
+        vector = query_vector(await self._embedder.query(query))
         return await self.asimilarity_search_with_score_by_vector(
             vector, k, param, expr, timeout, **kwargs
         )
 
     async def asimilarity_search_with_score_by_vector(
         self,
-        embedding: list[float],
+        embedding: list[float] | np.ndarray,
         k: int = 4,
         param: dict[str, Any] | None = None,
         expr: str | None = None,
@@ -143,7 +144,7 @@ class AsyncSearch(StoreBase):
         """The ``k`` closest documents to a vector, with their raw scores.
 
         Args:
-            embedding: the query vector.
+            embedding: the query vector (a list, or a numpy array).
             k: how many.
             param: Milvus-style search params.
             expr: a Milvus-style filter expression.
@@ -163,7 +164,7 @@ class AsyncSearch(StoreBase):
         self, query: str, k: int = 4, **kwargs: Any
     ) -> Scored:
         param, expr = kwargs.pop("param", None), kwargs.pop("expr", None)
-        vector = await self._embedder.query(query)
+        vector = query_vector(await self._embedder.query(query))
         method = "asimilarity_search_with_relevance_scores"
         pairs, layout = await self._asearch(method, vector, k, param, expr, kwargs)
         fn = self._relevance(layout)
@@ -219,14 +220,14 @@ class AsyncSearch(StoreBase):
             ValueError: ``lambda_mult`` is outside [0, 1].
             InvalidFilter, TypeError: as :meth:`similarity_search`.
         """
-        vector = await self._embedder.query(query)
+        vector = query_vector(await self._embedder.query(query))
         return await self.amax_marginal_relevance_search_by_vector(
             vector, k, fetch_k, lambda_mult, param, expr, timeout, **kwargs
         )
 
     async def amax_marginal_relevance_search_by_vector(
         self,
-        embedding: list[float],
+        embedding: list[float] | np.ndarray,
         k: int = 4,
         fetch_k: int = 20,
         lambda_mult: float = 0.5,
@@ -238,7 +239,7 @@ class AsyncSearch(StoreBase):
         """MMR search around a vector.
 
         Args:
-            embedding: the query vector.
+            embedding: the query vector (a list, or a numpy array).
             k: how many to return.
             fetch_k: how many nearest candidates to choose from.
             lambda_mult: 1 ranks by closeness alone, 0 by diversity alone.

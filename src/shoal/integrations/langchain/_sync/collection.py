@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import numpy as np
+
 from shoal import models as m
 from shoal.client import Client
 from shoal.errors import CollectionAlreadyExists, CollectionNotFound
@@ -84,7 +86,7 @@ class SyncCollectionIO(CollectionBase):
 
     def query(
         self,
-        vector: list[float],
+        vector: list[float] | np.ndarray,
         limit: int,
         flt: m.Filter | str | None,
         params: m.SearchParams | None,

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 from langchain_core.documents import Document
 from langchain_core.embeddings import Embeddings
 from typing_extensions import Self
@@ -68,13 +69,13 @@ class SyncSearch(StoreBase):
         """
         # Straight to the search, not through similarity_search_with_score: on the async
         # side each layer is one more coroutine object per call for the collector to walk.
-        vector = self.embedding_func.embed_query(query)
+        vector = query_vector(self.embedding_func.embed_query(query))
         pairs, _ = self._search("similarity_search", vector, k, param, expr, kwargs)
         return [doc for doc, _ in pairs]
 
     def similarity_search_by_vector(
         self,
-        embedding: list[float],
+        embedding: list[float] | np.ndarray,
         k: int = 4,
         param: dict[str, Any] | None = None,
         expr: str | None = None,
@@ -84,7 +85,7 @@ class SyncSearch(StoreBase):
         """The ``k`` documents closest to a vector.
 
         Args:
-            embedding: the query vector.
+            embedding: the query vector (a list, or a numpy array).
             k: how many.
             param: Milvus-style search params.
             expr: a Milvus-style filter expression.
@@ -127,14 +128,14 @@ class SyncSearch(StoreBase):
         Raises:
             InvalidFilter, TypeError: as :meth:`similarity_search`.
         """
-        vector = self.embedding_func.embed_query(query)
+        vector = query_vector(self.embedding_func.embed_query(query))
         return self.similarity_search_with_score_by_vector(
             vector, k, param, expr, timeout, **kwargs
         )
 
     def similarity_search_with_score_by_vector(
         self,
-        embedding: list[float],
+        embedding: list[float] | np.ndarray,
         k: int = 4,
         param: dict[str, Any] | None = None,
         expr: str | None = None,
@@ -144,7 +145,7 @@ class SyncSearch(StoreBase):
         """The ``k`` closest documents to a vector, with their raw scores.
 
         Args:
-            embedding: the query vector.
+            embedding: the query vector (a list, or a numpy array).
             k: how many.
             param: Milvus-style search params.
             expr: a Milvus-style filter expression.
@@ -164,7 +165,7 @@ class SyncSearch(StoreBase):
         self, query: str, k: int = 4, **kwargs: Any
     ) -> Scored:
         param, expr = kwargs.pop("param", None), kwargs.pop("expr", None)
-        vector = self.embedding_func.embed_query(query)
+        vector = query_vector(self.embedding_func.embed_query(query))
         method = "similarity_search_with_relevance_scores"
         pairs, layout = self._search(method, vector, k, param, expr, kwargs)
         fn = self._relevance(layout)
@@ -220,14 +221,14 @@ class SyncSearch(StoreBase):
             ValueError: ``lambda_mult`` is outside [0, 1].
             InvalidFilter, TypeError: as :meth:`similarity_search`.
         """
-        vector = self.embedding_func.embed_query(query)
+        vector = query_vector(self.embedding_func.embed_query(query))
         return self.max_marginal_relevance_search_by_vector(
             vector, k, fetch_k, lambda_mult, param, expr, timeout, **kwargs
         )
 
     def max_marginal_relevance_search_by_vector(
         self,
-        embedding: list[float],
+        embedding: list[float] | np.ndarray,
         k: int = 4,
         fetch_k: int = 20,
         lambda_mult: float = 0.5,
@@ -239,7 +240,7 @@ class SyncSearch(StoreBase):
         """MMR search around a vector.
 
         Args:
-            embedding: the query vector.
+            embedding: the query vector (a list, or a numpy array).
             k: how many to return.
             fetch_k: how many nearest candidates to choose from.
             lambda_mult: 1 ranks by closeness alone, 0 by diversity alone.
