@@ -8,8 +8,11 @@ carries them still validates. This module imports nothing from shoal.
 
 from __future__ import annotations
 
+import struct
+from collections.abc import Sequence
 from datetime import datetime
 from enum import Enum
+from functools import lru_cache
 from typing import Annotated, Any, TypeVar, Union
 
 import numpy as np
@@ -226,6 +229,30 @@ class CreateCollection(_Model):
 # ---------------------------------------------------------------------------- points
 
 Vector = list[StrictFloat]  # a strict float accepts ints (as floats), never bools or str
+
+
+@lru_cache(maxsize=64)
+def _packer(size: int) -> struct.Struct:
+    return struct.Struct(f"{size}d")
+
+
+def float_rows(rows: Sequence[Sequence[Any]], size: int) -> np.ndarray:
+    """A read-only (len(rows), size) float64 array of rows of real numbers (floats, ints,
+    numpy scalars), each exactly ``size`` long.
+
+    Packed with ``struct``: 2.7 µs per 384 floats, against 6 for ``np.array`` (which also
+    parses strings as numbers). This is every query's and every written point's conversion.
+
+    Raises:
+        TypeError: a row of another length, or an item that is not a real number (a str,
+            None, a list).
+    """
+    pack = _packer(size).pack
+    try:
+        data = b"".join([pack(*row) for row in rows])
+    except struct.error as exc:
+        raise TypeError(f"not {size} real numbers: {exc}") from None
+    return np.frombuffer(data, dtype=np.float64).reshape(len(rows), size)
 
 
 def _array_vector(value: Any) -> np.ndarray:

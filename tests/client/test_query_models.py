@@ -6,6 +6,8 @@ import json
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from shoal import models as m
@@ -53,3 +55,20 @@ def test_other_query_forms_keep_their_type(value: object, kind: type) -> None:
 def test_bad_query_forms_are_rejected(value: object) -> None:
     with pytest.raises(ValidationError):
         m.QueryRequest(query=value)
+
+
+reals = st.floats(allow_nan=False, width=64) | st.integers(-(2**53), 2**53)
+
+
+@given(st.integers(1, 6).flatmap(lambda n: st.lists(st.lists(reals, min_size=n, max_size=n))))
+def test_float_rows_equals_numpy(rows: list[list[float]]) -> None:
+    size = len(rows[0]) if rows else 1
+    got = m.float_rows(rows, size)
+    assert got.shape == (len(rows), size) and not got.flags.writeable
+    assert np.array_equal(got, np.array(rows, dtype=np.float64).reshape(len(rows), size))
+
+
+@pytest.mark.parametrize("row", [[1.0, "2.0"], [1.0, None], [1.0, [2.0]], [1.0], [1.0, 2, 3]])
+def test_float_rows_refuses_what_is_not_two_real_numbers(row: list[object]) -> None:
+    with pytest.raises(TypeError):
+        m.float_rows([[0.0, 0.0], row], 2)

@@ -161,6 +161,14 @@ async def test_non_finite_components(api: Api, bad: float) -> None:
     await api.rejects(E.InvalidVector, [str(bad)], "query_points", "c", [bad, 1.0, 2.0])
 
 
+@pytest.mark.parametrize("bad", [10**400, "1.5", None, [1.0]])
+async def test_unvalidated_components_are_named(api: Api, bad: Any) -> None:
+    """A point the model did not validate: the engine's own conversion names the bad
+    component (an int beyond float64 included), and the batch changes nothing."""
+    point = raw_point(11, vector=[1.0, bad, 2.0])
+    await api.rejects(E.InvalidVector, ["11"], "upsert", "c", [*good_batch(), point])
+
+
 async def test_named_and_unnamed_vectors(api: Api) -> None:
     unnamed = m.PointStruct(id=11, vector=V)
     await api.rejects(

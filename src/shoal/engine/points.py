@@ -36,8 +36,10 @@ def check_vector(raw: Any, params: m.VectorParams, *, name: str, point: object) 
     """
     label = f"vector `{name}`" if name else "vector"
     try:
-        arr = np.asarray(raw, dtype=np.float64)
-    except (TypeError, ValueError):
+        # A list through float_rows: np.asarray would parse a str component as a number.
+        flat = type(raw) is list and all(type(x) is not list for x in raw)
+        arr = m.float_rows([raw], len(raw))[0] if flat else np.asarray(raw, dtype=np.float64)
+    except (TypeError, ValueError, OverflowError):  # Overflow: an int beyond float64
         raise InvalidVector(
             f"Wrong input: {label} of point {point} must be a list of numbers, got {raw!r:.80}"
         ) from None
@@ -68,14 +70,17 @@ def check_vector_rows(raws: Sequence[Any], params: m.VectorParams) -> list[np.nd
     stored forms, or None for a vector that needs ``check_vector`` (a bad one; that call
     raises its error, naming it).
 
-    One ``np.array`` over the batch replaces a conversion, a finiteness test and a norm per
+    One conversion over the batch replaces a conversion, a finiteness test and a norm per
     vector, the largest part of a small query's or point's cost in a batch.
     """
     if not raws:
         return []
     try:
-        arr = np.array(raws, dtype=np.float64)
-    except (TypeError, ValueError):
+        if all(type(raw) is list for raw in raws):  # a written point's or a client's vector
+            arr = m.float_rows(raws, params.size)
+        else:
+            arr = np.array(raws, dtype=np.float64)
+    except (TypeError, ValueError, OverflowError):  # Overflow: an int beyond float64
         return [None] * len(raws)
     if arr.ndim != 2 or arr.shape[1] != params.size:
         return [None] * len(raws)
