@@ -64,20 +64,11 @@ _S = TypeVar("_S", bound="StoreBase")
 
 
 def query_vector(embedding: Vector) -> list[float] | np.ndarray:
-    """A query vector as the client takes it: a numpy array when the embedding's numbers
-    make one, so that no list of Python floats waits in a search batch (the collector walks
-    every float of every list in flight; see ``shoal.models.ArrayVector``).
-
-    Numbers are taken as real numbers (floats, ints, numpy scalars); anything else (a str,
-    None, a nested list) goes to the client as it is, whose validation names the value.
-    """
-    if isinstance(embedding, np.ndarray):
+    """A query vector as the client takes it: a list or a numpy array as it is (the client
+    validates the numbers), any other sequence as a list."""
+    if isinstance(embedding, (list, np.ndarray)):
         return embedding
-    try:
-        row: np.ndarray = m.float_rows([embedding], len(embedding))[0]
-        return row
-    except TypeError:
-        return list(embedding)
+    return list(embedding)
 
 
 def new_store(cls: type[_S], **kwargs: Any) -> _S:

@@ -66,7 +66,7 @@ class AsyncSearch(StoreBase):
         """
         # Straight to the search, not through asimilarity_search_with_score: on the async
         # side each layer is one more coroutine object per call for the collector to walk.
-        vector = query_vector(await self._embedder.query(query))
+        vector = await self._embedder.query(query)
         pairs, _ = await self._asearch("asimilarity_search", vector, k, param, expr, kwargs)
         return [doc for doc, _ in pairs]
 
@@ -127,7 +127,7 @@ class AsyncSearch(StoreBase):
         Raises:
             InvalidFilter, TypeError: as :meth:`similarity_search`.
         """
-        vector = query_vector(await self._embedder.query(query))
+        vector = await self._embedder.query(query)
         return await self.asimilarity_search_with_score_by_vector(
             vector, k, param, expr, timeout, **kwargs
         )
@@ -164,7 +164,7 @@ class AsyncSearch(StoreBase):
         self, query: str, k: int = 4, **kwargs: Any
     ) -> Scored:
         param, expr = kwargs.pop("param", None), kwargs.pop("expr", None)
-        vector = query_vector(await self._embedder.query(query))
+        vector = await self._embedder.query(query)
         method = "asimilarity_search_with_relevance_scores"
         pairs, layout = await self._asearch(method, vector, k, param, expr, kwargs)
         fn = self._relevance(layout)
@@ -220,7 +220,7 @@ class AsyncSearch(StoreBase):
             ValueError: ``lambda_mult`` is outside [0, 1].
             InvalidFilter, TypeError: as :meth:`similarity_search`.
         """
-        vector = query_vector(await self._embedder.query(query))
+        vector = await self._embedder.query(query)
         return await self.amax_marginal_relevance_search_by_vector(
             vector, k, fetch_k, lambda_mult, param, expr, timeout, **kwargs
         )

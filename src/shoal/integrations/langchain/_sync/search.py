@@ -69,7 +69,7 @@ class SyncSearch(StoreBase):
         """
         # Straight to the search, not through similarity_search_with_score: on the async
         # side each layer is one more coroutine object per call for the collector to walk.
-        vector = query_vector(self.embedding_func.embed_query(query))
+        vector = self.embedding_func.embed_query(query)
         pairs, _ = self._search("similarity_search", vector, k, param, expr, kwargs)
         return [doc for doc, _ in pairs]
 
@@ -128,7 +128,7 @@ class SyncSearch(StoreBase):
         Raises:
             InvalidFilter, TypeError: as :meth:`similarity_search`.
         """
-        vector = query_vector(self.embedding_func.embed_query(query))
+        vector = self.embedding_func.embed_query(query)
         return self.similarity_search_with_score_by_vector(
             vector, k, param, expr, timeout, **kwargs
         )
@@ -165,7 +165,7 @@ class SyncSearch(StoreBase):
         self, query: str, k: int = 4, **kwargs: Any
     ) -> Scored:
         param, expr = kwargs.pop("param", None), kwargs.pop("expr", None)
-        vector = query_vector(self.embedding_func.embed_query(query))
+        vector = self.embedding_func.embed_query(query)
         method = "similarity_search_with_relevance_scores"
         pairs, layout = self._search(method, vector, k, param, expr, kwargs)
         fn = self._relevance(layout)
@@ -221,7 +221,7 @@ class SyncSearch(StoreBase):
             ValueError: ``lambda_mult`` is outside [0, 1].
             InvalidFilter, TypeError: as :meth:`similarity_search`.
         """
-        vector = query_vector(self.embedding_func.embed_query(query))
+        vector = self.embedding_func.embed_query(query)
         return self.max_marginal_relevance_search_by_vector(
             vector, k, fetch_k, lambda_mult, param, expr, timeout, **kwargs
         )

@@ -1,0 +1,88 @@
+"""The seed workload's 100-search cell, repeated: async against sync, and the collector.
+
+    python bench/bench_search_ratio.py [--docs 1000] [--n 100] [--rounds 40]
+
+Stores ``--docs`` seed-workload documents (hash embedding) in a ``ShoalVectorStore`` on a
+temporary folder. Each round times ``--n`` gathered ``asimilarity_search(k=3)`` calls, then
+the same ``--n`` as a sync loop, and records the time CPython's garbage collector spent in
+each (``gc.callbacks``). Minima over the rounds are printed: on a shared 2-core VM the
+minimum is the steadiest figure of what the code costs; ``bench/seed.py`` reports medians.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import gc
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from seed import make_docs
+from seed_embeddings import HashEmbeddings
+
+from shoal.integrations.langchain import ShoalVectorStore
+
+_gc = [0.0, 0.0]  # seconds in collections so far, start of the running one
+
+
+def _on_gc(phase: str, info: dict[str, Any]) -> None:
+    if phase == "start":
+        _gc[1] = time.perf_counter()
+    else:
+        _gc[0] += time.perf_counter() - _gc[1]
+
+
+async def _rounds(store: ShoalVectorStore, n: int, rounds: int) -> dict[str, list[float]]:
+    queries = [f"test document {i % 50}" for i in range(n)]
+    for _ in range(5):  # warm-up
+        await asyncio.gather(*(store.asimilarity_search(q, k=3) for q in queries))
+    out: dict[str, list[float]] = {"async": [], "sync": [], "async gc": [], "sync gc": []}
+    for _ in range(rounds):
+        for mode in ("async", "sync"):
+            gc.collect()
+            _gc[0] = 0.0
+            start = time.perf_counter()
+            if mode == "async":
+                await asyncio.gather(*(store.asimilarity_search(q, k=3) for q in queries))
+            else:
+                for q in queries:
+                    store.similarity_search(q, k=3)
+            out[mode].append((time.perf_counter() - start) * 1e3)
+            out[f"{mode} gc"].append(_gc[0] * 1e3)
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--docs", type=int, default=1000)
+    ap.add_argument("--n", type=int, default=100)
+    ap.add_argument("--rounds", type=int, default=40)
+    args = ap.parse_args()
+    store = ShoalVectorStore(
+        embedding_function=HashEmbeddings(),
+        connection_args={"uri": tempfile.mkdtemp(prefix="shoal-ratio-")},
+        auto_id=True,
+        drop_old=True,
+    )
+    store.add_documents(make_docs(args.docs))
+    gc.callbacks.append(_on_gc)
+    times = asyncio.run(_rounds(store, args.n, args.rounds))
+    gc.callbacks.remove(_on_gc)
+    best = {k: min(v) for k, v in times.items()}
+    print(
+        f"{args.n} searches over {args.docs} documents, min of {args.rounds} rounds: "
+        f"async {best['async']:.2f} ms, sync {best['sync']:.2f} ms, "
+        f"sync/async {best['sync'] / best['async']:.2f}x; collector per round (mean): "
+        f"async {sum(times['async gc']) / args.rounds:.2f} ms, "
+        f"sync {sum(times['sync gc']) / args.rounds:.2f} ms"
+    )
+    store.drop()
+
+
+if __name__ == "__main__":
+    main()
