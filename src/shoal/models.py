@@ -241,7 +241,8 @@ def float_rows(rows: Sequence[Sequence[Any]], size: int) -> np.ndarray:
     numpy scalars), each exactly ``size`` long.
 
     Packed with ``struct``: 2.7 µs per 384 floats, against 6 for ``np.array`` (which also
-    parses strings as numbers). This is every query's and every written point's conversion.
+    parses strings as numbers). The engine converts listed vectors (written points, queries
+    given as lists) with it, and the LangChain store an async search's query embedding.
 
     Raises:
         TypeError: a row of another length, or an item that is not a real number (a str,
@@ -272,9 +273,9 @@ def _vector_list(value: np.ndarray) -> list[float]:
 
 
 # A query vector given as a numpy array stays one, from the client to the engine's batch:
-# a list of 384 Python floats costs a validation copy, a conversion in the engine and, while
-# 100 concurrent searches wait, most of the collector's work (it walks every float of every
-# list in flight; an array is a single object it does not track). Serialised as a list.
+# while 100 concurrent searches wait, lists of 384 Python floats (each query's, and the
+# validated copy) were most of the collector's work (it walks every float of every list in
+# flight; an array is a single object it does not track). Serialised as a list.
 ArrayVector = Annotated[
     np.ndarray,
     PlainValidator(_array_vector),

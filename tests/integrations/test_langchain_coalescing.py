@@ -7,6 +7,7 @@ import gc
 import threading
 from pathlib import Path
 
+import numpy as np
 import pytest
 from langchain_core.documents import Document
 from langchain_support import HashEmbeddings, hash_vector
@@ -164,3 +165,19 @@ async def test_a_non_numeric_query_embedding_is_named(tmp_path: Path, bad: objec
     await store.aadd_documents([Document(page_content="doc")])
     with pytest.raises(InvalidQuery, match=repr(bad).replace("[", r"\[")):
         await store.asimilarity_search("doc", k=1)
+
+
+async def test_an_embedding_that_gives_arrays(tmp_path: Path) -> None:
+    """Embeddings that return numpy arrays search as those that return lists."""
+
+    class ArrayEmbeddings(CountingEmbeddings):
+        async def aembed_query(self, text: str) -> list[float]:
+            return np.asarray(hash_vector(text, self.dim), dtype=np.float32)  # type: ignore[return-value]
+
+    found = []
+    for emb in (CountingEmbeddings(symmetric=False), ArrayEmbeddings(symmetric=False)):
+        store = store_for(tmp_path / type(emb).__name__, emb)
+        await store.aadd_documents([Document(page_content=f"doc {i}") for i in range(10)])
+        hits = await asyncio.gather(*(store.asimilarity_search(f"doc {i}", k=2) for i in range(10)))
+        found.append([[d.page_content for d in h] for h in hits])
+    assert found[0] == found[1] and [h[0] for h in found[0]] == [f"doc {i}" for i in range(10)]

@@ -33,12 +33,14 @@ class _Queue:
     task: asyncio.Task[None] | None = None
 
 
-def as_array(vector: list[float]) -> list[float] | np.ndarray:
+def as_array(vector: list[float] | np.ndarray) -> list[float] | np.ndarray:
     """An async search's query vector as a numpy array, for the time it waits in a batch:
     the collector walks every float of every list in flight (100 waiting searches held
     ~200 lists of 384 floats, the embedding's and pydantic's copy), never an array's.
     A sync search does not wait, and keeps the list (cheaper there).
     """
+    if isinstance(vector, np.ndarray):
+        return vector  # some embeddings give arrays: the client checks and copies them
     try:
         row: np.ndarray = m.float_rows([vector], len(vector))[0]
         return row
