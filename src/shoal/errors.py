@@ -108,6 +108,12 @@ class StorageError(ShoalError):
     status_code = 500
 
 
+class Overloaded(ShoalError):
+    """Too many writes are waiting: retry later (HTTP 429)."""
+
+    status_code = 429
+
+
 class StorageLocked(StorageError):
     """Another process holds the storage path."""
 
@@ -169,6 +175,7 @@ __all__ = [
     "InvalidPointId",
     "InvalidQuery",
     "InvalidVector",
+    "Overloaded",
     "PointNotFound",
     "RemoteError",
     "ShoalError",

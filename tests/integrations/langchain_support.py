@@ -1,22 +1,14 @@
-"""Helpers of the LangChain tests: a deterministic hash embedding and an in-process server.
+"""Helpers of the LangChain tests: a deterministic hash embedding.
 
 (A uniquely named module: test folders have no __init__.py, so a shared name would clash.)
 """
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
-import socket
-import threading
-import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 
 import numpy as np
 from langchain_core.embeddings import Embeddings
-
-from shoal.engine import Database
 
 DIM = 384
 
@@ -58,43 +50,3 @@ class HashEmbeddings(Embeddings):
 
     async def aembed_query(self, text: str) -> list[float]:
         return self.embed_query(text)
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
-@contextmanager
-def serve_in_thread() -> Iterator[str]:
-    """Run `shoal serve` (the ASGI app under uvicorn) on a loopback port in a thread.
-
-    Yields:
-        The server's base URL.
-    """
-    import uvicorn
-
-    from shoal.server import ServerConfig, create_app
-
-    db = Database(None)
-    port = free_port()
-    app = create_app(ServerConfig(port=port), database=db)
-    config = uvicorn.Config(
-        app, host="127.0.0.1", port=port, log_level="warning", loop="asyncio", lifespan="on"
-    )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=lambda: asyncio.run(server.serve()), daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            raise RuntimeError("the in-process server did not start")
-        time.sleep(0.01)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=30)
-        db.close()

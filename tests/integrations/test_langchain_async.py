@@ -12,7 +12,8 @@ from typing import Any
 
 import pytest
 from langchain_core.documents import Document
-from langchain_support import HashEmbeddings, serve_in_thread
+from langchain_support import HashEmbeddings
+from threaded_server import serve_in_thread
 
 from shoal.engine.database import _shared as SHARED_DATABASES
 from shoal.integrations.langchain import ShoalVectorStore

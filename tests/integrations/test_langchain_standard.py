@@ -7,8 +7,8 @@ from collections.abc import Iterator
 
 import pytest
 from langchain_core.vectorstores import VectorStore
-from langchain_support import serve_in_thread
 from langchain_tests.integration_tests.vectorstores import VectorStoreIntegrationTests
+from threaded_server import serve_in_thread
 
 from shoal.integrations.langchain import ShoalVectorStore
 

@@ -9,7 +9,6 @@ import json
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -22,6 +21,7 @@ from typing import Any
 
 import httpx
 from openapi_schema_validator import OAS30ReadValidator, OAS30WriteValidator, oas30_format_checker
+from threaded_server import free_port
 
 from shoal import AsyncClient, Client
 from shoal.client._async.http import AsyncHttpTransport
@@ -156,13 +156,6 @@ class Recorder:
 
 
 # ------------------------------------------------------------------- processes
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 @dataclass

@@ -7,8 +7,8 @@ Thread-safe: writes go through the group committer, reads take the state's read 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -22,7 +22,6 @@ from shoal.engine.payload_index import PayloadIndexes
 from shoal.engine.points import (
     DEFAULT_VECTOR,
     check_limit,
-    check_payload,
     check_vector_rows,
     check_vectors,
     ids_of,
@@ -31,11 +30,20 @@ from shoal.engine.points import (
 from shoal.engine.query_plan import QueryContext
 from shoal.engine.state import DELETED, CollectionState, Row
 from shoal.engine.writes import Changes, GroupCommitter, Plan, View, all_or_nothing
-from shoal.errors import BadRequest, InvalidPayload, InvalidQuery, PointNotFound
+from shoal.errors import (
+    BadRequest,
+    InvalidPayload,
+    InvalidQuery,
+    Overloaded,
+    PointNotFound,
+)
 from shoal.filters.tree import parse_key
 from shoal.ids import PointId, canonical_id
+from shoal.payloads import MAX_PAYLOAD_DEPTH, check_payload, check_text
 from shoal.storage import COMMIT_SEQ, NEXT_SERIAL, CollectionStore, decode_id
 
+Item = TypeVar("Item")
+T = TypeVar("T")
 _PENDING = m.QueryResponse(points=[])  # placeholder until a prepared query's result lands
 DEFAULT_HNSW = {"m": 16, "ef_construct": 100, "full_scan_threshold": 10000}
 
@@ -157,25 +165,40 @@ class Collection:
 
     def _result(self, op_id: int, wait: bool) -> m.UpdateResult:
         status = m.UpdateStatus.COMPLETED if wait else m.UpdateStatus.ACKNOWLEDGED
-        return m.UpdateResult(operation_id=max(op_id, 0), status=status)
+        return m.UpdateResult(operation_id=op_id, status=status)
 
-    def _write(self, plan: Plan, wait: bool) -> m.UpdateResult:
-        return self._result(self.writer.submit(plan, wait), wait)
+    def _write(self, plan: Plan, wait: bool, size: int = 1) -> m.UpdateResult:
+        self.check_failed()
+        return self._result(self.writer.submit(plan, wait, size), wait)
 
     def write_many(
-        self, ops: Sequence[tuple[str, tuple[Any, ...]]], wait: bool = True
+        self, ops: Sequence[tuple[str, tuple[Any, ...]]], wait: bool = True, block: bool = True
     ) -> list[m.UpdateResult | BaseException]:
         """Several writes in one group commit, e.g. ``[("upsert", (points,)), ...]``.
 
         Each op names a ``plan_<op>`` method and its arguments. Returns one result or
         exception per op: a bad write fails alone, the others commit together.
+
+        Args:
+            ops: the writes.
+            wait: as in ``upsert``.
+            block: with ``wait=False``, wait for room in a full write queue (True) or
+                fail those writes with ``Overloaded`` (False, for the server's 429).
         """
+        return self._after_failures(ops, lambda ops: self._write_planned(ops, wait, block))
+
+    def _write_planned(
+        self, ops: Sequence[tuple[str, tuple[Any, ...]]], wait: bool, block: bool
+    ) -> list[m.UpdateResult | BaseException]:
         plans = self._plans(ops)
         outcomes: dict[int, m.UpdateResult | BaseException] = {
             i: p for i, p in enumerate(plans) if isinstance(p, BaseException)
         }
         planned = [(i, p) for i, p in enumerate(plans) if not isinstance(p, BaseException)]
-        done = self.writer.submit_many([plan for _, plan in planned], wait)
+        try:
+            done = self.writer.submit_many([p for _, p in planned], wait, block)
+        except Overloaded as exc:
+            done = [exc] * len(planned)
         for (i, _), outcome in zip(planned, done, strict=True):
             outcomes[i] = (
                 outcome if isinstance(outcome, BaseException) else self._result(outcome, wait)
@@ -191,11 +214,13 @@ class Collection:
         Raises:
             The first rejected op's error.
         """
-        plans = self._plans(ops)
-        ready = [p for p in plans if not isinstance(p, BaseException)]
-        if len(ready) < len(plans):
-            raise next(p for p in plans if isinstance(p, BaseException))
-        result = self._write(all_or_nothing(ready), wait)
+        ready = []
+        for planned in self._plans(ops):
+            if isinstance(planned, BaseException):
+                raise planned
+            ready.append(planned)
+        combined = all_or_nothing([plan for plan, _ in ready])
+        result = self._write(combined, wait, sum(size for _, size in ready))
         return [result] * len(ready)
 
     def batch_update(
@@ -210,9 +235,27 @@ class Collection:
         """
         return self.write_atomic([_engine_op(op) for op in operations], wait)
 
-    def _plans(self, ops: Sequence[tuple[str, tuple[Any, ...]]]) -> list[Plan | BaseException]:
-        """A plan, or the exception that rejected it, per op."""
-        plans: list[Plan | BaseException | None] = [None] * len(ops)
+    def update_each(
+        self, operations: Sequence[m.UpdateOperation], wait: bool = True, block: bool = True
+    ) -> list[m.UpdateResult | BaseException]:
+        """Qdrant's update operations as independent writes in one group commit (the
+        concurrent writes of several callers): one result or exception per operation."""
+        ops: list[tuple[str, tuple[Any, ...]]] = []
+        rejected: dict[int, BaseException] = {}
+        for i, op in enumerate(operations):
+            try:
+                ops.append(_engine_op(op))
+            except BadRequest as exc:
+                rejected[i] = exc
+        done = iter(self.write_many(ops, wait, block))
+        return [rejected[i] if i in rejected else next(done) for i in range(len(operations))]
+
+    def _plans(
+        self, ops: Sequence[tuple[str, tuple[Any, ...]]]
+    ) -> list[tuple[Plan, int] | BaseException]:
+        """Per op, its plan and size (points; 1 for an op of another kind), or the
+        exception that rejected it."""
+        plans: list[tuple[Plan, int] | BaseException | None] = [None] * len(ops)
         # The vectors of every upsert in the group are converted and checked together.
         upserts: dict[int, list[m.PointStruct]] = {}
         for i, (op, args) in enumerate(ops):
@@ -228,11 +271,12 @@ class Collection:
                 continue
             try:
                 if i in upserts:
-                    end = start + len(upserts[i])
-                    plans[i] = self.plan_upsert(upserts[i], checked[start:end])
+                    size = len(upserts[i])
+                    end = start + size
+                    plans[i] = (self.plan_upsert(upserts[i], checked[start:end]), size)
                     start = end
                 else:
-                    plans[i] = getattr(self, f"plan_{op}")(*args)
+                    plans[i] = (getattr(self, f"plan_{op}")(*args), 1)
             except Exception as exc:
                 plans[i] = exc
         return [p for p in plans if p is not None]
@@ -245,7 +289,8 @@ class Collection:
         Raises:
             InvalidPointId, InvalidVector, WrongVectorSize, InvalidPayload: naming the point.
         """
-        return self._write(self.plan_upsert(points), wait)
+        points = _point_list(points)
+        return self._write(self.plan_upsert(points), wait, len(points))
 
     def plan_upsert(
         self,
@@ -364,12 +409,15 @@ class Collection:
         return self._write(self.plan_set_payload(req), wait)
 
     def plan_set_payload(self, req: m.SetPayload) -> Plan:
-        payload = check_payload(req.payload, point="(set_payload)") or {}
-        path = _key_path(req.key) if req.key else None
+        path = _key_path(req.key) if req.key else ()
+        for step in path:
+            check_text(step, "set_payload key segment")
+        depth = MAX_PAYLOAD_DEPTH - len(path)
+        payload = check_payload(req.payload, point="(set_payload)", max_depth=depth) or {}
 
         def change(current: dict[str, Any]) -> dict[str, Any]:
             target = current
-            for step in path or ():
+            for step in path:
                 nxt = target.get(step)
                 if not isinstance(nxt, dict):
                     nxt = target[step] = {}
@@ -444,6 +492,26 @@ class Collection:
             )
         return m.UpdateResult(operation_id=0, status=m.UpdateStatus.COMPLETED)
 
+    def _after_failures(
+        self, items: Sequence[Item], run: Callable[[Sequence[Item]], list[T | BaseException]]
+    ) -> list[T | BaseException]:
+        """``run(items)``, except that an unreported storage failure of earlier
+        ``wait=False`` writes is the outcome of the first item (its call is not run)."""
+        failed = self.writer.take_failed()
+        if failed is None or not items:
+            return run(items)
+        return [failed, *run(items[1:])]
+
+    def check_failed(self) -> None:
+        """Raise, once, the storage failure of earlier ``wait=False`` writes.
+
+        Raises:
+            StorageError: acknowledged writes were lost; it names their operation ids.
+        """
+        failed = self.writer.take_failed()
+        if failed is not None:
+            raise failed
+
     # ----------------------------------------------------------------- reads
 
     def _invalid_rows(self, name: str) -> np.ndarray:
@@ -510,7 +578,7 @@ class Collection:
         Concurrent callers (threads) are coalesced: while one batch runs, the next callers'
         queries queue up and run together as the following batch.
         """
-        return self.searches.submit(requests)
+        return self._after_failures(requests, self.searches.submit)
 
     def _run_query_batch(
         self, requests: list[m.QueryRequest]
@@ -541,6 +609,7 @@ class Collection:
         with_vector: m.WithVectorInterface | None = False,
     ) -> list[m.Record]:
         """Points by id, in the order asked, skipping missing ones."""
+        self.check_failed()
         wanted = ids_of(ids)
         with self.state.lock.read():
             rows = [r for r in (self.state.row(pid) for pid in wanted) if r is not None]
@@ -550,6 +619,7 @@ class Collection:
 
     def scroll(self, req: m.ScrollRequest) -> m.ScrollResult:
         """A page of points in id order (or payload order with ``order_by``)."""
+        self.check_failed()
         pred = predicate_for(req.filter)
         limit = check_limit(req.limit, 10, "limit")
         offset = None if req.offset is None else canonical_id(req.offset)
@@ -575,6 +645,7 @@ class Collection:
 
     def count(self, req: m.CountRequest) -> m.CountResult:
         """Number of points matching the filter (all points without one)."""
+        self.check_failed()
         flt = compiled_filter(req.filter)
         with self.state.lock.read():
             if flt is None:

@@ -6,7 +6,6 @@ batch with one bad point is rejected whole and changes nothing.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -117,48 +116,6 @@ def check_vectors(
             )
         out[name] = check_vector(vec, params, name=name, point=point)
     return out
-
-
-def check_payload(payload: Any, *, point: object) -> dict[str, Any] | None:
-    """Validate a payload, a JSON object with string keys and finite numbers, and return a
-    copy of it in stored form (its own dicts and lists: tuples become lists), made in the
-    same pass: a caller may mutate its payload after the write without touching the stored
-    one.
-
-    Raises:
-        InvalidPayload: naming the point and the path of the bad value.
-    """
-    if payload is None:
-        return None
-    if not isinstance(payload, dict):
-        raise InvalidPayload(
-            f"Wrong input: payload of point {point} must be a JSON object, "
-            f"got {type(payload).__name__}"
-        )
-    copied: dict[str, Any] = _checked_json(payload, f"point {point} payload")
-    return copied
-
-
-def _checked_json(value: Any, where: str) -> Any:
-    if isinstance(value, (str, bool, int)) or value is None:
-        return value
-    if isinstance(value, float):
-        if not math.isfinite(value):
-            raise InvalidPayload(f"Wrong input: {where} is {value}; JSON numbers must be finite")
-        return value
-    if isinstance(value, dict):
-        out = {}
-        for k, v in value.items():
-            if not isinstance(k, str):
-                raise InvalidPayload(f"Wrong input: {where} has a non-string key {k!r}")
-            out[k] = _checked_json(v, f"{where}.{k}") if type(v) is not str else v
-        return out
-    if isinstance(value, (list, tuple)):
-        return [_checked_json(v, f"{where}[{i}]") for i, v in enumerate(value)]
-    raise InvalidPayload(
-        f"Wrong input: {where} has a value of type {type(value).__name__}; "
-        "expected JSON (str, int, float, bool, None, list, dict)"
-    )
 
 
 def points_from_batch(batch: m.Batch) -> list[m.PointStruct]:

@@ -1,14 +1,23 @@
 """Group commit: concurrent writes to one collection share one transaction and one fsync.
 
-A writer queues its write and then tries to become the leader (the holder of the commit
-lock). The leader takes every queued write, plans each one in arrival order against the
-committed state plus the changes planned so far (the overlay), commits the surviving changes
-in one SQLite transaction, applies them to memory, and wakes the writers. A write whose plan
-raises fails alone; the others in its group commit. There is no waiting window: a lone writer
-commits at once, and writes pile up only while a commit is already in flight.
+A writer queues its write (which gives it its operation id, increasing in queue order) and
+then tries to become the leader (the holder of the commit lock). The leader takes every
+queued write, plans each one in queue order against the committed state plus the changes
+planned so far (the overlay), commits the surviving changes in one SQLite transaction,
+applies them to memory, and wakes the writers. A write whose plan raises fails alone; the
+others in its group commit. There is no waiting window: a lone writer commits at once, and
+writes pile up only while a commit is already in flight.
+
+Nothing one write carries can fail the group at commit time: payloads are checked and put in
+stored form before a write is queued (``shoal.payloads``). If storage refuses the group all
+the same (disk full, an I/O error), nothing of it was applied, and the leader commits its
+writes one at a time, so only a write that fails alone fails.
 
 A write with ``wait=False`` is queued and handed to a background flusher thread; it becomes
-visible and durable with the flusher's next commit.
+visible and durable with the flusher's next commit. The queue is bounded (``MAX_QUEUED``
+points): past it such a write waits for room, or is refused with ``Overloaded``. If storage
+refuses it, the failure is logged with its operation id and the collection's next call
+raises ``StorageError`` naming it (``take_failed``).
 
 The leader also gives each new point its serial and bumps ``commit_seq`` (when the group
 changes vectors or deletes points) in the group's own transaction, and tells the listeners
@@ -18,6 +27,7 @@ so derived structures never disagree with what a search sees.
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -27,11 +37,24 @@ import numpy as np
 
 from shoal.engine.filtering import matching_rows
 from shoal.engine.state import DELETED, Applied, CollectionState, Row
+from shoal.errors import Overloaded, StorageError
 from shoal.filters import Predicate
 from shoal.ids import PointId
 from shoal.storage import COMMIT_SEQ, NEXT_SERIAL, CollectionStore, encode_id
 
 Changes = dict[PointId, Row | None]
+logger = logging.getLogger("shoal.engine")
+# Points that may wait in a collection's write queue (wait=False writes wait past it): about
+# 150 MB of 384-d vectors as Python floats, a bound on memory, not a tuning knob.
+MAX_QUEUED = 100_000
+
+
+class _NotStored(Exception):
+    """Storage refused a group: ``error`` is what its writers get."""
+
+    def __init__(self, error: StorageError) -> None:
+        super().__init__(str(error))
+        self.error = error
 
 
 class View:
@@ -94,66 +117,117 @@ def all_or_nothing(plans: list[Plan]) -> Plan:
 
 @dataclass
 class Write:
-    """One caller's write: ``plan`` computes its changes (or raises to reject the write)."""
+    """One caller's write: ``plan`` computes its changes (or raises to reject the write).
+
+    ``op_id`` is given when the write is queued: operation ids increase in queue order, and
+    the leader plans writes in that order (the id is also the version of what it writes).
+    """
 
     plan: Plan
+    wait: bool
+    size: int
+    op_id: int = -1
     done: threading.Event = field(default_factory=threading.Event)
     error: BaseException | None = None
-    op_id: int = -1
 
 
 class GroupCommitter:
-    """Serialises and batches the writes of one collection."""
+    """Serialises and batches the writes of one collection.
+
+    Args:
+        state: the collection's state.
+        store: its storage, or None for a memory-only collection.
+        names: the vector names, in storage order.
+        max_queued: how many points (a write that is not an upsert counts one) may wait
+            in the queue; past it a ``wait=False`` write waits for room, or with
+            ``block=False`` is refused with ``Overloaded``.
+    """
 
     def __init__(
-        self, state: CollectionState, store: CollectionStore | None, names: list[str]
+        self,
+        state: CollectionState,
+        store: CollectionStore | None,
+        names: list[str],
+        max_queued: int = MAX_QUEUED,
     ) -> None:
         self._state = state
         self._store = store
         self._names = names
         self._dims = [state.columns[n].dim for n in names]
+        self._max_queued = max_queued
         self._queue: list[Write] = []
+        self._queued = 0  # points in the queue
         self._queue_lock = threading.Lock()
+        self._room = threading.Condition(self._queue_lock)
         self._commit_lock = threading.Lock()
         self._next_op = int(state.versions.max(initial=-1)) + 1
         self._flush_wanted = threading.Event()
         self._flusher: threading.Thread | None = None
         self._closed = False
+        self._failed: list[tuple[int, BaseException]] = []  # wait=False writes lost to storage
         self.commits = 0  # groups committed (observed by tests of group commit)
-        self.on_commit: Callable[[int], None] | None = None
         # Called with each applied group under the state's write lock; must not raise.
         self.listeners: list[Callable[[Applied], None]] = []
 
     # --------------------------------------------------------------------- public
 
-    def submit(self, plan: Plan, wait: bool = True) -> int:
+    def submit(self, plan: Plan, wait: bool = True, size: int = 1) -> int:
         """Queue a write; with ``wait`` return once it is durable and visible.
 
         Returns:
-            The write's operation id (-1 for ``wait=False``).
+            The write's operation id.
 
         Raises:
             Whatever its plan raised (only this write is rejected), or StorageError.
         """
-        outcome = self.submit_many([plan], wait)[0]
+        outcome = self.submit_many([(plan, size)], wait)[0]
         if isinstance(outcome, BaseException):
             raise outcome
         return outcome
 
-    def submit_many(self, plans: list[Plan], wait: bool = True) -> list[int | BaseException]:
-        """Queue several writes at once (they join one group); per write, its operation id
-        or the exception that rejected it."""
-        writes = [Write(plan) for plan in plans]
-        with self._queue_lock:
-            self._queue.extend(writes)
+    def submit_many(
+        self, plans: list[tuple[Plan, int]], wait: bool = True, block: bool = True
+    ) -> list[int | BaseException]:
+        """Queue several writes at once (they join one group).
+
+        Args:
+            plans: each write's plan and size (its points; 1 for a write of another kind).
+            wait: return once they are durable and visible; False returns once queued.
+            block: with ``wait=False`` and a full queue, wait for room (True) or raise
+                ``Overloaded`` (False: the server answers 429).
+
+        Returns:
+            Per write, its operation id or the exception that rejected it.
+
+        Raises:
+            Overloaded: the queue is full and ``block`` is False.
+        """
+        writes = [Write(plan, wait, size) for plan, size in plans]
         if not wait:
             self._start_flusher()
+        self._enqueue(writes, wait, block)
+        if not wait:
             self._flush_wanted.set()
-            return [-1] * len(writes)
+            return [w.op_id for w in writes]
         with self._commit_lock:
             if not all(w.done.is_set() for w in writes):
                 self._commit_queued()
         return [w.op_id if w.error is None else w.error for w in writes]
+
+    def take_failed(self) -> StorageError | None:
+        """The ``wait=False`` writes storage refused since the last call, reported once:
+        a StorageError naming their operation ids and the first cause, or None."""
+        if not self._failed:  # the usual case, without taking the lock
+            return None
+        with self._queue_lock:
+            failed, self._failed = self._failed, []
+        if not failed:
+            return None
+        ids = ", ".join(str(op) for op, _ in failed)
+        return StorageError(
+            f"acknowledged write(s) with operation id {ids} (wait=false) could not be stored "
+            f"and were discarded: {failed[0][1]}"
+        )
 
     def flush(self) -> None:
         """Commit everything queued so far (used on close and by wait=False writers)."""
@@ -168,6 +242,26 @@ class GroupCommitter:
         self.flush()
 
     # ------------------------------------------------------------------- internals
+
+    def _enqueue(self, writes: list[Write], wait: bool, block: bool) -> None:
+        size = sum(w.size for w in writes)
+        with self._room:
+            # A wait=True writer commits its own group, so only wait=False writes are held
+            # back; one larger than the whole bound still goes through an empty queue.
+            while not wait and self._queued and self._queued + size > self._max_queued:
+                if not block:
+                    raise Overloaded(
+                        f"Too many requests: {self._queued} points are waiting to be written "
+                        f"(at most {self._max_queued} may wait with wait=false); retry later "
+                        "or send with wait=true"
+                    )
+                self._flush_wanted.set()
+                self._room.wait()
+            for write in writes:
+                write.op_id = self._next_op
+                self._next_op += 1
+            self._queue.extend(writes)
+            self._queued += size
 
     def _start_flusher(self) -> None:
         if self._flusher is None:
@@ -186,39 +280,82 @@ class GroupCommitter:
 
     def _commit_queued(self) -> None:
         """Leader work: plan, commit and apply every queued write (commit lock held)."""
-        with self._queue_lock:
+        with self._room:
             group, self._queue = self._queue, []
+            self._queued = 0
+            self._room.notify_all()
         if not group:
             return
-        overlay: Changes = {}
-        accepted: list[Write] = []
-        for write in group:
-            write.op_id = self._next_op
-            self._next_op += 1
-            try:
-                changes = write.plan(View(self._state, overlay), write.op_id)
-            except Exception as exc:
-                write.error = exc
-                continue
-            overlay.update(changes)
-            accepted.append(write)
         try:
-            if overlay:
-                seq = self._persist(overlay)
-                with self._state.lock.write():
-                    applied = self._state.apply(overlay)
-                    self._state.commit_seq = seq
-                    for listener in self.listeners:
-                        listener(applied)
-            self.commits += 1
-            if self.on_commit is not None:
-                self.on_commit(len(accepted))
-        except Exception as exc:
-            for write in accepted:
-                write.error = exc
-        finally:
+            overlay: Changes = {}
+            accepted: list[Write] = []
             for write in group:
-                write.done.set()
+                try:
+                    changes = write.plan(View(self._state, overlay), write.op_id)
+                except Exception as exc:
+                    write.error = exc
+                    continue
+                overlay.update(changes)
+                accepted.append(write)
+            try:
+                self._commit(overlay, accepted)
+            except _NotStored:
+                # Storage refused the group (disk full, I/O error, or a write it could not
+                # hold): commit the writes one by one, so only the failing one fails.
+                for write in accepted:
+                    self._commit_alone(write)
+            self.commits += 1
+        finally:
+            self._report(group)
+
+    def _commit_alone(self, write: Write) -> None:
+        try:
+            changes = write.plan(View(self._state, {}), write.op_id)
+            self._commit(changes, [write])
+        except _NotStored as exc:
+            write.error = exc.error
+        except Exception as exc:
+            write.error = exc
+
+    def _commit(self, overlay: Changes, writes: list[Write]) -> None:
+        """Persist then apply one group's changes.
+
+        Raises:
+            _NotStored: storage refused the group; nothing of it was applied.
+        """
+        if not overlay:
+            return
+        try:
+            seq = self._persist(overlay)
+        except Exception as exc:
+            ids = ", ".join(str(w.op_id) for w in writes)
+            raise _NotStored(
+                exc
+                if isinstance(exc, StorageError)
+                else StorageError(f"write {ids} could not be stored: {exc}")
+            ) from exc
+        try:
+            with self._state.lock.write():
+                applied = self._state.apply(overlay)
+                self._state.commit_seq = seq
+                for listener in self.listeners:
+                    listener(applied)
+        except Exception as exc:  # a bug: storage has the group, memory may not
+            logger.exception("applying a committed group failed")
+            for write in writes:
+                write.error = exc
+
+    def _report(self, group: list[Write]) -> None:
+        lost = []
+        for write in group:
+            if write.error is not None and not write.wait:
+                logger.warning("write %d (wait=false) failed: %s", write.op_id, write.error)
+                if isinstance(write.error, StorageError):
+                    lost.append((write.op_id, write.error))
+            write.done.set()
+        if lost:
+            with self._queue_lock:
+                self._failed += lost
 
     def _persist(self, overlay: Changes) -> int:
         """Give new points their serials and write the group in one transaction.

@@ -158,7 +158,16 @@ async def upsert(call: Call) -> m.UpdateResult:
     if body.update_filter is not None:
         raise BadRequest("Wrong input: upsert with update_filter is not supported")
     points = body.batch if isinstance(body, m.PointsBatch) else body.points
-    return await call.on_collection(Collection.upsert, points, wait)
+    return await _write(call, wait, "upsert", points)
+
+
+async def _write(call: Call, wait: bool, op: str, arg: Any) -> m.UpdateResult:
+    """One write. With ``wait=false`` and a full write queue it is refused with 429
+    (``Overloaded``) instead of holding a worker thread until there is room."""
+    outcome = (await call.on_collection(Collection.write_many, [(op, (arg,))], wait, False))[0]
+    if isinstance(outcome, BaseException):
+        raise outcome
+    return outcome
 
 
 def _selector(data: Any) -> m.PointIdsList | m.FilterSelector:
@@ -172,7 +181,7 @@ async def delete_points(call: Call) -> m.UpdateResult:
     """POST /collections/{name}/points/delete: by ids or by filter."""
     wait = call.wait()
     selector = _selector(await call.json())
-    return await call.on_collection(Collection.delete, selector, wait)
+    return await _write(call, wait, "delete", selector)
 
 
 async def batch_update(call: Call) -> list[m.UpdateResult]:
@@ -185,6 +194,11 @@ async def batch_update(call: Call) -> list[m.UpdateResult]:
     wait = call.wait()
     data = await call.json()
     body = wire.validate(m.UpdateOperations, data)
+    if call.request.headers.get(wire.WRITE_MODE_HEADER) == "independent":
+        outcomes = await call.on_collection(
+            Collection.update_each, body.operations, wait, block=False
+        )
+        return wire.update_outcomes(outcomes)
     return await call.on_collection(Collection.batch_update, body.operations, wait)
 
 
@@ -238,28 +252,28 @@ async def set_payload(call: Call) -> m.UpdateResult:
     """POST /collections/{name}/points/payload: merge payload keys."""
     wait = call.wait()
     body = await call.body(m.SetPayload)
-    return await call.on_collection(Collection.set_payload, body, wait)
+    return await _write(call, wait, "set_payload", body)
 
 
 async def overwrite_payload(call: Call) -> m.UpdateResult:
     """PUT /collections/{name}/points/payload: replace whole payloads."""
     wait = call.wait()
     body = await call.body(m.SetPayload)
-    return await call.on_collection(Collection.overwrite_payload, body, wait)
+    return await _write(call, wait, "overwrite_payload", body)
 
 
 async def delete_payload(call: Call) -> m.UpdateResult:
     """POST /collections/{name}/points/payload/delete: remove payload keys."""
     wait = call.wait()
     body = await call.body(m.DeletePayload)
-    return await call.on_collection(Collection.delete_payload, body, wait)
+    return await _write(call, wait, "delete_payload", body)
 
 
 async def clear_payload(call: Call) -> m.UpdateResult:
     """POST /collections/{name}/points/payload/clear: remove all payload keys."""
     wait = call.wait()
     selector = _selector(await call.json())
-    return await call.on_collection(Collection.clear_payload, selector, wait)
+    return await _write(call, wait, "clear_payload", selector)
 
 
 async def create_index(call: Call) -> m.UpdateResult:

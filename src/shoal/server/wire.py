@@ -24,6 +24,11 @@ JSON = "application/json"
 # Shoal's own client reads this header to raise the same exception class as embedded mode;
 # Qdrant clients ignore it, so the body stays exactly Qdrant's.
 ERROR_TYPE_HEADER = "x-shoal-error"
+# Shoal's client sends ``x-shoal-write-mode: independent`` with the concurrent writes it
+# coalesces into one ``/points/batch``: shoal serve then applies each operation as a write
+# of its own and answers each one's outcome (``update_outcomes``), so one caller's bad or
+# unstorable write never fails the others. Qdrant ignores the header.
+WRITE_MODE_HEADER = "x-shoal-write-mode"
 
 
 class PayloadTooLarge(ShoalError):
@@ -101,6 +106,22 @@ def error(exc: ShoalError, elapsed: float, headers: Mapping[str, str] | None = N
     body = orjson.dumps({"status": {"error": exc.message}, "time": elapsed})
     all_headers = {ERROR_TYPE_HEADER: type(exc).__name__, **(headers or {})}
     return Response(body, status_code=exc.status_code, media_type=JSON, headers=all_headers)
+
+
+def update_outcomes(outcomes: list[Any]) -> list[Any]:
+    """Per operation of an independent ``/points/batch``: its ``UpdateResult``, or the
+    error that rejected it as ``{"error": message, "error_type": class, "status": code}``.
+    """
+    out: list[Any] = []
+    for outcome in outcomes:
+        if isinstance(outcome, ShoalError):
+            error = {"error": outcome.message, "error_type": type(outcome).__name__}
+            out.append({**error, "status": outcome.status_code})
+        elif isinstance(outcome, BaseException):
+            raise outcome  # a bug: the wrapper answers 500
+        else:
+            out.append(outcome.model_dump(mode="json"))
+    return out
 
 
 def internal_error(exc: BaseException, elapsed: float) -> Response:

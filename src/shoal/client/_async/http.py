@@ -28,12 +28,16 @@ from shoal.client.batching import AwaitBatcher, consecutive
 from shoal.client.http_gate import RequestGate
 from shoal.errors import InvalidFilter, RemoteError, ShoalError
 from shoal.ids import canonical_id
+from shoal.payloads import check_payload
 
 M = TypeVar("M", bound=BaseModel)
 
 DEFAULT_TIMEOUT = 30.0
 JSON_HEADERS = {"content-type": "application/json"}
 ERROR_TYPE_HEADER = "x-shoal-error"
+# Asks shoal serve to apply a /points/batch's operations as independent writes (see
+# shoal.server.wire.WRITE_MODE_HEADER); Qdrant ignores it.
+INDEPENDENT_WRITES = {"x-shoal-write-mode": "independent"}
 # Requests on the wire per client (per event loop); more wait in a queue in front of httpx's
 # pool, which slows down sharply when many requests wait inside it (see http_gate). 8 was
 # the fastest of 4, 8 and 16 in bench/bench_server.py (64 requests in flight).
@@ -118,6 +122,7 @@ class AsyncHttpTransport:
         path: str,
         body: BaseModel | None = None,
         wait: bool | None = None,
+        headers: dict[str, str] | None = None,
     ) -> Any:
         """Send one request and return the envelope's ``result``.
 
@@ -135,7 +140,7 @@ class AsyncHttpTransport:
                     self.url + path,
                     content=content,
                     params=params,
-                    headers=JSON_HEADERS if content is not None else None,
+                    headers=(JSON_HEADERS if content is not None else {}) | (headers or {}),
                 )
         except httpx.TimeoutException as exc:
             raise RemoteError(504, f"Request to {self.url} timed out: {exc!r}") from exc
@@ -174,7 +179,7 @@ class AsyncHttpTransport:
     async def upsert(
         self, name: str, body: m.PointsList | m.PointsBatch, wait: bool
     ) -> m.UpdateResult:
-        return await self._writes.submit((name, "upsert", body, wait))
+        return await self._writes.submit((name, "upsert", stored_payloads(body), wait))
 
     async def delete(
         self, name: str, selector: m.PointIdsList | m.FilterSelector, wait: bool
@@ -245,10 +250,12 @@ class AsyncHttpTransport:
     # ---------------------------------------------------------------- payload
 
     async def set_payload(self, name: str, body: m.SetPayload, wait: bool) -> m.UpdateResult:
-        return await self._writes.submit((name, "set_payload", _portable(body), wait))
+        body = stored_payloads(_portable(body))
+        return await self._writes.submit((name, "set_payload", body, wait))
 
     async def overwrite_payload(self, name: str, body: m.SetPayload, wait: bool) -> m.UpdateResult:
-        return await self._writes.submit((name, "overwrite_payload", _portable(body), wait))
+        body = stored_payloads(_portable(body))
+        return await self._writes.submit((name, "overwrite_payload", body, wait))
 
     async def delete_payload(self, name: str, body: m.DeletePayload, wait: bool) -> m.UpdateResult:
         return await self._writes.submit((name, "delete_payload", _portable(body), wait))
@@ -263,7 +270,11 @@ class AsyncHttpTransport:
     ) -> list[m.UpdateResult]:
         # An expression filter goes out structured, as in every other request.
         operations = [
-            op.model_copy(update={f: _portable(getattr(op, f)) for f in type(op).model_fields})
+            op.model_copy(
+                update={
+                    f: stored_payloads(_portable(getattr(op, f))) for f in type(op).model_fields
+                }
+            )
             for op in body.operations
         ]
         body = m.UpdateOperations(operations=operations)
@@ -294,23 +305,31 @@ class AsyncHttpTransport:
     async def _write_chunk(
         self, name: str, writes: list[_Write]
     ) -> list[m.UpdateResult | BaseException]:
-        """One chunk's outcomes: one request for it, or one per write if it was rejected."""
+        """One chunk's outcomes, from one request.
+
+        ``shoal serve`` applies the chunk's writes independently (the write-mode header)
+        and answers each one's outcome. A Qdrant server ignores the header and applies the
+        batch up to a failing operation; then each write is sent again alone, so only the
+        bad one fails (the writes before it are applied twice, in order, which upserts and
+        payload updates survive).
+        """
         if len(writes) == 1:
             return [await self._write_outcome(writes[0])]
         wait = writes[0][3]
         body = m.UpdateOperations(operations=[_OPERATION[op](**{op: b}) for _, op, b, _ in writes])
         try:
-            result = await self._request("POST", _col(name) + "/points/batch", body, wait)
+            result = await self._request(
+                "POST", _col(name) + "/points/batch", body, wait, INDEPENDENT_WRITES
+            )
         except ShoalError as exc:
             if exc.status_code >= 500:  # the server may have applied it: do not resend
                 return [exc] * len(writes)
             return [await self._write_outcome(w) for w in writes]
-        results: list[m.UpdateResult | BaseException] = _parse_list(_UPDATE_RESULTS, result)
-        if len(results) != len(writes):
+        if not isinstance(result, list) or len(result) != len(writes):
             raise RemoteError(
-                502, f"The server answered {len(results)} results for {len(writes)} operations"
+                502, f"The server answered {result!r:.80} for {len(writes)} operations"
             )
-        return results
+        return [_update_outcome(item) for item in result]
 
     async def _write_outcome(self, write: _Write) -> m.UpdateResult | BaseException:
         name, op, body, wait = write
@@ -426,6 +445,36 @@ def structured_filter(flt: m.Filter | str | None) -> m.Filter | str | None:
         return flt
 
 
+def stored_payloads(body: M) -> M:
+    """``body`` with every payload it writes checked and in stored form, as embedded mode
+    checks it: a payload the server could not store (too deep, an integer beyond 64 bits, a
+    lone surrogate, a numpy scalar the serialiser refuses) fails here, named, and is never
+    sent.
+
+    Raises:
+        InvalidPayload: naming the point and the key path of the bad value.
+    """
+    if isinstance(body, m.PointsList):
+        points = [
+            p
+            if p.payload is None
+            else p.model_copy(update={"payload": check_payload(p.payload, point=p.id)})
+            for p in body.points
+        ]
+        return body.model_copy(update={"points": points})
+    if isinstance(body, m.PointsBatch) and body.batch.payloads is not None:
+        payloads = [
+            check_payload(p, point=i)
+            for i, p in zip(body.batch.ids, body.batch.payloads, strict=False)
+        ]
+        batch = body.batch.model_copy(update={"payloads": payloads})
+        return body.model_copy(update={"batch": batch})
+    if isinstance(body, m.SetPayload):
+        payload = check_payload(body.payload, point=f"({type(body).__name__})")
+        return body.model_copy(update={"payload": payload})
+    return body
+
+
 def _portable(body: M) -> M:
     """``body`` with an expression filter replaced by its structured form where one exists."""
     flt = getattr(body, "filter", None)
@@ -458,9 +507,14 @@ def error_from_response(response: httpx.Response) -> ShoalError:
     Returns:
         The exception, with the server's message and ``status_code``.
     """
-    message = _error_message(response)
-    status = response.status_code
-    cls = _error_class(response.headers.get(ERROR_TYPE_HEADER), status, message)
+    return error_from(
+        response.status_code, _error_message(response), response.headers.get(ERROR_TYPE_HEADER)
+    )
+
+
+def error_from(status: int, message: str, type_name: str | None) -> ShoalError:
+    """The exception for an error with this status, message and (shoal serve's) class name."""
+    cls = _error_class(type_name, status, message)
     # Built without the class's own __init__: the server's message is already final, and
     # the constructors differ (CollectionNotFound takes a name, RemoteError a status).
     exc = cls.__new__(cls)
@@ -469,6 +523,18 @@ def error_from_response(response: httpx.Response) -> ShoalError:
         exc.status_code = status
     _restore_attributes(exc, message)
     return exc
+
+
+def _update_outcome(item: Any) -> m.UpdateResult | BaseException:
+    """One operation's outcome in an independent /points/batch answer."""
+    if isinstance(item, dict) and "error" in item:
+        status = item.get("status")
+        return error_from(
+            status if isinstance(status, int) else 400,
+            str(item["error"]),
+            item.get("error_type"),
+        )
+    return _parse(m.UpdateResult, item)
 
 
 def _error_message(response: httpx.Response) -> str:
@@ -499,6 +565,7 @@ def _error_class(name: str | None, status: int, message: str) -> type[ShoalError
         400: errors.BadRequest,
         401: errors.Unauthorized,
         403: errors.Forbidden,
+        429: errors.Overloaded,
     }
     return by_status.get(status, RemoteError)
 
