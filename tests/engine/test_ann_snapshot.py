@@ -1,9 +1,11 @@
-"""Index snapshots: written beside the storage, used when valid, rebuilt when not.
+"""Index snapshots: written beside the storage, resumed when usable, rebuilt when not.
 
-A snapshot is valid only when its watermark equals the storage's ``commit_seq``; a missing,
-stale, torn or damaged one (or temp files of an interrupted write) makes the collection
-rebuild its index from storage in the background, answering exactly meanwhile — nothing is
-lost and reopening never fails. The last test kills a writer with SIGKILL.
+A snapshot whose watermark equals the storage's ``commit_seq`` is used as it is; an older one
+catches up with what was written since (storage records which points' vectors changed after
+which commit); a missing, torn or damaged one (or temp files of an interrupted write) makes
+the collection rebuild its index from storage in the background, answering exactly
+meanwhile — nothing is lost and reopening never fails. The last tests kill a writer with
+SIGKILL and close a collection in the middle of a build.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -24,6 +27,7 @@ from ann_support import DIM, EXACT, WIDE, checked, vectors
 
 from shoal import models as m
 from shoal.engine import Collection, Database
+from shoal.index import HnswIndex
 
 N = 300
 CONFIG = m.CreateCollection(
@@ -173,7 +177,24 @@ def test_temp_files_of_an_interrupted_save_are_swept(tmp_path: Path) -> None:
     assert not list(folder(tmp_path).glob(".*.tmp"))
 
 
-def test_a_stale_snapshot_is_rebuilt_with_the_newer_writes(tmp_path: Path) -> None:
+class AddLog:
+    """Counts the vectors given to every HNSW index's ``add`` (a catch-up adds only the
+    changed ones; a rebuild adds all)."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.added = 0
+        add = HnswIndex.add
+
+        def counting(index: HnswIndex, rows: Any, vectors: Any, **kwargs: Any) -> None:
+            self.added += len(rows)
+            add(index, rows, vectors, **kwargs)
+
+        monkeypatch.setattr(HnswIndex, "add", counting)
+
+
+def test_a_stale_snapshot_catches_up_with_the_newer_writes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     db = Database(tmp_path)
     assert fill(db).wait_indexed(30)
     db.close()
@@ -190,11 +211,13 @@ def test_a_stale_snapshot_is_rebuilt_with_the_newer_writes(tmp_path: Path) -> No
     for f in old.iterdir():  # put back the snapshot from before those writes
         shutil.copy(f, folder(tmp_path) / f.name)
 
+    log = AddLog(monkeypatch)
     db = Database(tmp_path)
     col = db.collection("c")
-    assert col.ann._thread is not None  # stale: rebuilding
+    assert col.ann._thread is not None  # stale: catching up
     assert col.wait_indexed(30)
     assert col.info().indexed_vectors_count == N - 2
+    assert log.added == 1  # the new point only: resumed from the snapshot, not rebuilt
     exact = [
         p.id for p in col.query(m.QueryRequest(query=q.tolist(), limit=5, params=EXACT)).points
     ]
@@ -238,7 +261,9 @@ CHILD = textwrap.dedent(
 
 
 @pytest.mark.parametrize("mode", ["vectors", "payload"])
-def test_kill_9_after_writes_loses_nothing(tmp_path: Path, mode: str) -> None:
+def test_kill_9_after_writes_loses_nothing(
+    tmp_path: Path, mode: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     db = Database(tmp_path)
     assert fill(db).wait_indexed(30)
     db.close()
@@ -262,12 +287,54 @@ def test_kill_9_after_writes_loses_nothing(tmp_path: Path, mode: str) -> None:
         assert db.collection("c").count(m.CountRequest(filter="late == true")).count == 2
         db.close()
         return
+    log = AddLog(monkeypatch)
     db = Database(tmp_path)
     col = db.collection("c")
     assert len(col.state) == N + 18  # every acknowledged write survived
-    assert col.ann._thread is not None  # the snapshot is stale: rebuilding
+    assert col.ann._thread is not None  # the snapshot is stale: catching up
     correct(col)
     assert col.wait_indexed(30)
     assert col.info().indexed_vectors_count == N + 18
+    assert log.added == 20  # the killed writer's points, not the whole collection
+    correct(col)
+    db.close()
+
+
+def test_close_mid_build_returns_at_once_and_the_next_open_resumes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With the indexer parked between chunks in the middle of a build, close() neither
+    finishes the build nor waits for it: it snapshots what is indexed, and the next open
+    starts from that count, not from 0."""
+    db = Database(tmp_path)
+    db.create_collection("c", CONFIG)
+    col = db.collection("c")
+    parked = threading.Event()
+    add = HnswIndex.add
+
+    def add_then_park(index: HnswIndex, rows: Any, vectors: Any, **kwargs: Any) -> None:
+        add(index, rows, vectors, **kwargs)
+        with col.ann._cond:  # the indexer takes no further chunk
+            col.ann._paused = True
+        parked.set()
+
+    monkeypatch.setattr(HnswIndex, "add", add_then_park)
+    col.upsert(m.Batch(ids=list(range(2000)), vectors=vectors(2000).tolist()))
+    assert parked.wait(30)
+    va = col.ann.vectors[""]
+    assert va.index is not None
+    indexed = len(va.index)
+    assert 0 < indexed < 2000 and va.pending  # parked mid-build
+    db.close()  # returns: nothing drains the backlog
+    manifest = json.loads((folder(tmp_path) / "index.usearch.json").read_text())
+    assert manifest["count"] == indexed
+    monkeypatch.setattr(HnswIndex, "add", add)
+
+    log = AddLog(monkeypatch)
+    db = Database(tmp_path)
+    col = db.collection("c")
+    assert col.wait_indexed(60)
+    assert col.info().indexed_vectors_count == 2000
+    assert log.added == 2000 - indexed  # resumed from the snapshot's count
     correct(col)
     db.close()

@@ -7,18 +7,24 @@ since it last caught up (``pending``) plus the chunk being applied right now (``
 Queries search the index and score the backlog rows exactly, so an answer never misses a
 committed write; while the backlog is large (a first build) queries are simply exact.
 
-Watermark: ``state.commit_seq`` counts the groups that changed vectors or deleted points
-(persisted in the same transaction). When the indexer takes a chunk that empties ``pending``
-it notes the commit_seq of that moment: once the chunk is applied, the index holds exactly
-the vectors as of that commit, whatever was committed since (that sits in ``pending``, not in
-the index). A snapshot is saved under that watermark; at open it is used only if its
-watermark equals storage's commit_seq; anything else — missing, stale, torn, another config —
-means a rebuild from storage in the background.
+Snapshots: ``state.commit_seq`` counts the groups that changed vectors or deleted points
+(persisted in the same transaction), and storage records with each point the commit_seq that
+last wrote its vectors (``vseq``). A snapshot holds the index, the commit_seq at which it was
+taken (its watermark) and the serials it had not caught up with then (``pending``: a
+snapshot may be taken in the middle of a build). At open a snapshot is resumed: its pending
+serials, the points whose vectors were written after its watermark and the serials it holds
+whose points are gone make up the backlog, and the indexer catches up from there. Only a
+missing, torn or mismatched snapshot (or one older than the store's ``vseq`` records) means
+a rebuild from storage. Snapshots are written when a first build finishes, every so often
+during a long build or catch-up (``_due``), and by ``close`` when that is quick; so close
+never waits for a backlog and a crash loses at most the work since the last snapshot.
 
 Threads: only the group-commit leader adds to ``pending`` (``on_apply``, under the state's
 write lock); one daemon indexer thread per collection takes chunks (under the state's read
 lock, so the vectors it copies are committed ones) and applies them to the index outside any
 state lock (usearch releases the GIL; searches keep running). ``_cond`` guards the backlog.
+Chunks are sized to take about ``CHUNK_SECONDS``: that bounds how long ``close`` (and the
+interpreter's exit) waits for the indexer.
 """
 
 from __future__ import annotations
@@ -41,10 +47,12 @@ from shoal import models as m
 from shoal.engine.state import Applied, CollectionState, VectorColumn
 from shoal.errors import InvalidConfig
 from shoal.index import HnswConfig, HnswIndex, Int8Quantizer, SnapshotError, hnsw_supports
+from shoal.index.errors import SnapshotStale
 from shoal.index.hnsw import DEFAULT_EF_CONSTRUCT, DEFAULT_M, DTYPES, MIN_FIT_ROWS
 from shoal.index.metrics import DOT, metric_name
 from shoal.index.planner import EXACT_BELOW_BATCH, vectors_kb
 from shoal.index.quantize import OFFSET, SYMMETRIC
+from shoal.index.snapshot import read_manifest
 
 logger = logging.getLogger("shoal.engine")
 
@@ -59,9 +67,22 @@ MIN_BACKLOG = 1024
 # a two-thread build stalled them 75-250 ms), and which cannot strand a node the way
 # concurrent inserts can (unum-cloud/USearch#735).
 PARALLEL_BACKLOG = 100_000
-# Vectors per indexer chunk (by bytes, so a chunk copy stays small for any dimension):
-# large enough for usearch's multi-threaded add, small enough that close() never waits long.
+# Vectors per indexer chunk: at most this many bytes (a chunk's copy stays small for any
+# dimension), and as many as take about CHUNK_SECONDS to add (measured as it goes: an f16
+# graph of 384-d vectors takes ~600 a second on this machine's two cores, an i8 one ~4x
+# that), so close() and the interpreter's exit wait at most that long for the indexer.
 CHUNK_BYTES = 24 << 20
+CHUNK_SECONDS = 0.25
+FIRST_CHUNK, MIN_CHUNK = 256, 64
+# Snapshots during a long build or catch-up: at most one per SAVE_EVERY seconds and per 10
+# times the last save's duration (saving costs at most ~10% of the indexer's time), and only
+# once a twentieth of the index (at least SAVE_MIN_ADDS vectors) changed since the last.
+SAVE_EVERY = 30.0
+SAVE_COST_SHARE = 10
+SAVE_MIN_ADDS = 1000
+# close() writes a snapshot only if the index is at most this big (~0.3 s to write here);
+# a larger one relies on the last snapshot of the build and catches up at the next open.
+SAVE_ON_CLOSE_BYTES = 256 << 20
 SNAPSHOT_PREFIX = "index"
 FIT_SAMPLE = 20_000  # vectors the int8 scaling is fitted on (its own sample size)
 _SAFE = re.compile(r"[A-Za-z0-9_]{1,64}")
@@ -206,9 +227,13 @@ class VectorAnn:
         self.tracking = False  # pending records every change from now on
         self.pending: set[int] = set()
         self.inflight = _EMPTY
-        self.watermark: int | None = None  # the index equals storage at this commit_seq
-        self.saved: int | None = None  # watermark of the snapshot on disk
-        self.chunk = max(1024, CHUNK_BYTES // (4 * settings.dim))
+        self.saved: int | None = None  # watermark of the snapshot on disk (None: none)
+        self.dirty = False  # the index changed since that snapshot
+        self.added_since_save = 0
+        self.saved_at = time.monotonic()
+        self.save_seconds = 0.0
+        self.max_chunk = max(MIN_CHUNK, CHUNK_BYTES // (4 * settings.dim))
+        self.chunk = min(FIRST_CHUNK, self.max_chunk)
 
     def backlog(self) -> int:
         return len(self.pending) + len(self.inflight)
@@ -254,29 +279,53 @@ class CollectionAnn:
 
     # ------------------------------------------------------------------- lifecycle
 
-    def open(self) -> None:
-        """Load valid snapshots and start building what is missing (call once, before
-        the collection is shared with other threads)."""
-        st = self._state
+    def open(self, loaded: StoredVectorSeqs | None = None) -> None:
+        """Resume snapshots and start building what is missing (call once, before the
+        collection is shared with other threads).
+
+        Args:
+            loaded: the serial and ``vseq`` of every stored point, as the collection's load
+                read them (None for a memory-only collection).
+        """
         for va in self.vectors.values():
-            if va.path is not None:
-                _sweep_temp(va.path)
-                try:
-                    va.index = HnswIndex.load(
-                        va.path,
-                        expect_config=va.settings.hnsw_config(),
-                        expect_watermark=st.commit_seq,
-                    )
-                except (SnapshotError, OSError) as exc:
-                    logger.info("index %r of %s: rebuilding (%s)", va.name, va.path, exc)
-                else:
-                    va.tracking = True
-                    va.watermark = va.saved = st.commit_seq
+            if va.path is None:
+                continue
+            _sweep_temp(va.path)
+            try:
+                va.index, pending = self._resume(va, va.path, loaded)
+            except (SnapshotError, OSError) as exc:
+                logger.info("index %r of %s: rebuilding (%s)", va.name, va.path, exc)
+            else:
+                va.tracking = True
+                va.pending = pending
+                va.saved = va.index.watermark
         self.on_apply(Applied([], []))
 
+    def _resume(
+        self, va: VectorAnn, path: Path, loaded: StoredVectorSeqs | None
+    ) -> tuple[HnswIndex, set[int]]:
+        """A snapshot's index and the serials it must catch up with.
+
+        Raises:
+            SnapshotError: no usable snapshot (missing, torn, another configuration, or
+                older than what storage can tell the changes since).
+        """
+        st = self._state
+        seen = read_manifest(path).watermark
+        resumable = loaded is not None and loaded.since <= seen <= st.commit_seq
+        if seen != st.commit_seq and not resumable:
+            raise SnapshotStale(seen, st.commit_seq)
+        index = HnswIndex.load(path, expect_config=va.settings.hnsw_config())
+        col = st.columns[va.name]
+        live = st.serial[np.flatnonzero(col.present[: st.high])]
+        gone = np.setdiff1d(index.keys(), live)
+        changed = _EMPTY if loaded is None else loaded.serials[loaded.vseqs > seen]
+        return index, set(np.concatenate([index.pending, changed, gone]).tolist())
+
     def close(self, save: bool = True) -> None:
-        """Stop the indexer and, with ``save``, snapshot every index that is (nearly) caught
-        up. The collection's writer must be closed first (no more commits)."""
+        """Stop the indexer (it finishes the chunk in hand: ``CHUNK_SECONDS``) and, with
+        ``save``, snapshot what is indexed where that is quick (``_worth_saving``); the
+        backlog is left to the next open. The collection's writer must be closed first."""
         with self._cond:
             self._stop = True
             self._cond.notify_all()
@@ -285,16 +334,14 @@ class CollectionAnn:
         if not save or self.error is not None:
             return
         for va in self.vectors.values():
-            # A build far from done is not worth finishing here: the next open rebuilds.
-            if va.path is None or va.index is None or va.backlog() > MAX_BACKLOG:
-                continue
-            try:
-                while va.pending:
-                    self._step(va)
-                if va.watermark is not None and va.watermark != va.saved:
-                    self._save(va)
-            except Exception:  # the data is safe in storage; the next open rebuilds
-                logger.exception("index %r: could not save its snapshot", va.name)
+            if self._worth_saving(va):
+                self._save(va)
+
+    @staticmethod
+    def _worth_saving(va: VectorAnn) -> bool:
+        if va.path is None or va.index is None or not va.dirty:
+            return False
+        return va.saved is None or va.index.memory_usage <= SAVE_ON_CLOSE_BYTES
 
     def on_apply(self, applied: Applied) -> None:
         """Record a committed group (group-commit leader, under the state's write lock)."""
@@ -412,8 +459,9 @@ class CollectionAnn:
                         return
                     self._busy = True
                 assert va is not None
-                if self._step(va) and va.path is not None and va.saved is None:
-                    self._save(va)  # a finished (re)build: make the next open fast
+                self._step(va)
+                if self._due(va):
+                    self._save(va)
         except Exception as exc:
             logger.exception("the indexer failed; queries fall back to exact search")
             with self._cond:
@@ -423,18 +471,29 @@ class CollectionAnn:
                 self._busy = False
                 self._cond.notify_all()
 
+    @staticmethod
+    def _due(va: VectorAnn) -> bool:
+        """Whether to snapshot now: a first build just finished, or a long build or
+        catch-up has done enough since the last snapshot (see ``SAVE_EVERY``)."""
+        if va.path is None or va.index is None or not va.dirty:
+            return False
+        if va.saved is None and not va.pending:
+            return True
+        waited = time.monotonic() - va.saved_at
+        enough = max(SAVE_MIN_ADDS, len(va.index) // 20)
+        return (
+            waited >= max(SAVE_EVERY, SAVE_COST_SHARE * va.save_seconds)
+            and va.added_since_save >= enough
+        )
+
     def _next_work(self) -> VectorAnn | None:
         if self._paused:
             return None
         return next((va for va in self.vectors.values() if va.pending), None)
 
-    def _step(self, va: VectorAnn) -> bool:
-        """Apply one chunk of the backlog to the index.
-
-        Returns:
-            True when the chunk emptied ``pending`` (the index now equals storage at
-            ``va.watermark``).
-        """
+    def _step(self, va: VectorAnn) -> None:
+        """Apply one chunk of the backlog to the index, and size the next chunk to take
+        about ``CHUNK_SECONDS``."""
         st = self._state
         col = st.columns[va.name]
         with st.lock.read():
@@ -443,8 +502,6 @@ class CollectionAnn:
                 size = min(len(va.pending), va.chunk)
                 serials = np.fromiter((va.pending.pop() for _ in range(size)), np.int64, size)
                 va.inflight = serials
-                last = not va.pending
-                seq = st.commit_seq
             if va.index is None:
                 va.index = self._new_index(va.settings, col, st)
             rows = st.row_of_serial[serials]
@@ -452,16 +509,20 @@ class CollectionAnn:
             keep[keep] = col.present[rows[keep]]
             add, vectors, drop = serials[keep], col.data[rows[keep]], serials[~keep]
         index = va.index
+        start = time.monotonic()
         if len(drop):
             index.remove(drop)
         if len(add):
             index.add(add, vectors, threads=threads)
+        elapsed = time.monotonic() - start
+        if size >= va.chunk // 2 and elapsed > 0:  # a full chunk measures the rate
+            fit = int(size * CHUNK_SECONDS / elapsed)
+            va.chunk = max(MIN_CHUNK, min(va.max_chunk, fit))
         with self._cond:
             va.inflight = _EMPTY
-            if last:
-                va.watermark = seq
+            va.dirty = True
+            va.added_since_save += size
             self._cond.notify_all()
-        return last
 
     def _new_index(
         self, settings: AnnSettings, col: VectorColumn, st: CollectionState
@@ -484,16 +545,27 @@ class CollectionAnn:
         )
 
     def _save(self, va: VectorAnn) -> None:
-        index, watermark = va.index, va.watermark
-        if index is None or watermark is None or va.path is None:
+        """Snapshot the index with the commit_seq and backlog of this moment (the indexer
+        is between chunks or stopped, so the index holds exactly what it has applied)."""
+        index, path = va.index, va.path
+        if index is None or path is None:
             return
+        st = self._state
+        with st.lock.read(), self._cond:
+            seq = st.commit_seq
+            pending = np.fromiter(va.pending, np.int64, len(va.pending))
+            va.dirty, va.added_since_save = False, 0
+        start = time.monotonic()
         try:
-            index.save(va.path, watermark=watermark)
-        except OSError:
-            logger.exception("index %r: could not save its snapshot to %s", va.name, va.path)
+            index.save(path, watermark=seq, pending=pending)
+        except OSError:  # the data is safe in storage; the next open catches up or rebuilds
+            logger.exception("index %r: could not save its snapshot to %s", va.name, path)
+            with self._cond:
+                va.dirty = True
             return
         with self._cond:
-            va.saved = watermark
+            va.saved, va.saved_at = seq, time.monotonic()
+            va.save_seconds = va.saved_at - start
 
 
 def snapshot_path(folder: Path, name: str) -> Path:
@@ -504,6 +576,17 @@ def snapshot_path(folder: Path, name: str) -> Path:
         return folder / f"{SNAPSHOT_PREFIX}-{name}.usearch"
     # Any other name (slashes, dots, unicode...) gets a digest: still one file per name.
     return folder / f"{SNAPSHOT_PREFIX}-x-{hashlib.sha256(name.encode()).hexdigest()[:24]}.usearch"
+
+
+@dataclass(frozen=True)
+class StoredVectorSeqs:
+    """What a collection's load read for the index snapshots to catch up with: per stored
+    point its serial and the ``commit_seq`` that last wrote its vectors (``vseq``), and the
+    commit_seq from which storage's ``vseq`` records are complete (``since``)."""
+
+    serials: np.ndarray
+    vseqs: np.ndarray
+    since: int
 
 
 def _present_rows(st: CollectionState, col: VectorColumn, serials: np.ndarray) -> np.ndarray:

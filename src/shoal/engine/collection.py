@@ -14,7 +14,7 @@ import numpy as np
 
 from shoal import models as m
 from shoal.engine import reads
-from shoal.engine.ann import CollectionAnn
+from shoal.engine.ann import CollectionAnn, StoredVectorSeqs
 from shoal.engine.coalesce import Coalescer
 from shoal.engine.filter_plan import FilterCache
 from shoal.engine.filtering import compiled_filter, predicate_for
@@ -40,7 +40,7 @@ from shoal.errors import (
 from shoal.filters.tree import parse_key
 from shoal.ids import PointId, canonical_id
 from shoal.payloads import MAX_PAYLOAD_DEPTH, check_payload, check_text
-from shoal.storage import COMMIT_SEQ, NEXT_SERIAL, CollectionStore, decode_id
+from shoal.storage import COMMIT_SEQ, NEXT_SERIAL, VSEQ_SINCE, CollectionStore, decode_id
 
 Item = TypeVar("Item")
 T = TypeVar("T")
@@ -67,8 +67,9 @@ class Collection:
         self.payload_indexes: dict[str, m.PayloadSchemaType] = {}
         self.payload_index = PayloadIndexes()
         self.filters = FilterCache()
+        loaded = None
         if store is not None:
-            self._load(store)
+            loaded = self._load(store)
             self.writer = GroupCommitter(self.state, store, list(self.vector_params))
         for field, schema in self.payload_indexes.items():
             self.payload_index.create(self.state, field, schema)
@@ -78,7 +79,7 @@ class Collection:
             self.vector_params,
             None if store is None else store.path.parent,
         )
-        self.ann.open()
+        self.ann.open(loaded)
         self.writer.listeners += [
             lambda applied: self.payload_index.on_apply(self.state, applied),
             self.ann.on_apply,
@@ -86,10 +87,15 @@ class Collection:
         self._invalid_cache: dict[str, tuple[int, np.ndarray]] = {}
         self.searches: Coalescer[m.QueryRequest, m.QueryResponse] = Coalescer(self._run_query_batch)
 
-    def _load(self, store: CollectionStore) -> None:
+    def _load(self, store: CollectionStore) -> StoredVectorSeqs:
+        """Load every stored point; returns what the ANN snapshots need to catch up."""
         # In batches: vectors go into the matrices a block at a time, not point by point.
         self.state.reserve(store.count())
+        serials: list[np.ndarray] = []
+        vseqs: list[np.ndarray] = []
         for cols in store.load():
+            serials.append(np.asarray(cols.serials, dtype=np.int64))
+            vseqs.append(np.asarray(cols.vseqs, dtype=np.int64))
             self.state.extend(
                 [decode_id(k) for k in cols.keys],
                 cols.versions,
@@ -102,6 +108,11 @@ class Collection:
         self.state.commit_seq = store.counter(COMMIT_SEQ)
         for field, schema in (store.get_meta("payload_indexes") or {}).items():
             self.payload_indexes[field] = m.PayloadSchemaType(schema)
+        return StoredVectorSeqs(
+            np.concatenate(serials) if serials else np.zeros(0, np.int64),
+            np.concatenate(vseqs) if vseqs else np.zeros(0, np.int64),
+            store.counter(VSEQ_SINCE),
+        )
 
     def close(self) -> None:
         """Flush queued writes, stop the indexer, snapshot the ANN indexes, close the store."""

@@ -6,8 +6,11 @@ methods from worker threads; the sync client calls them directly.
 
 from __future__ import annotations
 
+import atexit
+import logging
 import os
 import threading
+import weakref
 
 from shoal import models as m
 from shoal.engine.ann import resolve_settings
@@ -24,10 +27,30 @@ from shoal.storage import Catalog
 MAX_NAME = 255
 MAX_DIM = 65_536
 
+logger = logging.getLogger("shoal.engine")
+
 # Storage folders opened by this process, shared by every client that names the same folder
 # (a sync and an async client of one app, LangChain stores): folder -> (database, users).
 _shared: dict[str, tuple[Database, int]] = {}
 _shared_lock = threading.Lock()
+# Every database not closed yet: a program that ends without close() gets it at exit.
+_open: weakref.WeakSet[Database] = weakref.WeakSet()
+
+
+@atexit.register
+def _close_at_exit() -> None:
+    """Close what the program left open: flush queued writes, stop the indexer and flusher
+    threads (their native code must not be running while the interpreter tears down: an
+    index insert on a daemon thread aborted the process), snapshot the indexes where quick.
+
+    atexit runs after the program's own threads have been joined and before the interpreter
+    finalises, while daemon threads still run.
+    """
+    for db in list(_open):
+        try:
+            db.close()
+        except Exception:  # the data is in storage already; report and go on
+            logger.exception("closing the database at exit failed")
 
 
 class Database:
@@ -45,6 +68,7 @@ class Database:
         self._collections: dict[str, Collection] = {}
         self._catalog = Catalog(path) if path is not None else None
         self._closed = False
+        _open.add(self)
         if self._catalog is not None:
             try:
                 for store in self._catalog.open_all():
@@ -167,6 +191,7 @@ class Database:
             self._collections.clear()
             if self._catalog is not None:
                 self._catalog.close()
+            _open.discard(self)
         if errors:
             raise errors[0]
 

@@ -396,7 +396,7 @@ class GroupCommitter:
             counters[COMMIT_SEQ] = seq
         if st.next_serial != serials_before:
             counters[NEXT_SERIAL] = st.next_serial
-        self._store.commit(upserts, updates, deletes, counters)
+        self._store.commit(upserts, updates, deletes, counters, vseq=seq)
         return seq
 
     def _pack(self, vectors: dict[str, np.ndarray]) -> bytes:

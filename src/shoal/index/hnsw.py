@@ -40,7 +40,14 @@ from shoal.index.errors import (
 from shoal.index.metrics import COSINE, DOT, USEARCH_METRIC, hnsw_supports, metric_name
 from shoal.index.native import usearch_index, usearch_version
 from shoal.index.quantize import OFFSET, SYMMETRIC, Int8Quantizer
-from shoal.index.snapshot import SnapshotManifest, read_manifest, verify_file, write_snapshot
+from shoal.index.snapshot import (
+    SnapshotManifest,
+    decode_keys,
+    encode_keys,
+    read_manifest,
+    verify_file,
+    write_snapshot,
+)
 
 DTYPES = ("f16", "bf16", "f32", "i8")
 DEFAULT_M = 16
@@ -158,6 +165,8 @@ class HnswIndex:
         self.ef_search = ef_search
         self.threads = threads
         self.watermark: int | None = None  # set by ``load``; the engine tracks it afterwards
+        # Set by ``load``: the keys the snapshot had not caught up with (see ``save``).
+        self.pending = np.zeros(0, dtype=np.int64)
         self._mode = SYMMETRIC if name == DOT else OFFSET
         self._quantizer = quantizer
         if quantizer is not None and quantizer.mode != self._mode:
@@ -192,6 +201,11 @@ class HnswIndex:
         """Bytes held by the index: graph, stored vectors, per-thread buffers, quantizer."""
         extra = 0 if self._quantizer is None else self._quantizer.offset.nbytes
         return int(self._index.memory_usage) + extra
+
+    def keys(self) -> np.ndarray:
+        """Every row in the index, as int64 (in no particular order)."""
+        with self._lock.shared():
+            return np.asarray(self._index.keys, dtype=np.uint64).astype(np.int64)
 
     def contains(self, rows: np.ndarray) -> np.ndarray:
         """Which rows are in the index.
@@ -388,7 +402,13 @@ class HnswIndex:
 
     # ------------------------------------------------------------------ snapshots
 
-    def save(self, path: str | os.PathLike[str], *, watermark: int) -> SnapshotManifest:
+    def save(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        watermark: int,
+        pending: np.ndarray | None = None,
+    ) -> SnapshotManifest:
         """Write a crash-safe snapshot: ``path`` (usearch file) and ``path.json`` (manifest).
 
         Searches continue during the save; writes wait only while the index is copied to
@@ -398,6 +418,8 @@ class HnswIndex:
             path: the index file path (its directory must exist).
             watermark: what the index reflects (e.g. the collection's generation or highest
                 applied version); ``load`` can insist on it to detect a stale snapshot.
+            pending: rows whose vectors the index does not reflect at ``watermark`` yet (a
+                snapshot in the middle of a build); ``load`` gives them back.
 
         Returns:
             The manifest written.
@@ -423,6 +445,7 @@ class HnswIndex:
             watermark=int(watermark),
             quantizer=quantizer,
             usearch_version=usearch_version(),
+            pending=encode_keys(_EMPTY_KEYS if pending is None else pending),
         )
         self.watermark = int(watermark)
         return manifest
@@ -447,7 +470,7 @@ class HnswIndex:
             threads: worker threads of the loaded index.
 
         Returns:
-            The index, with ``watermark`` set from the manifest.
+            The index, with ``watermark`` and ``pending`` set from the manifest.
 
         Raises:
             SnapshotMissing: no snapshot at ``path``.
@@ -493,10 +516,13 @@ class HnswIndex:
                 f"{index._index.ndim}; its manifest says {manifest.count} of dim {found.dim}"
             )
         index.watermark = manifest.watermark
+        index.pending = decode_keys(manifest.pending)
         return index
 
 
 # ------------------------------------------------------------------------- helpers
+
+_EMPTY_KEYS = np.zeros(0, dtype=np.int64)
 
 
 def _check_int(name: str, value: int, low: int, high: int) -> None:

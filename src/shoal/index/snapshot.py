@@ -2,11 +2,12 @@
 
 A snapshot is two files: the usearch index at ``path`` and a JSON manifest at
 ``path + ".json"`` describing it (configuration, vector count, the caller's watermark, the
-index file's size and CRC-32). Each is written to a temporary file in the same directory,
-fsynced, and renamed over the old one; the directory is fsynced last so the renames survive
-a power cut. A crash between the two renames leaves a new index file beside the old
-manifest: its size or checksum then disagrees and ``load`` reports ``SnapshotCorrupt``. The
-index is derived data, so the engine's answer to any snapshot error is a rebuild.
+keys the index had not caught up with when it was saved, the index file's size and CRC-32).
+Each is written to a temporary file in the same directory, fsynced, and renamed over the old
+one; the directory is fsynced last so the renames survive a power cut. A crash between the
+two renames leaves a new index file beside the old manifest: its size or checksum then
+disagrees and ``load`` reports ``SnapshotCorrupt``. The index is derived data, so the
+engine's answer to any snapshot error is a rebuild.
 
 CRC-32 (zlib, ~1 GB/s) rather than a cryptographic hash: it only has to catch torn writes
 and bit rot, not adversaries, and it runs on every start.
@@ -14,6 +15,7 @@ and bit rot, not adversaries, and it runs on every start.
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import tempfile
@@ -22,9 +24,11 @@ from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from shoal.index.errors import SnapshotCorrupt, SnapshotMissing
 
-FORMAT = 1
+FORMAT = 2  # 2 added ``pending``; a format 1 manifest reads as one with nothing pending
 _CHUNK = 1 << 20
 
 
@@ -42,6 +46,8 @@ class SnapshotManifest:
         crc32: CRC-32 of the index file.
         quantizer: the int8 quantizer's parameters (``Int8Quantizer.to_json``), or None.
         usearch_version: the usearch that wrote the file.
+        pending: keys whose vectors the index had not caught up with at ``watermark``
+            (``encode_keys``): a snapshot taken in the middle of a build.
     """
 
     format: int
@@ -56,6 +62,7 @@ class SnapshotManifest:
     crc32: int
     quantizer: dict[str, Any] | None
     usearch_version: str
+    pending: str = ""
 
     def to_json(self) -> dict[str, Any]:
         """The manifest as a JSON-ready dict."""
@@ -77,6 +84,8 @@ class SnapshotManifest:
         if not isinstance(data, dict):
             raise SnapshotCorrupt("index manifest is not a JSON object")
         names = {f.name for f in fields(cls)}
+        if data.get("format") == 1:
+            data = {**data, "format": FORMAT, "pending": ""}
         if set(data) != names:
             raise SnapshotCorrupt(
                 f"index manifest fields {sorted(data)} differ from the expected {sorted(names)}"
@@ -87,12 +96,35 @@ class SnapshotManifest:
             value = data[name]
             if not isinstance(value, int) or isinstance(value, bool):
                 raise SnapshotCorrupt(f"index manifest field {name!r} is not an integer")
-        for name in ("metric", "dtype", "usearch_version"):
+        for name in ("metric", "dtype", "usearch_version", "pending"):
             if not isinstance(data[name], str):
                 raise SnapshotCorrupt(f"index manifest field {name!r} is not a string")
         if data["quantizer"] is not None and not isinstance(data["quantizer"], dict):
             raise SnapshotCorrupt("index manifest field 'quantizer' is not an object")
         return cls(**data)
+
+
+def encode_keys(keys: np.ndarray) -> str:
+    """Int64 keys as compact text for the manifest: sorted, delta-coded, zlib, base64."""
+    ordered = np.sort(np.asarray(keys, dtype=np.int64))
+    deltas = np.diff(ordered, prepend=np.int64(0))
+    return base64.b64encode(zlib.compress(deltas.astype("<i8").tobytes(), 6)).decode()
+
+
+def decode_keys(text: str) -> np.ndarray:
+    """The keys ``encode_keys`` wrote (sorted).
+
+    Raises:
+        SnapshotCorrupt: the text is not what ``encode_keys`` writes.
+    """
+    if not text:
+        return np.zeros(0, dtype=np.int64)
+    try:
+        raw = zlib.decompress(base64.b64decode(text, validate=True))
+        deltas = np.frombuffer(raw, dtype="<i8")
+    except (ValueError, zlib.error) as exc:
+        raise SnapshotCorrupt(f"index manifest field 'pending' is unreadable: {exc}") from None
+    return np.cumsum(deltas).astype(np.int64)
 
 
 def manifest_path(path: str | os.PathLike[str]) -> Path:

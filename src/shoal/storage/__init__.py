@@ -4,6 +4,7 @@ from shoal.storage.catalog import Catalog
 from shoal.storage.sqlite import (
     COMMIT_SEQ,
     NEXT_SERIAL,
+    VSEQ_SINCE,
     CollectionStore,
     StoredColumns,
     decode_id,
@@ -13,6 +14,7 @@ from shoal.storage.sqlite import (
 __all__ = [
     "COMMIT_SEQ",
     "NEXT_SERIAL",
+    "VSEQ_SINCE",
     "Catalog",
     "CollectionStore",
     "StoredColumns",

@@ -9,7 +9,12 @@ Two counters live in the meta table and change in the same transaction as the po
 ``commit_seq`` (bumped by every group that changes vectors or deletes points: the watermark
 an ANN index snapshot is checked against) and ``next_serial`` (the next point serial: a
 per-point number assigned once, when an id is first inserted, and never reused, so that the
-ANN index can be keyed by something that survives a reopen).
+ANN index can be keyed by something that survives a reopen). Each point also records
+``vseq``, the ``commit_seq`` of the group that last wrote its vectors, so that an index
+snapshot taken at watermark ``w`` can catch up by re-indexing the points with ``vseq > w``
+instead of being rebuilt. ``vseq_since`` (meta) is the watermark from which ``vseq`` is
+complete: 0 for a store created with the column, the then ``commit_seq`` for an older store
+that got it added on open.
 """
 
 from __future__ import annotations
@@ -27,21 +32,23 @@ import orjson
 from shoal.errors import StorageError
 
 FILE_NAME = "points.sqlite3"
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 COMMIT_SEQ = "commit_seq"
 NEXT_SERIAL = "next_serial"
+VSEQ_SINCE = "vseq_since"
 
 
 @dataclass(frozen=True)
 class StoredColumns:
     """A batch of stored points as columns: id keys (see ``encode_id``), versions, serials,
-    payloads and packed vectors, one entry per point."""
+    payloads, packed vectors and vector sequence numbers, one entry per point."""
 
     keys: list[str]
     versions: list[int]
     serials: list[int]
     payloads: list[dict[str, Any] | None]
     vectors: list[bytes]
+    vseqs: list[int]
 
 
 def encode_id(pid: int | str) -> str:
@@ -64,7 +71,7 @@ _SCHEMA = (
     # WITHOUT ROWID keep working: every statement is the same for both.
     "CREATE TABLE points ("
     " key TEXT PRIMARY KEY, version INTEGER NOT NULL, serial INTEGER NOT NULL,"
-    " payload BLOB, vectors BLOB NOT NULL)",
+    " payload BLOB, vectors BLOB NOT NULL, vseq INTEGER NOT NULL DEFAULT 0)",
 )
 
 
@@ -92,7 +99,7 @@ def create_store(directory: Path, meta: dict[str, Any]) -> None:
                 db.execute(statement)
             db.executemany(
                 "INSERT INTO meta (key, value) VALUES (?, ?)",
-                [(k, orjson.dumps(v)) for k, v in meta.items()],
+                [(k, orjson.dumps(v)) for k, v in {**meta, VSEQ_SINCE: 0}.items()],
             )
             db.execute("COMMIT")
             # Recorded in the file header: every later connection opens it in WAL mode.
@@ -134,6 +141,26 @@ class CollectionStore:
                 f"collection storage {self.path} was written by an older Shoal (schema without "
                 f"point serials); expected schema version {SCHEMA_VERSION}: recreate it"
             )
+        if "vseq" not in columns:
+            self._add_vseq()
+
+    def _add_vseq(self) -> None:
+        # A store of schema 2: the column starts at 0 everywhere, so it only tells what
+        # changed after the current commit_seq (recorded as vseq_since, in one transaction).
+        try:
+            with self._transaction():
+                self._db.execute("ALTER TABLE points ADD COLUMN vseq INTEGER NOT NULL DEFAULT 0")
+                row = self._db.execute(
+                    "SELECT value FROM meta WHERE key = ?", (COMMIT_SEQ,)
+                ).fetchone()
+                since = orjson.loads(row[0]) if row else 0
+                self._db.execute(
+                    "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)",
+                    (VSEQ_SINCE, orjson.dumps(since)),
+                )
+        except sqlite3.Error as exc:
+            self._db.close()
+            raise StorageError(f"cannot upgrade collection storage {self.path}: {exc}") from exc
 
     # -------------------------------------------------------------------- settings
 
@@ -161,22 +188,28 @@ class CollectionStore:
     # ---------------------------------------------------------------------- points
 
     def counter(self, name: str) -> int:
-        """A counter from the meta table (``COMMIT_SEQ``, ``NEXT_SERIAL``); 0 if never set."""
+        """A counter from the meta table (``COMMIT_SEQ``, ``NEXT_SERIAL``, ``VSEQ_SINCE``);
+        0 if never set."""
         value = self.get_meta(name)
         return int(value) if value is not None else 0
 
     def load(self, batch: int = 20_000) -> Iterator[StoredColumns]:
         """Yield every stored point, ``batch`` points at a time, as columns."""
         with self._lock:
-            cur = self._db.execute("SELECT key, version, serial, payload, vectors FROM points")
+            cur = self._db.execute(
+                "SELECT key, version, serial, payload, vectors, vseq FROM points"
+            )
             while rows := cur.fetchmany(batch):
-                keys, versions, serials, payloads, vectors = map(list, zip(*rows, strict=True))
+                keys, versions, serials, payloads, vectors, vseqs = map(
+                    list, zip(*rows, strict=True)
+                )
                 yield StoredColumns(
                     keys,
                     versions,
                     serials,
                     [None if p is None else orjson.loads(p) for p in payloads],
                     vectors,
+                    vseqs,
                 )
 
     def count(self) -> int:
@@ -189,6 +222,7 @@ class CollectionStore:
         payload_updates: Sequence[tuple[str, int, dict[str, Any] | None]],
         deletes: Sequence[str],
         counters: dict[str, int] | None = None,
+        vseq: int = 0,
     ) -> None:
         """Apply one group of writes in a single transaction; durable when this returns.
 
@@ -198,6 +232,7 @@ class CollectionStore:
             deletes: keys to remove.
             counters: meta counters (``COMMIT_SEQ``, ``NEXT_SERIAL``) to set in the same
                 transaction, so they never disagree with the points after a crash.
+            vseq: the group's ``commit_seq``, recorded with every upserted row.
 
         Raises:
             StorageError: the transaction failed; nothing of it was applied.
@@ -216,9 +251,10 @@ class CollectionStore:
                         )
                     if upserts:
                         self._db.executemany(
-                            "INSERT OR REPLACE INTO points (key, version, serial, payload, vectors)"
-                            " VALUES (?, ?, ?, ?, ?)",
-                            [(k, v, s, _dump(p), vec) for k, v, s, p, vec in upserts],
+                            "INSERT OR REPLACE INTO points"
+                            " (key, version, serial, payload, vectors, vseq)"
+                            " VALUES (?, ?, ?, ?, ?, ?)",
+                            [(k, v, s, _dump(p), vec, vseq) for k, v, s, p, vec in upserts],
                         )
                     if payload_updates:
                         self._db.executemany(
