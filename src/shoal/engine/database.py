@@ -182,7 +182,8 @@ def _check_name(name: str) -> None:
         raise InvalidCollectionName(
             f"Wrong input: collection name of {len(name)} characters is longer than {MAX_NAME}"
         )
-    bad = [c for c in name if c in "/\\\0" or ord(c) < 32]
+    # A lone surrogate cannot be stored (the name is kept as UTF-8 in the store's meta).
+    bad = [c for c in name if c in "/\\\0" or ord(c) < 32 or "\ud800" <= c <= "\udfff"]
     if bad:
         raise InvalidCollectionName(
             f"Wrong input: collection name {name!r} contains the forbidden character {bad[0]!r}"
