@@ -103,14 +103,28 @@ def error(exc: ShoalError, elapsed: float, headers: Mapping[str, str] | None = N
     return Response(body, status_code=exc.status_code, media_type=JSON, headers=all_headers)
 
 
-def internal_error(exc: BaseException, elapsed: float) -> Response:
-    """The 500 answer for a failure that is a bug, not a bad request."""
-    body = orjson.dumps(
-        {
-            "status": {"error": f"Service internal error: {type(exc).__name__}: {exc}"},
-            "time": elapsed,
-        }
+def internal_error(exc: BaseException, elapsed: float, incident: str) -> Response:
+    """The 5xx answer for a failure of the server (a bug, a disk error), not of the request.
+
+    The body names the exception's class and the incident id the server logged it under,
+    never its text or traceback: those can name server paths and internals.
+
+    Args:
+        exc: the failure; a ShoalError keeps its status and is named in ``x-shoal-error``.
+        elapsed: seconds the server spent on the request.
+        incident: the id the failure was logged under.
+
+    Returns:
+        The error response (500 unless ``exc`` is a ShoalError with another 5xx status).
+    """
+    message = (
+        f"Service internal error: {type(exc).__name__} (incident {incident}; "
+        "the server's log has the details)"
     )
+    body = orjson.dumps({"status": {"error": message}, "time": elapsed})
+    if isinstance(exc, ShoalError):
+        headers = {ERROR_TYPE_HEADER: type(exc).__name__}
+        return Response(body, exc.status_code, headers, media_type=JSON)
     return Response(body, status_code=500, media_type=JSON)
 
 
