@@ -139,3 +139,32 @@ def test_near_uuid_ids_are_refused_over_http(disk_app: TestClient) -> None:
     for spelling in ("{" + UUID + "}", "urn:uuid:" + UUID, UUID.replace("-", "").upper()):
         found = disk_app.get(f"/collections/c/points/{spelling}")
         assert found.json()["result"]["id"] == UUID and found.json()["result"]["vector"] == [1, 0]
+
+
+# ------------------------------------------------------------------ non-finite numbers
+
+
+def _points(vector: str, payload: str = "{}") -> bytes:
+    return f'{{"points": [{{"id": 1, "vector": {vector}, "payload": {payload}}}]}}'.encode()
+
+
+@pytest.mark.parametrize(
+    ("body", "kind", "words"),
+    [
+        (_points("[NaN, 1]"), "InvalidVector", "component nan at index 0"),
+        (_points("[1, -Infinity]"), "InvalidVector", "component -inf at index 1"),
+        (_points("[1, 0]", '{"a": [NaN]}'), "InvalidPayload", "JSON numbers must be finite"),
+        # Anything else orjson refuses stays refused, even beside a NaN.
+        (_points("[NaN, 1]", '{"a": "\\ud800"}'), "BadRequest", "Json deserialize error"),
+        (_points("[1e400, 1]"), "BadRequest", "Json deserialize error"),
+        (_points("[nan, 1]"), "BadRequest", "Json deserialize error"),
+    ],
+)
+def test_non_finite_numbers(disk_app: TestClient, body: bytes, kind: str, words: str) -> None:
+    assert disk_app.put("/collections/c", json=VECTORS).status_code == 200
+    headers = {"content-type": "application/json"}
+    response = disk_app.put("/collections/c/points?wait=true", content=body, headers=headers)
+    assert response.status_code == 400, response.text
+    assert response.headers["x-shoal-error"] == kind
+    assert words in response.json()["status"]["error"]
+    assert disk_app.post("/collections/c/points/count", json={}).json()["result"]["count"] == 0

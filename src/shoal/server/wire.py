@@ -9,6 +9,7 @@ in ``MatchExcept``) and ``exclude_none`` (Qdrant leaves out absent optional fiel
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from typing import Any, TypeVar
 
@@ -139,7 +140,33 @@ def parse_json(raw: bytes) -> Any:
     try:
         return orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
-        raise BadRequest(f"Json deserialize error: {exc}") from None
+        data = _with_non_finite(raw, exc)
+        if data is _INVALID:
+            raise BadRequest(f"Json deserialize error: {exc}") from None
+        return data
+
+
+_INVALID = object()
+
+
+def _with_non_finite(raw: bytes, exc: orjson.JSONDecodeError) -> Any:
+    """A body whose only flaw is a NaN or an infinity, decoded; else ``_INVALID``.
+
+    Shoal's client writes non-finite numbers as ``NaN`` / ``Infinity`` / ``-Infinity``
+    (models.py, ``_Model``) so that the engine refuses them with the same error as in
+    embedded mode, instead of seeing a null. orjson rejects those tokens; a body whose first
+    error is one is decoded again by the standard library's parser, which reads them, and
+    kept only if everything else in it is what orjson accepts (no lone surrogate, no integer
+    beyond 64 bits).
+    """
+    if not exc.doc[exc.pos : exc.pos + 8].startswith(("NaN", "Infinity")):
+        return _INVALID
+    try:
+        data = json.loads(raw)
+        orjson.dumps(data)
+    except (ValueError, TypeError, RecursionError):  # JSONEncodeError is a TypeError
+        return _INVALID
+    return data
 
 
 def validate(model: type[M], data: Any) -> M:
