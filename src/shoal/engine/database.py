@@ -35,15 +35,19 @@ class Database:
 
     Args:
         path: a storage folder (created if missing), or None for a memory-only database.
+        served_at: the URL of the server that serves this database (``shoal serve``); a
+            process that finds the folder locked is told to connect there.
 
     Raises:
         StorageLocked: another process (or another Database in this one) has the folder open.
     """
 
-    def __init__(self, path: str | os.PathLike[str] | None = None) -> None:
+    def __init__(
+        self, path: str | os.PathLike[str] | None = None, *, served_at: str | None = None
+    ) -> None:
         self._lock = threading.RLock()
         self._collections: dict[str, Collection] = {}
-        self._catalog = Catalog(path) if path is not None else None
+        self._catalog = Catalog(path, served_at) if path is not None else None
         self._closed = False
         if self._catalog is not None:
             try:

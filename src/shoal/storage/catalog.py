@@ -37,9 +37,20 @@ _PLAIN = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
 
 class Catalog:
-    """Owns the storage folder for the lifetime of one Database."""
+    """Owns the storage folder for the lifetime of one Database.
 
-    def __init__(self, path: str | os.PathLike[str]) -> None:
+    Args:
+        path: the storage folder (created if missing).
+        served_at: the URL of the server serving this folder, if one does: written into the
+            lock file with the process id, so a process that finds the folder locked can say
+            where to connect instead.
+
+    Raises:
+        StorageLocked: another process holds the folder.
+        StorageError: the folder cannot be created or opened.
+    """
+
+    def __init__(self, path: str | os.PathLike[str], served_at: str | None = None) -> None:
         self.root = Path(path).absolute()
         try:
             (self.root / "collections").mkdir(parents=True, exist_ok=True)
@@ -49,8 +60,10 @@ class Catalog:
         try:
             fcntl.flock(self._lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
+            pid, holder_url = _read_holder(self._lock_fd)
             os.close(self._lock_fd)
-            raise StorageLocked(str(self.root)) from None
+            raise StorageLocked(str(self.root), pid, holder_url) from None
+        _write_holder(self._lock_fd, served_at)
         self._sweep()
 
     def _sweep(self) -> None:
@@ -107,6 +120,24 @@ class Catalog:
         with contextlib.suppress(OSError):
             fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
             os.close(self._lock_fd)
+
+
+def _write_holder(fd: int, served_at: str | None) -> None:
+    # Informational only (the flock is the lock): not synced, and a failure is harmless.
+    with contextlib.suppress(OSError):
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()}\n{served_at or ''}\n".encode(), 0)
+
+
+def _read_holder(fd: int) -> tuple[int | None, str | None]:
+    """The pid and server URL the holder wrote (None for what is missing or unreadable)."""
+    try:
+        lines = os.pread(fd, 4096, 0).decode("utf-8", "replace").splitlines()
+    except OSError:
+        return None, None
+    pid = int(lines[0]) if lines and lines[0].isdigit() else None
+    url = lines[1].strip() if len(lines) > 1 and lines[1].strip() else None
+    return pid, url
 
 
 def folder_names(name: str) -> Iterator[str]:

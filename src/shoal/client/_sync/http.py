@@ -516,4 +516,4 @@ def _restore_attributes(exc: ShoalError, message: str) -> None:
     elif isinstance(exc, errors.InvalidFilter):
         exc.expression, exc.position = None, None
     elif isinstance(exc, errors.StorageLocked):
-        exc.path = ""
+        exc.path, exc.pid, exc.served_at = "", None, None
