@@ -110,3 +110,27 @@ def test_folder_held_embedded_gets_fitting_advice(tmp_path: Path) -> None:
     assert done.returncode == 2
     [line] = done.stderr.splitlines()
     assert "a program using it embedded" in line and "--path" not in line
+
+
+_WITHOUT = """
+import sys
+sys.modules[{module!r}] = None  # as if the package were not installed
+{body}
+"""
+
+
+def test_missing_server_extra_names_a_command_that_works() -> None:
+    body = "from shoal.cli import main\nsys.exit(main(['serve', '--path', ':memory:']))"
+    done = _run(code=_WITHOUT.format(module="uvicorn", body=body))
+    assert done.returncode == 2
+    assert "needs the server extra (uvicorn is missing)" in done.stderr
+    assert f"{sys.executable} -m pip install" in done.stderr
+    assert "shoal[" not in done.stderr
+
+
+def test_missing_httpx_names_the_server_extra() -> None:
+    body = "import shoal\ntry:\n    shoal.Client('http://127.0.0.1:1')\n"
+    body += "except ImportError as exc:\n    print(exc)"
+    done = _run(code=_WITHOUT.format(module="httpx", body=body))
+    assert "needs the server extra (httpx is missing)" in done.stdout, done.stderr
+    assert "shoal[" not in done.stdout

@@ -114,11 +114,9 @@ def serve(args: argparse.Namespace) -> int:
         from shoal.server import serve as run_server
         from shoal.server.config import env_api_keys
     except ImportError as exc:
-        print(
-            f"shoal serve needs the server extra ({exc.name} is missing): "
-            "pip install 'shoal[server]'",
-            file=sys.stderr,
-        )
+        from shoal.extras import install_hint
+
+        print(f"shoal serve {install_hint('server', exc.name)}", file=sys.stderr)
         return 2
 
     env_key, env_ro_key = env_api_keys()
