@@ -9,6 +9,8 @@ import tempfile
 import time
 from collections.abc import Sequence
 
+from shoal.errors import ShoalError, StorageLocked
+
 DEMO_TEXTS = [
     "Shoal is an async-native vector database for Python.",
     "The cat sat on the warm windowsill all afternoon.",
@@ -21,11 +23,23 @@ DEMO_QUERIES = ["Which database works with asyncio?", "How do I bake bread?"]
 
 
 async def demo(path: str | None) -> None:
-    """Create a collection, embed sentences with the default MiniLM model, search by text."""
+    """Create a collection, embed sentences with the default MiniLM model, search by text.
+
+    Args:
+        path: the storage folder to use and keep; None uses a temporary folder, removed at
+            the end.
+    """
+    if path is not None:
+        await _demo(path)
+        return
+    with tempfile.TemporaryDirectory(prefix="shoal-demo-") as folder:
+        await _demo(folder)
+
+
+async def _demo(folder: str) -> None:
     from shoal import AsyncClient, models
     from shoal.embeddings import MiniLM
 
-    folder = path or tempfile.mkdtemp(prefix="shoal-demo-")
     embedder = MiniLM()
     print(f"Shoal demo: embedded database in {folder}")
     t0 = time.perf_counter()
@@ -60,7 +74,11 @@ def _add_serve_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) 
         description="Serve a storage folder over Qdrant's REST API (qdrant-client works "
         "against it unchanged). Binds 127.0.0.1 unless --host says otherwise.",
     )
-    p.add_argument("--path", default="./shoal_data", help="storage folder, or :memory:")
+    p.add_argument(
+        "--path",
+        default="./shoal_data",
+        help="storage folder, created if missing, or :memory: (default ./shoal_data)",
+    )
     p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     p.add_argument("--port", type=int, default=6333, help="TCP port (default 6333)")
     p.add_argument(
@@ -84,6 +102,7 @@ def _add_serve_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) 
         "--log-level",
         default="info",
         choices=["critical", "error", "warning", "info", "debug", "trace"],
+        help="how much the server logs (default info)",
     )
     p.add_argument("--access-log", action="store_true", help="log every request")
 
@@ -95,13 +114,10 @@ def serve(args: argparse.Namespace) -> int:
         from shoal.server import serve as run_server
         from shoal.server.config import env_api_keys
     except ImportError as exc:
-        print(
-            f"shoal serve needs the server extra ({exc.name} is missing): "
-            "pip install 'shoal[server]'",
-            file=sys.stderr,
-        )
+        from shoal.extras import install_hint
+
+        print(f"shoal serve {install_hint('server', exc.name)}", file=sys.stderr)
         return 2
-    from shoal.errors import ShoalError
 
     env_key, env_ro_key = env_api_keys()
     try:
@@ -118,9 +134,40 @@ def serve(args: argparse.Namespace) -> int:
             access_log=args.access_log,
         )
         return run_server(config)
-    except ShoalError as exc:
+    except StorageLocked as exc:
+        print(f"shoal serve: {_locked_advice(exc)}", file=sys.stderr)
+        return 2
+    except ShoalError as exc:  # it could not start: a bad option, a busy port, the disk
         print(f"shoal serve: {exc}", file=sys.stderr)
-        return 1
+        return 2
+
+
+def _locked_advice(exc: StorageLocked) -> str:
+    who = "another process" if exc.pid is None else f"process {exc.pid}"
+    if exc.served_at:
+        return (
+            f"{exc.path} is already served by `shoal serve` at {exc.served_at} ({who}); "
+            f"connect to that server (Client('{exc.served_at}')), or stop it first"
+        )
+    return (
+        f"{exc.path} is open in {who}, a program using it embedded; stop that program, "
+        "run this command again, and connect the program to this server instead"
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The ``shoal`` command's arguments: ``--version``, ``demo`` and ``serve``."""
+    from shoal import __version__
+
+    parser = argparse.ArgumentParser(prog="shoal", description="Shoal vector database")
+    parser.add_argument("--version", action="version", version=f"shoal {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+    p_demo = sub.add_parser("demo", help="embed a few sentences and search them (offline)")
+    p_demo.add_argument(
+        "--path", help="storage folder to keep (default: a temporary folder, removed after)"
+    )
+    _add_serve_parser(sub)
+    return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -132,12 +179,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     Returns:
         The exit status.
     """
-    parser = argparse.ArgumentParser(prog="shoal", description="Shoal vector database")
-    sub = parser.add_subparsers(dest="command", required=True)
-    p_demo = sub.add_parser("demo", help="embed a few sentences and search them (offline)")
-    p_demo.add_argument("--path", help="storage folder (default: a new temporary folder)")
-    _add_serve_parser(sub)
-    args = parser.parse_args(argv)
+    args = build_parser().parse_args(argv)
     if args.command == "demo":
         asyncio.run(demo(args.path))
     elif args.command == "serve":

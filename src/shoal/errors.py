@@ -12,6 +12,10 @@ class ShoalError(Exception):
     """Base of every error Shoal raises on purpose."""
 
     status_code: int = 500
+    # Whether the message may go out in a 5xx answer: only for classes whose messages are
+    # built to name no server path or internals (a 5xx answer otherwise names just the
+    # class and an incident id).
+    exposable: bool = False
 
     def __init__(self, message: str) -> None:
         super().__init__(message)
@@ -108,6 +112,15 @@ class StorageError(ShoalError):
     status_code = 500
 
 
+class WriteNotStored(StorageError):
+    """Storage refused a write (disk full, an I/O error): nothing of it was applied.
+
+    Its message names the write's operation id and the system's reason, never a path.
+    """
+
+    exposable = True
+
+
 class Overloaded(ShoalError):
     """Too many writes are waiting: retry later (HTTP 429)."""
 
@@ -115,17 +128,31 @@ class Overloaded(ShoalError):
 
 
 class StorageLocked(StorageError):
-    """Another process holds the storage path."""
+    """Another process holds the storage path.
+
+    Args:
+        path: the storage folder.
+        pid: the process holding it, if known.
+        served_at: the URL of the ``shoal serve`` holding it, if that is what holds it.
+    """
 
     status_code = 409
 
-    def __init__(self, path: str) -> None:
-        super().__init__(
-            f"Storage folder {path} is already opened by another process. Shoal's embedded "
-            "mode serves one process at a time; to share the data between processes, run "
-            f"`shoal serve --path {path}` and connect with Client('http://127.0.0.1:6333')."
-        )
-        self.path = path
+    def __init__(self, path: str, pid: int | None = None, served_at: str | None = None) -> None:
+        who = "another process" if pid is None else f"another process (pid {pid})"
+        if served_at:
+            advice = (
+                f"it is served by `shoal serve` at {served_at}: connect to it with "
+                f"Client('{served_at}'), or stop that server to open the folder here."
+            )
+        else:
+            advice = (
+                "Shoal's embedded mode serves one process at a time; to share the data "
+                f"between processes, run `shoal serve --path {path}` and connect with "
+                "Client('http://127.0.0.1:6333')."
+            )
+        super().__init__(f"Storage folder {path} is already opened by {who}; {advice}")
+        self.path, self.pid, self.served_at = path, pid, served_at
 
 
 class ClientClosed(ShoalError):
@@ -182,5 +209,6 @@ __all__ = [
     "StorageError",
     "StorageLocked",
     "Unauthorized",
+    "WriteNotStored",
     "WrongVectorSize",
 ]

@@ -40,7 +40,11 @@ Payload = dict[str, Any]
 
 class _Model(BaseModel):
     # Unknown fields are an error: a typo such as `paylaod=` must not be silently dropped.
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+    # A NaN or an infinity is written as JavaScript's NaN / Infinity, not as null: JSON has
+    # no spelling for them, and null would turn a bad vector into another error (or a NaN
+    # payload value into a null); `shoal serve` reads these tokens so that the engine
+    # refuses them with the error embedded mode gives (server/wire.py, parse_json).
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, ser_json_inf_nan="constants")
 
 
 _M = TypeVar("_M", bound=BaseModel)

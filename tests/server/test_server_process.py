@@ -43,9 +43,21 @@ def test_second_server_on_same_path_fails_fast(served: ServerProcess) -> None:
     cmd = [sys.executable, "-m", "shoal", "serve", "--path", str(served.path)]
     cmd += ["--port", str(free_port())]
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
-    assert done.returncode == 1
-    assert "already opened by another process" in done.stderr
-    assert "shoal serve" in done.stderr
+    assert done.returncode == 2
+    # One line that says where the folder is served, and no advice to do what was just done.
+    [line] = done.stderr.splitlines()
+    assert f"already served by `shoal serve` at {served.url}" in line
+    assert f"Client('{served.url}')" in line and "--path" not in line
+
+
+def test_embedded_client_on_a_served_folder_is_told_the_url(served: ServerProcess) -> None:
+    code = "import shoal, sys\ntry:\n    shoal.Client(path=sys.argv[1])\n"
+    code += "except shoal.errors.StorageLocked as exc:\n    print(exc.served_at, exc.pid, exc)"
+    cmd = [sys.executable, "-c", code, str(served.path)]
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=60, check=True).stdout
+    url, pid, message = out.split(" ", 2)
+    assert url == served.url and int(pid) == served.proc.pid
+    assert f"connect to it with Client('{served.url}')" in message
 
 
 def test_cli_help_lists_serve_options() -> None:

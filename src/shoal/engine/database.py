@@ -58,15 +58,19 @@ class Database:
 
     Args:
         path: a storage folder (created if missing), or None for a memory-only database.
+        served_at: the URL of the server that serves this database (``shoal serve``); a
+            process that finds the folder locked is told to connect there.
 
     Raises:
         StorageLocked: another process (or another Database in this one) has the folder open.
     """
 
-    def __init__(self, path: str | os.PathLike[str] | None = None) -> None:
+    def __init__(
+        self, path: str | os.PathLike[str] | None = None, *, served_at: str | None = None
+    ) -> None:
         self._lock = threading.RLock()
         self._collections: dict[str, Collection] = {}
-        self._catalog = Catalog(path) if path is not None else None
+        self._catalog = Catalog(path, served_at) if path is not None else None
         self._closed = False
         _open.add(self)
         if self._catalog is not None:
@@ -207,7 +211,8 @@ def _check_name(name: str) -> None:
         raise InvalidCollectionName(
             f"Wrong input: collection name of {len(name)} characters is longer than {MAX_NAME}"
         )
-    bad = [c for c in name if c in "/\\\0" or ord(c) < 32]
+    # A lone surrogate cannot be stored (the name is kept as UTF-8 in the store's meta).
+    bad = [c for c in name if c in "/\\\0" or ord(c) < 32 or "\ud800" <= c <= "\udfff"]
     if bad:
         raise InvalidCollectionName(
             f"Wrong input: collection name {name!r} contains the forbidden character {bad[0]!r}"

@@ -37,7 +37,7 @@ import numpy as np
 
 from shoal.engine.filtering import matching_rows
 from shoal.engine.state import DELETED, Applied, CollectionState, Row
-from shoal.errors import Overloaded, StorageError
+from shoal.errors import Overloaded, StorageError, WriteNotStored
 from shoal.filters import Predicate
 from shoal.ids import PointId
 from shoal.storage import COMMIT_SEQ, NEXT_SERIAL, CollectionStore, encode_id
@@ -49,10 +49,20 @@ logger = logging.getLogger("shoal.engine")
 MAX_QUEUED = 100_000
 
 
+def _reason(exc: BaseException) -> str:
+    """Why storage failed, without the file's path (the message may reach a client)."""
+    cause = exc.__cause__ if isinstance(exc, StorageError) and exc.__cause__ else exc
+    if isinstance(cause, OSError) and cause.strerror:
+        return cause.strerror  # str(OSError) names the file
+    if isinstance(cause, StorageError):
+        return type(cause).__name__
+    return str(cause) or type(cause).__name__
+
+
 class _NotStored(Exception):
     """Storage refused a group: ``error`` is what its writers get."""
 
-    def __init__(self, error: StorageError) -> None:
+    def __init__(self, error: WriteNotStored) -> None:
         super().__init__(str(error))
         self.error = error
 
@@ -139,8 +149,8 @@ class GroupCommitter:
         store: its storage, or None for a memory-only collection.
         names: the vector names, in storage order.
         max_queued: how many points (a write that is not an upsert counts one) may wait
-            in the queue; past it a ``wait=False`` write waits for room, or with
-            ``block=False`` is refused with ``Overloaded``.
+            in the queue (default ``MAX_QUEUED``); past it a ``wait=False`` write waits for
+            room, or with ``block=False`` is refused with ``Overloaded``.
     """
 
     def __init__(
@@ -148,13 +158,13 @@ class GroupCommitter:
         state: CollectionState,
         store: CollectionStore | None,
         names: list[str],
-        max_queued: int = MAX_QUEUED,
+        max_queued: int | None = None,
     ) -> None:
         self._state = state
         self._store = store
         self._names = names
         self._dims = [state.columns[n].dim for n in names]
-        self._max_queued = max_queued
+        self._max_queued = MAX_QUEUED if max_queued is None else max_queued
         self._queue: list[Write] = []
         self._queued = 0  # points in the queue
         self._queue_lock = threading.Lock()
@@ -164,7 +174,7 @@ class GroupCommitter:
         self._flush_wanted = threading.Event()
         self._flusher: threading.Thread | None = None
         self._closed = False
-        self._failed: list[tuple[int, BaseException]] = []  # wait=False writes lost to storage
+        self._failed: list[tuple[int, WriteNotStored]] = []  # wait=False writes storage lost
         self.commits = 0  # groups committed (observed by tests of group commit)
         # Called with each applied group under the state's write lock; must not raise.
         self.listeners: list[Callable[[Applied], None]] = []
@@ -214,7 +224,7 @@ class GroupCommitter:
                 self._commit_queued()
         return [w.op_id if w.error is None else w.error for w in writes]
 
-    def take_failed(self) -> StorageError | None:
+    def take_failed(self) -> WriteNotStored | None:
         """The ``wait=False`` writes storage refused since the last call, reported once:
         a StorageError naming their operation ids and the first cause, or None."""
         if not self._failed:  # the usual case, without taking the lock
@@ -224,9 +234,9 @@ class GroupCommitter:
         if not failed:
             return None
         ids = ", ".join(str(op) for op, _ in failed)
-        return StorageError(
+        return WriteNotStored(
             f"acknowledged write(s) with operation id {ids} (wait=false) could not be stored "
-            f"and were discarded: {failed[0][1]}"
+            f"and were discarded: {failed[0][1].message}"
         )
 
     def flush(self) -> None:
@@ -329,11 +339,8 @@ class GroupCommitter:
             seq = self._persist(overlay)
         except Exception as exc:
             ids = ", ".join(str(w.op_id) for w in writes)
-            raise _NotStored(
-                exc
-                if isinstance(exc, StorageError)
-                else StorageError(f"write {ids} could not be stored: {exc}")
-            ) from exc
+            error = WriteNotStored(f"write {ids} could not be stored: {_reason(exc)}")
+            raise _NotStored(error) from exc
         try:
             with self._state.lock.write():
                 applied = self._state.apply(overlay)
@@ -350,7 +357,7 @@ class GroupCommitter:
         for write in group:
             if write.error is not None and not write.wait:
                 logger.warning("write %d (wait=false) failed: %s", write.op_id, write.error)
-                if isinstance(write.error, StorageError):
+                if isinstance(write.error, WriteNotStored):
                     lost.append((write.op_id, write.error))
             write.done.set()
         if lost:

@@ -1,4 +1,4 @@
 """Integrations of Shoal with other frameworks, each behind its own optional extra.
 
-``shoal.integrations.langchain``: a LangChain ``VectorStore`` (``pip install shoal[langchain]``).
+``shoal.integrations.langchain``: a LangChain ``VectorStore`` (the ``langchain`` extra).
 """

@@ -2,14 +2,19 @@
 
 Every endpoint goes through one wrapper that checks the api key, times the request, turns
 Shoal's typed errors into Qdrant's error envelope with the error's status, and records
-metrics. The database is opened (unless one is handed in) and closed in the lifespan, so a
-SIGTERM that stops uvicorn flushes every pending write before the process exits.
+metrics. A failure of the server itself (a 5xx) is logged with its traceback under an
+incident id, and its body names only that id: an exception's text can name server paths.
+Unknown paths answer 404 (401 first when a key is required and missing): no trailing-slash
+redirect, whose ``Location`` would echo the request's ``Host``. The database is opened
+(unless one is handed in) and closed in the lifespan, so a SIGTERM that stops uvicorn
+flushes every pending write before the process exits.
 """
 
 from __future__ import annotations
 
 import hmac
 import logging
+import secrets
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
@@ -114,15 +119,30 @@ def _wrap(
             elapsed = time.perf_counter() - start
             response = result if isinstance(result, Response) else wire.ok(result, elapsed)
         except ShoalError as exc:
-            extra = {"WWW-Authenticate": "Bearer"} if isinstance(exc, Unauthorized) else None
-            response = wire.error(exc, time.perf_counter() - start, extra)
+            if exc.status_code >= 500 and not isinstance(exc, wire.ServiceUnavailable):
+                response = _internal_error(request, exc, start)
+            else:
+                response = _client_error(exc, start)
         except Exception as exc:  # a bug, not a bad request: answer 500 and keep serving
-            logger.exception("%s %s failed", method, request.url.path)
-            response = wire.internal_error(exc, time.perf_counter() - start)
+            response = _internal_error(request, exc, start)
         state.metrics.observe(method, path, response.status_code, time.perf_counter() - start)
         return response
 
     return endpoint
+
+
+def _client_error(exc: ShoalError, start: float) -> Response:
+    extra = {"WWW-Authenticate": "Bearer"} if isinstance(exc, Unauthorized) else None
+    return wire.error(exc, time.perf_counter() - start, extra)
+
+
+def _internal_error(request: Request, exc: Exception, start: float) -> Response:
+    # The details go to the log only; the client gets an id to quote when reporting it.
+    incident = secrets.token_hex(6)
+    logger.error(
+        "%s %s failed (incident %s)", request.method, request.url.path, incident, exc_info=exc
+    )
+    return wire.internal_error(exc, time.perf_counter() - start, incident)
 
 
 def _plain_routes(state: ServerState) -> list[Route]:
@@ -174,18 +194,29 @@ def _operation_route(state: ServerState, op: Operation) -> Route:
     return Route(op.path, endpoint, methods=[op.method])
 
 
-async def _http_error(request: Request, exc: Exception) -> Response:
-    # Unknown paths and wrong methods get Qdrant's error envelope too, not Starlette's text.
-    assert isinstance(exc, HTTPException)
-    err: ShoalError
-    if exc.status_code == 405:
-        err = wire.MethodNotAllowed(
-            f"Method {request.method} is not allowed for {request.url.path}"
-        )
-    else:
-        err = wire.NotFoundRoute(f"Not found: no endpoint at {request.url.path}")
-    err.status_code = exc.status_code
-    return wire.error(err, 0.0, exc.headers)
+def _http_error_handler(state: ServerState) -> Callable[[Request, Exception], Awaitable[Response]]:
+    """Unknown paths and wrong methods: Qdrant's error envelope, not Starlette's text."""
+
+    async def http_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, HTTPException)
+        start = time.perf_counter()
+        try:
+            # As in Qdrant, the key guards every path but the probes: without it a client
+            # learns nothing about which endpoints exist.
+            state.auth.check(request.headers, write=False)
+        except Unauthorized as denied:
+            return _client_error(denied, start)
+        err: ShoalError
+        if exc.status_code == 405:
+            err = wire.MethodNotAllowed(
+                f"Method {request.method} is not allowed for {request.url.path}"
+            )
+        else:
+            err = wire.NotFoundRoute(f"Not found: no endpoint at {request.url.path}")
+        err.status_code = exc.status_code
+        return wire.error(err, time.perf_counter() - start, exc.headers)
+
+    return http_error
 
 
 def create_app(
@@ -231,10 +262,14 @@ def create_app(
         # Without a lifespan (httpx's ASGITransport runs none) a handed-in database is ready.
         state.ready = True
     routes = _plain_routes(state) + [_operation_route(state, op) for op in OPERATIONS]
+    http_error = _http_error_handler(state)
     app = Starlette(
         routes=routes,
         lifespan=lifespan,
-        exception_handlers={404: _http_error, 405: _http_error},
+        exception_handlers={404: http_error, 405: http_error},
     )
+    # Starlette would answer /collections/ with a 307 to a URL built from the Host header
+    # (before any api-key check); Qdrant answers 404.
+    app.router.redirect_slashes = False
     app.state.shoal = state
     return app

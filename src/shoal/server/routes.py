@@ -19,7 +19,7 @@ from starlette.requests import Request
 from shoal import models as m
 from shoal.engine import Collection, Database
 from shoal.errors import BadRequest, InvalidConfig, PointNotFound
-from shoal.ids import canonical_id
+from shoal.ids import path_id
 from shoal.server import wire
 
 P = ParamSpec("P")
@@ -214,7 +214,7 @@ async def get_point(call: Call) -> m.Record:
     """GET /collections/{name}/points/{id}: one point with payload and vector (404 if missing)."""
     raw: str = call.request.path_params["id"]
     # The path carries no JSON type: digits are an integer id, anything else a UUID.
-    pid = canonical_id(int(raw) if raw.isascii() and raw.isdigit() else raw)
+    pid = path_id(raw)
     records = await call.on_collection(Collection.retrieve, [pid], True, True)
     if not records:
         raise PointNotFound(pid)

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import errno
 import logging
 import signal
+import socket
 import sys
 import threading
 from collections.abc import Iterator
@@ -15,10 +17,59 @@ import uvicorn
 
 from shoal import __version__
 from shoal.engine import Database
+from shoal.errors import ShoalError
 from shoal.server.app import create_app
 from shoal.server.config import ServerConfig
 
 logger = logging.getLogger("shoal.server")
+
+
+class CannotListen(ShoalError):
+    """The address to serve on cannot be bound: a port in use, an unknown host."""
+
+
+def bind(host: str, port: int) -> socket.socket:
+    """A TCP socket bound to ``host:port``, not yet listening (uvicorn listens on it).
+
+    Binding first, before the storage folder is touched, makes a busy port fail fast and
+    leave nothing behind; handing uvicorn the bound socket leaves no window for another
+    process to take the port in between.
+
+    Args:
+        host: a host name or address.
+        port: a TCP port; 0 picks a free one.
+
+    Returns:
+        The bound socket.
+
+    Raises:
+        CannotListen: naming the address and why.
+    """
+    where = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(
+            host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+        )[0]
+    except socket.gaierror as exc:
+        raise CannotListen(f"cannot listen on {where}: unknown host ({exc.strerror})") from None
+    sock = socket.socket(family, kind, proto)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(address)
+    except OSError as exc:
+        sock.close()
+        if exc.errno == errno.EADDRINUSE:
+            reason = "the port is in use (another server? choose one with --port)"
+        else:
+            reason = exc.strerror or str(exc)
+        raise CannotListen(f"cannot listen on {where}: {reason}") from None
+    return sock
+
+
+def client_url(config: ServerConfig, port: int) -> str:
+    """The URL a client on this machine uses to reach the server."""
+    host = {"0.0.0.0": "127.0.0.1", "": "127.0.0.1", "::": "::1"}.get(config.host, config.host)
+    return f"{config.scheme}://{f'[{host}]' if ':' in host else host}:{port}"
 
 
 @contextmanager
@@ -49,10 +100,11 @@ def _stop_on_signals(server: uvicorn.Server) -> Iterator[None]:
 def serve(config: ServerConfig) -> int:
     """Serve the database at ``config.path`` until SIGINT or SIGTERM.
 
-    The database is opened before the socket, so a storage folder held by another process
-    fails fast with a message naming the folder. On SIGTERM uvicorn stops accepting
-    connections, lets requests in flight finish, and the app's lifespan closes the database,
-    flushing every pending write.
+    The port is bound first and the database opened next, both before the server starts:
+    a busy port or a storage folder held by another process fails fast, and a busy port
+    before anything is created on disk. On SIGTERM uvicorn stops accepting connections, lets
+    requests in flight finish, and the app's lifespan closes the database, flushing every
+    pending write.
 
     Args:
         config: where the data lives, where to listen, and the api keys.
@@ -61,9 +113,16 @@ def serve(config: ServerConfig) -> int:
         The process exit status: 0 after a clean shutdown, 1 if the server never started.
 
     Raises:
+        CannotListen: the address cannot be bound.
         StorageLocked: the storage folder is opened by another process.
     """
-    db = Database(config.storage_path)
+    sock = bind(config.host, config.port)
+    port = sock.getsockname()[1]
+    try:
+        db = Database(config.storage_path, served_at=client_url(config, port))
+    except BaseException:
+        sock.close()
+        raise
     try:
         app = create_app(config, database=db, close_database=True)
         uv_config = uvicorn.Config(
@@ -85,12 +144,13 @@ def serve(config: ServerConfig) -> int:
         where = "memory" if config.storage_path is None else config.storage_path
         print(
             f"Shoal {__version__} serving {where} on "
-            f"{config.scheme}://{config.host}:{config.port} (Qdrant REST API)",
+            f"{config.scheme}://{config.host}:{port} (Qdrant REST API)",
             file=sys.stderr,
             flush=True,
         )
         with _stop_on_signals(server):
-            server.run()
+            server.run(sockets=[sock])
         return 0 if server.started else 1
     finally:
         db.close()  # idempotent: already closed by the lifespan after a normal shutdown
+        sock.close()

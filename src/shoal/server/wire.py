@@ -9,6 +9,7 @@ in ``MatchExcept``) and ``exclude_none`` (Qdrant leaves out absent optional fiel
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from typing import Any, TypeVar
 
@@ -114,24 +115,39 @@ def update_outcomes(outcomes: list[Any]) -> list[Any]:
     """
     out: list[Any] = []
     for outcome in outcomes:
-        if isinstance(outcome, ShoalError):
+        if isinstance(outcome, ShoalError) and (outcome.status_code < 500 or outcome.exposable):
             error = {"error": outcome.message, "error_type": type(outcome).__name__}
             out.append({**error, "status": outcome.status_code})
         elif isinstance(outcome, BaseException):
-            raise outcome  # a bug: the wrapper answers 500
+            raise outcome  # a failure of the server: the wrapper answers 5xx and logs it
         else:
             out.append(outcome.model_dump(mode="json"))
     return out
 
 
-def internal_error(exc: BaseException, elapsed: float) -> Response:
-    """The 500 answer for a failure that is a bug, not a bad request."""
-    body = orjson.dumps(
-        {
-            "status": {"error": f"Service internal error: {type(exc).__name__}: {exc}"},
-            "time": elapsed,
-        }
+def internal_error(exc: BaseException, elapsed: float, incident: str) -> Response:
+    """The 5xx answer for a failure of the server (a bug, a disk error), not of the request.
+
+    The body names the exception's class and the incident id the server logged it under,
+    never its text or traceback: those can name server paths and internals (a ShoalError
+    marked ``exposable`` builds its message to name neither, and it is shown).
+
+    Args:
+        exc: the failure; a ShoalError keeps its status and is named in ``x-shoal-error``.
+        elapsed: seconds the server spent on the request.
+        incident: the id the failure was logged under.
+
+    Returns:
+        The error response (500 unless ``exc`` is a ShoalError with another 5xx status).
+    """
+    shown = exc.message if isinstance(exc, ShoalError) and exc.exposable else type(exc).__name__
+    message = (
+        f"Service internal error: {shown} (incident {incident}; the server's log has the details)"
     )
+    body = orjson.dumps({"status": {"error": message}, "time": elapsed})
+    if isinstance(exc, ShoalError):
+        headers = {ERROR_TYPE_HEADER: type(exc).__name__}
+        return Response(body, exc.status_code, headers, media_type=JSON)
     return Response(body, status_code=500, media_type=JSON)
 
 
@@ -146,7 +162,33 @@ def parse_json(raw: bytes) -> Any:
     try:
         return orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
-        raise BadRequest(f"Json deserialize error: {exc}") from None
+        data = _with_non_finite(raw, exc)
+        if data is _INVALID:
+            raise BadRequest(f"Json deserialize error: {exc}") from None
+        return data
+
+
+_INVALID = object()
+
+
+def _with_non_finite(raw: bytes, exc: orjson.JSONDecodeError) -> Any:
+    """A body whose only flaw is a NaN or an infinity, decoded; else ``_INVALID``.
+
+    Shoal's client writes non-finite numbers as ``NaN`` / ``Infinity`` / ``-Infinity``
+    (models.py, ``_Model``) so that the engine refuses them with the same error as in
+    embedded mode, instead of seeing a null. orjson rejects those tokens; a body whose first
+    error is one is decoded again by the standard library's parser, which reads them, and
+    kept only if everything else in it is what orjson accepts (no lone surrogate, no integer
+    beyond 64 bits).
+    """
+    if not exc.doc[exc.pos : exc.pos + 8].startswith(("NaN", "Infinity")):
+        return _INVALID
+    try:
+        data = json.loads(raw)
+        orjson.dumps(data)
+    except (ValueError, TypeError, RecursionError):  # JSONEncodeError is a TypeError
+        return _INVALID
+    return data
 
 
 def validate(model: type[M], data: Any) -> M:

@@ -7,6 +7,14 @@ Layout::
 
 Collections are created in a temporary folder and renamed into place, and deleted by renaming
 to a trash name before removal, so a crash never leaves a half-made collection visible.
+
+A collection's name lives in its store's meta, not in the folder name: folders are opened
+whatever they are called. The folder name is only for people looking at the disk: the name
+itself when it is short and plain, else ``x-`` and a digest of it. Names starting with
+``x-`` are always digested (so a name never takes a digest's folder), and a new collection
+never goes into a folder that exists, whatever made it (a data folder from an older
+version, or a case-insensitive file system where ``Docs`` is ``docs``): the next free
+``x-<digest>-<n>`` is taken instead.
 """
 
 from __future__ import annotations
@@ -14,22 +22,35 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import hashlib
+import itertools
 import os
 import re
 import shutil
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 from shoal.errors import StorageError, StorageLocked
 from shoal.storage.sqlite import FILE_NAME, CollectionStore, create_store
 
-_SAFE = re.compile(r"[A-Za-z0-9_-]{1,64}")
+_PLAIN = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
 
 class Catalog:
-    """Owns the storage folder for the lifetime of one Database."""
+    """Owns the storage folder for the lifetime of one Database.
 
-    def __init__(self, path: str | os.PathLike[str]) -> None:
+    Args:
+        path: the storage folder (created if missing).
+        served_at: the URL of the server serving this folder, if one does: written into the
+            lock file with the process id, so a process that finds the folder locked can say
+            where to connect instead.
+
+    Raises:
+        StorageLocked: another process holds the folder.
+        StorageError: the folder cannot be created or opened.
+    """
+
+    def __init__(self, path: str | os.PathLike[str], served_at: str | None = None) -> None:
         self.root = Path(path).absolute()
         try:
             (self.root / "collections").mkdir(parents=True, exist_ok=True)
@@ -39,8 +60,10 @@ class Catalog:
         try:
             fcntl.flock(self._lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
+            pid, holder_url = _read_holder(self._lock_fd)
             os.close(self._lock_fd)
-            raise StorageLocked(str(self.root)) from None
+            raise StorageLocked(str(self.root), pid, holder_url) from None
+        _write_holder(self._lock_fd, served_at)
         self._sweep()
 
     def _sweep(self) -> None:
@@ -50,10 +73,16 @@ class Catalog:
                 shutil.rmtree(child, ignore_errors=True)
 
     def folder_for(self, name: str) -> Path:
-        safe = (
-            name if _SAFE.fullmatch(name) else "x-" + hashlib.sha256(name.encode()).hexdigest()[:24]
-        )
-        return self.root / "collections" / safe
+        """The folder a new collection called ``name`` goes into: the first free candidate.
+
+        Args:
+            name: the collection's name.
+
+        Returns:
+            A path under ``collections/`` where nothing exists yet.
+        """
+        folders = (self.root / "collections" / c for c in folder_names(name))
+        return next(f for f in folders if not os.path.lexists(f))
 
     def open_all(self) -> list[CollectionStore]:
         """Open every collection's store (a folder without a store file is skipped)."""
@@ -66,11 +95,16 @@ class Catalog:
     def create(self, name: str, config: dict[str, object]) -> CollectionStore:
         """Create the store of a new collection atomically."""
         tmp = self.root / "collections" / f".new-{uuid.uuid4().hex}"
-        tmp.mkdir()
-        create_store(tmp, {"name": name, "config": config})
         target = self.folder_for(name)
-        os.rename(tmp, target)
-        _fsync_dir(target.parent)
+        try:
+            tmp.mkdir()
+            create_store(tmp, {"name": name, "config": config})
+            # The caller (Database) serialises creates, so the folder is still free here.
+            os.rename(tmp, target)
+            _fsync_dir(target.parent)
+        except OSError as exc:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise StorageError(f"cannot create collection {name!r} in {target}: {exc}") from exc
         return CollectionStore(target)
 
     def drop(self, store: CollectionStore) -> None:
@@ -86,6 +120,43 @@ class Catalog:
         with contextlib.suppress(OSError):
             fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
             os.close(self._lock_fd)
+
+
+def _write_holder(fd: int, served_at: str | None) -> None:
+    # Informational only (the flock is the lock): not synced, and a failure is harmless.
+    with contextlib.suppress(OSError):
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()}\n{served_at or ''}\n".encode(), 0)
+
+
+def _read_holder(fd: int) -> tuple[int | None, str | None]:
+    """The pid and server URL the holder wrote (None for what is missing or unreadable)."""
+    try:
+        lines = os.pread(fd, 4096, 0).decode("utf-8", "replace").splitlines()
+    except OSError:
+        return None, None
+    pid = int(lines[0]) if lines and lines[0].isdigit() else None
+    url = lines[1].strip() if len(lines) > 1 and lines[1].strip() else None
+    return pid, url
+
+
+def folder_names(name: str) -> Iterator[str]:
+    """Candidate folder names for a collection, best first (see the module docstring).
+
+    Args:
+        name: the collection's name.
+
+    Returns:
+        An endless iterator: the name itself if plain, then ``x-<digest>``, then
+        ``x-<digest>-2``, ``x-<digest>-3``, ...
+    """
+    if _PLAIN.fullmatch(name) and not name.startswith("x-"):
+        yield name
+    # surrogatepass: any str hashes; the name's own validity is the engine's business.
+    digest = "x-" + hashlib.sha256(name.encode("utf-8", "surrogatepass")).hexdigest()[:24]
+    yield digest
+    for n in itertools.count(2):
+        yield f"{digest}-{n}"
 
 
 def _fsync_dir(path: Path) -> None:

@@ -18,6 +18,7 @@ from shoal.client._async.local import AsyncLocalTransport
 from shoal.client.convert import PointsSelectorLike
 from shoal.client.upload import Progress, column_batches, point_batches
 from shoal.errors import BadRequest, ClientClosed, InvalidConfig, InvalidQuery
+from shoal.extras import install_hint
 
 if TYPE_CHECKING:
     from shoal.client._async.http import AsyncHttpTransport
@@ -30,9 +31,7 @@ def _http_transport(url: str, api_key: str | None, timeout: float | None) -> Asy
     try:
         from shoal.client._async.http import AsyncHttpTransport
     except ImportError as exc:
-        raise ImportError(
-            f"Connecting to {url} needs httpx ({exc}); install it with pip install 'shoal[server]'"
-        ) from exc
+        raise ImportError(f"Connecting to {url} {install_hint('server', exc.name)}") from exc
     return AsyncHttpTransport(url, api_key=api_key, timeout=timeout)
 
 

@@ -250,11 +250,11 @@ class AsyncHttpTransport:
     # ---------------------------------------------------------------- payload
 
     async def set_payload(self, name: str, body: m.SetPayload, wait: bool) -> m.UpdateResult:
-        body = stored_payloads(_portable(body))
+        body = stored_payloads(_portable(body), "set_payload")
         return await self._writes.submit((name, "set_payload", body, wait))
 
     async def overwrite_payload(self, name: str, body: m.SetPayload, wait: bool) -> m.UpdateResult:
-        body = stored_payloads(_portable(body))
+        body = stored_payloads(_portable(body), "overwrite_payload")
         return await self._writes.submit((name, "overwrite_payload", body, wait))
 
     async def delete_payload(self, name: str, body: m.DeletePayload, wait: bool) -> m.UpdateResult:
@@ -272,7 +272,7 @@ class AsyncHttpTransport:
         operations = [
             op.model_copy(
                 update={
-                    f: stored_payloads(_portable(getattr(op, f))) for f in type(op).model_fields
+                    f: stored_payloads(_portable(getattr(op, f)), f) for f in type(op).model_fields
                 }
             )
             for op in body.operations
@@ -445,11 +445,15 @@ def structured_filter(flt: m.Filter | str | None) -> m.Filter | str | None:
         return flt
 
 
-def stored_payloads(body: M) -> M:
+def stored_payloads(body: M, operation: str = "") -> M:
     """``body`` with every payload it writes checked and in stored form, as embedded mode
     checks it: a payload the server could not store (too deep, an integer beyond 64 bits, a
     lone surrogate, a numpy scalar the serialiser refuses) fails here, named, and is never
     sent.
+
+    Args:
+        body: a write's body.
+        operation: its operation (``set_payload``...), naming a payload update's payload.
 
     Raises:
         InvalidPayload: naming the point and the key path of the bad value.
@@ -470,7 +474,7 @@ def stored_payloads(body: M) -> M:
         batch = body.batch.model_copy(update={"payloads": payloads})
         return body.model_copy(update={"batch": batch})
     if isinstance(body, m.SetPayload):
-        payload = check_payload(body.payload, point=f"({type(body).__name__})")
+        payload = check_payload(body.payload, point=f"({operation})")
         return body.model_copy(update={"payload": payload})
     return body
 
@@ -588,4 +592,4 @@ def _restore_attributes(exc: ShoalError, message: str) -> None:
     elif isinstance(exc, errors.InvalidFilter):
         exc.expression, exc.position = None, None
     elif isinstance(exc, errors.StorageLocked):
-        exc.path = ""
+        exc.path, exc.pid, exc.served_at = "", None, None

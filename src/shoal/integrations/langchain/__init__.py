@@ -1,6 +1,6 @@
 """LangChain integration: :class:`ShoalVectorStore` (alias :data:`Shoal`).
 
-Needs the ``langchain`` extra (``pip install 'shoal[langchain]'``)::
+Needs the ``langchain`` extra (``pip install '.[langchain]'`` in a checkout of Shoal)::
 
     from shoal.integrations.langchain import ShoalVectorStore
 
@@ -15,12 +15,13 @@ Coming from langchain-milvus, only the import changes::
 
 from __future__ import annotations
 
+from shoal.extras import install_hint
+
 try:
     import langchain_core  # noqa: F401
 except ImportError as exc:  # pragma: no cover - depends on the environment
     raise ImportError(
-        "shoal.integrations.langchain needs langchain-core; install it with "
-        "pip install 'shoal[langchain]'"
+        f"shoal.integrations.langchain {install_hint('langchain', exc.name)}"
     ) from exc
 
 from shoal.integrations.langchain.base import StoreBase
