@@ -12,6 +12,7 @@ import threading
 from shoal import models as m
 from shoal.engine.ann import resolve_settings
 from shoal.engine.collection import Collection
+from shoal.engine.support import check_collection
 from shoal.errors import (
     CollectionAlreadyExists,
     CollectionNotFound,
@@ -98,8 +99,10 @@ class Database:
 
         Raises:
             CollectionAlreadyExists, InvalidCollectionName, InvalidConfig.
+            NotSupported: a setting Shoal does not honour (``shoal.engine.support``).
         """
         _check_name(name)
+        check_collection(config)
         _check_config(config)
         with self._lock:
             self._check_open()

@@ -18,7 +18,8 @@ from starlette.requests import Request
 
 from shoal import models as m
 from shoal.engine import Collection, Database
-from shoal.errors import BadRequest, InvalidConfig, PointNotFound
+from shoal.engine.support import check_upsert, field_index_type
+from shoal.errors import BadRequest, PointNotFound
 from shoal.ids import canonical_id
 from shoal.server import wire
 
@@ -155,8 +156,7 @@ async def upsert(call: Call) -> m.UpdateResult:
         body = wire.validate(m.PointsBatch, data)
     else:
         body = wire.validate(m.PointsList, data)
-    if body.update_filter is not None:
-        raise BadRequest("Wrong input: upsert with update_filter is not supported")
+    check_upsert(body)
     points = body.batch if isinstance(body, m.PointsBatch) else body.points
     return await _write(call, wait, "upsert", points)
 
@@ -280,23 +280,8 @@ async def create_index(call: Call) -> m.UpdateResult:
     """PUT /collections/{name}/index: declare a payload index."""
     call.wait()  # validated for Qdrant compatibility; index changes are always synchronous
     body = await call.body(m.CreateFieldIndex)
-    schema = _schema_type(body.field_schema)
+    schema = field_index_type(body.field_schema)
     return await call.on_collection(Collection.set_payload_index, body.field_name, schema)
-
-
-def _schema_type(schema: m.PayloadSchemaType | dict[str, Any] | None) -> m.PayloadSchemaType:
-    if schema is None:
-        return m.PayloadSchemaType.KEYWORD
-    if isinstance(schema, m.PayloadSchemaType):
-        return schema
-    kind = schema.get("type")
-    try:
-        return m.PayloadSchemaType(kind)
-    except ValueError:
-        allowed = ", ".join(t.value for t in m.PayloadSchemaType)
-        raise InvalidConfig(
-            f"Wrong input: field_schema type {kind!r} is not one of {allowed}"
-        ) from None
 
 
 async def delete_index(call: Call) -> m.UpdateResult:
