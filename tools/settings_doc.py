@@ -128,6 +128,9 @@ def section() -> str:
         + ", ".join(f"`{k}`" for k in kinds)
         + ".",
         "",
+        "`shard_key` is refused in every other request too (scroll, count, retrieve, payload",
+        "updates, deletes, batch operations): Shoal has one shard.",
+        "",
         "Client arguments refused: `create_collection(id_tracker=...)`; `upload_points` and",
         "`upload_collection` with `parallel` other than 1 or a `method` (batches are sent one",
         "after another; `max_retries` is honoured for transient failures).",

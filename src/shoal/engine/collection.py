@@ -29,7 +29,7 @@ from shoal.engine.points import (
 )
 from shoal.engine.query_plan import QueryContext
 from shoal.engine.state import DELETED, CollectionState, Row
-from shoal.engine.support import check_query, check_upsert
+from shoal.engine.support import check_query, check_shard_key, check_upsert
 from shoal.engine.writes import Changes, GroupCommitter, Plan, View, all_or_nothing
 from shoal.errors import (
     BadRequest,
@@ -665,6 +665,8 @@ class Collection:
 
 def _engine_op(op: m.UpdateOperation) -> tuple[str, tuple[Any, ...]]:
     """An operation of ``points/batch`` as ``write_atomic`` takes it."""
+    for body in op.__dict__.values():
+        check_shard_key(body)
     if isinstance(op, m.UpsertOperation):
         check_upsert(op.upsert)
         body = op.upsert

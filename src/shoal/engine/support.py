@@ -324,6 +324,17 @@ def check_upsert(body: m.PointsList | m.PointsBatch) -> None:
     _walk(body, "PointsBatch" if isinstance(body, m.PointsBatch) else "PointsList", "")
 
 
+def check_shard_key(body: BaseModel) -> None:
+    """Refuse a request body (scroll, count, retrieve, a payload update, a selector) that
+    names a shard key: Shoal has one shard, and would otherwise read or write all of it.
+
+    Raises:
+        NotSupported: naming ``shard_key``.
+    """
+    if getattr(body, "shard_key", None) is not None:
+        raise NotSupported(f"Wrong input: shard_key is not supported: {ONE_NODE}")
+
+
 def check_query(req: m.QueryRequest) -> None:
     """Refuse a query kind, vector input or search setting Shoal does not run.
 

@@ -18,7 +18,7 @@ from starlette.requests import Request
 
 from shoal import models as m
 from shoal.engine import Collection, Database
-from shoal.engine.support import check_upsert, field_index_type
+from shoal.engine.support import check_shard_key, check_upsert, field_index_type
 from shoal.errors import BadRequest, PointNotFound
 from shoal.ids import canonical_id
 from shoal.server import wire
@@ -95,8 +95,14 @@ class Call:
         return wire.parse_json(await read_body(self.request, self.max_body))
 
     async def body(self, model: type[M]) -> M:
-        """The body validated as ``model``."""
-        return wire.validate(model, await self.json())
+        """The body validated as ``model``.
+
+        Raises:
+            UnprocessableBody: not such a body. NotSupported: it names a ``shard_key``.
+        """
+        body = wire.validate(model, await self.json())
+        check_shard_key(body)
+        return body
 
     async def run(self, fn: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> T:
         """Run a blocking engine call on a worker thread."""
@@ -173,8 +179,11 @@ async def _write(call: Call, wait: bool, op: str, arg: Any) -> m.UpdateResult:
 def _selector(data: Any) -> m.PointIdsList | m.FilterSelector:
     # Qdrant's PointsSelector is untagged: the key present decides which form it is.
     if isinstance(data, dict) and "filter" in data:
-        return wire.validate(m.FilterSelector, data)
-    return wire.validate(m.PointIdsList, data)
+        selector: m.PointIdsList | m.FilterSelector = wire.validate(m.FilterSelector, data)
+    else:
+        selector = wire.validate(m.PointIdsList, data)
+    check_shard_key(selector)
+    return selector
 
 
 async def delete_points(call: Call) -> m.UpdateResult:
