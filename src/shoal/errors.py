@@ -106,6 +106,14 @@ class InvalidQuery(BadRequest):
     """A query names an unknown vector, has a bad limit, or is otherwise malformed."""
 
 
+class NotSupported(BadRequest):
+    """A valid Qdrant setting, request field or query kind that Shoal does not honour.
+
+    Shoal never accepts such a value and drops it: the request is refused, and the message
+    names the field (``hnsw_config.on_disk=true is not supported ...``) or the feature.
+    """
+
+
 class StorageError(ShoalError):
     """The storage layer failed (disk full, corrupt file, I/O error)."""
 
@@ -202,6 +210,7 @@ __all__ = [
     "InvalidPointId",
     "InvalidQuery",
     "InvalidVector",
+    "NotSupported",
     "Overloaded",
     "PointNotFound",
     "RemoteError",

@@ -276,7 +276,6 @@ def test_named_vectors_are_indexed_separately() -> None:
     [
         ({"scalar": {"type": "int8", "quantile": 0.99}}, "i8"),
         ({"shoal": {"index_dtype": "bf16"}}, "bf16"),
-        ({"binary": {"always_ram": True}}, "f16"),  # accepted; the index stays f16
         (None, "f16"),
     ],
 )
@@ -301,6 +300,9 @@ def test_index_dtype_and_exact_scores(quantization: dict[str, Any] | None, dtype
         {"quantization_config": {"scalar": {"type": "int4"}}},
         {"quantization_config": {"lossy": {}}},
         {"quantization_config": {"shoal": {"index_dtype": "f8"}}},
+        {"quantization_config": {"scalar": {"type": "int8", "quantile": 0.4}}},
+        {"optimizers_config": {"indexing_threshold": -1}},
+        {"hnsw_config": m.HnswConfigDiff(max_indexing_threads=-1)},
     ],
 )
 def test_bad_index_configs_are_rejected(config: dict[str, Any]) -> None:

@@ -110,7 +110,7 @@ SCENARIOS: dict[str, tuple[type[se.ShoalError], Scenario]] = {
         lambda c: c.upsert("named", [_point(vector=V)]),
     ),
     "upsert with update_filter": (
-        se.BadRequest,
+        se.NotSupported,
         lambda c: c.batch_update_points(
             "docs",
             [

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping, Sequence
+from enum import Enum
 from typing import Any, TypeVar
 
 import numpy as np
@@ -17,6 +18,8 @@ M = TypeVar("M", bound=BaseModel)
 PointsSelectorLike = (
     m.PointIdsList | m.FilterSelector | m.Filter | str | Sequence[m.ExtendedPointId | uuid.UUID]
 )
+# A settings object: its JSON, or a pydantic model of it (Shoal's, or qdrant-client's).
+Settings = Mapping[str, Any] | BaseModel
 
 
 def build(model: type[M], error: type[BadRequest] = BadRequest, /, **fields: Any) -> M:
@@ -41,6 +44,19 @@ def as_model(value: Any, model: type[M], error: type[BadRequest] = BadRequest) -
         return model.model_validate(value)
     except ValidationError as exc:
         raise error(f"Wrong input for {model.__name__}: {_first_error(exc)}") from None
+
+
+def settings_arg(value: Any) -> Any:
+    """A settings argument as a request model takes it: a model of another library (such as
+    qdrant-client's ``OptimizersConfigDiff``) becomes its JSON, Shoal's own models and JSON
+    stay as they are; so does a mapping of them (named vectors)."""
+    if isinstance(value, BaseModel) and not type(value).__module__.startswith("shoal."):
+        return value.model_dump(mode="json", exclude_none=True, by_alias=True)
+    if isinstance(value, Mapping):
+        return {k: settings_arg(v) for k, v in value.items()}
+    if isinstance(value, Enum):
+        return value.value
+    return value
 
 
 def filter_arg(value: m.Filter | str | Mapping[str, Any] | None) -> m.Filter | str | None:
@@ -87,9 +103,12 @@ def payload_target(value: PointsSelectorLike) -> tuple[list[m.ExtendedPointId] |
 
 
 def query_arg(value: Any) -> m.QueryInterface | None:
-    """A query: a vector (list or numpy array), a point id, or a NearestQuery."""
-    if value is None or isinstance(value, m.NearestQuery):
-        return value
+    """A query: a vector (list or numpy array), a point id, or a query object (Shoal's
+    ``NearestQuery``, ``RecommendQuery``..., qdrant-client's, or its JSON)."""
+    if value is None or isinstance(value, BaseModel):
+        return settings_arg(value)  # type: ignore[no-any-return]
+    if isinstance(value, Mapping):
+        return dict(value)  # type: ignore[return-value]
     if isinstance(value, np.ndarray):
         if value.ndim == 1 and value.dtype.kind in "fiu":
             return value  # kept an array to the engine (models.ArrayVector)
@@ -104,7 +123,7 @@ def query_arg(value: Any) -> m.QueryInterface | None:
     if isinstance(value, (int, str, uuid.UUID, np.integer)) and not isinstance(value, bool):
         return point_id(value)
     raise InvalidQuery(
-        f"Wrong input: query must be a vector, a point id or NearestQuery, got {value!r:.80}"
+        f"Wrong input: query must be a vector, a point id or a query object, got {value!r:.80}"
     )
 
 

@@ -13,7 +13,32 @@ import numpy as np
 
 from shoal import models as m
 from shoal.client.convert import as_model, point_id
-from shoal.errors import BadRequest
+from shoal.errors import BadRequest, NotSupported, ShoalError
+
+
+def check_upload_options(parallel: int, method: str | None, max_retries: int) -> None:
+    """Refuse upload options Shoal does not honour.
+
+    Raises:
+        NotSupported: ``parallel`` other than 1, or a ``method`` (qdrant-client's worker
+            processes: Shoal sends batches one after another; the engine uses every core).
+        BadRequest: a negative ``max_retries``.
+    """
+    if parallel != 1:
+        raise NotSupported(
+            f"Wrong input: parallel={parallel} is not supported: Shoal uploads batches one "
+            "after another (each batch already uses every core of the engine)"
+        )
+    if method is not None:
+        raise NotSupported(f"Wrong input: method={method!r} is not supported (no workers)")
+    if isinstance(max_retries, bool) or not isinstance(max_retries, int) or max_retries < 0:
+        raise BadRequest(f"Wrong input: max_retries={max_retries!r}; expected an integer >= 0")
+
+
+def transient(exc: ShoalError) -> bool:
+    """Whether a failed batch may succeed if sent again: the server could not be reached,
+    timed out, or failed (5xx); a rejected batch (4xx) fails the same way every time."""
+    return exc.status_code >= 500
 
 
 def point_batches(points: Iterable[m.PointStruct], batch_size: int) -> Iterator[m.Batch]:

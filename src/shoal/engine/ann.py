@@ -51,7 +51,7 @@ from shoal.index.errors import SnapshotStale
 from shoal.index.hnsw import DEFAULT_EF_CONSTRUCT, DEFAULT_M, DTYPES, MIN_FIT_ROWS
 from shoal.index.metrics import DOT, metric_name
 from shoal.index.planner import EXACT_BELOW_BATCH, vectors_kb
-from shoal.index.quantize import OFFSET, SYMMETRIC
+from shoal.index.quantize import DEFAULT_PERCENTILE, OFFSET, SYMMETRIC
 from shoal.index.snapshot import read_manifest
 
 logger = logging.getLogger("shoal.engine")
@@ -101,6 +101,12 @@ class AnnSettings:
         full_scan_threshold_kb: below this many KB of vectors search exactly; None uses the
             crossover measured on this machine (``shoal.index.planner``).
         dtype: index storage type: "f16" (default), "bf16", "f32" or "i8".
+        threads: ``hnsw_config.max_indexing_threads``: threads a bulk build uses (0: every
+            core); a small backlog is always indexed with one.
+        percentile: the int8 scaling clips each dimension at this percentile (the scalar
+            quantization's ``quantile`` times 100).
+        indexing_threshold_kb: ``optimizers_config.indexing_threshold``: no index below this
+            many KB of vectors, none at all for 0; None: ``full_scan_threshold_kb`` decides.
     """
 
     enabled: bool
@@ -110,6 +116,9 @@ class AnnSettings:
     ef_construct: int
     full_scan_threshold_kb: int | None
     dtype: str
+    threads: int = 0
+    percentile: float = DEFAULT_PERCENTILE
+    indexing_threshold_kb: int | None = None
 
     def hnsw_config(self) -> HnswConfig:
         """The configuration a snapshot must have been built with to be loaded."""
@@ -121,6 +130,11 @@ class AnnSettings:
             return False
         if self.dtype == "i8" and n_vectors < MIN_FIT_ROWS:
             return False  # too few vectors to fit the int8 scaling on
+        if self.indexing_threshold_kb is not None and (
+            self.indexing_threshold_kb == 0  # Qdrant's "never index"
+            or vectors_kb(n_vectors, self.dim) < self.indexing_threshold_kb
+        ):
+            return False
         if self.full_scan_threshold_kb is not None:
             return vectors_kb(n_vectors, self.dim) >= self.full_scan_threshold_kb
         return n_vectors >= EXACT_BELOW_BATCH
@@ -164,6 +178,11 @@ def resolve_settings(config: m.CreateCollection, params: m.VectorParams) -> AnnS
         )
     if threshold is not None and threshold < 0:
         raise InvalidConfig(f"Wrong input: hnsw_config.full_scan_threshold={threshold} is < 0")
+    threads = pick("max_indexing_threads") or 0
+    if not 0 <= threads <= 4096:
+        raise InvalidConfig(
+            f"Wrong input: hnsw_config.max_indexing_threads={threads} is out of range 0..4096"
+        )
     quantization = params.quantization_config
     if quantization is None:
         quantization = config.quantization_config
@@ -175,7 +194,37 @@ def resolve_settings(config: m.CreateCollection, params: m.VectorParams) -> AnnS
         ef_construct=ef_construct,
         full_scan_threshold_kb=threshold,
         dtype=index_dtype(quantization),
+        threads=threads,
+        percentile=_percentile(quantization),
+        indexing_threshold_kb=_indexing_threshold(config.optimizers_config),
     )
+
+
+def _percentile(quantization: dict[str, Any] | None) -> float:
+    scalar = (quantization or {}).get("scalar")
+    quantile = scalar.get("quantile") if isinstance(scalar, dict) else None
+    if quantile is None:
+        return DEFAULT_PERCENTILE
+    if (
+        isinstance(quantile, bool)
+        or not isinstance(quantile, (int, float))
+        or not (0.5 <= quantile <= 1.0)
+    ):
+        raise InvalidConfig(
+            f"Wrong input: quantization_config.scalar.quantile={quantile!r}; expected a "
+            "number in [0.5, 1] (Qdrant's range)"
+        )
+    return float(quantile) * 100.0
+
+
+def _indexing_threshold(optimizers: dict[str, Any] | None) -> int | None:
+    value = (optimizers or {}).get("indexing_threshold")
+    if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 0):
+        raise InvalidConfig(
+            f"Wrong input: optimizers_config.indexing_threshold={value!r}; expected an "
+            "integer >= 0 (KB of vectors; 0: no index)"
+        )
+    return value
 
 
 def index_dtype(quantization: dict[str, Any] | None) -> str:
@@ -183,8 +232,9 @@ def index_dtype(quantization: dict[str, Any] | None) -> str:
 
     Qdrant's ``{"scalar": {"type": "int8", ...}}`` gives "i8" (Shoal's own int8 scaling);
     ``{"shoal": {"index_dtype": "f16" | "bf16" | "f32" | "i8"}}`` (a Shoal extension) picks
-    any; ``product`` and ``binary`` are accepted and keep the default "f16". Final scores are
-    always computed from the float32 vectors, whatever the index stores.
+    any. ``product`` and ``binary`` keep the default "f16": new collections cannot have them
+    (``shoal.engine.support`` refuses them), collections created before that still open.
+    Final scores are always computed from the float32 vectors, whatever the index stores.
 
     Raises:
         InvalidConfig: an unknown or malformed quantization config.
@@ -498,7 +548,7 @@ class CollectionAnn:
         col = st.columns[va.name]
         with st.lock.read():
             with self._cond:
-                threads = 0 if len(va.pending) >= PARALLEL_BACKLOG else 1
+                threads = va.settings.threads if len(va.pending) >= PARALLEL_BACKLOG else 1
                 size = min(len(va.pending), va.chunk)
                 serials = np.fromiter((va.pending.pop() for _ in range(size)), np.int64, size)
                 va.inflight = serials
@@ -534,7 +584,7 @@ class CollectionAnn:
             if len(rows) > FIT_SAMPLE:  # evenly spaced: deterministic, spread over the column
                 rows = rows[np.linspace(0, len(rows) - 1, FIT_SAMPLE).astype(np.int64)]
             mode = SYMMETRIC if settings.metric == DOT else OFFSET
-            quantizer = Int8Quantizer.fit(col.data[rows], mode=mode)
+            quantizer = Int8Quantizer.fit(col.data[rows], mode=mode, percentile=settings.percentile)
         return HnswIndex(
             settings.dim,
             settings.metric,

@@ -29,6 +29,7 @@ from shoal.engine.points import (
 )
 from shoal.engine.query_plan import QueryContext
 from shoal.engine.state import DELETED, CollectionState, Row
+from shoal.engine.support import check_query, check_shard_key, check_upsert
 from shoal.engine.writes import Changes, GroupCommitter, Plan, View, all_or_nothing
 from shoal.errors import (
     BadRequest,
@@ -144,9 +145,12 @@ class Collection:
     # ------------------------------------------------------------------ info
 
     def info(self) -> m.CollectionInfo:
+        """Status, counts, payload indexes, and the configuration as created: every setting
+        it was given is shown (``shoal.engine.support`` refused those it would not honour)."""
+        config = self.config
         hnsw = {
             **DEFAULT_HNSW,
-            **(self.config.hnsw_config or m.HnswConfigDiff()).model_dump(exclude_none=True),
+            **(config.hnsw_config or m.HnswConfigDiff()).model_dump(exclude_none=True),
         }
         with self.state.lock.read():
             count = len(self.state)
@@ -163,11 +167,17 @@ class Collection:
             points_count=count,
             segments_count=1,
             config=m.CollectionConfig(
-                params=m.CollectionParams(vectors=self.config.vectors),
+                params=m.CollectionParams(
+                    vectors=config.vectors,
+                    sharding_method=config.sharding_method,
+                    on_disk_payload=config.on_disk_payload is not False,
+                    payload=config.payload,
+                ),
                 hnsw_config=m.HnswConfig(**hnsw),
-                optimizer_config=m.OptimizersConfig(),
-                wal_config=m.WalConfig(),
-                quantization_config=self.config.quantization_config,
+                optimizer_config=_optimizers_config(config.optimizers_config),
+                wal_config=m.WalConfig(**(config.wal_config or {})),
+                quantization_config=config.quantization_config,
+                metadata=config.metadata,
             ),
             payload_schema=schema,
         )
@@ -241,8 +251,8 @@ class Collection:
         them or none, see :meth:`write_atomic`).
 
         Raises:
-            The first rejected operation's error; BadRequest for an upsert with
-            ``update_filter``, which Shoal does not serve.
+            The first rejected operation's error; NotSupported for an upsert with
+            ``update_filter``, ``update_mode`` or ``shard_key``, which Shoal does not serve.
         """
         return self.write_atomic([_engine_op(op) for op in operations], wait)
 
@@ -542,8 +552,7 @@ class Collection:
             req: the query.
             vector: its query vector, already checked (``check_vector_rows``), if it has one.
         """
-        if req.prefetch is not None or req.lookup_from is not None:
-            raise InvalidQuery("Wrong input: prefetch and lookup_from are not supported")
+        check_query(req)
         name = reads.vector_name(req.using, self.vector_params, self.named)
         exact, ef, oversampling = reads.search_options(req.params)
         exclude = None
@@ -667,9 +676,10 @@ class Collection:
 
 def _engine_op(op: m.UpdateOperation) -> tuple[str, tuple[Any, ...]]:
     """An operation of ``points/batch`` as ``write_atomic`` takes it."""
+    for body in op.__dict__.values():
+        check_shard_key(body)
     if isinstance(op, m.UpsertOperation):
-        if op.upsert.update_filter is not None:
-            raise BadRequest("Wrong input: upsert with update_filter is not supported")
+        check_upsert(op.upsert)
         body = op.upsert
         return "upsert", (body.batch if isinstance(body, m.PointsBatch) else body.points,)
     if isinstance(op, m.DeleteOperation):
@@ -681,6 +691,12 @@ def _engine_op(op: m.UpdateOperation) -> tuple[str, tuple[Any, ...]]:
     if isinstance(op, m.DeletePayloadOperation):
         return "delete_payload", (op.delete_payload,)
     return "clear_payload", (op.clear_payload,)
+
+
+def _optimizers_config(diff: dict[str, Any] | None) -> m.OptimizersConfig:
+    # Qdrant's diff says "auto" where its reported config says null.
+    given = {k: v for k, v in (diff or {}).items() if v != "auto"}
+    return m.OptimizersConfig(**given)
 
 
 def _point_list(points: Sequence[m.PointStruct] | m.Batch) -> list[m.PointStruct]:

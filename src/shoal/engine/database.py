@@ -15,6 +15,7 @@ import weakref
 from shoal import models as m
 from shoal.engine.ann import resolve_settings
 from shoal.engine.collection import Collection
+from shoal.engine.support import check_collection
 from shoal.errors import (
     CollectionAlreadyExists,
     CollectionNotFound,
@@ -126,8 +127,10 @@ class Database:
 
         Raises:
             CollectionAlreadyExists, InvalidCollectionName, InvalidConfig.
+            NotSupported: a setting Shoal does not honour (``shoal.engine.support``).
         """
         _check_name(name)
+        check_collection(config)
         _check_config(config)
         with self._lock:
             self._check_open()

@@ -64,12 +64,12 @@ class Int8Quantizer:
             A fitted quantizer.
 
         Raises:
-            InvalidConfig: on an empty sample, a bad mode or a percentile outside (50, 100].
+            InvalidConfig: on an empty sample, a bad mode or a percentile outside [50, 100].
         """
         if mode not in (OFFSET, SYMMETRIC):
             raise InvalidConfig(f"Wrong input: quantizer mode {mode!r}; expected offset/symmetric")
-        if not 50.0 < percentile <= 100.0:
-            raise InvalidConfig(f"Wrong input: percentile {percentile}; expected (50, 100]")
+        if not 50.0 <= percentile <= 100.0:
+            raise InvalidConfig(f"Wrong input: percentile {percentile}; expected [50, 100]")
         data = np.asarray(sample, dtype=np.float32)
         if data.ndim != 2 or data.shape[0] == 0:
             raise InvalidConfig("Wrong input: the quantizer needs a non-empty (n, dim) sample")

@@ -18,7 +18,8 @@ from starlette.requests import Request
 
 from shoal import models as m
 from shoal.engine import Collection, Database
-from shoal.errors import BadRequest, InvalidConfig, PointNotFound
+from shoal.engine.support import check_shard_key, check_upsert, field_index_type
+from shoal.errors import BadRequest, PointNotFound
 from shoal.ids import path_id
 from shoal.server import wire
 
@@ -94,8 +95,14 @@ class Call:
         return wire.parse_json(await read_body(self.request, self.max_body))
 
     async def body(self, model: type[M]) -> M:
-        """The body validated as ``model``."""
-        return wire.validate(model, await self.json())
+        """The body validated as ``model``.
+
+        Raises:
+            UnprocessableBody: not such a body. NotSupported: it names a ``shard_key``.
+        """
+        body = wire.validate(model, await self.json())
+        check_shard_key(body)
+        return body
 
     async def run(self, fn: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> T:
         """Run a blocking engine call on a worker thread."""
@@ -155,8 +162,7 @@ async def upsert(call: Call) -> m.UpdateResult:
         body = wire.validate(m.PointsBatch, data)
     else:
         body = wire.validate(m.PointsList, data)
-    if body.update_filter is not None:
-        raise BadRequest("Wrong input: upsert with update_filter is not supported")
+    check_upsert(body)
     points = body.batch if isinstance(body, m.PointsBatch) else body.points
     return await _write(call, wait, "upsert", points)
 
@@ -173,8 +179,11 @@ async def _write(call: Call, wait: bool, op: str, arg: Any) -> m.UpdateResult:
 def _selector(data: Any) -> m.PointIdsList | m.FilterSelector:
     # Qdrant's PointsSelector is untagged: the key present decides which form it is.
     if isinstance(data, dict) and "filter" in data:
-        return wire.validate(m.FilterSelector, data)
-    return wire.validate(m.PointIdsList, data)
+        selector: m.PointIdsList | m.FilterSelector = wire.validate(m.FilterSelector, data)
+    else:
+        selector = wire.validate(m.PointIdsList, data)
+    check_shard_key(selector)
+    return selector
 
 
 async def delete_points(call: Call) -> m.UpdateResult:
@@ -280,23 +289,8 @@ async def create_index(call: Call) -> m.UpdateResult:
     """PUT /collections/{name}/index: declare a payload index."""
     call.wait()  # validated for Qdrant compatibility; index changes are always synchronous
     body = await call.body(m.CreateFieldIndex)
-    schema = _schema_type(body.field_schema)
+    schema = field_index_type(body.field_schema)
     return await call.on_collection(Collection.set_payload_index, body.field_name, schema)
-
-
-def _schema_type(schema: m.PayloadSchemaType | dict[str, Any] | None) -> m.PayloadSchemaType:
-    if schema is None:
-        return m.PayloadSchemaType.KEYWORD
-    if isinstance(schema, m.PayloadSchemaType):
-        return schema
-    kind = schema.get("type")
-    try:
-        return m.PayloadSchemaType(kind)
-    except ValueError:
-        allowed = ", ".join(t.value for t in m.PayloadSchemaType)
-        raise InvalidConfig(
-            f"Wrong input: field_schema type {kind!r} is not one of {allowed}"
-        ) from None
 
 
 async def delete_index(call: Call) -> m.UpdateResult:

@@ -123,6 +123,7 @@ class AsyncHttpTransport:
         body: BaseModel | None = None,
         wait: bool | None = None,
         headers: dict[str, str] | None = None,
+        timeout: int | None = None,
     ) -> Any:
         """Send one request and return the envelope's ``result``.
 
@@ -132,7 +133,9 @@ class AsyncHttpTransport:
                 something that is not Qdrant's envelope.
         """
         content = None if body is None else _encode(body)
-        params = None if wait is None else {"wait": "true" if wait else "false"}
+        params = {} if wait is None else {"wait": "true" if wait else "false"}
+        if timeout is not None:
+            params["timeout"] = str(timeout)
         try:
             async with self._gate:
                 response = await self._http.request(
@@ -158,11 +161,13 @@ class AsyncHttpTransport:
 
     # ---------------------------------------------------------------- collections
 
-    async def create_collection(self, name: str, body: m.CreateCollection) -> bool:
-        return bool(await self._request("PUT", _col(name), body))
+    async def create_collection(
+        self, name: str, body: m.CreateCollection, timeout: int | None = None
+    ) -> bool:
+        return bool(await self._request("PUT", _col(name), body, timeout=timeout))
 
-    async def delete_collection(self, name: str) -> bool:
-        return bool(await self._request("DELETE", _col(name)))
+    async def delete_collection(self, name: str, timeout: int | None = None) -> bool:
+        return bool(await self._request("DELETE", _col(name), timeout=timeout))
 
     async def collection_exists(self, name: str) -> bool:
         result = await self._request("GET", _col(name) + "/exists")

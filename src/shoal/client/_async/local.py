@@ -20,7 +20,7 @@ from shoal import models as m
 from shoal.client.batching import LoopBatcher, consecutive
 from shoal.client.runner import run_async
 from shoal.engine import Collection, Database
-from shoal.errors import BadRequest
+from shoal.engine.support import check_upsert, field_index_type
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -71,10 +71,15 @@ class AsyncLocalTransport:
     async def close(self) -> None:
         await run_async(self._release)
 
-    async def create_collection(self, name: str, body: m.CreateCollection) -> bool:
+    # ``timeout``: creating and deleting are done in the call, with nothing else to wait for
+    # (no other node to agree), so any timeout is met.
+
+    async def create_collection(
+        self, name: str, body: m.CreateCollection, timeout: int | None = None
+    ) -> bool:
         return await run_async(_db_call, self, Database.create_collection, name, body)
 
-    async def delete_collection(self, name: str) -> bool:
+    async def delete_collection(self, name: str, timeout: int | None = None) -> bool:
         return await run_async(_db_call, self, Database.delete_collection, name)
 
     async def collection_exists(self, name: str) -> bool:
@@ -89,8 +94,7 @@ class AsyncLocalTransport:
     async def upsert(
         self, name: str, body: m.PointsList | m.PointsBatch, wait: bool
     ) -> m.UpdateResult:
-        if body.update_filter is not None:
-            raise BadRequest("Wrong input: upsert with update_filter is not supported")
+        check_upsert(body)
         points = body.batch if isinstance(body, m.PointsBatch) else body.points
         return await self._writes.submit((name, "upsert", (points,), wait))
 
@@ -209,11 +213,5 @@ def _write_group(
 def _create_index(
     transport: AsyncLocalTransport, name: str, body: m.CreateFieldIndex
 ) -> m.UpdateResult:
-    schema = body.field_schema
-    if isinstance(schema, dict):
-        schema = m.PayloadSchemaType(schema.get("type"))
-    return (
-        transport.database()
-        .collection(name)
-        .set_payload_index(body.field_name, schema or m.PayloadSchemaType.KEYWORD)
-    )
+    schema = field_index_type(body.field_schema)
+    return transport.database().collection(name).set_payload_index(body.field_name, schema)

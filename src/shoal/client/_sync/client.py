@@ -19,8 +19,21 @@ from shoal import models as m
 from shoal.client import convert
 from shoal.client._sync.local import LocalTransport
 from shoal.client.convert import PointsSelectorLike
-from shoal.client.upload import Progress, column_batches, point_batches
-from shoal.errors import BadRequest, ClientClosed, InvalidConfig, InvalidQuery
+from shoal.client.upload import (
+    Progress,
+    check_upload_options,
+    column_batches,
+    point_batches,
+    transient,
+)
+from shoal.errors import (
+    BadRequest,
+    ClientClosed,
+    InvalidConfig,
+    InvalidQuery,
+    NotSupported,
+    ShoalError,
+)
 from shoal.extras import install_hint
 
 if TYPE_CHECKING:
@@ -119,52 +132,94 @@ class Client:
     def create_collection(
         self,
         collection_name: str,
-        vectors_config: m.VectorParams | Mapping[str, m.VectorParams],
-        hnsw_config: m.HnswConfigDiff | None = None,
+        vectors_config: m.VectorParams | Mapping[str, m.VectorParams] | None = None,
+        sparse_vectors_config: Mapping[str, Any] | None = None,
+        shard_number: int | None = None,
+        sharding_method: str | None = None,
+        replication_factor: int | None = None,
+        write_consistency_factor: int | None = None,
         on_disk_payload: bool | None = None,
-        optimizers_config: Mapping[str, Any] | None = None,
-        quantization_config: Mapping[str, Any] | None = None,
+        hnsw_config: m.HnswConfigDiff | Mapping[str, Any] | None = None,
+        optimizers_config: convert.Settings | None = None,
+        wal_config: convert.Settings | None = None,
+        quantization_config: convert.Settings | None = None,
         timeout: int | None = None,
+        strict_mode_config: convert.Settings | None = None,
+        metadata: Mapping[str, Any] | None = None,
+        payload: convert.Settings | None = None,
+        id_tracker: convert.Settings | None = None,
         **kwargs: Any,
     ) -> bool:
-        """Create a collection.
+        """Create a collection. The arguments are qdrant-client 1.20's, in its order; each
+        setting is honoured (and shown by ``get_collection``) or refused with
+        ``NotSupported`` naming it, never accepted and ignored.
 
         Args:
             collection_name: the new collection's name.
             vectors_config: one ``VectorParams`` (an unnamed vector) or a dict of named ones.
-            hnsw_config: HNSW parameters (``m``, ``ef_construct``, ``full_scan_threshold``).
-            on_disk_payload, optimizers_config, quantization_config, timeout: accepted for
-                compatibility with qdrant-client.
+            sparse_vectors_config: refused: Shoal has no sparse vectors yet.
+            shard_number, sharding_method, replication_factor, write_consistency_factor:
+                only Qdrant's single-node values (1, "auto", 1, 1) are accepted.
+            on_disk_payload: accepted (payloads are kept in memory and in the store).
+            hnsw_config: HNSW parameters (``m``, ``ef_construct``, ``full_scan_threshold``,
+                ``max_indexing_threads``).
+            optimizers_config: ``indexing_threshold`` (KB of vectors below which no index is
+                built; 0: none); the other fields only at Qdrant's defaults.
+            wal_config, strict_mode_config: only at Qdrant's defaults.
+            quantization_config: scalar int8 (with ``quantile``), or Shoal's
+                ``{"shoal": {"index_dtype": ...}}``; product, binary and turbo are refused.
+            timeout: seconds to wait for the creation; it never waits for anything else.
+            metadata: a JSON object kept with the collection (``config.metadata``).
+            payload: payload storage (``memory``: "cold" or "cached").
+            id_tracker: refused (a qdrant-client 1.20 setting Shoal has no counterpart for).
+            **kwargs, and dict settings: JSON objects, or pydantic models (qdrant-client's
+                work too).
 
         Returns:
             True.
 
         Raises:
             CollectionAlreadyExists: the name is taken.
-            InvalidConfig: a vector size or HNSW parameter is out of range.
+            InvalidConfig: a vector size or HNSW parameter is out of range, or an unknown
+                argument.
+            NotSupported: a setting Shoal does not honour, named.
         """
         if kwargs:
             raise InvalidConfig(
                 f"Wrong input: unknown create_collection arguments {sorted(kwargs)}"
             )
+        if id_tracker is not None:
+            raise NotSupported("Wrong input: id_tracker is not supported by Shoal")
         body = convert.build(
             m.CreateCollection,
             InvalidConfig,
-            vectors=vectors_config,
-            hnsw_config=hnsw_config,
+            vectors=convert.settings_arg(vectors_config),
+            sparse_vectors=convert.settings_arg(sparse_vectors_config),
+            shard_number=shard_number,
+            sharding_method=convert.settings_arg(sharding_method),
+            replication_factor=replication_factor,
+            write_consistency_factor=write_consistency_factor,
             on_disk_payload=on_disk_payload,
-            optimizers_config=optimizers_config,
-            quantization_config=quantization_config,
+            payload=convert.settings_arg(payload),
+            hnsw_config=convert.settings_arg(hnsw_config),
+            wal_config=convert.settings_arg(wal_config),
+            optimizers_config=convert.settings_arg(optimizers_config),
+            quantization_config=convert.settings_arg(quantization_config),
+            strict_mode_config=convert.settings_arg(strict_mode_config),
+            metadata=metadata,
         )
-        return self._t.create_collection(collection_name, body)
+        return self._t.create_collection(collection_name, body, timeout)
 
     def delete_collection(self, collection_name: str, timeout: int | None = None) -> bool:
         """Delete a collection and all its points.
 
+        Args:
+            timeout: seconds to wait for the deletion; it never waits for anything else.
+
         Returns:
             True if it existed, False otherwise.
         """
-        return self._t.delete_collection(collection_name)
+        return self._t.delete_collection(collection_name, timeout)
 
     def collection_exists(self, collection_name: str) -> bool:
         """Whether the collection exists."""
@@ -460,15 +515,19 @@ class Client:
         Args:
             points: any iterable of ``PointStruct`` (consumed lazily, batch by batch).
             batch_size: points per batch.
-            parallel, method, max_retries: accepted for qdrant-client compatibility;
-                batches are sent one after another.
+            parallel, method: only 1 and None: batches are sent one after another.
+            max_retries: times a batch is sent again after a transient failure (the server
+                unreachable, a timeout, a 5xx answer); a rejected batch is not retried.
             wait: wait for each batch to be durable (False: queued, as qdrant-client).
             progress: print a progress line on stderr.
 
         Raises:
             As ``upsert``, for the first bad batch; earlier batches stay written.
+            NotSupported: ``parallel`` other than 1, or a ``method``.
         """
-        self._upload(collection_name, point_batches(points, batch_size), wait, progress)
+        check_upload_options(parallel, method, max_retries)
+        batches = point_batches(points, batch_size)
+        self._upload(collection_name, batches, wait, progress, max_retries)
 
     def upload_collection(
         self,
@@ -492,14 +551,26 @@ class Client:
             ids: ids in the same order; random UUIDs when omitted.
             batch_size, parallel, method, max_retries, wait, progress: as ``upload_points``.
         """
+        check_upload_options(parallel, method, max_retries)
         batches = column_batches(vectors, payload, ids, batch_size)
-        self._upload(collection_name, batches, wait, progress)
+        self._upload(collection_name, batches, wait, progress, max_retries)
 
     def _upload(
-        self, collection_name: str, batches: Iterable[m.Batch], wait: bool, progress: bool
+        self,
+        collection_name: str,
+        batches: Iterable[m.Batch],
+        wait: bool,
+        progress: bool,
+        max_retries: int,
     ) -> None:
         report = Progress(progress, f"upload to {collection_name}")
         for batch in batches:
-            self.upsert(collection_name, batch, wait=wait)
+            for attempt in range(max_retries + 1):
+                try:
+                    self.upsert(collection_name, batch, wait=wait)
+                    break
+                except ShoalError as exc:
+                    if attempt == max_retries or not transient(exc):
+                        raise
             report.add(len(batch.ids))
         report.done()

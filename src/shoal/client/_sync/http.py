@@ -126,6 +126,7 @@ class HttpTransport:
         body: BaseModel | None = None,
         wait: bool | None = None,
         headers: dict[str, str] | None = None,
+        timeout: int | None = None,
     ) -> Any:
         """Send one request and return the envelope's ``result``.
 
@@ -135,7 +136,9 @@ class HttpTransport:
                 something that is not Qdrant's envelope.
         """
         content = None if body is None else _encode(body)
-        params = None if wait is None else {"wait": "true" if wait else "false"}
+        params = {} if wait is None else {"wait": "true" if wait else "false"}
+        if timeout is not None:
+            params["timeout"] = str(timeout)
         try:
             with self._gate:
                 response = self._http.request(
@@ -161,11 +164,13 @@ class HttpTransport:
 
     # ---------------------------------------------------------------- collections
 
-    def create_collection(self, name: str, body: m.CreateCollection) -> bool:
-        return bool(self._request("PUT", _col(name), body))
+    def create_collection(
+        self, name: str, body: m.CreateCollection, timeout: int | None = None
+    ) -> bool:
+        return bool(self._request("PUT", _col(name), body, timeout=timeout))
 
-    def delete_collection(self, name: str) -> bool:
-        return bool(self._request("DELETE", _col(name)))
+    def delete_collection(self, name: str, timeout: int | None = None) -> bool:
+        return bool(self._request("DELETE", _col(name), timeout=timeout))
 
     def collection_exists(self, name: str) -> bool:
         result = self._request("GET", _col(name) + "/exists")
