@@ -29,8 +29,10 @@ interpreter's exit) waits for the indexer.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
+import os
 import re
 import threading
 import time
@@ -50,6 +52,7 @@ from shoal.index import HnswConfig, HnswIndex, Int8Quantizer, SnapshotError, hns
 from shoal.index.errors import SnapshotStale
 from shoal.index.hnsw import DEFAULT_EF_CONSTRUCT, DEFAULT_M, DTYPES, MIN_FIT_ROWS
 from shoal.index.metrics import DOT, metric_name
+from shoal.index.native import usearch_index
 from shoal.index.planner import EXACT_BELOW_BATCH, vectors_kb
 from shoal.index.quantize import DEFAULT_PERCENTILE, OFFSET, SYMMETRIC
 from shoal.index.snapshot import read_manifest
@@ -83,6 +86,8 @@ SAVE_MIN_ADDS = 1000
 # close() writes a snapshot only if the index is at most this big (~0.3 s to write here);
 # a larger one relies on the last snapshot of the build and catches up at the next open.
 SAVE_ON_CLOSE_BYTES = 256 << 20
+# The indexer thread's nice value (see _lower_priority).
+INDEXER_NICE = 10
 SNAPSHOT_PREFIX = "index"
 FIT_SAMPLE = 20_000  # vectors the int8 scaling is fitted on (its own sample size)
 _SAFE = re.compile(r"[A-Za-z0-9_]{1,64}")
@@ -316,6 +321,11 @@ class CollectionAnn:
             for name, s in self.settings.items()
             if s.enabled
         }
+        if self.vectors:
+            # Loaded now, while the collection is created or opened, not by the indexer's
+            # first chunk: importing the native libraries holds the GIL for ~0.2 s, a stall
+            # of every event loop of the process in the middle of a workload.
+            usearch_index()
         self._cond = threading.Condition(threading.Lock())
         self._thread: threading.Thread | None = None
         self._stop = False
@@ -494,6 +504,7 @@ class CollectionAnn:
     # ------------------------------------------------------------------- indexer
 
     def _run(self) -> None:
+        _lower_priority()
         try:
             while True:
                 with self._cond:
@@ -637,6 +648,17 @@ class StoredVectorSeqs:
     serials: np.ndarray
     vseqs: np.ndarray
     since: int
+
+
+def _lower_priority() -> None:
+    """Run the calling thread (and the insert threads it starts) at a lower CPU priority.
+
+    The index is background work: on a busy machine the event loop and the threads that
+    answer queries should get the CPU first. Linux keeps a nice value per thread, so this
+    touches no other thread of the process; elsewhere it does nothing.
+    """
+    with contextlib.suppress(AttributeError, OSError):  # none here, or not allowed
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), INDEXER_NICE)
 
 
 def _present_rows(st: CollectionState, col: VectorColumn, serials: np.ndarray) -> np.ndarray:

@@ -1,0 +1,218 @@
+#!/usr/bin/env python3
+"""Soak: 100 async tasks and 4 threads share one storage folder for minutes.
+
+    python bench/soak.py                 # 3 minutes
+    python bench/soak.py --seconds 600
+    python bench/soak.py --smoke         # 5 seconds
+
+Every worker owns its own ids (so the outcome of its sequence of calls is known) and keeps a
+model of them: id -> payload. The 100 tasks use one ``AsyncClient(path=...)``; the 4
+threads use a sync ``Client`` on the same folder (one engine per process). Each step picks
+an operation: query_points 40%, upsert of 1-10 points 25%, set_payload 15%, delete 10%,
+scroll of the worker's own ids 10% (checked against its model on the spot).
+
+At the end the script checks count = scroll = the union of the models (ids and payloads),
+then reopens the folder and checks again. A ticker task on the event loop records how late
+each 1 ms sleep wakes up; the table shows the lag percentiles, operations per second and
+errors (there should be none).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import random
+import tempfile
+import threading
+import time
+from typing import Any
+
+import numpy as np
+
+from shoal import AsyncClient, Client, models
+
+DIM = 64
+TASKS, THREADS = 100, 4
+SPAN = 1_000_000  # ids of worker w are w * SPAN + 0 .. SPAN - 1
+
+
+class Worker:
+    """One worker's ids, its model of them, and its counters."""
+
+    def __init__(self, index: int, seed: int, pool: list[list[float]]) -> None:
+        self.index = index
+        self.rng = random.Random(seed * 1000 + index)
+        self.pool = pool
+        self.model: dict[int, dict[str, Any]] = {}
+        self.next = index * SPAN
+        self.ops = 0
+        self.errors: list[str] = []
+
+    def vector(self) -> list[float]:
+        # From a pool made once: the benchmark's own work on the loop stays small.
+        return self.pool[self.rng.randrange(len(self.pool))]
+
+    def step(self) -> tuple[str, dict[str, Any]]:
+        """The next operation and its arguments; the model is updated as if it succeeded."""
+        roll = self.rng.random()
+        ids = list(self.model)
+        if roll < 0.40:
+            return "query", {"query": self.vector(), "limit": 10}
+        if roll < 0.65 or not ids:
+            points = []
+            for _ in range(self.rng.randint(1, 10)):
+                pid = self.next
+                self.next += 1
+                payload = {"w": self.index, "n": pid, "tag": self.rng.choice("abc")}
+                self.model[pid] = payload
+                points.append(models.PointStruct(id=pid, vector=self.vector(), payload=payload))
+            return "upsert", {"points": points}
+        pid = self.rng.choice(ids)
+        if roll < 0.80:
+            value = self.rng.randint(0, 1000)
+            self.model[pid] = {**self.model[pid], "v": value}
+            return "set_payload", {"payload": {"v": value}, "points": [pid]}
+        if roll < 0.90:
+            del self.model[pid]
+            return "delete", {"points_selector": [pid]}
+        return "scroll", {}
+
+    def own_filter(self) -> models.Filter:
+        return models.Filter(
+            must=[models.FieldCondition(key="w", match=models.MatchValue(value=self.index))]
+        )
+
+    def check_scroll(self, records: list[Any]) -> None:
+        got = {int(r.id): r.payload for r in records}
+        if got != self.model:
+            self.errors.append(f"worker {self.index}: scroll disagrees with its model")
+
+
+async def run_task(client: AsyncClient, worker: Worker, until: float) -> None:
+    while time.monotonic() < until:
+        op, kwargs = worker.step()
+        try:
+            if op == "query":
+                await client.query_points("c", **kwargs)
+            elif op == "upsert":
+                await client.upsert("c", **kwargs)
+            elif op == "set_payload":
+                await client.set_payload("c", **kwargs)
+            elif op == "delete":
+                await client.delete("c", **kwargs)
+            else:
+                records, _ = await client.scroll("c", worker.own_filter(), limit=SPAN)
+                worker.check_scroll(records)
+        except Exception as exc:
+            worker.errors.append(f"{op}: {exc!r}")
+        worker.ops += 1
+
+
+def run_thread(client: Client, worker: Worker, until: float) -> None:
+    while time.monotonic() < until:
+        op, kwargs = worker.step()
+        try:
+            if op == "query":
+                client.query_points("c", **kwargs)
+            elif op == "upsert":
+                client.upsert("c", **kwargs)
+            elif op == "set_payload":
+                client.set_payload("c", **kwargs)
+            elif op == "delete":
+                client.delete("c", **kwargs)
+            else:
+                records, _ = client.scroll("c", worker.own_filter(), limit=SPAN)
+                worker.check_scroll(records)
+        except Exception as exc:
+            worker.errors.append(f"{op}: {exc!r}")
+        worker.ops += 1
+
+
+async def ticker(lags: list[float], stop: asyncio.Event) -> None:
+    while not stop.is_set():
+        before = time.perf_counter()
+        await asyncio.sleep(0.001)
+        lags.append(time.perf_counter() - before - 0.001)
+
+
+def final_check(client: Client, workers: list[Worker]) -> list[str]:
+    expected: dict[int, dict[str, Any]] = {}
+    for w in workers:
+        expected.update(w.model)
+    problems = []
+    count = client.count("c").count
+    records, _ = client.scroll("c", limit=len(expected) + 1000)
+    got = {int(r.id): r.payload for r in records}
+    if count != len(expected):
+        problems.append(f"count {count} != model {len(expected)}")
+    if got != expected:
+        problems.append(f"scroll ({len(got)} points) differs from the model")
+    return problems
+
+
+async def soak(args: argparse.Namespace, folder: str) -> dict[str, Any]:
+    pool = np.random.default_rng(args.seed).uniform(-1, 1, (4096, DIM)).tolist()
+    workers = [Worker(i, args.seed, pool) for i in range(TASKS + THREADS)]
+    async with AsyncClient(path=folder) as aclient:
+        await aclient.create_collection("c", models.VectorParams(size=DIM, distance="Cosine"))
+        await aclient.create_payload_index("c", "w", "integer")
+        sclient = Client(path=folder)  # the same engine: clients of one process share it
+        lags: list[float] = []
+        stop = asyncio.Event()
+        tick = asyncio.create_task(ticker(lags, stop))
+        start = time.monotonic()
+        until = start + args.seconds
+        threads = [
+            threading.Thread(target=run_thread, args=(sclient, w, until)) for w in workers[TASKS:]
+        ]
+        for t in threads:
+            t.start()
+        await asyncio.gather(*(run_task(aclient, w, until) for w in workers[:TASKS]))
+        await asyncio.to_thread(lambda: [t.join() for t in threads])
+        elapsed = time.monotonic() - start
+        stop.set()
+        await tick
+        problems = await asyncio.to_thread(final_check, sclient, workers)
+        sclient.close()
+    with Client(path=folder) as reopened:  # and again after a reopen
+        problems += [f"after reopen: {p}" for p in final_check(reopened, workers)]
+    errors = [e for w in workers for e in w.errors]
+    ms = np.asarray(lags) * 1000
+    return {
+        "ops": sum(w.ops for w in workers),
+        "seconds": elapsed,
+        "points": sum(len(w.model) for w in workers),
+        "p50": float(np.percentile(ms, 50)),
+        "p99": float(np.percentile(ms, 99)),
+        "max": float(ms.max()),
+        "errors": errors,
+        "problems": problems,
+    }
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--seconds", type=float, default=180.0, help="how long to run")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--smoke", action="store_true", help="run for 5 seconds")
+    args = ap.parse_args()
+    if args.smoke:
+        args.seconds = 5.0
+    with tempfile.TemporaryDirectory() as folder:
+        res = asyncio.run(soak(args, folder))
+    print(f"{TASKS} tasks + {THREADS} threads, {res['seconds']:.0f} s, {res['points']} points")
+    print("| ops/s | loop lag p50 ms | p99 ms | max ms | errors | final check |")
+    print("|---:|---:|---:|---:|---:|---|")
+    verdict = "count = scroll = model" if not res["problems"] else "; ".join(res["problems"])
+    print(
+        f"| {res['ops'] / res['seconds']:,.0f} | {res['p50']:.2f} | {res['p99']:.2f} | "
+        f"{res['max']:.1f} | {len(res['errors'])} | {verdict} |"
+    )
+    for e in res["errors"][:10]:
+        print("error:", e)
+    if res["errors"] or res["problems"]:
+        raise SystemExit(1)
+
+
+if __name__ == "__main__":
+    main()
