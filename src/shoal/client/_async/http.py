@@ -26,6 +26,7 @@ from shoal import errors
 from shoal import models as m
 from shoal.client.batching import AwaitBatcher, consecutive
 from shoal.client.http_gate import RequestGate
+from shoal.client.runner import shield_async
 from shoal.errors import InvalidFilter, RemoteError, ShoalError
 from shoal.ids import canonical_id
 from shoal.payloads import check_payload
@@ -159,10 +160,10 @@ class AsyncHttpTransport:
     # ---------------------------------------------------------------- collections
 
     async def create_collection(self, name: str, body: m.CreateCollection) -> bool:
-        return bool(await self._request("PUT", _col(name), body))
+        return bool(await shield_async(self._request("PUT", _col(name), body)))
 
     async def delete_collection(self, name: str) -> bool:
-        return bool(await self._request("DELETE", _col(name)))
+        return bool(await shield_async(self._request("DELETE", _col(name))))
 
     async def collection_exists(self, name: str) -> bool:
         result = await self._request("GET", _col(name) + "/exists")
@@ -278,7 +279,7 @@ class AsyncHttpTransport:
             for op in body.operations
         ]
         body = m.UpdateOperations(operations=operations)
-        result = await self._request("POST", _col(name) + "/points/batch", body, wait)
+        result = await shield_async(self._request("POST", _col(name) + "/points/batch", body, wait))
         return _parse_list(_UPDATE_RESULTS, result)
 
     async def _write_many(self, items: list[_Write]) -> list[m.UpdateResult | BaseException]:
@@ -343,12 +344,13 @@ class AsyncHttpTransport:
     async def create_payload_index(
         self, name: str, body: m.CreateFieldIndex, wait: bool
     ) -> m.UpdateResult:
-        result = await self._request("PUT", _col(name) + "/index", body, wait)
+        result = await shield_async(self._request("PUT", _col(name) + "/index", body, wait))
         return _parse(m.UpdateResult, result)
 
     async def delete_payload_index(self, name: str, field: str, wait: bool) -> m.UpdateResult:
         path = _col(name) + "/index/" + quote(field, safe="")
-        return _parse(m.UpdateResult, await self._request("DELETE", path, None, wait))
+        result = await shield_async(self._request("DELETE", path, None, wait))
+        return _parse(m.UpdateResult, result)
 
 
 # ------------------------------------------------------------------ encoding

@@ -29,6 +29,7 @@ from shoal import errors
 from shoal import models as m
 from shoal.client.batching import InlineBatcher, consecutive
 from shoal.client.http_gate import RequestGate
+from shoal.client.runner import shield_sync
 from shoal.errors import InvalidFilter, RemoteError, ShoalError
 from shoal.ids import canonical_id
 from shoal.payloads import check_payload
@@ -162,10 +163,10 @@ class HttpTransport:
     # ---------------------------------------------------------------- collections
 
     def create_collection(self, name: str, body: m.CreateCollection) -> bool:
-        return bool(self._request("PUT", _col(name), body))
+        return bool(shield_sync(self._request("PUT", _col(name), body)))
 
     def delete_collection(self, name: str) -> bool:
-        return bool(self._request("DELETE", _col(name)))
+        return bool(shield_sync(self._request("DELETE", _col(name))))
 
     def collection_exists(self, name: str) -> bool:
         result = self._request("GET", _col(name) + "/exists")
@@ -275,7 +276,7 @@ class HttpTransport:
             for op in body.operations
         ]
         body = m.UpdateOperations(operations=operations)
-        result = self._request("POST", _col(name) + "/points/batch", body, wait)
+        result = shield_sync(self._request("POST", _col(name) + "/points/batch", body, wait))
         return _parse_list(_UPDATE_RESULTS, result)
 
     def _write_many(self, items: list[_Write]) -> list[m.UpdateResult | BaseException]:
@@ -338,12 +339,13 @@ class HttpTransport:
     def create_payload_index(
         self, name: str, body: m.CreateFieldIndex, wait: bool
     ) -> m.UpdateResult:
-        result = self._request("PUT", _col(name) + "/index", body, wait)
+        result = shield_sync(self._request("PUT", _col(name) + "/index", body, wait))
         return _parse(m.UpdateResult, result)
 
     def delete_payload_index(self, name: str, field: str, wait: bool) -> m.UpdateResult:
         path = _col(name) + "/index/" + quote(field, safe="")
-        return _parse(m.UpdateResult, self._request("DELETE", path, None, wait))
+        result = shield_sync(self._request("DELETE", path, None, wait))
+        return _parse(m.UpdateResult, result)
 
 
 # ------------------------------------------------------------------ encoding
