@@ -27,7 +27,8 @@ from shoal import models as m
 from shoal.client.batching import AwaitBatcher, consecutive
 from shoal.client.http_gate import RequestGate
 from shoal.client.runner import shield_async
-from shoal.errors import InvalidFilter, RemoteError, ShoalError
+from shoal.client.sendable import sendable_points, sendable_query
+from shoal.errors import BadRequest, InvalidFilter, RemoteError, ShoalError
 from shoal.ids import canonical_id
 from shoal.payloads import check_payload
 
@@ -93,7 +94,7 @@ class AsyncHttpTransport:
         timeout: float | None = None,
         http_client: httpx.AsyncClient | None = None,
     ) -> None:
-        self.url = url.rstrip("/")
+        self.url = _base_url(url)
         headers = {"api-key": api_key} if api_key else {}
         self._owns_client = http_client is None
         if http_client is None:
@@ -180,7 +181,8 @@ class AsyncHttpTransport:
     async def upsert(
         self, name: str, body: m.PointsList | m.PointsBatch, wait: bool
     ) -> m.UpdateResult:
-        return await self._writes.submit((name, "upsert", stored_payloads(body), wait))
+        body = stored_payloads(sendable_points(body))
+        return await self._writes.submit((name, "upsert", body, wait))
 
     async def delete(
         self, name: str, selector: m.PointIdsList | m.FilterSelector, wait: bool
@@ -200,7 +202,7 @@ class AsyncHttpTransport:
         return _parse(m.CountResult, result)
 
     async def query(self, name: str, body: m.QueryRequest) -> m.QueryResponse:
-        return await self._queries.submit((name, body))
+        return await self._queries.submit((name, sendable_query(body)))
 
     async def _query_one(self, name: str, body: m.QueryRequest) -> m.QueryResponse:
         result = await self._request("POST", _col(name) + "/points/query", _portable(body))
@@ -242,7 +244,7 @@ class AsyncHttpTransport:
             return exc
 
     async def query_batch(self, name: str, body: m.QueryRequestBatch) -> list[m.QueryResponse]:
-        searches = [_portable(s) for s in body.searches]
+        searches = [_portable(sendable_query(s)) for s in body.searches]
         if any(a is not b for a, b in zip(searches, body.searches, strict=True)):
             body = m.QueryRequestBatch(searches=searches)
         result = await self._request("POST", _col(name) + "/points/query/batch", body)
@@ -273,7 +275,8 @@ class AsyncHttpTransport:
         operations = [
             op.model_copy(
                 update={
-                    f: stored_payloads(_portable(getattr(op, f))) for f in type(op).model_fields
+                    f: stored_payloads(sendable_points(_portable(getattr(op, f))))
+                    for f in type(op).model_fields
                 }
             )
             for op in body.operations
@@ -348,7 +351,7 @@ class AsyncHttpTransport:
         return _parse(m.UpdateResult, result)
 
     async def delete_payload_index(self, name: str, field: str, wait: bool) -> m.UpdateResult:
-        path = _col(name) + "/index/" + quote(field, safe="")
+        path = _col(name) + "/index/" + _segment(field)
         result = await shield_async(self._request("DELETE", path, None, wait))
         return _parse(m.UpdateResult, result)
 
@@ -385,8 +388,32 @@ def _write_chunks(writes: list[_Write]) -> list[list[int]]:
     return chunks
 
 
+def _base_url(url: str) -> str:
+    """The server's base URL without a trailing slash.
+
+    Raises:
+        BadRequest: not a URL with a host.
+    """
+    try:
+        host = httpx.URL(url).host
+    except (httpx.InvalidURL, TypeError) as exc:
+        raise BadRequest(f"Wrong input: {url!r:.80} is not a valid URL ({exc})") from None
+    if not host:
+        raise BadRequest(f"Wrong input: URL {url!r:.80} names no host")
+    return url.rstrip("/")
+
+
 def _col(name: str) -> str:
-    return "/collections/" + quote(name, safe="")
+    return "/collections/" + _segment(name)
+
+
+def _segment(text: str) -> str:
+    """``text`` as one URL path segment. "." and ".." are spelled with escapes: a client
+    would otherwise resolve them as the current and parent folder (``/collections/c/index/..``
+    is ``/collections/c``)."""
+    if text in (".", ".."):
+        return text.replace(".", "%2E")
+    return quote(text, safe="")
 
 
 def _encode(body: BaseModel) -> bytes:
