@@ -49,6 +49,7 @@ CLIENT = Job(
         "__aenter__": "__enter__",
         "__aexit__": "__exit__",
         "run_async": "run_sync",
+        "shield_async": "shield_sync",
         "LoopBatcher": "InlineBatcher",
         "AwaitBatcher": "InlineBatcher",
         "_async": "_sync",

@@ -4,6 +4,12 @@
 batcher starts a drain task; every request that arrives before the drain task runs, or while
 its batch is on a worker thread, joins the next batch. There is no waiting window: an idle
 batcher dispatches after one loop tick, and requests pile up only while the engine is busy.
+
+Cancellation: a request is *handed over* when the drain task takes it off the queue to run
+its batch (on a worker thread, or sent to a server). A caller cancelled before that loses
+its request: it is dropped from the queue and never runs. A caller cancelled after that
+does not stop it: the batch runs to the end and the request's outcome is discarded.
+
 ``InlineBatcher`` is its sync twin (the generator swaps the names): it runs each request
 alone, in the caller's thread.
 """
@@ -60,10 +66,23 @@ class LoopBatcher(Generic[Req, Res]):
             queue.task = loop.create_task(self._drain(queue))
         return await future
 
+    def waiting(self) -> int:
+        """Requests of the running loop still in the queue: cancelling one of their callers
+        removes it (see the module docstring)."""
+        queue = self._queues.get(asyncio.get_running_loop())
+        return 0 if queue is None else sum(not future.done() for _, future in queue.pending)
+
     async def _drain(self, queue: _LoopQueue[Req, Res]) -> None:
         try:
             while queue.pending:
-                batch, queue.pending = queue.pending[: self._max], queue.pending[self._max :]
+                # A caller cancelled while its request waited here has given it up: the
+                # request is dropped, never run. Taking the batch and the caller's
+                # cancellation both happen on the loop, so each request is either dropped
+                # or handed over; once handed over, it runs whatever its caller does.
+                live = [item for item in queue.pending if not item[1].done()]
+                batch, queue.pending = live[: self._max], live[self._max :]
+                if not batch:
+                    continue
                 requests = [req for req, _ in batch]
                 try:
                     results = await self._call(requests)

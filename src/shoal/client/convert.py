@@ -1,9 +1,37 @@
-"""Turning what users pass to client methods into request models (shared by both clients)."""
+"""The one place where what callers pass to client methods is checked and converted.
+
+Both clients convert every argument here before anything reaches a transport, so a bad
+argument gets the same typed error from ``shoal.errors``, naming it, whichever the
+deployment. Three layers:
+
+- a helper per kind of argument (collection name, point id, selector, filter, query, flag,
+  ...) that checks the type itself;
+- ``build`` and ``as_model`` validate a request model and turn pydantic's error into the
+  typed error for where the bad value sits (in a payload ``InvalidPayload``, a vector
+  ``InvalidVector``, an id ``InvalidPointId``, a filter ``InvalidFilter``; elsewhere the
+  request's own class);
+- every model built is then walked for what JSON cannot carry, and that is refused in every
+  deployment, not only over HTTP where it would arrive changed (a NaN threshold becomes
+  ``null``) or unreadable (an integer beyond 64 bits, a lone surrogate, an object that is
+  not JSON, nesting deeper than Qdrant's parser reads). Points (id, vector, payload) are not
+  walked: the engine checks each part with a typed error, and the HTTP transport checks what
+  it sends (``client/sendable.py``).
+
+``bad_input`` turns what reading a malformed argument raises (pydantic's ValidationError, a
+TypeError or ValueError from iterating or unpacking it) into the typed error. It wraps only
+the reading of the caller's arguments, never an engine or transport call, so a bug there
+still surfaces as itself.
+"""
 
 from __future__ import annotations
 
+import math
+import os
+import reprlib
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from datetime import date
 from enum import Enum
 from typing import Any, TypeVar
 
@@ -11,7 +39,18 @@ import numpy as np
 from pydantic import BaseModel, ValidationError
 
 from shoal import models as m
-from shoal.errors import BadRequest, InvalidFilter, InvalidPointId, InvalidQuery
+from shoal.errors import (
+    BadRequest,
+    InvalidCollectionName,
+    InvalidConfig,
+    InvalidFilter,
+    InvalidPayload,
+    InvalidPointId,
+    InvalidQuery,
+    InvalidVector,
+)
+from shoal.ids import canonical_id
+from shoal.payloads import INT_MAX, INT_MIN, MAX_PAYLOAD_DEPTH
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -21,29 +60,289 @@ PointsSelectorLike = (
 # A settings object: its JSON, or a pydantic model of it (Shoal's, or qdrant-client's).
 Settings = Mapping[str, Any] | BaseModel
 
+# How deep a request may nest objects and arrays: Qdrant's JSON parser reads 128 levels.
+MAX_REQUEST_DEPTH = MAX_PAYLOAD_DEPTH
+# Where in a request a bad value sits decides its error class: the outermost of these
+# fields that holds it (a query's vector is a query's: InvalidQuery, as the engine says).
+_ERROR_OF_FIELD: dict[str, type[BadRequest]] = {
+    "query": InvalidQuery,
+    "payload": InvalidPayload,
+    "payloads": InvalidPayload,
+    "vector": InvalidVector,
+    "vectors": InvalidVector,
+    "id": InvalidPointId,
+    "ids": InvalidPointId,
+    "filter": InvalidFilter,
+}
+# Walked by check_payload (engine, HTTP transport) and by the engine's point checks.
+_NOT_WALKED_FIELDS = frozenset({"payload", "payloads"})
+# A query is a vector (checked by the engine and the HTTP transport) or a point id.
+_QUERY_FIELDS = frozenset({"query", "nearest"})
+
+_SCHEMA_TYPES = frozenset(t.value for t in m.PayloadSchemaType)
+
+_shown_repr = reprlib.Repr()
+_shown_repr.maxstring = _shown_repr.maxother = 80
+_shown_repr.maxlevel = 3
+
+
+def shown(value: Any) -> str:
+    """A short repr of a caller's value for an error message: bounded in length and depth,
+    safe for self-referencing and very deep structures."""
+    try:
+        return _shown_repr.repr(value)
+    except (RecursionError, ValueError, TypeError):
+        return f"<{type(value).__name__}>"
+
+
+@contextmanager
+def bad_input(error: type[BadRequest], argument: str) -> Iterator[None]:
+    """Turn what reading a malformed argument raises into ``error`` naming it.
+
+    Args:
+        error: the class for a bad ``argument`` (refined for a pydantic error by where the
+            bad value sits, as in ``build``).
+        argument: the argument's name, for the message.
+
+    Raises:
+        BadRequest: ``error`` or its refinement, for ValidationError, TypeError, ValueError,
+            OverflowError and RecursionError raised in the block.
+    """
+    try:
+        yield
+    except ValidationError as exc:
+        raise _from_validation(exc, error, argument) from None
+    except (TypeError, ValueError, OverflowError, RecursionError) as exc:
+        problem = shown(exc) if isinstance(exc, RecursionError) else str(exc)
+        raise error(f"Wrong input: {argument}: {problem}") from None
+
+
+def _from_validation(exc: ValidationError, error: type[BadRequest], what: str) -> BadRequest:
+    err = exc.errors()[0]
+    loc = [str(x) for x in err["loc"]]
+    where = ".".join(loc)
+    return _refined(loc, error)(
+        f"Wrong input for {what}: {where + ': ' if where else ''}{err['msg']} "
+        f"(got {shown(err.get('input'))})"
+    )
+
+
+def _refined(loc: Sequence[str | int], error: type[BadRequest]) -> type[BadRequest]:
+    if issubclass(error, InvalidConfig):  # a configuration's "vectors" are not vectors
+        return error
+    for part in loc:
+        if isinstance(part, str) and part in _ERROR_OF_FIELD:
+            return _ERROR_OF_FIELD[part]
+    return error
+
 
 def build(model: type[M], error: type[BadRequest] = BadRequest, /, **fields: Any) -> M:
-    """Construct a request model, turning pydantic's error into Shoal's typed one."""
-    try:
-        return model.model_validate(fields)
-    except ValidationError as exc:
-        raise error(f"Wrong input for {model.__name__}: {_first_error(exc)}") from None
+    """Construct a request model from a method's arguments.
 
+    Args:
+        model: the request model.
+        error: the class for a bad field (refined by where the bad value sits).
+        fields: the model's fields.
 
-def _first_error(exc: ValidationError) -> str:
-    err = exc.errors()[0]
-    loc = ".".join(str(x) for x in err["loc"])
-    return f"{loc + ': ' if loc else ''}{err['msg']} (got {err.get('input')!r:.80})"
+    Returns:
+        The validated model, holding nothing JSON cannot carry.
+
+    Raises:
+        BadRequest: ``error`` or its refinement, naming the field and the value.
+    """
+    with bad_input(error, model.__name__):
+        body = model.model_validate(fields)
+    check_sendable(body, error)
+    return body
 
 
 def as_model(value: Any, model: type[M], error: type[BadRequest] = BadRequest) -> M:
-    """Accept a model instance or its JSON dict."""
+    """Accept a model instance or its JSON dict (see ``build``)."""
     if isinstance(value, model):
-        return value
+        body = value
+    else:
+        with bad_input(error, model.__name__):
+            body = model.model_validate(value)
+    check_sendable(body, error)
+    return body
+
+
+class _Unsendable(Exception):
+    """A value JSON cannot carry; ``path`` is filled in while unwinding."""
+
+    def __init__(self, problem: str) -> None:
+        super().__init__(problem)
+        self.problem = problem
+        self.path: list[str | int] = []
+
+
+def check_sendable(body: BaseModel, error: type[BadRequest] = BadRequest) -> None:
+    """Refuse what JSON cannot carry anywhere in ``body`` (points and payloads excepted,
+    see the module docstring).
+
+    Raises:
+        BadRequest: ``error`` or its refinement, naming the key path and the value.
+    """
     try:
-        return model.model_validate(value)
-    except ValidationError as exc:
-        raise error(f"Wrong input for {model.__name__}: {_first_error(exc)}") from None
+        _sendable(body, 1)
+    except _Unsendable as bad:
+        path = list(reversed(bad.path))
+        where = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in path)
+        raise _refined(path, error)(
+            f"Wrong input for {type(body).__name__}: {where.lstrip('.')}: {bad.problem}"
+        ) from None
+
+
+def _sendable(value: Any, depth: int) -> None:
+    if value is None or isinstance(value, (bool, Enum, date)):
+        return
+    if isinstance(value, int):
+        if not INT_MIN <= value <= INT_MAX:
+            raise _Unsendable(f"the integer {value} is outside the 64-bit range")
+    elif isinstance(value, float):
+        if not math.isfinite(value):
+            raise _Unsendable(f"{value} is not a finite number")
+    elif isinstance(value, str):
+        _unicode(value)
+    elif depth > MAX_REQUEST_DEPTH:
+        raise _Unsendable(f"nested deeper than {MAX_REQUEST_DEPTH} levels")
+    elif isinstance(value, (m.PointStruct, m.Batch)):
+        return
+    elif isinstance(value, BaseModel):
+        for name, item in value.__dict__.items():
+            if item is not None and item is not True and name not in _NOT_WALKED_FIELDS:
+                _sendable_item(name, item, depth, name in _QUERY_FIELDS)
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            if not isinstance(key, str):
+                raise _Unsendable(f"the key {shown(key)} is not a string")
+            _sendable_item(key, item, depth, False)
+    elif isinstance(value, (list, tuple)):
+        for i, item in enumerate(value):
+            _sendable_item(i, item, depth, False)
+    else:
+        raise _Unsendable(f"a {type(value).__name__} is not a JSON value")
+
+
+def _sendable_item(key: str | int, value: Any, depth: int, query: bool) -> None:
+    try:
+        if isinstance(key, str):
+            _unicode(key)
+        if not query:
+            _sendable(value, depth + 1)
+        elif isinstance(value, (int, str)):  # a point id
+            canonical_id(value)
+        elif not isinstance(value, (list, np.ndarray)):  # a vector is checked downstream
+            _sendable(value, depth + 1)
+    except _Unsendable as bad:
+        bad.path.append(key)
+        raise
+
+
+def _unicode(text: str) -> None:
+    if not text.isascii():
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError as exc:
+            raise _Unsendable(
+                f"{text!r:.60} is not valid Unicode (a lone surrogate at index {exc.start})"
+            ) from None
+
+
+# ------------------------------------------------------------- single arguments
+
+
+def collection_name(value: Any) -> str:
+    """A collection name: a non-empty string of valid Unicode without ``/`` (the engine
+    refuses more at creation; these are the names no URL path can carry).
+
+    Raises:
+        InvalidCollectionName: naming the value.
+    """
+    if not isinstance(value, str):
+        raise InvalidCollectionName(
+            f"Wrong input: collection name must be a string, got {shown(value)}"
+        )
+    if not value:
+        raise InvalidCollectionName("Wrong input: collection name '' must be non-empty")
+    if "/" in value:
+        raise InvalidCollectionName(
+            f"Wrong input: collection name {value!r:.80} contains the forbidden character '/'"
+        )
+    _text(value, "collection name", InvalidCollectionName)
+    return value
+
+
+def payload_key(value: Any, what: str = "payload key") -> str:
+    """A payload key (a field name): a non-empty string of valid Unicode.
+
+    Raises:
+        InvalidPayload: naming the value.
+    """
+    if not isinstance(value, str):
+        raise InvalidPayload(f"Wrong input: {what} must be a string, got {shown(value)}")
+    if not value:
+        raise InvalidPayload(f"Wrong input: bad {what} '': empty payload key")
+    _text(value, what, InvalidPayload)
+    return value
+
+
+def payload_keys(value: Any) -> list[str]:
+    """``delete_payload``'s keys: a list of payload keys (a bare string is refused: it
+    would be read as its characters).
+
+    Raises:
+        InvalidPayload: naming the bad key or value.
+    """
+    keys = items(value, "keys", "a list of strings", InvalidPayload)
+    return [payload_key(k, "key in keys") for k in keys]
+
+
+def items(value: Any, argument: str, expected: str, error: type[BadRequest]) -> list[Any]:
+    """The items of a list argument (any iterable but a string or a mapping, which would be
+    read as its characters or keys).
+
+    Raises:
+        BadRequest: ``error``, saying what was ``expected``.
+    """
+    if isinstance(value, (str, bytes, Mapping)) or not isinstance(value, Iterable):
+        raise error(f"Wrong input: {argument} must be {expected}, got {shown(value)}")
+    with bad_input(error, argument):
+        return list(value)
+
+
+def _text(value: str, what: str, error: type[BadRequest]) -> None:
+    try:
+        _unicode(value)
+    except _Unsendable as bad:
+        raise error(f"Wrong input: {what} {bad.problem}") from None
+
+
+def flag(value: Any, name: str) -> bool:
+    """A True/False argument (``wait``, ``exact``, ...).
+
+    Raises:
+        BadRequest: anything but a bool.
+    """
+    if isinstance(value, (bool, np.bool_)):
+        return bool(value)
+    raise BadRequest(f"Wrong input: {name} must be True or False, got {shown(value)}")
+
+
+def field_schema(value: Any) -> m.PayloadSchemaType | dict[str, Any] | None:
+    """A payload index's schema: a ``PayloadSchemaType``, its name, or ``{"type": name,
+    ...}``.
+
+    Raises:
+        InvalidConfig: naming the unknown type.
+    """
+    if value is None or isinstance(value, m.PayloadSchemaType):
+        return value
+    kind = value.get("type") if isinstance(value, dict) else value
+    if not isinstance(kind, str) or kind not in _SCHEMA_TYPES:
+        allowed = ", ".join(t.value for t in m.PayloadSchemaType)
+        raise InvalidConfig(f"Wrong input: field_schema type {shown(kind)} is not one of {allowed}")
+    return value if isinstance(value, dict) else m.PayloadSchemaType(kind)
 
 
 def settings_arg(value: Any) -> Any:
@@ -67,30 +366,41 @@ def filter_arg(value: m.Filter | str | Mapping[str, Any] | None) -> m.Filter | s
 
 
 def point_id(value: Any) -> m.ExtendedPointId:
-    if isinstance(value, uuid.UUID):
-        return str(value)
+    """A point id in canonical form (an unsigned 64-bit integer or a lowercase UUID).
+
+    Raises:
+        InvalidPointId: naming the value.
+    """
     if isinstance(value, np.integer):
-        return int(value)
-    if isinstance(value, (int, str)) and not isinstance(value, bool):
-        return value
-    raise InvalidPointId(
-        f"Invalid point id {value!r}: expected an unsigned integer or a UUID, "
-        f"got {type(value).__name__}"
-    )
+        value = int(value)
+    return canonical_id(value)
+
+
+def point_ids(value: Any, argument: str) -> list[m.ExtendedPointId]:
+    """A list of point ids (see ``point_id``).
+
+    Raises:
+        InvalidPointId: not a list of ids, or a bad id.
+    """
+    return [point_id(v) for v in items(value, argument, "a list of ids", InvalidPointId)]
 
 
 def points_selector(value: PointsSelectorLike) -> m.PointIdsList | m.FilterSelector:
     """Ids, a Filter, an expression string, or an explicit selector."""
-    if isinstance(value, (m.PointIdsList, m.FilterSelector)):
+    if isinstance(value, m.PointIdsList):
+        check_sendable(value.model_copy(update={"points": []}))  # its shard_key
+        return value.model_copy(update={"points": point_ids(value.points, "points")})
+    if isinstance(value, m.FilterSelector):
+        check_sendable(value, InvalidFilter)
         return value
     if isinstance(value, (m.Filter, str)):
-        return m.FilterSelector(filter=value)
+        return build(m.FilterSelector, InvalidFilter, filter=value)
     if isinstance(value, Mapping):
         return m.FilterSelector(filter=as_model(value, m.Filter, InvalidFilter))
     if isinstance(value, Sequence):
-        return m.PointIdsList(points=[point_id(v) for v in value])
+        return m.PointIdsList(points=point_ids(value, "points"))
     raise BadRequest(
-        f"Wrong input: points selector must be ids, a Filter or an expression, got {value!r:.80}"
+        f"Wrong input: points selector must be ids, a Filter or an expression, got {shown(value)}"
     )
 
 
@@ -114,7 +424,8 @@ def query_arg(value: Any) -> m.QueryInterface | None:
             return value  # kept an array to the engine (models.ArrayVector)
         # Any other array as a list, for validation to reject with its usual message (a bool
         # array stays bools).
-        query: list[Any] = value.tolist()
+        with bad_input(InvalidQuery, "query"):
+            query: list[Any] = value.tolist()
         return query
     if isinstance(value, list):
         return value  # validation copies it: no copy of its own (a search's largest object)
@@ -123,13 +434,102 @@ def query_arg(value: Any) -> m.QueryInterface | None:
     if isinstance(value, (int, str, uuid.UUID, np.integer)) and not isinstance(value, bool):
         return point_id(value)
     raise InvalidQuery(
-        f"Wrong input: query must be a vector, a point id or a query object, got {value!r:.80}"
+        f"Wrong input: query must be a vector, a point id or a query object, got {shown(value)}"
     )
+
+
+def query_requests(value: Any) -> m.QueryRequestBatch:
+    """``query_batch_points``' requests: ``QueryRequest`` models or their dicts."""
+    requests = items(value, "requests", "a list of QueryRequest", InvalidQuery)
+    return m.QueryRequestBatch(
+        searches=[as_model(r, m.QueryRequest, InvalidQuery) for r in requests]
+    )
+
+
+def update_operations(value: Any) -> m.UpdateOperations:
+    """``batch_update_points``' operations: update operation models or their dicts."""
+    operations = items(value, "update_operations", "a list of operations", BadRequest)
+    return build(m.UpdateOperations, operations=operations)
 
 
 def upsert_body(
     points: m.Batch | Sequence[m.PointStruct | Mapping[str, Any]],
 ) -> m.PointsList | m.PointsBatch:
+    """``upsert``'s points: a ``Batch``, or a list of ``PointStruct`` or their dicts."""
     if isinstance(points, m.Batch):
         return m.PointsBatch(batch=points)
-    return m.PointsList(points=[as_model(p, m.PointStruct) for p in points])
+    given = items(points, "points", "a list of PointStruct or a Batch", BadRequest)
+    # A PointStruct is the engine's to check (see the module docstring): taken as it is.
+    structs = [p if type(p) is m.PointStruct else as_model(p, m.PointStruct) for p in given]
+    return m.PointsList(points=structs)
+
+
+# ------------------------------------------------------------------ connecting
+
+
+def server_url(value: Any) -> str:
+    """A server's URL: an ``http://`` or ``https://`` string.
+
+    Raises:
+        BadRequest: anything else.
+    """
+    if not isinstance(value, str) or not value.startswith(("http://", "https://")):
+        raise BadRequest(
+            f"location {shown(value)} is neither ':memory:' nor an http(s) URL; "
+            "pass path= for a storage folder"
+        )
+    _text(value, "url", BadRequest)
+    return value
+
+
+def storage_path(value: Any) -> str | None:
+    """A storage folder (a str or path-like object), or None for memory.
+
+    Raises:
+        BadRequest: another type, or a path no file system can name (NUL, lone surrogate).
+    """
+    if value is None:
+        return None
+    with bad_input(BadRequest, "path"):
+        path = os.fspath(value)
+    if not isinstance(path, str):
+        raise BadRequest(f"Wrong input: path must be a str or os.PathLike, got {shown(value)}")
+    if not path:
+        raise BadRequest("Wrong input: path must name a folder, got ''")
+    if "\0" in path:
+        raise BadRequest(f"Wrong input: path {path!r:.80} contains a NUL character")
+    _text(path, "path", BadRequest)
+    return path
+
+
+def api_key(value: Any) -> str | None:
+    """An api key: printable ASCII (it travels in an HTTP header).
+
+    Raises:
+        BadRequest: another type or character.
+    """
+    if value is None:
+        return None
+    if not isinstance(value, str) or not value.isascii() or not value.isprintable():
+        raise BadRequest(
+            f"Wrong input: api_key must be a printable ASCII string, got {shown(value)}"
+        )
+    return value
+
+
+def timeout(value: Any) -> float | None:
+    """A timeout in seconds: a positive finite number, or None for the default.
+
+    Raises:
+        BadRequest: anything else.
+    """
+    if value is None:
+        return None
+    seconds = math.nan
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        seconds = float(value) if -1e300 < value < 1e300 else math.inf
+    if not 0 < seconds < math.inf:
+        raise BadRequest(
+            f"Wrong input: timeout must be a positive number of seconds, got {shown(value)}"
+        )
+    return seconds

@@ -1,4 +1,8 @@
-"""Bulk ingest helpers shared by both clients: batching and an optional progress line."""
+"""Bulk ingest helpers shared by both clients: batching and an optional progress line.
+
+The batches are read from the caller's iterables lazily, as the upload goes; what reading a
+malformed one raises becomes a typed error (``convert.bad_input``) when that batch is read.
+"""
 
 from __future__ import annotations
 
@@ -12,8 +16,8 @@ from typing import Any, cast
 import numpy as np
 
 from shoal import models as m
-from shoal.client.convert import as_model, point_id
-from shoal.errors import BadRequest, NotSupported, ShoalError
+from shoal.client.convert import as_model, bad_input, point_id
+from shoal.errors import BadRequest, InvalidVector, NotSupported, ShoalError
 
 
 def check_upload_options(parallel: int, method: str | None, max_retries: int) -> None:
@@ -44,20 +48,37 @@ def transient(exc: ShoalError) -> bool:
 def point_batches(points: Iterable[m.PointStruct], batch_size: int) -> Iterator[m.Batch]:
     """Group points into column batches of at most ``batch_size``."""
     _check_batch_size(batch_size)
-    it = iter(points)
-    while chunk := [as_model(p, m.PointStruct) for p in islice(it, batch_size)]:
-        named = isinstance(chunk[0].vector, dict)
-        vectors: Any
-        if named:
-            columns = [cast(dict[str, list[float]], p.vector) for p in chunk]
-            vectors = {n: [c[n] for c in columns] for n in {n for c in columns for n in c}}
-        else:
-            vectors = [p.vector for p in chunk]
-        # Built without re-validation: the engine validates every vector and payload anyway,
-        # and pydantic would otherwise walk every float of a large batch once more.
-        yield m.Batch.model_construct(
-            ids=[p.id for p in chunk], vectors=vectors, payloads=[p.payload for p in chunk]
+    with bad_input(BadRequest, "points"):
+        it = iter(points)
+        while chunk := [as_model(p, m.PointStruct) for p in islice(it, batch_size)]:
+            yield _point_batch(chunk)
+
+
+def _point_batch(chunk: list[m.PointStruct]) -> m.Batch:
+    vectors: Any
+    if all(isinstance(p.vector, dict) for p in chunk):
+        columns = [cast(dict[str, list[float]], p.vector) for p in chunk]
+        names = {n for c in columns for n in c}
+        missing = [
+            (p.id, n) for p, c in zip(chunk, columns, strict=True) for n in names if n not in c
+        ]
+        if missing:
+            raise InvalidVector(
+                f"Wrong input: point {missing[0][0]} has no vector {missing[0][1]!r}, which "
+                "other points of its batch have (upload_points sends a batch as columns)"
+            )
+        vectors = {n: [c[n] for c in columns] for n in names}
+    elif any(isinstance(p.vector, dict) for p in chunk):
+        raise InvalidVector(
+            "Wrong input: upload_points got points with named and unnamed vectors in one batch"
         )
+    else:
+        vectors = [p.vector for p in chunk]
+    # Built without re-validation: the engine validates every vector and payload anyway,
+    # and pydantic would otherwise walk every float of a large batch once more.
+    return m.Batch.model_construct(
+        ids=[p.id for p in chunk], vectors=vectors, payloads=[p.payload for p in chunk]
+    )
 
 
 def column_batches(
@@ -68,10 +89,17 @@ def column_batches(
 ) -> Iterator[m.Batch]:
     """Batches from columns: vectors (array, list of vectors, or dict name -> array)."""
     _check_batch_size(batch_size)
+    with bad_input(BadRequest, "upload_collection"):
+        yield from _column_batches(vectors, payload, ids, batch_size)
+
+
+def _column_batches(
+    vectors: Any, payload: Iterable[dict[str, Any]] | None, ids: Iterable[Any] | None, size: int
+) -> Iterator[m.Batch]:
     vec_iter = _vector_rows(vectors)
     pay_iter = iter(payload) if payload is not None else None
     id_iter = iter(ids) if ids is not None else None
-    while rows := list(islice(vec_iter, batch_size)):
+    while rows := list(islice(vec_iter, size)):
         n = len(rows)
         batch_ids: list[m.ExtendedPointId] = (
             [point_id(i) for i in islice(id_iter, n)]
@@ -86,12 +114,18 @@ def column_batches(
                 f"Wrong input: upload_collection got fewer ids or payloads than vectors "
                 f"(a batch of {n} vectors has {len(batch_ids)} ids, {len(payloads)} payloads)"
             )
-        if isinstance(rows[0], dict):
-            names = {k for r in rows for k in r}
-            cols: Any = {k: [r[k] for r in rows] for k in names}
-        else:
-            cols = rows
+        cols: Any = _named_columns(rows) if isinstance(rows[0], dict) else rows
         yield m.Batch.model_construct(ids=batch_ids, vectors=cols, payloads=payloads)
+
+
+def _named_columns(rows: list[Any]) -> dict[Any, list[Any]]:
+    names = rows[0].keys()
+    if not all(isinstance(r, dict) and r.keys() == names for r in rows):
+        raise InvalidVector(
+            "Wrong input: upload_collection's vectors must all name the same vectors "
+            f"(the first names {sorted(map(str, names))})"
+        )
+    return {k: [r[k] for r in rows] for k in names}
 
 
 def _vector_rows(vectors: Any) -> Iterator[Any]:

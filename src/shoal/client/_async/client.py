@@ -27,6 +27,7 @@ from shoal.errors import (
     BadRequest,
     ClientClosed,
     InvalidConfig,
+    InvalidPayload,
     InvalidQuery,
     NotSupported,
     ShoalError,
@@ -63,7 +64,12 @@ class AsyncClient:
             The sync ``Client`` raises it here; ``AsyncClient`` opens the folder on its first
             call, off the event loop, and raises it there. Clients of one process that name
             the same folder share one engine.
-        BadRequest: conflicting arguments.
+        BadRequest: conflicting or malformed arguments.
+
+    Every method checks its arguments before anything is sent or stored (see
+    ``shoal.client.convert``): a bad one raises a ``shoal.errors`` class naming it, the same
+    in every deployment, such as ``InvalidCollectionName`` for a collection name that is not
+    a non-empty string without ``/``, or ``BadRequest`` for a ``wait`` that is not a bool.
 
     Example::
 
@@ -84,17 +90,12 @@ class AsyncClient:
         if len(given) > 1:
             raise BadRequest("Give only one of location, url and path")
         if url is not None or (location is not None and location != MEMORY):
-            target = url if url is not None else location
-            if not str(target).startswith(("http://", "https://")):
-                raise BadRequest(
-                    f"location {target!r} is neither ':memory:' nor an http(s) URL; "
-                    "pass path= for a storage folder"
-                )
+            target = convert.server_url(url if url is not None else location)
             self._transport: AsyncLocalTransport | AsyncHttpTransport | None = _http_transport(
-                str(target), api_key, timeout
+                target, convert.api_key(api_key), convert.timeout(timeout)
             )
         else:
-            self._transport = AsyncLocalTransport(path)
+            self._transport = AsyncLocalTransport(convert.storage_path(path))
             # Opening a folder loads it: the async client does that on its first call, off
             # the event loop; the sync client opens at once so StorageLocked surfaces here.
             # sync-only: self._transport.database()
@@ -187,6 +188,7 @@ class AsyncClient:
             )
         if id_tracker is not None:
             raise NotSupported("Wrong input: id_tracker is not supported by Shoal")
+        name = convert.collection_name(collection_name)
         body = convert.build(
             m.CreateCollection,
             InvalidConfig,
@@ -205,7 +207,7 @@ class AsyncClient:
             strict_mode_config=convert.settings_arg(strict_mode_config),
             metadata=metadata,
         )
-        return await self._t.create_collection(collection_name, body, timeout)
+        return await self._t.create_collection(name, body, timeout)
 
     async def delete_collection(self, collection_name: str, timeout: int | None = None) -> bool:
         """Delete a collection and all its points.
@@ -216,11 +218,11 @@ class AsyncClient:
         Returns:
             True if it existed, False otherwise.
         """
-        return await self._t.delete_collection(collection_name, timeout)
+        return await self._t.delete_collection(convert.collection_name(collection_name), timeout)
 
     async def collection_exists(self, collection_name: str) -> bool:
         """Whether the collection exists."""
-        return await self._t.collection_exists(collection_name)
+        return await self._t.collection_exists(convert.collection_name(collection_name))
 
     async def get_collection(self, collection_name: str) -> m.CollectionInfo:
         """Configuration, point count and payload indexes of a collection.
@@ -228,7 +230,7 @@ class AsyncClient:
         Raises:
             CollectionNotFound: no such collection.
         """
-        return await self._t.get_collection(collection_name)
+        return await self._t.get_collection(convert.collection_name(collection_name))
 
     async def get_collections(self) -> m.CollectionsResponse:
         """Names of all collections."""
@@ -259,7 +261,8 @@ class AsyncClient:
                 point; nothing of the batch is written.
             CollectionNotFound: no such collection.
         """
-        return await self._t.upsert(collection_name, convert.upsert_body(points), wait)
+        name, wait = convert.collection_name(collection_name), convert.flag(wait, "wait")
+        return await self._t.upsert(name, convert.upsert_body(points), wait)
 
     async def delete(
         self,
@@ -274,8 +277,9 @@ class AsyncClient:
                 or a filter expression string such as ``"category == 'a'"``.
             wait: as in ``upsert``.
         """
+        name, wait = convert.collection_name(collection_name), convert.flag(wait, "wait")
         selector = convert.points_selector(points_selector)
-        return await self._t.delete(collection_name, selector, wait)
+        return await self._t.delete(name, selector, wait)
 
     async def set_payload(
         self,
@@ -295,9 +299,12 @@ class AsyncClient:
         Raises:
             PointNotFound: a listed id does not exist (nothing is changed).
         """
+        name, wait = convert.collection_name(collection_name), convert.flag(wait, "wait")
         ids, flt = convert.payload_target(points)
-        body = convert.build(m.SetPayload, payload=payload, points=ids, filter=flt, key=key)
-        return await self._t.set_payload(collection_name, body, wait)
+        body = convert.build(
+            m.SetPayload, InvalidPayload, payload=payload, points=ids, filter=flt, key=key
+        )
+        return await self._t.set_payload(name, body, wait)
 
     async def overwrite_payload(
         self,
@@ -307,9 +314,10 @@ class AsyncClient:
         wait: bool = True,
     ) -> m.UpdateResult:
         """Replace the whole payload of the selected points with ``payload``."""
+        name, wait = convert.collection_name(collection_name), convert.flag(wait, "wait")
         ids, flt = convert.payload_target(points)
-        body = convert.build(m.SetPayload, payload=payload, points=ids, filter=flt)
-        return await self._t.overwrite_payload(collection_name, body, wait)
+        body = convert.build(m.SetPayload, InvalidPayload, payload=payload, points=ids, filter=flt)
+        return await self._t.overwrite_payload(name, body, wait)
 
     async def delete_payload(
         self,
@@ -319,9 +327,12 @@ class AsyncClient:
         wait: bool = True,
     ) -> m.UpdateResult:
         """Remove ``keys`` (dotted paths allowed) from the payloads of the selected points."""
+        name, wait = convert.collection_name(collection_name), convert.flag(wait, "wait")
         ids, flt = convert.payload_target(points)
-        body = convert.build(m.DeletePayload, keys=list(keys), points=ids, filter=flt)
-        return await self._t.delete_payload(collection_name, body, wait)
+        body = convert.build(
+            m.DeletePayload, InvalidPayload, keys=convert.payload_keys(keys), points=ids, filter=flt
+        )
+        return await self._t.delete_payload(name, body, wait)
 
     async def clear_payload(
         self,
@@ -330,8 +341,9 @@ class AsyncClient:
         wait: bool = True,
     ) -> m.UpdateResult:
         """Remove every payload key of the selected points."""
+        name, wait = convert.collection_name(collection_name), convert.flag(wait, "wait")
         selector = convert.points_selector(points_selector)
-        return await self._t.clear_payload(collection_name, selector, wait)
+        return await self._t.clear_payload(name, selector, wait)
 
     async def batch_update_points(
         self,
@@ -353,8 +365,9 @@ class AsyncClient:
         Raises:
             The first rejected operation's error (nothing is applied then).
         """
-        body = convert.build(m.UpdateOperations, operations=list(update_operations))
-        return await self._t.batch_update(collection_name, body, wait)
+        name, wait = convert.collection_name(collection_name), convert.flag(wait, "wait")
+        body = convert.update_operations(update_operations)
+        return await self._t.batch_update(name, body, wait)
 
     async def create_payload_index(
         self,
@@ -364,16 +377,22 @@ class AsyncClient:
         wait: bool = True,
     ) -> m.UpdateResult:
         """Declare a payload index on ``field_name`` (reported in ``payload_schema``)."""
+        name, wait = convert.collection_name(collection_name), convert.flag(wait, "wait")
         body = convert.build(
-            m.CreateFieldIndex, InvalidConfig, field_name=field_name, field_schema=field_schema
+            m.CreateFieldIndex,
+            InvalidConfig,
+            field_name=convert.payload_key(field_name, "field_name"),
+            field_schema=convert.field_schema(field_schema),
         )
-        return await self._t.create_payload_index(collection_name, body, wait)
+        return await self._t.create_payload_index(name, body, wait)
 
     async def delete_payload_index(
         self, collection_name: str, field_name: str, wait: bool = True
     ) -> m.UpdateResult:
         """Drop the payload index on ``field_name``."""
-        return await self._t.delete_payload_index(collection_name, field_name, wait)
+        name, wait = convert.collection_name(collection_name), convert.flag(wait, "wait")
+        field = convert.payload_key(field_name, "field_name")
+        return await self._t.delete_payload_index(name, field, wait)
 
     # --------------------------------------------------------------------- reads
 
@@ -389,13 +408,15 @@ class AsyncClient:
         Raises:
             InvalidPointId: an id is neither an unsigned integer nor a UUID.
         """
+        name = convert.collection_name(collection_name)
         body = convert.build(
             m.PointRequest,
-            ids=[convert.point_id(i) for i in ids],
+            InvalidQuery,
+            ids=convert.point_ids(ids, "ids"),
             with_payload=with_payload,
             with_vector=with_vectors,
         )
-        return await self._t.retrieve(collection_name, body)
+        return await self._t.retrieve(name, body)
 
     async def scroll(
         self,
@@ -418,8 +439,10 @@ class AsyncClient:
         Returns:
             (points, next_offset); next_offset is None on the last page.
         """
+        name = convert.collection_name(collection_name)
         body = convert.build(
             m.ScrollRequest,
+            InvalidQuery,
             filter=convert.filter_arg(scroll_filter),
             limit=limit,
             offset=None if offset is None else convert.point_id(offset),
@@ -427,7 +450,7 @@ class AsyncClient:
             with_vector=with_vectors,
             order_by=order_by,
         )
-        result = await self._t.scroll(collection_name, body)
+        result = await self._t.scroll(name, body)
         return result.points, result.next_page_offset
 
     async def count(
@@ -437,8 +460,14 @@ class AsyncClient:
         exact: bool = True,
     ) -> m.CountResult:
         """Number of points, or of those matching ``count_filter``."""
-        body = convert.build(m.CountRequest, filter=convert.filter_arg(count_filter), exact=exact)
-        return await self._t.count(collection_name, body)
+        name = convert.collection_name(collection_name)
+        body = convert.build(
+            m.CountRequest,
+            InvalidQuery,
+            filter=convert.filter_arg(count_filter),
+            exact=convert.flag(exact, "exact"),
+        )
+        return await self._t.count(name, body)
 
     async def query_points(
         self,
@@ -471,6 +500,7 @@ class AsyncClient:
             PointNotFound: querying by an id that does not exist.
             InvalidFilter: the filter is malformed.
         """
+        name = convert.collection_name(collection_name)
         request = convert.build(
             m.QueryRequest,
             InvalidQuery,
@@ -484,15 +514,14 @@ class AsyncClient:
             with_vector=with_vectors,
             score_threshold=score_threshold,
         )
-        return await self._t.query(collection_name, request)
+        return await self._t.query(name, request)
 
     async def query_batch_points(
         self, collection_name: str, requests: Sequence[m.QueryRequest]
     ) -> list[m.QueryResponse]:
         """Several queries in one call (unfiltered ones share one matrix product)."""
-        reqs = [convert.as_model(r, m.QueryRequest, InvalidQuery) for r in requests]
-        body = m.QueryRequestBatch(searches=reqs)
-        return await self._t.query_batch(collection_name, body)
+        name = convert.collection_name(collection_name)
+        return await self._t.query_batch(name, convert.query_requests(requests))
 
     # --------------------------------------------------------------- bulk ingest
 
@@ -523,8 +552,9 @@ class AsyncClient:
             NotSupported: ``parallel`` other than 1, or a ``method``.
         """
         check_upload_options(parallel, method, max_retries)
+        name, wait = convert.collection_name(collection_name), convert.flag(wait, "wait")
         batches = point_batches(points, batch_size)
-        await self._upload(collection_name, batches, wait, progress, max_retries)
+        await self._upload(name, batches, wait, convert.flag(progress, "progress"), max_retries)
 
     async def upload_collection(
         self,
@@ -549,8 +579,9 @@ class AsyncClient:
             batch_size, parallel, method, max_retries, wait, progress: as ``upload_points``.
         """
         check_upload_options(parallel, method, max_retries)
+        name, wait = convert.collection_name(collection_name), convert.flag(wait, "wait")
         batches = column_batches(vectors, payload, ids, batch_size)
-        await self._upload(collection_name, batches, wait, progress, max_retries)
+        await self._upload(name, batches, wait, convert.flag(progress, "progress"), max_retries)
 
     async def _upload(
         self,

@@ -26,7 +26,9 @@ from shoal import errors
 from shoal import models as m
 from shoal.client.batching import AwaitBatcher, consecutive
 from shoal.client.http_gate import RequestGate
-from shoal.errors import InvalidFilter, RemoteError, ShoalError
+from shoal.client.runner import shield_async
+from shoal.client.sendable import sendable_points, sendable_query
+from shoal.errors import BadRequest, InvalidFilter, RemoteError, ShoalError
 from shoal.ids import canonical_id
 from shoal.payloads import check_payload
 
@@ -92,7 +94,7 @@ class AsyncHttpTransport:
         timeout: float | None = None,
         http_client: httpx.AsyncClient | None = None,
     ) -> None:
-        self.url = url.rstrip("/")
+        self.url = _base_url(url)
         headers = {"api-key": api_key} if api_key else {}
         self._owns_client = http_client is None
         if http_client is None:
@@ -164,10 +166,10 @@ class AsyncHttpTransport:
     async def create_collection(
         self, name: str, body: m.CreateCollection, timeout: int | None = None
     ) -> bool:
-        return bool(await self._request("PUT", _col(name), body, timeout=timeout))
+        return bool(await shield_async(self._request("PUT", _col(name), body, timeout=timeout)))
 
     async def delete_collection(self, name: str, timeout: int | None = None) -> bool:
-        return bool(await self._request("DELETE", _col(name), timeout=timeout))
+        return bool(await shield_async(self._request("DELETE", _col(name), timeout=timeout)))
 
     async def collection_exists(self, name: str) -> bool:
         result = await self._request("GET", _col(name) + "/exists")
@@ -184,7 +186,8 @@ class AsyncHttpTransport:
     async def upsert(
         self, name: str, body: m.PointsList | m.PointsBatch, wait: bool
     ) -> m.UpdateResult:
-        return await self._writes.submit((name, "upsert", stored_payloads(body), wait))
+        body = stored_payloads(sendable_points(body))
+        return await self._writes.submit((name, "upsert", body, wait))
 
     async def delete(
         self, name: str, selector: m.PointIdsList | m.FilterSelector, wait: bool
@@ -204,7 +207,7 @@ class AsyncHttpTransport:
         return _parse(m.CountResult, result)
 
     async def query(self, name: str, body: m.QueryRequest) -> m.QueryResponse:
-        return await self._queries.submit((name, body))
+        return await self._queries.submit((name, sendable_query(body)))
 
     async def _query_one(self, name: str, body: m.QueryRequest) -> m.QueryResponse:
         result = await self._request("POST", _col(name) + "/points/query", _portable(body))
@@ -246,7 +249,7 @@ class AsyncHttpTransport:
             return exc
 
     async def query_batch(self, name: str, body: m.QueryRequestBatch) -> list[m.QueryResponse]:
-        searches = [_portable(s) for s in body.searches]
+        searches = [_portable(sendable_query(s)) for s in body.searches]
         if any(a is not b for a, b in zip(searches, body.searches, strict=True)):
             body = m.QueryRequestBatch(searches=searches)
         result = await self._request("POST", _col(name) + "/points/query/batch", body)
@@ -277,13 +280,14 @@ class AsyncHttpTransport:
         operations = [
             op.model_copy(
                 update={
-                    f: stored_payloads(_portable(getattr(op, f)), f) for f in type(op).model_fields
+                    f: stored_payloads(sendable_points(_portable(getattr(op, f))), f)
+                    for f in type(op).model_fields
                 }
             )
             for op in body.operations
         ]
         body = m.UpdateOperations(operations=operations)
-        result = await self._request("POST", _col(name) + "/points/batch", body, wait)
+        result = await shield_async(self._request("POST", _col(name) + "/points/batch", body, wait))
         return _parse_list(_UPDATE_RESULTS, result)
 
     async def _write_many(self, items: list[_Write]) -> list[m.UpdateResult | BaseException]:
@@ -348,12 +352,13 @@ class AsyncHttpTransport:
     async def create_payload_index(
         self, name: str, body: m.CreateFieldIndex, wait: bool
     ) -> m.UpdateResult:
-        result = await self._request("PUT", _col(name) + "/index", body, wait)
+        result = await shield_async(self._request("PUT", _col(name) + "/index", body, wait))
         return _parse(m.UpdateResult, result)
 
     async def delete_payload_index(self, name: str, field: str, wait: bool) -> m.UpdateResult:
-        path = _col(name) + "/index/" + quote(field, safe="")
-        return _parse(m.UpdateResult, await self._request("DELETE", path, None, wait))
+        path = _col(name) + "/index/" + _segment(field)
+        result = await shield_async(self._request("DELETE", path, None, wait))
+        return _parse(m.UpdateResult, result)
 
 
 # ------------------------------------------------------------------ encoding
@@ -388,8 +393,32 @@ def _write_chunks(writes: list[_Write]) -> list[list[int]]:
     return chunks
 
 
+def _base_url(url: str) -> str:
+    """The server's base URL without a trailing slash.
+
+    Raises:
+        BadRequest: not a URL with a host.
+    """
+    try:
+        host = httpx.URL(url).host
+    except (httpx.InvalidURL, TypeError) as exc:
+        raise BadRequest(f"Wrong input: {url!r:.80} is not a valid URL ({exc})") from None
+    if not host:
+        raise BadRequest(f"Wrong input: URL {url!r:.80} names no host")
+    return url.rstrip("/")
+
+
 def _col(name: str) -> str:
-    return "/collections/" + quote(name, safe="")
+    return "/collections/" + _segment(name)
+
+
+def _segment(text: str) -> str:
+    """``text`` as one URL path segment. "." and ".." are spelled with escapes: a client
+    would otherwise resolve them as the current and parent folder (``/collections/c/index/..``
+    is ``/collections/c``)."""
+    if text in (".", ".."):
+        return text.replace(".", "%2E")
+    return quote(text, safe="")
 
 
 def _encode(body: BaseModel) -> bytes:

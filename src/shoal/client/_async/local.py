@@ -7,6 +7,8 @@ lookup happens inside the runner's call too, because it takes a lock.
 
 Searches and writes also go through batchers: concurrent async callers are coalesced into
 one engine call (one matrix product, one group commit). The sync twin runs them one by one.
+A write the batcher does not queue is shielded (see ``shoal.client.runner``): once its method
+has started it, a cancelled caller does not stop it half-way.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from typing import Any, Concatenate, ParamSpec, TypeVar
 
 from shoal import models as m
 from shoal.client.batching import LoopBatcher, consecutive
-from shoal.client.runner import run_async
+from shoal.client.runner import run_async, shield_async
 from shoal.engine import Collection, Database
 from shoal.engine.support import check_upsert, field_index_type
 
@@ -77,10 +79,10 @@ class AsyncLocalTransport:
     async def create_collection(
         self, name: str, body: m.CreateCollection, timeout: int | None = None
     ) -> bool:
-        return await run_async(_db_call, self, Database.create_collection, name, body)
+        return await shield_async(run_async(_db_call, self, Database.create_collection, name, body))
 
     async def delete_collection(self, name: str, timeout: int | None = None) -> bool:
-        return await run_async(_db_call, self, Database.delete_collection, name)
+        return await shield_async(run_async(_db_call, self, Database.delete_collection, name))
 
     async def collection_exists(self, name: str) -> bool:
         return await run_async(_db_call, self, Database.collection_exists, name)
@@ -123,8 +125,8 @@ class AsyncLocalTransport:
     async def batch_update(
         self, name: str, body: m.UpdateOperations, wait: bool
     ) -> list[m.UpdateResult]:
-        return await run_async(
-            _collection_call, self, name, Collection.batch_update, body.operations, wait
+        return await shield_async(
+            run_async(_collection_call, self, name, Collection.batch_update, body.operations, wait)
         )
 
     async def query(self, name: str, body: m.QueryRequest) -> m.QueryResponse:
@@ -150,11 +152,11 @@ class AsyncLocalTransport:
     async def create_payload_index(
         self, name: str, body: m.CreateFieldIndex, wait: bool
     ) -> m.UpdateResult:
-        return await run_async(_create_index, self, name, body)
+        return await shield_async(run_async(_create_index, self, name, body))
 
     async def delete_payload_index(self, name: str, field: str, wait: bool) -> m.UpdateResult:
-        return await run_async(
-            _collection_call, self, name, Collection.set_payload_index, field, None
+        return await shield_async(
+            run_async(_collection_call, self, name, Collection.set_payload_index, field, None)
         )
 
 

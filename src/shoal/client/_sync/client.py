@@ -30,6 +30,7 @@ from shoal.errors import (
     BadRequest,
     ClientClosed,
     InvalidConfig,
+    InvalidPayload,
     InvalidQuery,
     NotSupported,
     ShoalError,
@@ -66,7 +67,12 @@ class Client:
             The sync ``Client`` raises it here; ``Client`` opens the folder on its first
             call, off the event loop, and raises it there. Clients of one process that name
             the same folder share one engine.
-        BadRequest: conflicting arguments.
+        BadRequest: conflicting or malformed arguments.
+
+    Every method checks its arguments before anything is sent or stored (see
+    ``shoal.client.convert``): a bad one raises a ``shoal.errors`` class naming it, the same
+    in every deployment, such as ``InvalidCollectionName`` for a collection name that is not
+    a non-empty string without ``/``, or ``BadRequest`` for a ``wait`` that is not a bool.
 
     Example::
 
@@ -87,17 +93,12 @@ class Client:
         if len(given) > 1:
             raise BadRequest("Give only one of location, url and path")
         if url is not None or (location is not None and location != MEMORY):
-            target = url if url is not None else location
-            if not str(target).startswith(("http://", "https://")):
-                raise BadRequest(
-                    f"location {target!r} is neither ':memory:' nor an http(s) URL; "
-                    "pass path= for a storage folder"
-                )
+            target = convert.server_url(url if url is not None else location)
             self._transport: LocalTransport | HttpTransport | None = _http_transport(
-                str(target), api_key, timeout
+                target, convert.api_key(api_key), convert.timeout(timeout)
             )
         else:
-            self._transport = LocalTransport(path)
+            self._transport = LocalTransport(convert.storage_path(path))
             # Opening a folder loads it: the async client does that on its first call, off
             # the event loop; the sync client opens at once so StorageLocked surfaces here.
             self._transport.database()
@@ -190,6 +191,7 @@ class Client:
             )
         if id_tracker is not None:
             raise NotSupported("Wrong input: id_tracker is not supported by Shoal")
+        name = convert.collection_name(collection_name)
         body = convert.build(
             m.CreateCollection,
             InvalidConfig,
@@ -208,7 +210,7 @@ class Client:
             strict_mode_config=convert.settings_arg(strict_mode_config),
             metadata=metadata,
         )
-        return self._t.create_collection(collection_name, body, timeout)
+        return self._t.create_collection(name, body, timeout)
 
     def delete_collection(self, collection_name: str, timeout: int | None = None) -> bool:
         """Delete a collection and all its points.
@@ -219,11 +221,11 @@ class Client:
         Returns:
             True if it existed, False otherwise.
         """
-        return self._t.delete_collection(collection_name, timeout)
+        return self._t.delete_collection(convert.collection_name(collection_name), timeout)
 
     def collection_exists(self, collection_name: str) -> bool:
         """Whether the collection exists."""
-        return self._t.collection_exists(collection_name)
+        return self._t.collection_exists(convert.collection_name(collection_name))
 
     def get_collection(self, collection_name: str) -> m.CollectionInfo:
         """Configuration, point count and payload indexes of a collection.
@@ -231,7 +233,7 @@ class Client:
         Raises:
             CollectionNotFound: no such collection.
         """
-        return self._t.get_collection(collection_name)
+        return self._t.get_collection(convert.collection_name(collection_name))
 
     def get_collections(self) -> m.CollectionsResponse:
         """Names of all collections."""
@@ -262,7 +264,8 @@ class Client:
                 point; nothing of the batch is written.
             CollectionNotFound: no such collection.
         """
-        return self._t.upsert(collection_name, convert.upsert_body(points), wait)
+        name, wait = convert.collection_name(collection_name), convert.flag(wait, "wait")
+        return self._t.upsert(name, convert.upsert_body(points), wait)
 
     def delete(
         self,
@@ -277,8 +280,9 @@ class Client:
                 or a filter expression string such as ``"category == 'a'"``.
             wait: as in ``upsert``.
         """
+        name, wait = convert.collection_name(collection_name), convert.flag(wait, "wait")
         selector = convert.points_selector(points_selector)
-        return self._t.delete(collection_name, selector, wait)
+        return self._t.delete(name, selector, wait)
 
     def set_payload(
         self,
@@ -298,9 +302,12 @@ class Client:
         Raises:
             PointNotFound: a listed id does not exist (nothing is changed).
         """
+        name, wait = convert.collection_name(collection_name), convert.flag(wait, "wait")
         ids, flt = convert.payload_target(points)
-        body = convert.build(m.SetPayload, payload=payload, points=ids, filter=flt, key=key)
-        return self._t.set_payload(collection_name, body, wait)
+        body = convert.build(
+            m.SetPayload, InvalidPayload, payload=payload, points=ids, filter=flt, key=key
+        )
+        return self._t.set_payload(name, body, wait)
 
     def overwrite_payload(
         self,
@@ -310,9 +317,10 @@ class Client:
         wait: bool = True,
     ) -> m.UpdateResult:
         """Replace the whole payload of the selected points with ``payload``."""
+        name, wait = convert.collection_name(collection_name), convert.flag(wait, "wait")
         ids, flt = convert.payload_target(points)
-        body = convert.build(m.SetPayload, payload=payload, points=ids, filter=flt)
-        return self._t.overwrite_payload(collection_name, body, wait)
+        body = convert.build(m.SetPayload, InvalidPayload, payload=payload, points=ids, filter=flt)
+        return self._t.overwrite_payload(name, body, wait)
 
     def delete_payload(
         self,
@@ -322,9 +330,12 @@ class Client:
         wait: bool = True,
     ) -> m.UpdateResult:
         """Remove ``keys`` (dotted paths allowed) from the payloads of the selected points."""
+        name, wait = convert.collection_name(collection_name), convert.flag(wait, "wait")
         ids, flt = convert.payload_target(points)
-        body = convert.build(m.DeletePayload, keys=list(keys), points=ids, filter=flt)
-        return self._t.delete_payload(collection_name, body, wait)
+        body = convert.build(
+            m.DeletePayload, InvalidPayload, keys=convert.payload_keys(keys), points=ids, filter=flt
+        )
+        return self._t.delete_payload(name, body, wait)
 
     def clear_payload(
         self,
@@ -333,8 +344,9 @@ class Client:
         wait: bool = True,
     ) -> m.UpdateResult:
         """Remove every payload key of the selected points."""
+        name, wait = convert.collection_name(collection_name), convert.flag(wait, "wait")
         selector = convert.points_selector(points_selector)
-        return self._t.clear_payload(collection_name, selector, wait)
+        return self._t.clear_payload(name, selector, wait)
 
     def batch_update_points(
         self,
@@ -356,8 +368,9 @@ class Client:
         Raises:
             The first rejected operation's error (nothing is applied then).
         """
-        body = convert.build(m.UpdateOperations, operations=list(update_operations))
-        return self._t.batch_update(collection_name, body, wait)
+        name, wait = convert.collection_name(collection_name), convert.flag(wait, "wait")
+        body = convert.update_operations(update_operations)
+        return self._t.batch_update(name, body, wait)
 
     def create_payload_index(
         self,
@@ -367,16 +380,22 @@ class Client:
         wait: bool = True,
     ) -> m.UpdateResult:
         """Declare a payload index on ``field_name`` (reported in ``payload_schema``)."""
+        name, wait = convert.collection_name(collection_name), convert.flag(wait, "wait")
         body = convert.build(
-            m.CreateFieldIndex, InvalidConfig, field_name=field_name, field_schema=field_schema
+            m.CreateFieldIndex,
+            InvalidConfig,
+            field_name=convert.payload_key(field_name, "field_name"),
+            field_schema=convert.field_schema(field_schema),
         )
-        return self._t.create_payload_index(collection_name, body, wait)
+        return self._t.create_payload_index(name, body, wait)
 
     def delete_payload_index(
         self, collection_name: str, field_name: str, wait: bool = True
     ) -> m.UpdateResult:
         """Drop the payload index on ``field_name``."""
-        return self._t.delete_payload_index(collection_name, field_name, wait)
+        name, wait = convert.collection_name(collection_name), convert.flag(wait, "wait")
+        field = convert.payload_key(field_name, "field_name")
+        return self._t.delete_payload_index(name, field, wait)
 
     # --------------------------------------------------------------------- reads
 
@@ -392,13 +411,15 @@ class Client:
         Raises:
             InvalidPointId: an id is neither an unsigned integer nor a UUID.
         """
+        name = convert.collection_name(collection_name)
         body = convert.build(
             m.PointRequest,
-            ids=[convert.point_id(i) for i in ids],
+            InvalidQuery,
+            ids=convert.point_ids(ids, "ids"),
             with_payload=with_payload,
             with_vector=with_vectors,
         )
-        return self._t.retrieve(collection_name, body)
+        return self._t.retrieve(name, body)
 
     def scroll(
         self,
@@ -421,8 +442,10 @@ class Client:
         Returns:
             (points, next_offset); next_offset is None on the last page.
         """
+        name = convert.collection_name(collection_name)
         body = convert.build(
             m.ScrollRequest,
+            InvalidQuery,
             filter=convert.filter_arg(scroll_filter),
             limit=limit,
             offset=None if offset is None else convert.point_id(offset),
@@ -430,7 +453,7 @@ class Client:
             with_vector=with_vectors,
             order_by=order_by,
         )
-        result = self._t.scroll(collection_name, body)
+        result = self._t.scroll(name, body)
         return result.points, result.next_page_offset
 
     def count(
@@ -440,8 +463,14 @@ class Client:
         exact: bool = True,
     ) -> m.CountResult:
         """Number of points, or of those matching ``count_filter``."""
-        body = convert.build(m.CountRequest, filter=convert.filter_arg(count_filter), exact=exact)
-        return self._t.count(collection_name, body)
+        name = convert.collection_name(collection_name)
+        body = convert.build(
+            m.CountRequest,
+            InvalidQuery,
+            filter=convert.filter_arg(count_filter),
+            exact=convert.flag(exact, "exact"),
+        )
+        return self._t.count(name, body)
 
     def query_points(
         self,
@@ -474,6 +503,7 @@ class Client:
             PointNotFound: querying by an id that does not exist.
             InvalidFilter: the filter is malformed.
         """
+        name = convert.collection_name(collection_name)
         request = convert.build(
             m.QueryRequest,
             InvalidQuery,
@@ -487,15 +517,14 @@ class Client:
             with_vector=with_vectors,
             score_threshold=score_threshold,
         )
-        return self._t.query(collection_name, request)
+        return self._t.query(name, request)
 
     def query_batch_points(
         self, collection_name: str, requests: Sequence[m.QueryRequest]
     ) -> list[m.QueryResponse]:
         """Several queries in one call (unfiltered ones share one matrix product)."""
-        reqs = [convert.as_model(r, m.QueryRequest, InvalidQuery) for r in requests]
-        body = m.QueryRequestBatch(searches=reqs)
-        return self._t.query_batch(collection_name, body)
+        name = convert.collection_name(collection_name)
+        return self._t.query_batch(name, convert.query_requests(requests))
 
     # --------------------------------------------------------------- bulk ingest
 
@@ -526,8 +555,9 @@ class Client:
             NotSupported: ``parallel`` other than 1, or a ``method``.
         """
         check_upload_options(parallel, method, max_retries)
+        name, wait = convert.collection_name(collection_name), convert.flag(wait, "wait")
         batches = point_batches(points, batch_size)
-        self._upload(collection_name, batches, wait, progress, max_retries)
+        self._upload(name, batches, wait, convert.flag(progress, "progress"), max_retries)
 
     def upload_collection(
         self,
@@ -552,8 +582,9 @@ class Client:
             batch_size, parallel, method, max_retries, wait, progress: as ``upload_points``.
         """
         check_upload_options(parallel, method, max_retries)
+        name, wait = convert.collection_name(collection_name), convert.flag(wait, "wait")
         batches = column_batches(vectors, payload, ids, batch_size)
-        self._upload(collection_name, batches, wait, progress, max_retries)
+        self._upload(name, batches, wait, convert.flag(progress, "progress"), max_retries)
 
     def _upload(
         self,

@@ -29,7 +29,9 @@ from shoal import errors
 from shoal import models as m
 from shoal.client.batching import InlineBatcher, consecutive
 from shoal.client.http_gate import RequestGate
-from shoal.errors import InvalidFilter, RemoteError, ShoalError
+from shoal.client.runner import shield_sync
+from shoal.client.sendable import sendable_points, sendable_query
+from shoal.errors import BadRequest, InvalidFilter, RemoteError, ShoalError
 from shoal.ids import canonical_id
 from shoal.payloads import check_payload
 
@@ -95,7 +97,7 @@ class HttpTransport:
         timeout: float | None = None,
         http_client: httpx.Client | None = None,
     ) -> None:
-        self.url = url.rstrip("/")
+        self.url = _base_url(url)
         headers = {"api-key": api_key} if api_key else {}
         self._owns_client = http_client is None
         if http_client is None:
@@ -167,10 +169,10 @@ class HttpTransport:
     def create_collection(
         self, name: str, body: m.CreateCollection, timeout: int | None = None
     ) -> bool:
-        return bool(self._request("PUT", _col(name), body, timeout=timeout))
+        return bool(shield_sync(self._request("PUT", _col(name), body, timeout=timeout)))
 
     def delete_collection(self, name: str, timeout: int | None = None) -> bool:
-        return bool(self._request("DELETE", _col(name), timeout=timeout))
+        return bool(shield_sync(self._request("DELETE", _col(name), timeout=timeout)))
 
     def collection_exists(self, name: str) -> bool:
         result = self._request("GET", _col(name) + "/exists")
@@ -185,7 +187,8 @@ class HttpTransport:
     # ----------------------------------------------------------------- points
 
     def upsert(self, name: str, body: m.PointsList | m.PointsBatch, wait: bool) -> m.UpdateResult:
-        return self._writes.submit((name, "upsert", stored_payloads(body), wait))
+        body = stored_payloads(sendable_points(body))
+        return self._writes.submit((name, "upsert", body, wait))
 
     def delete(
         self, name: str, selector: m.PointIdsList | m.FilterSelector, wait: bool
@@ -205,7 +208,7 @@ class HttpTransport:
         return _parse(m.CountResult, result)
 
     def query(self, name: str, body: m.QueryRequest) -> m.QueryResponse:
-        return self._queries.submit((name, body))
+        return self._queries.submit((name, sendable_query(body)))
 
     def _query_one(self, name: str, body: m.QueryRequest) -> m.QueryResponse:
         result = self._request("POST", _col(name) + "/points/query", _portable(body))
@@ -245,7 +248,7 @@ class HttpTransport:
             return exc
 
     def query_batch(self, name: str, body: m.QueryRequestBatch) -> list[m.QueryResponse]:
-        searches = [_portable(s) for s in body.searches]
+        searches = [_portable(sendable_query(s)) for s in body.searches]
         if any(a is not b for a, b in zip(searches, body.searches, strict=True)):
             body = m.QueryRequestBatch(searches=searches)
         result = self._request("POST", _col(name) + "/points/query/batch", body)
@@ -274,13 +277,14 @@ class HttpTransport:
         operations = [
             op.model_copy(
                 update={
-                    f: stored_payloads(_portable(getattr(op, f)), f) for f in type(op).model_fields
+                    f: stored_payloads(sendable_points(_portable(getattr(op, f))), f)
+                    for f in type(op).model_fields
                 }
             )
             for op in body.operations
         ]
         body = m.UpdateOperations(operations=operations)
-        result = self._request("POST", _col(name) + "/points/batch", body, wait)
+        result = shield_sync(self._request("POST", _col(name) + "/points/batch", body, wait))
         return _parse_list(_UPDATE_RESULTS, result)
 
     def _write_many(self, items: list[_Write]) -> list[m.UpdateResult | BaseException]:
@@ -343,12 +347,13 @@ class HttpTransport:
     def create_payload_index(
         self, name: str, body: m.CreateFieldIndex, wait: bool
     ) -> m.UpdateResult:
-        result = self._request("PUT", _col(name) + "/index", body, wait)
+        result = shield_sync(self._request("PUT", _col(name) + "/index", body, wait))
         return _parse(m.UpdateResult, result)
 
     def delete_payload_index(self, name: str, field: str, wait: bool) -> m.UpdateResult:
-        path = _col(name) + "/index/" + quote(field, safe="")
-        return _parse(m.UpdateResult, self._request("DELETE", path, None, wait))
+        path = _col(name) + "/index/" + _segment(field)
+        result = shield_sync(self._request("DELETE", path, None, wait))
+        return _parse(m.UpdateResult, result)
 
 
 # ------------------------------------------------------------------ encoding
@@ -383,8 +388,32 @@ def _write_chunks(writes: list[_Write]) -> list[list[int]]:
     return chunks
 
 
+def _base_url(url: str) -> str:
+    """The server's base URL without a trailing slash.
+
+    Raises:
+        BadRequest: not a URL with a host.
+    """
+    try:
+        host = httpx.URL(url).host
+    except (httpx.InvalidURL, TypeError) as exc:
+        raise BadRequest(f"Wrong input: {url!r:.80} is not a valid URL ({exc})") from None
+    if not host:
+        raise BadRequest(f"Wrong input: URL {url!r:.80} names no host")
+    return url.rstrip("/")
+
+
 def _col(name: str) -> str:
-    return "/collections/" + quote(name, safe="")
+    return "/collections/" + _segment(name)
+
+
+def _segment(text: str) -> str:
+    """``text`` as one URL path segment. "." and ".." are spelled with escapes: a client
+    would otherwise resolve them as the current and parent folder (``/collections/c/index/..``
+    is ``/collections/c``)."""
+    if text in (".", ".."):
+        return text.replace(".", "%2E")
+    return quote(text, safe="")
 
 
 def _encode(body: BaseModel) -> bytes:

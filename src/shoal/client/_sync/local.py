@@ -10,6 +10,8 @@ lookup happens inside the runner's call too, because it takes a lock.
 
 Searches and writes also go through batchers: concurrent async callers are coalesced into
 one engine call (one matrix product, one group commit). The sync twin runs them one by one.
+A write the batcher does not queue is shielded (see ``shoal.client.runner``): once its method
+has started it, a cancelled caller does not stop it half-way.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from typing import Any, Concatenate, ParamSpec, TypeVar
 
 from shoal import models as m
 from shoal.client.batching import InlineBatcher, consecutive
-from shoal.client.runner import run_sync
+from shoal.client.runner import run_sync, shield_sync
 from shoal.engine import Collection, Database
 from shoal.engine.support import check_upsert, field_index_type
 
@@ -80,10 +82,10 @@ class LocalTransport:
     def create_collection(
         self, name: str, body: m.CreateCollection, timeout: int | None = None
     ) -> bool:
-        return run_sync(_db_call, self, Database.create_collection, name, body)
+        return shield_sync(run_sync(_db_call, self, Database.create_collection, name, body))
 
     def delete_collection(self, name: str, timeout: int | None = None) -> bool:
-        return run_sync(_db_call, self, Database.delete_collection, name)
+        return shield_sync(run_sync(_db_call, self, Database.delete_collection, name))
 
     def collection_exists(self, name: str) -> bool:
         return run_sync(_db_call, self, Database.collection_exists, name)
@@ -122,8 +124,8 @@ class LocalTransport:
         return run_sync(_collection_call, self, name, Collection.count, body)
 
     def batch_update(self, name: str, body: m.UpdateOperations, wait: bool) -> list[m.UpdateResult]:
-        return run_sync(
-            _collection_call, self, name, Collection.batch_update, body.operations, wait
+        return shield_sync(
+            run_sync(_collection_call, self, name, Collection.batch_update, body.operations, wait)
         )
 
     def query(self, name: str, body: m.QueryRequest) -> m.QueryResponse:
@@ -149,10 +151,12 @@ class LocalTransport:
     def create_payload_index(
         self, name: str, body: m.CreateFieldIndex, wait: bool
     ) -> m.UpdateResult:
-        return run_sync(_create_index, self, name, body)
+        return shield_sync(run_sync(_create_index, self, name, body))
 
     def delete_payload_index(self, name: str, field: str, wait: bool) -> m.UpdateResult:
-        return run_sync(_collection_call, self, name, Collection.set_payload_index, field, None)
+        return shield_sync(
+            run_sync(_collection_call, self, name, Collection.set_payload_index, field, None)
+        )
 
 
 # Module-level helpers: the whole engine call, collection lookup included, runs in one hop.
