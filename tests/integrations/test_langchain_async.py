@@ -232,7 +232,7 @@ async def test_async_methods_are_native(monkeypatch: pytest.MonkeyPatch) -> None
         def __getattr__(self, name: str) -> Any:
             raise AssertionError(f"an async method used the sync client ({name})")
 
-    store._connection.client = NoSync()  # type: ignore[assignment]
+    store._connection._client = NoSync()  # type: ignore[assignment]
     emb = store.embeddings
     docs = [Document(page_content=f"item {i}", metadata={"i": i}, id=f"i{i}") for i in range(6)]
     await store.aadd_documents(docs)
@@ -254,7 +254,7 @@ async def test_async_methods_are_native(monkeypatch: pytest.MonkeyPatch) -> None
     assert await store.as_retriever().ainvoke("item")
     assert await store.as_retriever(search_type="mmr").ainvoke("item")
     await store.adrop()
-    store._connection.client = sync_client
+    store._connection._client = sync_client
     store.close()
 
     other = await ShoalVectorStore.afrom_texts(["a"], HashEmbeddings(), drop_old=True)
