@@ -56,6 +56,8 @@ class Folder:
 FOLDERS = (
     Folder("src/shoal/client/_async"),
     Folder("src/shoal/integrations/langchain/_async", a_methods=True),
+    Folder("tests/client/_async"),
+    Folder("tests/integrations/_async"),
 )
 
 # Twins whose names differ by more than an ``Async`` prefix.
@@ -70,6 +72,7 @@ NAMES = {
     "acreation_lock": "creation_lock",
     "_acollection": "_collection",
     "_aembedder": "_embedder",
+    "ainvoke": "invoke",  # LangChain's retrievers, in the tests
 }
 
 # Prose that says something else about the sync twin, exact text (it may span lines).
@@ -77,8 +80,8 @@ PROSE = {
     "Raised by the first call, which opens the folder off the event loop.": (
         "Raised here: the constructor opens the folder."
     ),
-    "which puts it on a worker thread so that the\nevent loop never blocks on a search, a disk"
-    " sync or a lock.": "which makes it in the caller's thread.",
+    "which puts it on a worker thread so that the event loop never blocks on a search, a disk\n"
+    "sync or a lock.": "which makes it in the caller's thread.",
     "which coalesce concurrent callers into one\nengine call (one matrix product, one group"
     " commit).": "which run each call alone.",
 }

@@ -59,8 +59,8 @@ class AsyncClient:
 
     Raises:
         StorageLocked: ``path`` is opened by another process; use ``shoal serve`` to share.
-            Raised by the first call, which opens the folder off the event loop. Clients of
-            one process that name the same folder share one engine.
+            Clients of one process that name the same folder share one engine.
+            Raised by the first call, which opens the folder off the event loop.
         BadRequest: conflicting arguments.
 
     Example::

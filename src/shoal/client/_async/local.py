@@ -1,8 +1,8 @@
 """The embedded transport: requests go straight to an in-process engine.
 
-Every engine call goes through the runner, which puts it on a worker thread so that the
-event loop never blocks on a search, a disk sync or a lock. The collection lookup happens
-inside the runner's call too, because it takes a lock.
+Every engine call goes through the runner (the collection lookup too, as it takes a lock),
+which puts it on a worker thread so that the event loop never blocks on a search, a disk
+sync or a lock.
 
 Searches and writes also go through batchers, which coalesce concurrent callers into one
 engine call (one matrix product, one group commit).

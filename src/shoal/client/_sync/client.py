@@ -61,8 +61,8 @@ class Client:
 
     Raises:
         StorageLocked: ``path`` is opened by another process; use ``shoal serve`` to share.
-            Raised here: the constructor opens the folder. Clients of
-            one process that name the same folder share one engine.
+            Clients of one process that name the same folder share one engine.
+            Raised here: the constructor opens the folder.
         BadRequest: conflicting arguments.
 
     Example::

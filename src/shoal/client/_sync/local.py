@@ -2,8 +2,8 @@
 # src/shoal/client/_async/local.py; change that file and run the tool.
 """The embedded transport: requests go straight to an in-process engine.
 
-Every engine call goes through the runner, which makes it in the caller's thread. The collection lookup happens
-inside the runner's call too, because it takes a lock.
+Every engine call goes through the runner (the collection lookup too, as it takes a lock),
+which makes it in the caller's thread.
 
 Searches and writes also go through batchers, which run each call alone.
 """

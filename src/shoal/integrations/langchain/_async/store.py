@@ -319,8 +319,8 @@ class AsyncStoreIO(StoreBase):
             InvalidFilter: a malformed filter.
             TypeError: an unknown keyword argument.
         """
-        # Straight to the search, not through asimilarity_search_with_score: on the async
-        # side each layer is one more coroutine object per call for the collector to walk.
+        # Straight to the search, not through asimilarity_search_with_score: searches are
+        # the hot path, and each layer costs every call one more object to make and collect.
         vector = await self._aembedder.query(query)
         pairs, _ = await self._asearch("asimilarity_search", vector, k, param, expr, kwargs)
         return [doc for doc, _ in pairs]

@@ -311,8 +311,8 @@ class StoreIO(StoreBase):
             InvalidFilter: a malformed filter.
             TypeError: an unknown keyword argument.
         """
-        # Straight to the search, not through similarity_search_with_score: on the sync
-        # side each layer is one more coroutine object per call for the collector to walk.
+        # Straight to the search, not through similarity_search_with_score: searches are
+        # the hot path, and each layer costs every call one more object to make and collect.
         vector = self._embedder.query(query)
         pairs, _ = self._search("similarity_search", vector, k, param, expr, kwargs)
         return [doc for doc, _ in pairs]
