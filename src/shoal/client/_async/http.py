@@ -38,7 +38,7 @@ ERROR_TYPE_HEADER = "x-shoal-error"
 # Asks shoal serve to apply a /points/batch's operations as independent writes (see
 # shoal.server.wire.WRITE_MODE_HEADER); Qdrant ignores it.
 INDEPENDENT_WRITES = {"x-shoal-write-mode": "independent"}
-# Requests on the wire per client (per event loop); more wait in a queue in front of httpx's
+# Requests on the wire at once per client; more wait in a queue in front of httpx's
 # pool, which slows down sharply when many requests wait inside it (see http_gate). 8 was
 # the fastest of 4, 8 and 16 in bench/bench_server.py (64 requests in flight).
 MAX_IN_FLIGHT = 8

@@ -34,8 +34,8 @@ class AsyncLocalTransport:
     """Runs requests on an embedded ``Database`` (in memory, or a storage folder)."""
 
     def __init__(self, path: str | os.PathLike[str] | None) -> None:
-        # Opening a folder loads its data: that happens on the first call, in the runner,
-        # not here (an async client's constructor runs on the event loop).
+        # Opening a folder loads its data: database() does that, through the runner, not the
+        # constructor.
         self._path = path
         self._db: Database | None = None
         self._open_lock = threading.Lock()
