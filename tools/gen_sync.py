@@ -1,16 +1,33 @@
 #!/usr/bin/env python3
-"""Generate sync code from async code (unasync-style rewriting).
+"""Generate the sync twins of the async sources, on the syntax tree (psycopg 3's
+``tools/async_to_sync.py`` approach, written on libcst so that comments and layout survive).
 
-    python tools/gen_sync.py          # rewrite every _sync folder
-    python tools/gen_sync.py --check  # exit 1 if a generated file is out of date
+    python tools/gen_sync.py           # write every generated file
+    python tools/gen_sync.py --check   # change nothing; exit 1 on any problem below
 
-Two folders are sources: ``src/shoal/client/_async`` (the client and its transports) and
-``src/shoal/integrations/langchain/_async`` (the LangChain store's I/O methods). Every
-``.py`` file in one is rewritten into the ``_sync`` folder beside it: ``async def`` →
-``def``, ``await x`` → ``x``, ``async with/for`` → ``with/for``, a ``# sync-only: code``
-comment line → ``code``, then the job's exact phrases and whole words swapped for their
-sync twins. The async files are the only source; the generated ones carry a DO-NOT-EDIT
-header.
+Inputs are the ``.py`` files of the ``_async`` folders in ``FOLDERS``. Each is written to the
+``_sync`` folder beside it, ``_async`` in its file name becoming ``_sync`` (test modules need
+distinct names). The rules, in order:
+
+1. ``if True:  # ASYNC`` blocks hold code with no twin: the generator keeps the ``else:`` body
+   (no ``else:``: nothing). Both branches are real code in the source, so ruff checks both
+   there; mypy skips the ``else:`` branch in the source and checks it in the output.
+2. ``async def``, ``async with`` and ``async for`` lose ``async``; ``await x`` becomes ``x``.
+3. Names. Twins differ by an ``Async`` prefix only (``AsyncClient``/``Client``,
+   ``AsyncBatcher``/``Batcher``): ``Async<Name>`` becomes ``<Name>``. In a folder marked
+   ``a_methods`` (LangChain's convention) every ``async def a<name>`` defined there becomes
+   ``<name>``, and so does every use of it, in any input. ``NAMES`` holds the few other
+   twins. A string whose whole text is a renamed name (``"aadd_texts"``) is renamed too.
+4. Prose (docstrings and comments): the ``PROSE`` phrases, then code in examples
+   (``await <call>``, ``async with|for|def``), then ``an async``/``async`` becomes
+   ``a sync``/``sync``, then the names of rule 3.
+5. A DO-NOT-EDIT header, then the pinned ruff (``pyproject.toml``): unused imports dropped,
+   imports sorted (``ruff check --select I,F401 --fix``), ``ruff format``.
+
+``--check`` fails on (a) an output that is out of date, (b) an orphan: a file in a ``_sync``
+folder, or one carrying the header, that no input generates, or an ``_async`` folder that is
+not an input, and (c) a ``NAMES`` or ``PROSE`` entry that matched nothing. Without
+``--check`` the outputs are written and orphans deleted, and (c) still fails.
 """
 
 from __future__ import annotations
@@ -19,173 +36,367 @@ import argparse
 import re
 import subprocess
 import sys
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import libcst as cst
+
 ROOT = Path(__file__).resolve().parent.parent
-SHOAL = ROOT / "src" / "shoal"
 
 
 @dataclass(frozen=True)
-class Job:
-    """One ``_async`` folder and what its code turns into."""
+class Folder:
+    """An ``_async`` folder (relative to the root) whose files are inputs."""
 
-    src: Path
-    words: dict[str, str]  # whole words (identifiers), swapped after the phrases
-    phrases: dict[str, str] = field(default_factory=dict)  # exact text, swapped first
-
-    @property
-    def dst(self) -> Path:
-        return self.src.with_name("_sync")
+    path: str
+    a_methods: bool = False  # rule 3: ``async def a<name>`` here becomes ``def <name>``
 
 
-CLIENT = Job(
-    SHOAL / "client" / "_async",
-    words={
-        "AsyncClient": "Client",
-        "AsyncLocalTransport": "LocalTransport",
-        "AsyncHttpTransport": "HttpTransport",
-        "AsyncTransport": "Transport",
-        "__aenter__": "__enter__",
-        "__aexit__": "__exit__",
-        "run_async": "run_sync",
-        "shield_async": "shield_sync",
-        "LoopBatcher": "InlineBatcher",
-        "AwaitBatcher": "InlineBatcher",
-        "_async": "_sync",
-        "aclose": "close",
-        "AsyncIterator": "Iterator",
-        "asyncio.sleep": "time.sleep",
-    },
+FOLDERS = (
+    Folder("src/shoal/client/_async"),
+    Folder("src/shoal/integrations/langchain/_async", a_methods=True),
+    Folder("tests/client/_async"),
+    Folder("tests/integrations/_async"),
 )
 
-# The store's async methods are its sync ones with an ``a`` in front (LangChain's names).
-_STORE_METHODS = (
-    "add_texts",
-    "add_documents",
-    "add_embeddings",
-    "upsert",
-    "delete",
-    "get_by_ids",
-    "search_by_metadata",
-    "get_pks",
-    "similarity_search",
-    "similarity_search_by_vector",
-    "similarity_search_with_score",
-    "similarity_search_with_score_by_vector",
-    "similarity_search_with_relevance_scores",
-    "max_marginal_relevance_search",
-    "max_marginal_relevance_search_by_vector",
-    "from_texts",
-    "from_documents",
-    # StoreCollection's
-    "layout",
-    "ensure",
-    "drop",
-    "query",
-    "retrieve",
-    "scroll",
-)
+# Twins whose names differ by more than an ``Async`` prefix.
+NAMES = {
+    "__aenter__": "__enter__",
+    "__aexit__": "__exit__",
+    "_async": "_sync",  # module paths
+    "aclose": "close",  # httpx.AsyncClient.aclose
+    "run_async": "run_sync",
+    "shield_async": "shield_sync",
+    # The LangChain store's parts: its clients, collection and embedder.
+    "aclient": "client",
+    "acreation_lock": "creation_lock",
+    "_acollection": "_collection",
+    "_aembedder": "_embedder",
+    "ainvoke": "invoke",  # LangChain's retrievers, in the tests
+}
 
-LANGCHAIN = Job(
-    SHOAL / "integrations" / "langchain" / "_async",
-    words={
-        **{"a" + name: name for name in _STORE_METHODS},
-        "_awrite": "_write",
-        "_asearch": "_search",
-        "_asimilarity_search_with_relevance_scores": "_similarity_search_with_relevance_scores",
-        "anew_store": "new_store",
-        "AsyncClient": "Client",
-        "AsyncCollectionIO": "SyncCollectionIO",
-        "AsyncWrites": "SyncWrites",
-        "AsyncLookups": "SyncLookups",
-        "AsyncSearch": "SyncSearch",
-        "_async": "_sync",
-    },
-    phrases={
-        # The sync side calls the embedding directly; the async side coalesces concurrent
-        # calls (``coalesce.EmbeddingCoalescer``).
-        "self._embedder.documents(": "self.embedding_func.embed_documents(",
-        "self._embedder.query(": "self.embedding_func.embed_query(",
-        # The shared sync client, and the running loop's async one.
-        "self.connection.aclient()": "self.connection.client",
-        # Collection creation: a lock per event loop, or one for all threads.
-        "self.connection.create_lock()": "self._sync_lock",
-    },
-)
+# Prose that says something else about the sync twin, exact text (it may span lines).
+PROSE = {
+    "Raised by the first call, which opens the folder off the event loop.": (
+        "Raised here: the constructor opens the folder."
+    ),
+    "which puts it on a worker thread so that the event loop never blocks on a search, a disk\n"
+    "sync or a lock.": "which makes it in the caller's thread.",
+    "which coalesce concurrent callers into one\nengine call (one matrix product, one group"
+    " commit).": "which run each call alone.",
+}
 
-JOBS = (CLIENT, LANGCHAIN)
-
-_RULES = [
-    # `# sync-only: code` in the async source becomes `code` in the sync output.
-    (re.compile(r"^(\s*)# sync-only: (.*)$", re.MULTILINE), r"\1\2"),
-    (re.compile(r"\basync def\b"), "def"),
-    (re.compile(r"\basync (with|for)\b"), r"\1"),
-    (re.compile(r"\bawait "), ""),
-]
+HEADER_MARK = "# DO NOT EDIT: generated by tools/gen_sync.py"
+ASYNC_MARK = "# ASYNC"
+_PREFIXED = re.compile(r"Async([A-Z]\w*)")
+_A_METHOD = re.compile(r"(_?)a([a-z]\w*)")
+_WORD = re.compile(r"\b[A-Za-z_]\w*\b")
+_CODE_KEYWORD = re.compile(r"\basync (def|with|for)\b")
+_AWAIT_CALL = re.compile(r"\bawait (?=[\w.]+\()")
+_AN_ASYNC = re.compile(r"\b([Aa])n async\b")
+_ASYNC_WORD = re.compile(r"\b([Aa])sync\b")
 
 
-def header(job: Job, name: str) -> str:
-    source = job.src.relative_to(ROOT) / name
+@dataclass(frozen=True)
+class Config:
+    """What to generate, under ``root``; ``scan`` folders are searched for orphans."""
+
+    root: Path
+    folders: Sequence[Folder] = FOLDERS
+    names: Mapping[str, str] = field(default_factory=lambda: dict(NAMES))
+    prose: Mapping[str, str] = field(default_factory=lambda: dict(PROSE))
+    scan: Sequence[str] = ("src", "tests")
+
+
+class GenError(Exception):
+    """An input the rules cannot convert."""
+
+
+class Rules:
+    """Rule 3's names and rule 4's prose, counting which ``NAMES``/``PROSE`` entries match."""
+
+    def __init__(self, config: Config, a_methods: set[str]) -> None:
+        self.names = dict(config.names)
+        self.derived = {n: _A_METHOD.sub(r"\1\2", n, count=1) for n in a_methods}
+        self.prose = dict(config.prose)
+        self.used: set[str] = set()
+
+    def sync_name(self, name: str) -> str | None:
+        if name in self.names:
+            self.used.add(name)
+            return self.names[name]
+        if name in self.derived:
+            return self.derived[name]
+        prefixed = _PREFIXED.fullmatch(name)
+        return prefixed.group(1) if prefixed else None
+
+    def sync_prose(self, text: str) -> str:
+        for old, new in self.prose.items():
+            if old in text:
+                self.used.add(old)
+                text = text.replace(old, new)
+        text = _CODE_KEYWORD.sub(r"\1", text)
+        text = _AWAIT_CALL.sub("", text)
+        text = _AN_ASYNC.sub(lambda mt: ("A" if mt.group(1) == "A" else "a") + " sync", text)
+        text = _ASYNC_WORD.sub(lambda mt: "Sync" if mt.group(1) == "A" else "sync", text)
+        return _WORD.sub(lambda mt: self.sync_name(mt.group()) or mt.group(), text)
+
+    def unused(self) -> list[str]:
+        return [k for k in (*self.names, *self.prose) if k not in self.used]
+
+
+def _is_async_block(node: cst.If) -> bool:
+    body = node.body
+    if not isinstance(body, cst.IndentedBlock) or body.header.comment is None:
+        return False
+    marked = body.header.comment.value.startswith(ASYNC_MARK)
+    if marked and not (isinstance(node.test, cst.Name) and node.test.value == "True"):
+        raise GenError(f"{ASYNC_MARK} marks `if {cst.Module([]).code_for_node(node.test)}:`")
+    return marked
+
+
+class AsyncBlocks(cst.CSTTransformer):
+    """Rule 1: an ``if True:  # ASYNC`` block becomes its ``else:`` body."""
+
+    def leave_If(
+        self, original_node: cst.If, updated_node: cst.If
+    ) -> cst.BaseStatement | cst.FlattenSentinel[cst.BaseStatement] | cst.RemovalSentinel:
+        if not _is_async_block(updated_node):
+            return updated_node
+        orelse = updated_node.orelse
+        if isinstance(orelse, cst.If):
+            raise GenError(f"`elif` after `if True:  {ASYNC_MARK}`")
+        kept = list(orelse.body.body) if orelse is not None else []
+        if not kept:
+            return cst.RemovalSentinel.REMOVE
+        # Comments above the block stay above what replaces it.
+        lines = [*updated_node.leading_lines, *kept[0].leading_lines]
+        kept[0] = kept[0].with_changes(leading_lines=lines)
+        return cst.FlattenSentinel(kept)
+
+
+class Unasync(cst.CSTTransformer):
+    """Rules 2 and 3 on code."""
+
+    def __init__(self, rules: Rules) -> None:
+        super().__init__()
+        self.rules = rules
+
+    def leave_FunctionDef(
+        self, original_node: cst.FunctionDef, updated_node: cst.FunctionDef
+    ) -> cst.FunctionDef:
+        return updated_node.with_changes(asynchronous=None)
+
+    def leave_With(self, original_node: cst.With, updated_node: cst.With) -> cst.With:
+        return updated_node.with_changes(asynchronous=None)
+
+    def leave_For(self, original_node: cst.For, updated_node: cst.For) -> cst.For:
+        return updated_node.with_changes(asynchronous=None)
+
+    def leave_CompFor(self, original_node: cst.CompFor, updated_node: cst.CompFor) -> cst.CompFor:
+        return updated_node.with_changes(asynchronous=None)
+
+    def leave_Await(self, original_node: cst.Await, updated_node: cst.Await) -> cst.BaseExpression:
+        inner = updated_node.expression
+        if not updated_node.lpar:
+            return inner
+        return inner.with_changes(
+            lpar=[*updated_node.lpar, *inner.lpar], rpar=[*inner.rpar, *updated_node.rpar]
+        )
+
+    def leave_Name(self, original_node: cst.Name, updated_node: cst.Name) -> cst.Name:
+        sync = self.rules.sync_name(updated_node.value)
+        return updated_node if sync is None else updated_node.with_changes(value=sync)
+
+    def leave_SimpleString(
+        self, original_node: cst.SimpleString, updated_node: cst.SimpleString
+    ) -> cst.SimpleString:
+        text = updated_node.evaluated_value
+        if not isinstance(text, str) or not text.isidentifier():
+            return updated_node
+        sync = self.rules.sync_name(text)
+        if sync is None:
+            return updated_node
+        quote = updated_node.quote
+        return updated_node.with_changes(value=f"{updated_node.prefix}{quote}{sync}{quote}")
+
+
+class Prose(cst.CSTTransformer):
+    """Rule 4 on docstrings and comments."""
+
+    def __init__(self, rules: Rules) -> None:
+        super().__init__()
+        self.rules = rules
+
+    def leave_Comment(self, original_node: cst.Comment, updated_node: cst.Comment) -> cst.Comment:
+        return updated_node.with_changes(value=self.rules.sync_prose(updated_node.value))
+
+    def _docstring(self, body: Sequence[cst.BaseStatement]) -> list[cst.BaseStatement]:
+        stmts = list(body)
+        first = stmts[0] if stmts else None
+        if (
+            isinstance(first, cst.SimpleStatementLine)
+            and len(first.body) == 1
+            and isinstance(first.body[0], cst.Expr)
+            and isinstance(first.body[0].value, cst.SimpleString)
+        ):
+            doc = first.body[0].value
+            expr = first.body[0].with_changes(
+                value=doc.with_changes(value=self.rules.sync_prose(doc.value))
+            )
+            stmts[0] = first.with_changes(body=[expr])
+        return stmts
+
+    def leave_Module(self, original_node: cst.Module, updated_node: cst.Module) -> cst.Module:
+        return updated_node.with_changes(body=self._docstring(updated_node.body))
+
+    def leave_ClassDef(
+        self, original_node: cst.ClassDef, updated_node: cst.ClassDef
+    ) -> cst.ClassDef:
+        return updated_node.with_changes(body=self._with_docstring(updated_node.body))
+
+    def leave_FunctionDef(
+        self, original_node: cst.FunctionDef, updated_node: cst.FunctionDef
+    ) -> cst.FunctionDef:
+        return updated_node.with_changes(body=self._with_docstring(updated_node.body))
+
+    def _with_docstring(self, block: cst.BaseSuite) -> cst.BaseSuite:
+        if not isinstance(block, cst.IndentedBlock):
+            return block
+        return block.with_changes(body=self._docstring(block.body))
+
+
+def output_path(source: Path) -> Path:
+    """Where ``source`` (a file in an ``_async`` folder) is generated."""
+    return source.parent.with_name("_sync") / source.name.replace("_async", "_sync")
+
+
+def header(source: Path, root: Path) -> str:
     return (
-        f"# DO NOT EDIT: generated by tools/gen_sync.py from\n# {source}.\n"
-        "# Edit the async source and run `python tools/gen_sync.py`.\n"
+        f"{HEADER_MARK} from\n"
+        f"# {source.relative_to(root).as_posix()}; change that file and run the tool.\n"
     )
 
 
-def unasync(job: Job, source: str) -> str:
-    for pattern, repl in _RULES:
-        source = pattern.sub(repl, source)
-    for phrase, sync in job.phrases.items():
-        source = source.replace(phrase, sync)
-    words = re.compile(r"\b(" + "|".join(re.escape(k) for k in job.words) + r")\b")
-    return words.sub(lambda mt: job.words[mt.group(1)], source)
-
-
-def formatted(path: Path, source: str) -> str:
-    """``source`` as ``ruff format`` leaves it: dropping ``await`` can shorten a line enough
-    for the formatter to join it, and the output must pass ``ruff format --check``."""
+def _ruff(args: list[str], code: str, path: Path, root: Path) -> str:
     done = subprocess.run(
-        [sys.executable, "-m", "ruff", "format", "--stdin-filename", str(path), "-"],
-        input=source,
+        [sys.executable, "-m", "ruff", *args, "--stdin-filename", str(path), "-"],
+        input=code,
         capture_output=True,
         text=True,
         check=True,
-        cwd=ROOT,
+        cwd=root,
     )
     return done.stdout
 
 
-def generated(job: Job) -> dict[Path, str]:
-    return {
-        job.dst / src.name: formatted(
-            job.dst / src.name, header(job, src.name) + unasync(job, src.read_text())
-        )
-        for src in sorted(job.src.glob("*.py"))
-    }
+def formatted(code: str, path: Path, root: Path) -> str:
+    """``code`` as ruff leaves it: deterministic for one ruff version (pinned in pyproject)."""
+    fixed = _ruff(
+        ["check", "--select", "I,F401", "--fix", "--exit-zero", "--quiet"], code, path, root
+    )
+    return _ruff(["format", "--quiet"], fixed, path, root)
 
 
-def main() -> int:
+def _parse(path: Path) -> cst.Module:
+    try:
+        return cst.parse_module(path.read_text())
+    except cst.ParserSyntaxError as exc:
+        raise GenError(f"{path}: {exc}") from exc
+
+
+def convert(source: Path, rules: Rules, root: Path) -> str:
+    """The sync twin of ``source``, formatted."""
+    tree = _parse(source)
+    try:
+        for transformer in (AsyncBlocks(), Unasync(rules), Prose(rules)):
+            tree = tree.visit(transformer)
+    except GenError as exc:
+        raise GenError(f"{source.relative_to(root)}: {exc}") from exc
+    return formatted(header(source, root) + tree.code, output_path(source), root)
+
+
+def a_methods(config: Config) -> set[str]:
+    """Names of the ``async def a<name>`` functions in ``a_methods`` folders."""
+    found: set[str] = set()
+    for folder in config.folders:
+        if folder.a_methods:
+            for path in sorted((config.root / folder.path).glob("*.py")):
+                collector = _Collector()
+                _parse(path).visit(collector)
+                found.update(collector.found)
+    return found
+
+
+class _Collector(cst.CSTVisitor):
+    def __init__(self) -> None:
+        super().__init__()
+        self.found: list[str] = []
+
+    def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
+        if node.asynchronous is not None and _A_METHOD.fullmatch(node.name.value):
+            self.found.append(node.name.value)
+
+
+def orphans(config: Config, outputs: Mapping[Path, str]) -> list[Path]:
+    """Generated-looking files that no input generates, and ``_async`` folders not inputs."""
+    inputs = {(config.root / f.path).resolve() for f in config.folders}
+    found: list[Path] = []
+    for top in config.scan:
+        for path in sorted((config.root / top).rglob("*")):
+            if path.is_dir() and path.name == "_async" and path.resolve() not in inputs:
+                found.append(path)
+            elif path.suffix == ".py" and path not in outputs:
+                with path.open() as f:
+                    generated = f.readline().startswith(HEADER_MARK)
+                if generated or path.parent.name == "_sync":
+                    found.append(path)
+    return found
+
+
+def run(config: Config, write: bool) -> list[str]:
+    """Generate every output; write them (``write``) or compare them. Returns the problems."""
+    rules = Rules(config, a_methods(config))
+    outputs: dict[Path, str] = {}
+    for folder in config.folders:
+        sources = sorted((config.root / folder.path).glob("*.py"))
+        if not sources:
+            raise GenError(f"{folder.path}: no input files")
+        for source in sources:
+            outputs[output_path(source)] = convert(source, rules, config.root)
+    problems = [f"rule matched nothing: {key!r}" for key in rules.unused()]
+    stale = [p for p, text in outputs.items() if not p.exists() or p.read_text() != text]
+    extra = orphans(config, outputs)
+    if not write:
+        problems += [f"out of date: {p.relative_to(config.root)}" for p in stale]
+        problems += [f"not generated by any input: {p.relative_to(config.root)}" for p in extra]
+        return problems
+    for path in stale:
+        path.parent.mkdir(exist_ok=True)
+        path.write_text(outputs[path])
+    for path in extra:
+        if path.is_file() and path.parent.name == "_sync":
+            path.unlink()
+        else:
+            problems.append(f"not generated by any input: {path.relative_to(config.root)}")
+    print(f"{len(outputs)} files, {len(stale)} written, {len(extra)} orphans")
+    return problems
+
+
+def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
-    parser.add_argument("--check", action="store_true", help="fail if files are stale")
-    args = parser.parse_args()
-    status = 0
-    for job in JOBS:
-        wanted = generated(job)
-        stale = [p for p, text in wanted.items() if not p.exists() or p.read_text() != text]
-        extra = [p for p in job.dst.glob("*.py") if p not in wanted]
-        if args.check:
-            for p in stale + extra:
-                print(f"out of date: {p.relative_to(ROOT)} (run python tools/gen_sync.py)")
-            status |= 1 if stale or extra else 0
-            continue
-        job.dst.mkdir(exist_ok=True)
-        for p in extra:
-            p.unlink()
-        for p, text in wanted.items():
-            p.write_text(text)
-        print(f"generated {len(wanted)} files in {job.dst.relative_to(ROOT)}")
-    return status
+    parser.add_argument("--check", action="store_true", help="change nothing; fail on problems")
+    args = parser.parse_args(argv)
+    try:
+        problems = run(Config(ROOT), write=not args.check)
+    except GenError as exc:
+        problems = [str(exc)]
+    for problem in problems:
+        print(problem, file=sys.stderr)
+    if problems and args.check:
+        print("run `python tools/gen_sync.py` (and fix the rules it names)", file=sys.stderr)
+    return 1 if problems else 0
 
 
 if __name__ == "__main__":

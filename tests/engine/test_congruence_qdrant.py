@@ -10,7 +10,7 @@ follows the Qdrant server or its own documented contract, not local mode):
 
 * payload operations naming a missing id: local mode applies the other ids and then raises
   (as the server does), Shoal rejects the whole write and changes nothing (DESIGN: "a
-  rejected batch changes nothing"); see ``tests/engine/test_bad_input.py``.
+  rejected batch changes nothing"); see ``tests/client/_async/test_bad_input_async.py``.
 * ``MatchText``: local mode 1.20 matches whole tokens (qdrant#10341), the 1.19 server and
   Shoal match substrings; a text index changes it again. Not part of this scenario.
 * ``is_empty`` as a ``FieldCondition`` flag on a ``[]`` (multi-valued) key: the server

@@ -166,36 +166,6 @@ async def test_concurrent_first_writes_create_the_collection_once(
         await store.aclose()
 
 
-async def test_losing_the_creation_race_counts_as_success() -> None:
-    """Another thread, loop or process created the collection before our first write:
-    CollectionAlreadyExists is success, and the winner's layout is adopted (asked once)."""
-    from shoal import models as m
-
-    for use_async in (False, True):
-        store = ShoalVectorStore(embedding_function=HashEmbeddings(), distance="Dot")
-        store.client.create_collection(
-            store.collection_name, {"vector": m.VectorParams(size=384, distance="Euclid")}
-        )
-        client: Any = store.aclient if use_async else store.client
-        real = client.get_collection
-        calls = 0
-
-        def counted(name: str, real: Any = real) -> Any:
-            nonlocal calls
-            calls += 1
-            return real(name)
-
-        client.get_collection = counted
-        if use_async:
-            await store.aadd_texts(["y"], ids=["y"])
-        else:
-            store.add_texts(["y"], ids=["y"])
-        assert calls == 1
-        assert store.distance == m.Distance.EUCLID
-        assert store.client.count(store.collection_name).count == 1
-        store.close()
-
-
 def test_stores_on_one_folder_share_one_database(tmp_path: Path) -> None:
     uri = {"uri": str(tmp_path / "shared")}
     a = ShoalVectorStore(embedding_function=HashEmbeddings(), connection_args=uri)
@@ -232,7 +202,7 @@ async def test_async_methods_are_native(monkeypatch: pytest.MonkeyPatch) -> None
         def __getattr__(self, name: str) -> Any:
             raise AssertionError(f"an async method used the sync client ({name})")
 
-    store._connection.client = NoSync()  # type: ignore[assignment]
+    store._connection._client = NoSync()  # type: ignore[assignment]
     emb = store.embeddings
     docs = [Document(page_content=f"item {i}", metadata={"i": i}, id=f"i{i}") for i in range(6)]
     await store.aadd_documents(docs)
@@ -254,7 +224,7 @@ async def test_async_methods_are_native(monkeypatch: pytest.MonkeyPatch) -> None
     assert await store.as_retriever().ainvoke("item")
     assert await store.as_retriever(search_type="mmr").ainvoke("item")
     await store.adrop()
-    store._connection.client = sync_client
+    store._connection._client = sync_client
     store.close()
 
     other = await ShoalVectorStore.afrom_texts(["a"], HashEmbeddings(), drop_old=True)

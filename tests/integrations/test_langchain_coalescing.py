@@ -110,7 +110,7 @@ async def test_one_failing_caller_fails_alone(tmp_path: Path) -> None:
 async def test_batches_are_bounded(tmp_path: Path, n: int) -> None:
     emb = CountingEmbeddings(symmetric=False)
     store = store_for(tmp_path, emb)
-    store._embedder.max_texts = 64
+    store._aembedder.max_texts = 64
     await asyncio.gather(*(store.aadd_texts([f"t {i}"]) for i in range(n)))
     assert max(emb.document_calls) <= 64
     assert sum(emb.document_calls) == n

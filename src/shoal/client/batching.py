@@ -1,17 +1,17 @@
-"""Coalescing concurrent calls of one event loop into batched engine calls.
+"""Coalescing concurrent calls of one event loop into batched calls.
 
-``LoopBatcher.submit`` queues a request and returns its result. The first request on an idle
+``AsyncBatcher.submit`` queues a request and returns its result. The first request on an idle
 batcher starts a drain task; every request that arrives before the drain task runs, or while
-its batch is on a worker thread, joins the next batch. There is no waiting window: an idle
-batcher dispatches after one loop tick, and requests pile up only while the engine is busy.
+its batch is being run, joins the next batch. There is no waiting window: an idle batcher
+dispatches after one loop tick, and requests pile up only while a batch is in progress.
 
 Cancellation: a request is *handed over* when the drain task takes it off the queue to run
 its batch (on a worker thread, or sent to a server). A caller cancelled before that loses
 its request: it is dropped from the queue and never runs. A caller cancelled after that
 does not stop it: the batch runs to the end and the request's outcome is discarded.
 
-``InlineBatcher`` is its sync twin (the generator swaps the names): it runs each request
-alone, in the caller's thread.
+``Batcher`` is its sync twin, for the generated sync transports: it runs each request alone,
+in the caller's thread.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from typing import Generic, TypeVar
 Req = TypeVar("Req")
 Res = TypeVar("Res")
 RunBatch = Callable[[list[Req]], list[Res | BaseException]]
+AsyncRunBatch = Callable[[list[Req]], Awaitable[list[Res | BaseException]]]
 
 
 class _LoopQueue(Generic[Req, Res]):
@@ -32,15 +33,17 @@ class _LoopQueue(Generic[Req, Res]):
         self.task: asyncio.Task[None] | None = None
 
 
-class LoopBatcher(Generic[Req, Res]):
-    """Batches concurrent ``submit`` calls and runs each batch on a worker thread.
+class AsyncBatcher(Generic[Req, Res]):
+    """Batches concurrent ``submit`` calls into calls of ``run_batch``.
 
     Args:
-        run_batch: blocking function returning one result or exception per request.
+        run_batch: coroutine function returning one result or exception per request (the
+            embedded transport's puts engine work on a worker thread, the HTTP one's sends
+            one request).
         max_batch: upper bound of requests per batch (bounds latency and memory).
     """
 
-    def __init__(self, run_batch: RunBatch[Req, Res], max_batch: int = 512) -> None:
+    def __init__(self, run_batch: AsyncRunBatch[Req, Res], max_batch: int = 512) -> None:
         self._run = run_batch
         self._max = max_batch
         # One queue per event loop: a client may be used from several asyncio.run() calls.
@@ -85,7 +88,7 @@ class LoopBatcher(Generic[Req, Res]):
                     continue
                 requests = [req for req, _ in batch]
                 try:
-                    results = await self._call(requests)
+                    results = await self._run(requests)
                 except BaseException as exc:  # the batch itself failed: every caller sees it
                     results = [exc] * len(batch)
                 for (_, future), result in zip(batch, results, strict=True):
@@ -98,33 +101,14 @@ class LoopBatcher(Generic[Req, Res]):
         finally:
             queue.task = None
 
-    async def _call(self, requests: list[Req]) -> list[Res | BaseException]:
-        # Engine work is blocking: run it on a worker thread, never on the loop.
-        return await asyncio.to_thread(self._run, requests)
 
-
-class AwaitBatcher(LoopBatcher[Req, Res]):
-    """A LoopBatcher whose batch function is a coroutine (network I/O), awaited on the loop.
+class Batcher(Generic[Req, Res]):
+    """``AsyncBatcher``'s sync twin: runs each request alone, at once, in the caller's thread.
 
     Args:
-        run_batch: coroutine function returning one result or exception per request.
-        max_batch: upper bound of requests per batch.
+        run_batch: function returning one result or exception per request.
+        max_batch: accepted for ``AsyncBatcher``'s signature (a batch here is one request).
     """
-
-    def __init__(
-        self,
-        run_batch: Callable[[list[Req]], Awaitable[list[Res | BaseException]]],
-        max_batch: int = 512,
-    ) -> None:
-        super().__init__(lambda requests: [], max_batch)
-        self._arun = run_batch
-
-    async def _call(self, requests: list[Req]) -> list[Res | BaseException]:
-        return await self._arun(requests)
-
-
-class InlineBatcher(Generic[Req, Res]):
-    """The sync client's stand-in: runs one request at once in the caller's thread."""
 
     def __init__(self, run_batch: RunBatch[Req, Res], max_batch: int = 512) -> None:
         self._run = run_batch

@@ -1,9 +1,9 @@
 """How engine calls run: on a worker thread for the async client, inline for the sync one.
 
-The generator (tools/gen_sync.py) rewrites ``await run_async(...)`` in the async sources to
-``run_sync(...)``, so the sync client calls the engine directly: no thread hop, no loop.
-Likewise ``await shield_async(...)`` becomes ``shield_sync(...)``, which is nothing: a sync
-call cannot be cancelled half-way.
+``run_async`` and ``run_sync`` are twins in tools/gen_sync.py's names map: the sync client's
+``run_sync(...)`` is generated from ``await run_async(...)`` and calls the engine directly
+(no thread hop, no loop). Likewise ``await shield_async(...)`` becomes ``shield_sync(...)``,
+which is nothing: a sync call cannot be cancelled half-way.
 """
 
 from __future__ import annotations

@@ -1,1 +1,1 @@
-"""Client sources; `_sync` is generated from `_async` by tools/gen_sync.py."""
+"""The async client and its transports."""

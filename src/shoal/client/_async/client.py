@@ -1,8 +1,7 @@
-"""``AsyncClient``: the one hand-written client. ``Client`` is generated from this file.
+"""The async Shoal client, ``AsyncClient``.
 
-The methods mirror ``qdrant-client`` 1.20 (names, argument names and order, return types),
-so moving from the async client to the sync one is removing ``await``, and moving from
-qdrant-client is changing the import.
+Its methods mirror ``qdrant-client`` 1.20 (names, argument names and order, return types),
+so moving from qdrant-client is changing the import.
 """
 
 from __future__ import annotations
@@ -61,9 +60,8 @@ class AsyncClient:
 
     Raises:
         StorageLocked: ``path`` is opened by another process; use ``shoal serve`` to share.
-            The sync ``Client`` raises it here; ``AsyncClient`` opens the folder on its first
-            call, off the event loop, and raises it there. Clients of one process that name
-            the same folder share one engine.
+            Clients of one process that name the same folder share one engine.
+            Raised by the first call, which opens the folder off the event loop.
         BadRequest: conflicting or malformed arguments.
 
     Every method checks its arguments before anything is sent or stored (see
@@ -89,16 +87,18 @@ class AsyncClient:
         given = [x for x in (location, url, path) if x is not None]
         if len(given) > 1:
             raise BadRequest("Give only one of location, url and path")
-        if url is not None or (location is not None and location != MEMORY):
+        memory = location is None or (isinstance(location, str) and location == MEMORY)
+        if url is not None or not memory:
             target = convert.server_url(url if url is not None else location)
             self._transport: AsyncLocalTransport | AsyncHttpTransport | None = _http_transport(
                 target, convert.api_key(api_key), convert.timeout(timeout)
             )
         else:
             self._transport = AsyncLocalTransport(convert.storage_path(path))
-            # Opening a folder loads it: the async client does that on its first call, off
-            # the event loop; the sync client opens at once so StorageLocked surfaces here.
-            # sync-only: self._transport.database()
+            if True:  # ASYNC
+                pass  # opening a folder loads it: that waits for the first call, off the loop
+            else:
+                self._transport.database()  # opened now, so that StorageLocked is raised here
 
     # ------------------------------------------------------------------ lifecycle
 

@@ -24,7 +24,7 @@ from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from shoal import errors
 from shoal import models as m
-from shoal.client.batching import AwaitBatcher, consecutive
+from shoal.client.batching import AsyncBatcher, consecutive
 from shoal.client.http_gate import RequestGate
 from shoal.client.runner import shield_async
 from shoal.client.sendable import sendable_points, sendable_query
@@ -40,7 +40,7 @@ ERROR_TYPE_HEADER = "x-shoal-error"
 # Asks shoal serve to apply a /points/batch's operations as independent writes (see
 # shoal.server.wire.WRITE_MODE_HEADER); Qdrant ignores it.
 INDEPENDENT_WRITES = {"x-shoal-write-mode": "independent"}
-# Requests on the wire per client (per event loop); more wait in a queue in front of httpx's
+# Requests on the wire at once per client; more wait in a queue in front of httpx's
 # pool, which slows down sharply when many requests wait inside it (see http_gate). 8 was
 # the fastest of 4, 8 and 16 in bench/bench_server.py (64 requests in flight).
 MAX_IN_FLIGHT = 8
@@ -107,12 +107,12 @@ class AsyncHttpTransport:
             http_client.headers.update(headers)
         self._http = http_client
         self._gate = RequestGate(MAX_IN_FLIGHT)
-        # Concurrent query_points calls are sent together as one /points/query/batch.
-        self._queries: AwaitBatcher[tuple[str, m.QueryRequest], m.QueryResponse] = AwaitBatcher(
+        # A batch of query_points calls is sent as one /points/query/batch (a batch of one as
+        # /points/query), a batch of small writes as one /points/batch.
+        self._queries: AsyncBatcher[tuple[str, m.QueryRequest], m.QueryResponse] = AsyncBatcher(
             self._query_many
         )
-        # Concurrent small writes are sent together as one /points/batch.
-        self._writes: AwaitBatcher[_Write, m.UpdateResult] = AwaitBatcher(self._write_many)
+        self._writes: AsyncBatcher[_Write, m.UpdateResult] = AsyncBatcher(self._write_many)
 
     async def close(self) -> None:
         if self._owns_client:
@@ -216,7 +216,7 @@ class AsyncHttpTransport:
     async def _query_many(
         self, items: list[tuple[str, m.QueryRequest]]
     ) -> list[m.QueryResponse | BaseException]:
-        """Concurrent queries of one collection travel as one batch request; if the batch is
+        """A batch's queries of one collection travel as one batch request; if that is
         rejected, each query is retried alone so only the bad one fails."""
         out: list[m.QueryResponse | BaseException | None] = [None] * len(items)
         by_name: dict[str, list[int]] = {}
@@ -291,7 +291,7 @@ class AsyncHttpTransport:
         return _parse_list(_UPDATE_RESULTS, result)
 
     async def _write_many(self, items: list[_Write]) -> list[m.UpdateResult | BaseException]:
-        """Concurrent writes: per collection, runs of small ones with the same ``wait`` go
+        """A batch's writes: per collection, runs of small ones with the same ``wait`` go
         as one ``/points/batch``, in arrival order; a large write goes alone.
 
         ``shoal serve`` applies a batch all or nothing, so when it rejects one (a 4xx error)

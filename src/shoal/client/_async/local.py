@@ -1,14 +1,14 @@
 """The embedded transport: requests go straight to an in-process engine.
 
-Every engine call goes through the runner. In the async transport the runner puts the call
-on a worker thread, so the event loop never blocks on a search, a disk sync or a lock; the
-generated sync transport calls the engine inline, in the caller's thread. The collection
-lookup happens inside the runner's call too, because it takes a lock.
+Every engine call goes through the runner (the collection lookup too, as it takes a lock),
+which puts it on a worker thread so that the event loop never blocks on a search, a disk
+sync or a lock.
 
-Searches and writes also go through batchers: concurrent async callers are coalesced into
-one engine call (one matrix product, one group commit). The sync twin runs them one by one.
-A write the batcher does not queue is shielded (see ``shoal.client.runner``): once its method
-has started it, a cancelled caller does not stop it half-way.
+Searches and writes also go through batchers, which coalesce concurrent callers into one
+engine call (one matrix product, one group commit).
+
+A write no batcher queues is shielded (see ``shoal.client.runner``): once its method has
+started it, a cancelled caller does not stop it half-way.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from collections.abc import Callable
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
 from shoal import models as m
-from shoal.client.batching import LoopBatcher, consecutive
+from shoal.client.batching import AsyncBatcher, consecutive
 from shoal.client.runner import run_async, shield_async
 from shoal.engine import Collection, Database
 from shoal.engine.support import check_upsert, field_index_type
@@ -37,13 +37,13 @@ class AsyncLocalTransport:
     """Runs requests on an embedded ``Database`` (in memory, or a storage folder)."""
 
     def __init__(self, path: str | os.PathLike[str] | None) -> None:
-        # Opening a folder loads its data: that happens on the first call, in the runner,
-        # not here (an async client's constructor runs on the event loop).
+        # Opening a folder loads its data: database() does that, through the runner, not the
+        # constructor.
         self._path = path
         self._db: Database | None = None
         self._open_lock = threading.Lock()
-        self._queries: LoopBatcher[_Query, m.QueryResponse] = LoopBatcher(self._query_many)
-        self._writes: LoopBatcher[_WriteOp, m.UpdateResult] = LoopBatcher(self._write_many)
+        self._queries: AsyncBatcher[_Query, m.QueryResponse] = AsyncBatcher(self._query_many)
+        self._writes: AsyncBatcher[_WriteOp, m.UpdateResult] = AsyncBatcher(self._write_many)
 
     def database(self) -> Database:
         """The engine, opened on first use (blocking: call it from the runner only)."""
@@ -59,12 +59,12 @@ class AsyncLocalTransport:
         if db is not None:
             db.release()
 
-    def _query_many(self, items: list[_Query]) -> list[m.QueryResponse | BaseException]:
-        return _grouped(self.database(), items, Collection.query_many)
+    async def _query_many(self, items: list[_Query]) -> list[m.QueryResponse | BaseException]:
+        return await run_async(_grouped, self, items, Collection.query_many)
 
-    def _write_many(self, items: list[_WriteOp]) -> list[m.UpdateResult | BaseException]:
+    async def _write_many(self, items: list[_WriteOp]) -> list[m.UpdateResult | BaseException]:
         grouped = [(name, (op, args, wait)) for name, op, args, wait in items]
-        return _grouped(self.database(), grouped, _write_group)
+        return await run_async(_grouped, self, grouped, _write_group)
 
     async def open(self) -> None:
         """Open the storage now (errors such as StorageLocked surface here)."""
@@ -183,11 +183,12 @@ def _collection_call(
 
 
 def _grouped(
-    db: Database,
+    transport: AsyncLocalTransport,
     items: list[tuple[str, Item]],
     run: Callable[[Collection, list[Item]], list[T | BaseException]],
 ) -> list[T | BaseException]:
     """Run a batch collection by collection, keeping each item's outcome in its place."""
+    db = transport.database()
     out: list[T | BaseException | None] = [None] * len(items)
     by_name: dict[str, list[int]] = {}
     for i, (name, _) in enumerate(items):

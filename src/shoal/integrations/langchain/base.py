@@ -1,28 +1,30 @@
 """The store's constructor and plumbing: arguments, clients, collection, shared helpers.
 
-``ShoalVectorStore`` (``store.py``) is this base plus the I/O methods: writes, lookups and
-searches, each written once as async code in ``_async`` and generated as sync code into
-``_sync`` by ``tools/gen_sync.py``.
+``ShoalVectorStore`` (``store.py``) is this base plus the I/O methods (writes, lookups,
+searches, lifecycle): ``AsyncStoreIO``, written once as async code in ``_async/store.py``,
+and ``StoreIO``, the sync twin ``tools/gen_sync.py`` generates from it into ``_sync``. Each
+half reaches the collection through its own twin (``AsyncStoreCollection`` /
+``StoreCollection``), and embeds through its own embedder (``AsyncEmbedder`` / ``Embedder``).
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import Any, TypeVar
+from typing import Any
 
 import numpy as np
 from langchain_core.documents import Document
 from langchain_core.embeddings import Embeddings
 from langchain_core.vectorstores import VectorStore
-from typing_extensions import Self
 
 from shoal import models as m
 from shoal.client import AsyncClient, Client
 from shoal.errors import BadRequest, InvalidConfig
-from shoal.integrations.langchain.coalesce import EmbeddingCoalescer
-from shoal.integrations.langchain.collection import StoreCollection
+from shoal.integrations.langchain._async.collection import AsyncStoreCollection
+from shoal.integrations.langchain._sync.collection import StoreCollection
+from shoal.integrations.langchain.coalesce import AsyncEmbedder, Embedder
+from shoal.integrations.langchain.collection_state import CollectionState
 from shoal.integrations.langchain.connection import Connection, parse_connection_args
 from shoal.integrations.langchain.embeddings import MiniLMEmbeddings
 from shoal.integrations.langchain.filters import build_filter
@@ -60,7 +62,6 @@ _MILVUS_WRITE_KWARGS = frozenset({"partition_name", "timeout"})
 
 Vector = Sequence[float] | np.ndarray
 Scored = list[tuple[Document, float]]
-_S = TypeVar("_S", bound="StoreBase")
 
 
 def query_vector(embedding: Vector) -> list[float] | np.ndarray:
@@ -69,17 +70,6 @@ def query_vector(embedding: Vector) -> list[float] | np.ndarray:
     if isinstance(embedding, (list, np.ndarray)):
         return embedding
     return list(embedding)
-
-
-def new_store(cls: type[_S], **kwargs: Any) -> _S:
-    """``cls(**kwargs)``: ``from_texts`` constructs the store with it."""
-    return cls(**kwargs)
-
-
-async def anew_store(cls: type[_S], **kwargs: Any) -> _S:
-    """``cls(**kwargs)`` on a worker thread: opening an embedded folder reads it from disk
-    (and ``drop_old`` deletes a collection), which must not block the event loop."""
-    return await asyncio.to_thread(cls, **kwargs)
 
 
 def as_vectors(embeddings: Sequence[Vector], count: int) -> list[list[float]]:
@@ -194,7 +184,7 @@ class StoreBase(VectorStore):
             raise InvalidConfig("give embedding= or embedding_function=, not both")
         chosen = embedding_function if embedding_function is not None else embedding
         self.embedding_func: Embeddings = chosen if chosen is not None else MiniLMEmbeddings()
-        self._coalescer = EmbeddingCoalescer(self.embedding_func)
+        self._coalescer = AsyncEmbedder(self.embedding_func)
         self.collection_name = collection_name
         self.collection_description = collection_description
         self.collection_properties = collection_properties
@@ -211,27 +201,34 @@ class StoreBase(VectorStore):
         self._default_search = search_params_of(self.search_params)
         self._relevance_score_fn = relevance_score_fn
         self._connection = Connection(parse_connection_args(self.connection_args))
-        self._collection = StoreCollection(
+        state = CollectionState(
             self._connection,
             collection_name,
             vector_field,
             self._distance,
             hnsw_config(self.index_params),
         )
+        self._acollection = AsyncStoreCollection(state)
+        self._collection = StoreCollection(state)
         if drop_old:
             self._collection.drop()
 
     # ------------------------------------------------------------------ plumbing
 
     @property
-    def _embedder(self) -> EmbeddingCoalescer:
+    def _aembedder(self) -> AsyncEmbedder:
         """Concurrent async adds and searches share embedding calls (see coalesce.py).
 
         Follows ``embedding_func``: a caller may swap the embedding after construction.
         """
         if self._coalescer.embedding is not self.embedding_func:
-            self._coalescer = EmbeddingCoalescer(self.embedding_func)
+            self._coalescer = AsyncEmbedder(self.embedding_func)
         return self._coalescer
+
+    @property
+    def _embedder(self) -> Embedder:
+        """The sync methods' embedder (``embedding_func``, called directly)."""
+        return Embedder(self.embedding_func)
 
     @property
     def embeddings(self) -> Embeddings:
@@ -241,7 +238,7 @@ class StoreBase(VectorStore):
     @property
     def client(self) -> Client:
         """The sync Shoal client (shared by every thread)."""
-        return self._connection.client
+        return self._connection.client()
 
     @property
     def aclient(self) -> AsyncClient:
@@ -255,41 +252,8 @@ class StoreBase(VectorStore):
     @property
     def distance(self) -> m.Distance:
         """The collection's distance (the configured one until the collection is seen)."""
-        layout = self._collection.known_layout
+        layout = self._collection.state.known_layout
         return layout.distance if layout is not None else self._distance
-
-    def close(self) -> None:
-        """Release the clients (and an embedded folder once no store uses it). Idempotent."""
-        self._connection.close()
-
-    async def aclose(self) -> None:
-        """Close the running loop's server connections, then release everything.
-
-        The release runs on a worker thread: when this is the last store on an embedded
-        folder it closes the ``Database``, which flushes and syncs to disk.
-        """
-        await self._connection.aclose()
-        await asyncio.to_thread(self._connection.close)
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.aclose()
-
-    def drop(self) -> None:
-        """Delete the collection and everything in it (it is re-created by the next write)."""
-        self._collection.drop()
-
-    async def adrop(self) -> None:
-        """Delete the collection and everything in it (it is re-created by the next write)."""
-        await self._collection.adrop()
 
     def _prepare(
         self,
@@ -327,7 +291,7 @@ class StoreBase(VectorStore):
         return relevance_fn(layout.distance if layout is not None else self._distance)
 
     def _select_relevance_score_fn(self) -> Callable[[float], float]:
-        return self._relevance(self._collection.known_layout)
+        return self._relevance(self._collection.state.known_layout)
 
     def _mmr(
         self,

@@ -1,4 +1,5 @@
-"""Embedding coalescing: concurrent ``aadd_documents([doc])`` calls share embedding calls.
+"""The store's embedders: ``AsyncEmbedder`` coalesces the embedding calls of concurrent
+``aadd_documents([doc])`` callers; ``Embedder``, its sync twin, calls the embedding directly.
 
 A hosted embedding API costs a round trip per call, whatever the batch size. When many
 coroutines of one event loop embed at once, their texts are gathered into a few
@@ -48,7 +49,26 @@ def as_array(vector: list[float] | np.ndarray) -> list[float] | np.ndarray:
         return vector
 
 
-class EmbeddingCoalescer:
+class Embedder:
+    """Embeds for the store's sync methods: straight calls of the LangChain embedding.
+
+    Args:
+        embedding: the store's LangChain embedding.
+    """
+
+    def __init__(self, embedding: Embeddings) -> None:
+        self.embedding = embedding
+
+    def documents(self, texts: list[str]) -> list[list[float]]:
+        """Embed ``texts`` (``embed_documents``)."""
+        return self.embedding.embed_documents(texts)
+
+    def query(self, text: str) -> list[float]:
+        """Embed a query (``embed_query``); the vector is kept as a list (see ``as_array``)."""
+        return self.embedding.embed_query(text)
+
+
+class AsyncEmbedder:
     """Batches concurrent document embeddings of one store.
 
     Args:

@@ -175,7 +175,7 @@ class _LoopState:
     client: AsyncClient
     # Serialises collection creation among the coroutines of this loop. asyncio.Lock binds
     # to the first loop that waits on it, hence one per loop.
-    create_lock: asyncio.Lock
+    creation_lock: asyncio.Lock
 
 
 class Connection:
@@ -199,17 +199,19 @@ class Connection:
         self._closers: list[tuple[asyncio.AbstractEventLoop, AsyncGenerator[None, None]]] = []
         self._closed = False
         self._embedded_async: AsyncClient | None = None
+        # Serialises collection creation among threads (each loop has its own lock too).
+        self._creation_lock = threading.Lock()
         if target.kind == "url":
-            self.client = Client(target.location, api_key=target.api_key, timeout=target.timeout)
+            self._client = Client(target.location, api_key=target.api_key, timeout=target.timeout)
         elif target.kind == "path":
-            self.client = Client(path=target.location)
+            self._client = Client(path=target.location)
             self._embedded_async = AsyncClient(path=target.location)
         else:
-            self.client, self._embedded_async = _memory_clients()
+            self._client, self._embedded_async = _memory_clients()
         # Runs at close() or when the store is garbage collected, whichever comes first; it
         # holds no reference to self, so it does not keep the store alive.
         self._finalizer = weakref.finalize(
-            self, _release, target, self.client, self._embedded_async
+            self, _release, target, self._client, self._embedded_async
         )
 
     @property
@@ -245,6 +247,10 @@ class Connection:
             self._last = (loop, state)
             return state
 
+    def client(self) -> Client:
+        """The sync client, shared by every thread."""
+        return self._client
+
     def aclient(self) -> AsyncClient:
         """The async client for the running event loop (a server's is made on first use).
 
@@ -254,13 +260,17 @@ class Connection:
         """
         return self._state().client
 
-    def create_lock(self) -> asyncio.Lock:
-        """The running loop's lock that serialises collection creation.
+    def creation_lock(self) -> threading.Lock:
+        """The lock that serialises collection creation among threads."""
+        return self._creation_lock
+
+    def acreation_lock(self) -> asyncio.Lock:
+        """The running loop's lock that serialises collection creation among its coroutines.
 
         Raises:
             RuntimeError: no event loop is running in this thread.
         """
-        return self._state().create_lock
+        return self._state().creation_lock
 
     async def aclose(self) -> None:
         """Close the running loop's server connections, if it has any."""

@@ -1,7 +1,8 @@
 """``ShoalVectorStore``: a LangChain vector store on Shoal, a drop-in for langchain-milvus.
 
 Every operation has a sync method on the shared ``Client`` and a native async twin that
-awaits ``AsyncClient`` (no async method runs its sync twin in a thread). Where it differs
+awaits ``AsyncClient`` (no async method runs its sync twin in a thread): ``AsyncStoreIO``
+holds the async methods, ``StoreIO`` the sync ones generated from them. Where it differs
 from langchain-milvus, on purpose:
 
 - Ids are strings the caller chooses (``ids=``, else ``Document.id``, else a new UUID),
@@ -17,15 +18,11 @@ from langchain-milvus, on purpose:
 
 from __future__ import annotations
 
-from shoal.integrations.langchain._async.lookups import AsyncLookups
-from shoal.integrations.langchain._async.search import AsyncSearch
-from shoal.integrations.langchain._async.writes import AsyncWrites
-from shoal.integrations.langchain._sync.lookups import SyncLookups
-from shoal.integrations.langchain._sync.search import SyncSearch
-from shoal.integrations.langchain._sync.writes import SyncWrites
+from shoal.integrations.langchain._async.store import AsyncStoreIO
+from shoal.integrations.langchain._sync.store import StoreIO
 
 
-class ShoalVectorStore(AsyncSearch, SyncSearch, AsyncLookups, SyncLookups, AsyncWrites, SyncWrites):
+class ShoalVectorStore(AsyncStoreIO, StoreIO):
     """LangChain vector store on Shoal; takes langchain-milvus's arguments.
 
     Switching from langchain-milvus is changing the import::

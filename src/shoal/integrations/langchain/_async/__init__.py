@@ -1,1 +1,1 @@
-"""The store's I/O methods, written once (tools/gen_sync.py makes the sync modules)."""
+"""The LangChain store's async I/O: the store's methods and its collection's."""

@@ -50,3 +50,25 @@ class HashEmbeddings(Embeddings):
 
     async def aembed_query(self, text: str) -> list[float]:
         return self.embed_query(text)
+
+
+def unit(*xs: float) -> list[float]:
+    """``xs`` scaled to length 1."""
+    v = np.asarray(xs, dtype=np.float64)
+    result: list[float] = (v / np.linalg.norm(v)).tolist()
+    return result
+
+
+#: Four unit vectors in 3 dimensions, named by direction.
+VECTORS = {"x": unit(1, 0, 0), "xy": unit(1, 1, 0), "y": unit(0, 1, 0), "neg": unit(-1, 0.2, 0)}
+
+
+class FixedQuery(HashEmbeddings):
+    """Embeds every query as ``q`` (documents as usual)."""
+
+    def __init__(self, q: list[float]) -> None:
+        super().__init__(dim=len(q))
+        self.q = q
+
+    def embed_query(self, text: str) -> list[float]:
+        return self.q

@@ -1,4 +1,4 @@
-"""What the collection's sync and async operations share: its settings and cached layout.
+"""What the store's two collection twins share: the collection's settings and cached layout.
 
 The collection is created lazily, on the first write, because its vector size is the
 length of the first embedding (as in langchain-milvus). Creation is race-free: within one
@@ -11,7 +11,6 @@ nothing and writes re-create it once.
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Sequence
 
 from shoal import models as m
@@ -22,8 +21,11 @@ from shoal.integrations.langchain.layout import CollectionLayout
 PAGE = 1000
 
 
-class CollectionBase:
-    """One named collection, reached through a :class:`Connection`.
+class CollectionState:
+    """One named collection, reached through a :class:`Connection`, and what is known of it.
+
+    Shared by ``AsyncStoreCollection`` and ``StoreCollection``: what one learns (or forgets),
+    the other knows.
 
     Args:
         connection: the clients.
@@ -46,33 +48,30 @@ class CollectionBase:
         self.vector_field = vector_field or None
         self.distance = distance
         self.hnsw = hnsw
-        self._layout: CollectionLayout | None = None
-        self._sync_lock = threading.Lock()
-
-    @property
-    def known_layout(self) -> CollectionLayout | None:
-        """The cached layout, without asking the engine (None if not learned yet)."""
-        return self._layout
+        #: The cached layout (None if not learned yet, or forgotten).
+        self.known_layout: CollectionLayout | None = None
 
     def forget(self) -> None:
         """Drop the cached layout (the collection was dropped or may have changed)."""
-        self._layout = None
+        self.known_layout = None
 
-    def _new_config(
+    def new_config(
         self, size: int
     ) -> tuple[m.VectorParams | dict[str, m.VectorParams], CollectionLayout]:
+        """A new collection's vectors config for vectors of ``size``, and its layout."""
         params = m.VectorParams(size=size, distance=self.distance)
         layout = CollectionLayout(self.vector_field, self.distance, size)
         return (params if self.vector_field is None else {self.vector_field: params}), layout
 
     @staticmethod
-    def _batches(
+    def batches(
         ids: Sequence[str],
         vectors: Sequence[list[float]],
         payloads: Sequence[m.Payload],
         layout: CollectionLayout,
         batch_size: int,
     ) -> list[m.Batch]:
+        """Columns of points, ``batch_size`` per batch."""
         step = max(1, batch_size)
         return [
             m.Batch(
@@ -84,9 +83,10 @@ class CollectionBase:
         ]
 
     @staticmethod
-    def _query_args(
+    def query_args(
         layout: CollectionLayout, with_vectors: bool
     ) -> tuple[str | None, m.WithVectorInterface]:
+        """A query's ``using`` and ``with_vectors`` for ``layout``."""
         if not with_vectors:
             return layout.vector_name, False
         return layout.vector_name, True if layout.vector_name is None else [layout.vector_name]

@@ -1,27 +1,282 @@
-"""Vector search (plain, with scores, with relevance scores, MMR) and class constructors."""
+"""The store's I/O methods, written once: writes, lookups, searches, constructors, lifecycle.
+
+Each goes through the store's async collection (``AsyncStoreCollection``) and embedder
+(``AsyncEmbedder``).
+"""
 
 from __future__ import annotations
 
-from typing import Any
+import asyncio
+from collections.abc import Iterable, Sequence
+from typing import Any, TypeVar
 
 import numpy as np
 from langchain_core.documents import Document
 from langchain_core.embeddings import Embeddings
 from typing_extensions import Self
 
+from shoal import models as m
 from shoal.integrations.langchain.base import (
+    DEFAULT_BATCH_SIZE,
     DEFAULT_COLLECTION,
     Scored,
     StoreBase,
     Vector,
-    anew_store,
+    as_vectors,
+    check_write_kwargs,
     query_vector,
 )
+from shoal.integrations.langchain.filters import FilterArg, build_filter
+from shoal.integrations.langchain.ids import point_id
 from shoal.integrations.langchain.layout import CollectionLayout
 
+_S = TypeVar("_S", bound=StoreBase)
 
-class AsyncSearch(StoreBase):
-    """Searches and constructors of :class:`ShoalVectorStore`."""
+
+async def anew_store(cls: type[_S], **kwargs: Any) -> _S:
+    """``cls(**kwargs)``, as ``from_texts`` makes a store.
+
+    Opening an embedded folder reads it from disk, and ``drop_old`` deletes a collection.
+    """
+    if True:  # ASYNC
+        return await asyncio.to_thread(cls, **kwargs)  # not on the event loop
+    else:
+        return cls(**kwargs)
+
+
+class AsyncStoreIO(StoreBase):
+    """The I/O methods of :class:`ShoalVectorStore`."""
+
+    # ----------------------------------------------------------------- lifecycle
+
+    async def aclose(self) -> None:
+        """Release the clients, and an embedded folder once no store uses it (closing its
+        ``Database`` flushes and syncs it to disk). Idempotent."""
+        if True:  # ASYNC
+            # The running loop's server connections first; the release then runs on a
+            # worker thread, as closing a Database syncs to disk.
+            await self._connection.aclose()
+            await asyncio.to_thread(self._connection.close)
+        else:
+            self._connection.close()
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    async def adrop(self) -> None:
+        """Delete the collection and everything in it (it is re-created by the next write)."""
+        await self._acollection.drop()
+
+    # -------------------------------------------------------------------- writes
+
+    async def aadd_texts(
+        self,
+        texts: Iterable[str],
+        metadatas: list[dict[str, Any]] | None = None,
+        timeout: float | None = None,
+        batch_size: int = DEFAULT_BATCH_SIZE,
+        *,
+        ids: list[str] | None = None,
+        **kwargs: Any,
+    ) -> list[str]:
+        """Embed texts and store them (insert, or replace documents with the same id).
+
+        Args:
+            texts: the texts.
+            metadatas: one metadata dict per text.
+            timeout: accepted for compatibility.
+            batch_size: points per write request.
+            ids: one id per text; missing ones become new UUID strings.
+
+        Returns:
+            The document ids, in order.
+
+        Raises:
+            ValueError: ``metadatas`` or ``ids`` has the wrong length.
+            InvalidPayload: a metadata key is reserved, or a value is not JSON.
+            WrongVectorSize: the embedding's length differs from the collection's.
+        """
+        check_write_kwargs("aadd_texts", kwargs)
+        text_list, doc_ids, payloads = self._prepare(texts, metadatas, ids)
+        if not text_list:
+            return []
+        vectors = await self._aembedder.documents(text_list)
+        vecs = as_vectors(vectors, len(text_list))
+        return await self._awrite(doc_ids, vecs, payloads, batch_size)
+
+    async def aadd_documents(self, documents: list[Document], **kwargs: Any) -> list[str]:
+        """Embed documents and store them; ids from ``ids=``, else ``Document.id``.
+
+        Args:
+            documents: the documents (not modified).
+            **kwargs: ``ids``, ``batch_size``, ``timeout``.
+
+        Returns:
+            The document ids, in order.
+
+        Raises:
+            ValueError, InvalidPayload, WrongVectorSize: as :meth:`add_texts`.
+        """
+        ids = kwargs.pop("ids", None)
+        batch_size = kwargs.pop("batch_size", DEFAULT_BATCH_SIZE)
+        check_write_kwargs("aadd_documents", kwargs)
+        texts = [d.page_content for d in documents]
+        _, doc_ids, payloads = self._prepare(texts, [d.metadata for d in documents], ids, documents)
+        if not texts:
+            return []
+        vectors = await self._aembedder.documents(texts)
+        return await self._awrite(doc_ids, as_vectors(vectors, len(texts)), payloads, batch_size)
+
+    async def aadd_embeddings(
+        self,
+        texts: list[str],
+        embeddings: Sequence[Vector],
+        metadatas: list[dict[str, Any]] | None = None,
+        timeout: float | None = None,
+        batch_size: int = DEFAULT_BATCH_SIZE,
+        *,
+        ids: list[str] | None = None,
+        **kwargs: Any,
+    ) -> list[str]:
+        """Store texts with vectors computed elsewhere.
+
+        Args:
+            texts: the texts.
+            embeddings: one vector per text.
+            metadatas: one metadata dict per text.
+            timeout: accepted for compatibility.
+            batch_size: points per write request.
+            ids: one id per text; missing ones become new UUID strings.
+
+        Returns:
+            The document ids, in order.
+
+        Raises:
+            ValueError: a list has the wrong length.
+            InvalidPayload, WrongVectorSize: as :meth:`add_texts`.
+        """
+        check_write_kwargs("aadd_embeddings", kwargs)
+        text_list, doc_ids, payloads = self._prepare(texts, metadatas, ids)
+        vecs = as_vectors(embeddings, len(text_list))
+        return await self._awrite(doc_ids, vecs, payloads, batch_size) if text_list else []
+
+    async def _awrite(
+        self, doc_ids: list[str], vectors: list[list[float]], payloads: list[m.Payload], size: int
+    ) -> list[str]:
+        await self._acollection.upsert([point_id(i) for i in doc_ids], vectors, payloads, size)
+        return doc_ids
+
+    async def aupsert(
+        self,
+        ids: list[str] | list[Document] | None = None,
+        documents: list[Document] | None = None,
+        batch_size: int = DEFAULT_BATCH_SIZE,
+        timeout: float | None = None,
+        **kwargs: Any,
+    ) -> list[str]:
+        """Insert documents or replace those with the same ids (langchain-milvus's upsert).
+
+        Args:
+            ids: the ids (else ``Document.id``, else new ones). A list of documents given
+                here, LangChain's older ``upsert(documents)`` call, is taken as ``documents``.
+            documents: the documents.
+            batch_size: points per write request.
+            timeout: accepted for compatibility.
+
+        Returns:
+            The document ids.
+
+        Raises:
+            ValueError, InvalidPayload, WrongVectorSize: as :meth:`add_documents`.
+        """
+        if ids and documents is None and isinstance(ids[0], Document):
+            documents, ids = [d for d in ids if isinstance(d, Document)], None
+        if not documents:
+            return []
+        str_ids = [str(i) for i in ids] if ids else None
+        return await self.aadd_documents(documents, ids=str_ids, batch_size=batch_size, **kwargs)
+
+    async def adelete(
+        self, ids: list[str] | None = None, expr: str | None = None, **kwargs: Any
+    ) -> bool | None:
+        """Delete documents by id, or those matching an expression or filter.
+
+        Missing ids, and a collection that does not exist yet, are not errors.
+
+        Args:
+            ids: document ids; when given, ``expr`` / ``filter`` are ignored (as Milvus).
+            expr: a Milvus-style expression, e.g. ``"id == 'doc_1'"`` (``id`` being a
+                metadata key) or ``"pk in ['a', 'b']"`` (the document ids).
+            **kwargs: ``filter=`` (a dict of equalities, a ``Filter`` or an expression).
+
+        Returns:
+            True.
+
+        Raises:
+            BadRequest: neither ids nor a filter is given.
+            InvalidFilter: the expression or filter is malformed.
+        """
+        selector = self._delete_selector(ids, expr, kwargs)
+        if selector is not None:
+            await self._acollection.delete(selector)
+        return True
+
+    # ------------------------------------------------------------------- lookups
+
+    async def aget_by_ids(self, ids: Sequence[str], /) -> list[Document]:
+        """Documents by id, in the order given; missing ids are skipped.
+
+        Args:
+            ids: document ids.
+
+        Returns:
+            The documents found.
+        """
+        records = await self._acollection.retrieve([point_id(str(i)) for i in ids])
+        return [self._fields.document(r.payload, r.id) for r in records]
+
+    async def asearch_by_metadata(
+        self, expr: FilterArg | None, fields: list[str] | None = None, limit: int | None = 10
+    ) -> list[Document]:
+        """Documents whose metadata match a filter, without vector search.
+
+        Args:
+            expr: a Milvus-style expression (``"city == 'Seoul'"``), a dict of
+                equalities or a ``Filter``; None or "" matches every document.
+            fields: metadata keys to return (all by default).
+            limit: at most this many documents (None: all), in id order.
+
+        Returns:
+            The documents.
+
+        Raises:
+            InvalidFilter: a malformed filter.
+        """
+        flt = build_filter(None, expr or None, self._fields.metadata)
+        records = await self._acollection.scroll(flt, limit, True)
+        return [self._fields.document(r.payload, r.id, fields) for r in records]
+
+    async def aget_pks(self, expr: FilterArg, **kwargs: Any) -> list[str]:
+        """Ids of every document matching a filter (langchain-milvus's ``get_pks``).
+
+        Args:
+            expr: a Milvus-style expression, a dict of equalities or a ``Filter``.
+            **kwargs: accepted for compatibility (``timeout``).
+
+        Returns:
+            Document id strings, in point id order; ``[]`` if there is no collection.
+
+        Raises:
+            InvalidFilter: a malformed filter.
+        """
+        flt = build_filter(None, expr or None, self._fields.metadata)
+        records = await self._acollection.scroll(flt, None, [self._fields.primary])
+        return [self._pk_of(r) for r in records]
+
+    # ------------------------------------------------------------------ searches
 
     async def _asearch(
         self,
@@ -34,7 +289,7 @@ class AsyncSearch(StoreBase):
     ) -> tuple[Scored, CollectionLayout | None]:
         flt, params, threshold = self._search_request(method, param, expr, kw)
         vector = query_vector(embedding)
-        points, layout = await self._collection.aquery(vector, k, flt, params, threshold)
+        points, layout = await self._acollection.query(vector, k, flt, params, threshold)
         return self._scored(points), layout
 
     async def asimilarity_search(
@@ -64,9 +319,9 @@ class AsyncSearch(StoreBase):
             InvalidFilter: a malformed filter.
             TypeError: an unknown keyword argument.
         """
-        # Straight to the search, not through asimilarity_search_with_score: on the async
-        # side each layer is one more coroutine object per call for the collector to walk.
-        vector = await self._embedder.query(query)
+        # Straight to the search, not through asimilarity_search_with_score: searches are
+        # the hot path, and each layer costs every call one more object to make and collect.
+        vector = await self._aembedder.query(query)
         pairs, _ = await self._asearch("asimilarity_search", vector, k, param, expr, kwargs)
         return [doc for doc, _ in pairs]
 
@@ -127,7 +382,7 @@ class AsyncSearch(StoreBase):
         Raises:
             InvalidFilter, TypeError: as :meth:`similarity_search`.
         """
-        vector = await self._embedder.query(query)
+        vector = await self._aembedder.query(query)
         return await self.asimilarity_search_with_score_by_vector(
             vector, k, param, expr, timeout, **kwargs
         )
@@ -164,7 +419,7 @@ class AsyncSearch(StoreBase):
         self, query: str, k: int = 4, **kwargs: Any
     ) -> Scored:
         param, expr = kwargs.pop("param", None), kwargs.pop("expr", None)
-        vector = await self._embedder.query(query)
+        vector = await self._aembedder.query(query)
         method = "asimilarity_search_with_relevance_scores"
         pairs, layout = await self._asearch(method, vector, k, param, expr, kwargs)
         fn = self._relevance(layout)
@@ -220,7 +475,7 @@ class AsyncSearch(StoreBase):
             ValueError: ``lambda_mult`` is outside [0, 1].
             InvalidFilter, TypeError: as :meth:`similarity_search`.
         """
-        vector = await self._embedder.query(query)
+        vector = await self._aembedder.query(query)
         return await self.amax_marginal_relevance_search_by_vector(
             vector, k, fetch_k, lambda_mult, param, expr, timeout, **kwargs
         )
@@ -257,7 +512,7 @@ class AsyncSearch(StoreBase):
         method = "amax_marginal_relevance_search_by_vector"
         flt, params, threshold = self._search_request(method, param, expr, kwargs)
         vector = query_vector(embedding)
-        points, layout = await self._collection.aquery(
+        points, layout = await self._acollection.query(
             vector, max(k, fetch_k), flt, params, threshold, with_vectors=True
         )
         return self._mmr(vector, points, layout, k, lambda_mult)

@@ -1,0 +1,60 @@
+"""Bulk ingest: upload_points and upload_collection batch the input, one transaction each."""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from shoal import AsyncClient, errors, models
+
+
+async def make(tmp_path: Path) -> AsyncClient:
+    client = AsyncClient(path=tmp_path)
+    await client.create_collection("c", models.VectorParams(size=4, distance="Euclid"))
+    return client
+
+
+async def test_upload_collection_from_numpy_in_batches(tmp_path: Path) -> None:
+    vectors = np.random.default_rng(0).standard_normal((1000, 4)).astype(np.float32)
+    async with await make(tmp_path) as client:
+        col = client._transport.database().collection("c")  # type: ignore[union-attr]
+        before = col.writer.commits
+        await client.upload_collection(
+            "c", vectors, payload=({"i": i} for i in range(1000)), ids=range(1000),
+            batch_size=128, wait=True,
+        )  # fmt: skip
+        assert col.writer.commits - before == 8  # ceil(1000 / 128) transactions
+        rec = (await client.retrieve("c", [123], with_vectors=True))[0]
+        assert rec.payload == {"i": 123}
+        assert np.allclose(rec.vector, vectors[123])  # type: ignore[arg-type]
+    async with AsyncClient(path=tmp_path) as reopened:
+        assert (await reopened.count("c")).count == 1000
+
+
+async def test_upload_points_with_generated_ids_and_progress(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    async with AsyncClient(path=tmp_path) as client:
+        await client.create_collection("c", models.VectorParams(size=2, distance="Dot"))
+        points = (models.PointStruct(id=str(uuid.UUID(int=i)), vector=[i, 1.0]) for i in range(300))
+        await client.upload_points("c", points, batch_size=100, wait=True, progress=True)
+        assert (await client.count("c")).count == 300
+        await client.upload_collection("c", [[1.0, 2.0]] * 5, wait=True)  # random UUID ids
+        assert (await client.count("c")).count == 305
+    assert "300 points" in capsys.readouterr().err
+
+
+async def test_upload_rejects_bad_batch_and_mismatched_columns(tmp_path: Path) -> None:
+    async with await make(tmp_path) as client:
+        with pytest.raises(errors.WrongVectorSize):
+            await client.upload_collection(
+                "c", [[1.0, 2.0, 3.0, 4.0], [1.0]], ids=[1, 2], wait=True
+            )
+        assert (await client.count("c")).count == 0  # the bad batch changed nothing
+        with pytest.raises(errors.BadRequest, match="fewer ids"):
+            await client.upload_collection("c", np.ones((3, 4)), ids=[1, 2], wait=True)
+        with pytest.raises(errors.BadRequest, match="batch_size"):
+            await client.upload_points("c", [], batch_size=0)
