@@ -12,6 +12,7 @@ import threading
 from shoal import models as m
 from shoal.engine.ann import resolve_settings
 from shoal.engine.collection import Collection
+from shoal.engine.limits import Limits
 from shoal.errors import (
     CollectionAlreadyExists,
     CollectionNotFound,
@@ -35,12 +36,18 @@ class Database:
 
     Args:
         path: a storage folder (created if missing), or None for a memory-only database.
+        limits: the limits every collection's filters keep to; by default
+            ``Limits.from_env()`` (Qdrant's strict-mode names, see ``shoal.engine.limits``).
 
     Raises:
         StorageLocked: another process (or another Database in this one) has the folder open.
+        InvalidConfig: a limit set in the environment is not a positive integer.
     """
 
-    def __init__(self, path: str | os.PathLike[str] | None = None) -> None:
+    def __init__(
+        self, path: str | os.PathLike[str] | None = None, *, limits: Limits | None = None
+    ) -> None:
+        self.limits = limits or Limits.from_env()
         self._lock = threading.RLock()
         self._collections: dict[str, Collection] = {}
         self._catalog = Catalog(path) if path is not None else None
@@ -50,7 +57,7 @@ class Database:
                 for store in self._catalog.open_all():
                     name = store.get_meta("name")
                     config = m.CreateCollection.model_validate(store.get_meta("config"))
-                    self._collections[name] = Collection(name, config, store)
+                    self._collections[name] = Collection(name, config, store, self.limits)
             except BaseException:
                 self.close()
                 raise
@@ -107,7 +114,7 @@ class Database:
                 raise CollectionAlreadyExists(name)
             stored = config.model_dump(mode="json", exclude_none=True, by_alias=True)
             store = self._catalog.create(name, stored) if self._catalog else None
-            self._collections[name] = Collection(name, config, store)
+            self._collections[name] = Collection(name, config, store, self.limits)
         return True
 
     def delete_collection(self, name: str) -> bool:
