@@ -114,3 +114,18 @@ def upsert_body(
     if isinstance(points, m.Batch):
         return m.PointsBatch(batch=points)
     return m.PointsList(points=[as_model(p, m.PointStruct) for p in points])
+
+
+def timeout_arg(value: Any) -> int | None:
+    """A ``timeout`` argument: whole seconds, at least 1, as Qdrant's ``timeout`` parameter.
+
+    Raises:
+        BadRequest: anything else.
+    """
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise BadRequest(
+            f"Wrong input: timeout must be a whole number of seconds >= 1, got {value!r}"
+        )
+    return int(value)

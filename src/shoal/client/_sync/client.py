@@ -215,6 +215,7 @@ class Client:
         collection_name: str,
         points_selector: PointsSelectorLike,
         wait: bool = True,
+        timeout: int | None = None,
     ) -> m.UpdateResult:
         """Delete points by ids (missing ids are ignored) or by filter.
 
@@ -222,9 +223,15 @@ class Client:
             points_selector: a list of ids, ``PointIdsList``, ``Filter``, ``FilterSelector``,
                 or a filter expression string such as ``"category == 'a'"``.
             wait: as in ``upsert``.
+            timeout: seconds the filter's evaluation may take (Qdrant's ``timeout``); by
+                default unlimited embedded, the server's default over HTTP.
+
+        Raises:
+            RequestTimeout: the timeout passed first (nothing is deleted).
         """
         selector = convert.points_selector(points_selector)
-        return self._t.delete(collection_name, selector, wait)
+        seconds = convert.timeout_arg(timeout)
+        return self._t.delete(collection_name, selector, wait, seconds)
 
     def set_payload(
         self,
@@ -355,6 +362,7 @@ class Client:
         with_payload: m.WithPayloadInterface = True,
         with_vectors: m.WithVectorInterface = False,
         order_by: str | m.OrderBy | None = None,
+        timeout: int | None = None,
     ) -> tuple[list[m.Record], m.ExtendedPointId | None]:
         """A page of points in id order (or ordered by a payload key).
 
@@ -363,9 +371,13 @@ class Client:
             limit: page size.
             offset: the id to start from (inclusive): the previous page's next offset.
             order_by: a payload key (or ``OrderBy``) to order by instead of the id.
+            timeout: seconds the scroll may take (as in ``query_points``).
 
         Returns:
             (points, next_offset); next_offset is None on the last page.
+
+        Raises:
+            RequestTimeout: the timeout passed first.
         """
         body = convert.build(
             m.ScrollRequest,
@@ -376,7 +388,7 @@ class Client:
             with_vector=with_vectors,
             order_by=order_by,
         )
-        result = self._t.scroll(collection_name, body)
+        result = self._t.scroll(collection_name, body, convert.timeout_arg(timeout))
         return result.points, result.next_page_offset
 
     def count(
@@ -384,10 +396,18 @@ class Client:
         collection_name: str,
         count_filter: m.Filter | str | None = None,
         exact: bool = True,
+        timeout: int | None = None,
     ) -> m.CountResult:
-        """Number of points, or of those matching ``count_filter``."""
+        """Number of points, or of those matching ``count_filter``.
+
+        Args:
+            timeout: seconds the count may take (as in ``query_points``).
+
+        Raises:
+            RequestTimeout: the timeout passed first.
+        """
         body = convert.build(m.CountRequest, filter=convert.filter_arg(count_filter), exact=exact)
-        return self._t.count(collection_name, body)
+        return self._t.count(collection_name, body, convert.timeout_arg(timeout))
 
     def query_points(
         self,
@@ -401,6 +421,7 @@ class Client:
         with_payload: m.WithPayloadInterface = True,
         with_vectors: m.WithVectorInterface = False,
         score_threshold: float | None = None,
+        timeout: int | None = None,
     ) -> m.QueryResponse:
         """Nearest points to a vector, or to a stored point (left out of its own results).
 
@@ -411,6 +432,8 @@ class Client:
             limit, offset: paging of the results.
             score_threshold: drop results worse than this (a minimum similarity for cosine
                 and dot, a maximum distance for Euclid and Manhattan).
+            timeout: seconds the search may take (Qdrant's ``timeout``): embedded, no limit
+                by default; over HTTP the server's default (60 s on ``shoal serve``).
 
         Returns:
             ``QueryResponse``; ``.points`` best first.
@@ -419,7 +442,11 @@ class Client:
             WrongVectorSize: the query vector has the wrong length.
             PointNotFound: querying by an id that does not exist.
             InvalidFilter: the filter is malformed.
+            FilterTooLarge: the filter is over the limits (``filter_max_conditions``,
+                ``condition_max_size``).
+            RequestTimeout: the timeout passed before the search was done.
         """
+        seconds = convert.timeout_arg(timeout)
         request = convert.build(
             m.QueryRequest,
             InvalidQuery,
@@ -433,15 +460,22 @@ class Client:
             with_vector=with_vectors,
             score_threshold=score_threshold,
         )
-        return self._t.query(collection_name, request)
+        return self._t.query(collection_name, request, seconds)
 
     def query_batch_points(
-        self, collection_name: str, requests: Sequence[m.QueryRequest]
+        self,
+        collection_name: str,
+        requests: Sequence[m.QueryRequest],
+        timeout: int | None = None,
     ) -> list[m.QueryResponse]:
-        """Several queries in one call (unfiltered ones share one matrix product)."""
+        """Several queries in one call (unfiltered ones share one matrix product).
+
+        Args:
+            timeout: seconds the whole batch may take (as in ``query_points``).
+        """
         reqs = [convert.as_model(r, m.QueryRequest, InvalidQuery) for r in requests]
         body = m.QueryRequestBatch(searches=reqs)
-        return self._t.query_batch(collection_name, body)
+        return self._t.query_batch(collection_name, body, convert.timeout_arg(timeout))
 
     # --------------------------------------------------------------- bulk ingest
 

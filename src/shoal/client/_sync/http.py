@@ -49,6 +49,8 @@ _UPDATE_RESULTS = TypeAdapter(list[m.UpdateResult])
 
 # A write as the batcher holds it: collection, operation, body, wait.
 _Write = tuple[str, str, BaseModel, bool]
+# A query as the batcher holds it: collection, request, timeout.
+_Query = tuple[str, m.QueryRequest, "int | None"]
 # Each write's own endpoint, and its operation in a /points/batch body.
 _WRITE_ROUTE = {
     "upsert": ("PUT", "/points"),
@@ -105,9 +107,7 @@ class HttpTransport:
         self._http = http_client
         self._gate = RequestGate(MAX_IN_FLIGHT)
         # Concurrent query_points calls are sent together as one /points/query/batch.
-        self._queries: InlineBatcher[tuple[str, m.QueryRequest], m.QueryResponse] = InlineBatcher(
-            self._query_many
-        )
+        self._queries: InlineBatcher[_Query, m.QueryResponse] = InlineBatcher(self._query_many)
         # Concurrent small writes are sent together as one /points/batch.
         self._writes: InlineBatcher[_Write, m.UpdateResult] = InlineBatcher(self._write_many)
 
@@ -121,8 +121,11 @@ class HttpTransport:
         path: str,
         body: BaseModel | None = None,
         wait: bool | None = None,
+        timeout: int | None = None,
     ) -> Any:
         """Send one request and return the envelope's ``result``.
+
+        ``wait`` and ``timeout`` become Qdrant's query parameters of the same names.
 
         Raises:
             ShoalError: the server's error, as the class embedded mode raises.
@@ -130,14 +133,18 @@ class HttpTransport:
                 something that is not Qdrant's envelope.
         """
         content = None if body is None else _encode(body)
-        params = None if wait is None else {"wait": "true" if wait else "false"}
+        params: dict[str, str] = {}
+        if wait is not None:
+            params["wait"] = "true" if wait else "false"
+        if timeout is not None:
+            params["timeout"] = str(timeout)
         try:
             with self._gate:
                 response = self._http.request(
                     method,
                     self.url + path,
                     content=content,
-                    params=params,
+                    params=params or None,
                     headers=JSON_HEADERS if content is not None else None,
                 )
         except httpx.TimeoutException as exc:
@@ -178,67 +185,85 @@ class HttpTransport:
         return self._writes.submit((name, "upsert", body, wait))
 
     def delete(
-        self, name: str, selector: m.PointIdsList | m.FilterSelector, wait: bool
+        self,
+        name: str,
+        selector: m.PointIdsList | m.FilterSelector,
+        wait: bool,
+        timeout: int | None = None,
     ) -> m.UpdateResult:
-        return self._writes.submit((name, "delete", _portable(selector), wait))
+        body = _portable(selector)
+        if timeout is None:
+            return self._writes.submit((name, "delete", body, wait))
+        # A delete with its own timeout goes alone: a batch has one timeout for all.
+        result = self._request("POST", _col(name) + "/points/delete", body, wait, timeout)
+        return _parse(m.UpdateResult, result)
 
     def retrieve(self, name: str, body: m.PointRequest) -> list[m.Record]:
         result = self._request("POST", _col(name) + "/points", body)
         return _parse_list(_RECORDS, result)
 
-    def scroll(self, name: str, body: m.ScrollRequest) -> m.ScrollResult:
-        result = self._request("POST", _col(name) + "/points/scroll", _portable(body))
+    def scroll(
+        self, name: str, body: m.ScrollRequest, timeout: int | None = None
+    ) -> m.ScrollResult:
+        path = _col(name) + "/points/scroll"
+        result = self._request("POST", path, _portable(body), timeout=timeout)
         return _parse(m.ScrollResult, result)
 
-    def count(self, name: str, body: m.CountRequest) -> m.CountResult:
-        result = self._request("POST", _col(name) + "/points/count", _portable(body))
+    def count(self, name: str, body: m.CountRequest, timeout: int | None = None) -> m.CountResult:
+        path = _col(name) + "/points/count"
+        result = self._request("POST", path, _portable(body), timeout=timeout)
         return _parse(m.CountResult, result)
 
-    def query(self, name: str, body: m.QueryRequest) -> m.QueryResponse:
-        return self._queries.submit((name, body))
+    def query(self, name: str, body: m.QueryRequest, timeout: int | None = None) -> m.QueryResponse:
+        return self._queries.submit((name, body, timeout))
 
-    def _query_one(self, name: str, body: m.QueryRequest) -> m.QueryResponse:
-        result = self._request("POST", _col(name) + "/points/query", _portable(body))
+    def _query_one(self, name: str, body: m.QueryRequest, timeout: int | None) -> m.QueryResponse:
+        path = _col(name) + "/points/query"
+        result = self._request("POST", path, _portable(body), timeout=timeout)
         return _parse(m.QueryResponse, result)
 
-    def _query_many(
-        self, items: list[tuple[str, m.QueryRequest]]
-    ) -> list[m.QueryResponse | BaseException]:
-        """Concurrent queries of one collection travel as one batch request; if the batch is
-        rejected, each query is retried alone so only the bad one fails."""
+    def _query_many(self, items: list[_Query]) -> list[m.QueryResponse | BaseException]:
+        """Concurrent queries of one collection (and one timeout) travel as one batch
+        request; if the batch is rejected, each query is retried alone so only the bad one
+        fails."""
         out: list[m.QueryResponse | BaseException | None] = [None] * len(items)
-        by_name: dict[str, list[int]] = {}
-        for i, (name, _) in enumerate(items):
-            by_name.setdefault(name, []).append(i)
-        for name, idxs in by_name.items():
+        groups: dict[tuple[str, int | None], list[int]] = {}
+        for i, (name, _, timeout) in enumerate(items):
+            groups.setdefault((name, timeout), []).append(i)
+        for (name, timeout), idxs in groups.items():
             requests = [items[i][1] for i in idxs]
             results: list[m.QueryResponse | BaseException] = []
             try:
                 if len(requests) == 1:
-                    results = [self._query_one(name, requests[0])]
+                    results = [self._query_one(name, requests[0], timeout)]
                 else:
                     batch = m.QueryRequestBatch(searches=requests)
-                    results = list(self.query_batch(name, batch))
+                    results = list(self.query_batch(name, batch, timeout))
             except ShoalError as exc:
                 if len(requests) == 1:
                     results = [exc]
                 else:
-                    results = [self._query_outcome(name, r) for r in requests]
+                    results = [self._query_outcome(name, r, timeout) for r in requests]
             for i, result in zip(idxs, results, strict=True):
                 out[i] = result
         return [o for o in out if o is not None]
 
-    def _query_outcome(self, name: str, body: m.QueryRequest) -> m.QueryResponse | BaseException:
+    def _query_outcome(
+        self, name: str, body: m.QueryRequest, timeout: int | None
+    ) -> m.QueryResponse | BaseException:
         try:
-            return self._query_one(name, body)
+            return self._query_one(name, body, timeout)
         except ShoalError as exc:
             return exc
 
-    def query_batch(self, name: str, body: m.QueryRequestBatch) -> list[m.QueryResponse]:
+    def query_batch(
+        self, name: str, body: m.QueryRequestBatch, timeout: int | None = None
+    ) -> list[m.QueryResponse]:
         searches = [_portable(s) for s in body.searches]
         if any(a is not b for a, b in zip(searches, body.searches, strict=True)):
             body = m.QueryRequestBatch(searches=searches)
-        result = self._request("POST", _col(name) + "/points/query/batch", body)
+        path = _col(name) + "/points/query/batch"
+        result = self._request("POST", path, body, timeout=timeout)
         return _parse_list(_RESPONSES, result)
 
     # ---------------------------------------------------------------- payload
@@ -494,6 +519,7 @@ def _error_class(name: str | None, status: int, message: str) -> type[ShoalError
         400: errors.BadRequest,
         401: errors.Unauthorized,
         403: errors.Forbidden,
+        408: errors.RequestTimeout,
     }
     return by_status.get(status, RemoteError)
 
