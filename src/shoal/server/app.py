@@ -3,11 +3,13 @@
 Every endpoint goes through one wrapper that checks the api key, times the request, turns
 Shoal's typed errors into Qdrant's error envelope with the error's status, and records
 metrics. The database is opened (unless one is handed in) and closed in the lifespan, so a
-SIGTERM that stops uvicorn flushes every pending write before the process exits.
+SIGTERM that stops uvicorn flushes every pending write before the process exits; before
+closing it, every request still in flight is told to stop (``InFlight.abort_all``).
 """
 
 from __future__ import annotations
 
+import functools
 import hmac
 import logging
 import time
@@ -29,6 +31,7 @@ from shoal.engine import Database
 from shoal.errors import CollectionNotFound, Forbidden, ShoalError, Unauthorized
 from shoal.server import wire
 from shoal.server.config import ServerConfig
+from shoal.server.inflight import InFlight
 from shoal.server.metrics import Metrics
 from shoal.server.routes import OPERATIONS, Call, Handler, Operation
 
@@ -92,6 +95,7 @@ class ServerState:
         self.ready = False
         self.auth = Auth(config.api_key, config.read_only_api_key)
         self.metrics = Metrics("shoal", __version__)
+        self.inflight = InFlight(config.request_timeout)
 
 
 def _wrap(
@@ -107,10 +111,11 @@ def _wrap(
 
     async def endpoint(request: Request) -> Response:
         start = time.perf_counter()
+        call = Call(request, state.db, state.config.max_body_bytes, state.inflight)
         try:
             if auth:
                 state.auth.check(request.headers, write)
-            result = await handler(Call(request, state.db, state.config.max_body_bytes))
+            result = await handler(call)
             elapsed = time.perf_counter() - start
             response = result if isinstance(result, Response) else wire.ok(result, elapsed)
         except ShoalError as exc:
@@ -119,6 +124,8 @@ def _wrap(
         except Exception as exc:  # a bug, not a bad request: answer 500 and keep serving
             logger.exception("%s %s failed", method, request.url.path)
             response = wire.internal_error(exc, time.perf_counter() - start)
+        finally:
+            call.finish()
         state.metrics.observe(method, path, response.status_code, time.perf_counter() - start)
         return response
 
@@ -216,12 +223,15 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[dict[str, Any]]:
         if state.db is None:
-            state.db = await anyio.to_thread.run_sync(Database, config.storage_path)
+            state.db = await anyio.to_thread.run_sync(
+                functools.partial(Database, config.storage_path, limits=config.limits)
+            )
         state.ready = True
         try:
             yield {}
         finally:
             state.ready = False
+            state.inflight.abort_all()  # a request still running must not hold up the close
             if state.close_db and state.db is not None:
                 db, state.db = state.db, None
                 await anyio.to_thread.run_sync(db.close)
