@@ -138,7 +138,9 @@ class Call:
         Raises:
             BadRequest: a ``timeout`` that is not a positive whole number.
         """
-        timeout = wire.query_timeout(self.request.query_params)
+        # Most requests have no query string: skip parsing one (~3 µs).
+        given = b"timeout" in self.request.scope.get("query_string", b"")
+        timeout = wire.query_timeout(self.request.query_params) if given else None
         self.deadline = self.inflight.start(timeout, operation)
         return self.deadline
 
