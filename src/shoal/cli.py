@@ -96,6 +96,24 @@ def _add_serve_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) 
         default=32.0,
         help="refuse request bodies larger than this with 413 (default 32)",
     )
+    p.add_argument(
+        "--request-timeout",
+        type=float,
+        default=60.0,
+        help="seconds a query, scroll, count or delete by filter may run when the request "
+        "has no timeout parameter (default 60, as Qdrant)",
+    )
+    p.add_argument(
+        "--filter-max-conditions",
+        type=int,
+        help="refuse filters with more conditions (default: $SHOAL_FILTER_MAX_CONDITIONS or 1000)",
+    )
+    p.add_argument(
+        "--condition-max-size",
+        type=int,
+        help="refuse conditions with more values, e.g. in a MatchAny "
+        "(default: $SHOAL_CONDITION_MAX_SIZE or 100000)",
+    )
     p.add_argument("--ssl-certfile", help="serve HTTPS with this certificate (PEM)")
     p.add_argument("--ssl-keyfile", help="the certificate's private key (PEM)")
     p.add_argument(
@@ -128,6 +146,9 @@ def serve(args: argparse.Namespace) -> int:
             api_key=args.api_key or env_key,
             read_only_api_key=args.read_only_api_key or env_ro_key,
             max_body_bytes=int(args.max_body_mb * 1024 * 1024),
+            request_timeout=args.request_timeout,
+            filter_max_conditions=args.filter_max_conditions,
+            condition_max_size=args.condition_max_size,
             ssl_certfile=args.ssl_certfile,
             ssl_keyfile=args.ssl_keyfile,
             log_level=args.log_level,

@@ -98,6 +98,25 @@ class InvalidFilter(BadRequest):
         self.expression, self.position = expression, position
 
 
+class FilterTooLarge(InvalidFilter):
+    """A filter exceeds a limit on its size: ``filter_max_conditions`` (conditions in the
+    whole filter) or ``condition_max_size`` (values in one condition, such as the list of a
+    ``MatchAny`` or of ``in``), with the names and meaning of Qdrant's strict mode.
+
+    Attributes:
+        limit: the limit's name.
+        value: what the filter has.
+        maximum: what the limit allows.
+    """
+
+    def __init__(self, limit: str, value: int, maximum: int, advice: str) -> None:
+        what = "Filter condition" if limit == "filter_max_conditions" else "Condition size"
+        super().__init__(
+            f"{what} limit reached ({value} > {maximum}): {limit} is {maximum}. Help: {advice}"
+        )
+        self.limit, self.value, self.maximum = limit, value, maximum
+
+
 class InvalidPayload(BadRequest):
     """A payload is not a JSON object, or a payload operation is malformed."""
 
@@ -112,6 +131,14 @@ class NotSupported(BadRequest):
     Shoal never accepts such a value and drops it: the request is refused, and the message
     names the field (``hnsw_config.on_disk=true is not supported ...``) or the feature.
     """
+
+
+class RequestTimeout(ShoalError):
+    """A query, scroll, count or delete by filter ran past its deadline (its ``timeout``,
+    or the server's default), or was abandoned because its client went away. Qdrant
+    answers a timed-out request the same way: status 408."""
+
+    status_code = 408
 
 
 class StorageError(ShoalError):
@@ -202,6 +229,7 @@ __all__ = [
     "CollectionAlreadyExists",
     "CollectionNotFound",
     "EmbeddingError",
+    "FilterTooLarge",
     "Forbidden",
     "InvalidCollectionName",
     "InvalidConfig",
@@ -214,6 +242,7 @@ __all__ = [
     "Overloaded",
     "PointNotFound",
     "RemoteError",
+    "RequestTimeout",
     "ShoalError",
     "StorageError",
     "StorageLocked",

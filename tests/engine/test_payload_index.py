@@ -21,6 +21,7 @@ from hypothesis import strategies as st
 
 from shoal import models as m
 from shoal.engine import Database
+from shoal.engine.deadline import NO_DEADLINE
 from shoal.engine.filter_plan import FilterMatch
 from shoal.engine.payload_index import PayloadIndexes
 from shoal.engine.state import CollectionState, Row
@@ -119,11 +120,14 @@ def check(state: CollectionState, indexes: PayloadIndexes, tree: t.Node) -> None
     expected = np.zeros(state.high, dtype=bool)
     for r in state.live_rows().tolist():
         expected[r] = pred(state.payloads[r] or {}, state.keys[r])  # type: ignore[arg-type]
-    match = FilterMatch(state, tree, pred, indexes)
-    assert np.array_equal(match.mask(), expected), (tree, np.flatnonzero(match.mask()))
+    match = FilterMatch(state, tree, pred, indexes, NO_DEADLINE)
+    assert np.array_equal(match.mask(NO_DEADLINE), expected), (
+        tree,
+        np.flatnonzero(match.mask(NO_DEADLINE)),
+    )
     rows = np.arange(state.high)
-    fresh = FilterMatch(state, tree, pred, indexes)  # lazily, as the HNSW path asks
-    assert np.array_equal(fresh.allowed(rows), expected)
+    fresh = FilterMatch(state, tree, pred, indexes, NO_DEADLINE)  # lazily, as the HNSW path asks
+    assert np.array_equal(fresh.allowed(rows, NO_DEADLINE), expected)
 
 
 @settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -207,10 +211,10 @@ EDGE_ROWS: list[dict[str, Any]] = [
 def test_edge_cases_match_the_predicate() -> None:
     state, indexes = build(list(EDGE_ROWS))
     for tree, rows in EDGES:
-        match = FilterMatch(state, tree, compile_node(tree), indexes)
+        match = FilterMatch(state, tree, compile_node(tree), indexes, NO_DEADLINE)
         assert (match.maybe is None) == (rows is not None), tree  # answered by the index
         if rows is not None:
-            assert np.flatnonzero(match.mask()).tolist() == rows, tree
+            assert np.flatnonzero(match.mask(NO_DEADLINE)).tolist() == rows, tree
         check(state, indexes, tree)
 
 

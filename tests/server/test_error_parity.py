@@ -120,6 +120,15 @@ SCENARIOS: dict[str, tuple[type[se.ShoalError], Scenario]] = {
             ],
         ),
     ),
+    "too many filter conditions": (
+        se.FilterTooLarge,
+        lambda c: c.count(
+            "docs",
+            count_filter=m.Filter(
+                should=[m.FieldCondition(key="a", match=m.MatchValue(value=i)) for i in range(1001)]
+            ),
+        ),
+    ),
     "wrong size": (se.WrongVectorSize, lambda c: c.upsert("docs", [_point(vector=[1.0, 2.0])])),
     "wrong size in a query": (se.WrongVectorSize, lambda c: c.query_points("docs", query=[1.0])),
 }

@@ -48,7 +48,7 @@ def keyed_app() -> Iterator[TestClient]:
 def test_internal_error_body_has_no_path_and_no_traceback(
     disk_app: TestClient, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
-    def broken(self: Collection, req: object) -> object:
+    def broken(self: Collection, *args: object) -> object:
         raise OSError(5, "Input/output error", SECRET_DIR + "/points.sqlite3")
 
     assert disk_app.put("/collections/c", json=VECTORS).status_code == 200

@@ -8,6 +8,7 @@ import subprocess
 import sys
 import threading
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -68,7 +69,15 @@ def test_cli_help_lists_serve_options() -> None:
         timeout=60,
     )
     assert done.returncode == 0
-    for option in ("--api-key", "--read-only-api-key", "--max-body-mb", "--ssl-certfile"):
+    for option in (
+        "--api-key",
+        "--read-only-api-key",
+        "--max-body-mb",
+        "--ssl-certfile",
+        "--request-timeout",
+        "--filter-max-conditions",
+        "--condition-max-size",
+    ):
         assert option in done.stdout
     assert "127.0.0.1" in done.stdout
 
@@ -101,9 +110,9 @@ async def test_engine_calls_run_off_the_event_loop() -> None:
     seen: list[threading.Thread] = []
     original = Collection.count
 
-    def spy(self: Collection, req: m.CountRequest) -> m.CountResult:
+    def spy(self: Collection, req: m.CountRequest, *rest: Any) -> m.CountResult:
         seen.append(threading.current_thread())
-        return original(self, req)
+        return original(self, req, *rest)
 
     db = Database(None)
     Collection.count = spy  # type: ignore[method-assign]

@@ -75,7 +75,8 @@ _ERROR_OF_FIELD: dict[str, type[BadRequest]] = {
     "filter": InvalidFilter,
 }
 # Walked by check_payload (engine, HTTP transport) and by the engine's point checks.
-_NOT_WALKED_FIELDS = frozenset({"payload", "payloads"})
+# A payload update's payload is checked (and put in stored form) where it is written.
+_NOT_WALKED_FIELDS = frozenset({"payload"})
 # A query is a vector (checked by the engine and the HTTP transport) or a point id.
 _QUERY_FIELDS = frozenset({"query", "nearest"})
 
@@ -210,7 +211,8 @@ def _sendable(value: Any, depth: int) -> None:
         return
     elif isinstance(value, BaseModel):
         for name, item in value.__dict__.items():
-            if item is not None and item is not True and name not in _NOT_WALKED_FIELDS:
+            skipped = name in _NOT_WALKED_FIELDS and isinstance(value, m.SetPayload)
+            if item is not None and item is not True and not skipped:
                 _sendable_item(name, item, depth, name in _QUERY_FIELDS)
     elif isinstance(value, dict):
         for key, item in value.items():
@@ -349,10 +351,14 @@ def settings_arg(value: Any) -> Any:
     """A settings argument as a request model takes it: a model of another library (such as
     qdrant-client's ``OptimizersConfigDiff``) becomes its JSON, Shoal's own models and JSON
     stay as they are; so does a mapping of them (named vectors)."""
+    if isinstance(value, Mapping):  # one level: a map of named vectors' parameters
+        return {k: _setting(v) for k, v in value.items()}
+    return _setting(value)
+
+
+def _setting(value: Any) -> Any:
     if isinstance(value, BaseModel) and not type(value).__module__.startswith("shoal."):
         return value.model_dump(mode="json", exclude_none=True, by_alias=True)
-    if isinstance(value, Mapping):
-        return {k: settings_arg(v) for k, v in value.items()}
     if isinstance(value, Enum):
         return value.value
     return value
@@ -533,3 +539,18 @@ def timeout(value: Any) -> float | None:
             f"Wrong input: timeout must be a positive number of seconds, got {shown(value)}"
         )
     return seconds
+
+
+def timeout_arg(value: Any) -> int | None:
+    """A ``timeout`` argument: whole seconds, at least 1, as Qdrant's ``timeout`` parameter.
+
+    Raises:
+        BadRequest: anything else.
+    """
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise BadRequest(
+            f"Wrong input: timeout must be a whole number of seconds >= 1, got {shown(value)}"
+        )
+    return int(value)

@@ -16,8 +16,10 @@ from shoal import models as m
 from shoal.engine import reads
 from shoal.engine.ann import CollectionAnn, StoredVectorSeqs
 from shoal.engine.coalesce import Coalescer
+from shoal.engine.deadline import NO_DEADLINE, Deadline, latest
 from shoal.engine.filter_plan import FilterCache
-from shoal.engine.filtering import compiled_filter, predicate_for
+from shoal.engine.filtering import compiled_filter, predicate_for, with_deadline
+from shoal.engine.limits import Limits
 from shoal.engine.payload_index import PayloadIndexes
 from shoal.engine.points import (
     DEFAULT_VECTOR,
@@ -46,18 +48,31 @@ from shoal.storage import COMMIT_SEQ, NEXT_SERIAL, VSEQ_SINCE, CollectionStore, 
 Item = TypeVar("Item")
 T = TypeVar("T")
 _PENDING = m.QueryResponse(points=[])  # placeholder until a prepared query's result lands
+_Search = tuple[m.QueryRequest, "Deadline | None"]  # a query as the coalescer holds it
 DEFAULT_HNSW = {"m": 16, "ef_construct": 100, "full_scan_threshold": 10000}
 
 
 class Collection:
-    """A named set of points with a fixed vector configuration."""
+    """A named set of points with a fixed vector configuration.
+
+    Args:
+        name: the collection's name.
+        config: its configuration.
+        store: its storage, or None for a collection that lives in memory only.
+        limits: the limits its filters must keep to (the defaults when None).
+    """
 
     def __init__(
-        self, name: str, config: m.CreateCollection, store: CollectionStore | None
+        self,
+        name: str,
+        config: m.CreateCollection,
+        store: CollectionStore | None,
+        limits: Limits | None = None,
     ) -> None:
         self.name = name
         self.config = config
         self.store = store
+        self.limits = limits or Limits()
         vectors = config.vectors
         self.named = isinstance(vectors, dict)
         self.vector_params: dict[str, m.VectorParams] = (
@@ -86,7 +101,7 @@ class Collection:
             self.ann.on_apply,
         ]
         self._invalid_cache: dict[str, tuple[int, np.ndarray]] = {}
-        self.searches: Coalescer[m.QueryRequest, m.QueryResponse] = Coalescer(self._run_query_batch)
+        self.searches: Coalescer[_Search, m.QueryResponse] = Coalescer(self._run_query_batch)
 
     def _load(self, store: CollectionStore) -> StoredVectorSeqs:
         """Load every stored point; returns what the ANN snapshots need to catch up."""
@@ -372,13 +387,17 @@ class Collection:
         return out
 
     def _select(
-        self, view: View, selector: m.PointsSelector | Sequence[Any], strict: bool
+        self,
+        view: View,
+        selector: m.PointsSelector | Sequence[Any],
+        strict: bool,
+        deadline: Deadline = NO_DEADLINE,
     ) -> list[PointId]:
         """Ids a write applies to; with ``strict`` every listed id must exist."""
         if isinstance(selector, m.FilterSelector):
-            pred = predicate_for(selector.filter)
+            pred = predicate_for(selector.filter, self.limits)
             assert pred is not None
-            return view.matching(pred)
+            return view.matching(with_deadline(pred, deadline))
         raw = selector.points if isinstance(selector, m.PointIdsList) else selector
         ids = ids_of(raw)
         if strict:
@@ -391,21 +410,37 @@ class Collection:
         # Validate ids and compile the filter up front, so errors reach the caller before
         # the write is queued (and are raised in the caller's thread).
         if isinstance(selector, m.FilterSelector):
-            predicate_for(selector.filter)
+            predicate_for(selector.filter, self.limits)
         else:
             ids_of(selector.points if isinstance(selector, m.PointIdsList) else selector)
 
     def delete(
-        self, selector: m.PointsSelector | Sequence[Any], wait: bool = True
+        self,
+        selector: m.PointsSelector | Sequence[Any],
+        wait: bool = True,
+        deadline: Deadline | None = None,
     ) -> m.UpdateResult:
-        """Delete points by ids (missing ids are ignored) or by filter."""
-        return self._write(self.plan_delete(selector), wait)
+        """Delete points by ids (missing ids are ignored) or by filter.
 
-    def plan_delete(self, selector: m.PointsSelector | Sequence[Any]) -> Plan:
+        Args:
+            selector: ids, or a filter selecting the points.
+            wait: return once the delete is durable (else once it is queued).
+            deadline: when choosing the points by filter must stop (the delete then fails
+                alone, changing nothing).
+
+        Raises:
+            RequestTimeout: the deadline passed while the filter was evaluated.
+        """
+        return self._write(self.plan_delete(selector, deadline), wait)
+
+    def plan_delete(
+        self, selector: m.PointsSelector | Sequence[Any], deadline: Deadline | None = None
+    ) -> Plan:
         self._check_selector(selector)
+        until = deadline or NO_DEADLINE
 
         def plan(view: View, version: int) -> Changes:
-            return dict.fromkeys(self._select(view, selector, strict=False), DELETED)
+            return dict.fromkeys(self._select(view, selector, False, until), DELETED)
 
         return plan
 
@@ -559,7 +594,7 @@ class Collection:
         if vector is None:
             with self.state.lock.read():
                 vector, exclude = reads.resolve_query_vector(self.state, req.query, name)
-        flt = compiled_filter(req.filter)
+        flt = compiled_filter(req.filter, self.limits)
         return reads.PreparedQuery(
             request=req,
             name=name,
@@ -574,35 +609,56 @@ class Collection:
             oversampling=oversampling,
         )
 
-    def query(self, req: m.QueryRequest) -> m.QueryResponse:
-        """Nearest points to a vector or to a point (which is left out of its own results)."""
-        return self.query_batch([req])[0]
-
-    def query_batch(self, requests: Sequence[m.QueryRequest]) -> list[m.QueryResponse]:
-        """Several queries; unfiltered ones on the same vector share one matrix product.
+    def query(self, req: m.QueryRequest, deadline: Deadline | None = None) -> m.QueryResponse:
+        """Nearest points to a vector or to a point (which is left out of its own results).
 
         Raises:
-            The first query's error, if any query is invalid.
+            RequestTimeout: ``deadline`` passed before the search was done.
         """
-        outcomes = self.query_many(requests)
+        return self.query_batch([req], deadline)[0]
+
+    def query_batch(
+        self, requests: Sequence[m.QueryRequest], deadline: Deadline | None = None
+    ) -> list[m.QueryResponse]:
+        """Several queries; unfiltered ones on the same vector share one matrix product.
+
+        Args:
+            requests: the queries.
+            deadline: when the work must stop (None: no time limit).
+
+        Raises:
+            The first query's error, if any query is invalid; RequestTimeout when the
+            deadline passed before the search was done.
+        """
+        outcomes = self.query_many(requests, [deadline] * len(requests))
         for outcome in outcomes:
             if isinstance(outcome, BaseException):
                 raise outcome
         return outcomes  # type: ignore[return-value]
 
     def query_many(
-        self, requests: Sequence[m.QueryRequest]
+        self,
+        requests: Sequence[m.QueryRequest],
+        deadlines: Sequence[Deadline | None] | None = None,
     ) -> list[m.QueryResponse | BaseException]:
         """Queries of possibly many callers; one result or exception per query.
 
         Concurrent callers (threads) are coalesced: while one batch runs, the next callers'
-        queries queue up and run together as the following batch.
-        """
-        return self._after_failures(requests, self.searches.submit)
+        queries queue up and run together as the following batch. A batch stops when the
+        deadlines of all its queries have passed (each query then gets ``RequestTimeout``);
+        while one of them still has time, the others get their results late.
 
-    def _run_query_batch(
-        self, requests: list[m.QueryRequest]
-    ) -> list[m.QueryResponse | BaseException]:
+        Args:
+            requests: the queries.
+            deadlines: one per query (None: no time limit).
+        """
+        timed = [None] * len(requests) if deadlines is None else deadlines
+        items = list(zip(requests, timed, strict=True))
+        return self._after_failures(items, self.searches.submit)
+
+    def _run_query_batch(self, items: list[_Search]) -> list[m.QueryResponse | BaseException]:
+        requests = [req for req, _ in items]
+        deadline = latest([d for _, d in items])
         outcomes: list[m.QueryResponse | BaseException] = []
         prepared: list[tuple[int, reads.PreparedQuery]] = []
         vectors = reads.query_vectors(requests, self.vector_params)
@@ -614,10 +670,17 @@ class Collection:
                 outcomes.append(exc)
         if prepared:
             pqs = [pq for _, pq in prepared]
-            with self.state.lock.read():
-                invalid = {name: self._invalid_rows(name) for name in {p.name for p in pqs}}
-                ctx = QueryContext(invalid, self.ann, self.payload_index, self.filters)
-                results = reads.run_queries(self.state, pqs, ctx)
+            try:
+                with self.state.lock.read():
+                    invalid = {name: self._invalid_rows(name) for name in {p.name for p in pqs}}
+                    ctx = QueryContext(
+                        invalid, self.ann, self.payload_index, self.filters, deadline
+                    )
+                    results = reads.run_queries(self.state, pqs, ctx)
+            except Exception as exc:  # a deadline: each prepared query gets its error
+                for i, _ in prepared:
+                    outcomes[i] = exc
+                return outcomes
             for (i, _), pts in zip(prepared, results, strict=True):
                 outcomes[i] = m.assembled(m.QueryResponse, {"points": pts})
         return outcomes
@@ -637,10 +700,17 @@ class Collection:
                 reads.record(self.state, r, with_payload, with_vector, self.named) for r in rows
             ]
 
-    def scroll(self, req: m.ScrollRequest) -> m.ScrollResult:
-        """A page of points in id order (or payload order with ``order_by``)."""
+    def scroll(self, req: m.ScrollRequest, deadline: Deadline | None = None) -> m.ScrollResult:
+        """A page of points in id order (or payload order with ``order_by``).
+
+        Raises:
+            RequestTimeout: ``deadline`` passed before the page was found.
+        """
         self.check_failed()
-        pred = predicate_for(req.filter)
+        until = deadline or NO_DEADLINE
+        pred = predicate_for(req.filter, self.limits)
+        if pred is not None:
+            pred = with_deadline(pred, until)
         limit = check_limit(req.limit, 10, "limit")
         offset = None if req.offset is None else canonical_id(req.offset)
         order = req.order_by
@@ -650,7 +720,7 @@ class Collection:
             if order is not None:
                 if offset is not None:
                     raise InvalidQuery("Wrong input: offset cannot be combined with order_by")
-                entries = reads.scroll_by_payload(self.state, pred, order, limit)
+                entries = reads.scroll_by_payload(self.state, pred, order, limit, until)
                 points = [
                     reads.record(self.state, r, req.with_payload, req.with_vector, self.named, v)
                     for r, v in entries
@@ -663,15 +733,20 @@ class Collection:
             ]
         return m.ScrollResult(points=points, next_page_offset=next_id)
 
-    def count(self, req: m.CountRequest) -> m.CountResult:
-        """Number of points matching the filter (all points without one)."""
+    def count(self, req: m.CountRequest, deadline: Deadline | None = None) -> m.CountResult:
+        """Number of points matching the filter (all points without one).
+
+        Raises:
+            RequestTimeout: ``deadline`` passed before every point was counted.
+        """
         self.check_failed()
-        flt = compiled_filter(req.filter)
+        until = deadline or NO_DEADLINE
+        flt = compiled_filter(req.filter, self.limits)
         with self.state.lock.read():
             if flt is None:
                 return m.CountResult(count=len(self.state))
-            match = self.filters.match(self.state, flt, self.payload_index)
-            return m.CountResult(count=len(match.rows()))
+            match = self.filters.match(self.state, flt, self.payload_index, until)
+            return m.CountResult(count=len(match.rows(until)))
 
 
 def _engine_op(op: m.UpdateOperation) -> tuple[str, tuple[Any, ...]]:

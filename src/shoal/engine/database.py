@@ -15,6 +15,7 @@ import weakref
 from shoal import models as m
 from shoal.engine.ann import resolve_settings
 from shoal.engine.collection import Collection
+from shoal.engine.limits import Limits
 from shoal.engine.support import check_collection
 from shoal.errors import (
     CollectionAlreadyExists,
@@ -61,14 +62,22 @@ class Database:
         path: a storage folder (created if missing), or None for a memory-only database.
         served_at: the URL of the server that serves this database (``shoal serve``); a
             process that finds the folder locked is told to connect there.
+        limits: the limits every collection's filters keep to; by default
+            ``Limits.from_env()`` (Qdrant's strict-mode names, see ``shoal.engine.limits``).
 
     Raises:
         StorageLocked: another process (or another Database in this one) has the folder open.
+        InvalidConfig: a limit set in the environment is not a positive integer.
     """
 
     def __init__(
-        self, path: str | os.PathLike[str] | None = None, *, served_at: str | None = None
+        self,
+        path: str | os.PathLike[str] | None = None,
+        *,
+        served_at: str | None = None,
+        limits: Limits | None = None,
     ) -> None:
+        self.limits = limits or Limits.from_env()
         self._lock = threading.RLock()
         self._collections: dict[str, Collection] = {}
         self._catalog = Catalog(path, served_at) if path is not None else None
@@ -79,7 +88,7 @@ class Database:
                 for store in self._catalog.open_all():
                     name = store.get_meta("name")
                     config = m.CreateCollection.model_validate(store.get_meta("config"))
-                    self._collections[name] = Collection(name, config, store)
+                    self._collections[name] = Collection(name, config, store, self.limits)
             except BaseException:
                 self.close()
                 raise
@@ -138,7 +147,7 @@ class Database:
                 raise CollectionAlreadyExists(name)
             stored = config.model_dump(mode="json", exclude_none=True, by_alias=True)
             store = self._catalog.create(name, stored) if self._catalog else None
-            self._collections[name] = Collection(name, config, store)
+            self._collections[name] = Collection(name, config, store, self.limits)
         return True
 
     def delete_collection(self, name: str) -> bool:

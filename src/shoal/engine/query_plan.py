@@ -16,6 +16,9 @@ matching rows (payload indexes make that cheap):
 
 A query never comes back short by accident: whenever the HNSW path yields fewer than the
 wanted results while more rows qualify, the query is answered exactly instead.
+
+The batch's ``Deadline`` is checked before each group of queries, in the filter evaluation
+and before each widening round of an index search: between chunks of work, never per point.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from shoal.engine.ann import CollectionAnn
+from shoal.engine.deadline import NO_DEADLINE, Deadline
 from shoal.engine.filter_plan import FilterCache, FilterMatch
 from shoal.engine.payload_index import PayloadIndexes
 from shoal.engine.search import (
@@ -57,12 +61,14 @@ class QueryContext:
         ann: the collection's ANN indexes.
         indexes: the collection's payload indexes.
         filters: the collection's cache of recent filter matches.
+        deadline: when the batch's work must stop.
     """
 
     invalid: dict[str, np.ndarray]
     ann: CollectionAnn
     indexes: PayloadIndexes
     filters: FilterCache
+    deadline: Deadline = NO_DEADLINE
 
 
 def search_column(
@@ -98,6 +104,7 @@ class _ColumnSearch:
         self.invalid = ctx.invalid[name]
         self.indexes = ctx.indexes
         self.filters = ctx.filters
+        self.deadline = ctx.deadline
         settings = ctx.ann.settings[name]
         self.threshold = settings.full_scan_threshold_kb
         # Qdrant's default search ef is the graph's ef_construct (HnswGraphConfig.ef):
@@ -113,6 +120,7 @@ class _ColumnSearch:
             groups.setdefault(_group_key(pq, j), []).append(j)
         out: list[Hits] = [_NO_HITS] * len(pqs)
         for js in groups.values():
+            self.deadline.check()
             group = [pqs[j] for j in js]
             for j, hits in zip(js, self._run_group(group, len(pqs)), strict=True):
                 out[j] = hits
@@ -137,13 +145,13 @@ class _ColumnSearch:
             if plan == "exact":
                 return self._exact(pqs, None)
             return self._hnsw(pqs, ef, None)
-        match = self.filters.match(self.state, first.filter, self.indexes)
+        match = self.filters.match(self.state, first.filter, self.indexes, self.deadline)
         plan = choose(
             col.count,
             len(pqs),
             col.dim,
             self.threshold,
-            match.estimate(),
+            match.estimate(self.deadline),
             first.exact,
             hnsw_available=available,
         )
@@ -164,7 +172,7 @@ class _ColumnSearch:
         k = max(_wanted(pq) for pq in pqs)
         if match is None:
             return exact_search(self.col, self.state.high, queries, k, invalid=self.invalid)
-        rows, gathered = match.gathered(self.col)
+        rows, gathered = match.gathered(self.col, self.deadline)
         return exact_search(
             self.col, self.state.high, queries, k, candidates=rows, gathered=gathered
         )
@@ -181,7 +189,7 @@ class _ColumnSearch:
         count = min(size, max(_fetch(pq, ef) for pq in pqs))
         share = 1.0
         if match is not None:
-            share = max(match.estimate(), 1) / max(self.col.count, 1)
+            share = max(match.estimate(self.deadline), 1) / max(self.col.count, 1)
             # The binding has no in-graph filter: over-fetch so that about ef candidates
             # survive it, as many as an unfiltered search would consider. Measured on 1M
             # vectors (f16, ef 100): recall 0.955 at 50% and 0.987 at 10% selectivity,
@@ -211,7 +219,7 @@ class _ColumnSearch:
             )
             return [hits if hits is not None else next(again) for hits in ranked]
         if match is not None:
-            backlog = backlog[match.allowed(backlog)]
+            backlog = backlog[match.allowed(backlog, self.deadline)]
         k = max(_wanted(pq) for pq in pqs)
         extra = exact_search(self.col, self.state.high, queries, k, candidates=backlog)
         return self._hnsw_each(pqs, queries, rows, keep, count, ef, match, extra)
@@ -235,6 +243,7 @@ class _ColumnSearch:
         for j, pq in enumerate(pqs):
             found, wider = rows[j][keep[j]], count
             while len(found) < _wanted(pq) and wider < size:
+                self.deadline.check()
                 wider = min(size, wider * _FILTER_GROWTH)
                 rows_j, keep_j = self._candidates(index, queries[j : j + 1], wider, ef, match)
                 found = rows_j[0][keep_j[0]]
@@ -265,7 +274,7 @@ class _ColumnSearch:
         rows = self._rows_of(index.search(queries, count, ef)[0])
         keep = rows >= 0
         if match is not None:
-            keep[keep] = match.allowed(rows[keep])
+            keep[keep] = match.allowed(rows[keep], self.deadline)
         return rows, keep
 
     def _short(self, pq: PreparedQuery, hits: Hits, match: FilterMatch | None) -> Hits:
@@ -276,7 +285,7 @@ class _ColumnSearch:
         if match is None:
             qualifying = self.col.count
         else:
-            rows = match.rows()
+            rows = match.rows(self.deadline)
             rows = rows[self.col.present[rows]]
             qualifying = len(rows)
         if qualifying - own <= len(hits.rows):

@@ -14,7 +14,8 @@ from typing import Any
 import numpy as np
 
 from shoal import models as m
-from shoal.engine.filtering import CompiledFilter
+from shoal.engine.deadline import Deadline
+from shoal.engine.filtering import CHECK_EVERY, CompiledFilter, with_deadline
 from shoal.engine.points import DEFAULT_VECTOR, check_vector, check_vector_rows
 from shoal.engine.query_plan import QueryContext, search_column
 from shoal.engine.search import Hits, higher_is_better
@@ -250,7 +251,7 @@ def run_queries(
     by_name: dict[str, list[int]] = {}
     for i, pq in enumerate(prepared):
         if pq.vector is None:
-            pages[i] = no_vector_page(state, pq)
+            pages[i] = no_vector_page(state, pq, ctx.deadline)
         else:
             by_name.setdefault(pq.name, []).append(i)
     for name, idxs in by_name.items():
@@ -304,11 +305,18 @@ def scored_points(state: CollectionState, pq: PreparedQuery, hits: Hits) -> list
     return out
 
 
-def no_vector_page(state: CollectionState, pq: PreparedQuery) -> list[m.ScoredPoint]:
-    """Points in id order with score 0: a query without a vector (as Qdrant answers it)."""
+def no_vector_page(
+    state: CollectionState, pq: PreparedQuery, deadline: Deadline
+) -> list[m.ScoredPoint]:
+    """Points in id order with score 0: a query without a vector (as Qdrant answers it).
+
+    Raises:
+        RequestTimeout: ``deadline`` passed while the filter was tested.
+    """
     rows = ordered_rows(state)
     if pq.predicate is not None:
-        rows = [r for r in rows if pq.predicate(state.payloads[r] or {}, state.keys[r])]  # type: ignore[arg-type]
+        pred = with_deadline(pq.predicate, deadline)
+        rows = [r for r in rows if pred(state.payloads[r] or {}, state.keys[r])]  # type: ignore[arg-type]
     page = np.asarray(rows[pq.offset : pq.offset + pq.limit], dtype=np.int64)
     return scored_points(
         state,
@@ -351,15 +359,25 @@ def scroll_by_id(
 
 
 def scroll_by_payload(
-    state: CollectionState, pred: Predicate | None, order: m.OrderBy, limit: int
+    state: CollectionState,
+    pred: Predicate | None,
+    order: m.OrderBy,
+    limit: int,
+    deadline: Deadline,
 ) -> list[tuple[int, float | int]]:
-    """Rows ordered by a numeric or datetime payload value (a point appears once per value)."""
+    """Rows ordered by a numeric or datetime payload value (a point appears once per value).
+
+    Raises:
+        RequestTimeout: ``deadline`` passed before every point was read.
+    """
     path = parse_key(order.key)
     desc = order.direction == m.Direction.DESC
     start = order.start_from
     start_key = _order_key(start) if start is not None else None
     entries: list[tuple[float, float | int, int]] = []
-    for r in state.live_rows().tolist():
+    for n, r in enumerate(state.live_rows().tolist()):
+        if n % CHECK_EVERY == 0:
+            deadline.check()
         payload = state.payloads[r] or {}
         if pred is not None and not pred(payload, state.keys[r]):
             continue

@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from functools import lru_cache
 from typing import Any
 
 from shoal import models as m
 from shoal.errors import InvalidFilter
 from shoal.filters.convert import to_qdrant_filter
 from shoal.filters.evaluate import Predicate, compile_node
-from shoal.filters.expression import CACHE_SIZE, parse_expression
+from shoal.filters.expression import TextCache, parse_expression
 from shoal.filters.expression import clear_cache as _clear_parse_cache
+from shoal.filters.size import FilterSize, expression_size, measure_expression, measure_filter
 from shoal.filters.structured import filter_to_tree
 from shoal.filters.tree import Node
 
@@ -41,7 +41,7 @@ def to_tree(flt: m.Filter | str | dict[str, Any], params: Mapping[str, Any] | No
     return filter_to_tree(flt)
 
 
-@lru_cache(maxsize=CACHE_SIZE)
+@TextCache
 def _compile_expression(text: str) -> Predicate:
     return compile_node(parse_expression(text))
 
@@ -72,14 +72,19 @@ def clear_cache() -> None:
     """Forget every cached expression parse and compiled predicate."""
     _clear_parse_cache()
     _compile_expression.cache_clear()
+    expression_size.cache_clear()
 
 
 __all__ = [
+    "FilterSize",
     "Node",
     "Predicate",
     "clear_cache",
     "compile_filter",
     "compile_node",
+    "expression_size",
+    "measure_expression",
+    "measure_filter",
     "parse_expression",
     "to_qdrant_filter",
     "to_tree",

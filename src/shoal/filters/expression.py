@@ -34,9 +34,10 @@ params the cached syntax tree is bound to the new values, so templates cost one 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import functools
+from collections.abc import Callable, Mapping
 from functools import lru_cache
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from shoal.errors import InvalidFilter
 from shoal.filters import syntax as s
@@ -44,10 +45,20 @@ from shoal.filters.bind import bind
 from shoal.filters.lexer import EOF, KW, NAME, NUM, OP, PARAM, STR, Token, fail, tokenize
 from shoal.filters.tree import Node, PathStep
 
+T = TypeVar("T")
+
 # Nesting beyond this (parentheses, `not`, lists, calls) is refused before Python's own
 # recursion limit could turn it into a RecursionError.
 MAX_DEPTH = 100
+# Longer texts are refused before they are read. Parsing is linear but runs in Python at
+# ~1 µs per character (a 256 KiB text takes ~0.3 s), and no deadline interrupts it; a
+# hand-written or generated filter is a few hundred characters, and long lists belong in
+# `{name}` templates or in a structured MatchAny.
+MAX_LENGTH = 256 << 10
 CACHE_SIZE = 1024
+# Longer texts are parsed every time instead of cached: the caches hold CACHE_SIZE entries
+# each, which must not become a gigabyte of someone's one-off expressions.
+CACHE_MAX_LENGTH = 16 << 10
 
 _OR_BP, _AND_BP, _NOT_BP, _CMP_BP, _SUM_BP, _PRODUCT_BP, _UNARY_BP = 10, 20, 25, 30, 40, 50, 60
 _COMPARISONS = frozenset({"==", "!=", "<", "<=", ">", ">="})
@@ -75,6 +86,11 @@ class _Parser:
     __slots__ = ("depth", "i", "text", "tokens")
 
     def __init__(self, text: str) -> None:
+        if len(text) > MAX_LENGTH:
+            raise InvalidFilter(
+                f"expression of {len(text)} characters is longer than the limit of "
+                f"{MAX_LENGTH}; pass long lists as {{name}} templates"
+            )
         self.text = text
         self.tokens = tokenize(text)
         self.i = 0
@@ -318,11 +334,18 @@ class _Parser:
 
     def _junction(self, tok: Token, left: s.Expr, lbp: int) -> s.Expr:
         self._condition(left, "before", tok)
-        right = self._condition(self.expr(lbp), "after", tok)
-        cls = s.And if tok.value == "and" else s.Or
-        # Flattening keeps `a and b and c ...` one node wide instead of a deep left spine.
-        items = (*left.items, right) if isinstance(left, cls) else (left, right)
-        return cls(items, left.start, right.end)
+        word = tok.value
+        cls = s.And if word == "and" else s.Or
+        # `a or b or c ...` becomes one node of all its operands, read in one loop: a deep
+        # left spine would need recursion, and rebuilding the node per operand is quadratic.
+        items = list(left.items) if isinstance(left, cls) else [left]
+        while True:
+            right = self._condition(self.expr(lbp), "after", tok)
+            items.append(right)
+            tok = self.tokens[self.i]
+            if tok.kind != KW or tok.value != word:
+                return cls(tuple(items), left.start, right.end)
+            self.i += 1
 
     def _is_null(self, tok: Token, left: s.Expr) -> s.Expr:
         nxt = self._take()
@@ -363,7 +386,32 @@ class _Parser:
         return s.Chain(left, op, right, op2, high, nxt.pos, left.start, high.end)
 
 
-@lru_cache(maxsize=CACHE_SIZE)
+class TextCache(Generic[T]):
+    """A pure function of an expression's text, LRU-cached by text for texts up to
+    ``CACHE_MAX_LENGTH`` characters (longer ones are computed every time).
+
+    Args:
+        fn: the function.
+    """
+
+    def __init__(self, fn: Callable[[str], T]) -> None:
+        self._fn = fn
+        self._cached = lru_cache(maxsize=CACHE_SIZE)(fn)
+        functools.update_wrapper(self, fn)
+
+    def __call__(self, text: str) -> T:
+        return self._cached(text) if len(text) <= CACHE_MAX_LENGTH else self._fn(text)
+
+    def cache_info(self) -> Any:
+        """The LRU cache's statistics (``functools.lru_cache``'s ``cache_info``)."""
+        return self._cached.cache_info()
+
+    def cache_clear(self) -> None:
+        """Forget every cached result."""
+        self._cached.cache_clear()
+
+
+@TextCache
 def parse_syntax(text: str) -> s.Expr:
     """Parse an expression into its syntax tree (templates unbound), cached by text.
 
@@ -374,12 +422,13 @@ def parse_syntax(text: str) -> s.Expr:
         The syntax tree; a condition.
 
     Raises:
-        InvalidFilter: the text is not a well-formed expression (with a caret line).
+        InvalidFilter: the text is not a well-formed expression (with a caret line), or
+            longer than ``MAX_LENGTH`` characters.
     """
     return _Parser(text).parse()
 
 
-@lru_cache(maxsize=CACHE_SIZE)
+@TextCache
 def _parse_plain(text: str) -> Node:
     return bind(parse_syntax(text), text, {})
 
@@ -414,4 +463,12 @@ def clear_cache() -> None:
     _parse_plain.cache_clear()
 
 
-__all__ = ["MAX_DEPTH", "clear_cache", "parse_expression", "parse_syntax"]
+__all__ = [
+    "CACHE_MAX_LENGTH",
+    "MAX_DEPTH",
+    "MAX_LENGTH",
+    "TextCache",
+    "clear_cache",
+    "parse_expression",
+    "parse_syntax",
+]

@@ -7,11 +7,13 @@ incident id, and its body names only that id: an exception's text can name serve
 Unknown paths answer 404 (401 first when a key is required and missing): no trailing-slash
 redirect, whose ``Location`` would echo the request's ``Host``. The database is opened
 (unless one is handed in) and closed in the lifespan, so a SIGTERM that stops uvicorn
-flushes every pending write before the process exits.
+flushes every pending write before the process exits; before closing it, every request
+still in flight is told to stop (``InFlight.abort_all``).
 """
 
 from __future__ import annotations
 
+import functools
 import hmac
 import logging
 import secrets
@@ -34,6 +36,7 @@ from shoal.engine import Database
 from shoal.errors import CollectionNotFound, Forbidden, ShoalError, Unauthorized
 from shoal.server import wire
 from shoal.server.config import ServerConfig
+from shoal.server.inflight import InFlight
 from shoal.server.metrics import Metrics
 from shoal.server.routes import OPERATIONS, Call, Handler, Operation
 
@@ -97,6 +100,7 @@ class ServerState:
         self.ready = False
         self.auth = Auth(config.api_key, config.read_only_api_key)
         self.metrics = Metrics("shoal", __version__)
+        self.inflight = InFlight(config.request_timeout)
 
 
 def _wrap(
@@ -112,10 +116,11 @@ def _wrap(
 
     async def endpoint(request: Request) -> Response:
         start = time.perf_counter()
+        call = Call(request, state.db, state.config.max_body_bytes, state.inflight)
         try:
             if auth:
                 state.auth.check(request.headers, write)
-            result = await handler(Call(request, state.db, state.config.max_body_bytes))
+            result = await handler(call)
             elapsed = time.perf_counter() - start
             response = result if isinstance(result, Response) else wire.ok(result, elapsed)
         except ShoalError as exc:
@@ -125,6 +130,8 @@ def _wrap(
                 response = _client_error(exc, start)
         except Exception as exc:  # a bug, not a bad request: answer 500 and keep serving
             response = _internal_error(request, exc, start)
+        finally:
+            call.finish()
         state.metrics.observe(method, path, response.status_code, time.perf_counter() - start)
         return response
 
@@ -247,12 +254,15 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[dict[str, Any]]:
         if state.db is None:
-            state.db = await anyio.to_thread.run_sync(Database, config.storage_path)
+            state.db = await anyio.to_thread.run_sync(
+                functools.partial(Database, config.storage_path, limits=config.limits)
+            )
         state.ready = True
         try:
             yield {}
         finally:
             state.ready = False
+            state.inflight.abort_all()  # a request still running must not hold up the close
             if state.close_db and state.db is not None:
                 db, state.db = state.db, None
                 await anyio.to_thread.run_sync(db.close)

@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from dataclasses import dataclass
 
+from shoal.engine.limits import Limits
 from shoal.errors import InvalidConfig
 
 MEMORY = ":memory:"
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 6333
 DEFAULT_MAX_BODY_MB = 32.0
+# Qdrant's default search timeout (storage.performance.search_timeout): a query, scroll,
+# count or delete by filter without a `timeout` parameter gets this many seconds.
+DEFAULT_REQUEST_TIMEOUT = 60.0
 API_KEY_ENV = "SHOAL_API_KEY"
 READ_ONLY_API_KEY_ENV = "SHOAL_READ_ONLY_API_KEY"
 
@@ -32,6 +37,10 @@ class ServerConfig:
         ssl_certfile, ssl_keyfile: serve HTTPS with this certificate and key.
         log_level: uvicorn's log level.
         access_log: log every request (off by default: it costs throughput).
+        request_timeout: seconds a query, scroll, count or delete by filter may run when
+            the request has no ``timeout`` parameter.
+        filter_max_conditions, condition_max_size: the filter limits (Qdrant's strict-mode
+            names); None keeps the default, or the ``SHOAL_*`` environment variable.
     """
 
     path: str = MEMORY
@@ -44,6 +53,9 @@ class ServerConfig:
     ssl_keyfile: str | None = None
     log_level: str = "info"
     access_log: bool = False
+    request_timeout: float = DEFAULT_REQUEST_TIMEOUT
+    filter_max_conditions: int | None = None
+    condition_max_size: int | None = None
 
     def __post_init__(self) -> None:
         if self.read_only_api_key and not self.api_key:
@@ -57,6 +69,27 @@ class ServerConfig:
             raise InvalidConfig("TLS needs both --ssl-certfile and --ssl-keyfile")
         if not 0 <= self.port <= 65535:
             raise InvalidConfig(f"port {self.port} is out of range 0..65535")
+        if not self.request_timeout > 0:
+            raise InvalidConfig(f"request timeout must be positive, got {self.request_timeout}")
+        self.limits  # noqa: B018  (a bad limit fails here, before anything is opened)
+
+    @property
+    def limits(self) -> Limits:
+        """The filter limits the database is opened with.
+
+        Raises:
+            InvalidConfig: a limit that is not a positive integer.
+        """
+        base = Limits.from_env()
+        given = {
+            name: value
+            for name, value in (
+                ("filter_max_conditions", self.filter_max_conditions),
+                ("condition_max_size", self.condition_max_size),
+            )
+            if value is not None
+        }
+        return dataclasses.replace(base, **given)
 
     @property
     def storage_path(self) -> str | None:

@@ -20,6 +20,7 @@ from shoal.engine import Database
 from shoal.errors import ShoalError
 from shoal.server.app import create_app
 from shoal.server.config import ServerConfig
+from shoal.server.inflight import InFlight
 
 logger = logging.getLogger("shoal.server")
 
@@ -72,6 +73,23 @@ def client_url(config: ServerConfig, port: int) -> str:
     return f"{config.scheme}://{f'[{host}]' if ':' in host else host}:{port}"
 
 
+class _Server(uvicorn.Server):
+    """uvicorn's server, which also stops the engine work of requests in flight as soon as
+    its graceful shutdown starts: their deadlines move to now, each answers 503 at its
+    engine's next check, and uvicorn's wait for them (and the database's close after it)
+    takes as long as one chunk of work, not as long as the slowest request would run."""
+
+    def __init__(self, config: uvicorn.Config, inflight: InFlight) -> None:
+        super().__init__(config)
+        self._inflight = inflight
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        stopped = self._inflight.abort_all()
+        if stopped:
+            logger.info("shutting down: stopped %d request(s) in flight", stopped)
+        await super().shutdown(sockets)
+
+
 @contextmanager
 def _stop_on_signals(server: uvicorn.Server) -> Iterator[None]:
     """Handle SIGTERM/SIGINT outside uvicorn's own window by asking the server to stop.
@@ -119,7 +137,7 @@ def serve(config: ServerConfig) -> int:
     sock = bind(config.host, config.port)
     port = sock.getsockname()[1]
     try:
-        db = Database(config.storage_path, served_at=client_url(config, port))
+        db = Database(config.storage_path, served_at=client_url(config, port), limits=config.limits)
     except BaseException:
         sock.close()
         raise
@@ -140,7 +158,7 @@ def serve(config: ServerConfig) -> int:
             # Bound the wait for slow clients at shutdown; the lifespan still closes the db.
             timeout_graceful_shutdown=30,
         )
-        server = uvicorn.Server(uv_config)
+        server = _Server(uv_config, app.state.shoal.inflight)
         where = "memory" if config.storage_path is None else config.storage_path
         print(
             f"Shoal {__version__} serving {where} on "

@@ -227,3 +227,22 @@ def query_bool(params: Mapping[str, str], name: str, default: bool) -> bool:
     raise BadRequest(
         f"Query deserialize error: {name}={raw!r} is not a boolean (expected true or false)"
     )
+
+
+def query_timeout(params: Mapping[str, str]) -> int | None:
+    """Qdrant's ``timeout`` query parameter: whole seconds, at least 1.
+
+    Returns:
+        The seconds, or None when the request has none.
+
+    Raises:
+        BadRequest: a value that is not a positive whole number.
+    """
+    raw = params.get("timeout")
+    if raw is None:
+        return None
+    if not (raw.isascii() and raw.isdigit()) or int(raw) < 1:
+        raise BadRequest(
+            f"Query deserialize error: timeout={raw!r} is not a positive whole number of seconds"
+        )
+    return int(raw)

@@ -269,6 +269,7 @@ class AsyncClient:
         collection_name: str,
         points_selector: PointsSelectorLike,
         wait: bool = True,
+        timeout: int | None = None,
     ) -> m.UpdateResult:
         """Delete points by ids (missing ids are ignored) or by filter.
 
@@ -276,10 +277,16 @@ class AsyncClient:
             points_selector: a list of ids, ``PointIdsList``, ``Filter``, ``FilterSelector``,
                 or a filter expression string such as ``"category == 'a'"``.
             wait: as in ``upsert``.
+            timeout: seconds the filter's evaluation may take (Qdrant's ``timeout``); by
+                default unlimited embedded, the server's default over HTTP.
+
+        Raises:
+            RequestTimeout: the timeout passed first (nothing is deleted).
         """
         name, wait = convert.collection_name(collection_name), convert.flag(wait, "wait")
         selector = convert.points_selector(points_selector)
-        return await self._t.delete(name, selector, wait)
+        seconds = convert.timeout_arg(timeout)
+        return await self._t.delete(name, selector, wait, seconds)
 
     async def set_payload(
         self,
@@ -427,6 +434,7 @@ class AsyncClient:
         with_payload: m.WithPayloadInterface = True,
         with_vectors: m.WithVectorInterface = False,
         order_by: str | m.OrderBy | None = None,
+        timeout: int | None = None,
     ) -> tuple[list[m.Record], m.ExtendedPointId | None]:
         """A page of points in id order (or ordered by a payload key).
 
@@ -435,9 +443,13 @@ class AsyncClient:
             limit: page size.
             offset: the id to start from (inclusive): the previous page's next offset.
             order_by: a payload key (or ``OrderBy``) to order by instead of the id.
+            timeout: seconds the scroll may take (as in ``query_points``).
 
         Returns:
             (points, next_offset); next_offset is None on the last page.
+
+        Raises:
+            RequestTimeout: the timeout passed first.
         """
         name = convert.collection_name(collection_name)
         body = convert.build(
@@ -450,7 +462,7 @@ class AsyncClient:
             with_vector=with_vectors,
             order_by=order_by,
         )
-        result = await self._t.scroll(name, body)
+        result = await self._t.scroll(name, body, convert.timeout_arg(timeout))
         return result.points, result.next_page_offset
 
     async def count(
@@ -458,8 +470,16 @@ class AsyncClient:
         collection_name: str,
         count_filter: m.Filter | str | None = None,
         exact: bool = True,
+        timeout: int | None = None,
     ) -> m.CountResult:
-        """Number of points, or of those matching ``count_filter``."""
+        """Number of points, or of those matching ``count_filter``.
+
+        Args:
+            timeout: seconds the count may take (as in ``query_points``).
+
+        Raises:
+            RequestTimeout: the timeout passed first.
+        """
         name = convert.collection_name(collection_name)
         body = convert.build(
             m.CountRequest,
@@ -467,7 +487,7 @@ class AsyncClient:
             filter=convert.filter_arg(count_filter),
             exact=convert.flag(exact, "exact"),
         )
-        return await self._t.count(name, body)
+        return await self._t.count(name, body, convert.timeout_arg(timeout))
 
     async def query_points(
         self,
@@ -481,6 +501,7 @@ class AsyncClient:
         with_payload: m.WithPayloadInterface = True,
         with_vectors: m.WithVectorInterface = False,
         score_threshold: float | None = None,
+        timeout: int | None = None,
     ) -> m.QueryResponse:
         """Nearest points to a vector, or to a stored point (left out of its own results).
 
@@ -491,6 +512,8 @@ class AsyncClient:
             limit, offset: paging of the results.
             score_threshold: drop results worse than this (a minimum similarity for cosine
                 and dot, a maximum distance for Euclid and Manhattan).
+            timeout: seconds the search may take (Qdrant's ``timeout``): embedded, no limit
+                by default; over HTTP the server's default (60 s on ``shoal serve``).
 
         Returns:
             ``QueryResponse``; ``.points`` best first.
@@ -499,8 +522,12 @@ class AsyncClient:
             WrongVectorSize: the query vector has the wrong length.
             PointNotFound: querying by an id that does not exist.
             InvalidFilter: the filter is malformed.
+            FilterTooLarge: the filter is over the limits (``filter_max_conditions``,
+                ``condition_max_size``).
+            RequestTimeout: the timeout passed before the search was done.
         """
         name = convert.collection_name(collection_name)
+        seconds = convert.timeout_arg(timeout)
         request = convert.build(
             m.QueryRequest,
             InvalidQuery,
@@ -514,14 +541,22 @@ class AsyncClient:
             with_vector=with_vectors,
             score_threshold=score_threshold,
         )
-        return await self._t.query(name, request)
+        return await self._t.query(name, request, seconds)
 
     async def query_batch_points(
-        self, collection_name: str, requests: Sequence[m.QueryRequest]
+        self,
+        collection_name: str,
+        requests: Sequence[m.QueryRequest],
+        timeout: int | None = None,
     ) -> list[m.QueryResponse]:
-        """Several queries in one call (unfiltered ones share one matrix product)."""
+        """Several queries in one call (unfiltered ones share one matrix product).
+
+        Args:
+            timeout: seconds the whole batch may take (as in ``query_points``).
+        """
         name = convert.collection_name(collection_name)
-        return await self._t.query_batch(name, convert.query_requests(requests))
+        body = convert.query_requests(requests)
+        return await self._t.query_batch(name, body, convert.timeout_arg(timeout))
 
     # --------------------------------------------------------------- bulk ingest
 

@@ -52,6 +52,8 @@ _UPDATE_RESULTS = TypeAdapter(list[m.UpdateResult])
 
 # A write as the batcher holds it: collection, operation, body, wait.
 _Write = tuple[str, str, BaseModel, bool]
+# A query as the batcher holds it: collection, request, timeout.
+_Query = tuple[str, m.QueryRequest, "int | None"]
 # Each write's own endpoint, and its operation in a /points/batch body.
 _WRITE_ROUTE = {
     "upsert": ("PUT", "/points"),
@@ -109,9 +111,7 @@ class AsyncHttpTransport:
         self._gate = RequestGate(MAX_IN_FLIGHT)
         # A batch of query_points calls is sent as one /points/query/batch (a batch of one as
         # /points/query), a batch of small writes as one /points/batch.
-        self._queries: AsyncBatcher[tuple[str, m.QueryRequest], m.QueryResponse] = AsyncBatcher(
-            self._query_many
-        )
+        self._queries: AsyncBatcher[_Query, m.QueryResponse] = AsyncBatcher(self._query_many)
         self._writes: AsyncBatcher[_Write, m.UpdateResult] = AsyncBatcher(self._write_many)
 
     async def close(self) -> None:
@@ -129,13 +129,17 @@ class AsyncHttpTransport:
     ) -> Any:
         """Send one request and return the envelope's ``result``.
 
+        ``wait`` and ``timeout`` become Qdrant's query parameters of the same names.
+
         Raises:
             ShoalError: the server's error, as the class embedded mode raises.
             RemoteError: the server could not be reached (status 503), or answered
                 something that is not Qdrant's envelope.
         """
         content = None if body is None else _encode(body)
-        params = {} if wait is None else {"wait": "true" if wait else "false"}
+        params: dict[str, str] = {}
+        if wait is not None:
+            params["wait"] = "true" if wait else "false"
         if timeout is not None:
             params["timeout"] = str(timeout)
         try:
@@ -144,7 +148,7 @@ class AsyncHttpTransport:
                     method,
                     self.url + path,
                     content=content,
-                    params=params,
+                    params=params or None,
                     headers=(JSON_HEADERS if content is not None else {}) | (headers or {}),
                 )
         except httpx.TimeoutException as exc:
@@ -190,69 +194,92 @@ class AsyncHttpTransport:
         return await self._writes.submit((name, "upsert", body, wait))
 
     async def delete(
-        self, name: str, selector: m.PointIdsList | m.FilterSelector, wait: bool
+        self,
+        name: str,
+        selector: m.PointIdsList | m.FilterSelector,
+        wait: bool,
+        timeout: int | None = None,
     ) -> m.UpdateResult:
-        return await self._writes.submit((name, "delete", _portable(selector), wait))
+        body = _portable(selector)
+        if timeout is None:
+            return await self._writes.submit((name, "delete", body, wait))
+        # A delete with its own timeout goes alone: a batch has one timeout for all.
+        path = _col(name) + "/points/delete"
+        result = await self._request("POST", path, body, wait, timeout=timeout)
+        return _parse(m.UpdateResult, result)
 
     async def retrieve(self, name: str, body: m.PointRequest) -> list[m.Record]:
         result = await self._request("POST", _col(name) + "/points", body)
         return _parse_list(_RECORDS, result)
 
-    async def scroll(self, name: str, body: m.ScrollRequest) -> m.ScrollResult:
-        result = await self._request("POST", _col(name) + "/points/scroll", _portable(body))
+    async def scroll(
+        self, name: str, body: m.ScrollRequest, timeout: int | None = None
+    ) -> m.ScrollResult:
+        path = _col(name) + "/points/scroll"
+        result = await self._request("POST", path, _portable(body), timeout=timeout)
         return _parse(m.ScrollResult, result)
 
-    async def count(self, name: str, body: m.CountRequest) -> m.CountResult:
-        result = await self._request("POST", _col(name) + "/points/count", _portable(body))
+    async def count(
+        self, name: str, body: m.CountRequest, timeout: int | None = None
+    ) -> m.CountResult:
+        path = _col(name) + "/points/count"
+        result = await self._request("POST", path, _portable(body), timeout=timeout)
         return _parse(m.CountResult, result)
 
-    async def query(self, name: str, body: m.QueryRequest) -> m.QueryResponse:
-        return await self._queries.submit((name, sendable_query(body)))
+    async def query(
+        self, name: str, body: m.QueryRequest, timeout: int | None = None
+    ) -> m.QueryResponse:
+        return await self._queries.submit((name, sendable_query(body), timeout))
 
-    async def _query_one(self, name: str, body: m.QueryRequest) -> m.QueryResponse:
-        result = await self._request("POST", _col(name) + "/points/query", _portable(body))
+    async def _query_one(
+        self, name: str, body: m.QueryRequest, timeout: int | None
+    ) -> m.QueryResponse:
+        path = _col(name) + "/points/query"
+        result = await self._request("POST", path, _portable(body), timeout=timeout)
         return _parse(m.QueryResponse, result)
 
-    async def _query_many(
-        self, items: list[tuple[str, m.QueryRequest]]
-    ) -> list[m.QueryResponse | BaseException]:
-        """A batch's queries of one collection travel as one batch request; if that is
-        rejected, each query is retried alone so only the bad one fails."""
+    async def _query_many(self, items: list[_Query]) -> list[m.QueryResponse | BaseException]:
+        """Concurrent queries of one collection (and one timeout) travel as one batch
+        request; if the batch is rejected, each query is retried alone so only the bad one
+        fails."""
         out: list[m.QueryResponse | BaseException | None] = [None] * len(items)
-        by_name: dict[str, list[int]] = {}
-        for i, (name, _) in enumerate(items):
-            by_name.setdefault(name, []).append(i)
-        for name, idxs in by_name.items():
+        groups: dict[tuple[str, int | None], list[int]] = {}
+        for i, (name, _, timeout) in enumerate(items):
+            groups.setdefault((name, timeout), []).append(i)
+        for (name, timeout), idxs in groups.items():
             requests = [items[i][1] for i in idxs]
             results: list[m.QueryResponse | BaseException] = []
             try:
                 if len(requests) == 1:
-                    results = [await self._query_one(name, requests[0])]
+                    results = [await self._query_one(name, requests[0], timeout)]
                 else:
                     batch = m.QueryRequestBatch(searches=requests)
-                    results = list(await self.query_batch(name, batch))
+                    results = list(await self.query_batch(name, batch, timeout))
             except ShoalError as exc:
                 if len(requests) == 1:
                     results = [exc]
                 else:
-                    results = [await self._query_outcome(name, r) for r in requests]
+                    results = [await self._query_outcome(name, r, timeout) for r in requests]
             for i, result in zip(idxs, results, strict=True):
                 out[i] = result
         return [o for o in out if o is not None]
 
     async def _query_outcome(
-        self, name: str, body: m.QueryRequest
+        self, name: str, body: m.QueryRequest, timeout: int | None
     ) -> m.QueryResponse | BaseException:
         try:
-            return await self._query_one(name, body)
+            return await self._query_one(name, body, timeout)
         except ShoalError as exc:
             return exc
 
-    async def query_batch(self, name: str, body: m.QueryRequestBatch) -> list[m.QueryResponse]:
+    async def query_batch(
+        self, name: str, body: m.QueryRequestBatch, timeout: int | None = None
+    ) -> list[m.QueryResponse]:
         searches = [_portable(sendable_query(s)) for s in body.searches]
         if any(a is not b for a, b in zip(searches, body.searches, strict=True)):
             body = m.QueryRequestBatch(searches=searches)
-        result = await self._request("POST", _col(name) + "/points/query/batch", body)
+        path = _col(name) + "/points/query/batch"
+        result = await self._request("POST", path, body, timeout=timeout)
         return _parse_list(_RESPONSES, result)
 
     # ---------------------------------------------------------------- payload
@@ -603,6 +630,7 @@ def _error_class(name: str | None, status: int, message: str) -> type[ShoalError
         400: errors.BadRequest,
         401: errors.Unauthorized,
         403: errors.Forbidden,
+        408: errors.RequestTimeout,
         429: errors.Overloaded,
     }
     return by_status.get(status, RemoteError)

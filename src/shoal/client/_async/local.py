@@ -22,13 +22,14 @@ from shoal import models as m
 from shoal.client.batching import AsyncBatcher, consecutive
 from shoal.client.runner import run_async, shield_async
 from shoal.engine import Collection, Database
+from shoal.engine.deadline import Deadline
 from shoal.engine.support import check_upsert, field_index_type
 
 P = ParamSpec("P")
 T = TypeVar("T")
 Item = TypeVar("Item")
 
-_Query = tuple[str, m.QueryRequest]
+_Query = tuple[str, tuple[m.QueryRequest, Deadline | None]]
 # (collection, op, args, wait): op names a Collection.plan_<op> method.
 _WriteOp = tuple[str, str, tuple[Any, ...], bool]
 
@@ -60,7 +61,7 @@ class AsyncLocalTransport:
             db.release()
 
     async def _query_many(self, items: list[_Query]) -> list[m.QueryResponse | BaseException]:
-        return await run_async(_grouped, self, items, Collection.query_many)
+        return await run_async(_grouped, self, items, _query_group)
 
     async def _write_many(self, items: list[_WriteOp]) -> list[m.UpdateResult | BaseException]:
         grouped = [(name, (op, args, wait)) for name, op, args, wait in items]
@@ -101,9 +102,14 @@ class AsyncLocalTransport:
         return await self._writes.submit((name, "upsert", (points,), wait))
 
     async def delete(
-        self, name: str, selector: m.PointIdsList | m.FilterSelector, wait: bool
+        self,
+        name: str,
+        selector: m.PointIdsList | m.FilterSelector,
+        wait: bool,
+        timeout: int | None = None,
     ) -> m.UpdateResult:
-        return await self._writes.submit((name, "delete", (selector,), wait))
+        deadline = _deadline(timeout, "delete")
+        return await self._writes.submit((name, "delete", (selector, deadline), wait))
 
     async def retrieve(self, name: str, body: m.PointRequest) -> list[m.Record]:
         return await run_async(
@@ -116,11 +122,17 @@ class AsyncLocalTransport:
             body.with_vector,
         )
 
-    async def scroll(self, name: str, body: m.ScrollRequest) -> m.ScrollResult:
-        return await run_async(_collection_call, self, name, Collection.scroll, body)
+    async def scroll(
+        self, name: str, body: m.ScrollRequest, timeout: int | None = None
+    ) -> m.ScrollResult:
+        deadline = _deadline(timeout, "scroll")
+        return await run_async(_collection_call, self, name, Collection.scroll, body, deadline)
 
-    async def count(self, name: str, body: m.CountRequest) -> m.CountResult:
-        return await run_async(_collection_call, self, name, Collection.count, body)
+    async def count(
+        self, name: str, body: m.CountRequest, timeout: int | None = None
+    ) -> m.CountResult:
+        deadline = _deadline(timeout, "count")
+        return await run_async(_collection_call, self, name, Collection.count, body, deadline)
 
     async def batch_update(
         self, name: str, body: m.UpdateOperations, wait: bool
@@ -129,11 +141,18 @@ class AsyncLocalTransport:
             run_async(_collection_call, self, name, Collection.batch_update, body.operations, wait)
         )
 
-    async def query(self, name: str, body: m.QueryRequest) -> m.QueryResponse:
-        return await self._queries.submit((name, body))
+    async def query(
+        self, name: str, body: m.QueryRequest, timeout: int | None = None
+    ) -> m.QueryResponse:
+        return await self._queries.submit((name, (body, _deadline(timeout, "Search"))))
 
-    async def query_batch(self, name: str, body: m.QueryRequestBatch) -> list[m.QueryResponse]:
-        return await run_async(_collection_call, self, name, Collection.query_batch, body.searches)
+    async def query_batch(
+        self, name: str, body: m.QueryRequestBatch, timeout: int | None = None
+    ) -> list[m.QueryResponse]:
+        deadline = _deadline(timeout, "Search")
+        return await run_async(
+            _collection_call, self, name, Collection.query_batch, body.searches, deadline
+        )
 
     async def set_payload(self, name: str, body: m.SetPayload, wait: bool) -> m.UpdateResult:
         return await self._writes.submit((name, "set_payload", (body,), wait))
@@ -161,6 +180,17 @@ class AsyncLocalTransport:
 
 
 # Module-level helpers: the whole engine call, collection lookup included, runs in one hop.
+
+
+def _deadline(timeout: int | None, operation: str) -> Deadline | None:
+    # The clock starts when the call is made, as a server's starts when the request arrives.
+    return None if timeout is None else Deadline(timeout, operation)
+
+
+def _query_group(
+    col: Collection, items: list[tuple[m.QueryRequest, Deadline | None]]
+) -> list[m.QueryResponse | BaseException]:
+    return col.query_many([req for req, _ in items], [deadline for _, deadline in items])
 
 
 def _db_call(

@@ -22,13 +22,14 @@ from shoal import models as m
 from shoal.client.batching import Batcher, consecutive
 from shoal.client.runner import run_sync, shield_sync
 from shoal.engine import Collection, Database
+from shoal.engine.deadline import Deadline
 from shoal.engine.support import check_upsert, field_index_type
 
 P = ParamSpec("P")
 T = TypeVar("T")
 Item = TypeVar("Item")
 
-_Query = tuple[str, m.QueryRequest]
+_Query = tuple[str, tuple[m.QueryRequest, Deadline | None]]
 # (collection, op, args, wait): op names a Collection.plan_<op> method.
 _WriteOp = tuple[str, str, tuple[Any, ...], bool]
 
@@ -60,7 +61,7 @@ class LocalTransport:
             db.release()
 
     def _query_many(self, items: list[_Query]) -> list[m.QueryResponse | BaseException]:
-        return run_sync(_grouped, self, items, Collection.query_many)
+        return run_sync(_grouped, self, items, _query_group)
 
     def _write_many(self, items: list[_WriteOp]) -> list[m.UpdateResult | BaseException]:
         grouped = [(name, (op, args, wait)) for name, op, args, wait in items]
@@ -99,9 +100,14 @@ class LocalTransport:
         return self._writes.submit((name, "upsert", (points,), wait))
 
     def delete(
-        self, name: str, selector: m.PointIdsList | m.FilterSelector, wait: bool
+        self,
+        name: str,
+        selector: m.PointIdsList | m.FilterSelector,
+        wait: bool,
+        timeout: int | None = None,
     ) -> m.UpdateResult:
-        return self._writes.submit((name, "delete", (selector,), wait))
+        deadline = _deadline(timeout, "delete")
+        return self._writes.submit((name, "delete", (selector, deadline), wait))
 
     def retrieve(self, name: str, body: m.PointRequest) -> list[m.Record]:
         return run_sync(
@@ -114,22 +120,31 @@ class LocalTransport:
             body.with_vector,
         )
 
-    def scroll(self, name: str, body: m.ScrollRequest) -> m.ScrollResult:
-        return run_sync(_collection_call, self, name, Collection.scroll, body)
+    def scroll(
+        self, name: str, body: m.ScrollRequest, timeout: int | None = None
+    ) -> m.ScrollResult:
+        deadline = _deadline(timeout, "scroll")
+        return run_sync(_collection_call, self, name, Collection.scroll, body, deadline)
 
-    def count(self, name: str, body: m.CountRequest) -> m.CountResult:
-        return run_sync(_collection_call, self, name, Collection.count, body)
+    def count(self, name: str, body: m.CountRequest, timeout: int | None = None) -> m.CountResult:
+        deadline = _deadline(timeout, "count")
+        return run_sync(_collection_call, self, name, Collection.count, body, deadline)
 
     def batch_update(self, name: str, body: m.UpdateOperations, wait: bool) -> list[m.UpdateResult]:
         return shield_sync(
             run_sync(_collection_call, self, name, Collection.batch_update, body.operations, wait)
         )
 
-    def query(self, name: str, body: m.QueryRequest) -> m.QueryResponse:
-        return self._queries.submit((name, body))
+    def query(self, name: str, body: m.QueryRequest, timeout: int | None = None) -> m.QueryResponse:
+        return self._queries.submit((name, (body, _deadline(timeout, "Search"))))
 
-    def query_batch(self, name: str, body: m.QueryRequestBatch) -> list[m.QueryResponse]:
-        return run_sync(_collection_call, self, name, Collection.query_batch, body.searches)
+    def query_batch(
+        self, name: str, body: m.QueryRequestBatch, timeout: int | None = None
+    ) -> list[m.QueryResponse]:
+        deadline = _deadline(timeout, "Search")
+        return run_sync(
+            _collection_call, self, name, Collection.query_batch, body.searches, deadline
+        )
 
     def set_payload(self, name: str, body: m.SetPayload, wait: bool) -> m.UpdateResult:
         return self._writes.submit((name, "set_payload", (body,), wait))
@@ -157,6 +172,17 @@ class LocalTransport:
 
 
 # Module-level helpers: the whole engine call, collection lookup included, runs in one hop.
+
+
+def _deadline(timeout: int | None, operation: str) -> Deadline | None:
+    # The clock starts when the call is made, as a server's starts when the request arrives.
+    return None if timeout is None else Deadline(timeout, operation)
+
+
+def _query_group(
+    col: Collection, items: list[tuple[m.QueryRequest, Deadline | None]]
+) -> list[m.QueryResponse | BaseException]:
+    return col.query_many([req for req, _ in items], [deadline for _, deadline in items])
 
 
 def _db_call(
