@@ -57,7 +57,7 @@ from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 TOOLS = Path(__file__).resolve().parent
 REPO = TOOLS.parent
@@ -265,6 +265,23 @@ def _die_with_parent() -> None:
         ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
 
 
+def _spawn(
+    cmd: list[str], out: IO[bytes], cwd: Path | None = None, env: dict[str, str] | None = None
+) -> subprocess.Popen[bytes]:
+    """A child in its own process group (so it and its children can be killed together),
+    output to ``out``, no stdin, sent SIGTERM if the runner dies."""
+    return subprocess.Popen(
+        cmd,
+        cwd=cwd,
+        env=env,
+        stdout=out,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+        start_new_session=True,
+        preexec_fn=_die_with_parent,
+    )
+
+
 @contextlib.contextmanager
 def shoal_server(storage: Path, port: int, log: Path) -> Iterator[subprocess.Popen[bytes]]:
     """A ``shoal serve`` on 127.0.0.1:``port``, ready when entered, stopped when left.
@@ -275,14 +292,7 @@ def shoal_server(storage: Path, port: int, log: Path) -> Iterator[subprocess.Pop
     cmd = [sys.executable, "-m", "shoal", "serve", "--path", str(storage)]
     cmd += ["--host", HOST, "--port", str(port), "--log-level", "info", "--access-log"]
     with log.open("ab") as out:
-        proc = subprocess.Popen(
-            cmd,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            start_new_session=True,
-            preexec_fn=_die_with_parent,
-        )
+        proc = _spawn(cmd, out)
         try:
             _wait_ready(proc, port)
             yield proc
@@ -403,16 +413,7 @@ def _pytest(
     cmd += ["--timeout", str(args.timeout)]
     cmd += [f"--deselect={nodeid}" for nodeid in done]
     with log.open("ab") as out:
-        proc = subprocess.Popen(
-            cmd,
-            cwd=root,
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            start_new_session=True,
-            preexec_fn=_die_with_parent,
-        )
+        proc = _spawn(cmd, out, cwd=root, env=env)
         try:
             return _watch(proc, report, args.timeout + STALL_GRACE, deadline)
         finally:
