@@ -30,7 +30,13 @@ Usage (from a Shoal checkout, in the venv of ``pip install -e ".[test]"``)::
 ``--ref`` reads ``tests/`` from that git ref (``git archive``; a bare clone works too);
 without it the checkout's working tree is used. ``--files`` picks some files (globs
 relative to ``tests/``), ``--timeout`` sets the per-test limit, ``--logs DIR`` keeps each
-file's pytest output and server log. docs/compatibility.md records the latest figure.
+file's pytest output and server log, ``--grpc parametrised`` deselects only the
+``prefer_grpc=True`` parametrisations (the tests whose body or fixtures open a gRPC client
+then run, and fail on it). A test that hangs past its timeout in a way pytest-timeout
+cannot interrupt is killed with its pytest process, counted as failed by timeout, and the
+rest of its file runs again. The exit status is 0 when every selected test passed or was
+skipped, 1 otherwise, 2 when the run could not start. docs/compatibility.md records the
+latest figure.
 """
 
 from __future__ import annotations
@@ -120,7 +126,13 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--json", type=Path, help="write the summary here")
     parser.add_argument("--logs", type=Path, help="keep pytest output and server logs here")
     parser.add_argument("--port", type=int, default=6333, help="the port the tests expect")
-    parser.add_argument("--isolate", choices=("auto", "netns", "none"), default="auto")
+    parser.add_argument(
+        "--isolate",
+        choices=("auto", "netns", "none"),
+        default="auto",
+        help="run in a private network namespace (netns), on the host's loopback (none), "
+        "or netns where possible (auto, the default)",
+    )
     parser.add_argument(
         "--grpc",
         choices=("opens", "parametrised"),
