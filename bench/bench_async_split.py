@@ -23,6 +23,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).parent))
 
+from _smoke import parse_args
 from langchain_core.documents import Document
 from seed_embeddings import HashEmbeddings
 
@@ -69,7 +70,7 @@ def main() -> None:
     ap.add_argument("--docs", type=int, default=1000)
     ap.add_argument("--n", type=int, default=100)
     ap.add_argument("--reps", type=int, default=5)
-    args = ap.parse_args()
+    args = parse_args(ap, {"docs": 100, "n": 10, "reps": 1})
     engine_collection.Collection._run_query_batch = _timed_batch  # type: ignore[method-assign]
     folder = tempfile.mkdtemp(prefix="shoal-split-")
     store = ShoalVectorStore(

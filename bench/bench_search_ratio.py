@@ -22,6 +22,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).parent))
 
+from _smoke import parse_args
 from seed import make_docs
 from seed_embeddings import HashEmbeddings
 
@@ -62,7 +63,7 @@ def main() -> None:
     ap.add_argument("--docs", type=int, default=1000)
     ap.add_argument("--n", type=int, default=100)
     ap.add_argument("--rounds", type=int, default=40)
-    args = ap.parse_args()
+    args = parse_args(ap, {"docs": 100, "n": 10, "rounds": 2})
     store = ShoalVectorStore(
         embedding_function=HashEmbeddings(),
         connection_args={"uri": tempfile.mkdtemp(prefix="shoal-ratio-")},

@@ -1,0 +1,193 @@
+"""Is Shoal's benchmark data as hard as a reference generator's? Both measured in one run.
+
+    python bench/generator_parity.py --reference PATH/TO/vectors.py [--n 100000]
+    python bench/generator_parity.py                  # no reference: seed 0 against seed 1
+
+``bench/synthetic.py`` replaced a reference generator of text-embedding-like vectors that
+is not part of this repository. This script measures both at the same size: recall@10 of
+Shoal's HNSW index (``HnswIndex``, f16, m=16, ef_construct=100) at each ``--efs``, the
+QPS of Shoal's exact search (the engine's ``exact_search`` over an in-memory collection,
+batches of ``--batch`` queries; datasets alternate round by round, medians reported), and
+statistics of the data (cosine of random pairs, of the nearest and the 10th nearest
+neighbour, relative contrast, local intrinsic dimensionality). Ground truth for both comes
+from ``synthetic.exact_top_k``. Parity: recall within ``--recall-tolerance`` at ef 64 and
+128, exact-search QPS within ``--qps-tolerance``.
+
+``--reference`` names a Python file that defines ``Mixture(dim=..., clusters=..., seed=...)``
+with ``base(n)`` and ``queries(n)`` methods; it is read only when given. Without it, the
+comparison is Shoal's generator with seed 0 against seed 1: the noise floor of the
+comparison itself.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import statistics
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from _smoke import parse_args
+from bench_exact import exact_collection
+from synthetic import TopicMixture, exact_top_k
+
+from shoal.engine import Collection, Database
+from shoal.engine.search import exact_search
+from shoal.index.hnsw import HnswIndex
+
+PARITY_EFS = (64, 128)
+
+
+@dataclass
+class Dataset:
+    name: str
+    base: np.ndarray
+    queries: np.ndarray
+    truth: np.ndarray = field(init=False)
+    stats: dict[str, float] = field(default_factory=dict)
+    recall: dict[int, float] = field(default_factory=dict)
+    build_s: float = 0.0
+    qps: list[float] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.truth = exact_top_k(self.base, self.queries, 20)
+
+
+def load_reference(path: Path, dim: int, clusters: int) -> Any:
+    """The reference generator's ``Mixture`` from ``path``, seed 0."""
+    spec = importlib.util.spec_from_file_location("reference_vectors", path)
+    if spec is None or spec.loader is None:
+        raise SystemExit(f"cannot load a Python module from {path}")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.Mixture(dim=dim, clusters=clusters, seed=0)
+
+
+def describe(d: Dataset) -> None:
+    """Statistics of the data that make an index's job easy or hard."""
+    rng = np.random.default_rng(5)
+    pairs = rng.integers(0, len(d.base), (2, min(20_000, len(d.base))))
+    random_cos = np.einsum("ij,ij->i", d.base[pairs[0]], d.base[pairs[1]])
+    near = np.take_along_axis(d.queries @ d.base.T, d.truth, axis=1)  # best first
+    dist = np.sqrt(np.maximum(2.0 - 2.0 * near, 1e-12))
+    # Levina-Bickel maximum likelihood estimate over the 20 nearest neighbours.
+    lid = -1.0 / np.mean(np.log(dist[:, :-1] / dist[:, -1:]), axis=1)
+    d.stats = {
+        "cosine of random pairs (mean)": float(random_cos.mean()),
+        "cosine of random pairs (sd)": float(random_cos.std()),
+        "cosine to the nearest neighbour (mean)": float(near[:, 0].mean()),
+        "cosine to the 10th nearest (mean)": float(near[:, 9].mean()),
+        "relative contrast (random / nearest distance)": float(
+            (1 - random_cos.mean()) / (1 - near[:, 0]).mean()
+        ),
+        "local intrinsic dimensionality (median, k=20)": float(np.median(lid)),
+    }
+
+
+def recall_at_10(found: np.ndarray, truth: np.ndarray) -> float:
+    pairs = zip(found, truth, strict=True)
+    hits = sum(len(set(f[:10].tolist()) & set(t[:10].tolist())) for f, t in pairs)
+    return hits / (10 * len(truth))
+
+
+def measure_hnsw(d: Dataset, efs: list[int]) -> None:
+    index = HnswIndex(d.base.shape[1], "Cosine", dtype="f16")
+    t0 = time.perf_counter()
+    index.add(np.arange(len(d.base)), d.base)
+    d.build_s = time.perf_counter() - t0
+    for ef in efs:
+        d.recall[ef] = recall_at_10(index.search(d.queries, 10, ef)[0], d.truth)
+    print(f"{d.name}: HNSW built in {d.build_s:.1f} s", file=sys.stderr, flush=True)
+
+
+def exact_round(col: Collection, queries: np.ndarray, batch: int) -> float:
+    """Queries per second of one pass over ``queries`` in batches of ``batch``."""
+    column, high, invalid = col.state.columns[""], col.state.high, col._invalid_rows("")
+    t0 = time.perf_counter()
+    for s in range(0, len(queries), batch):
+        exact_search(column, high, queries[s : s + batch], 10, invalid=invalid)
+    return len(queries) / (time.perf_counter() - t0)
+
+
+def measure_exact(sets: list[Dataset], rounds: int, batch: int) -> None:
+    loaded: list[tuple[Database, Collection]] = [exact_collection(d.base) for d in sets]
+    for d, (_, col) in zip(sets, loaded, strict=True):
+        exact_round(col, d.queries[:batch], batch)  # warm-up
+    # Alternating, so that a slow spell of the machine hits both, and in A-B-B-A order, so
+    # that neither is always the one measured right after the other.
+    pairs = list(zip(sets, loaded, strict=True))
+    for r in range(rounds):
+        for d, (_, col) in pairs if r % 2 == 0 else pairs[::-1]:
+            d.qps.append(exact_round(col, d.queries, batch))
+    for db, _ in loaded:
+        db.close()
+
+
+def report(ref: Dataset, ours: Dataset, args: argparse.Namespace) -> None:
+    print(f"\n{len(ours.base):,} vectors, dim {args.dim}, {len(ours.queries):,} queries, k=10\n")
+    print(f"| measure | {ref.name} | {ours.name} | difference | parity |")
+    print("|---|---:|---:|---:|---|")
+    for ef in args.efs:
+        diff = ours.recall[ef] - ref.recall[ef]
+        verdict = ""
+        if ef in PARITY_EFS:
+            ok = abs(diff) <= args.recall_tolerance
+            verdict = f"{'yes' if ok else 'NO'} (within {args.recall_tolerance})"
+        print(
+            f"| HNSW recall@10, ef {ef} | {ref.recall[ef]:.4f} | {ours.recall[ef]:.4f} "
+            f"| {diff:+.4f} | {verdict} |"
+        )
+    ref_qps, our_qps = statistics.median(ref.qps), statistics.median(ours.qps)
+    change = our_qps / ref_qps - 1
+    ok = abs(change) <= args.qps_tolerance
+    print(
+        f"| exact search QPS (batches of {args.batch}, median of {args.rounds}) "
+        f"| {ref_qps:,.1f} | {our_qps:,.1f} | {change:+.1%} "
+        f"| {'yes' if ok else 'NO'} (within {args.qps_tolerance:.0%}) |"
+    )
+    print(f"| HNSW build s (both cores) | {ref.build_s:.1f} | {ours.build_s:.1f} | | |")
+    for key, value in ref.stats.items():
+        print(f"| {key} | {value:.3f} | {ours.stats[key]:.3f} | {ours.stats[key] - value:+.3f} | |")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    ap.add_argument("--reference", type=Path, help="the reference generator's Python file")
+    ap.add_argument("--n", type=int, default=100_000, help="base vectors per dataset")
+    ap.add_argument("--queries", type=int, default=1000)
+    ap.add_argument("--dim", type=int, default=384)
+    ap.add_argument("--clusters", type=int, default=1000)
+    ap.add_argument(
+        "--efs", type=lambda s: [int(x) for x in s.split(",")], default=[16, 32, 64, 128]
+    )
+    ap.add_argument("--rounds", type=int, default=12, help="exact-search rounds per dataset")
+    ap.add_argument("--batch", type=int, default=100, help="queries per exact search call")
+    ap.add_argument("--recall-tolerance", type=float, default=0.01)
+    ap.add_argument("--qps-tolerance", type=float, default=0.05)
+    args = parse_args(ap, {"n": 3000, "queries": 100, "rounds": 2, "efs": [16, 64, 128]})
+
+    ours = TopicMixture(dim=args.dim, topics=args.clusters, seed=0)
+    if args.reference is not None:
+        other: Any = load_reference(args.reference, args.dim, args.clusters)
+        ref_name = "reference"
+    else:
+        other = TopicMixture(dim=args.dim, topics=args.clusters, seed=1)
+        ref_name = "synthetic, seed 1"
+        print("no --reference: comparing seed 0 with seed 1 of bench/synthetic.py")
+    sets = [
+        Dataset(ref_name, other.base(args.n), other.queries(args.queries)),
+        Dataset("synthetic", ours.base(args.n), ours.queries(args.queries)),
+    ]
+    for d in sets:
+        describe(d)
+        measure_hnsw(d, args.efs)
+    measure_exact(sets, args.rounds, args.batch)
+    report(sets[0], sets[1], args)
+
+
+if __name__ == "__main__":
+    main()
