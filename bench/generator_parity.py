@@ -4,14 +4,17 @@
     python bench/generator_parity.py                  # no reference: seed 0 against seed 1
 
 ``bench/synthetic.py`` replaced a reference generator of text-embedding-like vectors that
-is not part of this repository. This script measures both at the same size: recall@10 of
-Shoal's HNSW index (``HnswIndex``, f16, m=16, ef_construct=100) at each ``--efs``, the
-QPS of Shoal's exact search (the engine's ``exact_search`` over an in-memory collection,
-``--rounds`` single queries, the datasets taking turns; medians), and
-statistics of the data (cosine of random pairs, of the nearest and the 10th nearest
-neighbour, relative contrast, local intrinsic dimensionality). Ground truth for both comes
-from ``synthetic.exact_top_k``. Parity: recall within ``--recall-tolerance`` at ef 64 and
-128, exact-search QPS within ``--qps-tolerance``.
+is not part of this repository. This script measures both at the same size:
+
+- recall@10 of Shoal's HNSW index (``HnswIndex``, f16, m=16, ef_construct=100) at each
+  ``--efs``;
+- the QPS of Shoal's exact search: the engine's ``exact_search`` over an in-memory
+  collection, ``--rounds`` single queries per dataset, the datasets taking turns, medians;
+- statistics of the data: cosine of random pairs, of the nearest and the 10th nearest
+  neighbour, relative contrast, local intrinsic dimensionality.
+
+Ground truth for both comes from ``synthetic.exact_top_k``. Parity: recall within
+``--recall-tolerance`` at ef 64 and 128, exact-search QPS within ``--qps-tolerance``.
 
 ``--reference`` names a Python file that defines ``Mixture(dim=..., clusters=..., seed=...)``
 with ``base(n)`` and ``queries(n)`` methods; it is read only when given. Without it, the
@@ -44,6 +47,8 @@ PARITY_EFS = (64, 128)
 
 @dataclass
 class Dataset:
+    """One generator's vectors, ground truth and measurements."""
+
     name: str
     base: np.ndarray
     queries: np.ndarray
@@ -90,12 +95,14 @@ def describe(d: Dataset) -> None:
 
 
 def recall_at_10(found: np.ndarray, truth: np.ndarray) -> float:
+    """Share of the true 10 nearest that ``found``'s first 10 contain."""
     pairs = zip(found, truth, strict=True)
     hits = sum(len(set(f[:10].tolist()) & set(t[:10].tolist())) for f, t in pairs)
     return hits / (10 * len(truth))
 
 
 def measure_hnsw(d: Dataset, efs: list[int]) -> None:
+    """Build Shoal's default HNSW index on ``d`` and measure recall@10 at each ef."""
     index = HnswIndex(d.base.shape[1], "Cosine", dtype="f16")
     t0 = time.perf_counter()
     index.add(np.arange(len(d.base)), d.base)
@@ -138,6 +145,7 @@ def measure_exact(sets: list[Dataset], rounds: int) -> None:
 
 
 def report(ref: Dataset, ours: Dataset, args: argparse.Namespace) -> None:
+    """Print the comparison as a markdown table with a parity verdict per criterion."""
     print(f"\n{len(ours.base):,} vectors, dim {args.dim}, {len(ours.queries):,} queries, k=10\n")
     print(f"| measure | {ref.name} | {ours.name} | difference | parity |")
     print("|---|---:|---:|---:|---|")
