@@ -6,8 +6,9 @@ and our own int8 scaling (with and without exact float32 rescoring), exact numpy
 exact-vs-HNSW crossover that shoal.index.planner uses, and filtered search (post-filter
 over-fetch vs exact over the matching rows).
 
-Data: the shared reference ``Mixture(dim=384, clusters=1000, seed=0)`` (text-embedding-like,
-unit-normalised); queries are fresh draws. Cosine similarity throughout.
+Data: ``TopicMixture(dim=384, topics=1000, seed=0)`` from ``bench/synthetic.py``
+(text-embedding-like, unit-normalised); queries are fresh draws. Cosine similarity
+throughout. hnswlib comes with the ``bench`` extra; without it its rows are left out.
 
     python bench/bench_ann.py --n 100000
 """
@@ -20,17 +21,13 @@ import statistics
 import sys
 import time
 from collections.abc import Callable
-from pathlib import Path
 
 import numpy as np
+from _smoke import parse_args
+from synthetic import TopicMixture, exact_top_k
 
-REFERENCE = Path(__file__).resolve().parents[1].parent / "shared" / "reference"
-sys.path.insert(0, str(REFERENCE))
-
-from vectors import Mixture, exact_top_k  # noqa: E402
-
-from shoal.index.hnsw import HnswIndex  # noqa: E402
-from shoal.index.rescore import rescore  # noqa: E402
+from shoal.index.hnsw import HnswIndex
+from shoal.index.rescore import rescore
 
 Search = Callable[[np.ndarray, int], np.ndarray]
 
@@ -150,40 +147,56 @@ def bench_recall_qps(args: argparse.Namespace, base: np.ndarray, queries: np.nda
     built.clear()
 
     if not args.skip_hnswlib:
-        import hnswlib
-
-        gc.collect()
-        hi = hnswlib.Index(space="ip", dim=base.shape[1])
-        hi.init_index(max_elements=n, ef_construction=100, M=16)
-        t = timed(lambda: hi.add_items(base, np.arange(n)))
-        build_rows.append(
-            [
-                "hnswlib f32",
-                f"{t:.1f}",
-                f"~{n * (base.shape[1] * 4 + 2 * 16 * 4 + 12) / 2**20:.0f} (level 0)",
-            ]
-        )
-        print(f"built hnswlib in {t:.1f}s", file=sys.stderr, flush=True)
-        for ef in args.efs:
-            hi.set_ef(max(ef, k))
-            found = hi.knn_query(queries, k)[0]
-            t = timed(lambda: hi.knn_query(queries, k))
-            p50, p99 = latencies(lambda q: hi.knn_query(q, k, num_threads=1), single)
-            rows.append(
-                [
-                    "hnswlib (M=16, efC=100)",
-                    ef,
-                    f"{recall(found, truth):.3f}",
-                    f"{len(queries) / t:,.0f}",
-                    f"{p50:.3f}",
-                    f"{p99:.3f}",
-                ]
-            )
+        hnswlib_rows(args, base, queries, truth, rows, build_rows)
 
     print(f"### Recall@{k} and speed, n={n:,}, {len(queries)} queries, dim {base.shape[1]}\n")
     table(["method", "ef", f"recall@{k}", "batch QPS", "single p50 ms", "single p99 ms"], rows)
     print(f"### Build (m=16, ef_construct=100), n={n:,}\n")
     table(["index", "build s", "memory MiB"], build_rows)
+
+
+def hnswlib_rows(
+    args: argparse.Namespace,
+    base: np.ndarray,
+    queries: np.ndarray,
+    truth: np.ndarray,
+    rows: list[list[object]],
+    build_rows: list[list[object]],
+) -> None:
+    """hnswlib's rows of the recall table (M=16, ef_construction=100, f32, inner product)."""
+    try:
+        import hnswlib
+    except ImportError:
+        print("hnswlib is not installed (it comes with the bench extra): no hnswlib rows\n")
+        return
+    k, n, single = args.k, len(base), queries[: args.single]
+    gc.collect()
+    hi = hnswlib.Index(space="ip", dim=base.shape[1])
+    hi.init_index(max_elements=n, ef_construction=100, M=16)
+    t = timed(lambda: hi.add_items(base, np.arange(n)))
+    build_rows.append(
+        [
+            "hnswlib f32",
+            f"{t:.1f}",
+            f"~{n * (base.shape[1] * 4 + 2 * 16 * 4 + 12) / 2**20:.0f} (level 0)",
+        ]
+    )
+    print(f"built hnswlib in {t:.1f}s", file=sys.stderr, flush=True)
+    for ef in args.efs:
+        hi.set_ef(max(ef, k))
+        found = hi.knn_query(queries, k)[0]
+        t = timed(lambda: hi.knn_query(queries, k))
+        p50, p99 = latencies(lambda q: hi.knn_query(q, k, num_threads=1), single)
+        rows.append(
+            [
+                "hnswlib (M=16, efC=100)",
+                ef,
+                f"{recall(found, truth):.3f}",
+                f"{len(queries) / t:,.0f}",
+                f"{p50:.3f}",
+                f"{p99:.3f}",
+            ]
+        )
 
 
 def bench_crossover(args: argparse.Namespace, base: np.ndarray, queries: np.ndarray) -> None:
@@ -307,11 +320,21 @@ def main() -> None:
     )
     ap.add_argument("--skip-hnswlib", action="store_true")
     ap.add_argument("--sections", default="recall,crossover,filtered")
-    args = ap.parse_args()
+    args = parse_args(
+        ap,
+        {
+            "n": 3000,
+            "queries": 100,
+            "efs": [16, 64],
+            "single": 20,
+            "sizes": [1000, 2000],
+            "selectivity": [0.5, 0.1],
+        },
+    )
 
-    mix = Mixture(dim=384, clusters=1000, seed=0)
-    base = np.concatenate([block for _, block in mix.stream(args.n)])
-    queries = mix.queries(args.queries)
+    data = TopicMixture(dim=384, topics=1000, seed=0)
+    base = data.base(args.n)
+    queries = data.queries(args.queries)
     print(f"# bench_ann: n={args.n:,} queries={args.queries} k={args.k}\n")
     sections = args.sections.split(",")
     if "recall" in sections:

@@ -23,6 +23,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).parent))
 
+from _smoke import parse_args
 from langchain_core.documents import Document
 from seed_embeddings import HashEmbeddings
 
@@ -69,9 +70,14 @@ def main() -> None:
     ap.add_argument("--docs", type=int, default=1000)
     ap.add_argument("--n", type=int, default=100)
     ap.add_argument("--reps", type=int, default=5)
-    args = ap.parse_args()
+    args = parse_args(ap, {"docs": 100, "n": 10, "reps": 1})
     engine_collection.Collection._run_query_batch = _timed_batch  # type: ignore[method-assign]
-    folder = tempfile.mkdtemp(prefix="shoal-split-")
+    with tempfile.TemporaryDirectory(prefix="shoal-split-") as folder:
+        measure(folder, args)
+
+
+def measure(folder: str, args: argparse.Namespace) -> None:
+    """Store the documents in ``folder``, then time the gathered and the sync searches."""
     store = ShoalVectorStore(
         embedding_function=HashEmbeddings(),
         connection_args={"uri": folder},
@@ -92,6 +98,7 @@ def main() -> None:
             f"{_engine[0] * 1e3:5.1f} ms CPU"
         )
     store.drop()
+    store.close()
 
 
 if __name__ == "__main__":

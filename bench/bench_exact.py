@@ -2,6 +2,8 @@
 
     python bench/bench_exact.py [--n 100000] [--dim 384] [--queries 200]
 
+Data: ``TopicMixture(dim, topics=1000, seed=0)`` from ``bench/synthetic.py``.
+
 Bare numpy is ``M @ q`` plus ``argpartition`` for the top 10 — the floor for exact search.
 Shoal is measured twice: the engine's search function alone, and a whole
 ``Collection.query`` (validation, lock, planner, filter-free search, result models). The
@@ -17,10 +19,11 @@ import time
 from collections.abc import Callable
 
 import numpy as np
-from _data import Mixture
+from _smoke import parse_args
+from synthetic import TopicMixture
 
 from shoal import models as m
-from shoal.engine import Database
+from shoal.engine import Collection, Database
 from shoal.engine.search import exact_search
 
 
@@ -34,28 +37,38 @@ def timed(fn: Callable[[np.ndarray], object], queries: np.ndarray, repeat: int) 
     return out
 
 
+def exact_collection(base: np.ndarray) -> tuple[Database, Collection]:
+    """An in-memory collection holding ``base`` (ids 0..n-1, Cosine) with no HNSW graph.
+
+    ``hnsw_config.m = 0`` is Qdrant's "no graph": no index is built in the background to
+    compete for the CPU, and every search is exact.
+    """
+    db = Database()
+    db.create_collection(
+        "b",
+        m.CreateCollection(
+            vectors=m.VectorParams(size=base.shape[1], distance="Cosine"),
+            hnsw_config=m.HnswConfigDiff(m=0),
+        ),
+    )
+    col = db.collection("b")
+    for start in range(0, len(base), 10_000):
+        block = base[start : start + 10_000]
+        col.upsert(m.Batch(ids=list(range(start, start + len(block))), vectors=block.tolist()))
+    return db, col
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--n", type=int, default=100_000)
     ap.add_argument("--dim", type=int, default=384)
     ap.add_argument("--queries", type=int, default=200)
-    args = ap.parse_args()
-    mix = Mixture(dim=args.dim, clusters=1000, seed=0)
-    base = mix.base(args.n)
-    queries = mix.queries(args.queries)
+    args = parse_args(ap, {"n": 5000, "queries": 20})
+    data = TopicMixture(dim=args.dim, seed=0)
+    base = data.base(args.n)
+    queries = data.queries(args.queries)
 
-    db = Database()
-    db.create_collection(
-        "b",
-        m.CreateCollection(
-            vectors=m.VectorParams(size=args.dim, distance="Cosine"),
-            hnsw_config=m.HnswConfigDiff(m=0),
-        ),
-    )
-    col = db.collection("b")
-    for start in range(0, args.n, 10_000):
-        block = base[start : start + 10_000]
-        col.upsert(m.Batch(ids=list(range(start, start + len(block))), vectors=block.tolist()))
+    db, col = exact_collection(base)
     matrix = np.ascontiguousarray(base)
     column = col.state.columns[""]
     high = col.state.high

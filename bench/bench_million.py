@@ -2,8 +2,8 @@
 
     python bench/bench_million.py --n 100000 [--dtype f16|bf16|f32|i8] [--ef 64]
 
-Data: ``Mixture(dim=384, clusters=1000, seed=0)`` from ../shared/reference/vectors.py, base
-``stream(n)``, ``queries(1000)``, ground truth ``exact_top_k``. Each point has the payload
+Data: ``TopicMixture(dim=384, topics=1000, seed=0)`` from ``bench/synthetic.py``, base
+``base(n)``, ``queries(1000)``, ground truth ``exact_top_k``. Each point has the payload
 ``{"i": i, "tag": t}`` where ``tag`` (indexed as a keyword) is "p50", "p10", "p1" or
 "p01" for 50%, 10%, 1% and 0.1% of the points (spread over all clusters) and "rest" for the
 others, so a filter ``tag == t`` has that selectivity.
@@ -30,7 +30,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from _data import Mixture, exact_top_k
+from _smoke import parse_args as parse_with_smoke
+from synthetic import TopicMixture, exact_top_k
 
 from shoal import AsyncClient
 from shoal import models as m
@@ -128,9 +129,9 @@ async def singles(
 
 async def run(args: argparse.Namespace) -> dict[str, Any]:
     out: dict[str, Any] = {"n": args.n, "dtype": args.dtype, "ef": args.ef}
-    mix = Mixture(dim=args.dim, clusters=1000, seed=0)
-    base = mix.base(args.n)
-    queries = mix.queries(args.queries)
+    data = TopicMixture(dim=args.dim, seed=0)
+    base = data.base(args.n)
+    queries = data.queries(args.queries)
     ids = np.arange(args.n)
     tags = tag_of(ids)
     t0 = time.perf_counter()
@@ -295,8 +296,9 @@ def report(r: dict[str, Any]) -> None:
     print(f"\nquery plans: {r['plans']}")
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    """The command line (``bench_million_sweep.py`` builds its folder with it too)."""
+    ap = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     ap.add_argument("--n", type=int, default=1_000_000)
     ap.add_argument("--dim", type=int, default=384)
     ap.add_argument("--queries", type=int, default=1000)
@@ -312,7 +314,13 @@ def main() -> None:
     )
     ap.add_argument("--path", default=None, help="storage folder (kept); default: a temp one")
     ap.add_argument("--json", default=None, help="also write the results here")
-    args = ap.parse_args()
+    # 5,000 points leave 5 in the 0.1% bucket, so every filter has matches.
+    smoke = {"n": 5000, "queries": 50, "single": 20, "batch": 1000, "sweep": [32]}
+    return parse_with_smoke(ap, smoke, argv)
+
+
+def main() -> None:
+    args = parse_args()
     result = asyncio.run(run(args))
     report(result)
     if args.json:

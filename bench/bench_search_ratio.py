@@ -22,6 +22,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).parent))
 
+from _smoke import parse_args
 from seed import make_docs
 from seed_embeddings import HashEmbeddings
 
@@ -62,17 +63,9 @@ def main() -> None:
     ap.add_argument("--docs", type=int, default=1000)
     ap.add_argument("--n", type=int, default=100)
     ap.add_argument("--rounds", type=int, default=40)
-    args = ap.parse_args()
-    store = ShoalVectorStore(
-        embedding_function=HashEmbeddings(),
-        connection_args={"uri": tempfile.mkdtemp(prefix="shoal-ratio-")},
-        auto_id=True,
-        drop_old=True,
-    )
-    store.add_documents(make_docs(args.docs))
-    gc.callbacks.append(_on_gc)
-    times = asyncio.run(_rounds(store, args.n, args.rounds))
-    gc.callbacks.remove(_on_gc)
+    args = parse_args(ap, {"docs": 100, "n": 10, "rounds": 2})
+    with tempfile.TemporaryDirectory(prefix="shoal-ratio-") as folder:
+        times = measure(folder, args)
     best = {k: min(v) for k, v in times.items()}
     print(
         f"{args.n} searches over {args.docs} documents, min of {args.rounds} rounds: "
@@ -81,7 +74,24 @@ def main() -> None:
         f"async {sum(times['async gc']) / args.rounds:.2f} ms, "
         f"sync {sum(times['sync gc']) / args.rounds:.2f} ms"
     )
-    store.drop()
+
+
+def measure(folder: str, args: argparse.Namespace) -> dict[str, list[float]]:
+    """Store the documents in ``folder`` and time the rounds (ms per round, by mode)."""
+    store = ShoalVectorStore(
+        embedding_function=HashEmbeddings(),
+        connection_args={"uri": folder},
+        auto_id=True,
+        drop_old=True,
+    )
+    store.add_documents(make_docs(args.docs))
+    gc.callbacks.append(_on_gc)
+    try:
+        return asyncio.run(_rounds(store, args.n, args.rounds))
+    finally:
+        gc.callbacks.remove(_on_gc)
+        store.drop()
+        store.close()
 
 
 if __name__ == "__main__":

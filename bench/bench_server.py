@@ -7,7 +7,7 @@ Starts two servers as subprocesses on loopback ports, both under uvicorn with th
 settings (uvloop and httptools when installed, no access log):
 
 - `python -m shoal serve` on a fresh storage folder, loaded with ``--n`` points from
-  ``Mixture(dim, clusters=1000, seed=0)`` (../shared/reference/vectors.py);
+  ``TopicMixture(dim, topics=1000, seed=0)`` (``bench/synthetic.py``);
 - a bare ASGI app that answers every POST with a small constant JSON body: the floor that
   uvicorn, the HTTP stack and the benchmark client impose on any endpoint.
 
@@ -34,7 +34,8 @@ from pathlib import Path
 
 import httpx
 import numpy as np
-from _data import Mixture
+from _smoke import parse_args
+from synthetic import TopicMixture
 
 from shoal import AsyncClient
 from shoal import models as m
@@ -176,10 +177,10 @@ async def measure(
 
 
 async def bench(args: argparse.Namespace, shoal_url: str, bare_url: str) -> list[Row]:
-    mix = Mixture(dim=args.dim, clusters=1000, seed=0)
-    base = mix.base(args.n + args.requests + args.warmup)
+    data = TopicMixture(dim=args.dim, seed=0)
+    base = data.base(args.n + args.requests + args.warmup)
     stored, extra = base[: args.n], base[args.n :]
-    queries = mix.queries(512)
+    queries = data.queries(512)
     qlists = [q.tolist() for q in queries]
     rows: list[Row] = []
     async with AsyncClient(shoal_url, timeout=120) as client:
@@ -300,7 +301,8 @@ def main() -> int:
     parser.add_argument("--requests", type=int, default=3000, help="measured per operation")
     parser.add_argument("--warmup", type=int, default=300, help="unmeasured, per operation")
     parser.add_argument("--bare-port", type=int, help=argparse.SUPPRESS)
-    args = parser.parse_args()
+    smoke = {"n": 500, "concurrency": 8, "requests": 100, "warmup": 10}
+    args = parse_args(parser, smoke)
     if args.bare_port:
         run_bare(args.bare_port)
         return 0
