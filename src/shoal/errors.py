@@ -141,6 +141,11 @@ class RequestTimeout(ShoalError):
     status_code = 408
 
 
+class InvalidSnapshot(BadRequest):
+    """A file given to recover is not a Shoal snapshot, or a damaged or incomplete one;
+    nothing was changed."""
+
+
 class StorageError(ShoalError):
     """The storage layer failed (disk full, corrupt file, I/O error)."""
 
@@ -237,6 +242,7 @@ __all__ = [
     "InvalidPayload",
     "InvalidPointId",
     "InvalidQuery",
+    "InvalidSnapshot",
     "InvalidVector",
     "NotSupported",
     "Overloaded",
