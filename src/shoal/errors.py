@@ -58,6 +58,16 @@ class PointNotFound(ShoalError):
         self.point_id = point_id
 
 
+class SnapshotNotFound(ShoalError):
+    """A snapshot named in a request does not exist."""
+
+    status_code = 404
+
+    def __init__(self, name: str) -> None:
+        super().__init__(f"Not found: Snapshot `{name}` doesn't exist!")
+        self.snapshot_name = name
+
+
 class InvalidCollectionName(BadRequest):
     """A collection name is empty, too long or contains a forbidden character."""
 
@@ -250,6 +260,7 @@ __all__ = [
     "RemoteError",
     "RequestTimeout",
     "ShoalError",
+    "SnapshotNotFound",
     "StorageError",
     "StorageLocked",
     "Unauthorized",

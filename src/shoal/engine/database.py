@@ -11,20 +11,25 @@ import logging
 import os
 import threading
 import weakref
+from pathlib import Path
 
 from shoal import models as m
 from shoal.engine.ann import resolve_settings
 from shoal.engine.collection import Collection
 from shoal.engine.limits import Limits
+from shoal.engine.snapshots import Snapshots
 from shoal.engine.support import check_collection
 from shoal.errors import (
     CollectionAlreadyExists,
     CollectionNotFound,
     InvalidCollectionName,
     InvalidConfig,
+    NotSupported,
     ShoalError,
 )
-from shoal.storage import Catalog
+from shoal.storage import Catalog, CollectionStore
+from shoal.storage.snapshots import SnapshotInfo
+from shoal.version import __version__
 
 MAX_NAME = 255
 MAX_DIM = 65_536
@@ -81,6 +86,7 @@ class Database:
         self._lock = threading.RLock()
         self._collections: dict[str, Collection] = {}
         self._catalog = Catalog(path, served_at) if path is not None else None
+        self._snapshots: Snapshots | None = None
         self._closed = False
         _open.add(self)
         if self._catalog is not None:
@@ -189,6 +195,105 @@ class Database:
         return m.CollectionsResponse(
             collections=[m.CollectionDescription(name=n) for n in self.collection_names()]
         )
+
+    # -------------------------------------------------------------- snapshots
+
+    def _shelf(self) -> Snapshots:
+        if self._catalog is None:
+            raise NotSupported(
+                "Wrong input: snapshots are not supported for an in-memory database; open a "
+                "storage folder (path=...) to take them"
+            )
+        if self._snapshots is None:
+            self._snapshots = Snapshots(self._catalog, __version__)
+        return self._snapshots
+
+    def create_snapshot(self, name: str | None) -> SnapshotInfo:
+        """Snapshot a collection (``name``) or, with None, every collection (a full
+        snapshot). Writes go on meanwhile; the snapshot holds those committed before it.
+
+        Raises:
+            CollectionNotFound: no such collection.
+            NotSupported: an in-memory database.
+            StorageError: the snapshot cannot be written.
+        """
+        shelf = self._shelf()
+        if name is not None:
+            return shelf.create(name, self._folder_of(self.collection(name)))
+        parts = [
+            (n, shelf.folder(n) / shelf.create(n, self._folder_of(self.collection(n))).name)
+            for n in self.collection_names()
+        ]
+        return shelf.create_full(parts)
+
+    def list_snapshots(self, name: str | None) -> list[SnapshotInfo]:
+        """A collection's snapshots, or (None) the full snapshots.
+
+        Raises:
+            CollectionNotFound: ``name`` names no collection.
+        """
+        if name is not None:
+            self.collection(name)
+        return self._shelf().list(name)
+
+    def snapshot_path(self, name: str | None, snapshot: str) -> Path:
+        """The file of a snapshot of a collection (or, with None, of a full snapshot).
+
+        Raises:
+            SnapshotNotFound: no such snapshot.
+        """
+        return self._shelf().path(name, snapshot)
+
+    def delete_snapshot(self, name: str | None, snapshot: str) -> bool:
+        """Delete a snapshot file.
+
+        Raises:
+            SnapshotNotFound: no such snapshot.
+        """
+        return self._shelf().delete(name, snapshot)
+
+    def recover_snapshot(self, name: str, location: str | Path) -> bool:
+        """Replace collection ``name`` (or create it) with a collection snapshot.
+
+        Args:
+            name: the collection to recover into (a snapshot of another collection works).
+            location: a snapshot file: a path or ``file://`` URL under the snapshots
+                folder (a ``Path`` is taken as it is: uploads and the command line).
+
+        Raises:
+            InvalidSnapshot: not a Shoal collection snapshot, or a damaged one (nothing
+                is changed).
+            NotSupported: an http(s) location, or an in-memory database.
+            StorageError: the folders cannot be swapped (the old collection stays).
+        """
+        _check_name(name)
+        shelf = self._shelf()
+        path = location if isinstance(location, Path) else shelf.location(location)
+        staged, stored = shelf.stage(path, name)
+        config = m.CreateCollection.model_validate(stored)
+        with self._lock:
+            self._check_open()
+            old = self._collections.pop(name, None)
+            if old is not None:
+                old.close()
+            current = None if old is None else self._folder_of(old)
+            try:
+                store = self._require_catalog().replace(staged, current, name)
+            except BaseException:
+                if old is not None:  # rolled back: the old collection is still there
+                    reopened = Collection(name, old.config, CollectionStore(current), self.limits)  # type: ignore[arg-type]
+                    self._collections[name] = reopened
+                raise
+            self._collections[name] = Collection(name, config, store, self.limits)
+        return True
+
+    def _folder_of(self, col: Collection) -> Path:
+        assert col.store is not None, "a database with a folder has stores"
+        return col.store.path.parent
+
+    def _require_catalog(self) -> Catalog:
+        assert self._catalog is not None, "checked by _shelf"
+        return self._catalog
 
     # ------------------------------------------------------------------ close
 
