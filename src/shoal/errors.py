@@ -58,6 +58,16 @@ class PointNotFound(ShoalError):
         self.point_id = point_id
 
 
+class AliasNotFound(ShoalError):
+    """An alias named in a request does not exist."""
+
+    status_code = 404
+
+    def __init__(self, name: str) -> None:
+        super().__init__(f"Not found: Alias `{name}` doesn't exist!")
+        self.alias_name = name
+
+
 class SnapshotNotFound(ShoalError):
     """A snapshot named in a request does not exist."""
 
@@ -239,6 +249,7 @@ class RemoteError(ShoalError):
 
 
 __all__ = [
+    "AliasNotFound",
     "BadRequest",
     "ClientClosed",
     "CollectionAlreadyExists",

@@ -14,12 +14,14 @@ import weakref
 from pathlib import Path
 
 from shoal import models as m
+from shoal.engine.aliases import Aliases
 from shoal.engine.ann import resolve_settings
 from shoal.engine.collection import Collection
 from shoal.engine.limits import Limits
 from shoal.engine.snapshots import Snapshots
 from shoal.engine.support import check_collection
 from shoal.errors import (
+    BadRequest,
     CollectionAlreadyExists,
     CollectionNotFound,
     InvalidCollectionName,
@@ -87,6 +89,7 @@ class Database:
         self._collections: dict[str, Collection] = {}
         self._catalog = Catalog(path, served_at) if path is not None else None
         self._snapshots: Snapshots | None = None
+        self.aliases = Aliases(None if self._catalog is None else self._catalog.root)
         self._closed = False
         _open.add(self)
         if self._catalog is not None:
@@ -151,6 +154,8 @@ class Database:
             self._check_open()
             if name in self._collections:
                 raise CollectionAlreadyExists(name)
+            if self.aliases.resolve(name) is not None:
+                raise BadRequest(f"Wrong input: Alias `{name}` already exists!")
             stored = config.model_dump(mode="json", exclude_none=True, by_alias=True)
             store = self._catalog.create(name, stored) if self._catalog else None
             self._collections[name] = Collection(name, config, store, self.limits)
@@ -166,6 +171,7 @@ class Database:
             col.drop()
             if self._catalog is not None and col.store is not None:
                 self._catalog.drop(col.store)
+            self.aliases.drop_collection(name)
         return True
 
     def collection(self, name: str) -> Collection:
@@ -177,14 +183,38 @@ class Database:
         with self._lock:
             self._check_open()
             col = self._collections.get(name)
+            if col is None:
+                target = self.aliases.resolve(name)
+                col = None if target is None else self._collections.get(target)
         if col is None:
             raise CollectionNotFound(name)
         return col
 
-    def collection_exists(self, name: str) -> bool:
+    def update_aliases(self, actions: list[m.AliasOperations]) -> bool:
+        """Create, delete and rename aliases: all of the actions, or (if one is refused)
+        none. Every later call accepts an alias wherever it takes a collection's name.
+
+        Raises:
+            CollectionNotFound, CollectionAlreadyExists, AliasNotFound: as
+                ``shoal.engine.aliases`` says; StorageError.
+        """
         with self._lock:
             self._check_open()
-            return name in self._collections
+            self.aliases.apply(actions, self._collections.keys())
+        return True
+
+    def list_aliases(self, name: str | None = None) -> m.CollectionsAliasesResponse:
+        """Every alias, or (``name``) the aliases of the collection of that name (none for
+        a name that is no collection, as Qdrant answers)."""
+        with self._lock:
+            self._check_open()
+        return m.CollectionsAliasesResponse(aliases=self.aliases.of(name))
+
+    def collection_exists(self, name: str) -> bool:
+        """Whether ``name`` names a collection, or an alias of one."""
+        with self._lock:
+            self._check_open()
+            return name in self._collections or self.aliases.resolve(name) is not None
 
     def collection_names(self) -> list[str]:
         with self._lock:
