@@ -43,24 +43,26 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
-from typing import Any, cast
+from typing import Any
 
 import mmh3
 
 from shoal import models as m
 from shoal.embeddings.inputs import check_texts
 from shoal.errors import InvalidConfig, NotSupported
-from shoal.text import Analyzer, AnalyzerParams, TokenizerType, parse_stemmer, parse_stopwords
+from shoal.text import Analyzer, AnalyzerParams, parse_stemmer, parse_stopwords
 from shoal.text.languages import (
     check_stemmer_language,
+    flag_setting,
+    length_setting,
     snowball_language,
     stopword_language,
     stopwords_of,
+    tokenizer_setting,
 )
 
 #: Model names Qdrant's server encodes itself (compared in lowercase).
 MODEL_NAMES = frozenset({"qdrant/bm25", "bm25"})
-_TOKENIZERS = ("word", "whitespace", "prefix")
 _OPTION_NAMES = frozenset(
     {
         "k",
@@ -77,6 +79,7 @@ _OPTION_NAMES = frozenset(
     }
 )
 _CACHE_LIMIT = 1 << 17
+_WHAT = "BM25 option"
 _F32 = struct.Struct("<f")
 
 
@@ -160,35 +163,10 @@ def _number(opts: Mapping[str, Any], name: str, default: float) -> float:
     return float(value)
 
 
-def _length(opts: Mapping[str, Any], name: str) -> int | None:
-    value = opts.get(name)
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise InvalidConfig(f"BM25 option {name} must be an integer >= 0, got {value!r}")
-    return value
-
-
-def _flag(opts: Mapping[str, Any], name: str, default: bool) -> bool:
-    value = opts.get(name)
-    if value is None:
-        return default
-    if not isinstance(value, bool):
-        raise InvalidConfig(f"BM25 option {name} must be a bool, got {value!r}")
-    return value
-
-
 def _analyzer_params(opts: Mapping[str, Any]) -> AnalyzerParams:
-    tokenizer = opts.get("tokenizer", "word")
-    if tokenizer == "multilingual":
-        raise NotSupported("BM25 option tokenizer='multilingual' is not supported")
-    if tokenizer not in _TOKENIZERS:
-        raise InvalidConfig(
-            f"BM25 option tokenizer must be one of {[*_TOKENIZERS, 'multilingual']}, "
-            f"got {tokenizer!r}"
-        )
-    lowercase = _flag(opts, "lowercase", True)
-    if _flag(opts, "ascii_folding", False):
+    tokenizer = tokenizer_setting(opts, _WHAT)
+    lowercase = flag_setting(opts, "lowercase", True, _WHAT)
+    if flag_setting(opts, "ascii_folding", False, _WHAT):
         raise NotSupported("BM25 option ascii_folding=true is not supported")
     language = opts.get("language") or "english"
     if not isinstance(language, str):
@@ -207,12 +185,12 @@ def _analyzer_params(opts: Mapping[str, Any]) -> AnalyzerParams:
     else:
         stopwords = parse_stopwords(opts["stopwords"], lowercase)
     return AnalyzerParams(
-        tokenizer=cast(TokenizerType, tokenizer),
+        tokenizer=tokenizer,
         lowercase=lowercase,
         stopwords=stopwords,
         stemmer=stemmer,
-        min_token_len=_length(opts, "min_token_len"),
-        max_token_len=_length(opts, "max_token_len"),
+        min_token_len=length_setting(opts, "min_token_len", _WHAT),
+        max_token_len=length_setting(opts, "max_token_len", _WHAT),
     )
 
 

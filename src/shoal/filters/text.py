@@ -32,14 +32,15 @@ import heapq
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Any, Literal, cast
+from typing import Any, Literal
 
 from shoal.errors import InvalidConfig, NotSupported
-from shoal.text import Analyzer, AnalyzerParams, TokenizerType, parse_stemmer, parse_stopwords
+from shoal.text import Analyzer, AnalyzerParams, parse_stemmer, parse_stopwords
 from shoal.text.analysis import ARRAY_BOUNDARY
+from shoal.text.languages import flag_setting, length_setting, tokenizer_setting
 
 TextMode = Literal["all", "any", "phrase"]
-_TOKENIZERS = ("word", "whitespace", "prefix")
+_WHAT = "text index"
 # Settings of Qdrant's TextIndexParams that place the index, not analyse text: the engine
 # decides what to do with them.
 STORAGE_FIELDS = frozenset({"on_disk", "memory", "enable_hnsw"})
@@ -76,24 +77,6 @@ class TextIndex:
 UNINDEXED = AnalyzerParams()
 
 
-def _flag(schema: Mapping[str, Any], name: str, default: bool) -> bool:
-    value = schema.get(name)
-    if value is None:
-        return default
-    if not isinstance(value, bool):
-        raise InvalidConfig(f"text index {name} must be a bool, got {value!r}")
-    return value
-
-
-def _length(schema: Mapping[str, Any], name: str) -> int | None:
-    value = schema.get(name)
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise InvalidConfig(f"text index {name} must be an integer >= 0, got {value!r}")
-    return value
-
-
 def text_index_params(schema: Mapping[str, Any]) -> TextIndex:
     """Read Qdrant's ``TextIndexParams`` (the ``field_schema`` of a ``text`` payload index).
 
@@ -114,27 +97,20 @@ def text_index_params(schema: Mapping[str, Any]) -> TextIndex:
         raise InvalidConfig(f"unknown text index fields {unknown}")
     if schema.get("type") != "text":
         raise InvalidConfig(f"text index type must be 'text', got {schema.get('type')!r}")
-    tokenizer = schema.get("tokenizer") or "word"
-    if tokenizer == "multilingual":
-        raise NotSupported("text index tokenizer='multilingual' is not supported")
-    if tokenizer not in _TOKENIZERS:
-        raise InvalidConfig(
-            f"text index tokenizer must be one of {[*_TOKENIZERS, 'multilingual']}, "
-            f"got {tokenizer!r}"
-        )
-    if _flag(schema, "ascii_folding", False):
+    tokenizer = tokenizer_setting(schema, _WHAT)
+    if flag_setting(schema, "ascii_folding", False, _WHAT):
         raise NotSupported("text index ascii_folding=true is not supported")
-    lowercase = _flag(schema, "lowercase", True)
+    lowercase = flag_setting(schema, "lowercase", True, _WHAT)
     stemmer = schema.get("stemmer")
     analyzer = AnalyzerParams(
-        tokenizer=cast(TokenizerType, tokenizer),
+        tokenizer=tokenizer,
         lowercase=lowercase,
         stopwords=parse_stopwords(schema.get("stopwords"), lowercase),
         stemmer=None if stemmer is None else parse_stemmer(stemmer),
-        min_token_len=_length(schema, "min_token_len"),
-        max_token_len=_length(schema, "max_token_len"),
+        min_token_len=length_setting(schema, "min_token_len", _WHAT),
+        max_token_len=length_setting(schema, "max_token_len", _WHAT),
     )
-    return TextIndex(analyzer, _flag(schema, "phrase_matching", False))
+    return TextIndex(analyzer, flag_setting(schema, "phrase_matching", False, _WHAT))
 
 
 @lru_cache(maxsize=64)

@@ -13,9 +13,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from shoal.errors import InvalidConfig, NotSupported
+from shoal.text.analysis import TokenizerType
 
 # Qdrant's `Language` enum (stop word lists): name -> ISO alias.
 STOPWORD_LANGUAGES: dict[str, str] = {
@@ -52,25 +53,30 @@ STOPWORD_LANGUAGES: dict[str, str] = {
 }
 # Qdrant's `SnowballLanguage` enum (stemmers): name -> ISO alias.
 SNOWBALL_LANGUAGES: dict[str, str] = {
-    "arabic": "ar",
+    **{
+        name: STOPWORD_LANGUAGES[name]
+        for name in [
+            "arabic",
+            "danish",
+            "dutch",
+            "english",
+            "finnish",
+            "french",
+            "german",
+            "greek",
+            "hungarian",
+            "italian",
+            "norwegian",
+            "portuguese",
+            "romanian",
+            "russian",
+            "spanish",
+            "swedish",
+            "turkish",
+        ]
+    },
     "armenian": "hy",
-    "danish": "da",
-    "dutch": "nl",
-    "english": "en",
-    "finnish": "fi",
-    "french": "fr",
-    "german": "de",
-    "greek": "el",
-    "hungarian": "hu",
-    "italian": "it",
-    "norwegian": "no",
-    "portuguese": "pt",
-    "romanian": "ro",
-    "russian": "ru",
-    "spanish": "es",
-    "swedish": "sv",
     "tamil": "ta",
-    "turkish": "tr",
 }
 # Stop word lists shipped with Shoal (files beside this module).
 SHIPPED_STOPWORDS = {"english": "english_stopwords.txt"}
@@ -219,3 +225,51 @@ def parse_stemmer(value: Any) -> str | None:
         f'stemmer must be {{"type": "snowball", "language": ...}} or {{"type": "none"}}, '
         f"got {value!r}"
     )
+
+
+def flag_setting(settings: Mapping[str, Any], name: str, default: bool, what: str) -> bool:
+    """A bool setting (null or absent: ``default``).
+
+    Raises:
+        InvalidConfig: the value is not a bool (the message starts with ``what``).
+    """
+    value = settings.get(name)
+    if value is None:
+        return default
+    if not isinstance(value, bool):
+        raise InvalidConfig(f"{what} {name} must be a bool, got {value!r}")
+    return value
+
+
+def length_setting(settings: Mapping[str, Any], name: str, what: str) -> int | None:
+    """A token length setting: an integer >= 0, or None.
+
+    Raises:
+        InvalidConfig: another value (the message starts with ``what``).
+    """
+    value = settings.get(name)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise InvalidConfig(f"{what} {name} must be an integer >= 0, got {value!r}")
+    return value
+
+
+_TOKENIZERS = ("word", "whitespace", "prefix")
+
+
+def tokenizer_setting(settings: Mapping[str, Any], what: str) -> TokenizerType:
+    """The ``tokenizer`` setting (null or absent: ``word``).
+
+    Raises:
+        InvalidConfig: not one of Qdrant's tokenizers.
+        NotSupported: ``multilingual`` (charabia's segmentation is not reproduced).
+    """
+    tokenizer = settings.get("tokenizer") or "word"
+    if tokenizer == "multilingual":
+        raise NotSupported(f"{what} tokenizer='multilingual' is not supported")
+    if tokenizer not in _TOKENIZERS:
+        raise InvalidConfig(
+            f"{what} tokenizer must be one of {[*_TOKENIZERS, 'multilingual']}, got {tokenizer!r}"
+        )
+    return cast(TokenizerType, tokenizer)
