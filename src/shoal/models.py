@@ -379,6 +379,14 @@ class MatchText(_Model):
     text: str
 
 
+class MatchTextAny(_Model):
+    text_any: str
+
+
+class MatchPhrase(_Model):
+    phrase: str
+
+
 class MatchAny(_Model):
     any: AnyVariants
 
@@ -387,7 +395,7 @@ class MatchExcept(_Model):
     except_: AnyVariants = Field(alias="except")
 
 
-Match = Union[MatchValue, MatchText, MatchAny, MatchExcept]
+Match = Union[MatchValue, MatchText, MatchTextAny, MatchPhrase, MatchAny, MatchExcept]
 
 
 class Range(_Model):
