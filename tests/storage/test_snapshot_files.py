@@ -58,6 +58,7 @@ def test_round_trip(tmp_path: Path) -> None:
     assert manifest.kind == "collection" and manifest.collection == "c"
     assert stored_ids(out / FILE_NAME) == list(range(10))
     assert [s.name for s in list_snapshots(tmp_path)] == ["c.snapshot"]
+    store.close()
     catalog.close()
 
 
@@ -86,6 +87,7 @@ def test_a_snapshot_taken_during_writes_holds_a_prefix(tmp_path: Path) -> None:
     read_snapshot(target, out)
     ids = stored_ids(out / FILE_NAME)
     assert len(ids) >= 50 and ids == acknowledged[: len(ids)]
+    store.close()
     catalog.close()
 
 
@@ -99,6 +101,7 @@ def test_full_snapshot_holds_collection_snapshots(tmp_path: Path) -> None:
     out.mkdir()
     manifest = read_snapshot(full, out)
     assert manifest.kind == "full" and list(manifest.collections.values()) == ["c"]
+    store.close()
     catalog.close()
 
 
@@ -106,6 +109,7 @@ def _damaged(tmp_path: Path, how: str) -> Path:
     catalog, store = make_store(tmp_path / "data")
     target = tmp_path / "c.snapshot"
     write_collection_snapshot(store.path.parent, "c", target, shoal_version=VERSION)
+    store.close()
     catalog.close()
     data = bytearray(target.read_bytes())
     if how == "truncated":
