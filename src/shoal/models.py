@@ -419,6 +419,31 @@ class ValuesCount(_Model):
     lte: int | None = None
 
 
+# Geo shapes: their ranges and rings are checked by shoal.filters.geo, naming the value.
+class GeoPoint(_Model):
+    lon: StrictFloat
+    lat: StrictFloat
+
+
+class GeoRadius(_Model):
+    center: GeoPoint
+    radius: StrictFloat
+
+
+class GeoBoundingBox(_Model):
+    top_left: GeoPoint
+    bottom_right: GeoPoint
+
+
+class GeoLineString(_Model):
+    points: list[GeoPoint]
+
+
+class GeoPolygon(_Model):
+    exterior: GeoLineString
+    interiors: list[GeoLineString] | None = None
+
+
 class FieldCondition(_Model):
     key: str
     match: Match | None = None
@@ -426,9 +451,9 @@ class FieldCondition(_Model):
     values_count: ValuesCount | None = None
     is_empty: bool | None = None
     is_null: bool | None = None
-    geo_bounding_box: dict[str, Any] | None = None
-    geo_radius: dict[str, Any] | None = None
-    geo_polygon: dict[str, Any] | None = None
+    geo_bounding_box: GeoBoundingBox | None = None
+    geo_radius: GeoRadius | None = None
+    geo_polygon: GeoPolygon | None = None
 
 
 class PayloadField(_Model):

@@ -15,6 +15,7 @@ from functools import lru_cache
 from typing import Any
 
 from shoal.filters import tree as t
+from shoal.filters.geo import point_of
 from shoal.filters.text import TextQuery
 
 Predicate = Callable[[dict[str, Any], "int | str"], bool]
@@ -328,6 +329,19 @@ def _values_count(node: t.ValuesCount) -> Predicate:
     return pred
 
 
+def _geo(node: t.Geo) -> Predicate:
+    contains = node.shape.contains
+
+    def pred(p: dict[str, Any], _id: int | str) -> bool:
+        for v in values_at(p, node.path):
+            point = point_of(v)
+            if point is not None and contains(point):
+                return True
+        return False
+
+    return pred
+
+
 def _json_equal(a: Any, b: Any) -> bool:
     # Kind-aware equality: 1 == True must not hold, lists and objects compare deeply.
     if _kind(a) != _kind(b):
@@ -401,6 +415,7 @@ _LEAF_BUILDERS: dict[type, Callable[[Any], Predicate]] = {
     t.IsEmpty: _is_empty,
     t.Exists: _exists,
     t.ValuesCount: _values_count,
+    t.Geo: _geo,
     t.Contains: _contains,
     t.NestedMatch: _nested,
 }

@@ -17,9 +17,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal, Union
 
+from shoal.filters.geo import Shape
 from shoal.filters.text import TextIndex, TextMode
 
-__all__ = ["TextIndex", "TextMode"]  # re-exported: leaves name them
+__all__ = ["Shape", "TextIndex", "TextMode"]  # re-exported: leaves name them
 
 # A path into a payload: object keys (str), array indexes (int), and FLATTEN, which stands for
 # "every element of this array" (Qdrant's `a[].b`).
@@ -196,13 +197,24 @@ class Exists:
 @dataclass(frozen=True)
 class ValuesCount:
     """The number of values at ``path`` (array length, 1 for a scalar, 0 for null or a
-    missing key, as Qdrant counts) lies in the range."""
+    missing key, as Qdrant counts) lies in the range. A path through ``[]`` reaches several
+    values: each is counted on its own, and one count in range is enough."""
 
     path: Path
     gt: int | None = None
     gte: int | None = None
     lt: int | None = None
     lte: int | None = None
+
+
+@dataclass(frozen=True)
+class Geo:
+    """Qdrant's ``geo_radius`` / ``geo_bounding_box`` / ``geo_polygon``: some value at
+    ``path`` (an array's elements each) is a geo point inside ``shape``
+    (``shoal.filters.geo``)."""
+
+    path: Path
+    shape: Shape
 
 
 @dataclass(frozen=True)
@@ -241,6 +253,7 @@ Node = Union[
     IsEmpty,
     Exists,
     ValuesCount,
+    Geo,
     Contains,
     NestedMatch,
 ]
