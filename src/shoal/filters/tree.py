@@ -291,6 +291,59 @@ def parse_key(key: str) -> Path:
     return tuple(steps)
 
 
+_DIGITS = frozenset("0123456789")
+
+
+def _raw_key_end(text: str, i: int) -> int:
+    while i < len(text) and (text[i].isalnum() or text[i] in "_-"):
+        i += 1
+    return i
+
+
+def _key_at(text: str, i: int) -> tuple[str, int]:
+    """A raw key (letters, digits, ``_``, ``-``) or a double-quoted one at ``i``."""
+    if text.startswith('"', i):
+        close = text.find('"', i + 1)
+        if close < 0 or "\\" in text[i + 1 : close]:
+            raise ValueError(f"unterminated quoted key in {text!r}")
+        return text[i + 1 : close], close + 1
+    end = _raw_key_end(text, i)
+    if end == i:
+        raise ValueError(f"expected a key at position {i} of {text!r}")
+    return text[i:end], end
+
+
+def parse_json_path(text: str) -> Path:
+    """Parse a payload key with Qdrant's own grammar (its ``JsonPath``): a key, then any of
+    ``.key``, ``."quoted key"``, ``[n]`` and ``[]``; a key is letters, digits, ``_`` and
+    ``-``, or any text in double quotes without ``"`` or a backslash. Stricter than
+    ``parse_key``: for places where Qdrant refuses a key that does not parse (formula
+    variables).
+
+    Raises:
+        ValueError: the text is not such a key (callers name it in their typed error).
+    """
+    first, i = _key_at(text, 0)
+    steps: list[PathStep] = [first]
+    while i < len(text):
+        if text[i] == ".":
+            key, i = _key_at(text, i + 1)
+            steps.append(key)
+        elif text.startswith("[]", i):
+            steps.append(FLATTEN)
+            i += 2
+        elif text[i] == "[":
+            close = text.find("]", i)
+            digits = text[i + 1 : close] if close > 0 else ""
+            if not digits or not set(digits) <= _DIGITS or int(digits) >= 2**64:
+                raise ValueError(f"bad array index at position {i} of {text!r}")
+            steps.append(int(digits))
+            i = close + 1
+        else:
+            raise ValueError(f"unexpected {text[i]!r} at position {i} of {text!r}")
+    return tuple(steps)
+
+
 def format_key(path: Path) -> str:
     """Inverse of ``parse_key`` for paths whose string steps contain no ``.`` or ``[``."""
     out = ""
