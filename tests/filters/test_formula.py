@@ -16,7 +16,7 @@ import pytest
 from shoal import models as m
 from shoal.errors import InvalidFilter, InvalidQuery
 from shoal.filters import tree as t
-from shoal.filters.formula import compile_formula, parse_variable
+from shoal.filters.formula import candidates, compile_formula, parse_variable, rescore
 from shoal.filters.formula_math import rust_float, to_f32
 
 PAYLOAD: dict[str, Any] = {
@@ -310,3 +310,15 @@ def test_prepare_sees_each_condition_tree() -> None:
 )  # fmt: skip
 def test_numbers_in_messages_are_printed_as_rust_prints_them(value: float, text: str) -> None:
     assert rust_float(value) == text
+
+
+def test_rescore_scores_every_candidate_and_fails_for_one() -> None:
+    prefetches = [[(1, 0.5), (2, 0.25)], [(2, 4.0), (3, 1.0)]]
+    assert candidates(prefetches) == [1, 2, 3]
+    summed = compile_formula({"sum": ["$score", "$score[1]"]}, {"$score[1]": 10})
+    assert rescore(summed, prefetches, {}, limit=2) == [(1, 10.5), (2, 4.25)]
+    priced = compile_formula({"mult": ["$score[1]", "price"]})
+    payloads = {2: {"price": 2}, 3: {"price": 3}}  # 1 has no price but $score[1] is 0 for it
+    assert rescore(priced, prefetches, payloads, limit=5) == [(2, 8.0), (3, 3.0), (1, 0.0)]
+    with pytest.raises(InvalidQuery, match="Expected number value for price"):
+        rescore(compile_formula("price"), prefetches, payloads, limit=1)

@@ -14,14 +14,16 @@ import warnings
 from typing import Any
 
 import numpy as np
+import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 from pydantic import TypeAdapter
+from qdrant_client import QdrantClient
 from qdrant_client.http import models as qm
 from qdrant_client.hybrid.formula import evaluate_expression, parse_defaults, validate_expression
 
 from shoal.errors import InvalidQuery
-from shoal.filters.formula import compile_formula
+from shoal.filters.formula import candidates, compile_formula, rescore
 
 QM_EXPRESSION: TypeAdapter[Any] = TypeAdapter(qm.Expression)
 POINT_ID = 7
@@ -151,3 +153,53 @@ def test_formula_agrees_with_local_mode(
         assert theirs is None and ours is None, (theirs, ours)
     else:
         assert math.isclose(ours, theirs, rel_tol=1e-6, abs_tol=1e-6), (ours, theirs)
+
+
+# ------------------------------------------------------------ a query over prefetches
+
+RESCORE_FORMULAS: list[Any] = [
+    {"sum": ["$score", "$score[1]", {"mult": [0.5, {"key": "tag", "match": {"value": "x"}}]}]},
+    {"mult": ["$score[1]", {"exp_decay": {"x": "price", "target": 10, "scale": 5}}]},
+    {"div": {"left": "$score", "right": "price", "by_zero_default": -1}},
+    {"key": "tag", "match": {"value": "y"}},  # ties: candidates keep their order
+]
+
+
+@pytest.fixture(scope="module")
+def local_client() -> QdrantClient:
+    client = QdrantClient(":memory:")
+    client.create_collection("c", vectors_config=qm.VectorParams(size=2, distance=qm.Distance.DOT))
+    client.upsert(
+        "c",
+        [
+            qm.PointStruct(
+                id=i,
+                vector=[math.cos(i), math.sin(i)],
+                payload={"tag": "xy"[i % 2], "price": float(i % 4) * 4},
+            )
+            for i in range(24)
+        ],
+    )
+    return client
+
+
+@pytest.mark.parametrize("formula", RESCORE_FORMULAS)
+def test_rescoring_prefetches_agrees_with_local_mode(
+    local_client: QdrantClient, formula: Any
+) -> None:
+    prefetch = [
+        qm.Prefetch(query=[1.0, 0.0], limit=8),
+        qm.Prefetch(query=[0.0, 1.0], limit=8),
+    ]
+    query = qm.FormulaQuery(formula=QM_EXPRESSION.validate_python(formula))
+    theirs = local_client.query_points("c", prefetch=prefetch, query=query, limit=5).points
+    results = [
+        [(p.id, p.score) for p in local_client.query_points("c", query=p.query, limit=8).points]
+        for p in prefetch
+    ]
+    ids = candidates(results)
+    payloads = {r.id: r.payload or {} for r in local_client.retrieve("c", ids)}
+    ours = rescore(compile_formula(formula), results, payloads, limit=5)
+    assert [pid for pid, _ in ours] == [p.id for p in theirs]
+    assert [s for _, s in ours] == pytest.approx([p.score for p in theirs], rel=1e-6)
+    assert len(set(ids)) == len(ids) and set(ids) == {pid for r in results for pid, _ in r}

@@ -481,4 +481,61 @@ def compile_formula(
     return Formula(root, frozenset(compiler.keys), compiler.prefetches)
 
 
-__all__ = ["Formula", "Scores", "compile_formula", "parse_variable", "seconds"]
+# ---------------------------------------------------------------------------- rescoring
+
+
+def candidates(prefetches: Sequence[Sequence[tuple[PointId, float]]]) -> list[PointId]:
+    """The points a formula rescores: every point of every prefetch, once each, in the order
+    they first appear.
+
+    Args:
+        prefetches: each prefetch's results, ``(point id, score)`` pairs.
+
+    Returns:
+        The point ids (load their payloads for ``rescore``).
+    """
+    return list(dict.fromkeys(pid for results in prefetches for pid, _ in results))
+
+
+def rescore(
+    formula: Formula,
+    prefetches: Sequence[Sequence[tuple[PointId, float]]],
+    payloads: Mapping[PointId, dict[str, Any]],
+    limit: int,
+) -> list[tuple[PointId, float]]:
+    """Score the prefetches' points with a formula, as a ``FormulaQuery`` does: a point's
+    ``$score[i]`` is its score in prefetch ``i`` (absent: the default, else 0).
+
+    Args:
+        formula: the compiled formula.
+        prefetches: each prefetch's results, ``(point id, score)`` pairs, in order.
+        payloads: the payload of each point of ``candidates(prefetches)`` (a point missing
+            here is scored with ``{}``).
+        limit: how many to return.
+
+    Returns:
+        The best ``limit`` points with their formula scores, best first; ties keep the order
+        of ``candidates`` (as qdrant-client's local mode does).
+
+    Raises:
+        InvalidQuery: the formula fails for one of the points (the whole query fails, as
+            in Qdrant).
+    """
+    by_prefetch = [dict(results) for results in prefetches]
+    scored = [
+        (pid, formula([s.get(pid) for s in by_prefetch], payloads.get(pid, {}), pid))
+        for pid in candidates(prefetches)
+    ]
+    scored.sort(key=lambda item: item[1], reverse=True)  # stable: ties keep their order
+    return scored[:limit]
+
+
+__all__ = [
+    "Formula",
+    "Scores",
+    "candidates",
+    "compile_formula",
+    "parse_variable",
+    "rescore",
+    "seconds",
+]
