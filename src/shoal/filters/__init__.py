@@ -11,6 +11,7 @@ from shoal.filters.convert import to_qdrant_filter
 from shoal.filters.evaluate import Predicate, compile_node
 from shoal.filters.expression import TextCache, parse_expression
 from shoal.filters.expression import clear_cache as _clear_parse_cache
+from shoal.filters.geo import GeoIndexParams, geo_index_params, index_points
 from shoal.filters.size import FilterSize, expression_size, measure_expression, measure_filter
 from shoal.filters.structured import filter_to_tree
 from shoal.filters.text import TextIndex, text_index_params
@@ -79,6 +80,7 @@ def clear_cache() -> None:
 
 __all__ = [
     "FilterSize",
+    "GeoIndexParams",
     "Node",
     "Predicate",
     "TextIndex",
@@ -87,6 +89,8 @@ __all__ = [
     "compile_filter",
     "compile_node",
     "expression_size",
+    "geo_index_params",
+    "index_points",
     "measure_expression",
     "measure_filter",
     "parse_expression",

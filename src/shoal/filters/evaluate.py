@@ -15,6 +15,7 @@ from functools import lru_cache
 from typing import Any
 
 from shoal.filters import tree as t
+from shoal.filters.geo import point_of
 from shoal.filters.text import TextQuery
 
 Predicate = Callable[[dict[str, Any], "int | str"], bool]
@@ -313,11 +314,30 @@ def _values_count(node: t.ValuesCount) -> Predicate:
         if b is not None
     ]
 
-    def pred(p: dict[str, Any], _id: int | str) -> bool:
-        # A missing key and null hold no values: count 0, as Qdrant counts them.
-        vals = values_at(p, node.path, flat=False)
-        n = sum(len(v) if isinstance(v, list) else 0 if v is None else 1 for v in vals)
+    def holds(n: int) -> bool:
         return all(_CMP[op](n, b) for b, op in bounds)
+
+    def pred(p: dict[str, Any], _id: int | str) -> bool:
+        # Qdrant counts each value the key reaches on its own (through `a[].b`, each
+        # element's `b`) and matches when one count is in range; an array counts its
+        # elements, null 0, anything else 1, and a key that reaches nothing counts 0.
+        vals = values_at(p, node.path, flat=False)
+        if not vals:
+            return holds(0)
+        return any(holds(len(v) if isinstance(v, list) else 0 if v is None else 1) for v in vals)
+
+    return pred
+
+
+def _geo(node: t.Geo) -> Predicate:
+    contains = node.shape.contains
+
+    def pred(p: dict[str, Any], _id: int | str) -> bool:
+        for v in values_at(p, node.path):
+            point = point_of(v)
+            if point is not None and contains(point):
+                return True
+        return False
 
     return pred
 
@@ -395,6 +415,7 @@ _LEAF_BUILDERS: dict[type, Callable[[Any], Predicate]] = {
     t.IsEmpty: _is_empty,
     t.Exists: _exists,
     t.ValuesCount: _values_count,
+    t.Geo: _geo,
     t.Contains: _contains,
     t.NestedMatch: _nested,
 }

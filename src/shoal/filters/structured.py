@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from shoal import models as m
 from shoal.errors import InvalidFilter
+from shoal.filters import geo
 from shoal.filters import tree as t
 from shoal.ids import canonical_id
 
@@ -53,13 +54,17 @@ def _field(cond: m.FieldCondition) -> t.Node:
     if cond.is_null is not None:
         node = t.IsNull(path, missing_matches=False)
         parts.append(node if cond.is_null else t.Not(node))
-    for geo in ("geo_bounding_box", "geo_radius", "geo_polygon"):
-        if getattr(cond, geo) is not None:
-            raise InvalidFilter(f"{geo} conditions (on key {cond.key!r}) are not supported")
+    if cond.geo_radius is not None:
+        parts.append(t.Geo(path, geo.radius_shape(cond.geo_radius, cond.key)))
+    if cond.geo_bounding_box is not None:
+        parts.append(t.Geo(path, geo.box_shape(cond.geo_bounding_box, cond.key)))
+    if cond.geo_polygon is not None:
+        parts.append(t.Geo(path, geo.polygon_shape(cond.geo_polygon, cond.key)))
     if not parts:
         raise InvalidFilter(
             f"field condition on key {cond.key!r} has no condition: expected one of match, "
-            "range, values_count, is_empty, is_null"
+            "range, geo_radius, geo_bounding_box, geo_polygon, values_count, is_empty, "
+            "is_null"
         )
     return parts[0] if len(parts) == 1 else t.And(tuple(parts))
 
@@ -68,7 +73,7 @@ def condition_to_tree(cond: m.Condition) -> t.Node:
     """Compile one condition of a structured filter.
 
     Raises:
-        InvalidFilter: an unsupported condition (geo, has_vector) or a malformed key.
+        InvalidFilter: an unsupported condition (has_vector), a malformed key or geo shape.
     """
     if isinstance(cond, m.Filter):
         return filter_to_tree(cond)

@@ -17,9 +17,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal, Union
 
+from shoal.filters.geo import Shape
 from shoal.filters.text import TextIndex, TextMode
 
-__all__ = ["TextIndex", "TextMode"]  # re-exported: leaves name them
+__all__ = ["Shape", "TextIndex", "TextMode"]  # re-exported: leaves name them
 
 # A path into a payload: object keys (str), array indexes (int), and FLATTEN, which stands for
 # "every element of this array" (Qdrant's `a[].b`).
@@ -196,13 +197,24 @@ class Exists:
 @dataclass(frozen=True)
 class ValuesCount:
     """The number of values at ``path`` (array length, 1 for a scalar, 0 for null or a
-    missing key, as Qdrant counts) lies in the range."""
+    missing key, as Qdrant counts) lies in the range. A path through ``[]`` reaches several
+    values: each is counted on its own, and one count in range is enough."""
 
     path: Path
     gt: int | None = None
     gte: int | None = None
     lt: int | None = None
     lte: int | None = None
+
+
+@dataclass(frozen=True)
+class Geo:
+    """Qdrant's ``geo_radius`` / ``geo_bounding_box`` / ``geo_polygon``: some value at
+    ``path`` (an array's elements each) is a geo point inside ``shape``
+    (``shoal.filters.geo``)."""
+
+    path: Path
+    shape: Shape
 
 
 @dataclass(frozen=True)
@@ -241,6 +253,7 @@ Node = Union[
     IsEmpty,
     Exists,
     ValuesCount,
+    Geo,
     Contains,
     NestedMatch,
 ]
@@ -275,6 +288,59 @@ def parse_key(key: str) -> Path:
             if rest and not rest.startswith("["):
                 raise ValueError(f"unexpected {rest!r} after ']' in payload key {key!r}")
             bracket, rest = ("[", rest[1:]) if rest else ("", "")
+    return tuple(steps)
+
+
+_DIGITS = frozenset("0123456789")
+
+
+def _raw_key_end(text: str, i: int) -> int:
+    while i < len(text) and (text[i].isalnum() or text[i] in "_-"):
+        i += 1
+    return i
+
+
+def _key_at(text: str, i: int) -> tuple[str, int]:
+    """A raw key (letters, digits, ``_``, ``-``) or a double-quoted one at ``i``."""
+    if text.startswith('"', i):
+        close = text.find('"', i + 1)
+        if close < 0 or "\\" in text[i + 1 : close]:
+            raise ValueError(f"unterminated quoted key in {text!r}")
+        return text[i + 1 : close], close + 1
+    end = _raw_key_end(text, i)
+    if end == i:
+        raise ValueError(f"expected a key at position {i} of {text!r}")
+    return text[i:end], end
+
+
+def parse_json_path(text: str) -> Path:
+    """Parse a payload key with Qdrant's own grammar (its ``JsonPath``): a key, then any of
+    ``.key``, ``."quoted key"``, ``[n]`` and ``[]``; a key is letters, digits, ``_`` and
+    ``-``, or any text in double quotes without ``"`` or a backslash. Stricter than
+    ``parse_key``: for places where Qdrant refuses a key that does not parse (formula
+    variables).
+
+    Raises:
+        ValueError: the text is not such a key (callers name it in their typed error).
+    """
+    first, i = _key_at(text, 0)
+    steps: list[PathStep] = [first]
+    while i < len(text):
+        if text[i] == ".":
+            key, i = _key_at(text, i + 1)
+            steps.append(key)
+        elif text.startswith("[]", i):
+            steps.append(FLATTEN)
+            i += 2
+        elif text[i] == "[":
+            close = text.find("]", i)
+            digits = text[i + 1 : close] if close > 0 else ""
+            if not digits or not set(digits) <= _DIGITS or int(digits) >= 2**64:
+                raise ValueError(f"bad array index at position {i} of {text!r}")
+            steps.append(int(digits))
+            i = close + 1
+        else:
+            raise ValueError(f"unexpected {text[i]!r} at position {i} of {text!r}")
     return tuple(steps)
 
 
