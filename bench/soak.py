@@ -4,6 +4,7 @@
     python bench/soak.py                 # 3 minutes
     python bench/soak.py --seconds 600
     python bench/soak.py --smoke         # 5 seconds
+    python bench/soak.py --tasks 0       # only the threads (attributes the loop's lag)
 
 Every worker owns its own ids (so the outcome of its sequence of calls is known) and keeps a
 model of them: id -> payload. The 100 tasks use one ``AsyncClient(path=...)``; the 4
@@ -152,7 +153,8 @@ def final_check(client: Client, workers: list[Worker]) -> list[str]:
 
 async def soak(args: argparse.Namespace, folder: str) -> dict[str, Any]:
     pool = np.random.default_rng(args.seed).uniform(-1, 1, (4096, DIM)).tolist()
-    workers = [Worker(i, args.seed, pool) for i in range(TASKS + THREADS)]
+    tasks, threads_n = args.tasks, args.threads
+    workers = [Worker(i, args.seed, pool) for i in range(tasks + threads_n)]
     async with AsyncClient(path=folder) as aclient:
         await aclient.create_collection("c", models.VectorParams(size=DIM, distance="Cosine"))
         await aclient.create_payload_index("c", "w", "integer")
@@ -163,11 +165,13 @@ async def soak(args: argparse.Namespace, folder: str) -> dict[str, Any]:
         start = time.monotonic()
         until = start + args.seconds
         threads = [
-            threading.Thread(target=run_thread, args=(sclient, w, until)) for w in workers[TASKS:]
+            threading.Thread(target=run_thread, args=(sclient, w, until)) for w in workers[tasks:]
         ]
         for t in threads:
             t.start()
-        await asyncio.gather(*(run_task(aclient, w, until) for w in workers[:TASKS]))
+        await asyncio.gather(*(run_task(aclient, w, until) for w in workers[:tasks]))
+        if not tasks:
+            await asyncio.sleep(max(0.0, until - time.monotonic()))
         await asyncio.to_thread(lambda: [t.join() for t in threads])
         elapsed = time.monotonic() - start
         stop.set()
@@ -194,13 +198,15 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seconds", type=float, default=180.0, help="how long to run")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--tasks", type=int, default=TASKS, help="async tasks on the loop")
+    ap.add_argument("--threads", type=int, default=THREADS, help="threads with a sync Client")
     ap.add_argument("--smoke", action="store_true", help="run for 5 seconds")
     args = ap.parse_args()
     if args.smoke:
         args.seconds = 5.0
     with tempfile.TemporaryDirectory() as folder:
         res = asyncio.run(soak(args, folder))
-    print(f"{TASKS} tasks + {THREADS} threads, {res['seconds']:.0f} s, {res['points']} points")
+    print(f"{args.tasks} tasks + {args.threads} threads, {res['seconds']:.0f} s, {res['points']} points")
     print("| ops/s | loop lag p50 ms | p99 ms | max ms | errors | final check |")
     print("|---:|---:|---:|---:|---:|---|")
     verdict = "count = scroll = model" if not res["problems"] else "; ".join(res["problems"])
