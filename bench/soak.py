@@ -206,7 +206,8 @@ def main() -> None:
         args.seconds = 5.0
     with tempfile.TemporaryDirectory() as folder:
         res = asyncio.run(soak(args, folder))
-    print(f"{args.tasks} tasks + {args.threads} threads, {res['seconds']:.0f} s, {res['points']} points")
+    who = f"{args.tasks} tasks + {args.threads} threads"
+    print(f"{who}, {res['seconds']:.0f} s, {res['points']} points")
     print("| ops/s | loop lag p50 ms | p99 ms | max ms | errors | final check |")
     print("|---:|---:|---:|---:|---:|---|")
     verdict = "count = scroll = model" if not res["problems"] else "; ".join(res["problems"])

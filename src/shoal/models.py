@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from enum import Enum
 from functools import lru_cache
-from typing import Annotated, Any, TypeVar, Union
+from typing import Annotated, Any, Literal, TypeVar, Union
 
 import numpy as np
 from pydantic import (
@@ -877,9 +877,12 @@ class SnapshotDescription(_Model):
     checksum: str | None = None
 
 
+SnapshotPriority = Literal["no_sync", "snapshot", "replica"]
+
+
 class SnapshotRecover(_Model):
     location: str
-    priority: str | None = None
+    priority: SnapshotPriority | None = None
     checksum: str | None = None
     api_key: str | None = None
 

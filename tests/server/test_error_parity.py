@@ -32,6 +32,12 @@ def _point(pid: Any = 3, vector: Any = V, payload: Any = None) -> m.PointStruct:
     return m.PointStruct(id=pid, vector=vector, payload=payload)
 
 
+def _snapshot_of_docs(client: Client) -> str:
+    made = client.create_snapshot("docs")
+    assert made is not None
+    return f"docs/{made.name}"
+
+
 def _range_filter(**bounds: float) -> m.Filter:
     return m.Filter(must=[m.FieldCondition(key="a", range=m.Range(**bounds))])
 
@@ -129,6 +135,25 @@ SCENARIOS: dict[str, tuple[type[se.ShoalError], Scenario]] = {
             ),
         ),
     ),
+    "missing alias": (
+        se.AliasNotFound,
+        lambda c: c.update_collection_aliases(
+            [
+                m.RenameAliasOperation(
+                    rename_alias=m.RenameAlias(old_alias_name="a", new_alias_name="b")
+                )
+            ]
+        ),
+    ),
+    "missing snapshot": (se.SnapshotNotFound, lambda c: c.delete_snapshot("docs", "x.snapshot")),
+    "snapshot outside the snapshots folder": (
+        se.BadRequest,
+        lambda c: c.recover_snapshot("docs", "/etc/passwd"),
+    ),
+    "snapshot with another checksum": (
+        se.InvalidSnapshot,
+        lambda c: c.recover_snapshot("docs", _snapshot_of_docs(c), checksum="0" * 64),
+    ),
     "wrong size": (se.WrongVectorSize, lambda c: c.upsert("docs", [_point(vector=[1.0, 2.0])])),
     "wrong size in a query": (se.WrongVectorSize, lambda c: c.query_points("docs", query=[1.0])),
 }
@@ -137,12 +162,6 @@ SCENARIOS: dict[str, tuple[type[se.ShoalError], Scenario]] = {
 NOT_FROM_A_REQUEST = {
     "StorageLocked": "raised when a process opens a storage folder, before it serves",
     "Overloaded": "embedded writers wait for room; the server's 429 is in test_write_queue.py",
-    # Aliases and snapshots are engine-only until the clients and the server expose them
-    # (tests/engine/test_aliases.py, test_collection_snapshots.py cover the engine's errors).
-    "AliasNotFound": "aliases are not exposed by the clients yet",
-    "InvalidSnapshot": "snapshots are not exposed by the clients yet",
-    "SnapshotNotFound": "snapshots are not exposed by the clients yet",
-    "BadRequest": "raised by the engine only for aliases and snapshots so far",
     "StorageError": "a 5xx: same class, redacted message (test_storage_error_is_redacted)",
     "ShoalError": "'the database is closed': the server closes it after its last request",
     "UnsupportedMetric": "index errors are handled inside the engine (index/errors.py)",
@@ -161,13 +180,14 @@ def _setup(client: Client) -> None:
 
 
 @pytest.fixture
-def clients() -> Iterator[tuple[Client, Client]]:
-    db = Database(None)
+def clients(tmp_path: Path) -> Iterator[tuple[Client, Client]]:
+    # Storage folders, not memory: snapshots need one.
+    db = Database(tmp_path / "served")
     try:
         with (
             TestClient(create_app(ServerConfig(), database=db)) as tc,
             http_client("http://testserver", tc) as served,
-            Client(":memory:") as embedded,
+            Client(path=tmp_path / "embedded") as embedded,
         ):
             _setup(embedded)
             _setup(served)

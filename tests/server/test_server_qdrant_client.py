@@ -3,12 +3,14 @@ body validates against Qdrant's OpenAPI spec, and results equal Shoal's own clie
 
 from __future__ import annotations
 
+import hashlib
 import math
 from collections.abc import Iterator
 from importlib.metadata import version
 from types import ModuleType
 from typing import Any
 
+import httpx
 import pytest
 from pydantic import BaseModel
 from qdrant_client import AsyncQdrantClient, QdrantClient
@@ -279,3 +281,36 @@ def test_shoal_client_over_http_validates(served: ServerProcess, recorder: Recor
     with httpx.Client(event_hooks=recorder.hooks) as http, http_client(served.url, http) as shoal:
         run_flow(shoal, flow(sm, "shoal_validated"))
     assert sum(1 for ex in recorder.exchanges if ex.method in ("POST", "PUT")) > 15
+
+
+def test_official_client_aliases_and_snapshots(qdrant: QdrantClient, served: ServerProcess) -> None:
+    # Every exchange is validated against Qdrant's spec by the recorder.
+    qdrant.create_collection("snap_src", qm.VectorParams(size=2, distance=qm.Distance.DOT))
+    points = [qm.PointStruct(id=i, vector=[1.0, float(i)]) for i in range(4)]
+    qdrant.upsert("snap_src", points)
+    create = qm.CreateAlias(collection_name="snap_src", alias_name="snap_live")
+    assert qdrant.update_collection_aliases([qm.CreateAliasOperation(create_alias=create)])
+    assert [a.alias_name for a in qdrant.get_collection_aliases("snap_src").aliases] == [
+        "snap_live"
+    ]
+    assert qdrant.count("snap_live").count == 4
+
+    made = qdrant.create_snapshot("snap_src")
+    assert made is not None and made.size > 0
+    assert [s.name for s in qdrant.list_snapshots("snap_src")] == [made.name]
+    download = httpx.get(f"{served.url}/collections/snap_src/snapshots/{made.name}")
+    assert download.headers["content-type"] == "application/octet-stream"
+    assert hashlib.sha256(download.content).hexdigest() == made.checksum
+    qdrant.delete("snap_src", qm.PointIdsList(points=[0, 1]))
+    location = f"snap_src/{made.name}"
+    assert qdrant.recover_snapshot("snap_src", location, checksum=made.checksum)
+    assert qdrant.count("snap_live").count == 4  # the alias follows the recovered collection
+    with pytest.raises(UnexpectedResponse) as refused:
+        qdrant.recover_snapshot("snap_src", "https://example.com/x.snapshot")
+    assert refused.value.status_code == 400 and b"not supported" in refused.value.content
+    full = qdrant.create_full_snapshot()
+    assert full is not None and full.name in {s.name for s in qdrant.list_full_snapshots()}
+    assert qdrant.delete_full_snapshot(full.name)
+    assert qdrant.delete_snapshot("snap_src", made.name)
+    assert qdrant.list_snapshots("snap_src") == []
+    qdrant.delete_collection("snap_src")

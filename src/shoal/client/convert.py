@@ -458,6 +458,25 @@ def update_operations(value: Any) -> m.UpdateOperations:
     return build(m.UpdateOperations, operations=operations)
 
 
+def alias_operations(value: Any) -> m.ChangeAliasesOperation:
+    """``update_collection_aliases``' operations: alias operation models (Shoal's or
+    qdrant-client's) or their dicts."""
+    operations = items(value, "change_aliases_operations", "a list of alias operations", BadRequest)
+    return build(m.ChangeAliasesOperation, actions=[_setting(op) for op in operations])
+
+
+def snapshot_name(value: Any) -> str:
+    """A snapshot's file name, as ``list_snapshots`` gives it.
+
+    Raises:
+        BadRequest: not a non-empty string without ``/``.
+    """
+    if not isinstance(value, str) or not value or "/" in value:
+        raise BadRequest(f"Wrong input: snapshot_name must be a file name, got {shown(value)}")
+    _text(value, "snapshot_name", BadRequest)
+    return value
+
+
 def upsert_body(
     points: m.Batch | Sequence[m.PointStruct | Mapping[str, Any]],
 ) -> m.PointsList | m.PointsBatch:

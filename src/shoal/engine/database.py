@@ -26,11 +26,12 @@ from shoal.errors import (
     CollectionNotFound,
     InvalidCollectionName,
     InvalidConfig,
+    InvalidSnapshot,
     NotSupported,
     ShoalError,
 )
 from shoal.storage import Catalog, CollectionStore
-from shoal.storage.snapshots import SnapshotInfo
+from shoal.storage.snapshots import SnapshotInfo, file_checksum
 from shoal.version import __version__
 
 MAX_NAME = 255
@@ -238,7 +239,7 @@ class Database:
             self._snapshots = Snapshots(self._catalog, __version__)
         return self._snapshots
 
-    def create_snapshot(self, name: str | None) -> SnapshotInfo:
+    def create_snapshot(self, name: str | None) -> m.SnapshotDescription:
         """Snapshot a collection (``name``) or, with None, every collection (a full
         snapshot). Writes go on meanwhile; the snapshot holds those committed before it.
 
@@ -249,14 +250,14 @@ class Database:
         """
         shelf = self._shelf()
         if name is not None:
-            return shelf.create(name, self._folder_of(self.collection(name)))
+            return _described(shelf.create(name, self._folder_of(self.collection(name))))
         parts = [
             (n, shelf.folder(n) / shelf.create(n, self._folder_of(self.collection(n))).name)
             for n in self.collection_names()
         ]
-        return shelf.create_full(parts)
+        return _described(shelf.create_full(parts))
 
-    def list_snapshots(self, name: str | None) -> list[SnapshotInfo]:
+    def list_snapshots(self, name: str | None) -> list[m.SnapshotDescription]:
         """A collection's snapshots, or (None) the full snapshots.
 
         Raises:
@@ -264,7 +265,7 @@ class Database:
         """
         if name is not None:
             self.collection(name)
-        return self._shelf().list(name)
+        return [_described(info) for info in self._shelf().list(name)]
 
     def snapshot_path(self, name: str | None, snapshot: str) -> Path:
         """The file of a snapshot of a collection (or, with None, of a full snapshot).
@@ -282,23 +283,50 @@ class Database:
         """
         return self._shelf().delete(name, snapshot)
 
-    def recover_snapshot(self, name: str, location: str | Path) -> bool:
+    def recover(self, name: str, request: m.SnapshotRecover) -> bool:
+        """``recover_snapshot`` for a request as Qdrant's API words it.
+
+        Raises:
+            NotSupported: an ``api_key`` (for remote locations, which are not supported)
+                or the ``replica`` priority (one node has no replica to prefer).
+            And as ``recover_snapshot``.
+        """
+        if request.api_key is not None:
+            raise NotSupported(
+                "Wrong input: api_key is for remote snapshot locations, which are not supported"
+            )
+        if request.priority == "replica":
+            raise NotSupported(
+                "Wrong input: snapshot priority 'replica' is not supported: a single node has "
+                "no replica to prefer; use 'snapshot' or 'no_sync'"
+            )
+        return self.recover_snapshot(name, request.location, request.checksum)
+
+    def recover_snapshot(
+        self, name: str, location: str | Path, checksum: str | None = None
+    ) -> bool:
         """Replace collection ``name`` (or create it) with a collection snapshot.
 
         Args:
             name: the collection to recover into (a snapshot of another collection works).
             location: a snapshot file: a path or ``file://`` URL under the snapshots
                 folder (a ``Path`` is taken as it is: uploads and the command line).
+            checksum: the SHA-256 (hex) the file must have, if given.
 
         Raises:
-            InvalidSnapshot: not a Shoal collection snapshot, or a damaged one (nothing
-                is changed).
+            InvalidSnapshot: not a Shoal collection snapshot, a damaged one, or one whose
+                checksum differs from ``checksum`` (nothing is changed).
             NotSupported: an http(s) location, or an in-memory database.
             StorageError: the folders cannot be swapped (the old collection stays).
         """
         _check_name(name)
         shelf = self._shelf()
         path = location if isinstance(location, Path) else shelf.location(location)
+        if checksum is not None and file_checksum(path) != checksum.lower():
+            raise InvalidSnapshot(
+                f"Wrong input: the snapshot's checksum is not {checksum!r}: the file is "
+                "not the one meant, or it was damaged on the way"
+            )
         staged, stored = shelf.stage(path, name)
         config = m.CreateCollection.model_validate(stored)
         with self._lock:
@@ -349,6 +377,12 @@ class Database:
     def _check_open(self) -> None:
         if self._closed:
             raise ShoalError("the database is closed")
+
+
+def _described(info: SnapshotInfo) -> m.SnapshotDescription:
+    return m.SnapshotDescription(
+        name=info.name, creation_time=info.creation_time, size=info.size, checksum=info.checksum
+    )
 
 
 def _check_name(name: str) -> None:

@@ -19,6 +19,7 @@ from typing import Any, Concatenate, ParamSpec, TypeVar
 import anyio.to_thread
 from pydantic import BaseModel
 from starlette.requests import Request
+from starlette.responses import FileResponse
 
 from shoal import models as m
 from shoal.engine import Collection, Database
@@ -221,6 +222,72 @@ async def collection_exists(call: Call) -> m.CollectionExistence:
     return m.CollectionExistence(exists=exists)
 
 
+# ----------------------------------------------------------- aliases, snapshots
+
+
+async def update_aliases(call: Call) -> bool:
+    """POST /collections/aliases: create, delete and rename aliases, all or none."""
+    body = await call.body(m.ChangeAliasesOperation)
+    return await call.run(call.db.update_aliases, body.actions)
+
+
+async def collection_aliases(call: Call) -> m.CollectionsAliasesResponse:
+    """GET /collections/{name}/aliases."""
+    return await call.run(call.db.list_aliases, call.name)
+
+
+async def all_aliases(call: Call) -> m.CollectionsAliasesResponse:
+    """GET /aliases."""
+    return await call.run(call.db.list_aliases, None)
+
+
+def _snapshot_of(call: Call) -> str | None:
+    """The collection whose snapshots a path names; None for the full snapshots."""
+    return call.name if "collection_name" in call.request.path_params else None
+
+
+def _snapshot_wait(call: Call) -> bool:
+    # Qdrant waits for snapshots unless told not to (``wait`` defaults to true here). Shoal
+    # takes them before answering either way; without waiting the result is null.
+    return wire.query_bool(call.request.query_params, "wait", True)
+
+
+async def create_snapshot(call: Call) -> m.SnapshotDescription | None:
+    """POST /collections/{name}/snapshots, POST /snapshots (a full snapshot)."""
+    wait = _snapshot_wait(call)
+    made = await call.run(call.db.create_snapshot, _snapshot_of(call))
+    return made if wait else None
+
+
+async def list_snapshots(call: Call) -> list[m.SnapshotDescription]:
+    """GET /collections/{name}/snapshots, GET /snapshots."""
+    return await call.run(call.db.list_snapshots, _snapshot_of(call))
+
+
+async def delete_snapshot(call: Call) -> bool | None:
+    """DELETE /collections/{name}/snapshots/{snapshot_name}, DELETE /snapshots/{...}."""
+    wait = _snapshot_wait(call)
+    snapshot: str = call.request.path_params["snapshot_name"]
+    done = await call.run(call.db.delete_snapshot, _snapshot_of(call), snapshot)
+    return done if wait else None
+
+
+async def download_snapshot(call: Call) -> FileResponse:
+    """GET /collections/{name}/snapshots/{snapshot_name}, GET /snapshots/{...}: the file."""
+    snapshot: str = call.request.path_params["snapshot_name"]
+    path = await call.run(call.db.snapshot_path, _snapshot_of(call), snapshot)
+    return FileResponse(path, media_type="application/octet-stream", filename=path.name)
+
+
+async def recover_snapshot(call: Call) -> bool | None:
+    """PUT /collections/{name}/snapshots/recover: replace the collection with a snapshot
+    under the server's snapshots folder."""
+    wait = _snapshot_wait(call)
+    body = await call.body(m.SnapshotRecover)
+    done = await call.run(call.db.recover, call.name, body)
+    return done if wait else None
+
+
 # ----------------------------------------------------------------------- points
 
 
@@ -397,6 +464,18 @@ _P = _C + "/points"
 # ``/points/{id}``), so the router never has to fall back from a partial match.
 OPERATIONS: tuple[Operation, ...] = (
     Operation("GET", "/collections", list_collections, write=False),
+    Operation("POST", "/collections/aliases", update_aliases, write=True),
+    Operation("GET", "/aliases", all_aliases, write=False),
+    Operation("GET", _C + "/aliases", collection_aliases, write=False),
+    Operation("PUT", _C + "/snapshots/recover", recover_snapshot, write=True),
+    Operation("POST", _C + "/snapshots", create_snapshot, write=True),
+    Operation("GET", _C + "/snapshots", list_snapshots, write=False),
+    Operation("DELETE", _C + "/snapshots/{snapshot_name}", delete_snapshot, write=True),
+    Operation("GET", _C + "/snapshots/{snapshot_name}", download_snapshot, write=False),
+    Operation("POST", "/snapshots", create_snapshot, write=True),
+    Operation("GET", "/snapshots", list_snapshots, write=False),
+    Operation("DELETE", "/snapshots/{snapshot_name}", delete_snapshot, write=True),
+    Operation("GET", "/snapshots/{snapshot_name}", download_snapshot, write=False),
     Operation("GET", _C + "/exists", collection_exists, write=False),
     Operation("GET", _C, get_collection, write=False),
     Operation("PUT", _C, create_collection, write=True),

@@ -206,7 +206,7 @@ def describe(path: Path) -> SnapshotInfo:
         name=path.name,
         creation_time=created.replace(tzinfo=None).isoformat(timespec="seconds"),
         size=path.stat().st_size,
-        checksum=_sha256(path),
+        checksum=file_checksum(path),
     )
 
 
@@ -313,10 +313,11 @@ def _extract(
 
 
 def _describe_member(path: Path) -> dict[str, Any]:
-    return {"size": path.stat().st_size, "sha256": _sha256(path)}
+    return {"size": path.stat().st_size, "sha256": file_checksum(path)}
 
 
-def _sha256(path: Path) -> str:
+def file_checksum(path: Path) -> str:
+    """The SHA-256 of a file, hex (what Qdrant's ``checksum`` fields hold)."""
     digest = hashlib.sha256()
     with open(path, "rb") as fh:
         while chunk := fh.read(_CHUNK):

@@ -94,6 +94,28 @@ class AsyncLocalTransport:
     async def get_collections(self) -> m.CollectionsResponse:
         return await run_async(_db_call, self, Database.get_collections)
 
+    async def update_aliases(self, body: m.ChangeAliasesOperation, timeout: int | None) -> bool:
+        return await shield_async(run_async(_db_call, self, Database.update_aliases, body.actions))
+
+    async def get_aliases(self, name: str | None) -> m.CollectionsAliasesResponse:
+        return await run_async(_db_call, self, Database.list_aliases, name)
+
+    # ``wait`` changes nothing here: snapshots are taken before the call returns.
+
+    async def create_snapshot(self, name: str | None, wait: bool) -> m.SnapshotDescription | None:
+        return await shield_async(run_async(_db_call, self, Database.create_snapshot, name))
+
+    async def list_snapshots(self, name: str | None) -> list[m.SnapshotDescription]:
+        return await run_async(_db_call, self, Database.list_snapshots, name)
+
+    async def delete_snapshot(self, name: str | None, snapshot: str, wait: bool) -> bool:
+        return await shield_async(
+            run_async(_db_call, self, Database.delete_snapshot, name, snapshot)
+        )
+
+    async def recover_snapshot(self, name: str, body: m.SnapshotRecover, wait: bool) -> bool:
+        return await shield_async(run_async(_db_call, self, Database.recover, name, body))
+
     async def upsert(
         self, name: str, body: m.PointsList | m.PointsBatch, wait: bool
     ) -> m.UpdateResult:

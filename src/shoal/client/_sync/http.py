@@ -187,6 +187,34 @@ class HttpTransport:
     def get_collections(self) -> m.CollectionsResponse:
         return _parse(m.CollectionsResponse, self._request("GET", "/collections"))
 
+    # ---------------------------------------------------------- aliases, snapshots
+
+    def update_aliases(self, body: m.ChangeAliasesOperation, timeout: int | None) -> bool:
+        request = self._request("POST", "/collections/aliases", body, timeout=timeout)
+        return bool(shield_sync(request))
+
+    def get_aliases(self, name: str | None) -> m.CollectionsAliasesResponse:
+        path = "/aliases" if name is None else _col(name) + "/aliases"
+        return _parse(m.CollectionsAliasesResponse, self._request("GET", path))
+
+    def create_snapshot(self, name: str | None, wait: bool) -> m.SnapshotDescription | None:
+        result = shield_sync(self._request("POST", _snapshots(name), wait=wait))
+        return None if result is None else _parse(m.SnapshotDescription, result)
+
+    def list_snapshots(self, name: str | None) -> list[m.SnapshotDescription]:
+        result = self._request("GET", _snapshots(name))
+        return [_parse(m.SnapshotDescription, s) for s in result]
+
+    def delete_snapshot(self, name: str | None, snapshot: str, wait: bool) -> bool:
+        path = _snapshots(name) + "/" + _segment(snapshot)
+        request = self._request("DELETE", path, wait=wait)
+        return bool(shield_sync(request))
+
+    def recover_snapshot(self, name: str, body: m.SnapshotRecover, wait: bool) -> bool:
+        path = _col(name) + "/snapshots/recover"
+        request = self._request("PUT", path, body, wait=wait)
+        return bool(shield_sync(request))
+
     # ----------------------------------------------------------------- points
 
     def upsert(self, name: str, body: m.PointsList | m.PointsBatch, wait: bool) -> m.UpdateResult:
@@ -427,6 +455,11 @@ def _base_url(url: str) -> str:
 
 def _col(name: str) -> str:
     return "/collections/" + _segment(name)
+
+
+def _snapshots(name: str | None) -> str:
+    """The snapshots of a collection, or (None) the full snapshots."""
+    return "/snapshots" if name is None else _col(name) + "/snapshots"
 
 
 def _segment(text: str) -> str:

@@ -94,6 +94,26 @@ class LocalTransport:
     def get_collections(self) -> m.CollectionsResponse:
         return run_sync(_db_call, self, Database.get_collections)
 
+    def update_aliases(self, body: m.ChangeAliasesOperation, timeout: int | None) -> bool:
+        return shield_sync(run_sync(_db_call, self, Database.update_aliases, body.actions))
+
+    def get_aliases(self, name: str | None) -> m.CollectionsAliasesResponse:
+        return run_sync(_db_call, self, Database.list_aliases, name)
+
+    # ``wait`` changes nothing here: snapshots are taken before the call returns.
+
+    def create_snapshot(self, name: str | None, wait: bool) -> m.SnapshotDescription | None:
+        return shield_sync(run_sync(_db_call, self, Database.create_snapshot, name))
+
+    def list_snapshots(self, name: str | None) -> list[m.SnapshotDescription]:
+        return run_sync(_db_call, self, Database.list_snapshots, name)
+
+    def delete_snapshot(self, name: str | None, snapshot: str, wait: bool) -> bool:
+        return shield_sync(run_sync(_db_call, self, Database.delete_snapshot, name, snapshot))
+
+    def recover_snapshot(self, name: str, body: m.SnapshotRecover, wait: bool) -> bool:
+        return shield_sync(run_sync(_db_call, self, Database.recover, name, body))
+
     def upsert(self, name: str, body: m.PointsList | m.PointsBatch, wait: bool) -> m.UpdateResult:
         check_upsert(body)
         points = body.batch if isinstance(body, m.PointsBatch) else body.points
