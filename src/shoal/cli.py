@@ -1,4 +1,5 @@
-"""The ``shoal`` command: ``shoal demo``, and ``shoal serve`` (with the server extra)."""
+"""The ``shoal`` command: ``shoal demo``, ``shoal snapshot``, and ``shoal serve`` (with the
+server extra)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import tempfile
 import time
 from collections.abc import Sequence
 
+from shoal import cli_snapshot
 from shoal.errors import ShoalError, StorageLocked
 
 DEMO_TEXTS = [
@@ -188,6 +190,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--path", help="storage folder to keep (default: a temporary folder, removed after)"
     )
     _add_serve_parser(sub)
+    cli_snapshot.add_parser(sub)
     return parser
 
 
@@ -205,6 +208,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         asyncio.run(demo(args.path))
     elif args.command == "serve":
         return serve(args)
+    elif args.command == "snapshot":
+        return cli_snapshot.run(args)
     return 0
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import atexit
 import logging
 import os
+import shutil
 import threading
 import weakref
 from pathlib import Path
@@ -31,7 +32,7 @@ from shoal.errors import (
     ShoalError,
 )
 from shoal.storage import Catalog, CollectionStore
-from shoal.storage.snapshots import SnapshotInfo, file_checksum
+from shoal.storage.snapshots import SnapshotInfo, file_checksum, read_snapshot
 from shoal.version import __version__
 
 MAX_NAME = 255
@@ -344,6 +345,38 @@ class Database:
                 raise
             self._collections[name] = Collection(name, config, store, self.limits)
         return True
+
+    def restore(self, path: Path, name: str | None = None) -> list[str]:
+        """Recover any snapshot file (``shoal snapshot restore``): a collection snapshot
+        into ``name`` (default: the collection it was taken of), or every collection of a
+        full snapshot, each replaced atomically, one after another.
+
+        Returns:
+            The names of the collections recovered.
+
+        Raises:
+            InvalidSnapshot: not a Shoal snapshot, or a damaged one (checked whole before
+                any collection changes).
+            BadRequest: ``name`` given for a full snapshot.
+        """
+        unpacked = self._shelf().catalog.staging()
+        try:
+            manifest = read_snapshot(path, unpacked)
+            if manifest.kind == "collection":
+                target = name or manifest.collection
+                assert target is not None, "a collection snapshot names its collection"
+                self.recover_snapshot(target, path)
+                return [target]
+            if name is not None:
+                raise BadRequest(
+                    f"Wrong input: {path.name} is a full snapshot: it restores every "
+                    "collection in it under its own name"
+                )
+            for member, collection in manifest.collections.items():
+                self.recover_snapshot(collection, unpacked / member)
+            return list(manifest.collections.values())
+        finally:
+            shutil.rmtree(unpacked, ignore_errors=True)
 
     def _folder_of(self, col: Collection) -> Path:
         assert col.store is not None, "a database with a folder has stores"
