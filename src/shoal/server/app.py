@@ -39,6 +39,7 @@ from shoal.server.config import ServerConfig
 from shoal.server.inflight import InFlight
 from shoal.server.metrics import Metrics
 from shoal.server.routes import OPERATIONS, Call, Handler, Operation
+from shoal.server.single_node import SINGLE_NODE
 
 logger = logging.getLogger("shoal.server")
 
@@ -271,7 +272,8 @@ def create_app(
     if database is not None:
         # Without a lifespan (httpx's ASGITransport runs none) a handed-in database is ready.
         state.ready = True
-    routes = _plain_routes(state) + [_operation_route(state, op) for op in OPERATIONS]
+    operations = OPERATIONS + SINGLE_NODE
+    routes = _plain_routes(state) + [_operation_route(state, op) for op in operations]
     http_error = _http_error_handler(state)
     app = Starlette(
         routes=routes,
