@@ -1,0 +1,67 @@
+"""Alias changes are durable: SIGKILL a process that keeps switching an alias, right after
+it printed an acknowledged switch; on reopen the alias names the collection of that switch,
+or of the one after it (sent, possibly stored, never acknowledged). Never a missing alias,
+never a mix of two changes."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from shoal.engine import Database
+
+CHILD = """
+import sys
+from shoal.engine import Database
+from shoal import models as m
+
+db = Database(sys.argv[1])
+for name in ("a", "b"):
+    if not db.collection_exists(name):
+        config = m.CreateCollection(vectors=m.VectorParams(size=2, distance="Dot"))
+        db.create_collection(name, config)
+current = {a.alias_name: a.collection_name for a in db.list_aliases().aliases}.get("live")
+i = 0
+while True:
+    target = "b" if current == "a" else "a"
+    create = m.CreateAlias(collection_name=target, alias_name="live")
+    actions = [m.CreateAliasOperation(create_alias=create)]
+    if current is not None:
+        actions.insert(0, m.DeleteAliasOperation(delete_alias=m.DeleteAlias(alias_name="live")))
+    db.update_aliases(actions)
+    print(target, flush=True)
+    current = target
+    i += 1
+"""
+
+
+@pytest.mark.parametrize("acks", [1, 7, 40])
+def test_alias_switches_survive_sigkill(tmp_path: Path, acks: int) -> None:
+    proc = subprocess.Popen(
+        [sys.executable, "-c", CHILD, str(tmp_path)],
+        stdout=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    assert proc.stdout is not None
+    try:
+        seen = [proc.stdout.readline().strip() for _ in range(acks)]
+    finally:
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=60)
+        proc.stdout.close()
+    assert all(seen), "the child died before acknowledging"
+    last = seen[-1]
+    after = "b" if last == "a" else "a"
+    db = Database(tmp_path)
+    try:
+        aliases = {a.alias_name: a.collection_name for a in db.list_aliases().aliases}
+        assert aliases.get("live") in (last, after)
+        assert list(aliases) == ["live"]
+    finally:
+        db.close()
