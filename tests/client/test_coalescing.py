@@ -79,7 +79,7 @@ def test_searches_from_threads_coalesce(tmp_path: Path, monkeypatch: pytest.Monk
     with Client(path=tmp_path) as client:
         client.create_collection("c", models.VectorParams(size=DIM, distance="Cosine"))
         client.upsert("c", [models.PointStruct(id=i, vector=vec(i)) for i in range(50)])
-        col = client._transport.database().collection("c")  # type: ignore[union-attr]
+        queries = client._transport._queries  # type: ignore[union-attr]
         gate = Gate()
         monkeypatch.setattr(
             reads, "run_queries", gate.wrap(reads.run_queries, lambda s, p, i: len(p))
@@ -95,7 +95,7 @@ def test_searches_from_threads_coalesce(tmp_path: Path, monkeypatch: pytest.Monk
         for t in threads[1:]:
             t.start()
         # Gate on state, not time: wait until the other 49 searches are queued.
-        while len(col.searches._queue) < 49:
+        while queries.waiting() < 49:
             threading.Event().wait(0.001)
         gate.release.set()
         for t in threads:

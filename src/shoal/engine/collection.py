@@ -13,9 +13,9 @@ from typing import Any, TypeVar
 import numpy as np
 
 from shoal import models as m
+from shoal.concurrency import Batcher
 from shoal.engine import reads
 from shoal.engine.ann import CollectionAnn, StoredVectorSeqs
-from shoal.engine.coalesce import Coalescer
 from shoal.engine.deadline import NO_DEADLINE, Deadline, latest
 from shoal.engine.filter_plan import FilterCache
 from shoal.engine.filtering import compiled_filter, predicate_for, with_deadline
@@ -48,7 +48,7 @@ from shoal.storage import COMMIT_SEQ, NEXT_SERIAL, VSEQ_SINCE, CollectionStore, 
 Item = TypeVar("Item")
 T = TypeVar("T")
 _PENDING = m.QueryResponse(points=[])  # placeholder until a prepared query's result lands
-_Search = tuple[m.QueryRequest, "Deadline | None"]  # a query as the coalescer holds it
+_Search = tuple[m.QueryRequest, "Deadline | None"]  # a query as the batcher holds it
 DEFAULT_HNSW = {"m": 16, "ef_construct": 100, "full_scan_threshold": 10000}
 
 
@@ -101,7 +101,7 @@ class Collection:
             self.ann.on_apply,
         ]
         self._invalid_cache: dict[str, tuple[int, np.ndarray]] = {}
-        self.searches: Coalescer[_Search, m.QueryResponse] = Coalescer(self._run_query_batch)
+        self.searches: Batcher[_Search, m.QueryResponse] = Batcher(self._run_query_batch)
 
     def _load(self, store: CollectionStore) -> StoredVectorSeqs:
         """Load every stored point; returns what the ANN snapshots need to catch up."""
@@ -654,7 +654,7 @@ class Collection:
         """
         timed = [None] * len(requests) if deadlines is None else deadlines
         items = list(zip(requests, timed, strict=True))
-        return self._after_failures(items, self.searches.submit)
+        return self._after_failures(items, self.searches.submit_many)
 
     def _run_query_batch(self, items: list[_Search]) -> list[m.QueryResponse | BaseException]:
         requests = [req for req, _ in items]

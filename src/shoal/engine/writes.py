@@ -1,10 +1,11 @@
 """Group commit: concurrent writes to one collection share one transaction and one fsync.
 
 A writer queues its write (which gives it its operation id, increasing in queue order) and
-then tries to become the leader (the holder of the commit lock). The leader takes every
-queued write, plans each one in queue order against the committed state plus the changes
-planned so far (the overlay), commits the surviving changes in one SQLite transaction,
-applies them to memory, and wakes the writers. A write whose plan raises fails alone; the
+then tries to become the leader: the writes queue in a ``shoal.concurrency.Batcher``
+(leader/follower), whose batch is a group. The leader takes every queued write, plans each
+one in queue order against the committed state plus the changes planned so far (the
+overlay), commits the surviving changes in one SQLite transaction, applies them to memory,
+and hands each writer its outcome. A write whose plan raises fails alone; the
 others in its group commit. There is no waiting window: a lone writer commits at once, and
 writes pile up only while a commit is already in flight.
 
@@ -30,11 +31,12 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
+from shoal.concurrency import Batcher, Ticket
 from shoal.engine.filtering import matching_rows
 from shoal.engine.state import DELETED, Applied, CollectionState, Row
 from shoal.errors import Overloaded, StorageError, WriteNotStored
@@ -137,7 +139,6 @@ class Write:
     wait: bool
     size: int
     op_id: int = -1
-    done: threading.Event = field(default_factory=threading.Event)
     error: BaseException | None = None
 
 
@@ -165,11 +166,10 @@ class GroupCommitter:
         self._names = names
         self._dims = [state.columns[n].dim for n in names]
         self._max_queued = MAX_QUEUED if max_queued is None else max_queued
-        self._queue: list[Write] = []
+        self._groups: Batcher[Write, int] = Batcher(self._commit_group)
         self._queued = 0  # points in the queue
         self._queue_lock = threading.Lock()
         self._room = threading.Condition(self._queue_lock)
-        self._commit_lock = threading.Lock()
         self._next_op = int(state.versions.max(initial=-1)) + 1
         self._flush_wanted = threading.Event()
         self._flusher: threading.Thread | None = None
@@ -215,14 +215,11 @@ class GroupCommitter:
         writes = [Write(plan, wait, size) for plan, size in plans]
         if not wait:
             self._start_flusher()
-        self._enqueue(writes, wait, block)
+        ticket = self._enqueue(writes, wait, block)
         if not wait:
             self._flush_wanted.set()
             return [w.op_id for w in writes]
-        with self._commit_lock:
-            if not all(w.done.is_set() for w in writes):
-                self._commit_queued()
-        return [w.op_id if w.error is None else w.error for w in writes]
+        return self._groups.wait(ticket)
 
     def take_failed(self) -> WriteNotStored | None:
         """The ``wait=False`` writes storage refused since the last call, reported once:
@@ -241,8 +238,7 @@ class GroupCommitter:
 
     def flush(self) -> None:
         """Commit everything queued so far (used on close and by wait=False writers)."""
-        with self._commit_lock:
-            self._commit_queued()
+        self._groups.drain()
 
     def close(self) -> None:
         self._closed = True
@@ -253,7 +249,7 @@ class GroupCommitter:
 
     # ------------------------------------------------------------------- internals
 
-    def _enqueue(self, writes: list[Write], wait: bool, block: bool) -> None:
+    def _enqueue(self, writes: list[Write], wait: bool, block: bool) -> Ticket[Write, int]:
         size = sum(w.size for w in writes)
         with self._room:
             # A wait=True writer commits its own group, so only wait=False writes are held
@@ -270,8 +266,9 @@ class GroupCommitter:
             for write in writes:
                 write.op_id = self._next_op
                 self._next_op += 1
-            self._queue.extend(writes)
             self._queued += size
+            # Queued under the room lock, so queue order is operation id order.
+            return self._groups.enqueue(writes)
 
     def _start_flusher(self) -> None:
         if self._flusher is None:
@@ -288,14 +285,15 @@ class GroupCommitter:
             self._flush_wanted.clear()
             self.flush()
 
-    def _commit_queued(self) -> None:
-        """Leader work: plan, commit and apply every queued write (commit lock held)."""
+    def _commit_group(self, group: list[Write]) -> list[int | BaseException]:
+        """Leader work: plan, commit and apply a group of queued writes.
+
+        Returns:
+            Per write, its operation id or the exception that rejected it.
+        """
         with self._room:
-            group, self._queue = self._queue, []
-            self._queued = 0
+            self._queued -= sum(w.size for w in group)
             self._room.notify_all()
-        if not group:
-            return
         try:
             overlay: Changes = {}
             accepted: list[Write] = []
@@ -317,6 +315,7 @@ class GroupCommitter:
             self.commits += 1
         finally:
             self._report(group)
+        return [w.op_id if w.error is None else w.error for w in group]
 
     def _commit_alone(self, write: Write) -> None:
         try:
@@ -359,7 +358,6 @@ class GroupCommitter:
                 logger.warning("write %d (wait=false) failed: %s", write.op_id, write.error)
                 if isinstance(write.error, WriteNotStored):
                     lost.append((write.op_id, write.error))
-            write.done.set()
         if lost:
             with self._queue_lock:
                 self._failed += lost

@@ -24,12 +24,11 @@ from __future__ import annotations
 import math
 import os
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
 
+from shoal.concurrency import RWLock
 from shoal.errors import InvalidConfig, InvalidQuery, WrongVectorSize
 from shoal.index.errors import (
     SnapshotCorrupt,
@@ -69,45 +68,6 @@ class HnswConfig:
     m: int = DEFAULT_M
     ef_construct: int = DEFAULT_EF_CONSTRUCT
     dtype: str = "f16"
-
-
-class _SharedExclusiveLock:
-    """Many holders of the shared side, or one of the exclusive side (writer-preferring)."""
-
-    def __init__(self) -> None:
-        self._cond = threading.Condition(threading.Lock())
-        self._shared = 0
-        self._exclusive = False
-        self._waiting = 0
-
-    @contextmanager
-    def shared(self) -> Iterator[None]:
-        with self._cond:
-            while self._exclusive or self._waiting:
-                self._cond.wait()
-            self._shared += 1
-        try:
-            yield
-        finally:
-            with self._cond:
-                self._shared -= 1
-                if not self._shared:
-                    self._cond.notify_all()
-
-    @contextmanager
-    def exclusive(self) -> Iterator[None]:
-        with self._cond:
-            self._waiting += 1
-            while self._exclusive or self._shared:
-                self._cond.wait()
-            self._waiting -= 1
-            self._exclusive = True
-        try:
-            yield
-        finally:
-            with self._cond:
-                self._exclusive = False
-                self._cond.notify_all()
 
 
 class HnswIndex:
@@ -183,7 +143,7 @@ class HnswIndex:
             expansion_add=ef_construct,
             expansion_search=1,  # ef is passed per call as the result count (module doc)
         )
-        self._lock = _SharedExclusiveLock()
+        self._lock = RWLock()  # read: add and search; write: remove
         self._writer = threading.Lock()
 
     # ------------------------------------------------------------------ properties
@@ -204,7 +164,7 @@ class HnswIndex:
 
     def keys(self) -> np.ndarray:
         """Every row in the index, as int64 (in no particular order)."""
-        with self._lock.shared():
+        with self._lock.read():
             return np.asarray(self._index.keys, dtype=np.uint64).astype(np.int64)
 
     def contains(self, rows: np.ndarray) -> np.ndarray:
@@ -219,7 +179,7 @@ class HnswIndex:
         keys = _as_rows(rows)
         if len(keys) == 0:
             return np.zeros(0, dtype=bool)
-        with self._lock.shared():
+        with self._lock.read():
             out: np.ndarray = np.asarray(self._index.contains(keys.astype(np.uint64)), bool)
         return out
 
@@ -272,9 +232,9 @@ class HnswIndex:
             present = np.asarray(self._index.contains(ukeys), dtype=bool)
             if present.any():
                 # usearch rejects duplicate keys: an update is remove + add.
-                with self._lock.exclusive():
+                with self._lock.write():
                     self._index.remove(ukeys[present])
-            with self._lock.shared():
+            with self._lock.read():
                 self._index.add(ukeys, stored, threads=self.threads if threads is None else threads)
 
     def remove(self, rows: np.ndarray) -> int:
@@ -292,7 +252,7 @@ class HnswIndex:
         keys = _as_rows(rows)
         if len(keys) == 0:
             return 0
-        with self._writer, self._lock.exclusive():
+        with self._writer, self._lock.write():
             removed = self._index.remove(np.unique(keys).astype(np.uint64))
         return int(np.sum(removed))
 
@@ -374,7 +334,7 @@ class HnswIndex:
             stored, steps = self._quantizer.encode_queries(q)
         # A lone query gains nothing from a worker pool but pays for starting it.
         threads = 1 if len(q) == 1 else self.threads
-        with self._lock.shared():
+        with self._lock.read():
             res = self._index.search(stored, count, threads=threads)
         if isinstance(res, usearch_index().BatchMatches):
             keys = np.asarray(res.keys, dtype=np.uint64)

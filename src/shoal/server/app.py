@@ -13,16 +13,17 @@ still in flight is told to stop (``InFlight.abort_all``).
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import hmac
 import logging
 import secrets
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from typing import Any
 
-import anyio.to_thread
 import orjson
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
@@ -32,6 +33,7 @@ from starlette.routing import Route
 
 from shoal import __version__
 from shoal import models as m
+from shoal.concurrency import run_in_thread
 from shoal.engine import Database
 from shoal.errors import CollectionNotFound, Forbidden, ShoalError, Unauthorized
 from shoal.server import wire
@@ -45,6 +47,8 @@ logger = logging.getLogger("shoal.server")
 # The Qdrant release whose REST API this server speaks. qdrant-client warns when the server
 # is more than one minor version away from it, so this tracks the pinned client (1.20).
 QDRANT_VERSION = "1.20.0"
+# Threads the served engine calls run on (anyio's default, which served them before).
+ENGINE_THREADS = 40
 VERSION_INFO = {"title": "qdrant - vector search engine", "version": QDRANT_VERSION}
 
 
@@ -167,7 +171,7 @@ def _plain_routes(state: ServerState) -> list[Route]:
         return PlainTextResponse("all shards are ready")
 
     async def metrics(call: Call) -> Response:
-        sizes = await anyio.to_thread.run_sync(_collection_sizes, call.db)
+        sizes = await run_in_thread(_collection_sizes, call.db)
         return PlainTextResponse(
             state.metrics.render(sizes), media_type="text/plain; version=0.0.4"
         )
@@ -253,8 +257,13 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[dict[str, Any]]:
+        # Engine calls run on the loop's default thread pool (``run_in_thread``): sized for
+        # a server, whose concurrent searches coalesce across these threads.
+        asyncio.get_running_loop().set_default_executor(
+            ThreadPoolExecutor(ENGINE_THREADS, thread_name_prefix="shoal-engine")
+        )
         if state.db is None:
-            state.db = await anyio.to_thread.run_sync(
+            state.db = await run_in_thread(
                 functools.partial(Database, config.storage_path, limits=config.limits)
             )
         state.ready = True
@@ -265,7 +274,7 @@ def create_app(
             state.inflight.abort_all()  # a request still running must not hold up the close
             if state.close_db and state.db is not None:
                 db, state.db = state.db, None
-                await anyio.to_thread.run_sync(db.close)
+                await run_in_thread(db.close)
                 logger.info("database closed: all writes flushed")
 
     if database is not None:

@@ -16,11 +16,11 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
-import anyio.to_thread
 from pydantic import BaseModel
 from starlette.requests import Request
 
 from shoal import models as m
+from shoal.concurrency import run_in_thread
 from shoal.engine import Collection, Database
 from shoal.engine.deadline import Deadline
 from shoal.engine.limits import Limits
@@ -162,7 +162,7 @@ class Call:
         work = functools.partial(fn, *args, **kwargs)
         deadline = self.deadline
         if deadline is None:
-            return await anyio.to_thread.run_sync(work)
+            return await run_in_thread(work)
         # The watch starts only once the work has taken WATCH_AFTER: most requests are
         # answered sooner, and a task per request would cost them ~15 µs each.
         loop = asyncio.get_running_loop()
@@ -173,7 +173,7 @@ class Call:
             lambda: watchers.append(loop.create_task(watch_disconnect(receive, deadline))),
         )
         try:
-            return await anyio.to_thread.run_sync(work)
+            return await run_in_thread(work)
         finally:
             start.cancel()
             for watcher in watchers:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from operator import itemgetter
 from typing import Any, TypeVar
 from urllib.parse import quote
 
@@ -24,10 +25,9 @@ from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from shoal import errors
 from shoal import models as m
-from shoal.client.batching import AsyncBatcher, consecutive
 from shoal.client.http_gate import RequestGate
-from shoal.client.runner import shield_async
 from shoal.client.sendable import sendable_points, sendable_query
+from shoal.concurrency import AsyncBatcher, consecutive, run_grouped_async, shield_async
 from shoal.errors import BadRequest, InvalidFilter, RemoteError, ShoalError
 from shoal.ids import canonical_id
 from shoal.payloads import check_payload
@@ -54,6 +54,10 @@ _UPDATE_RESULTS = TypeAdapter(list[m.UpdateResult])
 _Write = tuple[str, str, BaseModel, bool]
 # A query as the batcher holds it: collection, request, timeout.
 _Query = tuple[str, m.QueryRequest, "int | None"]
+# A batch's queries go per collection and timeout (a request has one of each), its writes
+# per collection.
+_ROUTE = itemgetter(0, 2)
+_BY_COLLECTION = itemgetter(0)
 # Each write's own endpoint, and its operation in a /points/batch body.
 _WRITE_ROUTE = {
     "upsert": ("PUT", "/points"),
@@ -242,27 +246,22 @@ class AsyncHttpTransport:
         """Concurrent queries of one collection (and one timeout) travel as one batch
         request; if the batch is rejected, each query is retried alone so only the bad one
         fails."""
-        out: list[m.QueryResponse | BaseException | None] = [None] * len(items)
-        groups: dict[tuple[str, int | None], list[int]] = {}
-        for i, (name, _, timeout) in enumerate(items):
-            groups.setdefault((name, timeout), []).append(i)
-        for (name, timeout), idxs in groups.items():
-            requests = [items[i][1] for i in idxs]
-            results: list[m.QueryResponse | BaseException] = []
-            try:
-                if len(requests) == 1:
-                    results = [await self._query_one(name, requests[0], timeout)]
-                else:
-                    batch = m.QueryRequestBatch(searches=requests)
-                    results = list(await self.query_batch(name, batch, timeout))
-            except ShoalError as exc:
-                if len(requests) == 1:
-                    results = [exc]
-                else:
-                    results = [await self._query_outcome(name, r, timeout) for r in requests]
-            for i, result in zip(idxs, results, strict=True):
-                out[i] = result
-        return [o for o in out if o is not None]
+        return await run_grouped_async(items, _ROUTE, self._query_group)
+
+    async def _query_group(
+        self, route: tuple[str, int | None], items: list[_Query]
+    ) -> list[m.QueryResponse | BaseException]:
+        name, timeout = route
+        requests = [body for _, body, _ in items]
+        try:
+            if len(requests) == 1:
+                return [await self._query_one(name, requests[0], timeout)]
+            batch = m.QueryRequestBatch(searches=requests)
+            return list(await self.query_batch(name, batch, timeout))
+        except ShoalError as exc:
+            if len(requests) == 1:
+                return [exc]
+            return [await self._query_outcome(name, r, timeout) for r in requests]
 
     async def _query_outcome(
         self, name: str, body: m.QueryRequest, timeout: int | None
@@ -326,17 +325,15 @@ class AsyncHttpTransport:
         Qdrant server applies a batch up to its failing operation; the writes before it
         would then be applied twice, in order, which upserts and payload updates survive.)
         """
-        out: list[m.UpdateResult | BaseException | None] = [None] * len(items)
-        by_name: dict[str, list[int]] = {}
-        for i, (name, _, _, _) in enumerate(items):
-            by_name.setdefault(name, []).append(i)
-        for name, idxs in by_name.items():
-            for chunk in _write_chunks([items[i] for i in idxs]):
-                chosen = [idxs[j] for j in chunk]
-                results = await self._write_chunk(name, [items[i] for i in chosen])
-                for i, result in zip(chosen, results, strict=True):
-                    out[i] = result
-        return [o for o in out if o is not None]
+        return await run_grouped_async(items, _BY_COLLECTION, self._write_group)
+
+    async def _write_group(
+        self, name: str, writes: list[_Write]
+    ) -> list[m.UpdateResult | BaseException]:
+        out: list[m.UpdateResult | BaseException] = []
+        for chunk in _write_chunks(writes):
+            out += await self._write_chunk(name, [writes[j] for j in chunk])
+        return out
 
     async def _write_chunk(
         self, name: str, writes: list[_Write]

@@ -2,13 +2,13 @@
 # src/shoal/client/_async/local.py; change that file and run the tool.
 """The embedded transport: requests go straight to an in-process engine.
 
-Every engine call goes through the runner (the collection lookup too, as it takes a lock),
-which makes it in the caller's thread.
+Every engine call runs in the caller's thread.
 
-Searches and writes also go through batchers, which run each call alone.
+Searches and writes also go through batchers, which coalesce concurrent callers into one
+engine call (one matrix product, one group commit) made by one of the callers' threads.
 
-A write no batcher queues is shielded (see ``shoal.client.runner``): once its method has
-started it, a cancelled caller does not stop it half-way.
+A write no batcher queues is shielded (``shoal.concurrency.shield_sync``): once its method
+has started it, a cancelled caller does not stop it half-way.
 """
 
 from __future__ import annotations
@@ -16,18 +16,18 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Callable
+from operator import itemgetter
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
 from shoal import models as m
-from shoal.client.batching import Batcher, consecutive
-from shoal.client.runner import run_sync, shield_sync
+from shoal.concurrency import Batcher, consecutive, run_grouped, run_inline, shield_sync
 from shoal.engine import Collection, Database
 from shoal.engine.deadline import Deadline
 from shoal.engine.support import check_upsert, field_index_type
 
 P = ParamSpec("P")
+_COLLECTION = itemgetter(0)  # the collection a batched query or write is for
 T = TypeVar("T")
-Item = TypeVar("Item")
 
 _Query = tuple[str, tuple[m.QueryRequest, Deadline | None]]
 # (collection, op, args, wait): op names a Collection.plan_<op> method.
@@ -38,16 +38,17 @@ class LocalTransport:
     """Runs requests on an embedded ``Database`` (in memory, or a storage folder)."""
 
     def __init__(self, path: str | os.PathLike[str] | None) -> None:
-        # Opening a folder loads its data: database() does that, through the runner, not the
-        # constructor.
+        # Opening a folder loads its data: database() does that, in the first call's engine
+        # work, not the constructor.
         self._path = path
         self._db: Database | None = None
         self._open_lock = threading.Lock()
-        self._queries: Batcher[_Query, m.QueryResponse] = Batcher(self._query_many)
-        self._writes: Batcher[_WriteOp, m.UpdateResult] = Batcher(self._write_many)
+        # One thread hop per batch of concurrent calls, not per call.
+        self._queries: Batcher[_Query, m.QueryResponse] = Batcher.off_loop(self._query_batch)
+        self._writes: Batcher[_WriteOp, m.UpdateResult] = Batcher.off_loop(self._write_batch)
 
     def database(self) -> Database:
-        """The engine, opened on first use (blocking: call it from the runner only)."""
+        """The engine, opened on first use (blocking: part of a call's engine work)."""
         if self._db is None:
             with self._open_lock:
                 if self._db is None:
@@ -60,19 +61,24 @@ class LocalTransport:
         if db is not None:
             db.release()
 
-    def _query_many(self, items: list[_Query]) -> list[m.QueryResponse | BaseException]:
-        return run_sync(_grouped, self, items, _query_group)
+    def _query_batch(self, items: list[_Query]) -> list[m.QueryResponse | BaseException]:
+        db = self.database()
+        return run_grouped(
+            items, _COLLECTION, lambda name, group: _query_group(db.collection(name), group)
+        )
 
-    def _write_many(self, items: list[_WriteOp]) -> list[m.UpdateResult | BaseException]:
-        grouped = [(name, (op, args, wait)) for name, op, args, wait in items]
-        return run_sync(_grouped, self, grouped, _write_group)
+    def _write_batch(self, items: list[_WriteOp]) -> list[m.UpdateResult | BaseException]:
+        db = self.database()
+        return run_grouped(
+            items, _COLLECTION, lambda name, group: _write_group(db.collection(name), group)
+        )
 
     def open(self) -> None:
         """Open the storage now (errors such as StorageLocked surface here)."""
-        run_sync(self.database)
+        run_inline(self.database)
 
     def close(self) -> None:
-        run_sync(self._release)
+        run_inline(self._release)
 
     # ``timeout``: creating and deleting are done in the call, with nothing else to wait for
     # (no other node to agree), so any timeout is met.
@@ -80,19 +86,19 @@ class LocalTransport:
     def create_collection(
         self, name: str, body: m.CreateCollection, timeout: int | None = None
     ) -> bool:
-        return shield_sync(run_sync(_db_call, self, Database.create_collection, name, body))
+        return shield_sync(run_inline(_db_call, self, Database.create_collection, name, body))
 
     def delete_collection(self, name: str, timeout: int | None = None) -> bool:
-        return shield_sync(run_sync(_db_call, self, Database.delete_collection, name))
+        return shield_sync(run_inline(_db_call, self, Database.delete_collection, name))
 
     def collection_exists(self, name: str) -> bool:
-        return run_sync(_db_call, self, Database.collection_exists, name)
+        return run_inline(_db_call, self, Database.collection_exists, name)
 
     def get_collection(self, name: str) -> m.CollectionInfo:
-        return run_sync(_collection_call, self, name, Collection.info)
+        return run_inline(_collection_call, self, name, Collection.info)
 
     def get_collections(self) -> m.CollectionsResponse:
-        return run_sync(_db_call, self, Database.get_collections)
+        return run_inline(_db_call, self, Database.get_collections)
 
     def upsert(self, name: str, body: m.PointsList | m.PointsBatch, wait: bool) -> m.UpdateResult:
         check_upsert(body)
@@ -110,7 +116,7 @@ class LocalTransport:
         return self._writes.submit((name, "delete", (selector, deadline), wait))
 
     def retrieve(self, name: str, body: m.PointRequest) -> list[m.Record]:
-        return run_sync(
+        return run_inline(
             _collection_call,
             self,
             name,
@@ -124,15 +130,15 @@ class LocalTransport:
         self, name: str, body: m.ScrollRequest, timeout: int | None = None
     ) -> m.ScrollResult:
         deadline = _deadline(timeout, "scroll")
-        return run_sync(_collection_call, self, name, Collection.scroll, body, deadline)
+        return run_inline(_collection_call, self, name, Collection.scroll, body, deadline)
 
     def count(self, name: str, body: m.CountRequest, timeout: int | None = None) -> m.CountResult:
         deadline = _deadline(timeout, "count")
-        return run_sync(_collection_call, self, name, Collection.count, body, deadline)
+        return run_inline(_collection_call, self, name, Collection.count, body, deadline)
 
     def batch_update(self, name: str, body: m.UpdateOperations, wait: bool) -> list[m.UpdateResult]:
         return shield_sync(
-            run_sync(_collection_call, self, name, Collection.batch_update, body.operations, wait)
+            run_inline(_collection_call, self, name, Collection.batch_update, body.operations, wait)
         )
 
     def query(self, name: str, body: m.QueryRequest, timeout: int | None = None) -> m.QueryResponse:
@@ -142,7 +148,7 @@ class LocalTransport:
         self, name: str, body: m.QueryRequestBatch, timeout: int | None = None
     ) -> list[m.QueryResponse]:
         deadline = _deadline(timeout, "Search")
-        return run_sync(
+        return run_inline(
             _collection_call, self, name, Collection.query_batch, body.searches, deadline
         )
 
@@ -163,11 +169,11 @@ class LocalTransport:
     def create_payload_index(
         self, name: str, body: m.CreateFieldIndex, wait: bool
     ) -> m.UpdateResult:
-        return shield_sync(run_sync(_create_index, self, name, body))
+        return shield_sync(run_inline(_create_index, self, name, body))
 
     def delete_payload_index(self, name: str, field: str, wait: bool) -> m.UpdateResult:
         return shield_sync(
-            run_sync(_collection_call, self, name, Collection.set_payload_index, field, None)
+            run_inline(_collection_call, self, name, Collection.set_payload_index, field, None)
         )
 
 
@@ -179,10 +185,8 @@ def _deadline(timeout: int | None, operation: str) -> Deadline | None:
     return None if timeout is None else Deadline(timeout, operation)
 
 
-def _query_group(
-    col: Collection, items: list[tuple[m.QueryRequest, Deadline | None]]
-) -> list[m.QueryResponse | BaseException]:
-    return col.query_many([req for req, _ in items], [deadline for _, deadline in items])
+def _query_group(col: Collection, items: list[_Query]) -> list[m.QueryResponse | BaseException]:
+    return col.query_many([req for _, (req, _) in items], [dl for _, (_, dl) in items])
 
 
 def _db_call(
@@ -204,34 +208,11 @@ def _collection_call(
     return method(transport.database().collection(name), *args, **kwargs)
 
 
-def _grouped(
-    transport: LocalTransport,
-    items: list[tuple[str, Item]],
-    run: Callable[[Collection, list[Item]], list[T | BaseException]],
-) -> list[T | BaseException]:
-    """Run a batch collection by collection, keeping each item's outcome in its place."""
-    db = transport.database()
-    out: list[T | BaseException | None] = [None] * len(items)
-    by_name: dict[str, list[int]] = {}
-    for i, (name, _) in enumerate(items):
-        by_name.setdefault(name, []).append(i)
-    for name, idxs in by_name.items():
-        try:
-            results = run(db.collection(name), [items[i][1] for i in idxs])
-        except Exception as exc:  # e.g. CollectionNotFound: fails this collection's items
-            results = [exc] * len(idxs)
-        for i, result in zip(idxs, results, strict=True):
-            out[i] = result
-    return [o for o in out if o is not None]
-
-
-def _write_group(
-    col: Collection, ops: list[tuple[str, tuple[Any, ...], bool]]
-) -> list[m.UpdateResult | BaseException]:
+def _write_group(col: Collection, ops: list[_WriteOp]) -> list[m.UpdateResult | BaseException]:
     # wait=True and wait=False writes are committed as separate groups, in arrival order.
     out: list[m.UpdateResult | BaseException] = []
-    for run in consecutive([wait for _, _, wait in ops]):
-        out += col.write_many([(ops[i][0], ops[i][1]) for i in run], ops[run[0]][2])
+    for run in consecutive([wait for _, _, _, wait in ops]):
+        out += col.write_many([(ops[i][1], ops[i][2]) for i in run], ops[run[0]][3])
     return out
 
 
