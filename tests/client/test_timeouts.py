@@ -55,7 +55,7 @@ def deadlines(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[Deadline | None]
 
         monkeypatch.setattr(Collection, name, recording)
 
-    for name, position in (("query_many", 1), ("scroll", 1), ("count", 1), ("plan_delete", 1)):
+    for name, position in (("query_many", 1), ("scroll", 1), ("count", 1), ("_delete_changes", 1)):
         spy(name, position)
     yield seen
 

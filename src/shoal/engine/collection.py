@@ -11,6 +11,7 @@ from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
 import numpy as np
+from typing_extensions import assert_never
 
 from shoal import models as m
 from shoal.concurrency import Batcher
@@ -32,9 +33,8 @@ from shoal.engine.points import (
 from shoal.engine.query_plan import QueryContext
 from shoal.engine.state import DELETED, CollectionState, Row
 from shoal.engine.support import check_query, check_shard_key, check_upsert
-from shoal.engine.writes import Changes, GroupCommitter, Plan, View, all_or_nothing
+from shoal.engine.writes import Changes, GroupCommitter, MakeChanges, View, all_or_nothing
 from shoal.errors import (
-    BadRequest,
     InvalidPayload,
     InvalidQuery,
     Overloaded,
@@ -49,6 +49,7 @@ Item = TypeVar("Item")
 T = TypeVar("T")
 _PENDING = m.QueryResponse(points=[])  # placeholder until a prepared query's result lands
 _Search = tuple[m.QueryRequest, "Deadline | None"]  # a query as the batcher holds it
+_Write = tuple[m.UpdateOperation, "Deadline | None"]  # a write and its deadline
 DEFAULT_HNSW = {"m": 16, "ef_construct": 100, "full_scan_threshold": 10000}
 
 
@@ -203,119 +204,121 @@ class Collection:
         status = m.UpdateStatus.COMPLETED if wait else m.UpdateStatus.ACKNOWLEDGED
         return m.UpdateResult(operation_id=op_id, status=status)
 
-    def _write(self, plan: Plan, wait: bool, size: int = 1) -> m.UpdateResult:
+    def _write(self, make: MakeChanges, wait: bool, size: int = 1) -> m.UpdateResult:
         self.check_failed()
-        return self._result(self.writer.submit(plan, wait, size), wait)
+        return self._result(self.writer.submit(make, wait, size), wait)
 
     def write_many(
-        self, ops: Sequence[tuple[str, tuple[Any, ...]]], wait: bool = True, block: bool = True
+        self,
+        ops: Sequence[m.UpdateOperation],
+        wait: bool = True,
+        block: bool = True,
+        deadlines: Sequence[Deadline | None] | None = None,
     ) -> list[m.UpdateResult | BaseException]:
-        """Several writes in one group commit, e.g. ``[("upsert", (points,)), ...]``.
-
-        Each op names a ``plan_<op>`` method and its arguments. Returns one result or
-        exception per op: a bad write fails alone, the others commit together.
+        """Independent writes in one group commit (the concurrent writes of several callers):
+        a bad write fails alone, the others commit together.
 
         Args:
-            ops: the writes.
+            ops: the writes, as Qdrant's update operations.
             wait: as in ``upsert``.
             block: with ``wait=False``, wait for room in a full write queue (True) or
                 fail those writes with ``Overloaded`` (False, for the server's 429).
-        """
-        return self._after_failures(ops, lambda ops: self._write_planned(ops, wait, block))
+            deadlines: per op, when choosing its points by filter must stop (None: no
+                time limit).
 
-    def _write_planned(
-        self, ops: Sequence[tuple[str, tuple[Any, ...]]], wait: bool, block: bool
+        Returns:
+            One result or exception per op.
+        """
+        timed = [None] * len(ops) if deadlines is None else deadlines
+        items = list(zip(ops, timed, strict=True))
+        return self._after_failures(items, lambda items: self._write_each(items, wait, block))
+
+    def _write_each(
+        self, items: Sequence[_Write], wait: bool, block: bool
     ) -> list[m.UpdateResult | BaseException]:
-        plans = self._plans(ops)
+        prepared = self._prepare(items)
         outcomes: dict[int, m.UpdateResult | BaseException] = {
-            i: p for i, p in enumerate(plans) if isinstance(p, BaseException)
+            i: p for i, p in enumerate(prepared) if isinstance(p, BaseException)
         }
-        planned = [(i, p) for i, p in enumerate(plans) if not isinstance(p, BaseException)]
+        ready = [(i, p) for i, p in enumerate(prepared) if not isinstance(p, BaseException)]
         try:
-            done = self.writer.submit_many([p for _, p in planned], wait, block)
+            done = self.writer.submit_many([p for _, p in ready], wait, block)
         except Overloaded as exc:
-            done = [exc] * len(planned)
-        for (i, _), outcome in zip(planned, done, strict=True):
+            done = [exc] * len(ready)
+        for (i, _), outcome in zip(ready, done, strict=True):
             outcomes[i] = (
                 outcome if isinstance(outcome, BaseException) else self._result(outcome, wait)
             )
-        return [outcomes[i] for i in range(len(plans))]
-
-    def write_atomic(
-        self, ops: Sequence[tuple[str, tuple[Any, ...]]], wait: bool = True
-    ) -> list[m.UpdateResult]:
-        """Several writes applied in order as one: all of them or, if any is rejected,
-        none (Qdrant's ``points/batch``). One result per op, all with the same operation id.
-
-        Raises:
-            The first rejected op's error.
-        """
-        ready = []
-        for planned in self._plans(ops):
-            if isinstance(planned, BaseException):
-                raise planned
-            ready.append(planned)
-        combined = all_or_nothing([plan for plan, _ in ready])
-        result = self._write(combined, wait, sum(size for _, size in ready))
-        return [result] * len(ready)
+        return [outcomes[i] for i in range(len(prepared))]
 
     def batch_update(
         self, operations: Sequence[m.UpdateOperation], wait: bool = True
     ) -> list[m.UpdateResult]:
-        """Qdrant's ``points/batch``: the operations applied in order as one write (all of
-        them or none, see :meth:`write_atomic`).
+        """Qdrant's ``points/batch``: the operations applied in order as one write, all of
+        them or, if any is rejected, none. One result per operation, all with the same
+        operation id.
 
         Raises:
             The first rejected operation's error; NotSupported for an upsert with
             ``update_filter``, ``update_mode`` or ``shard_key``, which Shoal does not serve.
         """
-        return self.write_atomic([_engine_op(op) for op in operations], wait)
+        ready = []
+        for prepared in self._prepare([(op, None) for op in operations]):
+            if isinstance(prepared, BaseException):
+                raise prepared
+            ready.append(prepared)
+        combined = all_or_nothing([make for make, _ in ready])
+        result = self._write(combined, wait, sum(size for _, size in ready))
+        return [result] * len(ready)
 
-    def update_each(
-        self, operations: Sequence[m.UpdateOperation], wait: bool = True, block: bool = True
-    ) -> list[m.UpdateResult | BaseException]:
-        """Qdrant's update operations as independent writes in one group commit (the
-        concurrent writes of several callers): one result or exception per operation."""
-        ops: list[tuple[str, tuple[Any, ...]]] = []
-        rejected: dict[int, BaseException] = {}
-        for i, op in enumerate(operations):
-            try:
-                ops.append(_engine_op(op))
-            except BadRequest as exc:
-                rejected[i] = exc
-        done = iter(self.write_many(ops, wait, block))
-        return [rejected[i] if i in rejected else next(done) for i in range(len(operations))]
-
-    def _plans(
-        self, ops: Sequence[tuple[str, tuple[Any, ...]]]
-    ) -> list[tuple[Plan, int] | BaseException]:
-        """Per op, its plan and size (points; 1 for an op of another kind), or the
-        exception that rejected it."""
-        plans: list[tuple[Plan, int] | BaseException | None] = [None] * len(ops)
+    def _prepare(self, items: Sequence[_Write]) -> list[tuple[MakeChanges, int] | BaseException]:
+        """Per write, what computes its changes and its size (points; 1 for a write of
+        another kind), or the exception that rejected it."""
+        out: list[tuple[MakeChanges, int] | BaseException | None] = [None] * len(items)
         # The vectors of every upsert in the group are converted and checked together.
         upserts: dict[int, list[m.PointStruct]] = {}
-        for i, (op, args) in enumerate(ops):
-            if op == "upsert":
-                try:
-                    upserts[i] = _point_list(args[0])
-                except Exception as exc:  # e.g. a Batch whose columns differ in length
-                    plans[i] = exc
+        for i, (op, _) in enumerate(items):
+            try:
+                for body in op.__dict__.values():
+                    check_shard_key(body)
+                if isinstance(op, m.UpsertOperation):
+                    check_upsert(op.upsert)
+                    upserts[i] = _points_of(op.upsert)
+            except Exception as exc:  # e.g. a Batch whose columns differ in length
+                out[i] = exc
         checked = self._checked_vectors([p for pts in upserts.values() for p in pts])
         start = 0
-        for i, (op, args) in enumerate(ops):
-            if plans[i] is not None:
+        for i, (op, deadline) in enumerate(items):
+            if out[i] is not None:
                 continue
             try:
                 if i in upserts:
                     size = len(upserts[i])
                     end = start + size
-                    plans[i] = (self.plan_upsert(upserts[i], checked[start:end]), size)
+                    out[i] = (self._upsert_changes(upserts[i], checked[start:end]), size)
                     start = end
                 else:
-                    plans[i] = (getattr(self, f"plan_{op}")(*args), 1)
+                    out[i] = (self._changes(op, deadline), 1)
             except Exception as exc:
-                plans[i] = exc
-        return [p for p in plans if p is not None]
+                out[i] = exc
+        return [p for p in out if p is not None]
+
+    def _changes(self, op: m.UpdateOperation, deadline: Deadline | None) -> MakeChanges:
+        """What computes a write's changes (an upsert's without pre-checked vectors)."""
+        match op:
+            case m.UpsertOperation(upsert=body):
+                return self._upsert_changes(_points_of(body))
+            case m.DeleteOperation(delete=selector):
+                return self._delete_changes(selector, deadline)
+            case m.SetPayloadOperation(set_payload=body):
+                return self._set_payload_changes(body)
+            case m.OverwritePayloadOperation(overwrite_payload=body):
+                return self._overwrite_payload_changes(body)
+            case m.DeletePayloadOperation(delete_payload=body):
+                return self._delete_payload_changes(body)
+            case m.ClearPayloadOperation(clear_payload=selector):
+                return self._clear_payload_changes(selector)
+        assert_never(op)
 
     def upsert(
         self, points: Sequence[m.PointStruct] | m.Batch, wait: bool = True
@@ -326,14 +329,14 @@ class Collection:
             InvalidPointId, InvalidVector, WrongVectorSize, InvalidPayload: naming the point.
         """
         points = _point_list(points)
-        return self._write(self.plan_upsert(points), wait, len(points))
+        return self._write(self._upsert_changes(points), wait, len(points))
 
-    def plan_upsert(
+    def _upsert_changes(
         self,
         points: Sequence[m.PointStruct] | m.Batch,
         checked: Sequence[dict[str, np.ndarray] | None] | None = None,
-    ) -> Plan:
-        """Validate points now; the returned plan writes them when the group commits.
+    ) -> MakeChanges:
+        """Validate points now; what is returned writes them when the group commits.
 
         Args:
             points: the points.
@@ -351,11 +354,11 @@ class Collection:
                 vectors = check_vectors(p.vector, self.vector_params, self.named, point=p.id)
             rows[pid] = (vectors, check_payload(p.payload, point=p.id))
 
-        def plan(view: View, version: int) -> Changes:
+        def changes(view: View, version: int) -> Changes:
             # check_payload copied each payload: the rows own them.
             return {pid: Row(vecs, payload, version) for pid, (vecs, payload) in rows.items()}
 
-        return plan
+        return changes
 
     def _checked_vectors(
         self, points: Sequence[m.PointStruct]
@@ -431,30 +434,32 @@ class Collection:
         Raises:
             RequestTimeout: the deadline passed while the filter was evaluated.
         """
-        return self._write(self.plan_delete(selector, deadline), wait)
+        return self._write(self._delete_changes(selector, deadline), wait)
 
-    def plan_delete(
+    def _delete_changes(
         self, selector: m.PointsSelector | Sequence[Any], deadline: Deadline | None = None
-    ) -> Plan:
+    ) -> MakeChanges:
         self._check_selector(selector)
         until = deadline or NO_DEADLINE
 
-        def plan(view: View, version: int) -> Changes:
+        def changes(view: View, version: int) -> Changes:
             return dict.fromkeys(self._select(view, selector, False, until), DELETED)
 
-        return plan
+        return changes
 
-    def _payload_plan(self, selector: m.PointsSelector | Sequence[Any], change: Any) -> Plan:
+    def _payload_changes(
+        self, selector: m.PointsSelector | Sequence[Any], change: Any
+    ) -> MakeChanges:
         self._check_selector(selector)
 
-        def plan(view: View, version: int) -> Changes:
+        def changes(view: View, version: int) -> Changes:
             out: Changes = {}
             for pid in self._select(view, selector, strict=True):
                 new = change(reads.json_copy(view.payload(pid)) or {})
                 out[pid] = Row(view.vectors(pid), new or None, version)
             return out
 
-        return plan
+        return changes
 
     def set_payload(self, req: m.SetPayload, wait: bool = True) -> m.UpdateResult:
         """Merge ``payload`` into the selected points' payloads (at ``key`` if given).
@@ -462,9 +467,9 @@ class Collection:
         Raises:
             PointNotFound: a listed id does not exist (nothing is changed).
         """
-        return self._write(self.plan_set_payload(req), wait)
+        return self._write(self._set_payload_changes(req), wait)
 
-    def plan_set_payload(self, req: m.SetPayload) -> Plan:
+    def _set_payload_changes(self, req: m.SetPayload) -> MakeChanges:
         path = _key_path(req.key) if req.key else ()
         for step in path:
             check_text(step, "set_payload key segment")
@@ -486,21 +491,21 @@ class Collection:
                     target[k] = reads.json_copy(v)
             return current
 
-        return self._payload_plan(_selector(req), change)
+        return self._payload_changes(_selector(req), change)
 
     def overwrite_payload(self, req: m.SetPayload, wait: bool = True) -> m.UpdateResult:
         """Replace the selected points' payloads with ``payload``."""
-        return self._write(self.plan_overwrite_payload(req), wait)
+        return self._write(self._overwrite_payload_changes(req), wait)
 
-    def plan_overwrite_payload(self, req: m.SetPayload) -> Plan:
+    def _overwrite_payload_changes(self, req: m.SetPayload) -> MakeChanges:
         payload = check_payload(req.payload, point="(overwrite_payload)")
-        return self._payload_plan(_selector(req), lambda _: reads.json_copy(payload))
+        return self._payload_changes(_selector(req), lambda _: reads.json_copy(payload))
 
     def delete_payload(self, req: m.DeletePayload, wait: bool = True) -> m.UpdateResult:
         """Remove ``keys`` (dotted paths allowed) from the selected points' payloads."""
-        return self._write(self.plan_delete_payload(req), wait)
+        return self._write(self._delete_payload_changes(req), wait)
 
-    def plan_delete_payload(self, req: m.DeletePayload) -> Plan:
+    def _delete_payload_changes(self, req: m.DeletePayload) -> MakeChanges:
         paths = [_key_path(k) for k in req.keys]
 
         def change(current: dict[str, Any]) -> dict[str, Any]:
@@ -512,16 +517,16 @@ class Collection:
                     target.pop(path[-1], None)
             return current
 
-        return self._payload_plan(_selector(req), change)
+        return self._payload_changes(_selector(req), change)
 
     def clear_payload(
         self, selector: m.PointsSelector | Sequence[Any], wait: bool = True
     ) -> m.UpdateResult:
         """Remove every payload key of the selected points."""
-        return self._write(self.plan_clear_payload(selector), wait)
+        return self._write(self._clear_payload_changes(selector), wait)
 
-    def plan_clear_payload(self, selector: m.PointsSelector | Sequence[Any]) -> Plan:
-        return self._payload_plan(selector, lambda _: {})
+    def _clear_payload_changes(self, selector: m.PointsSelector | Sequence[Any]) -> MakeChanges:
+        return self._payload_changes(selector, lambda _: {})
 
     def set_payload_index(self, field: str, schema: m.PayloadSchemaType | None) -> m.UpdateResult:
         """Create (or with ``schema=None`` drop) a payload index on ``field``.
@@ -749,25 +754,6 @@ class Collection:
             return m.CountResult(count=len(match.rows(until)))
 
 
-def _engine_op(op: m.UpdateOperation) -> tuple[str, tuple[Any, ...]]:
-    """An operation of ``points/batch`` as ``write_atomic`` takes it."""
-    for body in op.__dict__.values():
-        check_shard_key(body)
-    if isinstance(op, m.UpsertOperation):
-        check_upsert(op.upsert)
-        body = op.upsert
-        return "upsert", (body.batch if isinstance(body, m.PointsBatch) else body.points,)
-    if isinstance(op, m.DeleteOperation):
-        return "delete", (op.delete,)
-    if isinstance(op, m.SetPayloadOperation):
-        return "set_payload", (op.set_payload,)
-    if isinstance(op, m.OverwritePayloadOperation):
-        return "overwrite_payload", (op.overwrite_payload,)
-    if isinstance(op, m.DeletePayloadOperation):
-        return "delete_payload", (op.delete_payload,)
-    return "clear_payload", (op.clear_payload,)
-
-
 def _optimizers_config(diff: dict[str, Any] | None) -> m.OptimizersConfig:
     # Qdrant's diff says "auto" where its reported config says null.
     given = {k: v for k, v in (diff or {}).items() if v != "auto"}
@@ -776,6 +762,10 @@ def _optimizers_config(diff: dict[str, Any] | None) -> m.OptimizersConfig:
 
 def _point_list(points: Sequence[m.PointStruct] | m.Batch) -> list[m.PointStruct]:
     return points_from_batch(points) if isinstance(points, m.Batch) else list(points)
+
+
+def _points_of(body: m.PointsList | m.PointsBatch) -> list[m.PointStruct]:
+    return points_from_batch(body.batch) if isinstance(body, m.PointsBatch) else body.points
 
 
 def _selector(req: m.SetPayload | m.DeletePayload) -> m.PointsSelector:

@@ -2,12 +2,13 @@
 
 A writer queues its write (which gives it its operation id, increasing in queue order) and
 then tries to become the leader: the writes queue in a ``shoal.concurrency.Batcher``
-(leader/follower), whose batch is a group. The leader takes every queued write, plans each
-one in queue order against the committed state plus the changes planned so far (the
-overlay), commits the surviving changes in one SQLite transaction, applies them to memory,
-and hands each writer its outcome. A write whose plan raises fails alone; the
-others in its group commit. There is no waiting window: a lone writer commits at once, and
-writes pile up only while a commit is already in flight.
+(leader/follower), whose batch is a group. The leader takes every queued write, computes
+each one's changes in queue order against the committed state plus the changes of the
+group so far (the overlay), commits the surviving changes in one SQLite transaction,
+applies them to memory, and hands each writer its outcome. A write whose changes cannot be
+computed (it is rejected) fails alone; the others in its group commit. There is no waiting
+window: a lone writer commits at once, and writes pile up only while a commit is already in
+flight.
 
 Nothing one write carries can fail the group at commit time: payloads are checked and put in
 stored form before a write is queued (``shoal.payloads``). If storage refuses the group all
@@ -70,8 +71,8 @@ class _NotStored(Exception):
 
 
 class View:
-    """The state a write is planned against: committed rows overlaid with the group's earlier
-    changes. Planning never mutates the committed state."""
+    """The state a write's changes are computed against: committed rows overlaid with the
+    group's earlier changes. Computing changes never mutates the committed state."""
 
     def __init__(self, state: CollectionState, overlay: Changes) -> None:
         self.state = state
@@ -108,34 +109,37 @@ class View:
         return out
 
 
-Plan = Callable[[View, int], Changes]
+# Computes a write's changes against the view, given the write's version (its op id); raises
+# to reject the write.
+MakeChanges = Callable[[View, int], Changes]
 
 
-def all_or_nothing(plans: list[Plan]) -> Plan:
-    """One plan doing ``plans`` in order, each seeing the changes of those before it; if
+def all_or_nothing(parts: list[MakeChanges]) -> MakeChanges:
+    """One write doing ``parts`` in order, each seeing the changes of those before it; if
     any rejects its write, the combined write is rejected and none of them is applied."""
 
-    def plan(view: View, version: int) -> Changes:
+    def combined(view: View, version: int) -> Changes:
         changes: Changes = {}
         seen = View(view.state, dict(view.overlay))
-        for part in plans:
+        for part in parts:
             made = part(seen, version)
             seen.overlay.update(made)
             changes.update(made)
         return changes
 
-    return plan
+    return combined
 
 
 @dataclass
 class Write:
-    """One caller's write: ``plan`` computes its changes (or raises to reject the write).
+    """One caller's write: ``make_changes`` computes its changes (or raises to reject it).
 
     ``op_id`` is given when the write is queued: operation ids increase in queue order, and
-    the leader plans writes in that order (the id is also the version of what it writes).
+    the leader computes the writes' changes in that order (the id is also the version of
+    what it writes).
     """
 
-    plan: Plan
+    make_changes: MakeChanges
     wait: bool
     size: int
     op_id: int = -1
@@ -181,27 +185,29 @@ class GroupCommitter:
 
     # --------------------------------------------------------------------- public
 
-    def submit(self, plan: Plan, wait: bool = True, size: int = 1) -> int:
+    def submit(self, make_changes: MakeChanges, wait: bool = True, size: int = 1) -> int:
         """Queue a write; with ``wait`` return once it is durable and visible.
 
         Returns:
             The write's operation id.
 
         Raises:
-            Whatever its plan raised (only this write is rejected), or StorageError.
+            Whatever computing its changes raised (only this write is rejected), or
+            StorageError.
         """
-        outcome = self.submit_many([(plan, size)], wait)[0]
+        outcome = self.submit_many([(make_changes, size)], wait)[0]
         if isinstance(outcome, BaseException):
             raise outcome
         return outcome
 
     def submit_many(
-        self, plans: list[tuple[Plan, int]], wait: bool = True, block: bool = True
+        self, writes: list[tuple[MakeChanges, int]], wait: bool = True, block: bool = True
     ) -> list[int | BaseException]:
         """Queue several writes at once (they join one group).
 
         Args:
-            plans: each write's plan and size (its points; 1 for a write of another kind).
+            writes: what computes each write's changes, and its size (its points; 1 for a
+                write of another kind).
             wait: return once they are durable and visible; False returns once queued.
             block: with ``wait=False`` and a full queue, wait for room (True) or raise
                 ``Overloaded`` (False: the server answers 429).
@@ -212,13 +218,13 @@ class GroupCommitter:
         Raises:
             Overloaded: the queue is full and ``block`` is False.
         """
-        writes = [Write(plan, wait, size) for plan, size in plans]
+        queued = [Write(make, wait, size) for make, size in writes]
         if not wait:
             self._start_flusher()
-        ticket = self._enqueue(writes, wait, block)
+        ticket = self._enqueue(queued, wait, block)
         if not wait:
             self._flush_wanted.set()
-            return [w.op_id for w in writes]
+            return [w.op_id for w in queued]
         return self._groups.wait(ticket)
 
     def take_failed(self) -> WriteNotStored | None:
@@ -286,7 +292,7 @@ class GroupCommitter:
             self.flush()
 
     def _commit_group(self, group: list[Write]) -> list[int | BaseException]:
-        """Leader work: plan, commit and apply a group of queued writes.
+        """Leader work: compute, commit and apply a group of queued writes.
 
         Returns:
             Per write, its operation id or the exception that rejected it.
@@ -299,7 +305,7 @@ class GroupCommitter:
             accepted: list[Write] = []
             for write in group:
                 try:
-                    changes = write.plan(View(self._state, overlay), write.op_id)
+                    changes = write.make_changes(View(self._state, overlay), write.op_id)
                 except Exception as exc:
                     write.error = exc
                     continue
@@ -319,7 +325,7 @@ class GroupCommitter:
 
     def _commit_alone(self, write: Write) -> None:
         try:
-            changes = write.plan(View(self._state, {}), write.op_id)
+            changes = write.make_changes(View(self._state, {}), write.op_id)
             self._commit(changes, [write])
         except _NotStored as exc:
             write.error = exc.error

@@ -22,6 +22,7 @@ from urllib.parse import quote
 import httpx
 import orjson
 from pydantic import BaseModel, TypeAdapter, ValidationError
+from typing_extensions import assert_never
 
 from shoal import errors
 from shoal import models as m
@@ -51,30 +52,13 @@ _RESPONSES = TypeAdapter(list[m.QueryResponse])
 _UPDATE_RESULTS = TypeAdapter(list[m.UpdateResult])
 
 # A write as the batcher holds it: collection, operation, body, wait.
-_Write = tuple[str, str, BaseModel, bool]
+_Write = tuple[str, m.UpdateOperation, bool]
 # A query as the batcher holds it: collection, request, timeout.
 _Query = tuple[str, m.QueryRequest, "int | None"]
 # A batch's queries go per collection and timeout (a request has one of each), its writes
 # per collection.
 _ROUTE = itemgetter(0, 2)
 _BY_COLLECTION = itemgetter(0)
-# Each write's own endpoint, and its operation in a /points/batch body.
-_WRITE_ROUTE = {
-    "upsert": ("PUT", "/points"),
-    "delete": ("POST", "/points/delete"),
-    "set_payload": ("POST", "/points/payload"),
-    "overwrite_payload": ("PUT", "/points/payload"),
-    "delete_payload": ("POST", "/points/payload/delete"),
-    "clear_payload": ("POST", "/points/payload/clear"),
-}
-_OPERATION: dict[str, Callable[..., m.UpdateOperation]] = {
-    "upsert": m.UpsertOperation,
-    "delete": m.DeleteOperation,
-    "set_payload": m.SetPayloadOperation,
-    "overwrite_payload": m.OverwritePayloadOperation,
-    "delete_payload": m.DeletePayloadOperation,
-    "clear_payload": m.ClearPayloadOperation,
-}
 # A /points/batch carries at most this many operations and (about) this many points;
 # a write with more points than that is sent alone.
 MAX_BATCH_OPS = 256
@@ -195,7 +179,7 @@ class AsyncHttpTransport:
         self, name: str, body: m.PointsList | m.PointsBatch, wait: bool
     ) -> m.UpdateResult:
         body = stored_payloads(sendable_points(body))
-        return await self._writes.submit((name, "upsert", body, wait))
+        return await self._writes.submit((name, m.UpsertOperation(upsert=body), wait))
 
     async def delete(
         self,
@@ -206,7 +190,7 @@ class AsyncHttpTransport:
     ) -> m.UpdateResult:
         body = _portable(selector)
         if timeout is None:
-            return await self._writes.submit((name, "delete", body, wait))
+            return await self._writes.submit((name, m.DeleteOperation(delete=body), wait))
         # A delete with its own timeout goes alone: a batch has one timeout for all.
         path = _col(name) + "/points/delete"
         result = await self._request("POST", path, body, wait, timeout=timeout)
@@ -285,19 +269,22 @@ class AsyncHttpTransport:
 
     async def set_payload(self, name: str, body: m.SetPayload, wait: bool) -> m.UpdateResult:
         body = stored_payloads(_portable(body), "set_payload")
-        return await self._writes.submit((name, "set_payload", body, wait))
+        return await self._writes.submit((name, m.SetPayloadOperation(set_payload=body), wait))
 
     async def overwrite_payload(self, name: str, body: m.SetPayload, wait: bool) -> m.UpdateResult:
         body = stored_payloads(_portable(body), "overwrite_payload")
-        return await self._writes.submit((name, "overwrite_payload", body, wait))
+        op = m.OverwritePayloadOperation(overwrite_payload=body)
+        return await self._writes.submit((name, op, wait))
 
     async def delete_payload(self, name: str, body: m.DeletePayload, wait: bool) -> m.UpdateResult:
-        return await self._writes.submit((name, "delete_payload", _portable(body), wait))
+        op = m.DeletePayloadOperation(delete_payload=_portable(body))
+        return await self._writes.submit((name, op, wait))
 
     async def clear_payload(
         self, name: str, selector: m.PointIdsList | m.FilterSelector, wait: bool
     ) -> m.UpdateResult:
-        return await self._writes.submit((name, "clear_payload", _portable(selector), wait))
+        op = m.ClearPayloadOperation(clear_payload=_portable(selector))
+        return await self._writes.submit((name, op, wait))
 
     async def batch_update(
         self, name: str, body: m.UpdateOperations, wait: bool
@@ -348,8 +335,8 @@ class AsyncHttpTransport:
         """
         if len(writes) == 1:
             return [await self._write_outcome(writes[0])]
-        wait = writes[0][3]
-        body = m.UpdateOperations(operations=[_OPERATION[op](**{op: b}) for _, op, b, _ in writes])
+        wait = writes[0][2]
+        body = m.UpdateOperations(operations=[op for _, op, _ in writes])
         try:
             result = await self._request(
                 "POST", _col(name) + "/points/batch", body, wait, INDEPENDENT_WRITES
@@ -365,8 +352,8 @@ class AsyncHttpTransport:
         return [_update_outcome(item) for item in result]
 
     async def _write_outcome(self, write: _Write) -> m.UpdateResult | BaseException:
-        name, op, body, wait = write
-        method, path = _WRITE_ROUTE[op]
+        name, op, wait = write
+        method, path, body = _route(op)
         try:
             result = await self._request(method, _col(name) + path, body, wait)
         except ShoalError as exc:
@@ -388,8 +375,27 @@ class AsyncHttpTransport:
 # ------------------------------------------------------------------ encoding
 
 
-def _points_in(body: BaseModel) -> int:
+def _route(op: m.UpdateOperation) -> tuple[str, str, BaseModel]:
+    """A write's own endpoint (method, path under the collection) and body."""
+    match op:
+        case m.UpsertOperation(upsert=body):
+            return "PUT", "/points", body
+        case m.DeleteOperation(delete=selector):
+            return "POST", "/points/delete", selector
+        case m.SetPayloadOperation(set_payload=body):
+            return "POST", "/points/payload", body
+        case m.OverwritePayloadOperation(overwrite_payload=body):
+            return "PUT", "/points/payload", body
+        case m.DeletePayloadOperation(delete_payload=body):
+            return "POST", "/points/payload/delete", body
+        case m.ClearPayloadOperation(clear_payload=selector):
+            return "POST", "/points/payload/clear", selector
+    assert_never(op)
+
+
+def _points_in(op: m.UpdateOperation) -> int:
     """How many points a write carries (1 for a filter or a payload update by filter)."""
+    body = _route(op)[2]
     if isinstance(body, m.PointsList):
         return len(body.points)
     if isinstance(body, m.PointsBatch):
@@ -402,11 +408,11 @@ def _write_chunks(writes: list[_Write]) -> list[list[int]]:
     """Consecutive writes of one collection in the requests that carry them: runs of one
     ``wait`` flag, cut at MAX_BATCH_OPS operations or MAX_BATCH_POINTS points."""
     chunks: list[list[int]] = []
-    for run in consecutive([wait for _, _, _, wait in writes]):
+    for run in consecutive([wait for _, _, wait in writes]):
         chunks.append([])
         points = 0
         for i in run:
-            size = _points_in(writes[i][2])
+            size = _points_in(writes[i][1])
             if chunks[-1] and (
                 len(chunks[-1]) >= MAX_BATCH_OPS or points + size > MAX_BATCH_POINTS
             ):

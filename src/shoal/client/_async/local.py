@@ -16,21 +16,21 @@ import os
 import threading
 from collections.abc import Callable
 from operator import itemgetter
-from typing import Any, Concatenate, ParamSpec, TypeVar
+from typing import Concatenate, ParamSpec, TypeVar
 
 from shoal import models as m
 from shoal.concurrency import AsyncBatcher, consecutive, run_grouped, run_in_thread, shield_async
 from shoal.engine import Collection, Database
 from shoal.engine.deadline import Deadline
-from shoal.engine.support import check_upsert, field_index_type
+from shoal.engine.support import field_index_type
 
 P = ParamSpec("P")
 _COLLECTION = itemgetter(0)  # the collection a batched query or write is for
 T = TypeVar("T")
 
 _Query = tuple[str, tuple[m.QueryRequest, Deadline | None]]
-# (collection, op, args, wait): op names a Collection.plan_<op> method.
-_WriteOp = tuple[str, str, tuple[Any, ...], bool]
+# A write as the batcher holds it: collection, operation, its deadline, wait.
+_Write = tuple[str, m.UpdateOperation, Deadline | None, bool]
 
 
 class AsyncLocalTransport:
@@ -46,7 +46,7 @@ class AsyncLocalTransport:
         self._queries: AsyncBatcher[_Query, m.QueryResponse] = AsyncBatcher.off_loop(
             self._query_batch
         )
-        self._writes: AsyncBatcher[_WriteOp, m.UpdateResult] = AsyncBatcher.off_loop(
+        self._writes: AsyncBatcher[_Write, m.UpdateResult] = AsyncBatcher.off_loop(
             self._write_batch
         )
 
@@ -70,7 +70,7 @@ class AsyncLocalTransport:
             items, _COLLECTION, lambda name, group: _query_group(db.collection(name), group)
         )
 
-    def _write_batch(self, items: list[_WriteOp]) -> list[m.UpdateResult | BaseException]:
+    def _write_batch(self, items: list[_Write]) -> list[m.UpdateResult | BaseException]:
         db = self.database()
         return run_grouped(
             items, _COLLECTION, lambda name, group: _write_group(db.collection(name), group)
@@ -108,9 +108,7 @@ class AsyncLocalTransport:
     async def upsert(
         self, name: str, body: m.PointsList | m.PointsBatch, wait: bool
     ) -> m.UpdateResult:
-        check_upsert(body)
-        points = body.batch if isinstance(body, m.PointsBatch) else body.points
-        return await self._writes.submit((name, "upsert", (points,), wait))
+        return await self._writes.submit((name, m.UpsertOperation(upsert=body), None, wait))
 
     async def delete(
         self,
@@ -120,7 +118,7 @@ class AsyncLocalTransport:
         timeout: int | None = None,
     ) -> m.UpdateResult:
         deadline = _deadline(timeout, "delete")
-        return await self._writes.submit((name, "delete", (selector, deadline), wait))
+        return await self._writes.submit((name, m.DeleteOperation(delete=selector), deadline, wait))
 
     async def retrieve(self, name: str, body: m.PointRequest) -> list[m.Record]:
         return await run_in_thread(
@@ -168,18 +166,23 @@ class AsyncLocalTransport:
         )
 
     async def set_payload(self, name: str, body: m.SetPayload, wait: bool) -> m.UpdateResult:
-        return await self._writes.submit((name, "set_payload", (body,), wait))
+        return await self._writes.submit(
+            (name, m.SetPayloadOperation(set_payload=body), None, wait)
+        )
 
     async def overwrite_payload(self, name: str, body: m.SetPayload, wait: bool) -> m.UpdateResult:
-        return await self._writes.submit((name, "overwrite_payload", (body,), wait))
+        op = m.OverwritePayloadOperation(overwrite_payload=body)
+        return await self._writes.submit((name, op, None, wait))
 
     async def delete_payload(self, name: str, body: m.DeletePayload, wait: bool) -> m.UpdateResult:
-        return await self._writes.submit((name, "delete_payload", (body,), wait))
+        op = m.DeletePayloadOperation(delete_payload=body)
+        return await self._writes.submit((name, op, None, wait))
 
     async def clear_payload(
         self, name: str, selector: m.PointIdsList | m.FilterSelector, wait: bool
     ) -> m.UpdateResult:
-        return await self._writes.submit((name, "clear_payload", (selector,), wait))
+        op = m.ClearPayloadOperation(clear_payload=selector)
+        return await self._writes.submit((name, op, None, wait))
 
     async def create_payload_index(
         self, name: str, body: m.CreateFieldIndex, wait: bool
@@ -223,11 +226,12 @@ def _collection_call(
     return method(transport.database().collection(name), *args, **kwargs)
 
 
-def _write_group(col: Collection, ops: list[_WriteOp]) -> list[m.UpdateResult | BaseException]:
+def _write_group(col: Collection, writes: list[_Write]) -> list[m.UpdateResult | BaseException]:
     # wait=True and wait=False writes are committed as separate groups, in arrival order.
     out: list[m.UpdateResult | BaseException] = []
-    for run in consecutive([wait for _, _, _, wait in ops]):
-        out += col.write_many([(ops[i][1], ops[i][2]) for i in run], ops[run[0]][3])
+    for run in consecutive([wait for _, _, _, wait in writes]):
+        ops, deadlines = [writes[i][1] for i in run], [writes[i][2] for i in run]
+        out += col.write_many(ops, writes[run[0]][3], True, deadlines)
     return out
 
 

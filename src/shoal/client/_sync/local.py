@@ -17,21 +17,21 @@ import os
 import threading
 from collections.abc import Callable
 from operator import itemgetter
-from typing import Any, Concatenate, ParamSpec, TypeVar
+from typing import Concatenate, ParamSpec, TypeVar
 
 from shoal import models as m
 from shoal.concurrency import Batcher, consecutive, run_grouped, run_inline, shield_sync
 from shoal.engine import Collection, Database
 from shoal.engine.deadline import Deadline
-from shoal.engine.support import check_upsert, field_index_type
+from shoal.engine.support import field_index_type
 
 P = ParamSpec("P")
 _COLLECTION = itemgetter(0)  # the collection a batched query or write is for
 T = TypeVar("T")
 
 _Query = tuple[str, tuple[m.QueryRequest, Deadline | None]]
-# (collection, op, args, wait): op names a Collection.plan_<op> method.
-_WriteOp = tuple[str, str, tuple[Any, ...], bool]
+# A write as the batcher holds it: collection, operation, its deadline, wait.
+_Write = tuple[str, m.UpdateOperation, Deadline | None, bool]
 
 
 class LocalTransport:
@@ -45,7 +45,7 @@ class LocalTransport:
         self._open_lock = threading.Lock()
         # One thread hop per batch of concurrent calls, not per call.
         self._queries: Batcher[_Query, m.QueryResponse] = Batcher.off_loop(self._query_batch)
-        self._writes: Batcher[_WriteOp, m.UpdateResult] = Batcher.off_loop(self._write_batch)
+        self._writes: Batcher[_Write, m.UpdateResult] = Batcher.off_loop(self._write_batch)
 
     def database(self) -> Database:
         """The engine, opened on first use (blocking: part of a call's engine work)."""
@@ -67,7 +67,7 @@ class LocalTransport:
             items, _COLLECTION, lambda name, group: _query_group(db.collection(name), group)
         )
 
-    def _write_batch(self, items: list[_WriteOp]) -> list[m.UpdateResult | BaseException]:
+    def _write_batch(self, items: list[_Write]) -> list[m.UpdateResult | BaseException]:
         db = self.database()
         return run_grouped(
             items, _COLLECTION, lambda name, group: _write_group(db.collection(name), group)
@@ -101,9 +101,7 @@ class LocalTransport:
         return run_inline(_db_call, self, Database.get_collections)
 
     def upsert(self, name: str, body: m.PointsList | m.PointsBatch, wait: bool) -> m.UpdateResult:
-        check_upsert(body)
-        points = body.batch if isinstance(body, m.PointsBatch) else body.points
-        return self._writes.submit((name, "upsert", (points,), wait))
+        return self._writes.submit((name, m.UpsertOperation(upsert=body), None, wait))
 
     def delete(
         self,
@@ -113,7 +111,7 @@ class LocalTransport:
         timeout: int | None = None,
     ) -> m.UpdateResult:
         deadline = _deadline(timeout, "delete")
-        return self._writes.submit((name, "delete", (selector, deadline), wait))
+        return self._writes.submit((name, m.DeleteOperation(delete=selector), deadline, wait))
 
     def retrieve(self, name: str, body: m.PointRequest) -> list[m.Record]:
         return run_inline(
@@ -153,18 +151,21 @@ class LocalTransport:
         )
 
     def set_payload(self, name: str, body: m.SetPayload, wait: bool) -> m.UpdateResult:
-        return self._writes.submit((name, "set_payload", (body,), wait))
+        return self._writes.submit((name, m.SetPayloadOperation(set_payload=body), None, wait))
 
     def overwrite_payload(self, name: str, body: m.SetPayload, wait: bool) -> m.UpdateResult:
-        return self._writes.submit((name, "overwrite_payload", (body,), wait))
+        op = m.OverwritePayloadOperation(overwrite_payload=body)
+        return self._writes.submit((name, op, None, wait))
 
     def delete_payload(self, name: str, body: m.DeletePayload, wait: bool) -> m.UpdateResult:
-        return self._writes.submit((name, "delete_payload", (body,), wait))
+        op = m.DeletePayloadOperation(delete_payload=body)
+        return self._writes.submit((name, op, None, wait))
 
     def clear_payload(
         self, name: str, selector: m.PointIdsList | m.FilterSelector, wait: bool
     ) -> m.UpdateResult:
-        return self._writes.submit((name, "clear_payload", (selector,), wait))
+        op = m.ClearPayloadOperation(clear_payload=selector)
+        return self._writes.submit((name, op, None, wait))
 
     def create_payload_index(
         self, name: str, body: m.CreateFieldIndex, wait: bool
@@ -208,11 +209,12 @@ def _collection_call(
     return method(transport.database().collection(name), *args, **kwargs)
 
 
-def _write_group(col: Collection, ops: list[_WriteOp]) -> list[m.UpdateResult | BaseException]:
+def _write_group(col: Collection, writes: list[_Write]) -> list[m.UpdateResult | BaseException]:
     # wait=True and wait=False writes are committed as separate groups, in arrival order.
     out: list[m.UpdateResult | BaseException] = []
-    for run in consecutive([wait for _, _, _, wait in ops]):
-        out += col.write_many([(ops[i][1], ops[i][2]) for i in run], ops[run[0]][3])
+    for run in consecutive([wait for _, _, _, wait in writes]):
+        ops, deadlines = [writes[i][1] for i in run], [writes[i][2] for i in run]
+        out += col.write_many(ops, writes[run[0]][3], True, deadlines)
     return out
 
 
