@@ -57,6 +57,32 @@ M = TypeVar("M", bound=BaseModel)
 PointsSelectorLike = (
     m.PointIdsList | m.FilterSelector | m.Filter | str | Sequence[m.ExtendedPointId | uuid.UUID]
 )
+# What query_points takes as ``query``: a vector (a sequence of numbers or a 1-d numpy
+# array), a point id, a query object (Shoal's models, qdrant-client's, or their JSON), or
+# several vectors (a multivector).
+QueryLike = (
+    Sequence[float]
+    | np.ndarray
+    | m.ExtendedPointId
+    | uuid.UUID
+    | m.NearestQuery
+    | m.RecommendQuery
+    | m.DiscoverQuery
+    | m.ContextQuery
+    | m.OrderByQuery
+    | m.FusionQuery
+    | m.RrfQuery
+    | m.FormulaQuery
+    | m.SampleQuery
+    | m.RelevanceFeedbackQuery
+    | m.SparseVector
+    | m.Document
+    | m.Image
+    | m.InferenceObject
+    | Sequence[Sequence[float]]
+    | Mapping[str, Any]
+    | BaseModel
+)
 # A settings object: its JSON, or a pydantic model of it (Shoal's, or qdrant-client's).
 Settings = Mapping[str, Any] | BaseModel
 
@@ -418,7 +444,7 @@ def payload_target(value: PointsSelectorLike) -> tuple[list[m.ExtendedPointId] |
     return None, sel.filter
 
 
-def query_arg(value: Any) -> m.QueryInterface | None:
+def query_arg(value: QueryLike | None) -> m.QueryInterface | None:
     """A query: a vector (list or numpy array), a point id, or a query object (Shoal's
     ``NearestQuery``, ``RecommendQuery``..., qdrant-client's, or its JSON)."""
     if value is None or isinstance(value, BaseModel):

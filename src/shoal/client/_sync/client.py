@@ -16,7 +16,8 @@ from typing import TYPE_CHECKING, Any
 from shoal import models as m
 from shoal.client import convert
 from shoal.client._sync.local import LocalTransport
-from shoal.client.convert import PointsSelectorLike
+from shoal.client._sync.transport import Transport
+from shoal.client.convert import PointsSelectorLike, QueryLike
 from shoal.client.upload import (
     Progress,
     check_upload_options,
@@ -92,7 +93,7 @@ class Client:
         memory = location is None or (isinstance(location, str) and location == MEMORY)
         if url is not None or not memory:
             target = convert.server_url(url if url is not None else location)
-            self._transport: LocalTransport | HttpTransport | None = _http_transport(
+            self._transport: Transport | None = _http_transport(
                 target, convert.api_key(api_key), convert.timeout(timeout)
             )
         else:
@@ -102,7 +103,12 @@ class Client:
     # ------------------------------------------------------------------ lifecycle
 
     @property
-    def _t(self) -> LocalTransport | HttpTransport:
+    def _open_transport(self) -> Transport:
+        """The transport (None once closed).
+
+        Raises:
+            ClientClosed: the client has been closed.
+        """
         if self._transport is None:
             raise ClientClosed()
         return self._transport
@@ -206,7 +212,7 @@ class Client:
             strict_mode_config=convert.settings_arg(strict_mode_config),
             metadata=metadata,
         )
-        return self._t.create_collection(name, body, timeout)
+        return self._open_transport.create_collection(name, body, timeout)
 
     def delete_collection(self, collection_name: str, timeout: int | None = None) -> bool:
         """Delete a collection and all its points.
@@ -217,11 +223,13 @@ class Client:
         Returns:
             True if it existed, False otherwise.
         """
-        return self._t.delete_collection(convert.collection_name(collection_name), timeout)
+        return self._open_transport.delete_collection(
+            convert.collection_name(collection_name), timeout
+        )
 
     def collection_exists(self, collection_name: str) -> bool:
         """Whether the collection exists."""
-        return self._t.collection_exists(convert.collection_name(collection_name))
+        return self._open_transport.collection_exists(convert.collection_name(collection_name))
 
     def get_collection(self, collection_name: str) -> m.CollectionInfo:
         """Configuration, point count and payload indexes of a collection.
@@ -229,11 +237,11 @@ class Client:
         Raises:
             CollectionNotFound: no such collection.
         """
-        return self._t.get_collection(convert.collection_name(collection_name))
+        return self._open_transport.get_collection(convert.collection_name(collection_name))
 
     def get_collections(self) -> m.CollectionsResponse:
         """Names of all collections."""
-        return self._t.get_collections()
+        return self._open_transport.get_collections()
 
     # -------------------------------------------------------------------- writes
 
@@ -261,7 +269,7 @@ class Client:
             CollectionNotFound: no such collection.
         """
         name, wait = convert.collection_name(collection_name), convert.flag(wait, "wait")
-        return self._t.upsert(name, convert.upsert_body(points), wait)
+        return self._open_transport.upsert(name, convert.upsert_body(points), wait)
 
     def delete(
         self,
@@ -285,7 +293,7 @@ class Client:
         name, wait = convert.collection_name(collection_name), convert.flag(wait, "wait")
         selector = convert.points_selector(points_selector)
         seconds = convert.timeout_arg(timeout)
-        return self._t.delete(name, selector, wait, seconds)
+        return self._open_transport.delete(name, selector, wait, seconds)
 
     def set_payload(
         self,
@@ -310,7 +318,7 @@ class Client:
         body = convert.build(
             m.SetPayload, InvalidPayload, payload=payload, points=ids, filter=flt, key=key
         )
-        return self._t.set_payload(name, body, wait)
+        return self._open_transport.set_payload(name, body, wait)
 
     def overwrite_payload(
         self,
@@ -323,7 +331,7 @@ class Client:
         name, wait = convert.collection_name(collection_name), convert.flag(wait, "wait")
         ids, flt = convert.payload_target(points)
         body = convert.build(m.SetPayload, InvalidPayload, payload=payload, points=ids, filter=flt)
-        return self._t.overwrite_payload(name, body, wait)
+        return self._open_transport.overwrite_payload(name, body, wait)
 
     def delete_payload(
         self,
@@ -338,7 +346,7 @@ class Client:
         body = convert.build(
             m.DeletePayload, InvalidPayload, keys=convert.payload_keys(keys), points=ids, filter=flt
         )
-        return self._t.delete_payload(name, body, wait)
+        return self._open_transport.delete_payload(name, body, wait)
 
     def clear_payload(
         self,
@@ -349,7 +357,7 @@ class Client:
         """Remove every payload key of the selected points."""
         name, wait = convert.collection_name(collection_name), convert.flag(wait, "wait")
         selector = convert.points_selector(points_selector)
-        return self._t.clear_payload(name, selector, wait)
+        return self._open_transport.clear_payload(name, selector, wait)
 
     def batch_update_points(
         self,
@@ -373,7 +381,7 @@ class Client:
         """
         name, wait = convert.collection_name(collection_name), convert.flag(wait, "wait")
         body = convert.update_operations(update_operations)
-        return self._t.batch_update(name, body, wait)
+        return self._open_transport.batch_update(name, body, wait)
 
     def create_payload_index(
         self,
@@ -390,7 +398,7 @@ class Client:
             field_name=convert.payload_key(field_name, "field_name"),
             field_schema=convert.field_schema(field_schema),
         )
-        return self._t.create_payload_index(name, body, wait)
+        return self._open_transport.create_payload_index(name, body, wait)
 
     def delete_payload_index(
         self, collection_name: str, field_name: str, wait: bool = True
@@ -398,7 +406,7 @@ class Client:
         """Drop the payload index on ``field_name``."""
         name, wait = convert.collection_name(collection_name), convert.flag(wait, "wait")
         field = convert.payload_key(field_name, "field_name")
-        return self._t.delete_payload_index(name, field, wait)
+        return self._open_transport.delete_payload_index(name, field, wait)
 
     # --------------------------------------------------------------------- reads
 
@@ -422,7 +430,7 @@ class Client:
             with_payload=with_payload,
             with_vector=with_vectors,
         )
-        return self._t.retrieve(name, body)
+        return self._open_transport.retrieve(name, body)
 
     def scroll(
         self,
@@ -461,7 +469,7 @@ class Client:
             with_vector=with_vectors,
             order_by=order_by,
         )
-        result = self._t.scroll(name, body, convert.timeout_arg(timeout))
+        result = self._open_transport.scroll(name, body, convert.timeout_arg(timeout))
         return result.points, result.next_page_offset
 
     def count(
@@ -486,12 +494,12 @@ class Client:
             filter=convert.filter_arg(count_filter),
             exact=convert.flag(exact, "exact"),
         )
-        return self._t.count(name, body, convert.timeout_arg(timeout))
+        return self._open_transport.count(name, body, convert.timeout_arg(timeout))
 
     def query_points(
         self,
         collection_name: str,
-        query: Any = None,
+        query: QueryLike | None = None,
         using: str | None = None,
         query_filter: m.Filter | str | None = None,
         search_params: m.SearchParams | None = None,
@@ -540,7 +548,7 @@ class Client:
             with_vector=with_vectors,
             score_threshold=score_threshold,
         )
-        return self._t.query(name, request, seconds)
+        return self._open_transport.query(name, request, seconds)
 
     def query_batch_points(
         self,
@@ -555,7 +563,7 @@ class Client:
         """
         name = convert.collection_name(collection_name)
         body = convert.query_requests(requests)
-        return self._t.query_batch(name, body, convert.timeout_arg(timeout))
+        return self._open_transport.query_batch(name, body, convert.timeout_arg(timeout))
 
     # --------------------------------------------------------------- bulk ingest
 
