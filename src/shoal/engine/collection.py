@@ -14,6 +14,7 @@ import numpy as np
 from typing_extensions import assert_never
 
 from shoal import models as m
+from shoal.codec import DEFAULT_VECTOR, StoredLayout, check_vector_rows, check_vectors
 from shoal.concurrency import Batcher
 from shoal.engine import reads
 from shoal.engine.ann import CollectionAnn, StoredVectorSeqs
@@ -22,14 +23,7 @@ from shoal.engine.filter_plan import FilterCache
 from shoal.engine.filtering import compiled_filter, predicate_for, with_deadline
 from shoal.engine.limits import Limits
 from shoal.engine.payload_index import PayloadIndexes
-from shoal.engine.points import (
-    DEFAULT_VECTOR,
-    check_limit,
-    check_vector_rows,
-    check_vectors,
-    ids_of,
-    points_from_batch,
-)
+from shoal.engine.points import check_limit, ids_of, points_from_batch
 from shoal.engine.query_plan import QueryContext
 from shoal.engine.state import DELETED, CollectionState, Row
 from shoal.engine.support import check_query, check_shard_key, check_upsert
@@ -80,14 +74,12 @@ class Collection:
             dict(vectors) if isinstance(vectors, dict) else {DEFAULT_VECTOR: vectors}  # type: ignore[dict-item]
         )
         self.state = CollectionState(self.vector_params)
-        self.writer = GroupCommitter(self.state, None, list(self.vector_params))
+        layout = StoredLayout(self.vector_params)
         self.payload_indexes: dict[str, m.PayloadSchemaType] = {}
         self.payload_index = PayloadIndexes()
         self.filters = FilterCache()
-        loaded = None
-        if store is not None:
-            loaded = self._load(store)
-            self.writer = GroupCommitter(self.state, store, list(self.vector_params))
+        loaded = None if store is None else self._load(store, layout)
+        self.writer = GroupCommitter(self.state, store, layout)
         for field, schema in self.payload_indexes.items():
             self.payload_index.create(self.state, field, schema)
         self.ann = CollectionAnn(
@@ -104,7 +96,7 @@ class Collection:
         self._invalid_cache: dict[str, tuple[int, np.ndarray]] = {}
         self.searches: Batcher[_Search, m.QueryResponse] = Batcher(self._run_query_batch)
 
-    def _load(self, store: CollectionStore) -> StoredVectorSeqs:
+    def _load(self, store: CollectionStore, layout: StoredLayout) -> StoredVectorSeqs:
         """Load every stored point; returns what the ANN snapshots need to catch up."""
         # In batches: vectors go into the matrices a block at a time, not point by point.
         self.state.reserve(store.count())
@@ -118,7 +110,7 @@ class Collection:
                 cols.versions,
                 cols.serials,
                 cols.payloads,
-                self.writer.unpack_many(cols.vectors),
+                layout.unpack_many(cols.vectors),
             )
         self.state.generation += 1
         self.state.next_serial = max(self.state.next_serial, store.counter(NEXT_SERIAL))

@@ -14,9 +14,9 @@ from typing import Any
 import numpy as np
 
 from shoal import models as m
+from shoal.codec import DEFAULT_VECTOR, check_vector, check_vector_rows
 from shoal.engine.deadline import Deadline
 from shoal.engine.filtering import CHECK_EVERY, CompiledFilter, with_deadline
-from shoal.engine.points import DEFAULT_VECTOR, check_vector, check_vector_rows
 from shoal.engine.query_plan import QueryContext, search_column
 from shoal.engine.search import Hits, higher_is_better
 from shoal.engine.state import CollectionState

@@ -37,6 +37,7 @@ from typing import Any
 
 import numpy as np
 
+from shoal.codec import StoredLayout
 from shoal.concurrency import Batcher, Ticket
 from shoal.engine.filtering import matching_rows
 from shoal.engine.state import DELETED, Applied, CollectionState, Row
@@ -152,7 +153,7 @@ class GroupCommitter:
     Args:
         state: the collection's state.
         store: its storage, or None for a memory-only collection.
-        names: the vector names, in storage order.
+        layout: how its points' vectors are stored.
         max_queued: how many points (a write that is not an upsert counts one) may wait
             in the queue (default ``MAX_QUEUED``); past it a ``wait=False`` write waits for
             room, or with ``block=False`` is refused with ``Overloaded``.
@@ -162,13 +163,12 @@ class GroupCommitter:
         self,
         state: CollectionState,
         store: CollectionStore | None,
-        names: list[str],
+        layout: StoredLayout,
         max_queued: int | None = None,
     ) -> None:
         self._state = state
         self._store = store
-        self._names = names
-        self._dims = [state.columns[n].dim for n in names]
+        self._layout = layout
         self._max_queued = MAX_QUEUED if max_queued is None else max_queued
         self._groups: Batcher[Write, int] = Batcher(self._commit_group)
         self._queued = 0  # points in the queue
@@ -399,7 +399,9 @@ class GroupCommitter:
             if row is None:
                 deletes.append(key)
             elif row.vectors is not None:
-                upserts.append((key, row.version, row.serial, row.payload, self._pack(row.vectors)))
+                upserts.append(
+                    (key, row.version, row.serial, row.payload, self._layout.pack(row.vectors))
+                )
             elif pid in st.row_of:
                 updates.append((key, row.version, row.payload))
         counters = {}
@@ -409,24 +411,3 @@ class GroupCommitter:
             counters[NEXT_SERIAL] = st.next_serial
         self._store.commit(upserts, updates, deletes, counters, vseq=seq)
         return seq
-
-    def _pack(self, vectors: dict[str, np.ndarray]) -> bytes:
-        # All named vectors in config order; an absent one is stored as NaNs, which no valid
-        # vector can contain.
-        parts = []
-        for name, dim in zip(self._names, self._dims, strict=True):
-            vec = vectors.get(name)
-            parts.append(
-                np.full(dim, np.nan, np.float32) if vec is None else vec.astype(np.float32)
-            )
-        return np.concatenate(parts).tobytes() if parts else b""
-
-    def unpack_many(self, blobs: list[bytes]) -> dict[str, np.ndarray]:
-        """Stored vector blobs of many points as one (n, dim) block per vector name (rows
-        of NaNs where a point has no such vector)."""
-        flat = np.frombuffer(b"".join(blobs), dtype=np.float32).reshape(len(blobs), -1)
-        out, start = {}, 0
-        for name, dim in zip(self._names, self._dims, strict=True):
-            out[name] = flat[:, start : start + dim]
-            start += dim
-        return out

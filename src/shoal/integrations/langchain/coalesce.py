@@ -27,7 +27,7 @@ from typing import TypeVar
 import numpy as np
 from langchain_core.embeddings import Embeddings
 
-from shoal import models as m
+from shoal.codec import float_rows
 from shoal.concurrency import AsyncBatcher, embedding_executor, run_in_thread
 
 A = TypeVar("A")
@@ -45,7 +45,7 @@ def as_array(vector: list[float] | np.ndarray) -> list[float] | np.ndarray:
     if isinstance(vector, np.ndarray):
         return vector  # some embeddings give arrays: the client checks and copies them
     try:
-        row: np.ndarray = m.float_rows([vector], len(vector))[0]
+        row: np.ndarray = float_rows([vector], len(vector))[0]
         return row
     except TypeError:
         return vector
