@@ -39,6 +39,7 @@ import numpy as np
 from pydantic import BaseModel, ValidationError
 
 from shoal import models as m
+from shoal.engine.support import schema_type
 from shoal.errors import (
     BadRequest,
     InvalidCollectionName,
@@ -105,8 +106,6 @@ _ERROR_OF_FIELD: dict[str, type[BadRequest]] = {
 _NOT_WALKED_FIELDS = frozenset({"payload"})
 # A query is a vector (checked by the engine and the HTTP transport) or a point id.
 _QUERY_FIELDS = frozenset({"query", "nearest"})
-
-_SCHEMA_TYPES = frozenset(t.value for t in m.PayloadSchemaType)
 
 _shown_repr = reprlib.Repr()
 _shown_repr.maxstring = _shown_repr.maxother = 80
@@ -359,18 +358,17 @@ def flag(value: Any, name: str) -> bool:
 
 def field_schema(value: Any) -> m.PayloadSchemaType | dict[str, Any] | None:
     """A payload index's schema: a ``PayloadSchemaType``, its name, or ``{"type": name,
-    ...}``.
+    ...}`` (its type checked as the engine checks it).
 
     Raises:
         InvalidConfig: naming the unknown type.
     """
     if value is None or isinstance(value, m.PayloadSchemaType):
         return value
-    kind = value.get("type") if isinstance(value, dict) else value
-    if not isinstance(kind, str) or kind not in _SCHEMA_TYPES:
-        allowed = ", ".join(t.value for t in m.PayloadSchemaType)
-        raise InvalidConfig(f"Wrong input: field_schema type {shown(kind)} is not one of {allowed}")
-    return value if isinstance(value, dict) else m.PayloadSchemaType(kind)
+    if isinstance(value, dict):
+        schema_type(value.get("type"))
+        return value
+    return schema_type(value)
 
 
 def settings_arg(value: Any) -> Any:

@@ -7,7 +7,7 @@ Thread-safe: writes go through the group committer, reads take the state's read 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
 import numpy as np
@@ -26,7 +26,7 @@ from shoal.engine.payload_index import PayloadIndexes
 from shoal.engine.points import check_limit, ids_of, points_from_batch
 from shoal.engine.query_plan import QueryContext
 from shoal.engine.state import DELETED, CollectionState, Row
-from shoal.engine.support import check_query, check_shard_key, check_upsert
+from shoal.engine.support import check_query, check_shard_key, check_upsert, field_index_type
 from shoal.engine.writes import Changes, GroupCommitter, MakeChanges, View, all_or_nothing
 from shoal.errors import (
     InvalidPayload,
@@ -519,6 +519,18 @@ class Collection:
 
     def _clear_payload_changes(self, selector: m.PointsSelector | Sequence[Any]) -> MakeChanges:
         return self._payload_changes(selector, lambda _: {})
+
+    def create_payload_index(
+        self, field: str, field_schema: m.PayloadSchemaType | Mapping[str, Any] | None
+    ) -> m.UpdateResult:
+        """Create a payload index on ``field`` from Qdrant's ``field_schema`` (a type, its
+        ``*IndexParams`` object, or None for keyword): see ``set_payload_index``.
+
+        Raises:
+            InvalidConfig: an unknown type; InvalidPayload: a malformed key.
+            NotSupported: an index parameter Shoal does not honour, named.
+        """
+        return self.set_payload_index(field, field_index_type(field_schema))
 
     def set_payload_index(self, field: str, schema: m.PayloadSchemaType | None) -> m.UpdateResult:
         """Create (or with ``schema=None`` drop) a payload index on ``field``.

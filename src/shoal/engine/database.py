@@ -13,7 +13,7 @@ import threading
 import weakref
 
 from shoal import models as m
-from shoal.engine.ann import resolve_settings
+from shoal.engine.ann_settings import resolve_settings
 from shoal.engine.collection import Collection
 from shoal.engine.limits import Limits
 from shoal.engine.support import check_collection

@@ -24,7 +24,7 @@ from shoal.concurrency import run_in_thread
 from shoal.engine import Collection, Database
 from shoal.engine.deadline import Deadline
 from shoal.engine.limits import Limits
-from shoal.engine.support import check_shard_key, field_index_type
+from shoal.engine.support import check_shard_key
 from shoal.errors import BadRequest, PointNotFound
 from shoal.ids import path_id
 from shoal.server import bodies, wire
@@ -361,8 +361,9 @@ async def create_index(call: Call) -> m.UpdateResult:
     """PUT /collections/{name}/index: declare a payload index."""
     call.wait()  # validated for Qdrant compatibility; index changes are always synchronous
     body = await call.body(m.CreateFieldIndex)
-    schema = field_index_type(body.field_schema)
-    return await call.on_collection(Collection.set_payload_index, body.field_name, schema)
+    return await call.on_collection(
+        Collection.create_payload_index, body.field_name, body.field_schema
+    )
 
 
 async def delete_index(call: Call) -> m.UpdateResult:

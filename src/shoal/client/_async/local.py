@@ -22,7 +22,6 @@ from shoal import models as m
 from shoal.concurrency import AsyncBatcher, consecutive, run_grouped, run_in_thread, shield_async
 from shoal.engine import Collection, Database
 from shoal.engine.deadline import Deadline
-from shoal.engine.support import field_index_type
 
 P = ParamSpec("P")
 _COLLECTION = itemgetter(0)  # the collection a batched query or write is for
@@ -187,7 +186,16 @@ class AsyncLocalTransport:
     async def create_payload_index(
         self, name: str, body: m.CreateFieldIndex, wait: bool
     ) -> m.UpdateResult:
-        return await shield_async(run_in_thread(_create_index, self, name, body))
+        return await shield_async(
+            run_in_thread(
+                _collection_call,
+                self,
+                name,
+                Collection.create_payload_index,
+                body.field_name,
+                body.field_schema,
+            )
+        )
 
     async def delete_payload_index(self, name: str, field: str, wait: bool) -> m.UpdateResult:
         return await shield_async(
@@ -233,10 +241,3 @@ def _write_group(col: Collection, writes: list[_Write]) -> list[m.UpdateResult |
         ops, deadlines = [writes[i][1] for i in run], [writes[i][2] for i in run]
         out += col.write_many(ops, writes[run[0]][3], True, deadlines)
     return out
-
-
-def _create_index(
-    transport: AsyncLocalTransport, name: str, body: m.CreateFieldIndex
-) -> m.UpdateResult:
-    schema = field_index_type(body.field_schema)
-    return transport.database().collection(name).set_payload_index(body.field_name, schema)

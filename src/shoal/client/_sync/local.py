@@ -23,7 +23,6 @@ from shoal import models as m
 from shoal.concurrency import Batcher, consecutive, run_grouped, run_inline, shield_sync
 from shoal.engine import Collection, Database
 from shoal.engine.deadline import Deadline
-from shoal.engine.support import field_index_type
 
 P = ParamSpec("P")
 _COLLECTION = itemgetter(0)  # the collection a batched query or write is for
@@ -170,7 +169,16 @@ class LocalTransport:
     def create_payload_index(
         self, name: str, body: m.CreateFieldIndex, wait: bool
     ) -> m.UpdateResult:
-        return shield_sync(run_inline(_create_index, self, name, body))
+        return shield_sync(
+            run_inline(
+                _collection_call,
+                self,
+                name,
+                Collection.create_payload_index,
+                body.field_name,
+                body.field_schema,
+            )
+        )
 
     def delete_payload_index(self, name: str, field: str, wait: bool) -> m.UpdateResult:
         return shield_sync(
@@ -216,8 +224,3 @@ def _write_group(col: Collection, writes: list[_Write]) -> list[m.UpdateResult |
         ops, deadlines = [writes[i][1] for i in run], [writes[i][2] for i in run]
         out += col.write_many(ops, writes[run[0]][3], True, deadlines)
     return out
-
-
-def _create_index(transport: LocalTransport, name: str, body: m.CreateFieldIndex) -> m.UpdateResult:
-    schema = field_index_type(body.field_schema)
-    return transport.database().collection(name).set_payload_index(body.field_name, schema)
