@@ -144,11 +144,13 @@ def check_vector_rows(raws: Sequence[Any], params: m.VectorParams) -> list[np.nd
     """
     if not raws:
         return []
+    lists = True  # a written point's or a client's vectors (a loop: no generator per batch)
+    for raw in raws:
+        if type(raw) is not list:
+            lists = False
+            break
     try:
-        if all(type(raw) is list for raw in raws):  # a written point's or a client's vector
-            arr = float_rows(raws, params.size)
-        else:
-            arr = np.array(raws, dtype=np.float64)
+        arr = float_rows(raws, params.size) if lists else np.array(raws, dtype=np.float64)
     except (TypeError, ValueError, OverflowError):  # Overflow: an int beyond float64
         return [None] * len(raws)
     if arr.ndim != 2 or arr.shape[1] != params.size:
@@ -158,7 +160,11 @@ def check_vector_rows(raws: Sequence[Any], params: m.VectorParams) -> list[np.nd
     good: list[bool] = np.isfinite(rows).all(axis=1).tolist()  # type: ignore[assignment]
     if params.distance == _COSINE:
         rows = normalize_rows(rows)
-    return [row if ok else None for row, ok in zip(rows, good, strict=True)]
+    out: list[np.ndarray | None] = list(rows)
+    for i, ok in enumerate(good):
+        if not ok:
+            out[i] = None
+    return out
 
 
 def check_vectors(

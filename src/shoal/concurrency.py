@@ -284,16 +284,14 @@ class AsyncBatcher(Generic[Req, Res]):
     async def _drain(self, queue: _LoopQueue[Req, Res]) -> None:
         try:
             while queue.pending:
-                # A caller cancelled while its request waited here has given it up: the
-                # request is dropped, never run. Taking the batch and the caller's
-                # cancellation both happen on the loop, so each request is either dropped
-                # or handed over; once handed over, it runs whatever its caller does.
-                live = [item for item in queue.pending if not item[1].done()]
-                batch, queue.pending = _take(live, self.max_batch, self._size)
+                batch = self._next_batch(queue)
                 if not batch:
                     continue
+                requests = []
+                for request, _ in batch:
+                    requests.append(request)
                 try:
-                    results = await self._run([req for req, _ in batch])
+                    results = await self._run(requests)
                 except BaseException as exc:  # the batch itself failed: every caller sees it
                     results = [exc] * len(batch)
                 for (_, future), result in zip(batch, results, strict=True):
@@ -305,6 +303,24 @@ class AsyncBatcher(Generic[Req, Res]):
                         future.set_result(result)
         finally:
             queue.task = None
+
+    def _next_batch(self, queue: _LoopQueue[Req, Res]) -> list[tuple[Req, asyncio.Future[Res]]]:
+        """Take the next batch off the queue (on the loop).
+
+        A caller cancelled while its request waited here has given it up: the request is
+        dropped, never run. Taking the batch and the caller's cancellation both happen on
+        the loop, so each request is either dropped or handed over; once handed over, it
+        runs whatever its caller does.
+        """
+        live = []
+        for item in queue.pending:
+            if not item[1].done():
+                live.append(item)
+        if self._size is None and (self.max_batch is None or len(live) <= self.max_batch):
+            queue.pending = []
+            return live
+        batch, queue.pending = _take(live, self.max_batch, self._size)
+        return batch
 
 
 def _item_size(size: Callable[[Req], int]) -> Callable[[tuple[Req, Any]], int]:
@@ -460,8 +476,15 @@ def run_grouped(
         One outcome per item; an ``Exception`` that ``run`` raises is the outcome of each
         item of its group.
     """
+    groups = _groups(items, key)
+    if len(groups) == 1:  # the usual batch: one group, in order already
+        (k,) = groups
+        try:
+            return list(run(k, list(items)))
+        except Exception as exc:
+            return [exc] * len(items)
     out: list[Any] = [None] * len(items)
-    for k, idxs in _groups(items, key).items():
+    for k, idxs in groups.items():
         try:
             results = run(k, [items[i] for i in idxs])
         except Exception as exc:  # e.g. CollectionNotFound: fails this group's items

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from shoal import AsyncClient, Client, errors, models
-from shoal.engine import reads
+from shoal.engine.query import Searcher
 from shoal.engine.writes import GroupCommitter
 
 DIM = 8
@@ -57,7 +57,9 @@ async def test_searches_while_engine_busy_share_few_batches(
 ) -> None:
     client = await make_client(tmp_path)
     gate = Gate()
-    monkeypatch.setattr(reads, "run_queries", gate.wrap(reads.run_queries, lambda s, p, i: len(p)))
+    monkeypatch.setattr(
+        Searcher, "run_batch", gate.wrap(Searcher.run_batch, lambda s, items: len(items))
+    )
 
     first = asyncio.create_task(client.query_points("c", query=vec(0), limit=1))
     assert await asyncio.to_thread(gate.entered.wait, 30)
@@ -82,7 +84,7 @@ def test_searches_from_threads_coalesce(tmp_path: Path, monkeypatch: pytest.Monk
         queries = client._transport._queries  # type: ignore[union-attr]
         gate = Gate()
         monkeypatch.setattr(
-            reads, "run_queries", gate.wrap(reads.run_queries, lambda s, p, i: len(p))
+            Searcher, "run_batch", gate.wrap(Searcher.run_batch, lambda s, items: len(items))
         )
         results: dict[int, Any] = {}
 

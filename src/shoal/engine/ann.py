@@ -41,6 +41,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 
@@ -91,6 +92,14 @@ _SAFE = re.compile(r"[A-Za-z0-9_]{1,64}")
 _EMPTY = np.zeros(0, dtype=np.int64)
 
 
+class SearchableIndex(NamedTuple):
+    """An HNSW index keyed by point serial, and the rows it has not caught up with yet
+    (queries score those exactly)."""
+
+    hnsw: HnswIndex
+    backlog: np.ndarray
+
+
 class VectorAnn:
     """The HNSW index of one vector column and the serials it has not caught up with.
 
@@ -114,6 +123,7 @@ class VectorAnn:
         self.chunk = min(FIRST_CHUNK, self.max_chunk)
 
     def backlog(self) -> int:
+        """Serials the index has not caught up with (queued, or being applied)."""
         return len(self.pending) + len(self.inflight)
 
 
@@ -155,10 +165,15 @@ class CollectionAnn:
         self._busy = False
         self._paused = False
         self.error: BaseException | None = None
+        # Per vector, its index while it has no backlog: what queries search (read without
+        # a lock: set by the indexer when it catches up, removed under the state's write
+        # lock when a commit gives it a backlog, so a query holding the read lock sees it
+        # only while it holds every committed vector).
+        self.caught_up: dict[str, SearchableIndex] = {}
         # How queries were answered: "exact", "hnsw", and "fallback" (an HNSW answer came
-        # back short and the query was answered exactly). Counted under the search batch
-        # (one batch at a time per collection); for tests and diagnostics.
-        self.plans: Counter[str] = Counter()
+        # back short and the query was answered exactly). For tests and diagnostics: batches
+        # that run at once may lose a count.
+        self.search_methods: Counter[str] = Counter()
 
     # ------------------------------------------------------------------- lifecycle
 
@@ -241,6 +256,7 @@ class CollectionAnn:
                     rows = np.flatnonzero(col.present[: st.high])
                     va.pending = set(st.serial[rows].tolist())
                     va.tracking = True
+                self._publish(va)
                 work = work or bool(va.pending)
             if work:
                 if self._thread is None:
@@ -252,7 +268,7 @@ class CollectionAnn:
 
     # ------------------------------------------------------------------- queries
 
-    def searchable(self, name: str) -> tuple[HnswIndex, np.ndarray] | None:
+    def searchable_index(self, name: str) -> SearchableIndex | None:
         """The index of a vector and the rows it has not caught up with (to score exactly),
         or None when there is no index or the backlog is too big (search exactly).
 
@@ -271,7 +287,7 @@ class CollectionAnn:
             serials = np.concatenate(
                 [np.fromiter(va.pending, np.int64, len(va.pending)), va.inflight]
             )
-        return index, _present_rows(st, col, serials)
+        return SearchableIndex(index, _present_rows(st, col, serials))
 
     def status(self) -> m.CollectionStatus:
         """Green when every index a vector wants is caught up, yellow while one is being
@@ -352,6 +368,7 @@ class CollectionAnn:
                 self.error = exc
                 for va in self.vectors.values():
                     va.index = None
+                    self._publish(va)
                 self._busy = False
                 self._cond.notify_all()
 
@@ -406,7 +423,15 @@ class CollectionAnn:
             va.inflight = _EMPTY
             va.dirty = True
             va.added_since_save += size
+            self._publish(va)
             self._cond.notify_all()
+
+    def _publish(self, va: VectorAnn) -> None:
+        """Keep ``caught_up`` in step with ``va``'s backlog (``_cond`` held)."""
+        if va.index is not None and not va.pending and not len(va.inflight):
+            self.caught_up[va.name] = SearchableIndex(va.index, _EMPTY)
+        else:
+            self.caught_up.pop(va.name, None)
 
     def _new_index(
         self, settings: AnnSettings, col: VectorColumn, st: CollectionState

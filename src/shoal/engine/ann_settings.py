@@ -1,9 +1,13 @@
 """HNSW settings of a vector: what its collection and vector configurations ask for,
-resolved and checked (``hnsw_config``, ``quantization_config``, ``optimizers_config``).
+resolved and checked (``hnsw_config``, ``quantization_config``, ``optimizers_config``), and
+the crossovers that decide between exact search and the index when none is configured.
 
 The indexer (``shoal.engine.ann``) builds indexes with these settings, the query pipeline
 (``shoal.engine.query``) reads the thresholds and the default search ef, and
 ``Database.create_collection`` refuses a collection whose settings do not resolve.
+
+The crossover constants were measured by ``bench/bench_ann.py`` (BENCHMARKS.md, section
+"ANN index (issue 6)"), dim 384, f16 HNSW at ef=64, on a shared 2-core machine.
 """
 
 from __future__ import annotations
@@ -16,8 +20,29 @@ from shoal.errors import InvalidConfig
 from shoal.index import HnswConfig, hnsw_supports
 from shoal.index.hnsw import DEFAULT_EF_CONSTRUCT, DEFAULT_M, DTYPES, MIN_FIT_ROWS
 from shoal.index.metrics import metric_name
-from shoal.index.planner import EXACT_BELOW_BATCH, vectors_kb
 from shoal.index.quantize import DEFAULT_PERCENTILE
+
+# Collections below these sizes are searched exactly when no full_scan_threshold is set.
+# Measured (dim 384, f16, ef=64): one query broke even at ~5k vectors (exact/HNSW time 1.01
+# at 5k, 1.9x slower at 10k); a batch of 64 with single-threaded BLAS at ~4k (0.67 at 2k,
+# 1.23 at 5k). Multi-threaded OpenBLAS on a loaded machine made exact batches slower than
+# HNSW even at 1k, so treat these as upper bounds. Qdrant's default full_scan_threshold
+# (10,000 KB = 6,667 vectors at dim 384) lands in the same place.
+EXACT_BELOW_SINGLE = 5_000
+EXACT_BELOW_BATCH = 4_000
+BATCH_FROM = 8  # queries in one call from which the batch crossover applies
+
+# With a filter matching less than this share of the collection, post-filtered HNSW
+# over-fetches k/share candidates per query and loses to scanning the matches exactly.
+# Measured at 100k: at 10% HNSW post-filter had recall 0.974, was faster for single queries
+# (0.6 vs 8 ms) and close for batches (1,613 vs 1,960 QPS); at 2% it fell to recall 0.935
+# and 134 QPS against 12,451 QPS for exact over the 2k matches.
+MIN_POST_FILTER_SHARE = 0.1
+
+
+def vectors_kb(n_vectors: int, dim: int) -> float:
+    """Size of n float32 vectors in kilobytes, the unit of Qdrant's full_scan_threshold."""
+    return n_vectors * dim * 4 / 1024
 
 
 @dataclass(frozen=True)
@@ -30,7 +55,7 @@ class AnnSettings:
         m, ef_construct: graph parameters (vector-level ``hnsw_config`` overrides the
             collection's, as in Qdrant).
         full_scan_threshold_kb: below this many KB of vectors search exactly; None uses the
-            crossover measured on this machine (``shoal.index.planner``).
+            crossover measured on this machine (``EXACT_BELOW_SINGLE`` above).
         dtype: index storage type: "f16" (default), "bf16", "f32" or "i8".
         threads: ``hnsw_config.max_indexing_threads``: threads a bulk build uses (0: every
             core); a small backlog is always indexed with one.

@@ -16,17 +16,16 @@ from typing_extensions import assert_never
 from shoal import models as m
 from shoal.codec import DEFAULT_VECTOR, StoredLayout, check_vector_rows, check_vectors
 from shoal.concurrency import Batcher
-from shoal.engine import reads
+from shoal.engine import records
 from shoal.engine.ann import CollectionAnn, StoredVectorSeqs
-from shoal.engine.deadline import NO_DEADLINE, Deadline, latest
-from shoal.engine.filter_plan import FilterCache
-from shoal.engine.filtering import compiled_filter, predicate_for, with_deadline
+from shoal.engine.deadline import NO_DEADLINE, Deadline
+from shoal.engine.filtering import Filters, with_deadline
 from shoal.engine.limits import Limits
 from shoal.engine.payload_index import PayloadIndexes
-from shoal.engine.points import check_limit, ids_of, points_from_batch
-from shoal.engine.query_plan import QueryContext
+from shoal.engine.points import ids_of, points_from_batch
+from shoal.engine.query import Query, Searcher, check_limit
 from shoal.engine.state import DELETED, CollectionState, Row
-from shoal.engine.support import check_query, check_shard_key, check_upsert, field_index_type
+from shoal.engine.support import check_shard_key, check_upsert, field_index_type
 from shoal.engine.writes import Changes, GroupCommitter, MakeChanges, View, all_or_nothing
 from shoal.errors import (
     InvalidPayload,
@@ -36,13 +35,11 @@ from shoal.errors import (
 )
 from shoal.filters.tree import parse_key
 from shoal.ids import PointId, canonical_id
-from shoal.payloads import MAX_PAYLOAD_DEPTH, check_payload, check_text
+from shoal.payloads import MAX_PAYLOAD_DEPTH, check_payload, check_text, json_copy
 from shoal.storage import COMMIT_SEQ, NEXT_SERIAL, VSEQ_SINCE, CollectionStore, decode_id
 
 Item = TypeVar("Item")
 T = TypeVar("T")
-_PENDING = m.QueryResponse(points=[])  # placeholder until a prepared query's result lands
-_Search = tuple[m.QueryRequest, "Deadline | None"]  # a query as the batcher holds it
 _Write = tuple[m.UpdateOperation, "Deadline | None"]  # a write and its deadline
 DEFAULT_HNSW = {"m": 16, "ef_construct": 100, "full_scan_threshold": 10000}
 
@@ -77,7 +74,7 @@ class Collection:
         layout = StoredLayout(self.vector_params)
         self.payload_indexes: dict[str, m.PayloadSchemaType] = {}
         self.payload_index = PayloadIndexes()
-        self.filters = FilterCache()
+        self.filters = Filters(self.limits)
         loaded = None if store is None else self._load(store, layout)
         self.writer = GroupCommitter(self.state, store, layout)
         for field, schema in self.payload_indexes.items():
@@ -93,8 +90,12 @@ class Collection:
             lambda applied: self.payload_index.on_apply(self.state, applied),
             self.ann.on_apply,
         ]
-        self._invalid_cache: dict[str, tuple[int, np.ndarray]] = {}
-        self.searches: Batcher[_Search, m.QueryResponse] = Batcher(self._run_query_batch)
+        self.searcher = Searcher(
+            self.state, self.vector_params, self.ann, self.payload_index, self.filters, self.writer
+        )
+        # Queries of threads that call the engine directly (the server): the clients' own
+        # batchers call searcher.run_batch.
+        self.searches: Batcher[Query, m.QueryResponse] = Batcher(self.searcher.run_batch)
 
     def _load(self, store: CollectionStore, layout: StoredLayout) -> StoredVectorSeqs:
         """Load every stored point; returns what the ANN snapshots need to catch up."""
@@ -390,7 +391,7 @@ class Collection:
     ) -> list[PointId]:
         """Ids a write applies to; with ``strict`` every listed id must exist."""
         if isinstance(selector, m.FilterSelector):
-            pred = predicate_for(selector.filter, self.limits)
+            pred = self.filters.predicate(selector.filter)
             assert pred is not None
             return view.matching(with_deadline(pred, deadline))
         raw = selector.points if isinstance(selector, m.PointIdsList) else selector
@@ -405,7 +406,7 @@ class Collection:
         # Validate ids and compile the filter up front, so errors reach the caller before
         # the write is queued (and are raised in the caller's thread).
         if isinstance(selector, m.FilterSelector):
-            predicate_for(selector.filter, self.limits)
+            self.filters.compile(selector.filter)
         else:
             ids_of(selector.points if isinstance(selector, m.PointIdsList) else selector)
 
@@ -447,7 +448,7 @@ class Collection:
         def changes(view: View, version: int) -> Changes:
             out: Changes = {}
             for pid in self._select(view, selector, strict=True):
-                new = change(reads.json_copy(view.payload(pid)) or {})
+                new = change(json_copy(view.payload(pid)) or {})
                 out[pid] = Row(view.vectors(pid), new or None, version)
             return out
 
@@ -480,7 +481,7 @@ class Collection:
                 if v is None:
                     target.pop(k, None)
                 else:
-                    target[k] = reads.json_copy(v)
+                    target[k] = json_copy(v)
             return current
 
         return self._payload_changes(_selector(req), change)
@@ -491,7 +492,7 @@ class Collection:
 
     def _overwrite_payload_changes(self, req: m.SetPayload) -> MakeChanges:
         payload = check_payload(req.payload, point="(overwrite_payload)")
-        return self._payload_changes(_selector(req), lambda _: reads.json_copy(payload))
+        return self._payload_changes(_selector(req), lambda _: json_copy(payload))
 
     def delete_payload(self, req: m.DeletePayload, wait: bool = True) -> m.UpdateResult:
         """Remove ``keys`` (dotted paths allowed) from the selected points' payloads."""
@@ -579,45 +580,6 @@ class Collection:
 
     # ----------------------------------------------------------------- reads
 
-    def _invalid_rows(self, name: str) -> np.ndarray:
-        st = self.state
-        cached = self._invalid_cache.get(name)
-        if cached is not None and cached[0] == st.generation:
-            return cached[1]
-        valid = st.alive[: st.high] & st.columns[name].present[: st.high]
-        invalid = np.flatnonzero(~valid)
-        self._invalid_cache[name] = (st.generation, invalid)
-        return invalid
-
-    def prepare(self, req: m.QueryRequest, vector: np.ndarray | None = None) -> reads.PreparedQuery:
-        """Validate a query before it is run (errors name the bad value).
-
-        Args:
-            req: the query.
-            vector: its query vector, already checked (``check_vector_rows``), if it has one.
-        """
-        check_query(req)
-        name = reads.vector_name(req.using, self.vector_params, self.named)
-        exact, ef, oversampling = reads.search_options(req.params)
-        exclude = None
-        if vector is None:
-            with self.state.lock.read():
-                vector, exclude = reads.resolve_query_vector(self.state, req.query, name)
-        flt = compiled_filter(req.filter, self.limits)
-        return reads.PreparedQuery(
-            request=req,
-            name=name,
-            vector=vector,
-            exclude_row=exclude,
-            predicate=None if flt is None else flt.predicate,
-            limit=check_limit(req.limit, 10, "limit"),
-            offset=check_limit(req.offset, 0, "offset"),
-            filter=flt,
-            exact=exact,
-            ef=ef,
-            oversampling=oversampling,
-        )
-
     def query(self, req: m.QueryRequest, deadline: Deadline | None = None) -> m.QueryResponse:
         """Nearest points to a vector or to a point (which is left out of its own results).
 
@@ -650,7 +612,8 @@ class Collection:
         requests: Sequence[m.QueryRequest],
         deadlines: Sequence[Deadline | None] | None = None,
     ) -> list[m.QueryResponse | BaseException]:
-        """Queries of possibly many callers; one result or exception per query.
+        """Queries of possibly many callers; one result or exception per query
+        (``shoal.engine.query``, the query pipeline).
 
         Concurrent callers (threads) are coalesced: while one batch runs, the next callers'
         queries queue up and run together as the following batch. A batch stops when the
@@ -662,37 +625,7 @@ class Collection:
             deadlines: one per query (None: no time limit).
         """
         timed = [None] * len(requests) if deadlines is None else deadlines
-        items = list(zip(requests, timed, strict=True))
-        return self._after_failures(items, self.searches.submit_many)
-
-    def _run_query_batch(self, items: list[_Search]) -> list[m.QueryResponse | BaseException]:
-        requests = [req for req, _ in items]
-        deadline = latest([d for _, d in items])
-        outcomes: list[m.QueryResponse | BaseException] = []
-        prepared: list[tuple[int, reads.PreparedQuery]] = []
-        vectors = reads.query_vectors(requests, self.vector_params)
-        for i, req in enumerate(requests):
-            try:
-                prepared.append((i, self.prepare(req, vectors[i])))
-                outcomes.append(_PENDING)
-            except Exception as exc:
-                outcomes.append(exc)
-        if prepared:
-            pqs = [pq for _, pq in prepared]
-            try:
-                with self.state.lock.read():
-                    invalid = {name: self._invalid_rows(name) for name in {p.name for p in pqs}}
-                    ctx = QueryContext(
-                        invalid, self.ann, self.payload_index, self.filters, deadline
-                    )
-                    results = reads.run_queries(self.state, pqs, ctx)
-            except Exception as exc:  # a deadline: each prepared query gets its error
-                for i, _ in prepared:
-                    outcomes[i] = exc
-                return outcomes
-            for (i, _), pts in zip(prepared, results, strict=True):
-                outcomes[i] = m.assembled(m.QueryResponse, {"points": pts})
-        return outcomes
+        return self.searches.submit_many(list(zip(requests, timed, strict=True)))
 
     def retrieve(
         self,
@@ -706,7 +639,7 @@ class Collection:
         with self.state.lock.read():
             rows = [r for r in (self.state.row(pid) for pid in wanted) if r is not None]
             return [
-                reads.record(self.state, r, with_payload, with_vector, self.named) for r in rows
+                records.record(self.state, r, with_payload, with_vector, self.named) for r in rows
             ]
 
     def scroll(self, req: m.ScrollRequest, deadline: Deadline | None = None) -> m.ScrollResult:
@@ -717,7 +650,7 @@ class Collection:
         """
         self.check_failed()
         until = deadline or NO_DEADLINE
-        pred = predicate_for(req.filter, self.limits)
+        pred = self.filters.predicate(req.filter)
         if pred is not None:
             pred = with_deadline(pred, until)
         limit = check_limit(req.limit, 10, "limit")
@@ -729,15 +662,15 @@ class Collection:
             if order is not None:
                 if offset is not None:
                     raise InvalidQuery("Wrong input: offset cannot be combined with order_by")
-                entries = reads.scroll_by_payload(self.state, pred, order, limit, until)
+                entries = records.scroll_by_payload(self.state, pred, order, limit, until)
                 points = [
-                    reads.record(self.state, r, req.with_payload, req.with_vector, self.named, v)
+                    records.record(self.state, r, req.with_payload, req.with_vector, self.named, v)
                     for r, v in entries
                 ]
                 return m.ScrollResult(points=points, next_page_offset=None)
-            rows, next_id = reads.scroll_by_id(self.state, pred, offset, limit)
+            rows, next_id = records.scroll_by_id(self.state, pred, offset, limit)
             points = [
-                reads.record(self.state, r, req.with_payload, req.with_vector, self.named)
+                records.record(self.state, r, req.with_payload, req.with_vector, self.named)
                 for r in rows
             ]
         return m.ScrollResult(points=points, next_page_offset=next_id)
@@ -750,7 +683,7 @@ class Collection:
         """
         self.check_failed()
         until = deadline or NO_DEADLINE
-        flt = compiled_filter(req.filter, self.limits)
+        flt = self.filters.compile(req.filter)
         with self.state.lock.read():
             if flt is None:
                 return m.CountResult(count=len(self.state))

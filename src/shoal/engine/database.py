@@ -79,7 +79,8 @@ class Database:
     ) -> None:
         self.limits = limits or Limits.from_env()
         self._lock = threading.RLock()
-        self._collections: dict[str, Collection] = {}
+        # Read without the lock by the embedded transport (a dict get); changed under it.
+        self.collections: dict[str, Collection] = {}
         self._catalog = Catalog(path, served_at) if path is not None else None
         self._closed = False
         _open.add(self)
@@ -88,7 +89,7 @@ class Database:
                 for store in self._catalog.open_all():
                     name = store.get_meta("name")
                     config = m.CreateCollection.model_validate(store.get_meta("config"))
-                    self._collections[name] = Collection(name, config, store, self.limits)
+                    self.collections[name] = Collection(name, config, store, self.limits)
             except BaseException:
                 self.close()
                 raise
@@ -143,18 +144,18 @@ class Database:
         _check_config(config)
         with self._lock:
             self._check_open()
-            if name in self._collections:
+            if name in self.collections:
                 raise CollectionAlreadyExists(name)
             stored = config.model_dump(mode="json", exclude_none=True, by_alias=True)
             store = self._catalog.create(name, stored) if self._catalog else None
-            self._collections[name] = Collection(name, config, store, self.limits)
+            self.collections[name] = Collection(name, config, store, self.limits)
         return True
 
     def delete_collection(self, name: str) -> bool:
         """Delete a collection and its data; False if there was none."""
         with self._lock:
             self._check_open()
-            col = self._collections.pop(name, None)
+            col = self.collections.pop(name, None)
             if col is None:
                 return False
             col.drop()
@@ -170,7 +171,7 @@ class Database:
         """
         with self._lock:
             self._check_open()
-            col = self._collections.get(name)
+            col = self.collections.get(name)
         if col is None:
             raise CollectionNotFound(name)
         return col
@@ -178,12 +179,12 @@ class Database:
     def collection_exists(self, name: str) -> bool:
         with self._lock:
             self._check_open()
-            return name in self._collections
+            return name in self.collections
 
     def collection_names(self) -> list[str]:
         with self._lock:
             self._check_open()
-            return sorted(self._collections)
+            return sorted(self.collections)
 
     def get_collections(self) -> m.CollectionsResponse:
         return m.CollectionsResponse(
@@ -199,12 +200,12 @@ class Database:
                 return
             self._closed = True
             errors: list[BaseException] = []
-            for col in self._collections.values():
+            for col in self.collections.values():
                 try:
                     col.close()
                 except Exception as exc:  # close the others, report the first failure
                     errors.append(exc)
-            self._collections.clear()
+            self.collections.clear()
             if self._catalog is not None:
                 self._catalog.close()
             _open.discard(self)

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from shoal import models as m
-from shoal.errors import InvalidPayload, InvalidQuery, InvalidVector
+from shoal.errors import InvalidPayload, InvalidVector
 from shoal.ids import PointId, canonical_id
 
 
@@ -37,14 +37,6 @@ def points_from_batch(batch: m.Batch) -> list[m.PointStruct]:
         m.assembled(m.PointStruct, {"id": i, "vector": v, "payload": p})
         for i, v, p in zip(batch.ids, per_point, payloads, strict=True)
     ]
-
-
-def check_limit(value: int | None, default: int, what: str) -> int:
-    if value is None:
-        return default
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise InvalidQuery(f"Wrong input: {what} must be a non-negative integer, got {value!r}")
-    return value
 
 
 def ids_of(values: Sequence[Any]) -> list[PointId]:

@@ -55,11 +55,14 @@ class VectorColumn:
     """One named vector of every row: an (capacity, dim) float32 matrix plus a presence mask.
 
     ``sqnorm`` caches squared norms so Euclid search is one matrix product too.
+    ``similarity``: its scores are similarities, higher is better (Cosine, Dot), not
+    distances, lower is better (Euclid, Manhattan).
     """
 
     def __init__(self, params: m.VectorParams, capacity: int) -> None:
         self.dim = params.size
         self.distance = params.distance
+        self.similarity = params.distance in (m.Distance.COSINE, m.Distance.DOT)
         self.data = np.zeros((capacity, self.dim), dtype=np.float32)
         self.present = np.zeros(capacity, dtype=bool)
         self.sqnorm = np.zeros(capacity, dtype=np.float32)

@@ -298,6 +298,9 @@ QUERY_FIELDS_NOT_YET = {
 }
 
 
+# Queries that need no check_query: a vector given as an array, a point id, or none, with
+# no search params, prefetch, lookup or shard key (a list may be a multivector: checked).
+PLAIN_QUERY_TYPES = frozenset({np.ndarray, int, str, type(None)})
 # Search params that need no walk when they are all a query sets (hnsw_ef, exact).
 _SCHEMA_TYPES = frozenset(t.value for t in m.PayloadSchemaType)
 _HONOURED_PARAMS = frozenset(k for k, rule in RULES["SearchParams"].items() if rule is HONOURED)

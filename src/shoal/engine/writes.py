@@ -178,7 +178,8 @@ class GroupCommitter:
         self._flush_wanted = threading.Event()
         self._flusher: threading.Thread | None = None
         self._closed = False
-        self._failed: list[tuple[int, WriteNotStored]] = []  # wait=False writes storage lost
+        # wait=False writes storage lost, not reported yet (read without the lock first).
+        self.lost: list[tuple[int, WriteNotStored]] = []
         self.commits = 0  # groups committed (observed by tests of group commit)
         # Called with each applied group under the state's write lock; must not raise.
         self.listeners: list[Callable[[Applied], None]] = []
@@ -230,10 +231,10 @@ class GroupCommitter:
     def take_failed(self) -> WriteNotStored | None:
         """The ``wait=False`` writes storage refused since the last call, reported once:
         a StorageError naming their operation ids and the first cause, or None."""
-        if not self._failed:  # the usual case, without taking the lock
+        if not self.lost:  # the usual case, without taking the lock
             return None
         with self._queue_lock:
-            failed, self._failed = self._failed, []
+            failed, self.lost = self.lost, []
         if not failed:
             return None
         ids = ", ".join(str(op) for op, _ in failed)
@@ -366,7 +367,7 @@ class GroupCommitter:
                     lost.append((write.op_id, write.error))
         if lost:
             with self._queue_lock:
-                self._failed += lost
+                self.lost += lost
 
     def _persist(self, overlay: Changes) -> int:
         """Give new points their serials and write the group in one transaction.

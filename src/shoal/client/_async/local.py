@@ -22,12 +22,14 @@ from shoal import models as m
 from shoal.concurrency import AsyncBatcher, consecutive, run_grouped, run_in_thread, shield_async
 from shoal.engine import Collection, Database
 from shoal.engine.deadline import Deadline
+from shoal.engine.query import Query
 
 P = ParamSpec("P")
 _COLLECTION = itemgetter(0)  # the collection a batched query or write is for
 T = TypeVar("T")
 
-_Query = tuple[str, tuple[m.QueryRequest, Deadline | None]]
+# A query as the batcher holds it: collection, (request, deadline).
+_Query = tuple[str, Query]
 # A write as the batcher holds it: collection, operation, its deadline, wait.
 _Write = tuple[str, m.UpdateOperation, Deadline | None, bool]
 
@@ -64,15 +66,18 @@ class AsyncLocalTransport:
             db.release()
 
     def _query_batch(self, items: list[_Query]) -> list[m.QueryResponse | BaseException]:
-        db = self.database()
-        return run_grouped(
-            items, _COLLECTION, lambda name, group: _query_group(db.collection(name), group)
-        )
+        db = self._db if self._db is not None else self.database()
+
+        def run(name: str, group: list[_Query]) -> list[m.QueryResponse | BaseException]:
+            col = db.collections.get(name) or db.collection(name)  # see _collection
+            return col.searcher.run_batch([query for _, query in group])
+
+        return run_grouped(items, _COLLECTION, run)
 
     def _write_batch(self, items: list[_Write]) -> list[m.UpdateResult | BaseException]:
         db = self.database()
         return run_grouped(
-            items, _COLLECTION, lambda name, group: _write_group(db.collection(name), group)
+            items, _COLLECTION, lambda name, group: _write_group(_collection(db, name), group)
         )
 
     async def open(self) -> None:
@@ -154,7 +159,10 @@ class AsyncLocalTransport:
     async def query(
         self, name: str, body: m.QueryRequest, timeout: int | None = None
     ) -> m.QueryResponse:
-        return await self._queries.submit((name, (body, _deadline(timeout, "Search"))))
+        # The clock starts when the call is made, as a server's starts when the request
+        # arrives.
+        deadline = None if timeout is None else Deadline(timeout, "Search")
+        return await self._queries.submit((name, (body, deadline)))
 
     async def query_batch(
         self, name: str, body: m.QueryRequestBatch, timeout: int | None = None
@@ -211,8 +219,9 @@ def _deadline(timeout: int | None, operation: str) -> Deadline | None:
     return None if timeout is None else Deadline(timeout, operation)
 
 
-def _query_group(col: Collection, items: list[_Query]) -> list[m.QueryResponse | BaseException]:
-    return col.query_many([req for _, (req, _) in items], [dl for _, (_, dl) in items])
+def _collection(db: Database, name: str) -> Collection:
+    # A dict lookup for a collection that exists; Database.collection raises the errors.
+    return db.collections.get(name) or db.collection(name)
 
 
 def _db_call(
