@@ -77,7 +77,7 @@ def run(n: int, after_green: bool, green_timeout: float) -> list[dict[str, Any]]
         client = Client(path=folder)
         client.create_collection("c", models.VectorParams(size=DIM, distance="Cosine"))
         start = time.perf_counter()
-        client.upload_collection("c", vectors(n, 0), batch_size=2000)
+        client.upload_collection("c", vectors(n, 0), batch_size=2000, wait=True)
         load = time.perf_counter() - start
         res = measure_close(client, folder)
         rows.append({"n": n, "case": "during the build", "load_s": load, **res})
@@ -86,7 +86,7 @@ def run(n: int, after_green: bool, green_timeout: float) -> list[dict[str, Any]]
             col = client._transport.database().collection("c")  # type: ignore[union-attr]
             if not col.wait_indexed(green_timeout):
                 raise SystemExit(f"index of {n} not complete after {green_timeout} s")
-            client.upload_collection("c", vectors(1000, 1), ids=range(n, n + 1000))
+            client.upload_collection("c", vectors(1000, 1), ids=range(n, n + 1000), wait=True)
             res = measure_close(client, folder)
             rows.append({"n": n, "case": "1,000 writes after green", "load_s": 0.0, **res})
             client = res.pop("client")

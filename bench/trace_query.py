@@ -1,21 +1,24 @@
 """Trace one filtered ``AsyncClient.query_points`` through Shoal: modules, calls, batchers.
 
-    python bench/trace_query.py [--points 20000] [--dim 128] [--calls] [--check]
+    python bench/trace_query.py            # 20,000 points of dimension 384
+    python bench/trace_query.py --smoke    # 3,000 points (full_scan_threshold 10 KB)
+    python bench/trace_query.py --smoke --calls --order --check
 
 Builds an embedded collection (a temporary folder) of ``--points`` synthetic vectors with
 a ``tag`` payload (four values, so the filter keeps a quarter of the points) and a keyword
 payload index on it, waits until the HNSW index has caught up (``--smoke`` lowers
-``full_scan_threshold`` so that its 2,000 points are indexed too), runs a few warm-up
-queries with the filter, then traces one more: from the call of ``query_points`` to its
-return, a profiler (``sys.setprofile``, and ``threading.setprofile`` for the worker
-threads, installed before the client exists so that every thread it starts has it) counts
-every ``call`` event whose code lives under ``src/shoal``. On Python 3.11 comprehensions
-are functions and a generator's every resumption is a call, so both are counted.
+``full_scan_threshold`` so that its points are indexed too), runs a few warm-up queries
+with the filter, then traces one more: from the call of ``query_points`` to its return, a
+profiler (``sys.setprofile``, and ``threading.setprofile`` for the worker threads,
+installed before the client exists so that every thread it starts has it) counts every
+``call`` event whose code lives under ``src/shoal``. On Python 3.11 comprehensions are
+functions and a generator's every resumption is a call, so both are counted.
 
 Printed: each module on the path with its calls, the total, and the batching objects the
 path went through (instances of a class whose name ends in Batcher, Coalescer or Committer
-whose methods ran). ``--calls`` adds the count per function; ``--check`` exits 1 when the
-path takes more than 10 modules, 60 calls or one batching object (issue 17's bounds).
+whose methods ran). ``--calls`` adds the count per function, ``--order`` every call in the
+order made; ``--check`` exits 1 when the path takes more than 10 modules, 60 calls or one
+batching object (issue 17's bounds).
 """
 
 from __future__ import annotations
@@ -50,6 +53,7 @@ class Tracer:
     def __init__(self) -> None:
         self.active = False
         self.calls: Counter[tuple[str, str]] = Counter()
+        self.order: list[tuple[str, str]] = []
         self.batchers: dict[int, str] = {}
 
     def __call__(self, frame: FrameType, event: str, arg: Any) -> None:
@@ -61,6 +65,7 @@ class Tracer:
             return
         module = path[len(SRC) + 1 :]
         self.calls[(module, code.co_qualname)] += 1
+        self.order.append((module, code.co_qualname))
         if code.co_argcount and code.co_varnames[0] == "self":
             owner = type(frame.f_locals.get("self"))
             if _BATCHING.search(owner.__name__):
@@ -132,7 +137,7 @@ def report(tracer: Tracer, per_function: bool) -> tuple[int, int, int]:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--points", type=int, default=20_000)
-    ap.add_argument("--dim", type=int, default=128)
+    ap.add_argument("--dim", type=int, default=384)
     ap.add_argument("--warmup", type=int, default=5, help="untraced queries first")
     ap.add_argument(
         "--threshold-kb",
@@ -146,7 +151,8 @@ def main() -> None:
         action="store_true",
         help=f"exit 1 above {MAX_MODULES} modules, {MAX_CALLS} calls or {MAX_BATCHERS} batcher",
     )
-    args = parse_args(ap, {"points": 2000, "dim": 16, "threshold_kb": 1})
+    ap.add_argument("--order", action="store_true", help="print every call in order")
+    args = parse_args(ap, {"points": 3000, "threshold_kb": 10})
     tracer = Tracer()
     tracer.install()
     try:
@@ -155,6 +161,10 @@ def main() -> None:
     finally:
         tracer.remove()
     modules, calls, batchers = report(tracer, args.calls)
+    if args.order:
+        print()
+        for module, qualname in tracer.order:
+            print(f"  {module}: {qualname}")
     if args.check and (modules > MAX_MODULES or calls > MAX_CALLS or batchers > MAX_BATCHERS):
         print(f"over the bounds: {MAX_MODULES} modules, {MAX_CALLS} calls, {MAX_BATCHERS} batcher")
         sys.exit(1)

@@ -8,6 +8,6 @@ from __future__ import annotations
 
 from shoal import errors, models
 from shoal.client import AsyncClient, Client
+from shoal.version import __version__
 
-__version__ = "0.1.0"
 __all__ = ["AsyncClient", "Client", "__version__", "errors", "models"]

@@ -58,6 +58,26 @@ class PointNotFound(ShoalError):
         self.point_id = point_id
 
 
+class AliasNotFound(ShoalError):
+    """An alias named in a request does not exist."""
+
+    status_code = 404
+
+    def __init__(self, name: str) -> None:
+        super().__init__(f"Not found: Alias `{name}` doesn't exist!")
+        self.alias_name = name
+
+
+class SnapshotNotFound(ShoalError):
+    """A snapshot named in a request does not exist."""
+
+    status_code = 404
+
+    def __init__(self, name: str) -> None:
+        super().__init__(f"Not found: Snapshot `{name}` doesn't exist!")
+        self.snapshot_name = name
+
+
 class InvalidCollectionName(BadRequest):
     """A collection name is empty, too long or contains a forbidden character."""
 
@@ -139,6 +159,11 @@ class RequestTimeout(ShoalError):
     answers a timed-out request the same way: status 408."""
 
     status_code = 408
+
+
+class InvalidSnapshot(BadRequest):
+    """A file given to recover is not a Shoal snapshot, or a damaged or incomplete one;
+    nothing was changed."""
 
 
 class StorageError(ShoalError):
@@ -224,6 +249,7 @@ class RemoteError(ShoalError):
 
 
 __all__ = [
+    "AliasNotFound",
     "BadRequest",
     "ClientClosed",
     "CollectionAlreadyExists",
@@ -237,6 +263,7 @@ __all__ = [
     "InvalidPayload",
     "InvalidPointId",
     "InvalidQuery",
+    "InvalidSnapshot",
     "InvalidVector",
     "NotSupported",
     "Overloaded",
@@ -244,6 +271,7 @@ __all__ = [
     "RemoteError",
     "RequestTimeout",
     "ShoalError",
+    "SnapshotNotFound",
     "StorageError",
     "StorageLocked",
     "Unauthorized",

@@ -373,6 +373,14 @@ class MatchText(_Model):
     text: str
 
 
+class MatchTextAny(_Model):
+    text_any: str
+
+
+class MatchPhrase(_Model):
+    phrase: str
+
+
 class MatchAny(_Model):
     any: AnyVariants
 
@@ -381,7 +389,7 @@ class MatchExcept(_Model):
     except_: AnyVariants = Field(alias="except")
 
 
-Match = Union[MatchValue, MatchText, MatchAny, MatchExcept]
+Match = Union[MatchValue, MatchText, MatchTextAny, MatchPhrase, MatchAny, MatchExcept]
 
 
 class Range(_Model):
@@ -787,6 +795,62 @@ class UpdateOperations(_Model):
 class CreateFieldIndex(_Model):
     field_name: str
     field_schema: PayloadSchemaType | dict[str, Any] | None = None
+
+
+class CreateAlias(_Model):
+    collection_name: str
+    alias_name: str
+
+
+class DeleteAlias(_Model):
+    alias_name: str
+
+
+class RenameAlias(_Model):
+    old_alias_name: str
+    new_alias_name: str
+
+
+class CreateAliasOperation(_Model):
+    create_alias: CreateAlias
+
+
+class DeleteAliasOperation(_Model):
+    delete_alias: DeleteAlias
+
+
+class RenameAliasOperation(_Model):
+    rename_alias: RenameAlias
+
+
+AliasOperations = Union[CreateAliasOperation, DeleteAliasOperation, RenameAliasOperation]
+
+
+class ChangeAliasesOperation(_Model):
+    actions: list[AliasOperations]
+
+
+class AliasDescription(_Model):
+    alias_name: str
+    collection_name: str
+
+
+class CollectionsAliasesResponse(_Model):
+    aliases: list[AliasDescription]
+
+
+class SnapshotDescription(_Model):
+    name: str
+    creation_time: str | None = None
+    size: int
+    checksum: str | None = None
+
+
+class SnapshotRecover(_Model):
+    location: str
+    priority: str | None = None
+    checksum: str | None = None
+    api_key: str | None = None
 
 
 # Forward references: Filter is used above its definition.

@@ -42,7 +42,7 @@ class Probe:
         self.cancel_at = cancel_at
         self.deadline = Deadline(None, "count")
 
-    def build(self, node: t.Text) -> Callable[[dict[str, Any], int | str], bool]:
+    def build(self, node: t.FullText) -> Callable[[dict[str, Any], int | str], bool]:
         def pred(payload: dict[str, Any], pid: int | str) -> bool:
             self.calls += 1
             if self.calls == self.cancel_at:
@@ -58,7 +58,7 @@ PROBE = m.Filter(must=[m.FieldCondition(key="k", match=m.MatchText(text="probe")
 @pytest.fixture
 def probe(monkeypatch: pytest.MonkeyPatch) -> Probe:
     found = Probe(cancel_at=5)
-    monkeypatch.setitem(evaluate._LEAF_BUILDERS, t.Text, found.build)
+    monkeypatch.setitem(evaluate._LEAF_BUILDERS, t.FullText, found.build)
     return found
 
 

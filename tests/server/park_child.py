@@ -34,7 +34,7 @@ else:
     Deadline.cancel = _cancel_and_release  # type: ignore[method-assign]
 
 
-def _parking(node: t.Text) -> Callable[[dict[str, Any], int | str], bool]:
+def _parking(node: t.FullText) -> Callable[[dict[str, Any], int | str], bool]:
     def pred(payload: dict[str, Any], pid: int | str) -> bool:
         if not released.is_set():
             print("PARKED", flush=True)
@@ -44,7 +44,7 @@ def _parking(node: t.Text) -> Callable[[dict[str, Any], int | str], bool]:
     return pred
 
 
-evaluate._LEAF_BUILDERS[t.Text] = _parking
+evaluate._LEAF_BUILDERS[t.FullText] = _parking
 
 if __name__ == "__main__":
     config = ServerConfig(path=sys.argv[1], port=int(sys.argv[2]), log_level="warning")

@@ -206,7 +206,7 @@ class Gate:
         self.release = threading.Event()
         self.calls = 0
 
-    def build(self, node: t.Text) -> Callable[[dict[str, Any], int | str], bool]:
+    def build(self, node: t.FullText) -> Callable[[dict[str, Any], int | str], bool]:
         def pred(payload: dict[str, Any], pid: int | str) -> bool:
             self.calls += 1
             if self.calls == 1:
@@ -266,7 +266,7 @@ async def test_a_client_that_disconnects_abandons_its_work_and_frees_the_worker(
     waits = ThreadPoolExecutor(2)
     populate(app_db)
     gate = Gate()
-    monkeypatch.setitem(evaluate._LEAF_BUILDERS, t.Text, gate.build)
+    monkeypatch.setitem(evaluate._LEAF_BUILDERS, t.FullText, gate.build)
     cancelled = threading.Event()
     original_cancel = Deadline.cancel
 

@@ -19,6 +19,7 @@ import numpy as np
 import numpy.typing as npt
 
 from shoal.concurrency import embedding_executor, run_in_thread
+from shoal.embeddings.inputs import check_texts
 from shoal.errors import EmbeddingError
 
 # onnxruntime reads this once, when it is first imported: without it the import creates
@@ -126,17 +127,6 @@ def _build_tokenizer() -> Any:
     return tokenizer
 
 
-def _check_texts(texts: Sequence[str]) -> list[str]:
-    if isinstance(texts, (str, bytes)):
-        # A bare string is a Sequence[str] too and would be embedded one character apiece.
-        raise TypeError(f"texts must be a sequence of str, not a single {type(texts).__name__}")
-    out = list(texts)
-    for i, text in enumerate(out):
-        if not isinstance(text, str):
-            raise TypeError(f"texts[{i}] is {type(text).__name__}, expected str")
-    return out
-
-
 class MiniLM:
     """all-MiniLM-L6-v2 sentence embeddings (384 dims, unit length), offline, CPU only.
 
@@ -219,7 +209,7 @@ class MiniLM:
             TypeError: ``texts`` is a single string or an item is not a str (names its index).
             EmbeddingError: the model cannot be loaded or run.
         """
-        items = _check_texts(texts)
+        items = check_texts(texts)
         if not items:
             return np.zeros((0, self.dim), dtype=np.float32)
         session, tokenizer = self._load()
@@ -278,7 +268,7 @@ class MiniLM:
         """
         # Copied so a caller mutating its list while we await cannot change the input.
         return await run_in_thread(
-            self.embed_documents, _check_texts(texts), executor=embedding_executor()
+            self.embed_documents, check_texts(texts), executor=embedding_executor()
         )
 
     async def aembed_query(self, text: str) -> list[float]:

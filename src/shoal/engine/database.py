@@ -11,20 +11,27 @@ import logging
 import os
 import threading
 import weakref
+from pathlib import Path
 
 from shoal import models as m
+from shoal.engine.aliases import Aliases
 from shoal.engine.ann_settings import resolve_settings
 from shoal.engine.collection import Collection
 from shoal.engine.limits import Limits
+from shoal.engine.snapshots import Snapshots
 from shoal.engine.support import check_collection
 from shoal.errors import (
+    BadRequest,
     CollectionAlreadyExists,
     CollectionNotFound,
     InvalidCollectionName,
     InvalidConfig,
+    NotSupported,
     ShoalError,
 )
-from shoal.storage import Catalog
+from shoal.storage import Catalog, CollectionStore
+from shoal.storage.snapshots import SnapshotInfo
+from shoal.version import __version__
 
 MAX_NAME = 255
 MAX_DIM = 65_536
@@ -82,6 +89,8 @@ class Database:
         # Read without the lock by the embedded transport (a dict get); changed under it.
         self.collections: dict[str, Collection] = {}
         self._catalog = Catalog(path, served_at) if path is not None else None
+        self._snapshots: Snapshots | None = None
+        self.aliases = Aliases(None if self._catalog is None else self._catalog.root)
         self._closed = False
         _open.add(self)
         if self._catalog is not None:
@@ -146,6 +155,8 @@ class Database:
             self._check_open()
             if name in self.collections:
                 raise CollectionAlreadyExists(name)
+            if self.aliases.resolve(name) is not None:
+                raise BadRequest(f"Wrong input: Alias `{name}` already exists!")
             stored = config.model_dump(mode="json", exclude_none=True, by_alias=True)
             store = self._catalog.create(name, stored) if self._catalog else None
             self.collections[name] = Collection(name, config, store, self.limits)
@@ -161,6 +172,7 @@ class Database:
             col.drop()
             if self._catalog is not None and col.store is not None:
                 self._catalog.drop(col.store)
+            self.aliases.drop_collection(name)
         return True
 
     def collection(self, name: str) -> Collection:
@@ -172,14 +184,38 @@ class Database:
         with self._lock:
             self._check_open()
             col = self.collections.get(name)
+            if col is None:
+                target = self.aliases.resolve(name)
+                col = None if target is None else self.collections.get(target)
         if col is None:
             raise CollectionNotFound(name)
         return col
 
-    def collection_exists(self, name: str) -> bool:
+    def update_aliases(self, actions: list[m.AliasOperations]) -> bool:
+        """Create, delete and rename aliases: all of the actions, or (if one is refused)
+        none. Every later call accepts an alias wherever it takes a collection's name.
+
+        Raises:
+            CollectionNotFound, CollectionAlreadyExists, AliasNotFound: as
+                ``shoal.engine.aliases`` says; StorageError.
+        """
         with self._lock:
             self._check_open()
-            return name in self.collections
+            self.aliases.apply(actions, self.collections.keys())
+        return True
+
+    def list_aliases(self, name: str | None = None) -> m.CollectionsAliasesResponse:
+        """Every alias, or (``name``) the aliases of the collection of that name (none for
+        a name that is no collection, as Qdrant answers)."""
+        with self._lock:
+            self._check_open()
+        return m.CollectionsAliasesResponse(aliases=self.aliases.of(name))
+
+    def collection_exists(self, name: str) -> bool:
+        """Whether ``name`` names a collection, or an alias of one."""
+        with self._lock:
+            self._check_open()
+            return name in self.collections or self.aliases.resolve(name) is not None
 
     def collection_names(self) -> list[str]:
         with self._lock:
@@ -190,6 +226,105 @@ class Database:
         return m.CollectionsResponse(
             collections=[m.CollectionDescription(name=n) for n in self.collection_names()]
         )
+
+    # -------------------------------------------------------------- snapshots
+
+    def _shelf(self) -> Snapshots:
+        if self._catalog is None:
+            raise NotSupported(
+                "Wrong input: snapshots are not supported for an in-memory database; open a "
+                "storage folder (path=...) to take them"
+            )
+        if self._snapshots is None:
+            self._snapshots = Snapshots(self._catalog, __version__)
+        return self._snapshots
+
+    def create_snapshot(self, name: str | None) -> SnapshotInfo:
+        """Snapshot a collection (``name``) or, with None, every collection (a full
+        snapshot). Writes go on meanwhile; the snapshot holds those committed before it.
+
+        Raises:
+            CollectionNotFound: no such collection.
+            NotSupported: an in-memory database.
+            StorageError: the snapshot cannot be written.
+        """
+        shelf = self._shelf()
+        if name is not None:
+            return shelf.create(name, self._folder_of(self.collection(name)))
+        parts = [
+            (n, shelf.folder(n) / shelf.create(n, self._folder_of(self.collection(n))).name)
+            for n in self.collection_names()
+        ]
+        return shelf.create_full(parts)
+
+    def list_snapshots(self, name: str | None) -> list[SnapshotInfo]:
+        """A collection's snapshots, or (None) the full snapshots.
+
+        Raises:
+            CollectionNotFound: ``name`` names no collection.
+        """
+        if name is not None:
+            self.collection(name)
+        return self._shelf().list(name)
+
+    def snapshot_path(self, name: str | None, snapshot: str) -> Path:
+        """The file of a snapshot of a collection (or, with None, of a full snapshot).
+
+        Raises:
+            SnapshotNotFound: no such snapshot.
+        """
+        return self._shelf().path(name, snapshot)
+
+    def delete_snapshot(self, name: str | None, snapshot: str) -> bool:
+        """Delete a snapshot file.
+
+        Raises:
+            SnapshotNotFound: no such snapshot.
+        """
+        return self._shelf().delete(name, snapshot)
+
+    def recover_snapshot(self, name: str, location: str | Path) -> bool:
+        """Replace collection ``name`` (or create it) with a collection snapshot.
+
+        Args:
+            name: the collection to recover into (a snapshot of another collection works).
+            location: a snapshot file: a path or ``file://`` URL under the snapshots
+                folder (a ``Path`` is taken as it is: uploads and the command line).
+
+        Raises:
+            InvalidSnapshot: not a Shoal collection snapshot, or a damaged one (nothing
+                is changed).
+            NotSupported: an http(s) location, or an in-memory database.
+            StorageError: the folders cannot be swapped (the old collection stays).
+        """
+        _check_name(name)
+        shelf = self._shelf()
+        path = location if isinstance(location, Path) else shelf.location(location)
+        staged, stored = shelf.stage(path, name)
+        config = m.CreateCollection.model_validate(stored)
+        with self._lock:
+            self._check_open()
+            old = self.collections.pop(name, None)
+            if old is not None:
+                old.close()
+            current = None if old is None else self._folder_of(old)
+            try:
+                store = self._require_catalog().replace(staged, current, name)
+            except BaseException:
+                if old is not None:  # rolled back: the old collection is still there
+                    reopened = Collection(name, old.config, CollectionStore(current), self.limits)  # type: ignore[arg-type]
+                    self.collections[name] = reopened
+                raise
+            self.collections[name] = Collection(name, config, store, self.limits)
+        return True
+
+    def _folder_of(self, col: Collection) -> Path:
+        assert col.store is not None, "a database with a folder has stores"
+        return col.store.path.parent
+
+    def _require_catalog(self) -> Catalog:
+        assert self._catalog is not None, "checked by _shelf"
+        return self._catalog
 
     # ------------------------------------------------------------------ close
 

@@ -13,6 +13,8 @@ from shoal.filters.expression import TextCache, parse_expression
 from shoal.filters.expression import clear_cache as _clear_parse_cache
 from shoal.filters.size import FilterSize, expression_size, measure_expression, measure_filter
 from shoal.filters.structured import filter_to_tree
+from shoal.filters.text import TextIndex, text_index_params
+from shoal.filters.text_indexes import attach_text_indexes
 from shoal.filters.tree import Node
 
 
@@ -79,6 +81,8 @@ __all__ = [
     "FilterSize",
     "Node",
     "Predicate",
+    "TextIndex",
+    "attach_text_indexes",
     "clear_cache",
     "compile_filter",
     "compile_node",
@@ -86,6 +90,7 @@ __all__ = [
     "measure_expression",
     "measure_filter",
     "parse_expression",
+    "text_index_params",
     "to_qdrant_filter",
     "to_tree",
 ]

@@ -293,6 +293,8 @@ class _Binder:
         return t.Exists(path) if node.negated else t.IsNull(path, missing_matches=True)
 
     def call(self, node: s.Call) -> t.Node:
+        if node.name in s.TEXT_FUNCTIONS:
+            return self.text_call(node)
         mode = s.CONTAINS_FUNCTIONS[node.name]
         path = self.key(node.args[0], f"the first argument of {node.name}")
         arg = node.args[1]
@@ -306,6 +308,27 @@ class _Binder:
                 arg.start,
             )
         return t.Contains(path, tuple(value), mode)
+
+    def text_call(self, node: s.Call) -> t.Node:
+        """``text_match(key, 'words')`` / ``phrase_match(key, 'phrase'[, slop])``."""
+        path = self.key(node.args[0], f"the first argument of {node.name}")
+        text = self.const(node.args[1])
+        if not isinstance(text, str):
+            raise self.error(
+                f"{node.name} needs a string as its second argument, got {_kind_name(text)} "
+                f"({_show(text)})",
+                node.args[1].start,
+            )
+        slop = 0
+        if len(node.args) == 3:
+            slop = self.const(node.args[2])
+            if isinstance(slop, bool) or not isinstance(slop, int) or slop < 0:
+                raise self.error(
+                    f"phrase_match needs an integer slop >= 0, got {_show(slop)}",
+                    node.args[2].start,
+                )
+        mode: t.TextMode = "any" if node.name == "text_match" else "phrase"
+        return t.FullText(path, text, mode, slop=slop, any_element=False, qdrant=False)
 
     def junction(self, node: s.And | s.Or) -> t.Node:
         items = tuple(self.cond(item) for item in node.items)

@@ -31,6 +31,10 @@ Refused, because no Qdrant condition can express them exactly:
   missing key as 0 values and a scalar as 1; from 2 up it converts;
 - ``array_contains_all(x, [])`` (true for ``[]``, as above) and the contains functions with a
   list or object as the value looked for;
+- ``phrase_match`` with a slop above 0 (Qdrant's ``phrase`` takes the words consecutively);
+  ``text_match`` becomes ``match: {text_any}`` and ``phrase_match`` without slop
+  ``match: {phrase}``, both tokenized alike in Shoal (``shoal.filters.text``); on a Qdrant
+  server whose key has a text index without ``phrase_matching``, ``phrase`` finds nothing;
 - keys with characters other than letters, digits, ``_`` and ``-`` (Qdrant's key syntax), and
   integers a 64-bit float cannot hold exactly (Qdrant's range bounds are floats).
 """
@@ -316,6 +320,21 @@ class _Converter:
             "does (is_empty matches both, is_null neither)",
         )
 
+    def full_text(self, node: t.FullText, span: tuple[int, int]) -> Conj:
+        key = self.key(node.path, span)
+        match: m.Match
+        if node.mode == "any":
+            match = m.MatchTextAny(text_any=node.query)
+        elif node.slop == 0:
+            match = m.MatchPhrase(phrase=node.query)
+        else:
+            raise self.refuse(
+                span,
+                "phrase_match with a slop",
+                "Qdrant's phrase match takes the words consecutively, with no slop",
+            )
+        return [_field(key, match=match), *_scalar_guard(key)]
+
     def contains(self, node: t.Contains, span: tuple[int, int]) -> Conj:
         key = self.key(node.path, span)
         construct = "looking for a list or object in an array"
@@ -341,6 +360,7 @@ _LEAVES: dict[type, Callable[[_Converter, Any, tuple[int, int]], Conj]] = {
     t.IsNull: _Converter.null_test,
     t.Exists: _Converter.null_test,
     t.Contains: _Converter.contains,
+    t.FullText: _Converter.full_text,
 }
 
 

@@ -15,6 +15,7 @@ from functools import lru_cache
 from typing import Any
 
 from shoal.filters import tree as t
+from shoal.filters.text import TextQuery
 
 Predicate = Callable[[dict[str, Any], "int | str"], bool]
 _MISSING: Any = object()
@@ -266,6 +267,23 @@ def _text(node: t.Text) -> Predicate:
     return lambda p, _id: any(isinstance(v, str) and node.text in v for v in get(p))
 
 
+def _full_text(node: t.FullText) -> Predicate:
+    query = TextQuery(
+        node.query,
+        node.mode,
+        slop=node.slop,
+        index=node.index,
+        pooled=node.qdrant,
+        needs_positions=node.qdrant,
+    )
+    get = _candidates(node.path, node.any_element)
+
+    def pred(p: dict[str, Any], _id: int | str) -> bool:
+        return query.matches([v for v in get(p) if isinstance(v, str)])
+
+    return pred
+
+
 def _is_null(node: t.IsNull) -> Predicate:
     if node.missing_matches:
         return lambda p, _id: resolve(p, node.path) in (None, _MISSING)
@@ -372,6 +390,7 @@ _LEAF_BUILDERS: dict[type, Callable[[Any], Predicate]] = {
     t.Except: _except,
     t.Like: _like,
     t.Text: _text,
+    t.FullText: _full_text,
     t.IsNull: _is_null,
     t.IsEmpty: _is_empty,
     t.Exists: _exists,

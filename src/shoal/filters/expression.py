@@ -17,6 +17,8 @@ The language (Milvus's boolean expressions, as LangChain and Milvus users write 
   also the way to name a key spelled like a keyword: ``$meta["in"]``);
 - functions ``json_contains``, ``json_contains_all``, ``json_contains_any``,
   ``array_contains``, ``array_contains_all``, ``array_contains_any``, ``array_length``;
+- full-text conditions ``text_match(key, 'words')`` (the string has any of the words) and
+  ``phrase_match(key, 'phrase'[, slop])`` (``shoal.filters.text``);
 - one arithmetic operation between a key and a number before a comparison
   (``n % 2 == 0``, ``n * 2 <= 6``; ``/`` is true division, ``%`` keeps the dividend's sign
   as in Milvus's C++);
@@ -298,9 +300,10 @@ class _Parser:
                         close.pos,
                     )
         self.depth -= 1
-        if len(args) != arity:
-            plural = "argument" if arity == 1 else "arguments"
-            raise self._error(f"{name} takes {arity} {plural}, got {len(args)}", tok.pos)
+        if len(args) not in arity:
+            counts = " or ".join(str(n) for n in arity)
+            plural = "argument" if arity == (1,) else "arguments"
+            raise self._error(f"{name} takes {counts} {plural}, got {len(args)}", tok.pos)
         return s.Call(name, tuple(args), tok.pos, close.end)
 
     # ------------------------------------------------------------------ infix position

@@ -32,7 +32,11 @@ def _field(cond: m.FieldCondition) -> t.Node:
     elif isinstance(match, m.MatchExcept):
         parts.append(t.Except(path, tuple(match.except_)))
     elif isinstance(match, m.MatchText):
-        parts.append(t.Text(path, match.text))
+        parts.append(t.FullText(path, match.text, "all"))
+    elif isinstance(match, m.MatchTextAny):
+        parts.append(t.FullText(path, match.text_any, "any"))
+    elif isinstance(match, m.MatchPhrase):
+        parts.append(t.FullText(path, match.phrase, "phrase"))
     rng = cond.range
     if isinstance(rng, m.DatetimeRange):
         parts.append(

@@ -156,7 +156,14 @@ CONTAINS_FUNCTIONS: dict[str, Literal["one", "all", "any"]] = {
     "array_contains_any": "any",
 }
 VALUE_FUNCTIONS = {"array_length": 1}
-FUNCTION_ARITY = {**dict.fromkeys(CONTAINS_FUNCTIONS, 2), **VALUE_FUNCTIONS}
+# Full-text conditions: text_match(key, 'words'), phrase_match(key, 'phrase'[, slop]).
+TEXT_FUNCTIONS: dict[str, tuple[int, ...]] = {"text_match": (2,), "phrase_match": (2, 3)}
+# The numbers of arguments each function takes.
+FUNCTION_ARITY: dict[str, tuple[int, ...]] = {
+    **dict.fromkeys(CONTAINS_FUNCTIONS, (2,)),
+    **{name: (n,) for name, n in VALUE_FUNCTIONS.items()},
+    **TEXT_FUNCTIONS,
+}
 
 _CONDITION_TYPES = frozenset({Compare, Chain, InList, Like, IsNull, And, Or, Not})
 
@@ -164,4 +171,6 @@ _CONDITION_TYPES = frozenset({Compare, Chain, InList, Like, IsNull, And, Or, Not
 def is_condition(node: Expr) -> bool:
     """Whether ``node`` is true or false by itself (as opposed to a value to compare)."""
     kind = type(node)
-    return kind in _CONDITION_TYPES or (isinstance(node, Call) and node.name in CONTAINS_FUNCTIONS)
+    return kind in _CONDITION_TYPES or (
+        isinstance(node, Call) and (node.name in CONTAINS_FUNCTIONS or node.name in TEXT_FUNCTIONS)
+    )

@@ -17,6 +17,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal, Union
 
+from shoal.filters.text import TextIndex, TextMode
+
+__all__ = ["TextIndex", "TextMode"]  # re-exported: leaves name them
+
 # A path into a payload: object keys (str), array indexes (int), and FLATTEN, which stands for
 # "every element of this array" (Qdrant's `a[].b`).
 FLATTEN = "[]"
@@ -137,11 +141,33 @@ class Like:
 
 @dataclass(frozen=True)
 class Text:
-    """Qdrant ``MatchText`` without a full-text index: the string value contains ``text``."""
+    """The string value contains ``text`` (substring). Qdrant's ``MatchText`` no longer
+    means this (it matches tokens: ``FullText``); kept for payload indexes that serve it."""
 
     path: Path
     text: str
     any_element: bool = True
+
+
+@dataclass(frozen=True)
+class FullText:
+    """Full-text match (``shoal.filters.text``): Qdrant's ``match: {text | text_any |
+    phrase}``, Milvus's ``text_match`` and ``phrase_match``.
+
+    ``any_element``: every string at the path counts, array elements too (Qdrant);
+    otherwise only a string value itself (Milvus). ``index``: the key's text index, which
+    the engine attaches (``shoal.filters.text_indexes``); None means the key has none.
+    ``slop``: Milvus's phrase slop. ``qdrant``: Qdrant's rules for a text index (a point's
+    strings form one document; a phrase needs ``phrase_matching``).
+    """
+
+    path: Path
+    query: str
+    mode: TextMode
+    slop: int = 0
+    any_element: bool = True
+    qdrant: bool = True
+    index: TextIndex | None = None
 
 
 @dataclass(frozen=True)
@@ -210,6 +236,7 @@ Node = Union[
     Except,
     Like,
     Text,
+    FullText,
     IsNull,
     IsEmpty,
     Exists,

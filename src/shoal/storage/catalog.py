@@ -6,7 +6,11 @@ Layout::
     <path>/collections/<dir>/points.sqlite3
 
 Collections are created in a temporary folder and renamed into place, and deleted by renaming
-to a trash name before removal, so a crash never leaves a half-made collection visible.
+to a trash name before removal, so a crash never leaves a half-made collection visible. A
+collection is replaced (a snapshot recovered) by staging the new folder completely, writing
+a journal (``collections/.replace``) that names the old and new folders, and only then
+renaming; the sweep at the next open finishes an interrupted replacement forwards or
+backwards, so after a crash the collection is either the old one or the new one, whole.
 
 A collection's name lives in its store's meta, not in the folder name: folders are opened
 whatever they are called. The folder name is only for people looking at the disk: the name
@@ -67,10 +71,71 @@ class Catalog:
         self._sweep()
 
     def _sweep(self) -> None:
-        # Leftovers of a crash during create or delete: never valid collections.
+        # Leftovers of a crash during create, delete or replace: never valid collections
+        # (an interrupted replacement is finished first, from its journal).
+        self._finish_replacement()
         for child in (self.root / "collections").iterdir():
             if child.name.startswith("."):
                 shutil.rmtree(child, ignore_errors=True)
+
+    def staging(self) -> Path:
+        """A new, empty private folder under ``collections/`` to build a collection in; the
+        sweep removes it if it is never put in place."""
+        folder = self.root / "collections" / f".stage-{uuid.uuid4().hex}"
+        folder.mkdir()
+        return folder
+
+    def replace(self, staged: Path, current: Path | None, name: str) -> CollectionStore:
+        """Put the collection built in ``staged`` in place of the one at ``current`` (None:
+        a new collection called ``name``), atomically as far as a crash can tell.
+
+        The caller has closed the current collection's store.
+
+        Args:
+            staged: a folder from ``staging`` holding a complete store.
+            current: the replaced collection's folder, or None.
+            name: the collection's name (for a new folder).
+
+        Returns:
+            The new collection's store, opened.
+
+        Raises:
+            StorageError: the folders cannot be renamed (nothing is replaced then).
+        """
+        target = current if current is not None else self.folder_for(name)
+        journal = self.root / "collections" / _JOURNAL
+        old = self.root / "collections" / f".old-{uuid.uuid4().hex}"
+        try:
+            _fsync_tree(staged)
+            _write_synced(journal, f"{staged.name}\n{target.name}\n")
+            if current is not None:
+                os.rename(current, old)
+            os.rename(staged, target)
+            _fsync_dir(target.parent)
+            journal.unlink()
+            _fsync_dir(target.parent)
+        except OSError as exc:
+            self._finish_replacement()
+            raise StorageError(f"cannot put the recovered collection in place: {exc}") from exc
+        shutil.rmtree(old, ignore_errors=True)
+        return CollectionStore(target)
+
+    def _finish_replacement(self) -> None:
+        """Roll an interrupted ``replace`` forwards (the new folder was complete and the old
+        one moved aside) or backwards (nothing was renamed yet), then forget its journal."""
+        collections = self.root / "collections"
+        journal = collections / _JOURNAL
+        try:
+            staged, target = journal.read_text().split()
+        except (OSError, ValueError):  # no journal, or one torn before it was synced
+            journal.unlink(missing_ok=True)
+            return
+        staged_path, target_path = collections / staged, collections / target
+        if staged_path.exists() and not target_path.exists():
+            os.rename(staged_path, target_path)  # the old one was moved aside: go forward
+        _fsync_dir(collections)
+        journal.unlink()
+        _fsync_dir(collections)
 
     def folder_for(self, name: str) -> Path:
         """The folder a new collection called ``name`` goes into: the first free candidate.
@@ -157,6 +222,28 @@ def folder_names(name: str) -> Iterator[str]:
     yield digest
     for n in itertools.count(2):
         yield f"{digest}-{n}"
+
+
+_JOURNAL = ".replace"
+
+
+def _write_synced(path: Path, text: str) -> None:
+    with open(path, "w") as fh:
+        fh.write(text)
+        fh.flush()
+        os.fsync(fh.fileno())
+    _fsync_dir(path.parent)
+
+
+def _fsync_tree(folder: Path) -> None:
+    for child in folder.iterdir():
+        if child.is_file():
+            fd = os.open(child, os.O_RDONLY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+    _fsync_dir(folder)
 
 
 def _fsync_dir(path: Path) -> None:
