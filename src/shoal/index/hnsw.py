@@ -112,15 +112,7 @@ class HnswIndex:
         name = metric_name(metric)
         if not hnsw_supports(name):
             raise UnsupportedMetric(name)
-        _check_int("dim", dim, 1, 65_536)
-        _check_int("m", m, 2, 1024)
-        _check_int("ef_construct", ef_construct, 1, 1 << 20)
-        _check_int("ef_search", ef_search, 1, 1 << 20)
-        _check_int("threads", threads, 0, 4096)
-        if dtype not in DTYPES:
-            raise InvalidConfig(f"Wrong input: index dtype {dtype!r}; expected one of {DTYPES}")
-        if quantizer is not None and (dtype != "i8" or quantizer.dim != dim):
-            raise InvalidConfig("Wrong input: a quantizer needs dtype 'i8' and the index's dim")
+        _check_settings(name, dim, m, ef_construct, ef_search, threads, dtype, quantizer)
         self.config = HnswConfig(dim, name, m, ef_construct, dtype)
         self.ef_search = ef_search
         self.threads = threads
@@ -129,10 +121,6 @@ class HnswIndex:
         self.pending = np.zeros(0, dtype=np.int64)
         self._mode = SYMMETRIC if name == DOT else OFFSET
         self._quantizer = quantizer
-        if quantizer is not None and quantizer.mode != self._mode:
-            raise InvalidConfig(
-                f"Wrong input: {name} needs a {self._mode!r} quantizer, got {quantizer.mode!r}"
-            )
         # int8 codes of Cosine/Euclid vectors are compared with L2 (see quantize.py).
         kind = USEARCH_METRIC[name] if dtype != "i8" or self._mode == SYMMETRIC else "l2sq"
         usearch = usearch_index()
@@ -457,6 +445,33 @@ class HnswIndex:
 # ------------------------------------------------------------------------- helpers
 
 _EMPTY_KEYS = np.zeros(0, dtype=np.int64)
+
+
+def _check_settings(
+    name: str,
+    dim: int,
+    m: int,
+    ef_construct: int,
+    ef_search: int,
+    threads: int,
+    dtype: str,
+    quantizer: Int8Quantizer | None,
+) -> None:
+    """Refuse an index setting out of range (``HnswIndex``'s arguments)."""
+    _check_int("dim", dim, 1, 65_536)
+    _check_int("m", m, 2, 1024)
+    _check_int("ef_construct", ef_construct, 1, 1 << 20)
+    _check_int("ef_search", ef_search, 1, 1 << 20)
+    _check_int("threads", threads, 0, 4096)
+    if dtype not in DTYPES:
+        raise InvalidConfig(f"Wrong input: index dtype {dtype!r}; expected one of {DTYPES}")
+    if quantizer is not None and (dtype != "i8" or quantizer.dim != dim):
+        raise InvalidConfig("Wrong input: a quantizer needs dtype 'i8' and the index's dim")
+    mode = SYMMETRIC if name == DOT else OFFSET
+    if quantizer is not None and quantizer.mode != mode:
+        raise InvalidConfig(
+            f"Wrong input: {name} needs a {mode!r} quantizer, got {quantizer.mode!r}"
+        )
 
 
 def _check_int(name: str, value: int, low: int, high: int) -> None:

@@ -21,7 +21,7 @@ import secrets
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any
 
 import orjson
@@ -230,6 +230,35 @@ def _http_error_handler(state: ServerState) -> Callable[[Request, Exception], Aw
     return http_error
 
 
+def _lifespan(state: ServerState) -> Callable[[Starlette], AbstractAsyncContextManager[Any]]:
+    """The app's lifespan: open the database (unless one was handed in), close it at the end."""
+    config = state.config
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[dict[str, Any]]:
+        # Engine calls run on the loop's default thread pool (``run_in_thread``): sized for
+        # a server, whose concurrent searches coalesce across these threads.
+        asyncio.get_running_loop().set_default_executor(
+            ThreadPoolExecutor(ENGINE_THREADS, thread_name_prefix="shoal-engine")
+        )
+        if state.db is None:
+            state.db = await run_in_thread(
+                functools.partial(Database, config.storage_path, limits=config.limits)
+            )
+        state.ready = True
+        try:
+            yield {}
+        finally:
+            state.ready = False
+            state.inflight.abort_all()  # a request still running must not hold up the close
+            if state.close_db and state.db is not None:
+                db, state.db = state.db, None
+                await run_in_thread(db.close)
+                logger.info("database closed: all writes flushed")
+
+    return lifespan
+
+
 def create_app(
     config: ServerConfig | None = None,
     *,
@@ -255,28 +284,7 @@ def create_app(
         close_db=database is None if close_database is None else close_database,
     )
 
-    @asynccontextmanager
-    async def lifespan(app: Starlette) -> AsyncIterator[dict[str, Any]]:
-        # Engine calls run on the loop's default thread pool (``run_in_thread``): sized for
-        # a server, whose concurrent searches coalesce across these threads.
-        asyncio.get_running_loop().set_default_executor(
-            ThreadPoolExecutor(ENGINE_THREADS, thread_name_prefix="shoal-engine")
-        )
-        if state.db is None:
-            state.db = await run_in_thread(
-                functools.partial(Database, config.storage_path, limits=config.limits)
-            )
-        state.ready = True
-        try:
-            yield {}
-        finally:
-            state.ready = False
-            state.inflight.abort_all()  # a request still running must not hold up the close
-            if state.close_db and state.db is not None:
-                db, state.db = state.db, None
-                await run_in_thread(db.close)
-                logger.info("database closed: all writes flushed")
-
+    lifespan = _lifespan(state)
     if database is not None:
         # Without a lifespan (httpx's ASGITransport runs none) a handed-in database is ready.
         state.ready = True
