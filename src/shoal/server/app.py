@@ -31,7 +31,6 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
-from shoal import __version__
 from shoal import models as m
 from shoal.concurrency import run_in_thread
 from shoal.engine import Database
@@ -41,6 +40,7 @@ from shoal.server.config import ServerConfig
 from shoal.server.inflight import InFlight
 from shoal.server.metrics import Metrics
 from shoal.server.routes import OPERATIONS, Call, Handler, Operation
+from shoal.version import __version__
 
 logger = logging.getLogger("shoal.server")
 
