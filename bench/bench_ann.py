@@ -3,8 +3,8 @@
 Compares, in one process on the same data, Shoal's HnswIndex (usearch) with f16, bf16, f32
 and our own int8 scaling (with and without exact float32 rescoring), exact numpy search
 (matrix product + argpartition) and hnswlib (M=16, ef_construction=100). Then measures the
-exact-vs-HNSW crossover that shoal.index.planner uses, and filtered search (post-filter
-over-fetch vs exact over the matching rows).
+exact-vs-HNSW crossover that shoal.engine.query.choose_method uses, and filtered search
+(post-filter over-fetch vs exact over the matching rows).
 
 Data: ``TopicMixture(dim=384, topics=1000, seed=0)`` from ``bench/synthetic.py``
 (text-embedding-like, unit-normalised); queries are fresh draws. Cosine similarity
@@ -27,7 +27,6 @@ from _smoke import parse_args
 from synthetic import TopicMixture, exact_top_k
 
 from shoal.index.hnsw import HnswIndex
-from shoal.index.rescore import rescore
 
 Search = Callable[[np.ndarray, int], np.ndarray]
 
@@ -55,6 +54,32 @@ def exact_one(base: np.ndarray, query: np.ndarray, k: int) -> np.ndarray:
     idx = np.argpartition(-sims, k)[:k]
     top: np.ndarray = idx[np.argsort(-sims[idx])]
     return top
+
+
+def rescored(cand: np.ndarray, queries: np.ndarray, base: np.ndarray, k: int) -> np.ndarray:
+    """Each query's k best candidates by exact float32 cosine (as the engine ranks them);
+    -1 marks a missing candidate."""
+    valid = cand >= 0
+    sims = np.einsum("bcd,bd->bc", base[np.where(valid, cand, 0)], queries)
+    sims[~valid] = -np.inf
+    order = np.argsort(-sims, axis=1, kind="stable")[:, :k]
+    out: np.ndarray = np.take_along_axis(cand, order, axis=1)
+    return out
+
+
+def post_filtered(index: HnswIndex, q: np.ndarray, k: int, ef: int, mask: np.ndarray) -> np.ndarray:
+    """The index's nearest rows the filter allows: over-fetched by the filter's share, then
+    filtered (the engine's post-filter, without its widening rounds)."""
+    queries = np.atleast_2d(q)
+    share = max(float(mask.mean()), 1.0 / len(mask))
+    count = min(len(index), max(ef, int(np.ceil(1.5 * k / share))))
+    cand = index.search(queries, count, ef)[0]
+    out = np.full((len(queries), k), -1, dtype=np.int64)
+    for j, row in enumerate(cand):
+        kept = row[row >= 0]
+        kept = kept[mask[kept]][:k]
+        out[j, : len(kept)] = kept
+    return out
 
 
 def timed(fn: Callable[[], object]) -> float:
@@ -129,7 +154,7 @@ def bench_recall_qps(args: argparse.Namespace, base: np.ndarray, queries: np.nda
                 if not factor:
                     return index.search(q, k, ef)[0]
                 cand = index.search(q, factor * k, ef)[0]
-                return rescore(cand, np.atleast_2d(q), base, k, metric="Cosine")[0]
+                return rescored(cand, np.atleast_2d(q), base, k)
 
             found = run(queries)
             t = timed(lambda run=run: run(queries))
@@ -268,7 +293,7 @@ def bench_filtered(args: argparse.Namespace, base: np.ndarray, queries: np.ndarr
             return allowed[exact_batch(sub, q, k)]
 
         def hnsw_filtered(q: np.ndarray, mask: np.ndarray = mask) -> np.ndarray:
-            return index.search(q, k, ef, allowed=mask)[0]
+            return post_filtered(index, q, k, ef, mask)
 
         for label, fn in (
             ("exact over matches", exact_filtered),

@@ -218,7 +218,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             }
             print(f"filtered {tag}: {out['filtered'][tag]}", flush=True)
         col = client._transport.database().collection(NAME)  # type: ignore[union-attr]
-        out["plans"] = dict(col.ann.plans)
+        out["methods"] = dict(col.ann.search_methods)
 
         t0 = time.perf_counter()
         await client.close()

@@ -10,11 +10,10 @@ module imports nothing from shoal.
 
 from __future__ import annotations
 
-import struct
+import warnings
 from collections.abc import Sequence
 from datetime import datetime
 from enum import Enum
-from functools import lru_cache
 from typing import Annotated, Any, Literal, TypeVar, Union
 
 import numpy as np
@@ -61,12 +60,32 @@ def assembled(cls: type[_M], values: dict[str, Any], given: set[str] | None = No
     ``model_construct`` costs ~5 µs each, this ~1 µs. ``tests/engine/test_result_models.py``
     checks that both build equal objects.
     """
-    obj = object.__new__(cls)
-    object.__setattr__(obj, "__dict__", values)
-    object.__setattr__(obj, "__pydantic_fields_set__", set(values) if given is None else given)
-    object.__setattr__(obj, "__pydantic_extra__", None)
-    object.__setattr__(obj, "__pydantic_private__", None)
-    return obj
+    return assembled_many(cls, [values], given)[0]
+
+
+def assembled_many(
+    cls: type[_M], values: Sequence[dict[str, Any]], given: set[str] | None = None
+) -> list[_M]:
+    """``assembled`` for many objects of one class (a result page), in one call.
+
+    Args:
+        cls: the model class.
+        values: each object's values (every field of ``cls``).
+        given: the fields counted as set (default: all).
+
+    Returns:
+        The objects.
+    """
+    new, setattr_ = object.__new__, object.__setattr__
+    out = []
+    for fields in values:
+        obj = new(cls)
+        setattr_(obj, "__dict__", fields)
+        setattr_(obj, "__pydantic_fields_set__", set(fields) if given is None else given)
+        setattr_(obj, "__pydantic_extra__", None)
+        setattr_(obj, "__pydantic_private__", None)
+        out.append(obj)
+    return out
 
 
 class _Response(BaseModel):
@@ -246,31 +265,6 @@ class CreateCollection(_Model):
 # ---------------------------------------------------------------------------- points
 
 Vector = list[StrictFloat]  # a strict float accepts ints (as floats), never bools or str
-
-
-@lru_cache(maxsize=64)
-def _packer(size: int) -> struct.Struct:
-    return struct.Struct(f"{size}d")
-
-
-def float_rows(rows: Sequence[Sequence[Any]], size: int) -> np.ndarray:
-    """A read-only (len(rows), size) float64 array of rows of real numbers (floats, ints,
-    numpy scalars), each exactly ``size`` long.
-
-    Packed with ``struct``: 2.7 µs per 384 floats, against 6 for ``np.array`` (which also
-    parses strings as numbers). The engine converts listed vectors (written points, queries
-    given as lists) with it, and the LangChain store an async search's query embedding.
-
-    Raises:
-        TypeError: a row of another length, or an item that is not a real number (a str,
-            None, a list).
-    """
-    pack = _packer(size).pack
-    try:
-        data = b"".join([pack(*row) for row in rows])
-    except struct.error as exc:
-        raise TypeError(f"not {size} real numbers: {exc}") from None
-    return np.frombuffer(data, dtype=np.float64).reshape(len(rows), size)
 
 
 def _array_vector(value: Any) -> np.ndarray:
@@ -1078,3 +1072,17 @@ Expression = Annotated[
 _RECURSIVE: tuple[type[_Model], ...] = (DivParams, PowParams, DecayParamsExpression)
 for _expression_model in _EXPRESSION_MODELS + _RECURSIVE:
     _expression_model.model_rebuild()
+
+
+def __getattr__(name: str) -> Any:
+    # Deprecated aliases: names that moved out of the wire schema.
+    if name == "float_rows":
+        warnings.warn(
+            "shoal.models.float_rows is deprecated; use shoal.codec.float_rows",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        from shoal.codec import float_rows
+
+        return float_rows
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -162,3 +162,27 @@ def _plain(value: Any) -> Any:
         f"a value of type {type(value).__name__} is not JSON "
         "(expected str, int, float, bool, None, list or dict)"
     )
+
+
+def json_copy(value: Any) -> Any:
+    """A deep copy of a JSON value (dicts, lists, scalars): several times faster than
+    ``copy.deepcopy``, which matters on the hot path of every query result.
+
+    Args:
+        value: the value.
+
+    Returns:
+        The copy.
+    """
+    if type(value) is dict:
+        for v in value.values():
+            if type(v) in CONTAINERS:
+                return {k: json_copy(v) if type(v) in CONTAINERS else v for k, v in value.items()}
+        return value.copy()  # flat (most payloads): a shallow copy is a deep one
+    if type(value) is list:
+        return [json_copy(v) if type(v) in CONTAINERS else v for v in value]
+    return value
+
+
+# The types json_copy copies (a payload with neither is flat: a shallow copy is a deep one).
+CONTAINERS = (dict, list)

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from shoal import AsyncClient, Client, errors, models
-from shoal.engine import reads
+from shoal.engine.query import Searcher
 from shoal.engine.writes import GroupCommitter
 
 DIM = 8
@@ -57,7 +57,9 @@ async def test_searches_while_engine_busy_share_few_batches(
 ) -> None:
     client = await make_client(tmp_path)
     gate = Gate()
-    monkeypatch.setattr(reads, "run_queries", gate.wrap(reads.run_queries, lambda s, p, i: len(p)))
+    monkeypatch.setattr(
+        Searcher, "run_batch", gate.wrap(Searcher.run_batch, lambda s, items: len(items))
+    )
 
     first = asyncio.create_task(client.query_points("c", query=vec(0), limit=1))
     assert await asyncio.to_thread(gate.entered.wait, 30)
@@ -79,10 +81,10 @@ def test_searches_from_threads_coalesce(tmp_path: Path, monkeypatch: pytest.Monk
     with Client(path=tmp_path) as client:
         client.create_collection("c", models.VectorParams(size=DIM, distance="Cosine"))
         client.upsert("c", [models.PointStruct(id=i, vector=vec(i)) for i in range(50)])
-        col = client._transport.database().collection("c")  # type: ignore[union-attr]
+        queries = client._transport._queries  # type: ignore[union-attr]
         gate = Gate()
         monkeypatch.setattr(
-            reads, "run_queries", gate.wrap(reads.run_queries, lambda s, p, i: len(p))
+            Searcher, "run_batch", gate.wrap(Searcher.run_batch, lambda s, items: len(items))
         )
         results: dict[int, Any] = {}
 
@@ -95,7 +97,7 @@ def test_searches_from_threads_coalesce(tmp_path: Path, monkeypatch: pytest.Monk
         for t in threads[1:]:
             t.start()
         # Gate on state, not time: wait until the other 49 searches are queued.
-        while len(col.searches._queue) < 49:
+        while queries.waiting() < 49:
             threading.Event().wait(0.001)
         gate.release.set()
         for t in threads:

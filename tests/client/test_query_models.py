@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from shoal import models as m
+from shoal.codec import float_rows
 
 
 def test_array_query_is_a_private_read_only_copy() -> None:
@@ -63,7 +64,7 @@ reals = st.floats(allow_nan=False, width=64) | st.integers(-(2**53), 2**53)
 @given(st.integers(1, 6).flatmap(lambda n: st.lists(st.lists(reals, min_size=n, max_size=n))))
 def test_float_rows_equals_numpy(rows: list[list[float]]) -> None:
     size = len(rows[0]) if rows else 1
-    got = m.float_rows(rows, size)
+    got = float_rows(rows, size)
     assert got.shape == (len(rows), size) and not got.flags.writeable
     assert np.array_equal(got, np.array(rows, dtype=np.float64).reshape(len(rows), size))
 
@@ -71,4 +72,10 @@ def test_float_rows_equals_numpy(rows: list[list[float]]) -> None:
 @pytest.mark.parametrize("row", [[1.0, "2.0"], [1.0, None], [1.0, [2.0]], [1.0], [1.0, 2, 3]])
 def test_float_rows_refuses_what_is_not_two_real_numbers(row: list[object]) -> None:
     with pytest.raises(TypeError):
-        m.float_rows([[0.0, 0.0], row], 2)
+        float_rows([[0.0, 0.0], row], 2)
+
+
+def test_models_float_rows_is_a_deprecated_alias() -> None:
+    with pytest.warns(DeprecationWarning, match="shoal.codec.float_rows"):
+        alias = m.float_rows
+    assert alias is float_rows

@@ -16,6 +16,7 @@ from shoal import models as m
 from shoal.client._sync.http import HttpTransport
 from shoal.engine import Collection
 from shoal.engine.deadline import Deadline
+from shoal.engine.query import Searcher
 from shoal.errors import BadRequest
 
 TIMED = ("query_points", "query_batch_points", "scroll", "count", "delete")
@@ -45,18 +46,21 @@ def deadlines(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[Deadline | None]
     """Every deadline the engine is handed by a query, scroll, count or delete."""
     seen: list[Deadline | None] = []
 
-    def spy(name: str, position: int) -> None:
-        original = getattr(Collection, name)
+    def spy(cls: type, name: str, position: int) -> None:
+        original = getattr(cls, name)
 
-        def recording(self: Collection, *args: Any) -> Any:
+        def recording(self: Any, *args: Any) -> Any:
             given = args[position] if len(args) > position else None
+            if name == "run_batch":  # a batch of (query, deadline)
+                given = [deadline for _, deadline in given]
             seen.extend(given if isinstance(given, list) else [given])
             return original(self, *args)
 
-        monkeypatch.setattr(Collection, name, recording)
+        monkeypatch.setattr(cls, name, recording)
 
-    for name, position in (("query_many", 1), ("scroll", 1), ("count", 1), ("plan_delete", 1)):
-        spy(name, position)
+    spy(Searcher, "run_batch", 0)
+    for name in ("scroll", "count", "_delete_changes"):
+        spy(Collection, name, 1)
     yield seen
 
 

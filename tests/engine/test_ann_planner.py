@@ -2,8 +2,8 @@
 
 Small collections use a low ``full_scan_threshold`` (in KB of vectors, as in Qdrant) to
 get an index; ``wait_indexed`` waits for the background build deterministically. Which
-search answered is read from ``ann.plans``; answers are checked with ``ann_support.checked``
-(valid, exactly scored, ordered, never short, high recall).
+search answered is read from ``ann.search_methods``; answers are checked with
+``ann_support.checked`` (valid, exactly scored, ordered, never short, high recall).
 """
 
 from __future__ import annotations
@@ -65,7 +65,7 @@ def test_small_collection_is_searched_exactly_and_never_indexed() -> None:
     info = col.info()
     assert info.status == m.CollectionStatus.GREEN and info.indexed_vectors_count == 0
     ids(col, query=vectors(1, 9)[0].tolist())
-    assert col.ann.plans == {"exact": 1}
+    assert col.ann.search_methods == {"exact": 1}
     assert col.ann._thread is None  # no indexer was ever started
     db.close()
 
@@ -75,14 +75,14 @@ def test_full_scan_threshold_in_kb_decides_when_to_index() -> None:
     col = make(db, 100, threshold_kb=4)  # 100 x 8 x 4 B = 3.1 KB < 4 KB
     q = vectors(1, 7)[0].tolist()
     ids(col, query=q)
-    assert col.info().indexed_vectors_count == 0 and col.ann.plans == {"exact": 1}
+    assert col.info().indexed_vectors_count == 0 and col.ann.search_methods == {"exact": 1}
     col.upsert([m.PointStruct(id=100 + i, vector=v.tolist()) for i, v in enumerate(vectors(30, 3))])
     assert col.wait_indexed(30)  # 130 vectors = 4.06 KB: now it is worth an index
     info = col.info()
     assert info.status == m.CollectionStatus.GREEN and info.indexed_vectors_count == 130
     checked(col, query=q, limit=10)
-    assert col.ann.plans["hnsw"] == 1
-    assert col.ann.plans["exact"] == 3  # exact=True bypasses the index
+    assert col.ann.search_methods["hnsw"] == 1
+    assert col.ann.search_methods["exact"] == 3  # exact=True bypasses the index
     db.close()
 
 
@@ -91,7 +91,7 @@ def test_hnsw_answers_are_exactly_scored_and_complete(distance: str) -> None:
     db = Database()
     col = make(db, 400, distance=distance)
     assert col.wait_indexed(30)
-    col.ann.plans.clear()
+    col.ann.search_methods.clear()
     for q in vectors(5, 11):
         checked(col, query=q.tolist(), limit=7)
         checked(col, query=q.tolist(), limit=3, offset=4, min_recall=0.6)
@@ -103,7 +103,7 @@ def test_hnsw_answers_are_exactly_scored_and_complete(distance: str) -> None:
     got = col.query(m.QueryRequest(query=17, limit=5, params=WIDE, score_threshold=cut)).points
     better = (lambda s: s > cut) if distance != "Euclid" else (lambda s: s < cut)
     assert len(got) <= 2 and all(better(p.score) for p in got)
-    assert col.ann.plans["hnsw"] >= 11 and col.ann.plans["fallback"] == 0
+    assert col.ann.search_methods["hnsw"] >= 11 and col.ann.search_methods["fallback"] == 0
     db.close()
 
 
@@ -144,11 +144,11 @@ def test_planner_uses_exact_search_for_selective_filters() -> None:
     q = vectors(1, 2)[0].tolist()
     rare = m.Filter(must=[m.FieldCondition(key="tag", match=m.MatchValue(value="rare"))])
     common = 'tag == "common" and i >= 0'  # an indexed leaf and one the predicate decides
-    col.ann.plans.clear()
+    col.ann.search_methods.clear()
     ids(col, query=q, filter=rare)
-    assert col.ann.plans == {"exact": 1}  # 12 matches (2%): scanning them is cheaper
+    assert col.ann.search_methods == {"exact": 1}  # 12 matches (2%): scanning them is cheaper
     ids(col, query=q, filter=common)
-    assert col.ann.plans == {"exact": 1, "hnsw": 1}
+    assert col.ann.search_methods == {"exact": 1, "hnsw": 1}
     checked(col, query=q, filter=rare, min_recall=1.0)
     checked(col, query=q, filter=common)
     db.close()
@@ -212,7 +212,7 @@ def test_one_hnsw_batch_answers_each_query_as_if_alone(distance: str) -> None:
     threshold = got[0].points[0].score  # type: ignore[union-attr]
     req = m.QueryRequest(query=qs[0], limit=5, score_threshold=threshold, params=WIDE)
     assert col.query_many([req, requests[1]])[0] == col.query(req)  # strict: the best is cut
-    assert col.ann.plans["hnsw"] >= 2 * len(alone)
+    assert col.ann.search_methods["hnsw"] >= 2 * len(alone)
     db.close()
 
 
@@ -225,7 +225,7 @@ def test_no_index_without_graph_or_for_manhattan(config: dict[str, Any], distanc
     col = make(db, 300, distance=distance, **config)
     assert col.wait_indexed(10)
     ids(col, query=vectors(1, 1)[0].tolist())
-    assert col.ann.plans == {"exact": 1} and col.info().indexed_vectors_count == 0
+    assert col.ann.search_methods == {"exact": 1} and col.info().indexed_vectors_count == 0
     assert col.info().status == m.CollectionStatus.GREEN
     db.close()
 

@@ -66,7 +66,7 @@ def test_deletes_and_updates_are_reflected_before_and_after_catch_up() -> None:
         assert during[:2] == [390, 1000]
         assert not set(before[:3]) & set(during) and before[5] not in during
         assert checked(col, query=q.tolist(), limit=5, filter='tag == "b"')[0] == 1000
-        assert col.ann.plans["hnsw"] >= 2 and col.ann.plans["fallback"] == 0
+        assert col.ann.search_methods["hnsw"] >= 2 and col.ann.search_methods["fallback"] == 0
     assert col.wait_indexed(30)
     info = col.info()
     assert info.status == m.CollectionStatus.GREEN and info.indexed_vectors_count == 398
@@ -189,7 +189,7 @@ def test_a_vector_indexed_after_its_removal_committed_is_never_returned(
         assert removing.reached.wait(30)  # ...and stays there until the next chunk.
         assert index.search(q, 1)[0][0, 0] == serial  # the index's nearest is the stale 7
         assert 7 not in answers(col, q.tolist())
-        assert col.ann.plans["hnsw"] >= 4 and col.ann.plans["fallback"] == 0
+        assert col.ann.search_methods["hnsw"] >= 4 and col.ann.search_methods["fallback"] == 0
     finally:
         adding.go.set()
         removing.go.set()
@@ -206,7 +206,7 @@ def test_filtered_queries_return_every_match_up_to_the_limit() -> None:
     # 10% of the points carry "x": post-filtered HNSW, asked for more than there are.
     col.set_payload(m.SetPayload(payload={"tag": "x"}, points=list(range(0, 600, 10))))
     got = checked(col, query=q, filter='tag == "x"', limit=100)
-    assert len(got) == 60 and col.ann.plans["hnsw"] >= 1
+    assert len(got) == 60 and col.ann.search_methods["hnsw"] >= 1
     # Same on a key without a payload index (the predicate decides lazily).
     got = checked(col, query=q, filter="i % 10 == 0", limit=100)
     assert len(got) == 60
@@ -241,7 +241,7 @@ def test_a_short_index_answer_falls_back_to_exact(
         return rows, dists
 
     monkeypatch.setattr(HnswIndex, "search", broken)
-    col.ann.plans.clear()
+    col.ann.search_methods.clear()
     assert ids(col, query=q, filter=flt, limit=20) == want
-    assert col.ann.plans == {"hnsw": 1, "fallback": 1}
+    assert col.ann.search_methods == {"hnsw": 1, "fallback": 1}
     db.close()

@@ -48,13 +48,14 @@ def test_a_group_applies_like_its_writes_in_order(plan: list[list[tuple[Any, ...
     col = db.collection("c")
     model: dict[int, dict[str, list[float]]] = {}
     for group in plan:
-        ops: list[tuple[str, tuple[Any, ...]]] = []
+        ops: list[m.UpdateOperation] = []
         for kind, pid, vectors in group:
             if kind == "upsert":
-                ops.append(("upsert", ([m.PointStruct(id=pid, vector=vectors)],)))
+                points = m.PointsList(points=[m.PointStruct(id=pid, vector=vectors)])
+                ops.append(m.UpsertOperation(upsert=points))
                 model[pid] = vectors
             else:
-                ops.append(("delete", (m.PointIdsList(points=[pid]),)))
+                ops.append(m.DeleteOperation(delete=m.PointIdsList(points=[pid])))
                 model.pop(pid, None)
         results = col.write_many(ops)
         assert all(isinstance(r, m.UpdateResult) for r in results), results
@@ -92,13 +93,16 @@ def test_bad_vectors_in_a_group_fail_only_their_own_write() -> None:
     )
     col = db.collection("c")
     batch = m.Batch(ids=[5, 6], vectors={"a": [[1.0, 0, 0], [0, 1.0, 0]]})
-    ops: list[tuple[str, tuple[Any, ...]]] = [
-        ("upsert", ([m.PointStruct(id=1, vector={"a": [1.0, 2.0, 3.0]})],)),
-        ("upsert", ([m.PointStruct(id=2, vector={"a": [1.0, float("nan"), 3.0]})],)),
-        ("upsert", ([m.PointStruct(id=3, vector={"b": [1.0, 2.0]})],)),
-        ("upsert", ([m.PointStruct(id=4, vector={"c": [1.0, 2.0, 3.0]})],)),
-        ("upsert", (batch,)),
+    ops: list[m.UpdateOperation] = [
+        m.UpsertOperation(upsert=m.PointsList(points=[p]))
+        for p in (
+            m.PointStruct(id=1, vector={"a": [1.0, 2.0, 3.0]}),
+            m.PointStruct(id=2, vector={"a": [1.0, float("nan"), 3.0]}),
+            m.PointStruct(id=3, vector={"b": [1.0, 2.0]}),
+            m.PointStruct(id=4, vector={"c": [1.0, 2.0, 3.0]}),
+        )
     ]
+    ops.append(m.UpsertOperation(upsert=m.PointsBatch(batch=batch)))
     results = col.write_many(ops)
     assert isinstance(results[0], m.UpdateResult) and isinstance(results[4], m.UpdateResult)
     assert isinstance(results[1], InvalidVector) and "point 2" in str(results[1])

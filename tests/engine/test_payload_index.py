@@ -22,7 +22,7 @@ from hypothesis import strategies as st
 from shoal import models as m
 from shoal.engine import Database
 from shoal.engine.deadline import NO_DEADLINE
-from shoal.engine.filter_plan import FilterMatch
+from shoal.engine.filtering import FilterMatch
 from shoal.engine.payload_index import PayloadIndexes
 from shoal.engine.state import CollectionState, Row
 from shoal.filters import compile_node

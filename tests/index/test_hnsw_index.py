@@ -1,17 +1,19 @@
-"""HnswIndex: recall, updates, removal, filtered search, validation."""
+"""HnswIndex: recall, updates, removal, validation; int8 candidates ranked by the engine."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
+from index_oracle import index_distances as exact_distances
 
 from shoal import models as m
+from shoal.engine.search import rank_candidates
+from shoal.engine.state import VectorColumn
 from shoal.errors import InvalidConfig, InvalidQuery, WrongVectorSize
 from shoal.index.errors import UnsupportedMetric
 from shoal.index.hnsw import HnswIndex
-from shoal.index.metrics import exact_distances, hnsw_supports
+from shoal.index.metrics import hnsw_supports
 from shoal.index.quantize import OFFSET, Int8Quantizer
-from shoal.index.rescore import rescore
 
 N, DIM, K = 2000, 32, 10
 
@@ -58,26 +60,28 @@ def test_recall_at_ef_64(data: tuple[np.ndarray, np.ndarray], metric: str, dtype
 
 
 def test_int8_rescoring_recovers_recall(data: tuple[np.ndarray, np.ndarray]) -> None:
+    """The engine ranks 4 x k int8 candidates by their exact float32 scores."""
     base, queries = data
     index = HnswIndex(DIM, "Cosine", dtype="i8")
     index.add(np.arange(N), base)
     cand, _ = index.search(queries, 4 * K, ef=64)
-    rows, dists = rescore(cand, queries, base, K, metric="Cosine")
+    col = VectorColumn(m.VectorParams(size=DIM, distance="Cosine"), N)
+    col.fill(0, base)
+    ranked = rank_candidates(
+        col,
+        cand,
+        cand >= 0,
+        queries,
+        np.full(len(queries), -2),
+        np.full(len(queries), 4 * K),
+        [K] * len(queries),
+    )
+    rows = np.stack([hits.rows for hits in ranked])  # type: ignore[union-attr]
+    dists = 1.0 - np.stack([hits.scores for hits in ranked])  # type: ignore[union-attr]
     expected = truth(base, queries, "Cosine")
     assert recall(rows, expected) >= recall(index.search(queries, K, ef=64)[0], expected)
     assert recall(rows, expected) >= 0.97
     np.testing.assert_allclose(dists, exact_distances(base[rows], queries, "Cosine"), atol=1e-5)
-
-
-def test_rescore_pads_and_orders() -> None:
-    matrix = np.eye(4, dtype=np.float32)
-    query = np.array([[0.0, 1.0, 0.5, 0.0]], dtype=np.float32)
-    rows, dists = rescore(np.array([[0, 2, -1, 1]]), query, matrix, 5, metric="Dot")
-    assert rows.tolist() == [[1, 2, 0, -1, -1]]
-    np.testing.assert_allclose(dists[0, :3], [0.0, 0.5, 1.0])
-    assert np.isinf(dists[0, 3:]).all()
-    rows, _ = rescore(np.array([[3, 0]]), query, matrix, 1, metric="Manhattan")
-    assert rows.tolist() == [[3]] or rows.tolist() == [[0]]  # tie at L1 = 2.5
 
 
 def test_update_is_reflected(data: tuple[np.ndarray, np.ndarray]) -> None:
@@ -112,27 +116,6 @@ def test_removed_rows_never_returned(data: tuple[np.ndarray, np.ndarray]) -> Non
     # Freed rows are reused by the engine: adding them back works.
     index.add(removed[:5], base[removed[:5]])
     assert index.contains(removed[:5]).all()
-
-
-def test_filtered_search_returns_only_allowed(data: tuple[np.ndarray, np.ndarray]) -> None:
-    base, queries = data
-    index = HnswIndex(DIM, "Cosine")
-    index.add(np.arange(N), base)
-    allowed = np.zeros(N, dtype=bool)
-    allowed[np.random.default_rng(1).choice(N, N // 4, replace=False)] = True
-    rows, _ = index.search(queries, K, ef=64, allowed=allowed)
-    assert (rows >= 0).all() and allowed[rows].all()
-    subset = np.flatnonzero(allowed)
-    assert recall(rows, subset[truth(base[subset], queries, "Cosine")]) >= 0.9
-    # Fewer allowed rows than k: all of them, then padding.
-    few = np.zeros(N + 10, dtype=bool)
-    few[[3, 5, 7]] = True
-    rows, dists = index.search(queries[:2], K, allowed=few)
-    assert sorted(rows[0, :3].tolist()) == [3, 5, 7]
-    assert (rows[:, 3:] == -1).all() and np.isinf(dists[:, 3:]).all()
-    # A mask shorter than the rows: rows past its end are not allowed.
-    rows, _ = index.search(queries[:2], K, allowed=np.ones(100, dtype=bool))
-    assert ((rows >= 0) & (rows < 100)).all()
 
 
 def test_small_and_empty_cases() -> None:
@@ -171,7 +154,7 @@ def test_bad_inputs_raise_typed_errors() -> None:
         index.add(np.array([0]), np.zeros((1, 7), np.float32))
     with pytest.raises(InvalidQuery, match=">= 0"):
         index.add(np.array([-1]), np.zeros((1, 8), np.float32))
-    with pytest.raises(InvalidQuery, match="rows but"):
+    with pytest.raises(InvalidQuery, match="keys but"):
         index.add(np.array([0, 1]), np.zeros((1, 8), np.float32))
     with pytest.raises(WrongVectorSize):
         index.search(np.zeros((2, 9), np.float32), 3)

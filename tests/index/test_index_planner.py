@@ -1,14 +1,15 @@
-"""planner.choose: exact for small collections, selective filters and explicit requests."""
+"""query.choose_method: exact for small collections, selective filters and explicit
+requests."""
 
 from __future__ import annotations
 
-from shoal.index.planner import (
+from shoal.engine.ann_settings import (
     EXACT_BELOW_BATCH,
     EXACT_BELOW_SINGLE,
     MIN_POST_FILTER_SHARE,
-    choose,
     vectors_kb,
 )
+from shoal.engine.query import choose_method as choose
 
 
 def test_full_scan_threshold_is_in_kilobytes() -> None:

@@ -12,7 +12,7 @@ import pytest
 from langchain_core.documents import Document
 from langchain_support import HashEmbeddings, hash_vector
 
-from shoal.engine import reads
+from shoal.engine.query import Searcher
 from shoal.errors import InvalidQuery
 from shoal.integrations.langchain import ShoalVectorStore
 
@@ -127,14 +127,14 @@ async def test_waiting_searches_hold_no_lists_of_floats(
     store = store_for(tmp_path, emb)
     await store.aadd_documents([Document(page_content=f"doc {i}") for i in range(20)])
     entered, release = threading.Event(), threading.Event()
-    run_queries = reads.run_queries
+    run_batch = Searcher.run_batch
 
     def gated(*args: object) -> object:
         entered.set()
         assert release.wait(30), "gate never released"
-        return run_queries(*args)  # type: ignore[arg-type]
+        return run_batch(*args)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(reads, "run_queries", gated)
+    monkeypatch.setattr(Searcher, "run_batch", gated)
     first = asyncio.create_task(store.asimilarity_search("doc 0", k=1))
     assert await asyncio.to_thread(entered.wait, 30)
     rest = [asyncio.create_task(store.asimilarity_search(f"doc {i}", k=1)) for i in range(1, 20)]

@@ -14,10 +14,10 @@ import subprocess
 import sys
 import threading
 from collections.abc import Callable, Iterator, MutableMapping
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-import anyio.to_thread
 import httpx
 import orjson
 import pytest
@@ -260,7 +260,10 @@ async def test_a_client_that_disconnects_abandons_its_work_and_frees_the_worker(
     app_db: Database, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # One worker thread: the request that follows can only run once the parked one let go.
-    anyio.to_thread.current_default_thread_limiter().total_tokens = 1
+    # (The test waits for its gates on threads of its own.)
+    loop = asyncio.get_running_loop()
+    loop.set_default_executor(ThreadPoolExecutor(1))
+    waits = ThreadPoolExecutor(2)
     populate(app_db)
     gate = Gate()
     monkeypatch.setitem(evaluate._LEAF_BUILDERS, t.FullText, gate.build)
@@ -277,9 +280,10 @@ async def test_a_client_that_disconnects_abandons_its_work_and_frees_the_worker(
     parked = asyncio.create_task(
         asgi_request(app, "/collections/c/points/count", {"filter": PARK}, gone)
     )
-    await asyncio.to_thread(gate.entered.wait)
+    await loop.run_in_executor(waits, gate.entered.wait)
     gone.set()  # the client goes away while the engine works on its request
-    await asyncio.to_thread(cancelled.wait)
+    await loop.run_in_executor(waits, cancelled.wait)
+    waits.shutdown()
     gate.release.set()
     answer = await parked
     assert answer[0]["status"] == 408

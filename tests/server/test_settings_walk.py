@@ -29,8 +29,8 @@ from starlette.testclient import TestClient
 from shoal import Client, errors
 from shoal import models as m
 from shoal.client._async.http import ERROR_TYPE_HEADER, error_from_response
-from shoal.engine import Collection, Database
-from shoal.engine.reads import PreparedQuery
+from shoal.engine import Database
+from shoal.engine.query import PreparedQuery, Searcher
 from shoal.server import ServerConfig, create_app
 
 SPEC = json.loads(SPEC_PATH.read_text())
@@ -708,14 +708,14 @@ def run(
 def seen(monkeypatch: pytest.MonkeyPatch) -> list[PreparedQuery]:
     """The queries the engine prepared during the test."""
     found: list[PreparedQuery] = []
-    prepare = Collection.prepare
+    prepare = Searcher.prepare
 
-    def spy(self: Collection, *args: Any, **kwargs: Any) -> PreparedQuery:
+    def spy(self: Searcher, *args: Any, **kwargs: Any) -> PreparedQuery:
         pq = prepare(self, *args, **kwargs)
         found.append(pq)
         return pq
 
-    monkeypatch.setattr(Collection, "prepare", spy)
+    monkeypatch.setattr(Searcher, "prepare", spy)
     return found
 
 

@@ -39,6 +39,7 @@ import numpy as np
 from pydantic import BaseModel, ValidationError
 
 from shoal import models as m
+from shoal.engine.support import schema_type
 from shoal.errors import (
     BadRequest,
     InvalidCollectionName,
@@ -56,6 +57,32 @@ M = TypeVar("M", bound=BaseModel)
 
 PointsSelectorLike = (
     m.PointIdsList | m.FilterSelector | m.Filter | str | Sequence[m.ExtendedPointId | uuid.UUID]
+)
+# What query_points takes as ``query``: a vector (a sequence of numbers or a 1-d numpy
+# array), a point id, a query object (Shoal's models, qdrant-client's, or their JSON), or
+# several vectors (a multivector).
+QueryLike = (
+    Sequence[float]
+    | np.ndarray
+    | m.ExtendedPointId
+    | uuid.UUID
+    | m.NearestQuery
+    | m.RecommendQuery
+    | m.DiscoverQuery
+    | m.ContextQuery
+    | m.OrderByQuery
+    | m.FusionQuery
+    | m.RrfQuery
+    | m.FormulaQuery
+    | m.SampleQuery
+    | m.RelevanceFeedbackQuery
+    | m.SparseVector
+    | m.Document
+    | m.Image
+    | m.InferenceObject
+    | Sequence[Sequence[float]]
+    | Mapping[str, Any]
+    | BaseModel
 )
 # A settings object: its JSON, or a pydantic model of it (Shoal's, or qdrant-client's).
 Settings = Mapping[str, Any] | BaseModel
@@ -76,11 +103,9 @@ _ERROR_OF_FIELD: dict[str, type[BadRequest]] = {
 }
 # Walked by check_payload (engine, HTTP transport) and by the engine's point checks.
 # A payload update's payload is checked (and put in stored form) where it is written.
-_NOT_WALKED_FIELDS = frozenset({"payload"})
+_NOT_WALKED = frozenset({"payload"})
 # A query is a vector (checked by the engine and the HTTP transport) or a point id.
 _QUERY_FIELDS = frozenset({"query", "nearest"})
-
-_SCHEMA_TYPES = frozenset(t.value for t in m.PayloadSchemaType)
 
 _shown_repr = reprlib.Repr()
 _shown_repr.maxstring = _shown_repr.maxother = 80
@@ -111,11 +136,19 @@ def bad_input(error: type[BadRequest], argument: str) -> Iterator[None]:
     """
     try:
         yield
-    except ValidationError as exc:
-        raise _from_validation(exc, error, argument) from None
-    except (TypeError, ValueError, OverflowError, RecursionError) as exc:
-        problem = shown(exc) if isinstance(exc, RecursionError) else str(exc)
-        raise error(f"Wrong input: {argument}: {problem}") from None
+    except _READING_ERRORS as exc:
+        raise _bad(exc, error, argument) from None
+
+
+_READING_ERRORS = (ValidationError, TypeError, ValueError, OverflowError, RecursionError)
+
+
+def _bad(exc: Exception, error: type[BadRequest], argument: str) -> BadRequest:
+    """The typed error for what reading ``argument`` raised (see ``bad_input``)."""
+    if isinstance(exc, ValidationError):
+        return _from_validation(exc, error, argument)
+    problem = shown(exc) if isinstance(exc, RecursionError) else str(exc)
+    return error(f"Wrong input: {argument}: {problem}")
 
 
 def _from_validation(exc: ValidationError, error: type[BadRequest], what: str) -> BadRequest:
@@ -151,8 +184,10 @@ def build(model: type[M], error: type[BadRequest] = BadRequest, /, **fields: Any
     Raises:
         BadRequest: ``error`` or its refinement, naming the field and the value.
     """
-    with bad_input(error, model.__name__):
+    try:  # bad_input's work, without a context manager on every request's path
         body = model.model_validate(fields)
+    except _READING_ERRORS as exc:
+        raise _bad(exc, error, model.__name__) from None
     check_sendable(body, error)
     return body
 
@@ -168,87 +203,91 @@ def as_model(value: Any, model: type[M], error: type[BadRequest] = BadRequest) -
     return body
 
 
-class _Unsendable(Exception):
-    """A value JSON cannot carry; ``path`` is filled in while unwinding."""
-
-    def __init__(self, problem: str) -> None:
-        super().__init__(problem)
-        self.problem = problem
-        self.path: list[str | int] = []
-
-
 def check_sendable(body: BaseModel, error: type[BadRequest] = BadRequest) -> None:
     """Refuse what JSON cannot carry anywhere in ``body`` (points and payloads excepted,
     see the module docstring).
 
     Raises:
         BadRequest: ``error`` or its refinement, naming the key path and the value.
+        InvalidPointId: a query's point id that is no valid id.
     """
-    try:
-        _sendable(body, 1)
-    except _Unsendable as bad:
-        path = list(reversed(bad.path))
+    found = _unsendable(body)
+    if found is not None:
+        path, problem = found
         where = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in path)
         raise _refined(path, error)(
-            f"Wrong input for {type(body).__name__}: {where.lstrip('.')}: {bad.problem}"
-        ) from None
+            f"Wrong input for {type(body).__name__}: {where.lstrip('.')}: {problem}"
+        )
 
 
-def _sendable(value: Any, depth: int) -> None:
-    if value is None or isinstance(value, (bool, Enum, date)):
-        return
-    if isinstance(value, int):
-        if not INT_MIN <= value <= INT_MAX:
-            raise _Unsendable(f"the integer {value} is outside the 64-bit range")
-    elif isinstance(value, float):
-        if not math.isfinite(value):
-            raise _Unsendable(f"{value} is not a finite number")
-    elif isinstance(value, str):
-        _unicode(value)
-    elif depth > MAX_REQUEST_DEPTH:
-        raise _Unsendable(f"nested deeper than {MAX_REQUEST_DEPTH} levels")
-    elif isinstance(value, (m.PointStruct, m.Batch)):
-        return
-    elif isinstance(value, BaseModel):
-        for name, item in value.__dict__.items():
-            skipped = name in _NOT_WALKED_FIELDS and isinstance(value, m.SetPayload)
-            if item is not None and item is not True and not skipped:
-                _sendable_item(name, item, depth, name in _QUERY_FIELDS)
-    elif isinstance(value, dict):
-        for key, item in value.items():
-            if not isinstance(key, str):
-                raise _Unsendable(f"the key {shown(key)} is not a string")
-            _sendable_item(key, item, depth, False)
-    elif isinstance(value, (list, tuple)):
-        for i, item in enumerate(value):
-            _sendable_item(i, item, depth, False)
-    else:
-        raise _Unsendable(f"a {type(value).__name__} is not a JSON value")
+def _unsendable(body: BaseModel) -> tuple[list[str | int], str] | None:
+    """The key path and problem of the first value (depth first, in order) of ``body``
+    that JSON cannot carry, or None. One walk with an explicit stack, not a call per value:
+    it runs on every request."""
+    stack: list[tuple[Any, int, tuple[str | int, ...]]] = [(body, 1, ())]
+    while stack:
+        value, depth, path = stack.pop()
+        problem = None
+        if value is None or isinstance(value, (bool, Enum, date)):
+            continue
+        if isinstance(value, int):
+            if not INT_MIN <= value <= INT_MAX:
+                problem = f"the integer {value} is outside the 64-bit range"
+        elif isinstance(value, float):
+            if not math.isfinite(value):
+                problem = f"{value} is not a finite number"
+        elif isinstance(value, str):
+            problem = None if value.isascii() else _unicode_problem(value)
+        elif depth > MAX_REQUEST_DEPTH:
+            problem = f"nested deeper than {MAX_REQUEST_DEPTH} levels"
+        elif isinstance(value, (m.PointStruct, m.Batch)):
+            continue
+        elif isinstance(value, BaseModel):
+            children = []
+            payload_body = isinstance(value, m.SetPayload)
+            for name, item in value.__dict__.items():
+                if item is None or item is True or (payload_body and name in _NOT_WALKED):
+                    continue
+                if name in _QUERY_FIELDS and isinstance(item, (int, str)):
+                    canonical_id(item)  # a point id
+                elif name not in _QUERY_FIELDS or not isinstance(item, (list, np.ndarray)):
+                    children.append((item, depth + 1, (*path, name)))  # a vector: downstream
+            stack.extend(reversed(children))
+        elif isinstance(value, dict):
+            children = []
+            for key, item in value.items():  # each key is checked just before its value
+                if isinstance(key, str):
+                    children.append((key, depth, (*path, key)))
+                    children.append((item, depth + 1, (*path, key)))
+                else:
+                    children.append((_KeyNotText(key), depth, path))
+            stack.extend(reversed(children))
+        elif isinstance(value, (list, tuple)):
+            for i in range(len(value) - 1, -1, -1):
+                stack.append((value[i], depth + 1, (*path, i)))
+        elif isinstance(value, _KeyNotText):
+            problem = f"the key {shown(value.key)} is not a string"
+        else:
+            problem = f"a {type(value).__name__} is not a JSON value"
+        if problem is not None:
+            return list(path), problem
+    return None
 
 
-def _sendable_item(key: str | int, value: Any, depth: int, query: bool) -> None:
+class _KeyNotText:
+    """A dict key that is not a string, as ``_unsendable`` meets it in its walk."""
+
+    def __init__(self, key: Any) -> None:
+        self.key = key
+
+
+def _unicode_problem(text: str) -> str | None:
+    """Why ``text`` cannot be sent (a lone surrogate), or None."""
     try:
-        if isinstance(key, str):
-            _unicode(key)
-        if not query:
-            _sendable(value, depth + 1)
-        elif isinstance(value, (int, str)):  # a point id
-            canonical_id(value)
-        elif not isinstance(value, (list, np.ndarray)):  # a vector is checked downstream
-            _sendable(value, depth + 1)
-    except _Unsendable as bad:
-        bad.path.append(key)
-        raise
-
-
-def _unicode(text: str) -> None:
-    if not text.isascii():
-        try:
-            text.encode("utf-8")
-        except UnicodeEncodeError as exc:
-            raise _Unsendable(
-                f"{text!r:.60} is not valid Unicode (a lone surrogate at index {exc.start})"
-            ) from None
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        return f"{text!r:.60} is not valid Unicode (a lone surrogate at index {exc.start})"
+    return None
 
 
 # ------------------------------------------------------------- single arguments
@@ -271,7 +310,8 @@ def collection_name(value: Any) -> str:
         raise InvalidCollectionName(
             f"Wrong input: collection name {value!r:.80} contains the forbidden character '/'"
         )
-    _text(value, "collection name", InvalidCollectionName)
+    if not value.isascii():
+        _text(value, "collection name", InvalidCollectionName)
     return value
 
 
@@ -314,10 +354,9 @@ def items(value: Any, argument: str, expected: str, error: type[BadRequest]) -> 
 
 
 def _text(value: str, what: str, error: type[BadRequest]) -> None:
-    try:
-        _unicode(value)
-    except _Unsendable as bad:
-        raise error(f"Wrong input: {what} {bad.problem}") from None
+    problem = None if value.isascii() else _unicode_problem(value)
+    if problem is not None:
+        raise error(f"Wrong input: {what} {problem}")
 
 
 def flag(value: Any, name: str) -> bool:
@@ -333,18 +372,17 @@ def flag(value: Any, name: str) -> bool:
 
 def field_schema(value: Any) -> m.PayloadSchemaType | dict[str, Any] | None:
     """A payload index's schema: a ``PayloadSchemaType``, its name, or ``{"type": name,
-    ...}``.
+    ...}`` (its type checked as the engine checks it).
 
     Raises:
         InvalidConfig: naming the unknown type.
     """
     if value is None or isinstance(value, m.PayloadSchemaType):
         return value
-    kind = value.get("type") if isinstance(value, dict) else value
-    if not isinstance(kind, str) or kind not in _SCHEMA_TYPES:
-        allowed = ", ".join(t.value for t in m.PayloadSchemaType)
-        raise InvalidConfig(f"Wrong input: field_schema type {shown(kind)} is not one of {allowed}")
-    return value if isinstance(value, dict) else m.PayloadSchemaType(kind)
+    if isinstance(value, dict):
+        schema_type(value.get("type"))
+        return value
+    return schema_type(value)
 
 
 def settings_arg(value: Any) -> Any:
@@ -418,7 +456,7 @@ def payload_target(value: PointsSelectorLike) -> tuple[list[m.ExtendedPointId] |
     return None, sel.filter
 
 
-def query_arg(value: Any) -> m.QueryInterface | None:
+def query_arg(value: QueryLike | None) -> m.QueryInterface | None:
     """A query: a vector (list or numpy array), a point id, or a query object (Shoal's
     ``NearestQuery``, ``RecommendQuery``..., qdrant-client's, or its JSON)."""
     if value is None or isinstance(value, BaseModel):

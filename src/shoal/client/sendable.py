@@ -17,6 +17,7 @@ import numpy as np
 from pydantic import BaseModel
 
 from shoal import models as m
+from shoal.codec import float_rows
 from shoal.errors import InvalidVector
 from shoal.ids import canonical_id
 
@@ -116,7 +117,7 @@ def _vector(raw: Any, name: str, point: object) -> list[float]:
         if isinstance(raw, np.ndarray):
             arr = raw.astype(np.float64) if raw.dtype.kind in "fiub" else None
         else:
-            arr = m.float_rows([raw], len(raw))[0] if isinstance(raw, (list, tuple)) else None
+            arr = float_rows([raw], len(raw))[0] if isinstance(raw, (list, tuple)) else None
     except (TypeError, ValueError, OverflowError):
         arr = None
     if arr is None or arr.ndim != 1:

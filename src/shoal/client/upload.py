@@ -17,7 +17,7 @@ import numpy as np
 
 from shoal import models as m
 from shoal.client.convert import as_model, bad_input, point_id
-from shoal.errors import BadRequest, InvalidVector, NotSupported, ShoalError
+from shoal.errors import BadRequest, InvalidPayload, InvalidVector, NotSupported, ShoalError
 
 
 def check_upload_options(parallel: int, method: str | None, max_retries: int) -> None:
@@ -113,6 +113,11 @@ def _column_batches(
             raise BadRequest(
                 f"Wrong input: upload_collection got fewer ids or payloads than vectors "
                 f"(a batch of {n} vectors has {len(batch_ids)} ids, {len(payloads)} payloads)"
+            )
+        bad = next((p for p in payloads if p is not None and not isinstance(p, dict)), None)
+        if bad is not None:  # checked here: the engine would check the vectors first
+            raise InvalidPayload(
+                f"Wrong input: upload_collection payloads must be dicts, got {bad!r:.80}"
             )
         cols: Any = _named_columns(rows) if isinstance(rows[0], dict) else rows
         yield m.Batch.model_construct(ids=batch_ids, vectors=cols, payloads=payloads)

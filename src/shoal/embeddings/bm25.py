@@ -36,7 +36,6 @@ multiply-add (its last bit can differ).
 
 from __future__ import annotations
 
-import asyncio
 import math
 import struct
 from collections import Counter
@@ -48,6 +47,7 @@ from typing import Any
 import mmh3
 
 from shoal import models as m
+from shoal.concurrency import embedding_executor, run_in_thread
 from shoal.embeddings.inputs import check_texts
 from shoal.errors import InvalidConfig, NotSupported
 from shoal.text import Analyzer, AnalyzerParams, parse_stemmer, parse_stopwords
@@ -285,7 +285,7 @@ class BM25:
         return _sparse(indices, [1.0] * len(indices))
 
     async def aembed_documents(self, texts: Sequence[str]) -> list[m.SparseVector]:
-        """Encode documents on a worker thread, keeping the event loop free.
+        """Encode documents on the embedding threads, keeping the event loop free.
 
         Args:
             texts: the documents.
@@ -297,10 +297,12 @@ class BM25:
             TypeError: ``texts`` is a single string or an item is not a str (names its index).
         """
         # Copied so a caller mutating its list while we await cannot change the input.
-        return await asyncio.to_thread(self.embed_documents, check_texts(texts))
+        return await run_in_thread(
+            self.embed_documents, check_texts(texts), executor=embedding_executor()
+        )
 
     async def aembed_query(self, text: str) -> m.SparseVector:
-        """Encode a search query on a worker thread, keeping the event loop free.
+        """Encode a search query on the embedding threads, keeping the event loop free.
 
         Args:
             text: the query.
@@ -311,7 +313,7 @@ class BM25:
         Raises:
             TypeError: ``text`` is not a str.
         """
-        return await asyncio.to_thread(self.embed_query, text)
+        return await run_in_thread(self.embed_query, text, executor=embedding_executor())
 
 
 def _sparse(indices: list[int], values: list[float]) -> m.SparseVector:

@@ -8,7 +8,6 @@ the last hidden state, then L2 normalisation, 384 float32 dimensions.
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import os
 import threading
@@ -19,6 +18,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from shoal.concurrency import embedding_executor, run_in_thread
 from shoal.embeddings.inputs import check_texts
 from shoal.errors import EmbeddingError
 
@@ -254,7 +254,7 @@ class MiniLM:
         return result
 
     async def aembed_documents(self, texts: list[str]) -> list[list[float]]:
-        """Embed documents on a worker thread, keeping the event loop free.
+        """Embed documents on the embedding threads, keeping the event loop free.
 
         Args:
             texts: the documents.
@@ -267,10 +267,12 @@ class MiniLM:
             EmbeddingError: the model cannot be loaded or run.
         """
         # Copied so a caller mutating its list while we await cannot change the input.
-        return await asyncio.to_thread(self.embed_documents, check_texts(texts))
+        return await run_in_thread(
+            self.embed_documents, check_texts(texts), executor=embedding_executor()
+        )
 
     async def aembed_query(self, text: str) -> list[float]:
-        """Embed a search query on a worker thread, keeping the event loop free.
+        """Embed a search query on the embedding threads, keeping the event loop free.
 
         Args:
             text: the query.
@@ -282,4 +284,4 @@ class MiniLM:
             TypeError: ``text`` is not a str.
             EmbeddingError: the model cannot be loaded or run.
         """
-        return await asyncio.to_thread(self.embed_query, text)
+        return await run_in_thread(self.embed_query, text, executor=embedding_executor())

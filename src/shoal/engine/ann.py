@@ -41,20 +41,18 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import NamedTuple
 
 import numpy as np
 
 from shoal import models as m
+from shoal.engine.ann_settings import AnnSettings, resolve_settings
 from shoal.engine.state import Applied, CollectionState, VectorColumn
-from shoal.errors import InvalidConfig
-from shoal.index import HnswConfig, HnswIndex, Int8Quantizer, SnapshotError, hnsw_supports
+from shoal.index import HnswIndex, Int8Quantizer, SnapshotError
 from shoal.index.errors import SnapshotStale
-from shoal.index.hnsw import DEFAULT_EF_CONSTRUCT, DEFAULT_M, DTYPES, MIN_FIT_ROWS
-from shoal.index.metrics import DOT, metric_name
+from shoal.index.metrics import DOT
 from shoal.index.native import usearch_index
-from shoal.index.planner import EXACT_BELOW_BATCH, vectors_kb
-from shoal.index.quantize import DEFAULT_PERCENTILE, OFFSET, SYMMETRIC
+from shoal.index.quantize import OFFSET, SYMMETRIC
 from shoal.index.snapshot import read_manifest
 
 logger = logging.getLogger("shoal.engine")
@@ -94,178 +92,12 @@ _SAFE = re.compile(r"[A-Za-z0-9_]{1,64}")
 _EMPTY = np.zeros(0, dtype=np.int64)
 
 
-@dataclass(frozen=True)
-class AnnSettings:
-    """HNSW settings of one vector, resolved from the collection and vector configs.
+class SearchableIndex(NamedTuple):
+    """An HNSW index keyed by point serial, and the rows it has not caught up with yet
+    (queries score those exactly)."""
 
-    Attributes:
-        enabled: an index may be built (a supported distance and ``m != 0``).
-        dim, metric: of the vector.
-        m, ef_construct: graph parameters (vector-level ``hnsw_config`` overrides the
-            collection's, as in Qdrant).
-        full_scan_threshold_kb: below this many KB of vectors search exactly; None uses the
-            crossover measured on this machine (``shoal.index.planner``).
-        dtype: index storage type: "f16" (default), "bf16", "f32" or "i8".
-        threads: ``hnsw_config.max_indexing_threads``: threads a bulk build uses (0: every
-            core); a small backlog is always indexed with one.
-        percentile: the int8 scaling clips each dimension at this percentile (the scalar
-            quantization's ``quantile`` times 100).
-        indexing_threshold_kb: ``optimizers_config.indexing_threshold``: no index below this
-            many KB of vectors, none at all for 0; None: ``full_scan_threshold_kb`` decides.
-    """
-
-    enabled: bool
-    dim: int
-    metric: str
-    m: int
-    ef_construct: int
-    full_scan_threshold_kb: int | None
-    dtype: str
-    threads: int = 0
-    percentile: float = DEFAULT_PERCENTILE
-    indexing_threshold_kb: int | None = None
-
-    def hnsw_config(self) -> HnswConfig:
-        """The configuration a snapshot must have been built with to be loaded."""
-        return HnswConfig(self.dim, self.metric, self.m, self.ef_construct, self.dtype)
-
-    def wants_index(self, n_vectors: int) -> bool:
-        """Whether a column of ``n_vectors`` is big enough to be worth an index."""
-        if not self.enabled or n_vectors <= 0:
-            return False
-        if self.dtype == "i8" and n_vectors < MIN_FIT_ROWS:
-            return False  # too few vectors to fit the int8 scaling on
-        if self.indexing_threshold_kb is not None and (
-            self.indexing_threshold_kb == 0  # Qdrant's "never index"
-            or vectors_kb(n_vectors, self.dim) < self.indexing_threshold_kb
-        ):
-            return False
-        if self.full_scan_threshold_kb is not None:
-            return vectors_kb(n_vectors, self.dim) >= self.full_scan_threshold_kb
-        return n_vectors >= EXACT_BELOW_BATCH
-
-
-def resolve_settings(config: m.CreateCollection, params: m.VectorParams) -> AnnSettings:
-    """HNSW settings of one vector of a collection.
-
-    Args:
-        config: the collection's configuration (its ``hnsw_config`` and
-            ``quantization_config`` are the defaults).
-        params: the vector's parameters (its own ``hnsw_config`` / ``quantization_config``
-            override the collection's).
-
-    Returns:
-        The resolved settings.
-
-    Raises:
-        InvalidConfig: for out-of-range HNSW parameters or an unknown quantization config.
-    """
-    coll = config.hnsw_config or m.HnswConfigDiff()
-    own = params.hnsw_config or m.HnswConfigDiff()
-
-    def pick(name: str) -> Any:
-        value = getattr(own, name)
-        return value if value is not None else getattr(coll, name)
-
-    links = pick("m")
-    links = DEFAULT_M if links is None else links
-    ef_construct = pick("ef_construct")
-    ef_construct = DEFAULT_EF_CONSTRUCT if ef_construct is None else ef_construct
-    threshold = pick("full_scan_threshold")
-    # Qdrant's m=0 switches the graph off: the vector is always searched exactly.
-    if links != 0 and not 2 <= links <= 1024:
-        raise InvalidConfig(
-            f"Wrong input: hnsw_config.m={links} is out of range; expected 0 (no index) or 2..1024"
-        )
-    if not 4 <= ef_construct <= 1 << 20:
-        raise InvalidConfig(
-            f"Wrong input: hnsw_config.ef_construct={ef_construct} is out of range 4..{1 << 20}"
-        )
-    if threshold is not None and threshold < 0:
-        raise InvalidConfig(f"Wrong input: hnsw_config.full_scan_threshold={threshold} is < 0")
-    threads = pick("max_indexing_threads") or 0
-    if not 0 <= threads <= 4096:
-        raise InvalidConfig(
-            f"Wrong input: hnsw_config.max_indexing_threads={threads} is out of range 0..4096"
-        )
-    quantization = params.quantization_config
-    if quantization is None:
-        quantization = config.quantization_config
-    return AnnSettings(
-        enabled=hnsw_supports(params.distance) and links != 0,
-        dim=params.size,
-        metric=metric_name(params.distance),
-        m=links,
-        ef_construct=ef_construct,
-        full_scan_threshold_kb=threshold,
-        dtype=index_dtype(quantization),
-        threads=threads,
-        percentile=_percentile(quantization),
-        indexing_threshold_kb=_indexing_threshold(config.optimizers_config),
-    )
-
-
-def _percentile(quantization: dict[str, Any] | None) -> float:
-    scalar = (quantization or {}).get("scalar")
-    quantile = scalar.get("quantile") if isinstance(scalar, dict) else None
-    if quantile is None:
-        return DEFAULT_PERCENTILE
-    if (
-        isinstance(quantile, bool)
-        or not isinstance(quantile, (int, float))
-        or not (0.5 <= quantile <= 1.0)
-    ):
-        raise InvalidConfig(
-            f"Wrong input: quantization_config.scalar.quantile={quantile!r}; expected a "
-            "number in [0.5, 1] (Qdrant's range)"
-        )
-    return float(quantile) * 100.0
-
-
-def _indexing_threshold(optimizers: dict[str, Any] | None) -> int | None:
-    value = (optimizers or {}).get("indexing_threshold")
-    if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 0):
-        raise InvalidConfig(
-            f"Wrong input: optimizers_config.indexing_threshold={value!r}; expected an "
-            "integer >= 0 (KB of vectors; 0: no index)"
-        )
-    return value
-
-
-def index_dtype(quantization: dict[str, Any] | None) -> str:
-    """The index storage type a ``quantization_config`` asks for.
-
-    Qdrant's ``{"scalar": {"type": "int8", ...}}`` gives "i8" (Shoal's own int8 scaling);
-    ``{"shoal": {"index_dtype": "f16" | "bf16" | "f32" | "i8"}}`` (a Shoal extension) picks
-    any. ``product`` and ``binary`` keep the default "f16": new collections cannot have them
-    (``shoal.engine.support`` refuses them), collections created before that still open.
-    Final scores are always computed from the float32 vectors, whatever the index stores.
-
-    Raises:
-        InvalidConfig: an unknown or malformed quantization config.
-    """
-    if not quantization:
-        return "f16"
-    (kind, body), *rest = quantization.items()
-    if rest or not isinstance(body, dict):
-        raise InvalidConfig(
-            f"Wrong input: quantization_config {quantization!r}; expected one of "
-            "{'scalar': {...}}, {'product': {...}}, {'binary': {...}}, {'shoal': {...}}"
-        )
-    if kind == "scalar":
-        if body.get("type") != "int8":
-            raise InvalidConfig(
-                f"Wrong input: scalar quantization type {body.get('type')!r}; expected 'int8'"
-            )
-        return "i8"
-    if kind in ("product", "binary"):
-        return "f16"
-    if kind == "shoal" and body.get("index_dtype") in DTYPES:
-        return str(body["index_dtype"])
-    raise InvalidConfig(
-        f"Wrong input: quantization_config {quantization!r}; expected scalar int8, product, "
-        f"binary, or {{'shoal': {{'index_dtype': one of {DTYPES}}}}}"
-    )
+    hnsw: HnswIndex
+    backlog: np.ndarray
 
 
 class VectorAnn:
@@ -291,6 +123,7 @@ class VectorAnn:
         self.chunk = min(FIRST_CHUNK, self.max_chunk)
 
     def backlog(self) -> int:
+        """Serials the index has not caught up with (queued, or being applied)."""
         return len(self.pending) + len(self.inflight)
 
 
@@ -332,10 +165,15 @@ class CollectionAnn:
         self._busy = False
         self._paused = False
         self.error: BaseException | None = None
+        # Per vector, its index while it has no backlog: what queries search (read without
+        # a lock: set by the indexer when it catches up, removed under the state's write
+        # lock when a commit gives it a backlog, so a query holding the read lock sees it
+        # only while it holds every committed vector).
+        self.caught_up: dict[str, SearchableIndex] = {}
         # How queries were answered: "exact", "hnsw", and "fallback" (an HNSW answer came
-        # back short and the query was answered exactly). Counted under the search batch
-        # (one batch at a time per collection); for tests and diagnostics.
-        self.plans: Counter[str] = Counter()
+        # back short and the query was answered exactly). For tests and diagnostics: batches
+        # that run at once may lose a count.
+        self.search_methods: Counter[str] = Counter()
 
     # ------------------------------------------------------------------- lifecycle
 
@@ -418,6 +256,7 @@ class CollectionAnn:
                     rows = np.flatnonzero(col.present[: st.high])
                     va.pending = set(st.serial[rows].tolist())
                     va.tracking = True
+                self._publish(va)
                 work = work or bool(va.pending)
             if work:
                 if self._thread is None:
@@ -429,7 +268,7 @@ class CollectionAnn:
 
     # ------------------------------------------------------------------- queries
 
-    def searchable(self, name: str) -> tuple[HnswIndex, np.ndarray] | None:
+    def searchable_index(self, name: str) -> SearchableIndex | None:
         """The index of a vector and the rows it has not caught up with (to score exactly),
         or None when there is no index or the backlog is too big (search exactly).
 
@@ -448,7 +287,7 @@ class CollectionAnn:
             serials = np.concatenate(
                 [np.fromiter(va.pending, np.int64, len(va.pending)), va.inflight]
             )
-        return index, _present_rows(st, col, serials)
+        return SearchableIndex(index, _present_rows(st, col, serials))
 
     def status(self) -> m.CollectionStatus:
         """Green when every index a vector wants is caught up, yellow while one is being
@@ -529,6 +368,7 @@ class CollectionAnn:
                 self.error = exc
                 for va in self.vectors.values():
                     va.index = None
+                    self._publish(va)
                 self._busy = False
                 self._cond.notify_all()
 
@@ -583,7 +423,15 @@ class CollectionAnn:
             va.inflight = _EMPTY
             va.dirty = True
             va.added_since_save += size
+            self._publish(va)
             self._cond.notify_all()
+
+    def _publish(self, va: VectorAnn) -> None:
+        """Keep ``caught_up`` in step with ``va``'s backlog (``_cond`` held)."""
+        if va.index is not None and not va.pending and not len(va.inflight):
+            self.caught_up[va.name] = SearchableIndex(va.index, _EMPTY)
+        else:
+            self.caught_up.pop(va.name, None)
 
     def _new_index(
         self, settings: AnnSettings, col: VectorColumn, st: CollectionState

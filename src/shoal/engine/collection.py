@@ -7,34 +7,27 @@ Thread-safe: writes go through the group committer, reads take the state's read 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
 import numpy as np
+from typing_extensions import assert_never
 
 from shoal import models as m
-from shoal.engine import reads
+from shoal.codec import DEFAULT_VECTOR, StoredLayout, check_vector_rows, check_vectors
+from shoal.concurrency import Batcher
+from shoal.engine import records
 from shoal.engine.ann import CollectionAnn, StoredVectorSeqs
-from shoal.engine.coalesce import Coalescer
-from shoal.engine.deadline import NO_DEADLINE, Deadline, latest
-from shoal.engine.filter_plan import FilterCache
-from shoal.engine.filtering import compiled_filter, predicate_for, with_deadline
+from shoal.engine.deadline import NO_DEADLINE, Deadline
+from shoal.engine.filtering import Filters, with_deadline
 from shoal.engine.limits import Limits
 from shoal.engine.payload_index import PayloadIndexes
-from shoal.engine.points import (
-    DEFAULT_VECTOR,
-    check_limit,
-    check_vector_rows,
-    check_vectors,
-    ids_of,
-    points_from_batch,
-)
-from shoal.engine.query_plan import QueryContext
+from shoal.engine.points import ids_of, points_from_batch
+from shoal.engine.query import Query, Searcher, check_limit
 from shoal.engine.state import DELETED, CollectionState, Row
-from shoal.engine.support import check_query, check_shard_key, check_upsert
-from shoal.engine.writes import Changes, GroupCommitter, Plan, View, all_or_nothing
+from shoal.engine.support import check_shard_key, check_upsert, field_index_type
+from shoal.engine.writes import Changes, GroupCommitter, MakeChanges, View, all_or_nothing
 from shoal.errors import (
-    BadRequest,
     InvalidPayload,
     InvalidQuery,
     Overloaded,
@@ -42,13 +35,12 @@ from shoal.errors import (
 )
 from shoal.filters.tree import parse_key
 from shoal.ids import PointId, canonical_id
-from shoal.payloads import MAX_PAYLOAD_DEPTH, check_payload, check_text
+from shoal.payloads import MAX_PAYLOAD_DEPTH, check_payload, check_text, json_copy
 from shoal.storage import COMMIT_SEQ, NEXT_SERIAL, VSEQ_SINCE, CollectionStore, decode_id
 
 Item = TypeVar("Item")
 T = TypeVar("T")
-_PENDING = m.QueryResponse(points=[])  # placeholder until a prepared query's result lands
-_Search = tuple[m.QueryRequest, "Deadline | None"]  # a query as the coalescer holds it
+_Write = tuple[m.UpdateOperation, "Deadline | None"]  # a write and its deadline
 DEFAULT_HNSW = {"m": 16, "ef_construct": 100, "full_scan_threshold": 10000}
 
 
@@ -79,14 +71,12 @@ class Collection:
             dict(vectors) if isinstance(vectors, dict) else {DEFAULT_VECTOR: vectors}  # type: ignore[dict-item]
         )
         self.state = CollectionState(self.vector_params)
-        self.writer = GroupCommitter(self.state, None, list(self.vector_params))
+        layout = StoredLayout(self.vector_params)
         self.payload_indexes: dict[str, m.PayloadSchemaType] = {}
         self.payload_index = PayloadIndexes()
-        self.filters = FilterCache()
-        loaded = None
-        if store is not None:
-            loaded = self._load(store)
-            self.writer = GroupCommitter(self.state, store, list(self.vector_params))
+        self.filters = Filters(self.limits)
+        loaded = None if store is None else self._load(store, layout)
+        self.writer = GroupCommitter(self.state, store, layout)
         for field, schema in self.payload_indexes.items():
             self.payload_index.create(self.state, field, schema)
         self.ann = CollectionAnn(
@@ -100,10 +90,14 @@ class Collection:
             lambda applied: self.payload_index.on_apply(self.state, applied),
             self.ann.on_apply,
         ]
-        self._invalid_cache: dict[str, tuple[int, np.ndarray]] = {}
-        self.searches: Coalescer[_Search, m.QueryResponse] = Coalescer(self._run_query_batch)
+        self.searcher = Searcher(
+            self.state, self.vector_params, self.ann, self.payload_index, self.filters, self.writer
+        )
+        # Queries of threads that call the engine directly (the server): the clients' own
+        # batchers call searcher.run_batch.
+        self.searches: Batcher[Query, m.QueryResponse] = Batcher(self.searcher.run_batch)
 
-    def _load(self, store: CollectionStore) -> StoredVectorSeqs:
+    def _load(self, store: CollectionStore, layout: StoredLayout) -> StoredVectorSeqs:
         """Load every stored point; returns what the ANN snapshots need to catch up."""
         # In batches: vectors go into the matrices a block at a time, not point by point.
         self.state.reserve(store.count())
@@ -117,7 +111,7 @@ class Collection:
                 cols.versions,
                 cols.serials,
                 cols.payloads,
-                self.writer.unpack_many(cols.vectors),
+                layout.unpack_many(cols.vectors),
             )
         self.state.generation += 1
         self.state.next_serial = max(self.state.next_serial, store.counter(NEXT_SERIAL))
@@ -203,119 +197,121 @@ class Collection:
         status = m.UpdateStatus.COMPLETED if wait else m.UpdateStatus.ACKNOWLEDGED
         return m.UpdateResult(operation_id=op_id, status=status)
 
-    def _write(self, plan: Plan, wait: bool, size: int = 1) -> m.UpdateResult:
+    def _write(self, make: MakeChanges, wait: bool, size: int = 1) -> m.UpdateResult:
         self.check_failed()
-        return self._result(self.writer.submit(plan, wait, size), wait)
+        return self._result(self.writer.submit(make, wait, size), wait)
 
     def write_many(
-        self, ops: Sequence[tuple[str, tuple[Any, ...]]], wait: bool = True, block: bool = True
+        self,
+        ops: Sequence[m.UpdateOperation],
+        wait: bool = True,
+        block: bool = True,
+        deadlines: Sequence[Deadline | None] | None = None,
     ) -> list[m.UpdateResult | BaseException]:
-        """Several writes in one group commit, e.g. ``[("upsert", (points,)), ...]``.
-
-        Each op names a ``plan_<op>`` method and its arguments. Returns one result or
-        exception per op: a bad write fails alone, the others commit together.
+        """Independent writes in one group commit (the concurrent writes of several callers):
+        a bad write fails alone, the others commit together.
 
         Args:
-            ops: the writes.
+            ops: the writes, as Qdrant's update operations.
             wait: as in ``upsert``.
             block: with ``wait=False``, wait for room in a full write queue (True) or
                 fail those writes with ``Overloaded`` (False, for the server's 429).
-        """
-        return self._after_failures(ops, lambda ops: self._write_planned(ops, wait, block))
+            deadlines: per op, when choosing its points by filter must stop (None: no
+                time limit).
 
-    def _write_planned(
-        self, ops: Sequence[tuple[str, tuple[Any, ...]]], wait: bool, block: bool
+        Returns:
+            One result or exception per op.
+        """
+        timed = [None] * len(ops) if deadlines is None else deadlines
+        items = list(zip(ops, timed, strict=True))
+        return self._after_failures(items, lambda items: self._write_each(items, wait, block))
+
+    def _write_each(
+        self, items: Sequence[_Write], wait: bool, block: bool
     ) -> list[m.UpdateResult | BaseException]:
-        plans = self._plans(ops)
+        prepared = self._prepare(items)
         outcomes: dict[int, m.UpdateResult | BaseException] = {
-            i: p for i, p in enumerate(plans) if isinstance(p, BaseException)
+            i: p for i, p in enumerate(prepared) if isinstance(p, BaseException)
         }
-        planned = [(i, p) for i, p in enumerate(plans) if not isinstance(p, BaseException)]
+        ready = [(i, p) for i, p in enumerate(prepared) if not isinstance(p, BaseException)]
         try:
-            done = self.writer.submit_many([p for _, p in planned], wait, block)
+            done = self.writer.submit_many([p for _, p in ready], wait, block)
         except Overloaded as exc:
-            done = [exc] * len(planned)
-        for (i, _), outcome in zip(planned, done, strict=True):
+            done = [exc] * len(ready)
+        for (i, _), outcome in zip(ready, done, strict=True):
             outcomes[i] = (
                 outcome if isinstance(outcome, BaseException) else self._result(outcome, wait)
             )
-        return [outcomes[i] for i in range(len(plans))]
-
-    def write_atomic(
-        self, ops: Sequence[tuple[str, tuple[Any, ...]]], wait: bool = True
-    ) -> list[m.UpdateResult]:
-        """Several writes applied in order as one: all of them or, if any is rejected,
-        none (Qdrant's ``points/batch``). One result per op, all with the same operation id.
-
-        Raises:
-            The first rejected op's error.
-        """
-        ready = []
-        for planned in self._plans(ops):
-            if isinstance(planned, BaseException):
-                raise planned
-            ready.append(planned)
-        combined = all_or_nothing([plan for plan, _ in ready])
-        result = self._write(combined, wait, sum(size for _, size in ready))
-        return [result] * len(ready)
+        return [outcomes[i] for i in range(len(prepared))]
 
     def batch_update(
         self, operations: Sequence[m.UpdateOperation], wait: bool = True
     ) -> list[m.UpdateResult]:
-        """Qdrant's ``points/batch``: the operations applied in order as one write (all of
-        them or none, see :meth:`write_atomic`).
+        """Qdrant's ``points/batch``: the operations applied in order as one write, all of
+        them or, if any is rejected, none. One result per operation, all with the same
+        operation id.
 
         Raises:
             The first rejected operation's error; NotSupported for an upsert with
             ``update_filter``, ``update_mode`` or ``shard_key``, which Shoal does not serve.
         """
-        return self.write_atomic([_engine_op(op) for op in operations], wait)
+        ready = []
+        for prepared in self._prepare([(op, None) for op in operations]):
+            if isinstance(prepared, BaseException):
+                raise prepared
+            ready.append(prepared)
+        combined = all_or_nothing([make for make, _ in ready])
+        result = self._write(combined, wait, sum(size for _, size in ready))
+        return [result] * len(ready)
 
-    def update_each(
-        self, operations: Sequence[m.UpdateOperation], wait: bool = True, block: bool = True
-    ) -> list[m.UpdateResult | BaseException]:
-        """Qdrant's update operations as independent writes in one group commit (the
-        concurrent writes of several callers): one result or exception per operation."""
-        ops: list[tuple[str, tuple[Any, ...]]] = []
-        rejected: dict[int, BaseException] = {}
-        for i, op in enumerate(operations):
-            try:
-                ops.append(_engine_op(op))
-            except BadRequest as exc:
-                rejected[i] = exc
-        done = iter(self.write_many(ops, wait, block))
-        return [rejected[i] if i in rejected else next(done) for i in range(len(operations))]
-
-    def _plans(
-        self, ops: Sequence[tuple[str, tuple[Any, ...]]]
-    ) -> list[tuple[Plan, int] | BaseException]:
-        """Per op, its plan and size (points; 1 for an op of another kind), or the
-        exception that rejected it."""
-        plans: list[tuple[Plan, int] | BaseException | None] = [None] * len(ops)
+    def _prepare(self, items: Sequence[_Write]) -> list[tuple[MakeChanges, int] | BaseException]:
+        """Per write, what computes its changes and its size (points; 1 for a write of
+        another kind), or the exception that rejected it."""
+        out: list[tuple[MakeChanges, int] | BaseException | None] = [None] * len(items)
         # The vectors of every upsert in the group are converted and checked together.
         upserts: dict[int, list[m.PointStruct]] = {}
-        for i, (op, args) in enumerate(ops):
-            if op == "upsert":
-                try:
-                    upserts[i] = _point_list(args[0])
-                except Exception as exc:  # e.g. a Batch whose columns differ in length
-                    plans[i] = exc
+        for i, (op, _) in enumerate(items):
+            try:
+                for body in op.__dict__.values():
+                    check_shard_key(body)
+                if isinstance(op, m.UpsertOperation):
+                    check_upsert(op.upsert)
+                    upserts[i] = _points_of(op.upsert)
+            except Exception as exc:  # e.g. a Batch whose columns differ in length
+                out[i] = exc
         checked = self._checked_vectors([p for pts in upserts.values() for p in pts])
         start = 0
-        for i, (op, args) in enumerate(ops):
-            if plans[i] is not None:
+        for i, (op, deadline) in enumerate(items):
+            if out[i] is not None:
                 continue
             try:
                 if i in upserts:
                     size = len(upserts[i])
                     end = start + size
-                    plans[i] = (self.plan_upsert(upserts[i], checked[start:end]), size)
+                    out[i] = (self._upsert_changes(upserts[i], checked[start:end]), size)
                     start = end
                 else:
-                    plans[i] = (getattr(self, f"plan_{op}")(*args), 1)
+                    out[i] = (self._changes(op, deadline), 1)
             except Exception as exc:
-                plans[i] = exc
-        return [p for p in plans if p is not None]
+                out[i] = exc
+        return [p for p in out if p is not None]
+
+    def _changes(self, op: m.UpdateOperation, deadline: Deadline | None) -> MakeChanges:
+        """What computes a write's changes (an upsert's without pre-checked vectors)."""
+        match op:
+            case m.UpsertOperation(upsert=body):
+                return self._upsert_changes(_points_of(body))
+            case m.DeleteOperation(delete=selector):
+                return self._delete_changes(selector, deadline)
+            case m.SetPayloadOperation(set_payload=body):
+                return self._set_payload_changes(body)
+            case m.OverwritePayloadOperation(overwrite_payload=body):
+                return self._overwrite_payload_changes(body)
+            case m.DeletePayloadOperation(delete_payload=body):
+                return self._delete_payload_changes(body)
+            case m.ClearPayloadOperation(clear_payload=selector):
+                return self._clear_payload_changes(selector)
+        assert_never(op)
 
     def upsert(
         self, points: Sequence[m.PointStruct] | m.Batch, wait: bool = True
@@ -326,14 +322,14 @@ class Collection:
             InvalidPointId, InvalidVector, WrongVectorSize, InvalidPayload: naming the point.
         """
         points = _point_list(points)
-        return self._write(self.plan_upsert(points), wait, len(points))
+        return self._write(self._upsert_changes(points), wait, len(points))
 
-    def plan_upsert(
+    def _upsert_changes(
         self,
         points: Sequence[m.PointStruct] | m.Batch,
         checked: Sequence[dict[str, np.ndarray] | None] | None = None,
-    ) -> Plan:
-        """Validate points now; the returned plan writes them when the group commits.
+    ) -> MakeChanges:
+        """Validate points now; what is returned writes them when the group commits.
 
         Args:
             points: the points.
@@ -351,11 +347,11 @@ class Collection:
                 vectors = check_vectors(p.vector, self.vector_params, self.named, point=p.id)
             rows[pid] = (vectors, check_payload(p.payload, point=p.id))
 
-        def plan(view: View, version: int) -> Changes:
+        def changes(view: View, version: int) -> Changes:
             # check_payload copied each payload: the rows own them.
             return {pid: Row(vecs, payload, version) for pid, (vecs, payload) in rows.items()}
 
-        return plan
+        return changes
 
     def _checked_vectors(
         self, points: Sequence[m.PointStruct]
@@ -395,7 +391,7 @@ class Collection:
     ) -> list[PointId]:
         """Ids a write applies to; with ``strict`` every listed id must exist."""
         if isinstance(selector, m.FilterSelector):
-            pred = predicate_for(selector.filter, self.limits)
+            pred = self.filters.predicate(selector.filter)
             assert pred is not None
             return view.matching(with_deadline(pred, deadline))
         raw = selector.points if isinstance(selector, m.PointIdsList) else selector
@@ -410,7 +406,7 @@ class Collection:
         # Validate ids and compile the filter up front, so errors reach the caller before
         # the write is queued (and are raised in the caller's thread).
         if isinstance(selector, m.FilterSelector):
-            predicate_for(selector.filter, self.limits)
+            self.filters.compile(selector.filter)
         else:
             ids_of(selector.points if isinstance(selector, m.PointIdsList) else selector)
 
@@ -431,30 +427,32 @@ class Collection:
         Raises:
             RequestTimeout: the deadline passed while the filter was evaluated.
         """
-        return self._write(self.plan_delete(selector, deadline), wait)
+        return self._write(self._delete_changes(selector, deadline), wait)
 
-    def plan_delete(
+    def _delete_changes(
         self, selector: m.PointsSelector | Sequence[Any], deadline: Deadline | None = None
-    ) -> Plan:
+    ) -> MakeChanges:
         self._check_selector(selector)
         until = deadline or NO_DEADLINE
 
-        def plan(view: View, version: int) -> Changes:
+        def changes(view: View, version: int) -> Changes:
             return dict.fromkeys(self._select(view, selector, False, until), DELETED)
 
-        return plan
+        return changes
 
-    def _payload_plan(self, selector: m.PointsSelector | Sequence[Any], change: Any) -> Plan:
+    def _payload_changes(
+        self, selector: m.PointsSelector | Sequence[Any], change: Any
+    ) -> MakeChanges:
         self._check_selector(selector)
 
-        def plan(view: View, version: int) -> Changes:
+        def changes(view: View, version: int) -> Changes:
             out: Changes = {}
             for pid in self._select(view, selector, strict=True):
-                new = change(reads.json_copy(view.payload(pid)) or {})
+                new = change(json_copy(view.payload(pid)) or {})
                 out[pid] = Row(view.vectors(pid), new or None, version)
             return out
 
-        return plan
+        return changes
 
     def set_payload(self, req: m.SetPayload, wait: bool = True) -> m.UpdateResult:
         """Merge ``payload`` into the selected points' payloads (at ``key`` if given).
@@ -462,9 +460,9 @@ class Collection:
         Raises:
             PointNotFound: a listed id does not exist (nothing is changed).
         """
-        return self._write(self.plan_set_payload(req), wait)
+        return self._write(self._set_payload_changes(req), wait)
 
-    def plan_set_payload(self, req: m.SetPayload) -> Plan:
+    def _set_payload_changes(self, req: m.SetPayload) -> MakeChanges:
         path = _key_path(req.key) if req.key else ()
         for step in path:
             check_text(step, "set_payload key segment")
@@ -483,24 +481,24 @@ class Collection:
                 if v is None:
                     target.pop(k, None)
                 else:
-                    target[k] = reads.json_copy(v)
+                    target[k] = json_copy(v)
             return current
 
-        return self._payload_plan(_selector(req), change)
+        return self._payload_changes(_selector(req), change)
 
     def overwrite_payload(self, req: m.SetPayload, wait: bool = True) -> m.UpdateResult:
         """Replace the selected points' payloads with ``payload``."""
-        return self._write(self.plan_overwrite_payload(req), wait)
+        return self._write(self._overwrite_payload_changes(req), wait)
 
-    def plan_overwrite_payload(self, req: m.SetPayload) -> Plan:
+    def _overwrite_payload_changes(self, req: m.SetPayload) -> MakeChanges:
         payload = check_payload(req.payload, point="(overwrite_payload)")
-        return self._payload_plan(_selector(req), lambda _: reads.json_copy(payload))
+        return self._payload_changes(_selector(req), lambda _: json_copy(payload))
 
     def delete_payload(self, req: m.DeletePayload, wait: bool = True) -> m.UpdateResult:
         """Remove ``keys`` (dotted paths allowed) from the selected points' payloads."""
-        return self._write(self.plan_delete_payload(req), wait)
+        return self._write(self._delete_payload_changes(req), wait)
 
-    def plan_delete_payload(self, req: m.DeletePayload) -> Plan:
+    def _delete_payload_changes(self, req: m.DeletePayload) -> MakeChanges:
         paths = [_key_path(k) for k in req.keys]
 
         def change(current: dict[str, Any]) -> dict[str, Any]:
@@ -512,16 +510,28 @@ class Collection:
                     target.pop(path[-1], None)
             return current
 
-        return self._payload_plan(_selector(req), change)
+        return self._payload_changes(_selector(req), change)
 
     def clear_payload(
         self, selector: m.PointsSelector | Sequence[Any], wait: bool = True
     ) -> m.UpdateResult:
         """Remove every payload key of the selected points."""
-        return self._write(self.plan_clear_payload(selector), wait)
+        return self._write(self._clear_payload_changes(selector), wait)
 
-    def plan_clear_payload(self, selector: m.PointsSelector | Sequence[Any]) -> Plan:
-        return self._payload_plan(selector, lambda _: {})
+    def _clear_payload_changes(self, selector: m.PointsSelector | Sequence[Any]) -> MakeChanges:
+        return self._payload_changes(selector, lambda _: {})
+
+    def create_payload_index(
+        self, field: str, field_schema: m.PayloadSchemaType | Mapping[str, Any] | None
+    ) -> m.UpdateResult:
+        """Create a payload index on ``field`` from Qdrant's ``field_schema`` (a type, its
+        ``*IndexParams`` object, or None for keyword): see ``set_payload_index``.
+
+        Raises:
+            InvalidConfig: an unknown type; InvalidPayload: a malformed key.
+            NotSupported: an index parameter Shoal does not honour, named.
+        """
+        return self.set_payload_index(field, field_index_type(field_schema))
 
     def set_payload_index(self, field: str, schema: m.PayloadSchemaType | None) -> m.UpdateResult:
         """Create (or with ``schema=None`` drop) a payload index on ``field``.
@@ -570,45 +580,6 @@ class Collection:
 
     # ----------------------------------------------------------------- reads
 
-    def _invalid_rows(self, name: str) -> np.ndarray:
-        st = self.state
-        cached = self._invalid_cache.get(name)
-        if cached is not None and cached[0] == st.generation:
-            return cached[1]
-        valid = st.alive[: st.high] & st.columns[name].present[: st.high]
-        invalid = np.flatnonzero(~valid)
-        self._invalid_cache[name] = (st.generation, invalid)
-        return invalid
-
-    def prepare(self, req: m.QueryRequest, vector: np.ndarray | None = None) -> reads.PreparedQuery:
-        """Validate a query before it is run (errors name the bad value).
-
-        Args:
-            req: the query.
-            vector: its query vector, already checked (``check_vector_rows``), if it has one.
-        """
-        check_query(req)
-        name = reads.vector_name(req.using, self.vector_params, self.named)
-        exact, ef, oversampling = reads.search_options(req.params)
-        exclude = None
-        if vector is None:
-            with self.state.lock.read():
-                vector, exclude = reads.resolve_query_vector(self.state, req.query, name)
-        flt = compiled_filter(req.filter, self.limits)
-        return reads.PreparedQuery(
-            request=req,
-            name=name,
-            vector=vector,
-            exclude_row=exclude,
-            predicate=None if flt is None else flt.predicate,
-            limit=check_limit(req.limit, 10, "limit"),
-            offset=check_limit(req.offset, 0, "offset"),
-            filter=flt,
-            exact=exact,
-            ef=ef,
-            oversampling=oversampling,
-        )
-
     def query(self, req: m.QueryRequest, deadline: Deadline | None = None) -> m.QueryResponse:
         """Nearest points to a vector or to a point (which is left out of its own results).
 
@@ -641,7 +612,8 @@ class Collection:
         requests: Sequence[m.QueryRequest],
         deadlines: Sequence[Deadline | None] | None = None,
     ) -> list[m.QueryResponse | BaseException]:
-        """Queries of possibly many callers; one result or exception per query.
+        """Queries of possibly many callers; one result or exception per query
+        (``shoal.engine.query``, the query pipeline).
 
         Concurrent callers (threads) are coalesced: while one batch runs, the next callers'
         queries queue up and run together as the following batch. A batch stops when the
@@ -653,37 +625,7 @@ class Collection:
             deadlines: one per query (None: no time limit).
         """
         timed = [None] * len(requests) if deadlines is None else deadlines
-        items = list(zip(requests, timed, strict=True))
-        return self._after_failures(items, self.searches.submit)
-
-    def _run_query_batch(self, items: list[_Search]) -> list[m.QueryResponse | BaseException]:
-        requests = [req for req, _ in items]
-        deadline = latest([d for _, d in items])
-        outcomes: list[m.QueryResponse | BaseException] = []
-        prepared: list[tuple[int, reads.PreparedQuery]] = []
-        vectors = reads.query_vectors(requests, self.vector_params)
-        for i, req in enumerate(requests):
-            try:
-                prepared.append((i, self.prepare(req, vectors[i])))
-                outcomes.append(_PENDING)
-            except Exception as exc:
-                outcomes.append(exc)
-        if prepared:
-            pqs = [pq for _, pq in prepared]
-            try:
-                with self.state.lock.read():
-                    invalid = {name: self._invalid_rows(name) for name in {p.name for p in pqs}}
-                    ctx = QueryContext(
-                        invalid, self.ann, self.payload_index, self.filters, deadline
-                    )
-                    results = reads.run_queries(self.state, pqs, ctx)
-            except Exception as exc:  # a deadline: each prepared query gets its error
-                for i, _ in prepared:
-                    outcomes[i] = exc
-                return outcomes
-            for (i, _), pts in zip(prepared, results, strict=True):
-                outcomes[i] = m.assembled(m.QueryResponse, {"points": pts})
-        return outcomes
+        return self.searches.submit_many(list(zip(requests, timed, strict=True)))
 
     def retrieve(
         self,
@@ -697,7 +639,7 @@ class Collection:
         with self.state.lock.read():
             rows = [r for r in (self.state.row(pid) for pid in wanted) if r is not None]
             return [
-                reads.record(self.state, r, with_payload, with_vector, self.named) for r in rows
+                records.record(self.state, r, with_payload, with_vector, self.named) for r in rows
             ]
 
     def scroll(self, req: m.ScrollRequest, deadline: Deadline | None = None) -> m.ScrollResult:
@@ -708,7 +650,7 @@ class Collection:
         """
         self.check_failed()
         until = deadline or NO_DEADLINE
-        pred = predicate_for(req.filter, self.limits)
+        pred = self.filters.predicate(req.filter)
         if pred is not None:
             pred = with_deadline(pred, until)
         limit = check_limit(req.limit, 10, "limit")
@@ -720,15 +662,15 @@ class Collection:
             if order is not None:
                 if offset is not None:
                     raise InvalidQuery("Wrong input: offset cannot be combined with order_by")
-                entries = reads.scroll_by_payload(self.state, pred, order, limit, until)
+                entries = records.scroll_by_payload(self.state, pred, order, limit, until)
                 points = [
-                    reads.record(self.state, r, req.with_payload, req.with_vector, self.named, v)
+                    records.record(self.state, r, req.with_payload, req.with_vector, self.named, v)
                     for r, v in entries
                 ]
                 return m.ScrollResult(points=points, next_page_offset=None)
-            rows, next_id = reads.scroll_by_id(self.state, pred, offset, limit)
+            rows, next_id = records.scroll_by_id(self.state, pred, offset, limit)
             points = [
-                reads.record(self.state, r, req.with_payload, req.with_vector, self.named)
+                records.record(self.state, r, req.with_payload, req.with_vector, self.named)
                 for r in rows
             ]
         return m.ScrollResult(points=points, next_page_offset=next_id)
@@ -741,31 +683,12 @@ class Collection:
         """
         self.check_failed()
         until = deadline or NO_DEADLINE
-        flt = compiled_filter(req.filter, self.limits)
+        flt = self.filters.compile(req.filter)
         with self.state.lock.read():
             if flt is None:
                 return m.CountResult(count=len(self.state))
             match = self.filters.match(self.state, flt, self.payload_index, until)
             return m.CountResult(count=len(match.rows(until)))
-
-
-def _engine_op(op: m.UpdateOperation) -> tuple[str, tuple[Any, ...]]:
-    """An operation of ``points/batch`` as ``write_atomic`` takes it."""
-    for body in op.__dict__.values():
-        check_shard_key(body)
-    if isinstance(op, m.UpsertOperation):
-        check_upsert(op.upsert)
-        body = op.upsert
-        return "upsert", (body.batch if isinstance(body, m.PointsBatch) else body.points,)
-    if isinstance(op, m.DeleteOperation):
-        return "delete", (op.delete,)
-    if isinstance(op, m.SetPayloadOperation):
-        return "set_payload", (op.set_payload,)
-    if isinstance(op, m.OverwritePayloadOperation):
-        return "overwrite_payload", (op.overwrite_payload,)
-    if isinstance(op, m.DeletePayloadOperation):
-        return "delete_payload", (op.delete_payload,)
-    return "clear_payload", (op.clear_payload,)
 
 
 def _optimizers_config(diff: dict[str, Any] | None) -> m.OptimizersConfig:
@@ -776,6 +699,10 @@ def _optimizers_config(diff: dict[str, Any] | None) -> m.OptimizersConfig:
 
 def _point_list(points: Sequence[m.PointStruct] | m.Batch) -> list[m.PointStruct]:
     return points_from_batch(points) if isinstance(points, m.Batch) else list(points)
+
+
+def _points_of(body: m.PointsList | m.PointsBatch) -> list[m.PointStruct]:
+    return points_from_batch(body.batch) if isinstance(body, m.PointsBatch) else body.points
 
 
 def _selector(req: m.SetPayload | m.DeletePayload) -> m.PointsSelector:

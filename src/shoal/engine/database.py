@@ -16,7 +16,7 @@ from pathlib import Path
 
 from shoal import models as m
 from shoal.engine.aliases import Aliases
-from shoal.engine.ann import resolve_settings
+from shoal.engine.ann_settings import resolve_settings
 from shoal.engine.collection import Collection
 from shoal.engine.limits import Limits
 from shoal.engine.snapshots import Snapshots
@@ -88,7 +88,8 @@ class Database:
     ) -> None:
         self.limits = limits or Limits.from_env()
         self._lock = threading.RLock()
-        self._collections: dict[str, Collection] = {}
+        # Read without the lock by the embedded transport (a dict get); changed under it.
+        self.collections: dict[str, Collection] = {}
         self._catalog = Catalog(path, served_at) if path is not None else None
         self._snapshots: Snapshots | None = None
         self.aliases = Aliases(None if self._catalog is None else self._catalog.root)
@@ -99,7 +100,7 @@ class Database:
                 for store in self._catalog.open_all():
                     name = store.get_meta("name")
                     config = m.CreateCollection.model_validate(store.get_meta("config"))
-                    self._collections[name] = Collection(name, config, store, self.limits)
+                    self.collections[name] = Collection(name, config, store, self.limits)
             except BaseException:
                 self.close()
                 raise
@@ -154,20 +155,20 @@ class Database:
         _check_config(config)
         with self._lock:
             self._check_open()
-            if name in self._collections:
+            if name in self.collections:
                 raise CollectionAlreadyExists(name)
             if self.aliases.resolve(name) is not None:
                 raise BadRequest(f"Wrong input: Alias `{name}` already exists!")
             stored = config.model_dump(mode="json", exclude_none=True, by_alias=True)
             store = self._catalog.create(name, stored) if self._catalog else None
-            self._collections[name] = Collection(name, config, store, self.limits)
+            self.collections[name] = Collection(name, config, store, self.limits)
         return True
 
     def delete_collection(self, name: str) -> bool:
         """Delete a collection and its data; False if there was none."""
         with self._lock:
             self._check_open()
-            col = self._collections.pop(name, None)
+            col = self.collections.pop(name, None)
             if col is None:
                 return False
             col.drop()
@@ -184,10 +185,10 @@ class Database:
         """
         with self._lock:
             self._check_open()
-            col = self._collections.get(name)
+            col = self.collections.get(name)
             if col is None:
                 target = self.aliases.resolve(name)
-                col = None if target is None else self._collections.get(target)
+                col = None if target is None else self.collections.get(target)
         if col is None:
             raise CollectionNotFound(name)
         return col
@@ -202,7 +203,7 @@ class Database:
         """
         with self._lock:
             self._check_open()
-            self.aliases.apply(actions, self._collections.keys())
+            self.aliases.apply(actions, self.collections.keys())
         return True
 
     def list_aliases(self, name: str | None = None) -> m.CollectionsAliasesResponse:
@@ -216,12 +217,12 @@ class Database:
         """Whether ``name`` names a collection, or an alias of one."""
         with self._lock:
             self._check_open()
-            return name in self._collections or self.aliases.resolve(name) is not None
+            return name in self.collections or self.aliases.resolve(name) is not None
 
     def collection_names(self) -> list[str]:
         with self._lock:
             self._check_open()
-            return sorted(self._collections)
+            return sorted(self.collections)
 
     def get_collections(self) -> m.CollectionsResponse:
         return m.CollectionsResponse(
@@ -332,7 +333,7 @@ class Database:
         config = m.CreateCollection.model_validate(stored)
         with self._lock:
             self._check_open()
-            old = self._collections.pop(name, None)
+            old = self.collections.pop(name, None)
             if old is not None:
                 old.close()
             current = None if old is None else self._folder_of(old)
@@ -341,9 +342,9 @@ class Database:
             except BaseException:
                 if old is not None:  # rolled back: the old collection is still there
                     reopened = Collection(name, old.config, CollectionStore(current), self.limits)  # type: ignore[arg-type]
-                    self._collections[name] = reopened
+                    self.collections[name] = reopened
                 raise
-            self._collections[name] = Collection(name, config, store, self.limits)
+            self.collections[name] = Collection(name, config, store, self.limits)
         return True
 
     def restore(self, path: Path, name: str | None = None) -> list[str]:
@@ -395,12 +396,12 @@ class Database:
                 return
             self._closed = True
             errors: list[BaseException] = []
-            for col in self._collections.values():
+            for col in self.collections.values():
                 try:
                     col.close()
                 except Exception as exc:  # close the others, report the first failure
                     errors.append(exc)
-            self._collections.clear()
+            self.collections.clear()
             if self._catalog is not None:
                 self._catalog.close()
             _open.discard(self)

@@ -1,4 +1,6 @@
-"""Exact (brute-force) nearest-neighbour search over a vector column.
+"""The search kernels: exact nearest-neighbour search over a dense vector column, and the
+exact (float32) scores that rank an index's candidates. The one implementation of the four
+distances: the HNSW index (``shoal.index``) only proposes candidates.
 
 Every distance is turned into a "goodness" where larger is better, so one top-k routine
 serves all four: cosine and dot use the product directly; Euclid uses ``2·x·q - |x|²`` (the
@@ -28,8 +30,7 @@ class Hits:
     scores: np.ndarray
 
 
-def higher_is_better(distance: m.Distance) -> bool:
-    return distance in (m.Distance.COSINE, m.Distance.DOT)
+_NO_HITS = Hits(np.empty(0, np.int64), np.empty(0, np.float32))
 
 
 def _goodness(
@@ -151,7 +152,7 @@ def exact_search(
         One ``Hits`` per query, best first, at most k each.
     """
     if k <= 0 or high == 0:
-        return [Hits(np.empty(0, np.int64), np.empty(0, np.float32)) for _ in queries]
+        return [_NO_HITS for _ in queries]
     if candidates is not None:
         good = _goodness(col, candidates, queries, gathered)
         base_rows = candidates
@@ -170,7 +171,7 @@ def exact_search(
     per_query = np.ascontiguousarray(good.T)
     tops, best = _best_first(per_query, min(kk, n))
     finite = np.isfinite(best)
-    higher = higher_is_better(col.distance)
+    higher = col.similarity
     if higher and finite.all():
         # The usual case: k finite scores per query, already best first: one conversion for
         # the batch instead of a mask and two conversions per query.
@@ -190,3 +191,73 @@ def exact_search(
             rows, scores = rows[order_j][:k], scores[order_j][:k]
         results.append(Hits(rows.astype(np.int64), scores.astype(np.float32)))
     return results
+
+
+def rank_candidates(
+    col: VectorColumn,
+    rows: np.ndarray,
+    keep: np.ndarray,
+    queries: np.ndarray,
+    own: np.ndarray,
+    rerank: np.ndarray,
+    wanted: list[int],
+) -> list[Hits | None]:
+    """Rank each query's first ``rerank`` eligible candidates by their exact scores, for a
+    whole batch at once (one gather, one batched product, one sort).
+
+    Args:
+        col: the vector column.
+        rows: (b, c) candidate rows per query, nearest first (-1: none).
+        keep: (b, c) which candidates are eligible.
+        queries: (b, dim) the queries.
+        own: (b,) the row each query leaves out (its own point), or -2.
+        rerank: (b,) how many eligible candidates of each query to score.
+        wanted: per query, the results wanted (without its own point).
+
+    Returns:
+        Per query, its best ``wanted`` candidates (equal scores by row), or None when it
+        has fewer eligible candidates than it wants.
+    """
+    keep = keep & (rows != own[:, None])
+    width = min(rows.shape[1], int(rerank.max()))
+    # Eligible candidates first, each query's in index order, then its first `rerank`.
+    first = np.argsort(~keep, axis=1, kind="stable")[:, :width]
+    cand = np.take_along_axis(rows, first, axis=1)
+    ok = np.take_along_axis(keep, first, axis=1) & (np.arange(width) < rerank[:, None])
+    cand = np.where(ok, cand, -1)
+    cand.sort(axis=1)
+    ok = cand >= 0
+    scores = final_scores_batch(col, np.where(ok, cand, 0), queries).astype(np.float32)
+    key = -scores if col.similarity else scores.copy()
+    key[~ok] = np.inf
+    order = np.argsort(key, axis=1, kind="stable")
+    eligible = ok.sum(axis=1).tolist()
+    out: list[Hits | None] = []
+    for j, want in enumerate(wanted):
+        if eligible[j] < want:
+            out.append(None)
+        else:
+            top = order[j, :want]
+            out.append(Hits(cand[j, top], scores[j, top]))
+    return out
+
+
+def rank_rows(col: VectorColumn, rows: np.ndarray, query: np.ndarray, k: int) -> Hits:
+    """The best ``k`` of ``rows`` for one query by their exact scores (equal scores by the
+    rows' order).
+
+    Args:
+        col: the vector column.
+        rows: candidate rows.
+        query: (dim,) the query.
+        k: results wanted.
+
+    Returns:
+        The hits.
+    """
+    if not len(rows):
+        return _NO_HITS
+    scores = final_scores(col, rows, query).astype(np.float32)
+    key = -scores if col.similarity else scores
+    order = np.argsort(key, kind="stable")[:k]
+    return Hits(rows[order], scores[order])

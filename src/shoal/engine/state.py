@@ -12,15 +12,13 @@ is first inserted and never reused. ``row_of_serial`` maps it back to the curren
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from shoal import models as m
+from shoal.concurrency import RWLock
 from shoal.ids import PointId
 
 DELETED: Any = None  # overlay marker: the point is deleted by the group
@@ -53,55 +51,18 @@ class Applied:
     serials: list[int]
 
 
-class RWLock:
-    """Many readers or one writer; a waiting writer blocks new readers so writes are not
-    starved by a steady stream of searches."""
-
-    def __init__(self) -> None:
-        self._cond = threading.Condition(threading.Lock())
-        self._readers = 0
-        self._writer = False
-        self._waiting_writers = 0
-
-    @contextmanager
-    def read(self) -> Iterator[None]:
-        with self._cond:
-            while self._writer or self._waiting_writers:
-                self._cond.wait()
-            self._readers += 1
-        try:
-            yield
-        finally:
-            with self._cond:
-                self._readers -= 1
-                if not self._readers:
-                    self._cond.notify_all()
-
-    @contextmanager
-    def write(self) -> Iterator[None]:
-        with self._cond:
-            self._waiting_writers += 1
-            while self._writer or self._readers:
-                self._cond.wait()
-            self._waiting_writers -= 1
-            self._writer = True
-        try:
-            yield
-        finally:
-            with self._cond:
-                self._writer = False
-                self._cond.notify_all()
-
-
 class VectorColumn:
     """One named vector of every row: an (capacity, dim) float32 matrix plus a presence mask.
 
     ``sqnorm`` caches squared norms so Euclid search is one matrix product too.
+    ``similarity``: its scores are similarities, higher is better (Cosine, Dot), not
+    distances, lower is better (Euclid, Manhattan).
     """
 
     def __init__(self, params: m.VectorParams, capacity: int) -> None:
         self.dim = params.size
         self.distance = params.distance
+        self.similarity = params.distance in (m.Distance.COSINE, m.Distance.DOT)
         self.data = np.zeros((capacity, self.dim), dtype=np.float32)
         self.present = np.zeros(capacity, dtype=bool)
         self.sqnorm = np.zeros(capacity, dtype=np.float32)

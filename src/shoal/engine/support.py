@@ -14,8 +14,9 @@ Qdrant request never gets a bare validation error; this module then decides, fie
 The rules are keyed by the names of Qdrant's OpenAPI schemas, so that the test that walks
 the spec (``tests/server/test_settings_walk.py``) reads them side by side with it, and
 ``tools/settings_doc.py`` writes them into docs/compatibility.md. The engine calls
-``check_collection`` when a collection is created and ``check_query`` for every query; the
-faces call ``check_upsert`` and ``field_index_type`` where they parse those.
+``check_collection`` when a collection is created, ``check_query`` for every query,
+``check_upsert`` and ``check_shard_key`` for every write and ``field_index_type`` for every
+payload index; the clients check a payload index's type with ``schema_type``.
 """
 
 from __future__ import annotations
@@ -297,7 +298,11 @@ QUERY_FIELDS_NOT_YET = {
 }
 
 
+# Queries that need no check_query: a vector given as an array, a point id, or none, with
+# no search params, prefetch, lookup or shard key (a list may be a multivector: checked).
+PLAIN_QUERY_TYPES = frozenset({np.ndarray, int, str, type(None)})
 # Search params that need no walk when they are all a query sets (hnsw_ef, exact).
+_SCHEMA_TYPES = frozenset(t.value for t in m.PayloadSchemaType)
 _HONOURED_PARAMS = frozenset(k for k, rule in RULES["SearchParams"].items() if rule is HONOURED)
 
 # ------------------------------------------------------------------------ checks
@@ -362,6 +367,25 @@ def check_query(req: m.QueryRequest) -> None:
         _walk(params, "SearchParams", "params")
 
 
+def schema_type(kind: Any) -> m.PayloadSchemaType:
+    """A payload index type by its name: the one place a ``field_schema``'s type is read
+    (the clients check it with this before sending, ``field_index_type`` here).
+
+    Args:
+        kind: the name ("keyword", "integer", ...).
+
+    Returns:
+        The type.
+
+    Raises:
+        InvalidConfig: an unknown type.
+    """
+    if isinstance(kind, str) and kind in _SCHEMA_TYPES:
+        return m.PayloadSchemaType(kind)
+    allowed = ", ".join(t.value for t in m.PayloadSchemaType)
+    raise InvalidConfig(f"Wrong input: field_schema type {kind!r:.80} is not one of {allowed}")
+
+
 def field_index_type(schema: m.PayloadSchemaType | Mapping[str, Any] | None) -> m.PayloadSchemaType:
     """The payload index type a ``field_schema`` asks for, refusing parameters Shoal does
     not honour (``is_tenant``, ``on_disk``, tokenizer settings ...).
@@ -380,14 +404,7 @@ def field_index_type(schema: m.PayloadSchemaType | Mapping[str, Any] | None) -> 
         return m.PayloadSchemaType.KEYWORD
     if isinstance(schema, m.PayloadSchemaType):
         return schema
-    kind = schema.get("type")
-    try:
-        result = m.PayloadSchemaType(kind)
-    except ValueError:
-        allowed = ", ".join(t.value for t in m.PayloadSchemaType)
-        raise InvalidConfig(
-            f"Wrong input: field_schema type {kind!r} is not one of {allowed}"
-        ) from None
+    result = schema_type(schema.get("type"))
     _walk(schema, INDEX_PARAMS[result.value], "field_schema")
     return result
 

@@ -1,12 +1,14 @@
 """Group commit: concurrent writes to one collection share one transaction and one fsync.
 
 A writer queues its write (which gives it its operation id, increasing in queue order) and
-then tries to become the leader (the holder of the commit lock). The leader takes every
-queued write, plans each one in queue order against the committed state plus the changes
-planned so far (the overlay), commits the surviving changes in one SQLite transaction,
-applies them to memory, and wakes the writers. A write whose plan raises fails alone; the
-others in its group commit. There is no waiting window: a lone writer commits at once, and
-writes pile up only while a commit is already in flight.
+then tries to become the leader: the writes queue in a ``shoal.concurrency.Batcher``
+(leader/follower), whose batch is a group. The leader takes every queued write, computes
+each one's changes in queue order against the committed state plus the changes of the
+group so far (the overlay), commits the surviving changes in one SQLite transaction,
+applies them to memory, and hands each writer its outcome. A write whose changes cannot be
+computed (it is rejected) fails alone; the others in its group commit. There is no waiting
+window: a lone writer commits at once, and writes pile up only while a commit is already in
+flight.
 
 Nothing one write carries can fail the group at commit time: payloads are checked and put in
 stored form before a write is queued (``shoal.payloads``). If storage refuses the group all
@@ -30,11 +32,13 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
+from shoal.codec import StoredLayout
+from shoal.concurrency import Batcher, Ticket
 from shoal.engine.filtering import matching_rows
 from shoal.engine.state import DELETED, Applied, CollectionState, Row
 from shoal.errors import Overloaded, StorageError, WriteNotStored
@@ -68,8 +72,8 @@ class _NotStored(Exception):
 
 
 class View:
-    """The state a write is planned against: committed rows overlaid with the group's earlier
-    changes. Planning never mutates the committed state."""
+    """The state a write's changes are computed against: committed rows overlaid with the
+    group's earlier changes. Computing changes never mutates the committed state."""
 
     def __init__(self, state: CollectionState, overlay: Changes) -> None:
         self.state = state
@@ -106,38 +110,40 @@ class View:
         return out
 
 
-Plan = Callable[[View, int], Changes]
+# Computes a write's changes against the view, given the write's version (its op id); raises
+# to reject the write.
+MakeChanges = Callable[[View, int], Changes]
 
 
-def all_or_nothing(plans: list[Plan]) -> Plan:
-    """One plan doing ``plans`` in order, each seeing the changes of those before it; if
+def all_or_nothing(parts: list[MakeChanges]) -> MakeChanges:
+    """One write doing ``parts`` in order, each seeing the changes of those before it; if
     any rejects its write, the combined write is rejected and none of them is applied."""
 
-    def plan(view: View, version: int) -> Changes:
+    def combined(view: View, version: int) -> Changes:
         changes: Changes = {}
         seen = View(view.state, dict(view.overlay))
-        for part in plans:
+        for part in parts:
             made = part(seen, version)
             seen.overlay.update(made)
             changes.update(made)
         return changes
 
-    return plan
+    return combined
 
 
 @dataclass
 class Write:
-    """One caller's write: ``plan`` computes its changes (or raises to reject the write).
+    """One caller's write: ``make_changes`` computes its changes (or raises to reject it).
 
     ``op_id`` is given when the write is queued: operation ids increase in queue order, and
-    the leader plans writes in that order (the id is also the version of what it writes).
+    the leader computes the writes' changes in that order (the id is also the version of
+    what it writes).
     """
 
-    plan: Plan
+    make_changes: MakeChanges
     wait: bool
     size: int
     op_id: int = -1
-    done: threading.Event = field(default_factory=threading.Event)
     error: BaseException | None = None
 
 
@@ -147,7 +153,7 @@ class GroupCommitter:
     Args:
         state: the collection's state.
         store: its storage, or None for a memory-only collection.
-        names: the vector names, in storage order.
+        layout: how its points' vectors are stored.
         max_queued: how many points (a write that is not an upsert counts one) may wait
             in the queue (default ``MAX_QUEUED``); past it a ``wait=False`` write waits for
             room, or with ``block=False`` is refused with ``Overloaded``.
@@ -157,51 +163,52 @@ class GroupCommitter:
         self,
         state: CollectionState,
         store: CollectionStore | None,
-        names: list[str],
+        layout: StoredLayout,
         max_queued: int | None = None,
     ) -> None:
         self._state = state
         self._store = store
-        self._names = names
-        self._dims = [state.columns[n].dim for n in names]
+        self._layout = layout
         self._max_queued = MAX_QUEUED if max_queued is None else max_queued
-        self._queue: list[Write] = []
+        self._groups: Batcher[Write, int] = Batcher(self._commit_group)
         self._queued = 0  # points in the queue
         self._queue_lock = threading.Lock()
         self._room = threading.Condition(self._queue_lock)
-        self._commit_lock = threading.Lock()
         self._next_op = int(state.versions.max(initial=-1)) + 1
         self._flush_wanted = threading.Event()
         self._flusher: threading.Thread | None = None
         self._closed = False
-        self._failed: list[tuple[int, WriteNotStored]] = []  # wait=False writes storage lost
+        # wait=False writes storage lost, not reported yet (read without the lock first).
+        self.lost: list[tuple[int, WriteNotStored]] = []
         self.commits = 0  # groups committed (observed by tests of group commit)
         # Called with each applied group under the state's write lock; must not raise.
         self.listeners: list[Callable[[Applied], None]] = []
 
     # --------------------------------------------------------------------- public
 
-    def submit(self, plan: Plan, wait: bool = True, size: int = 1) -> int:
+    def submit(self, make_changes: MakeChanges, wait: bool = True, size: int = 1) -> int:
         """Queue a write; with ``wait`` return once it is durable and visible.
 
         Returns:
             The write's operation id.
 
         Raises:
-            Whatever its plan raised (only this write is rejected), or StorageError.
+            Whatever computing its changes raised (only this write is rejected), or
+            StorageError.
         """
-        outcome = self.submit_many([(plan, size)], wait)[0]
+        outcome = self.submit_many([(make_changes, size)], wait)[0]
         if isinstance(outcome, BaseException):
             raise outcome
         return outcome
 
     def submit_many(
-        self, plans: list[tuple[Plan, int]], wait: bool = True, block: bool = True
+        self, writes: list[tuple[MakeChanges, int]], wait: bool = True, block: bool = True
     ) -> list[int | BaseException]:
         """Queue several writes at once (they join one group).
 
         Args:
-            plans: each write's plan and size (its points; 1 for a write of another kind).
+            writes: what computes each write's changes, and its size (its points; 1 for a
+                write of another kind).
             wait: return once they are durable and visible; False returns once queued.
             block: with ``wait=False`` and a full queue, wait for room (True) or raise
                 ``Overloaded`` (False: the server answers 429).
@@ -212,25 +219,22 @@ class GroupCommitter:
         Raises:
             Overloaded: the queue is full and ``block`` is False.
         """
-        writes = [Write(plan, wait, size) for plan, size in plans]
+        queued = [Write(make, wait, size) for make, size in writes]
         if not wait:
             self._start_flusher()
-        self._enqueue(writes, wait, block)
+        ticket = self._enqueue(queued, wait, block)
         if not wait:
             self._flush_wanted.set()
-            return [w.op_id for w in writes]
-        with self._commit_lock:
-            if not all(w.done.is_set() for w in writes):
-                self._commit_queued()
-        return [w.op_id if w.error is None else w.error for w in writes]
+            return [w.op_id for w in queued]
+        return self._groups.wait(ticket)
 
     def take_failed(self) -> WriteNotStored | None:
         """The ``wait=False`` writes storage refused since the last call, reported once:
         a StorageError naming their operation ids and the first cause, or None."""
-        if not self._failed:  # the usual case, without taking the lock
+        if not self.lost:  # the usual case, without taking the lock
             return None
         with self._queue_lock:
-            failed, self._failed = self._failed, []
+            failed, self.lost = self.lost, []
         if not failed:
             return None
         ids = ", ".join(str(op) for op, _ in failed)
@@ -241,8 +245,7 @@ class GroupCommitter:
 
     def flush(self) -> None:
         """Commit everything queued so far (used on close and by wait=False writers)."""
-        with self._commit_lock:
-            self._commit_queued()
+        self._groups.drain()
 
     def close(self) -> None:
         self._closed = True
@@ -253,7 +256,7 @@ class GroupCommitter:
 
     # ------------------------------------------------------------------- internals
 
-    def _enqueue(self, writes: list[Write], wait: bool, block: bool) -> None:
+    def _enqueue(self, writes: list[Write], wait: bool, block: bool) -> Ticket[Write, int]:
         size = sum(w.size for w in writes)
         with self._room:
             # A wait=True writer commits its own group, so only wait=False writes are held
@@ -270,8 +273,9 @@ class GroupCommitter:
             for write in writes:
                 write.op_id = self._next_op
                 self._next_op += 1
-            self._queue.extend(writes)
             self._queued += size
+            # Queued under the room lock, so queue order is operation id order.
+            return self._groups.enqueue(writes)
 
     def _start_flusher(self) -> None:
         if self._flusher is None:
@@ -288,20 +292,21 @@ class GroupCommitter:
             self._flush_wanted.clear()
             self.flush()
 
-    def _commit_queued(self) -> None:
-        """Leader work: plan, commit and apply every queued write (commit lock held)."""
+    def _commit_group(self, group: list[Write]) -> list[int | BaseException]:
+        """Leader work: compute, commit and apply a group of queued writes.
+
+        Returns:
+            Per write, its operation id or the exception that rejected it.
+        """
         with self._room:
-            group, self._queue = self._queue, []
-            self._queued = 0
+            self._queued -= sum(w.size for w in group)
             self._room.notify_all()
-        if not group:
-            return
         try:
             overlay: Changes = {}
             accepted: list[Write] = []
             for write in group:
                 try:
-                    changes = write.plan(View(self._state, overlay), write.op_id)
+                    changes = write.make_changes(View(self._state, overlay), write.op_id)
                 except Exception as exc:
                     write.error = exc
                     continue
@@ -317,10 +322,11 @@ class GroupCommitter:
             self.commits += 1
         finally:
             self._report(group)
+        return [w.op_id if w.error is None else w.error for w in group]
 
     def _commit_alone(self, write: Write) -> None:
         try:
-            changes = write.plan(View(self._state, {}), write.op_id)
+            changes = write.make_changes(View(self._state, {}), write.op_id)
             self._commit(changes, [write])
         except _NotStored as exc:
             write.error = exc.error
@@ -359,10 +365,9 @@ class GroupCommitter:
                 logger.warning("write %d (wait=false) failed: %s", write.op_id, write.error)
                 if isinstance(write.error, WriteNotStored):
                     lost.append((write.op_id, write.error))
-            write.done.set()
         if lost:
             with self._queue_lock:
-                self._failed += lost
+                self.lost += lost
 
     def _persist(self, overlay: Changes) -> int:
         """Give new points their serials and write the group in one transaction.
@@ -395,7 +400,9 @@ class GroupCommitter:
             if row is None:
                 deletes.append(key)
             elif row.vectors is not None:
-                upserts.append((key, row.version, row.serial, row.payload, self._pack(row.vectors)))
+                upserts.append(
+                    (key, row.version, row.serial, row.payload, self._layout.pack(row.vectors))
+                )
             elif pid in st.row_of:
                 updates.append((key, row.version, row.payload))
         counters = {}
@@ -405,24 +412,3 @@ class GroupCommitter:
             counters[NEXT_SERIAL] = st.next_serial
         self._store.commit(upserts, updates, deletes, counters, vseq=seq)
         return seq
-
-    def _pack(self, vectors: dict[str, np.ndarray]) -> bytes:
-        # All named vectors in config order; an absent one is stored as NaNs, which no valid
-        # vector can contain.
-        parts = []
-        for name, dim in zip(self._names, self._dims, strict=True):
-            vec = vectors.get(name)
-            parts.append(
-                np.full(dim, np.nan, np.float32) if vec is None else vec.astype(np.float32)
-            )
-        return np.concatenate(parts).tobytes() if parts else b""
-
-    def unpack_many(self, blobs: list[bytes]) -> dict[str, np.ndarray]:
-        """Stored vector blobs of many points as one (n, dim) block per vector name (rows
-        of NaNs where a point has no such vector)."""
-        flat = np.frombuffer(b"".join(blobs), dtype=np.float32).reshape(len(blobs), -1)
-        out, start = {}, 0
-        for name, dim in zip(self._names, self._dims, strict=True):
-            out[name] = flat[:, start : start + dim]
-            start += dim
-        return out

@@ -1,9 +1,10 @@
 """Vector indexes: the HNSW ANN index (usearch) and its helpers.
 
-Exact search lives in ``shoal.engine.search``; this package holds what the engine plugs in
-beside it: ``hnsw.HnswIndex`` (keyed by the engine's row numbers), ``quantize`` (our int8
-scaling), ``rescore`` (exact re-ranking of candidates), ``planner.choose`` (exact or HNSW)
-and ``snapshot`` (crash-safe index files with a manifest and a watermark).
+Exact search and the choice between it and the index live in the engine
+(``shoal.engine.search``, ``shoal.engine.query``); this package holds what the engine plugs
+in beside them: ``hnsw.HnswIndex`` (keyed by the engine's point serials), ``quantize`` (our
+int8 scaling), ``blas`` (BLAS threads per product) and ``snapshot`` (crash-safe index files
+with a manifest and a watermark).
 """
 
 from shoal.index.errors import (
@@ -16,9 +17,7 @@ from shoal.index.errors import (
 )
 from shoal.index.hnsw import HnswConfig, HnswIndex
 from shoal.index.metrics import hnsw_supports
-from shoal.index.planner import choose
 from shoal.index.quantize import Int8Quantizer
-from shoal.index.rescore import rescore
 from shoal.index.snapshot import SnapshotManifest, read_manifest
 
 __all__ = [
@@ -32,8 +31,6 @@ __all__ = [
     "SnapshotMissing",
     "SnapshotStale",
     "UnsupportedMetric",
-    "choose",
     "hnsw_supports",
     "read_manifest",
-    "rescore",
 ]

@@ -1,8 +1,10 @@
-"""HNSW approximate nearest-neighbour index over usearch, keyed by the engine's row numbers.
+"""HNSW approximate nearest-neighbour index over usearch, keyed by non-negative int64 keys.
 
 The engine keeps every vector in a dense float32 matrix whose rows are reused slots; this
-index mirrors the live rows of one vector column so a query visits O(log n) of them instead
-of all. Keys are the row numbers, so a hit needs no id translation.
+index holds the vectors of one column under each point's *serial* (a number given once to a
+point id and never reused, unlike rows; ``shoal.engine.state``), so a snapshot stays valid
+across reopens, and a query visits O(log n) of them instead of all. The engine maps a hit's
+serial back to its current row (``state.row_of_serial``).
 
 usearch facts this wrapper is built around (measured on 2.26.6; see tests/index):
 
@@ -15,21 +17,19 @@ usearch facts this wrapper is built around (measured on 2.26.6; see tests/index)
   slot" sentinel key among its hits. So removal takes this index's lock exclusively;
   adds and searches share it. Writers (add, remove, save) are serialized among themselves.
 * There is no filtered-search callback in the Python binding (only the C++ API has
-  ``filtered_search``), so ``allowed`` is served by over-fetching and post-filtering.
+  ``filtered_search``): the engine post-filters what a search returns (shoal.engine.query).
 * Metric kinds are IP, Cos, L2sq and exotic ones: no L1, so Manhattan stays exact-only.
 """
 
 from __future__ import annotations
 
-import math
 import os
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
 
+from shoal.concurrency import RWLock
 from shoal.errors import InvalidConfig, InvalidQuery, WrongVectorSize
 from shoal.index.errors import (
     SnapshotCorrupt,
@@ -54,7 +54,6 @@ DEFAULT_M = 16
 DEFAULT_EF_CONSTRUCT = 100
 DEFAULT_EF_SEARCH = 64
 _SENTINEL = np.uint64(2**64 - 1)  # usearch's key for an empty / freed slot
-_FILTER_GROWTH = 4  # over-fetch multiplier between post-filter rounds
 # Fewer rows than this make a poor int8 fit (a percentile of a handful of values is their
 # max, and one vector gives a zero range): the first i8 batch must be at least this big.
 MIN_FIT_ROWS = 256
@@ -71,51 +70,12 @@ class HnswConfig:
     dtype: str = "f16"
 
 
-class _SharedExclusiveLock:
-    """Many holders of the shared side, or one of the exclusive side (writer-preferring)."""
-
-    def __init__(self) -> None:
-        self._cond = threading.Condition(threading.Lock())
-        self._shared = 0
-        self._exclusive = False
-        self._waiting = 0
-
-    @contextmanager
-    def shared(self) -> Iterator[None]:
-        with self._cond:
-            while self._exclusive or self._waiting:
-                self._cond.wait()
-            self._shared += 1
-        try:
-            yield
-        finally:
-            with self._cond:
-                self._shared -= 1
-                if not self._shared:
-                    self._cond.notify_all()
-
-    @contextmanager
-    def exclusive(self) -> Iterator[None]:
-        with self._cond:
-            self._waiting += 1
-            while self._exclusive or self._shared:
-                self._cond.wait()
-            self._waiting -= 1
-            self._exclusive = True
-        try:
-            yield
-        finally:
-            with self._cond:
-                self._exclusive = False
-                self._cond.notify_all()
-
-
 class HnswIndex:
-    """An HNSW index of float vectors keyed by int64 row numbers. Thread-safe.
+    """An HNSW index of float vectors keyed by non-negative int64 keys. Thread-safe.
 
     Distances are "smaller is nearer": ``1 - dot`` for Cosine and Dot, squared L2 for
-    Euclid. They are approximate (computed on the stored f16/bf16/int8 copies); use
-    ``rescore`` or the engine's float32 matrix for exact scores.
+    Euclid. They are approximate (computed on the stored f16/bf16/int8 copies); the engine
+    ranks candidates by exact scores from its float32 matrix (``shoal.engine.search``).
     """
 
     def __init__(
@@ -152,15 +112,7 @@ class HnswIndex:
         name = metric_name(metric)
         if not hnsw_supports(name):
             raise UnsupportedMetric(name)
-        _check_int("dim", dim, 1, 65_536)
-        _check_int("m", m, 2, 1024)
-        _check_int("ef_construct", ef_construct, 1, 1 << 20)
-        _check_int("ef_search", ef_search, 1, 1 << 20)
-        _check_int("threads", threads, 0, 4096)
-        if dtype not in DTYPES:
-            raise InvalidConfig(f"Wrong input: index dtype {dtype!r}; expected one of {DTYPES}")
-        if quantizer is not None and (dtype != "i8" or quantizer.dim != dim):
-            raise InvalidConfig("Wrong input: a quantizer needs dtype 'i8' and the index's dim")
+        _check_settings(name, dim, m, ef_construct, ef_search, threads, dtype, quantizer)
         self.config = HnswConfig(dim, name, m, ef_construct, dtype)
         self.ef_search = ef_search
         self.threads = threads
@@ -169,13 +121,11 @@ class HnswIndex:
         self.pending = np.zeros(0, dtype=np.int64)
         self._mode = SYMMETRIC if name == DOT else OFFSET
         self._quantizer = quantizer
-        if quantizer is not None and quantizer.mode != self._mode:
-            raise InvalidConfig(
-                f"Wrong input: {name} needs a {self._mode!r} quantizer, got {quantizer.mode!r}"
-            )
         # int8 codes of Cosine/Euclid vectors are compared with L2 (see quantize.py).
         kind = USEARCH_METRIC[name] if dtype != "i8" or self._mode == SYMMETRIC else "l2sq"
-        self._index = usearch_index().Index(
+        usearch = usearch_index()
+        self._batch_matches = usearch.BatchMatches
+        self._index = usearch.Index(
             ndim=dim,
             metric=kind,
             dtype=dtype,
@@ -183,7 +133,7 @@ class HnswIndex:
             expansion_add=ef_construct,
             expansion_search=1,  # ef is passed per call as the result count (module doc)
         )
-        self._lock = _SharedExclusiveLock()
+        self._lock = RWLock()  # read: add and search; write: remove
         self._writer = threading.Lock()
 
     # ------------------------------------------------------------------ properties
@@ -203,52 +153,52 @@ class HnswIndex:
         return int(self._index.memory_usage) + extra
 
     def keys(self) -> np.ndarray:
-        """Every row in the index, as int64 (in no particular order)."""
-        with self._lock.shared():
+        """Every key in the index, as int64 (in no particular order)."""
+        with self._lock.read():
             return np.asarray(self._index.keys, dtype=np.uint64).astype(np.int64)
 
-    def contains(self, rows: np.ndarray) -> np.ndarray:
-        """Which rows are in the index.
+    def contains(self, keys: np.ndarray) -> np.ndarray:
+        """Which keys are in the index.
 
         Args:
-            rows: int64 row numbers.
+            keys: int64 keys.
 
         Returns:
-            A bool array, one entry per row.
+            A bool array, one entry per key.
         """
-        keys = _as_rows(rows)
-        if len(keys) == 0:
+        wanted = _as_keys(keys)
+        if len(wanted) == 0:
             return np.zeros(0, dtype=bool)
-        with self._lock.shared():
-            out: np.ndarray = np.asarray(self._index.contains(keys.astype(np.uint64)), bool)
+        with self._lock.read():
+            out: np.ndarray = np.asarray(self._index.contains(wanted.astype(np.uint64)), bool)
         return out
 
     # ---------------------------------------------------------------------- writes
 
-    def add(self, rows: np.ndarray, vectors: np.ndarray, *, threads: int | None = None) -> None:
-        """Insert vectors under row numbers; a row already present is replaced.
+    def add(self, keys: np.ndarray, vectors: np.ndarray, *, threads: int | None = None) -> None:
+        """Insert vectors under keys; a key already present is replaced.
 
         Uses usearch's multi-threaded batch insert; pass large batches. Searches keep
-        running meanwhile (they may or may not see rows of a batch still being added).
+        running meanwhile (they may or may not see keys of a batch still being added).
 
         Args:
-            rows: (n,) int64 row numbers, >= 0. If a row repeats, its last vector wins.
+            keys: (n,) int64 keys, >= 0. If a key repeats, its last vector wins.
             vectors: (n, dim) float32 (Cosine: unit-normalised).
             threads: insert threads for this batch (0: all cores); default ``self.threads``.
 
         Raises:
             WrongVectorSize: when vectors are not (n, dim).
-            InvalidQuery: for negative rows or a row/vector count mismatch.
+            InvalidQuery: for negative keys or a key/vector count mismatch.
             InvalidConfig: for the first batch of an i8 index without a quantizer, when it
                 is too small to fit the scaling on.
         """
-        keys = _as_rows(rows)
+        keys = _as_keys(keys)
         data = np.asarray(vectors, dtype=np.float32)
         if data.ndim != 2 or data.shape[1] != self.config.dim:
             got = data.shape[-1] if data.ndim else 0
             raise WrongVectorSize(self.config.dim, int(got), where="index add")
         if len(keys) != len(data):
-            raise InvalidQuery(f"Wrong input: {len(keys)} rows but {len(data)} vectors to index")
+            raise InvalidQuery(f"Wrong input: {len(keys)} keys but {len(data)} vectors to index")
         if len(keys) == 0:
             return
         uniq, last = _last_occurrence(keys)
@@ -272,55 +222,46 @@ class HnswIndex:
             present = np.asarray(self._index.contains(ukeys), dtype=bool)
             if present.any():
                 # usearch rejects duplicate keys: an update is remove + add.
-                with self._lock.exclusive():
+                with self._lock.write():
                     self._index.remove(ukeys[present])
-            with self._lock.shared():
+            with self._lock.read():
                 self._index.add(ukeys, stored, threads=self.threads if threads is None else threads)
 
-    def remove(self, rows: np.ndarray) -> int:
-        """Remove rows (absent rows are ignored).
+    def remove(self, keys: np.ndarray) -> int:
+        """Remove keys (absent keys are ignored).
 
         Args:
-            rows: int64 row numbers.
+            keys: int64 keys.
 
         Returns:
-            The number of rows that were present and are now removed.
+            The number of keys that were present and are now removed.
 
         Raises:
-            InvalidQuery: for negative rows.
+            InvalidQuery: for negative keys.
         """
-        keys = _as_rows(rows)
-        if len(keys) == 0:
+        gone = _as_keys(keys)
+        if len(gone) == 0:
             return 0
-        with self._writer, self._lock.exclusive():
-            removed = self._index.remove(np.unique(keys).astype(np.uint64))
+        with self._writer, self._lock.write():
+            removed = self._index.remove(np.unique(gone).astype(np.uint64))
         return int(np.sum(removed))
 
     # ---------------------------------------------------------------------- search
 
     def search(
-        self,
-        queries: np.ndarray,
-        k: int,
-        ef: int | None = None,
-        *,
-        allowed: np.ndarray | None = None,
+        self, queries: np.ndarray, k: int, ef: int | None = None
     ) -> tuple[np.ndarray, np.ndarray]:
-        """Approximate k nearest rows for each query.
+        """Approximate k nearest keys for each query.
 
         Args:
             queries: (b, dim) or (dim,) float32 (Cosine: unit-normalised).
             k: results per query.
             ef: candidate list size (HNSW "ef"); None uses ``ef_search``. Values below k
                 act as k. Larger means better recall and slower queries.
-            allowed: optional bool mask indexed by row; only rows where it is True are
-                returned (rows past its end are not allowed). Served by over-fetching and
-                post-filtering, so it pays off for permissive filters only: for selective
-                ones, search the matching rows exactly (``shoal.index.planner``).
 
         Returns:
-            (rows (b, k) int64, distances (b, k) float32), nearest first, padded with -1 and
-            +inf when fewer than k rows qualify.
+            (keys (b, k) int64, distances (b, k) float32), nearest first, padded with -1 and
+            +inf when fewer than k keys are indexed.
 
         Raises:
             WrongVectorSize: when queries are not (b, dim).
@@ -336,36 +277,17 @@ class HnswIndex:
         if ef is not None and ef < 1:
             raise InvalidQuery(f"Wrong input: ef must be >= 1, got {ef}")
         b = q.shape[0]
-        rows = np.full((b, k), -1, dtype=np.int64)
+        keys = np.full((b, k), -1, dtype=np.int64)
         dists = np.full((b, k), np.inf, dtype=np.float32)
-        size = len(self)
-        if k == 0 or b == 0 or size == 0:
-            return rows, dists
-        count = max(k, ef if ef is not None else self.ef_search)
-        if allowed is None:
-            got_rows, got_dists = self._search(q, count)
-            width = min(k, got_rows.shape[1])
-            rows[:, :width], dists[:, :width] = got_rows[:, :width], got_dists[:, :width]
-            return rows, dists
-        mask = np.asarray(allowed, dtype=bool)
-        # First guess from the filter's selectivity, then grow for the queries still short.
-        share = max(float(mask.sum()) / size, 1.0 / size)
-        count = min(size, max(count, math.ceil(k / share * 1.5)))
-        pending = np.arange(b)
-        while len(pending):
-            got_rows, got_dists = self._search(q[pending], count)
-            got_rows, got_dists = _post_filter(got_rows, got_dists, mask)
-            width = min(k, got_rows.shape[1])
-            rows[pending, :width] = got_rows[:, :width]
-            dists[pending, :width] = got_dists[:, :width]
-            if count >= size:
-                break
-            pending = pending[(rows[pending] < 0).any(axis=1)]
-            count = min(size, count * _FILTER_GROWTH)
-        return rows, dists
+        if k == 0 or b == 0 or len(self._index) == 0:
+            return keys, dists
+        got_keys, got_dists = self._search(q, max(k, ef if ef is not None else self.ef_search))
+        width = min(k, got_keys.shape[1])
+        keys[:, :width], dists[:, :width] = got_keys[:, :width], got_dists[:, :width]
+        return keys, dists
 
     def _search(self, q: np.ndarray, count: int) -> tuple[np.ndarray, np.ndarray]:
-        """Raw search: (b, ≤count) rows / distances, valid hits first, -1 / +inf after."""
+        """Raw search: (b, ≤count) keys / distances, valid hits first, -1 / +inf after."""
         steps: np.ndarray | None = None
         stored: np.ndarray = q
         if self.config.dtype == "i8":
@@ -374,9 +296,9 @@ class HnswIndex:
             stored, steps = self._quantizer.encode_queries(q)
         # A lone query gains nothing from a worker pool but pays for starting it.
         threads = 1 if len(q) == 1 else self.threads
-        with self._lock.shared():
+        with self._lock.read():
             res = self._index.search(stored, count, threads=threads)
-        if isinstance(res, usearch_index().BatchMatches):
+        if isinstance(res, self._batch_matches):
             keys = np.asarray(res.keys, dtype=np.uint64)
             raw = np.asarray(res.distances, dtype=np.float32)
             counts = np.asarray(res.counts)
@@ -386,9 +308,9 @@ class HnswIndex:
             counts = np.array([keys.shape[1]])
         valid = (np.arange(keys.shape[1])[None, :] < counts[:, None]) & (keys != _SENTINEL)
         dists = raw if steps is None else self._dequantize(raw, steps)
-        rows = np.where(valid, keys.astype(np.int64), -1)
+        found = np.where(valid, keys.astype(np.int64), -1)
         dists = np.where(valid, dists, np.inf).astype(np.float32)
-        return _compact(rows, dists)
+        return (found, dists) if valid.all() else _compact(found, dists)
 
     def _dequantize(self, raw: np.ndarray, steps: np.ndarray) -> np.ndarray:
         """int8-code distances → distances in float vector units (same convention as f16)."""
@@ -418,7 +340,7 @@ class HnswIndex:
             path: the index file path (its directory must exist).
             watermark: what the index reflects (e.g. the collection's generation or highest
                 applied version); ``load`` can insist on it to detect a stale snapshot.
-            pending: rows whose vectors the index does not reflect at ``watermark`` yet (a
+            pending: keys whose vectors the index does not reflect at ``watermark`` yet (a
                 snapshot in the middle of a build); ``load`` gives them back.
 
         Returns:
@@ -525,6 +447,33 @@ class HnswIndex:
 _EMPTY_KEYS = np.zeros(0, dtype=np.int64)
 
 
+def _check_settings(
+    name: str,
+    dim: int,
+    m: int,
+    ef_construct: int,
+    ef_search: int,
+    threads: int,
+    dtype: str,
+    quantizer: Int8Quantizer | None,
+) -> None:
+    """Refuse an index setting out of range (``HnswIndex``'s arguments)."""
+    _check_int("dim", dim, 1, 65_536)
+    _check_int("m", m, 2, 1024)
+    _check_int("ef_construct", ef_construct, 1, 1 << 20)
+    _check_int("ef_search", ef_search, 1, 1 << 20)
+    _check_int("threads", threads, 0, 4096)
+    if dtype not in DTYPES:
+        raise InvalidConfig(f"Wrong input: index dtype {dtype!r}; expected one of {DTYPES}")
+    if quantizer is not None and (dtype != "i8" or quantizer.dim != dim):
+        raise InvalidConfig("Wrong input: a quantizer needs dtype 'i8' and the index's dim")
+    mode = SYMMETRIC if name == DOT else OFFSET
+    if quantizer is not None and quantizer.mode != mode:
+        raise InvalidConfig(
+            f"Wrong input: {name} needs a {mode!r} quantizer, got {quantizer.mode!r}"
+        )
+
+
 def _check_int(name: str, value: int, low: int, high: int) -> None:
     if (
         not isinstance(value, (int, np.integer))
@@ -536,14 +485,14 @@ def _check_int(name: str, value: int, low: int, high: int) -> None:
         )
 
 
-def _as_rows(rows: np.ndarray) -> np.ndarray:
-    keys = np.asarray(rows).reshape(-1)
-    if keys.size and not np.issubdtype(keys.dtype, np.integer):
-        raise InvalidQuery(f"Wrong input: index rows must be integers, got {keys.dtype}")
-    keys = keys.astype(np.int64, copy=False)
-    if keys.size and int(keys.min()) < 0:
-        raise InvalidQuery(f"Wrong input: index rows must be >= 0, got {int(keys.min())}")
-    return keys
+def _as_keys(keys: np.ndarray) -> np.ndarray:
+    out = np.asarray(keys).reshape(-1)
+    if out.size and not np.issubdtype(out.dtype, np.integer):
+        raise InvalidQuery(f"Wrong input: index keys must be integers, got {out.dtype}")
+    out = out.astype(np.int64, copy=False)
+    if out.size and int(out.min()) < 0:
+        raise InvalidQuery(f"Wrong input: index keys must be >= 0, got {int(out.min())}")
+    return out
 
 
 def _last_occurrence(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -553,19 +502,7 @@ def _last_occurrence(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return uniq, len(keys) - 1 - first_in_rev
 
 
-def _compact(rows: np.ndarray, dists: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _compact(keys: np.ndarray, dists: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Move each row's valid (>= 0) entries to the front, keeping their order."""
-    invalid = rows < 0
-    if not invalid.any():
-        return rows, dists
-    order = np.argsort(invalid, axis=1, kind="stable")
-    return np.take_along_axis(rows, order, axis=1), np.take_along_axis(dists, order, axis=1)
-
-
-def _post_filter(
-    rows: np.ndarray, dists: np.ndarray, mask: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
-    inside = (rows >= 0) & (rows < len(mask))
-    keep = np.zeros_like(inside)
-    keep[inside] = mask[rows[inside]]
-    return _compact(np.where(keep, rows, -1), np.where(keep, dists, np.inf).astype(np.float32))
+    order = np.argsort(keys < 0, axis=1, kind="stable")
+    return np.take_along_axis(keys, order, axis=1), np.take_along_axis(dists, order, axis=1)

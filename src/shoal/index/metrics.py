@@ -1,16 +1,15 @@
-"""Distance names, their usearch kernels, and exact float32 distances in the index's convention.
+"""Distance names and their usearch kernels.
 
 Every distance the index returns is "smaller is nearer", as usearch reports them:
 Cosine and Dot give ``1 - dot`` (Cosine vectors arrive unit-normalised from the engine, so the
-inner product *is* the cosine), Euclid gives the *squared* L2 distance, Manhattan the L1 sum.
-The engine turns these into Qdrant scores (or recomputes them from its float32 matrix).
+inner product *is* the cosine), Euclid gives the *squared* L2 distance. The engine ranks
+candidates by the exact scores it computes from its float32 matrix (``shoal.engine.search``,
+the one implementation of the distances).
 """
 
 from __future__ import annotations
 
 import enum
-
-import numpy as np
 
 from shoal.index.errors import UnsupportedMetric
 
@@ -54,29 +53,3 @@ def hnsw_supports(metric: str) -> bool:
         return metric_name(metric) in USEARCH_METRIC
     except UnsupportedMetric:
         return False
-
-
-def exact_distances(vectors: np.ndarray, queries: np.ndarray, metric: str) -> np.ndarray:
-    """Distances between each query and its own candidate vectors, smaller is nearer.
-
-    Args:
-        vectors: (b, c, dim) float32, candidate vectors per query.
-        queries: (b, dim) float32.
-        metric: distance name.
-
-    Returns:
-        (b, c) float32 distances in the index's convention (see the module docstring).
-
-    Raises:
-        UnsupportedMetric: for an unknown distance name.
-    """
-    name = metric_name(metric)
-    if name in (COSINE, DOT):
-        dots = np.matmul(vectors, queries[:, :, None])[:, :, 0]
-        out: np.ndarray = (1.0 - dots).astype(np.float32)
-        return out
-    diff = vectors - queries[:, None, :]
-    dist: np.ndarray = (
-        np.einsum("bcd,bcd->bc", diff, diff) if name == EUCLID else np.abs(diff).sum(-1)
-    )
-    return dist.astype(np.float32)

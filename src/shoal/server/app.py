@@ -13,16 +13,17 @@ still in flight is told to stop (``InFlight.abort_all``).
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import hmac
 import logging
 import secrets
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
-from contextlib import asynccontextmanager
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any
 
-import anyio.to_thread
 import orjson
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
@@ -30,8 +31,8 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
-from shoal import __version__
 from shoal import models as m
+from shoal.concurrency import run_in_thread
 from shoal.engine import Database
 from shoal.errors import CollectionNotFound, Forbidden, ShoalError, Unauthorized
 from shoal.server import wire
@@ -40,12 +41,15 @@ from shoal.server.inflight import InFlight
 from shoal.server.metrics import Metrics
 from shoal.server.routes import OPERATIONS, Call, Handler, Operation
 from shoal.server.single_node import SINGLE_NODE
+from shoal.version import __version__
 
 logger = logging.getLogger("shoal.server")
 
 # The Qdrant release whose REST API this server speaks. qdrant-client warns when the server
 # is more than one minor version away from it, so this tracks the pinned client (1.20).
 QDRANT_VERSION = "1.20.0"
+# Threads the served engine calls run on (anyio's default, which served them before).
+ENGINE_THREADS = 40
 VERSION_INFO = {"title": "qdrant - vector search engine", "version": QDRANT_VERSION}
 
 
@@ -168,7 +172,7 @@ def _plain_routes(state: ServerState) -> list[Route]:
         return PlainTextResponse("all shards are ready")
 
     async def metrics(call: Call) -> Response:
-        sizes = await anyio.to_thread.run_sync(_collection_sizes, call.db)
+        sizes = await run_in_thread(_collection_sizes, call.db)
         return PlainTextResponse(
             state.metrics.render(sizes), media_type="text/plain; version=0.0.4"
         )
@@ -227,6 +231,35 @@ def _http_error_handler(state: ServerState) -> Callable[[Request, Exception], Aw
     return http_error
 
 
+def _lifespan(state: ServerState) -> Callable[[Starlette], AbstractAsyncContextManager[Any]]:
+    """The app's lifespan: open the database (unless one was handed in), close it at the end."""
+    config = state.config
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[dict[str, Any]]:
+        # Engine calls run on the loop's default thread pool (``run_in_thread``): sized for
+        # a server, whose concurrent searches coalesce across these threads.
+        asyncio.get_running_loop().set_default_executor(
+            ThreadPoolExecutor(ENGINE_THREADS, thread_name_prefix="shoal-engine")
+        )
+        if state.db is None:
+            state.db = await run_in_thread(
+                functools.partial(Database, config.storage_path, limits=config.limits)
+            )
+        state.ready = True
+        try:
+            yield {}
+        finally:
+            state.ready = False
+            state.inflight.abort_all()  # a request still running must not hold up the close
+            if state.close_db and state.db is not None:
+                db, state.db = state.db, None
+                await run_in_thread(db.close)
+                logger.info("database closed: all writes flushed")
+
+    return lifespan
+
+
 def create_app(
     config: ServerConfig | None = None,
     *,
@@ -252,23 +285,7 @@ def create_app(
         close_db=database is None if close_database is None else close_database,
     )
 
-    @asynccontextmanager
-    async def lifespan(app: Starlette) -> AsyncIterator[dict[str, Any]]:
-        if state.db is None:
-            state.db = await anyio.to_thread.run_sync(
-                functools.partial(Database, config.storage_path, limits=config.limits)
-            )
-        state.ready = True
-        try:
-            yield {}
-        finally:
-            state.ready = False
-            state.inflight.abort_all()  # a request still running must not hold up the close
-            if state.close_db and state.db is not None:
-                db, state.db = state.db, None
-                await anyio.to_thread.run_sync(db.close)
-                logger.info("database closed: all writes flushed")
-
+    lifespan = _lifespan(state)
     if database is not None:
         # Without a lifespan (httpx's ASGITransport runs none) a handed-in database is ready.
         state.ready = True

@@ -17,8 +17,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
-import anyio.to_thread
-
+from shoal.concurrency import run_in_thread
 from shoal.engine.limits import Limits
 from shoal.server import wire
 
@@ -89,4 +88,4 @@ async def decode_off_loop(raw: bytes, limits: Limits, convert: Callable[[Any], T
     """``decode``, on a worker thread when the body is larger than ``OFF_LOOP_BYTES``."""
     if len(raw) <= OFF_LOOP_BYTES:
         return decode(raw, limits, convert)
-    return await anyio.to_thread.run_sync(decode, raw, limits, convert)
+    return await run_in_thread(decode, raw, limits, convert)

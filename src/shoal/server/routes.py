@@ -16,16 +16,16 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
-import anyio.to_thread
 from pydantic import BaseModel
 from starlette.requests import Request
 from starlette.responses import FileResponse
 
 from shoal import models as m
+from shoal.concurrency import run_in_thread
 from shoal.engine import Collection, Database
 from shoal.engine.deadline import Deadline
 from shoal.engine.limits import Limits
-from shoal.engine.support import check_shard_key, check_upsert, field_index_type
+from shoal.engine.support import check_shard_key
 from shoal.errors import BadRequest, PointNotFound
 from shoal.ids import path_id
 from shoal.server import bodies, wire
@@ -163,7 +163,7 @@ class Call:
         work = functools.partial(fn, *args, **kwargs)
         deadline = self.deadline
         if deadline is None:
-            return await anyio.to_thread.run_sync(work)
+            return await run_in_thread(work)
         # The watch starts only once the work has taken WATCH_AFTER: most requests are
         # answered sooner, and a task per request would cost them ~15 µs each.
         loop = asyncio.get_running_loop()
@@ -174,7 +174,7 @@ class Call:
             lambda: watchers.append(loop.create_task(watch_disconnect(receive, deadline))),
         )
         try:
-            return await anyio.to_thread.run_sync(work)
+            return await run_in_thread(work)
         finally:
             start.cancel()
             for watcher in watchers:
@@ -301,15 +301,16 @@ async def upsert(call: Call) -> m.UpdateResult:
     """PUT /collections/{name}/points: insert or replace points (list or batch form)."""
     wait = call.wait()
     body = await call.parsed(_points_body)
-    check_upsert(body)
-    points = body.batch if isinstance(body, m.PointsBatch) else body.points
-    return await _write(call, wait, "upsert", points)
+    return await _write(call, wait, m.UpsertOperation(upsert=body))
 
 
-async def _write(call: Call, wait: bool, op: str, *args: Any) -> m.UpdateResult:
+async def _write(
+    call: Call, wait: bool, op: m.UpdateOperation, deadline: Deadline | None = None
+) -> m.UpdateResult:
     """One write. With ``wait=false`` and a full write queue it is refused with 429
     (``Overloaded``) instead of holding a worker thread until there is room."""
-    outcome = (await call.on_collection(Collection.write_many, [(op, args)], wait, False))[0]
+    outcomes = await call.on_collection(Collection.write_many, [op], wait, False, [deadline])
+    outcome = outcomes[0]
     if isinstance(outcome, BaseException):
         raise outcome
     return outcome
@@ -329,7 +330,7 @@ async def delete_points(call: Call) -> m.UpdateResult:
     """POST /collections/{name}/points/delete: by ids or by filter (within a deadline)."""
     wait = call.wait()
     selector = await call.parsed(_selector)
-    return await _write(call, wait, "delete", selector, call.timed("delete"))
+    return await _write(call, wait, m.DeleteOperation(delete=selector), call.timed("delete"))
 
 
 async def batch_update(call: Call) -> list[m.UpdateResult]:
@@ -343,7 +344,7 @@ async def batch_update(call: Call) -> list[m.UpdateResult]:
     body = await call.body(m.UpdateOperations)
     if call.request.headers.get(wire.WRITE_MODE_HEADER) == "independent":
         outcomes = await call.on_collection(
-            Collection.update_each, body.operations, wait, block=False
+            Collection.write_many, body.operations, wait, block=False
         )
         return wire.update_outcomes(outcomes)
     return await call.on_collection(Collection.batch_update, body.operations, wait)
@@ -399,36 +400,37 @@ async def set_payload(call: Call) -> m.UpdateResult:
     """POST /collections/{name}/points/payload: merge payload keys."""
     wait = call.wait()
     body = await call.body(m.SetPayload)
-    return await _write(call, wait, "set_payload", body)
+    return await _write(call, wait, m.SetPayloadOperation(set_payload=body))
 
 
 async def overwrite_payload(call: Call) -> m.UpdateResult:
     """PUT /collections/{name}/points/payload: replace whole payloads."""
     wait = call.wait()
     body = await call.body(m.SetPayload)
-    return await _write(call, wait, "overwrite_payload", body)
+    return await _write(call, wait, m.OverwritePayloadOperation(overwrite_payload=body))
 
 
 async def delete_payload(call: Call) -> m.UpdateResult:
     """POST /collections/{name}/points/payload/delete: remove payload keys."""
     wait = call.wait()
     body = await call.body(m.DeletePayload)
-    return await _write(call, wait, "delete_payload", body)
+    return await _write(call, wait, m.DeletePayloadOperation(delete_payload=body))
 
 
 async def clear_payload(call: Call) -> m.UpdateResult:
     """POST /collections/{name}/points/payload/clear: remove all payload keys."""
     wait = call.wait()
     selector = await call.parsed(_selector)
-    return await _write(call, wait, "clear_payload", selector)
+    return await _write(call, wait, m.ClearPayloadOperation(clear_payload=selector))
 
 
 async def create_index(call: Call) -> m.UpdateResult:
     """PUT /collections/{name}/index: declare a payload index."""
     call.wait()  # validated for Qdrant compatibility; index changes are always synchronous
     body = await call.body(m.CreateFieldIndex)
-    schema = field_index_type(body.field_schema)
-    return await call.on_collection(Collection.set_payload_index, body.field_name, schema)
+    return await call.on_collection(
+        Collection.create_payload_index, body.field_name, body.field_schema
+    )
 
 
 async def delete_index(call: Call) -> m.UpdateResult:

@@ -15,12 +15,12 @@ from typing import Any
 
 import uvicorn
 
-from shoal import __version__
 from shoal.engine import Database
 from shoal.errors import ShoalError
 from shoal.server.app import create_app
 from shoal.server.config import ServerConfig
 from shoal.server.inflight import InFlight
+from shoal.version import __version__
 
 logger = logging.getLogger("shoal.server")
 

@@ -58,3 +58,12 @@ def test_upload_rejects_bad_batch_and_mismatched_columns(tmp_path: Path) -> None
             client.upload_collection("c", np.ones((3, 4)), ids=[1, 2], wait=True)
         with pytest.raises(errors.BadRequest, match="batch_size"):
             client.upload_points("c", [], batch_size=0)
+
+
+def test_a_payload_that_is_no_dict_is_refused_before_the_vectors(tmp_path: Path) -> None:
+    # Found by the fuzzer: embedded checked the (bad) vectors first and the HTTP client the
+    # payloads, so the two raised different errors for one call.
+    with make(tmp_path) as client:
+        with pytest.raises(errors.InvalidPayload, match="must be dicts, got 'k'"):
+            client.upload_collection("c", [[]], payload={"k": "v"}, ids=[1], wait=True)
+        assert (client.count("c")).count == 0

@@ -14,7 +14,8 @@ from typing import TYPE_CHECKING, Any
 from shoal import models as m
 from shoal.client import convert
 from shoal.client._async.local import AsyncLocalTransport
-from shoal.client.convert import PointsSelectorLike
+from shoal.client._async.transport import AsyncTransport
+from shoal.client.convert import PointsSelectorLike, QueryLike
 from shoal.client.upload import (
     Progress,
     check_upload_options,
@@ -90,7 +91,7 @@ class AsyncClient:
         memory = location is None or (isinstance(location, str) and location == MEMORY)
         if url is not None or not memory:
             target = convert.server_url(url if url is not None else location)
-            self._transport: AsyncLocalTransport | AsyncHttpTransport | None = _http_transport(
+            self._transport: AsyncTransport | None = _http_transport(
                 target, convert.api_key(api_key), convert.timeout(timeout)
             )
         else:
@@ -103,7 +104,12 @@ class AsyncClient:
     # ------------------------------------------------------------------ lifecycle
 
     @property
-    def _t(self) -> AsyncLocalTransport | AsyncHttpTransport:
+    def _open_transport(self) -> AsyncTransport:
+        """The transport (None once closed).
+
+        Raises:
+            ClientClosed: the client has been closed.
+        """
         if self._transport is None:
             raise ClientClosed()
         return self._transport
@@ -207,7 +213,7 @@ class AsyncClient:
             strict_mode_config=convert.settings_arg(strict_mode_config),
             metadata=metadata,
         )
-        return await self._t.create_collection(name, body, timeout)
+        return await self._open_transport.create_collection(name, body, timeout)
 
     async def delete_collection(self, collection_name: str, timeout: int | None = None) -> bool:
         """Delete a collection and all its points.
@@ -218,11 +224,15 @@ class AsyncClient:
         Returns:
             True if it existed, False otherwise.
         """
-        return await self._t.delete_collection(convert.collection_name(collection_name), timeout)
+        return await self._open_transport.delete_collection(
+            convert.collection_name(collection_name), timeout
+        )
 
     async def collection_exists(self, collection_name: str) -> bool:
         """Whether the collection exists."""
-        return await self._t.collection_exists(convert.collection_name(collection_name))
+        return await self._open_transport.collection_exists(
+            convert.collection_name(collection_name)
+        )
 
     async def get_collection(self, collection_name: str) -> m.CollectionInfo:
         """Configuration, point count and payload indexes of a collection.
@@ -230,11 +240,11 @@ class AsyncClient:
         Raises:
             CollectionNotFound: no such collection.
         """
-        return await self._t.get_collection(convert.collection_name(collection_name))
+        return await self._open_transport.get_collection(convert.collection_name(collection_name))
 
     async def get_collections(self) -> m.CollectionsResponse:
         """Names of all collections."""
-        return await self._t.get_collections()
+        return await self._open_transport.get_collections()
 
     # -------------------------------------------------------------------- aliases
 
@@ -257,15 +267,15 @@ class AsyncClient:
             AliasNotFound: deleting or renaming an alias that does not exist.
         """
         body = convert.alias_operations(change_aliases_operations)
-        return await self._t.update_aliases(body, convert.timeout_arg(timeout))
+        return await self._open_transport.update_aliases(body, convert.timeout_arg(timeout))
 
     async def get_collection_aliases(self, collection_name: str) -> m.CollectionsAliasesResponse:
         """The aliases of a collection (none for a name that is no collection)."""
-        return await self._t.get_aliases(convert.collection_name(collection_name))
+        return await self._open_transport.get_aliases(convert.collection_name(collection_name))
 
     async def get_aliases(self) -> m.CollectionsAliasesResponse:
         """Every alias of every collection."""
-        return await self._t.get_aliases(None)
+        return await self._open_transport.get_aliases(None)
 
     # ------------------------------------------------------------------ snapshots
     # ``wait=False``: a snapshot is a copy of local files, so Shoal finishes it before
@@ -284,12 +294,12 @@ class AsyncClient:
             CollectionNotFound; NotSupported: an in-memory client.
         """
         name = convert.collection_name(collection_name)
-        made = await self._t.create_snapshot(name, convert.flag(wait, "wait"))
+        made = await self._open_transport.create_snapshot(name, convert.flag(wait, "wait"))
         return made if wait else None
 
     async def list_snapshots(self, collection_name: str) -> list[m.SnapshotDescription]:
         """A collection's snapshots, oldest first."""
-        return await self._t.list_snapshots(convert.collection_name(collection_name))
+        return await self._open_transport.list_snapshots(convert.collection_name(collection_name))
 
     async def delete_snapshot(
         self, collection_name: str, snapshot_name: str, wait: bool = True
@@ -301,7 +311,9 @@ class AsyncClient:
         """
         name = convert.collection_name(collection_name)
         snapshot = convert.snapshot_name(snapshot_name)
-        done = await self._t.delete_snapshot(name, snapshot, convert.flag(wait, "wait"))
+        done = await self._open_transport.delete_snapshot(
+            name, snapshot, convert.flag(wait, "wait")
+        )
         return done if wait else None
 
     async def recover_snapshot(
@@ -336,17 +348,17 @@ class AsyncClient:
             priority=convert.settings_arg(priority),
         )
         name = convert.collection_name(collection_name)
-        done = await self._t.recover_snapshot(name, body, convert.flag(wait, "wait"))
+        done = await self._open_transport.recover_snapshot(name, body, convert.flag(wait, "wait"))
         return done if wait else None
 
     async def create_full_snapshot(self, wait: bool = True) -> m.SnapshotDescription | None:
         """Snapshot every collection into one file (see ``create_snapshot``)."""
-        made = await self._t.create_snapshot(None, convert.flag(wait, "wait"))
+        made = await self._open_transport.create_snapshot(None, convert.flag(wait, "wait"))
         return made if wait else None
 
     async def list_full_snapshots(self) -> list[m.SnapshotDescription]:
         """The full snapshots, oldest first."""
-        return await self._t.list_snapshots(None)
+        return await self._open_transport.list_snapshots(None)
 
     async def delete_full_snapshot(self, snapshot_name: str, wait: bool = True) -> bool | None:
         """Delete a full snapshot.
@@ -355,7 +367,9 @@ class AsyncClient:
             SnapshotNotFound: no snapshot of that name.
         """
         snapshot = convert.snapshot_name(snapshot_name)
-        done = await self._t.delete_snapshot(None, snapshot, convert.flag(wait, "wait"))
+        done = await self._open_transport.delete_snapshot(
+            None, snapshot, convert.flag(wait, "wait")
+        )
         return done if wait else None
 
     # -------------------------------------------------------------------- writes
@@ -384,7 +398,7 @@ class AsyncClient:
             CollectionNotFound: no such collection.
         """
         name, wait = convert.collection_name(collection_name), convert.flag(wait, "wait")
-        return await self._t.upsert(name, convert.upsert_body(points), wait)
+        return await self._open_transport.upsert(name, convert.upsert_body(points), wait)
 
     async def delete(
         self,
@@ -408,7 +422,7 @@ class AsyncClient:
         name, wait = convert.collection_name(collection_name), convert.flag(wait, "wait")
         selector = convert.points_selector(points_selector)
         seconds = convert.timeout_arg(timeout)
-        return await self._t.delete(name, selector, wait, seconds)
+        return await self._open_transport.delete(name, selector, wait, seconds)
 
     async def set_payload(
         self,
@@ -433,7 +447,7 @@ class AsyncClient:
         body = convert.build(
             m.SetPayload, InvalidPayload, payload=payload, points=ids, filter=flt, key=key
         )
-        return await self._t.set_payload(name, body, wait)
+        return await self._open_transport.set_payload(name, body, wait)
 
     async def overwrite_payload(
         self,
@@ -446,7 +460,7 @@ class AsyncClient:
         name, wait = convert.collection_name(collection_name), convert.flag(wait, "wait")
         ids, flt = convert.payload_target(points)
         body = convert.build(m.SetPayload, InvalidPayload, payload=payload, points=ids, filter=flt)
-        return await self._t.overwrite_payload(name, body, wait)
+        return await self._open_transport.overwrite_payload(name, body, wait)
 
     async def delete_payload(
         self,
@@ -461,7 +475,7 @@ class AsyncClient:
         body = convert.build(
             m.DeletePayload, InvalidPayload, keys=convert.payload_keys(keys), points=ids, filter=flt
         )
-        return await self._t.delete_payload(name, body, wait)
+        return await self._open_transport.delete_payload(name, body, wait)
 
     async def clear_payload(
         self,
@@ -472,7 +486,7 @@ class AsyncClient:
         """Remove every payload key of the selected points."""
         name, wait = convert.collection_name(collection_name), convert.flag(wait, "wait")
         selector = convert.points_selector(points_selector)
-        return await self._t.clear_payload(name, selector, wait)
+        return await self._open_transport.clear_payload(name, selector, wait)
 
     async def batch_update_points(
         self,
@@ -496,7 +510,7 @@ class AsyncClient:
         """
         name, wait = convert.collection_name(collection_name), convert.flag(wait, "wait")
         body = convert.update_operations(update_operations)
-        return await self._t.batch_update(name, body, wait)
+        return await self._open_transport.batch_update(name, body, wait)
 
     async def create_payload_index(
         self,
@@ -513,7 +527,7 @@ class AsyncClient:
             field_name=convert.payload_key(field_name, "field_name"),
             field_schema=convert.field_schema(field_schema),
         )
-        return await self._t.create_payload_index(name, body, wait)
+        return await self._open_transport.create_payload_index(name, body, wait)
 
     async def delete_payload_index(
         self, collection_name: str, field_name: str, wait: bool = True
@@ -521,7 +535,7 @@ class AsyncClient:
         """Drop the payload index on ``field_name``."""
         name, wait = convert.collection_name(collection_name), convert.flag(wait, "wait")
         field = convert.payload_key(field_name, "field_name")
-        return await self._t.delete_payload_index(name, field, wait)
+        return await self._open_transport.delete_payload_index(name, field, wait)
 
     # --------------------------------------------------------------------- reads
 
@@ -545,7 +559,7 @@ class AsyncClient:
             with_payload=with_payload,
             with_vector=with_vectors,
         )
-        return await self._t.retrieve(name, body)
+        return await self._open_transport.retrieve(name, body)
 
     async def scroll(
         self,
@@ -584,7 +598,7 @@ class AsyncClient:
             with_vector=with_vectors,
             order_by=order_by,
         )
-        result = await self._t.scroll(name, body, convert.timeout_arg(timeout))
+        result = await self._open_transport.scroll(name, body, convert.timeout_arg(timeout))
         return result.points, result.next_page_offset
 
     async def count(
@@ -609,12 +623,12 @@ class AsyncClient:
             filter=convert.filter_arg(count_filter),
             exact=convert.flag(exact, "exact"),
         )
-        return await self._t.count(name, body, convert.timeout_arg(timeout))
+        return await self._open_transport.count(name, body, convert.timeout_arg(timeout))
 
     async def query_points(
         self,
         collection_name: str,
-        query: Any = None,
+        query: QueryLike | None = None,
         using: str | None = None,
         query_filter: m.Filter | str | None = None,
         search_params: m.SearchParams | None = None,
@@ -663,7 +677,7 @@ class AsyncClient:
             with_vector=with_vectors,
             score_threshold=score_threshold,
         )
-        return await self._t.query(name, request, seconds)
+        return await self._open_transport.query(name, request, seconds)
 
     async def query_batch_points(
         self,
@@ -678,7 +692,7 @@ class AsyncClient:
         """
         name = convert.collection_name(collection_name)
         body = convert.query_requests(requests)
-        return await self._t.query_batch(name, body, convert.timeout_arg(timeout))
+        return await self._open_transport.query_batch(name, body, convert.timeout_arg(timeout))
 
     # --------------------------------------------------------------- bulk ingest
 

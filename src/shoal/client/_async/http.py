@@ -15,19 +15,20 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from operator import itemgetter
 from typing import Any, TypeVar
 from urllib.parse import quote
 
 import httpx
 import orjson
 from pydantic import BaseModel, TypeAdapter, ValidationError
+from typing_extensions import assert_never
 
 from shoal import errors
 from shoal import models as m
-from shoal.client.batching import AsyncBatcher, consecutive
 from shoal.client.http_gate import RequestGate
-from shoal.client.runner import shield_async
 from shoal.client.sendable import sendable_points, sendable_query
+from shoal.concurrency import AsyncBatcher, consecutive, run_grouped_async, shield_async
 from shoal.errors import BadRequest, InvalidFilter, RemoteError, ShoalError
 from shoal.ids import canonical_id
 from shoal.payloads import check_payload
@@ -51,26 +52,13 @@ _RESPONSES = TypeAdapter(list[m.QueryResponse])
 _UPDATE_RESULTS = TypeAdapter(list[m.UpdateResult])
 
 # A write as the batcher holds it: collection, operation, body, wait.
-_Write = tuple[str, str, BaseModel, bool]
+_Write = tuple[str, m.UpdateOperation, bool]
 # A query as the batcher holds it: collection, request, timeout.
 _Query = tuple[str, m.QueryRequest, "int | None"]
-# Each write's own endpoint, and its operation in a /points/batch body.
-_WRITE_ROUTE = {
-    "upsert": ("PUT", "/points"),
-    "delete": ("POST", "/points/delete"),
-    "set_payload": ("POST", "/points/payload"),
-    "overwrite_payload": ("PUT", "/points/payload"),
-    "delete_payload": ("POST", "/points/payload/delete"),
-    "clear_payload": ("POST", "/points/payload/clear"),
-}
-_OPERATION: dict[str, Callable[..., m.UpdateOperation]] = {
-    "upsert": m.UpsertOperation,
-    "delete": m.DeleteOperation,
-    "set_payload": m.SetPayloadOperation,
-    "overwrite_payload": m.OverwritePayloadOperation,
-    "delete_payload": m.DeletePayloadOperation,
-    "clear_payload": m.ClearPayloadOperation,
-}
+# A batch's queries go per collection and timeout (a request has one of each), its writes
+# per collection.
+_ROUTE = itemgetter(0, 2)
+_BY_COLLECTION = itemgetter(0)
 # A /points/batch carries at most this many operations and (about) this many points;
 # a write with more points than that is sent alone.
 MAX_BATCH_OPS = 256
@@ -219,7 +207,7 @@ class AsyncHttpTransport:
         self, name: str, body: m.PointsList | m.PointsBatch, wait: bool
     ) -> m.UpdateResult:
         body = stored_payloads(sendable_points(body))
-        return await self._writes.submit((name, "upsert", body, wait))
+        return await self._writes.submit((name, m.UpsertOperation(upsert=body), wait))
 
     async def delete(
         self,
@@ -230,7 +218,7 @@ class AsyncHttpTransport:
     ) -> m.UpdateResult:
         body = _portable(selector)
         if timeout is None:
-            return await self._writes.submit((name, "delete", body, wait))
+            return await self._writes.submit((name, m.DeleteOperation(delete=body), wait))
         # A delete with its own timeout goes alone: a batch has one timeout for all.
         path = _col(name) + "/points/delete"
         result = await self._request("POST", path, body, wait, timeout=timeout)
@@ -270,27 +258,22 @@ class AsyncHttpTransport:
         """Concurrent queries of one collection (and one timeout) travel as one batch
         request; if the batch is rejected, each query is retried alone so only the bad one
         fails."""
-        out: list[m.QueryResponse | BaseException | None] = [None] * len(items)
-        groups: dict[tuple[str, int | None], list[int]] = {}
-        for i, (name, _, timeout) in enumerate(items):
-            groups.setdefault((name, timeout), []).append(i)
-        for (name, timeout), idxs in groups.items():
-            requests = [items[i][1] for i in idxs]
-            results: list[m.QueryResponse | BaseException] = []
-            try:
-                if len(requests) == 1:
-                    results = [await self._query_one(name, requests[0], timeout)]
-                else:
-                    batch = m.QueryRequestBatch(searches=requests)
-                    results = list(await self.query_batch(name, batch, timeout))
-            except ShoalError as exc:
-                if len(requests) == 1:
-                    results = [exc]
-                else:
-                    results = [await self._query_outcome(name, r, timeout) for r in requests]
-            for i, result in zip(idxs, results, strict=True):
-                out[i] = result
-        return [o for o in out if o is not None]
+        return await run_grouped_async(items, _ROUTE, self._query_group)
+
+    async def _query_group(
+        self, route: tuple[str, int | None], items: list[_Query]
+    ) -> list[m.QueryResponse | BaseException]:
+        name, timeout = route
+        requests = [body for _, body, _ in items]
+        try:
+            if len(requests) == 1:
+                return [await self._query_one(name, requests[0], timeout)]
+            batch = m.QueryRequestBatch(searches=requests)
+            return list(await self.query_batch(name, batch, timeout))
+        except ShoalError as exc:
+            if len(requests) == 1:
+                return [exc]
+            return [await self._query_outcome(name, r, timeout) for r in requests]
 
     async def _query_outcome(
         self, name: str, body: m.QueryRequest, timeout: int | None
@@ -314,19 +297,22 @@ class AsyncHttpTransport:
 
     async def set_payload(self, name: str, body: m.SetPayload, wait: bool) -> m.UpdateResult:
         body = stored_payloads(_portable(body), "set_payload")
-        return await self._writes.submit((name, "set_payload", body, wait))
+        return await self._writes.submit((name, m.SetPayloadOperation(set_payload=body), wait))
 
     async def overwrite_payload(self, name: str, body: m.SetPayload, wait: bool) -> m.UpdateResult:
         body = stored_payloads(_portable(body), "overwrite_payload")
-        return await self._writes.submit((name, "overwrite_payload", body, wait))
+        op = m.OverwritePayloadOperation(overwrite_payload=body)
+        return await self._writes.submit((name, op, wait))
 
     async def delete_payload(self, name: str, body: m.DeletePayload, wait: bool) -> m.UpdateResult:
-        return await self._writes.submit((name, "delete_payload", _portable(body), wait))
+        op = m.DeletePayloadOperation(delete_payload=_portable(body))
+        return await self._writes.submit((name, op, wait))
 
     async def clear_payload(
         self, name: str, selector: m.PointIdsList | m.FilterSelector, wait: bool
     ) -> m.UpdateResult:
-        return await self._writes.submit((name, "clear_payload", _portable(selector), wait))
+        op = m.ClearPayloadOperation(clear_payload=_portable(selector))
+        return await self._writes.submit((name, op, wait))
 
     async def batch_update(
         self, name: str, body: m.UpdateOperations, wait: bool
@@ -354,17 +340,15 @@ class AsyncHttpTransport:
         Qdrant server applies a batch up to its failing operation; the writes before it
         would then be applied twice, in order, which upserts and payload updates survive.)
         """
-        out: list[m.UpdateResult | BaseException | None] = [None] * len(items)
-        by_name: dict[str, list[int]] = {}
-        for i, (name, _, _, _) in enumerate(items):
-            by_name.setdefault(name, []).append(i)
-        for name, idxs in by_name.items():
-            for chunk in _write_chunks([items[i] for i in idxs]):
-                chosen = [idxs[j] for j in chunk]
-                results = await self._write_chunk(name, [items[i] for i in chosen])
-                for i, result in zip(chosen, results, strict=True):
-                    out[i] = result
-        return [o for o in out if o is not None]
+        return await run_grouped_async(items, _BY_COLLECTION, self._write_group)
+
+    async def _write_group(
+        self, name: str, writes: list[_Write]
+    ) -> list[m.UpdateResult | BaseException]:
+        out: list[m.UpdateResult | BaseException] = []
+        for chunk in _write_chunks(writes):
+            out += await self._write_chunk(name, [writes[j] for j in chunk])
+        return out
 
     async def _write_chunk(
         self, name: str, writes: list[_Write]
@@ -379,8 +363,8 @@ class AsyncHttpTransport:
         """
         if len(writes) == 1:
             return [await self._write_outcome(writes[0])]
-        wait = writes[0][3]
-        body = m.UpdateOperations(operations=[_OPERATION[op](**{op: b}) for _, op, b, _ in writes])
+        wait = writes[0][2]
+        body = m.UpdateOperations(operations=[op for _, op, _ in writes])
         try:
             result = await self._request(
                 "POST", _col(name) + "/points/batch", body, wait, INDEPENDENT_WRITES
@@ -396,8 +380,8 @@ class AsyncHttpTransport:
         return [_update_outcome(item) for item in result]
 
     async def _write_outcome(self, write: _Write) -> m.UpdateResult | BaseException:
-        name, op, body, wait = write
-        method, path = _WRITE_ROUTE[op]
+        name, op, wait = write
+        method, path, body = _route(op)
         try:
             result = await self._request(method, _col(name) + path, body, wait)
         except ShoalError as exc:
@@ -419,8 +403,27 @@ class AsyncHttpTransport:
 # ------------------------------------------------------------------ encoding
 
 
-def _points_in(body: BaseModel) -> int:
+def _route(op: m.UpdateOperation) -> tuple[str, str, BaseModel]:
+    """A write's own endpoint (method, path under the collection) and body."""
+    match op:
+        case m.UpsertOperation(upsert=body):
+            return "PUT", "/points", body
+        case m.DeleteOperation(delete=selector):
+            return "POST", "/points/delete", selector
+        case m.SetPayloadOperation(set_payload=body):
+            return "POST", "/points/payload", body
+        case m.OverwritePayloadOperation(overwrite_payload=body):
+            return "PUT", "/points/payload", body
+        case m.DeletePayloadOperation(delete_payload=body):
+            return "POST", "/points/payload/delete", body
+        case m.ClearPayloadOperation(clear_payload=selector):
+            return "POST", "/points/payload/clear", selector
+    assert_never(op)
+
+
+def _points_in(op: m.UpdateOperation) -> int:
     """How many points a write carries (1 for a filter or a payload update by filter)."""
+    body = _route(op)[2]
     if isinstance(body, m.PointsList):
         return len(body.points)
     if isinstance(body, m.PointsBatch):
@@ -433,11 +436,11 @@ def _write_chunks(writes: list[_Write]) -> list[list[int]]:
     """Consecutive writes of one collection in the requests that carry them: runs of one
     ``wait`` flag, cut at MAX_BATCH_OPS operations or MAX_BATCH_POINTS points."""
     chunks: list[list[int]] = []
-    for run in consecutive([wait for _, _, _, wait in writes]):
+    for run in consecutive([wait for _, _, wait in writes]):
         chunks.append([])
         points = 0
         for i in run:
-            size = _points_in(writes[i][2])
+            size = _points_in(writes[i][1])
             if chunks[-1] and (
                 len(chunks[-1]) >= MAX_BATCH_OPS or points + size > MAX_BATCH_POINTS
             ):

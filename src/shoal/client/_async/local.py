@@ -1,14 +1,13 @@
 """The embedded transport: requests go straight to an in-process engine.
 
-Every engine call goes through the runner (the collection lookup too, as it takes a lock),
-which puts it on a worker thread so that the event loop never blocks on a search, a disk
-sync or a lock.
+Every engine call goes to a worker thread (``run_in_thread``; the collection lookup too, as
+it takes a lock), so that the event loop never blocks on a search, a disk sync or a lock.
 
 Searches and writes also go through batchers, which coalesce concurrent callers into one
-engine call (one matrix product, one group commit).
+engine call (one matrix product, one group commit) made in one thread hop per batch.
 
-A write no batcher queues is shielded (see ``shoal.client.runner``): once its method has
-started it, a cancelled caller does not stop it half-way.
+A write no batcher queues is shielded (``shoal.concurrency.shield_async``): once its method
+has started it, a cancelled caller does not stop it half-way.
 """
 
 from __future__ import annotations
@@ -16,38 +15,44 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Callable
-from typing import Any, Concatenate, ParamSpec, TypeVar
+from operator import itemgetter
+from typing import Concatenate, ParamSpec, TypeVar
 
 from shoal import models as m
-from shoal.client.batching import AsyncBatcher, consecutive
-from shoal.client.runner import run_async, shield_async
+from shoal.concurrency import AsyncBatcher, consecutive, run_grouped, run_in_thread, shield_async
 from shoal.engine import Collection, Database
 from shoal.engine.deadline import Deadline
-from shoal.engine.support import check_upsert, field_index_type
+from shoal.engine.query import Query
 
 P = ParamSpec("P")
+_COLLECTION = itemgetter(0)  # the collection a batched query or write is for
 T = TypeVar("T")
-Item = TypeVar("Item")
 
-_Query = tuple[str, tuple[m.QueryRequest, Deadline | None]]
-# (collection, op, args, wait): op names a Collection.plan_<op> method.
-_WriteOp = tuple[str, str, tuple[Any, ...], bool]
+# A query as the batcher holds it: collection, (request, deadline).
+_Query = tuple[str, Query]
+# A write as the batcher holds it: collection, operation, its deadline, wait.
+_Write = tuple[str, m.UpdateOperation, Deadline | None, bool]
 
 
 class AsyncLocalTransport:
     """Runs requests on an embedded ``Database`` (in memory, or a storage folder)."""
 
     def __init__(self, path: str | os.PathLike[str] | None) -> None:
-        # Opening a folder loads its data: database() does that, through the runner, not the
-        # constructor.
+        # Opening a folder loads its data: database() does that, in the first call's engine
+        # work, not the constructor.
         self._path = path
         self._db: Database | None = None
         self._open_lock = threading.Lock()
-        self._queries: AsyncBatcher[_Query, m.QueryResponse] = AsyncBatcher(self._query_many)
-        self._writes: AsyncBatcher[_WriteOp, m.UpdateResult] = AsyncBatcher(self._write_many)
+        # One thread hop per batch of concurrent calls, not per call.
+        self._queries: AsyncBatcher[_Query, m.QueryResponse] = AsyncBatcher.off_loop(
+            self._query_batch
+        )
+        self._writes: AsyncBatcher[_Write, m.UpdateResult] = AsyncBatcher.off_loop(
+            self._write_batch
+        )
 
     def database(self) -> Database:
-        """The engine, opened on first use (blocking: call it from the runner only)."""
+        """The engine, opened on first use (blocking: part of a call's engine work)."""
         if self._db is None:
             with self._open_lock:
                 if self._db is None:
@@ -60,19 +65,27 @@ class AsyncLocalTransport:
         if db is not None:
             db.release()
 
-    async def _query_many(self, items: list[_Query]) -> list[m.QueryResponse | BaseException]:
-        return await run_async(_grouped, self, items, _query_group)
+    def _query_batch(self, items: list[_Query]) -> list[m.QueryResponse | BaseException]:
+        db = self._db if self._db is not None else self.database()
 
-    async def _write_many(self, items: list[_WriteOp]) -> list[m.UpdateResult | BaseException]:
-        grouped = [(name, (op, args, wait)) for name, op, args, wait in items]
-        return await run_async(_grouped, self, grouped, _write_group)
+        def run(name: str, group: list[_Query]) -> list[m.QueryResponse | BaseException]:
+            col = db.collections.get(name) or db.collection(name)  # see _collection
+            return col.searcher.run_batch([query for _, query in group])
+
+        return run_grouped(items, _COLLECTION, run)
+
+    def _write_batch(self, items: list[_Write]) -> list[m.UpdateResult | BaseException]:
+        db = self.database()
+        return run_grouped(
+            items, _COLLECTION, lambda name, group: _write_group(_collection(db, name), group)
+        )
 
     async def open(self) -> None:
         """Open the storage now (errors such as StorageLocked surface here)."""
-        await run_async(self.database)
+        await run_in_thread(self.database)
 
     async def close(self) -> None:
-        await run_async(self._release)
+        await run_in_thread(self._release)
 
     # ``timeout``: creating and deleting are done in the call, with nothing else to wait for
     # (no other node to agree), so any timeout is met.
@@ -80,48 +93,50 @@ class AsyncLocalTransport:
     async def create_collection(
         self, name: str, body: m.CreateCollection, timeout: int | None = None
     ) -> bool:
-        return await shield_async(run_async(_db_call, self, Database.create_collection, name, body))
+        return await shield_async(
+            run_in_thread(_db_call, self, Database.create_collection, name, body)
+        )
 
     async def delete_collection(self, name: str, timeout: int | None = None) -> bool:
-        return await shield_async(run_async(_db_call, self, Database.delete_collection, name))
+        return await shield_async(run_in_thread(_db_call, self, Database.delete_collection, name))
 
     async def collection_exists(self, name: str) -> bool:
-        return await run_async(_db_call, self, Database.collection_exists, name)
+        return await run_in_thread(_db_call, self, Database.collection_exists, name)
 
     async def get_collection(self, name: str) -> m.CollectionInfo:
-        return await run_async(_collection_call, self, name, Collection.info)
+        return await run_in_thread(_collection_call, self, name, Collection.info)
 
     async def get_collections(self) -> m.CollectionsResponse:
-        return await run_async(_db_call, self, Database.get_collections)
+        return await run_in_thread(_db_call, self, Database.get_collections)
 
     async def update_aliases(self, body: m.ChangeAliasesOperation, timeout: int | None) -> bool:
-        return await shield_async(run_async(_db_call, self, Database.update_aliases, body.actions))
+        return await shield_async(
+            run_in_thread(_db_call, self, Database.update_aliases, body.actions)
+        )
 
     async def get_aliases(self, name: str | None) -> m.CollectionsAliasesResponse:
-        return await run_async(_db_call, self, Database.list_aliases, name)
+        return await run_in_thread(_db_call, self, Database.list_aliases, name)
 
     # ``wait`` changes nothing here: snapshots are taken before the call returns.
 
     async def create_snapshot(self, name: str | None, wait: bool) -> m.SnapshotDescription | None:
-        return await shield_async(run_async(_db_call, self, Database.create_snapshot, name))
+        return await shield_async(run_in_thread(_db_call, self, Database.create_snapshot, name))
 
     async def list_snapshots(self, name: str | None) -> list[m.SnapshotDescription]:
-        return await run_async(_db_call, self, Database.list_snapshots, name)
+        return await run_in_thread(_db_call, self, Database.list_snapshots, name)
 
     async def delete_snapshot(self, name: str | None, snapshot: str, wait: bool) -> bool:
         return await shield_async(
-            run_async(_db_call, self, Database.delete_snapshot, name, snapshot)
+            run_in_thread(_db_call, self, Database.delete_snapshot, name, snapshot)
         )
 
     async def recover_snapshot(self, name: str, body: m.SnapshotRecover, wait: bool) -> bool:
-        return await shield_async(run_async(_db_call, self, Database.recover, name, body))
+        return await shield_async(run_in_thread(_db_call, self, Database.recover, name, body))
 
     async def upsert(
         self, name: str, body: m.PointsList | m.PointsBatch, wait: bool
     ) -> m.UpdateResult:
-        check_upsert(body)
-        points = body.batch if isinstance(body, m.PointsBatch) else body.points
-        return await self._writes.submit((name, "upsert", (points,), wait))
+        return await self._writes.submit((name, m.UpsertOperation(upsert=body), None, wait))
 
     async def delete(
         self,
@@ -131,10 +146,10 @@ class AsyncLocalTransport:
         timeout: int | None = None,
     ) -> m.UpdateResult:
         deadline = _deadline(timeout, "delete")
-        return await self._writes.submit((name, "delete", (selector, deadline), wait))
+        return await self._writes.submit((name, m.DeleteOperation(delete=selector), deadline, wait))
 
     async def retrieve(self, name: str, body: m.PointRequest) -> list[m.Record]:
-        return await run_async(
+        return await run_in_thread(
             _collection_call,
             self,
             name,
@@ -148,56 +163,75 @@ class AsyncLocalTransport:
         self, name: str, body: m.ScrollRequest, timeout: int | None = None
     ) -> m.ScrollResult:
         deadline = _deadline(timeout, "scroll")
-        return await run_async(_collection_call, self, name, Collection.scroll, body, deadline)
+        return await run_in_thread(_collection_call, self, name, Collection.scroll, body, deadline)
 
     async def count(
         self, name: str, body: m.CountRequest, timeout: int | None = None
     ) -> m.CountResult:
         deadline = _deadline(timeout, "count")
-        return await run_async(_collection_call, self, name, Collection.count, body, deadline)
+        return await run_in_thread(_collection_call, self, name, Collection.count, body, deadline)
 
     async def batch_update(
         self, name: str, body: m.UpdateOperations, wait: bool
     ) -> list[m.UpdateResult]:
         return await shield_async(
-            run_async(_collection_call, self, name, Collection.batch_update, body.operations, wait)
+            run_in_thread(
+                _collection_call, self, name, Collection.batch_update, body.operations, wait
+            )
         )
 
     async def query(
         self, name: str, body: m.QueryRequest, timeout: int | None = None
     ) -> m.QueryResponse:
-        return await self._queries.submit((name, (body, _deadline(timeout, "Search"))))
+        # The clock starts when the call is made, as a server's starts when the request
+        # arrives.
+        deadline = None if timeout is None else Deadline(timeout, "Search")
+        return await self._queries.submit((name, (body, deadline)))
 
     async def query_batch(
         self, name: str, body: m.QueryRequestBatch, timeout: int | None = None
     ) -> list[m.QueryResponse]:
         deadline = _deadline(timeout, "Search")
-        return await run_async(
+        return await run_in_thread(
             _collection_call, self, name, Collection.query_batch, body.searches, deadline
         )
 
     async def set_payload(self, name: str, body: m.SetPayload, wait: bool) -> m.UpdateResult:
-        return await self._writes.submit((name, "set_payload", (body,), wait))
+        return await self._writes.submit(
+            (name, m.SetPayloadOperation(set_payload=body), None, wait)
+        )
 
     async def overwrite_payload(self, name: str, body: m.SetPayload, wait: bool) -> m.UpdateResult:
-        return await self._writes.submit((name, "overwrite_payload", (body,), wait))
+        op = m.OverwritePayloadOperation(overwrite_payload=body)
+        return await self._writes.submit((name, op, None, wait))
 
     async def delete_payload(self, name: str, body: m.DeletePayload, wait: bool) -> m.UpdateResult:
-        return await self._writes.submit((name, "delete_payload", (body,), wait))
+        op = m.DeletePayloadOperation(delete_payload=body)
+        return await self._writes.submit((name, op, None, wait))
 
     async def clear_payload(
         self, name: str, selector: m.PointIdsList | m.FilterSelector, wait: bool
     ) -> m.UpdateResult:
-        return await self._writes.submit((name, "clear_payload", (selector,), wait))
+        op = m.ClearPayloadOperation(clear_payload=selector)
+        return await self._writes.submit((name, op, None, wait))
 
     async def create_payload_index(
         self, name: str, body: m.CreateFieldIndex, wait: bool
     ) -> m.UpdateResult:
-        return await shield_async(run_async(_create_index, self, name, body))
+        return await shield_async(
+            run_in_thread(
+                _collection_call,
+                self,
+                name,
+                Collection.create_payload_index,
+                body.field_name,
+                body.field_schema,
+            )
+        )
 
     async def delete_payload_index(self, name: str, field: str, wait: bool) -> m.UpdateResult:
         return await shield_async(
-            run_async(_collection_call, self, name, Collection.set_payload_index, field, None)
+            run_in_thread(_collection_call, self, name, Collection.set_payload_index, field, None)
         )
 
 
@@ -209,10 +243,9 @@ def _deadline(timeout: int | None, operation: str) -> Deadline | None:
     return None if timeout is None else Deadline(timeout, operation)
 
 
-def _query_group(
-    col: Collection, items: list[tuple[m.QueryRequest, Deadline | None]]
-) -> list[m.QueryResponse | BaseException]:
-    return col.query_many([req for req, _ in items], [deadline for _, deadline in items])
+def _collection(db: Database, name: str) -> Collection:
+    # A dict lookup for a collection that exists; Database.collection raises the errors.
+    return db.collections.get(name) or db.collection(name)
 
 
 def _db_call(
@@ -234,39 +267,10 @@ def _collection_call(
     return method(transport.database().collection(name), *args, **kwargs)
 
 
-def _grouped(
-    transport: AsyncLocalTransport,
-    items: list[tuple[str, Item]],
-    run: Callable[[Collection, list[Item]], list[T | BaseException]],
-) -> list[T | BaseException]:
-    """Run a batch collection by collection, keeping each item's outcome in its place."""
-    db = transport.database()
-    out: list[T | BaseException | None] = [None] * len(items)
-    by_name: dict[str, list[int]] = {}
-    for i, (name, _) in enumerate(items):
-        by_name.setdefault(name, []).append(i)
-    for name, idxs in by_name.items():
-        try:
-            results = run(db.collection(name), [items[i][1] for i in idxs])
-        except Exception as exc:  # e.g. CollectionNotFound: fails this collection's items
-            results = [exc] * len(idxs)
-        for i, result in zip(idxs, results, strict=True):
-            out[i] = result
-    return [o for o in out if o is not None]
-
-
-def _write_group(
-    col: Collection, ops: list[tuple[str, tuple[Any, ...], bool]]
-) -> list[m.UpdateResult | BaseException]:
+def _write_group(col: Collection, writes: list[_Write]) -> list[m.UpdateResult | BaseException]:
     # wait=True and wait=False writes are committed as separate groups, in arrival order.
     out: list[m.UpdateResult | BaseException] = []
-    for run in consecutive([wait for _, _, wait in ops]):
-        out += col.write_many([(ops[i][0], ops[i][1]) for i in run], ops[run[0]][2])
+    for run in consecutive([wait for _, _, _, wait in writes]):
+        ops, deadlines = [writes[i][1] for i in run], [writes[i][2] for i in run]
+        out += col.write_many(ops, writes[run[0]][3], True, deadlines)
     return out
-
-
-def _create_index(
-    transport: AsyncLocalTransport, name: str, body: m.CreateFieldIndex
-) -> m.UpdateResult:
-    schema = field_index_type(body.field_schema)
-    return transport.database().collection(name).set_payload_index(body.field_name, schema)

@@ -16,7 +16,8 @@ from typing import TYPE_CHECKING, Any
 from shoal import models as m
 from shoal.client import convert
 from shoal.client._sync.local import LocalTransport
-from shoal.client.convert import PointsSelectorLike
+from shoal.client._sync.transport import Transport
+from shoal.client.convert import PointsSelectorLike, QueryLike
 from shoal.client.upload import (
     Progress,
     check_upload_options,
@@ -92,7 +93,7 @@ class Client:
         memory = location is None or (isinstance(location, str) and location == MEMORY)
         if url is not None or not memory:
             target = convert.server_url(url if url is not None else location)
-            self._transport: LocalTransport | HttpTransport | None = _http_transport(
+            self._transport: Transport | None = _http_transport(
                 target, convert.api_key(api_key), convert.timeout(timeout)
             )
         else:
@@ -102,7 +103,12 @@ class Client:
     # ------------------------------------------------------------------ lifecycle
 
     @property
-    def _t(self) -> LocalTransport | HttpTransport:
+    def _open_transport(self) -> Transport:
+        """The transport (None once closed).
+
+        Raises:
+            ClientClosed: the client has been closed.
+        """
         if self._transport is None:
             raise ClientClosed()
         return self._transport
@@ -206,7 +212,7 @@ class Client:
             strict_mode_config=convert.settings_arg(strict_mode_config),
             metadata=metadata,
         )
-        return self._t.create_collection(name, body, timeout)
+        return self._open_transport.create_collection(name, body, timeout)
 
     def delete_collection(self, collection_name: str, timeout: int | None = None) -> bool:
         """Delete a collection and all its points.
@@ -217,11 +223,13 @@ class Client:
         Returns:
             True if it existed, False otherwise.
         """
-        return self._t.delete_collection(convert.collection_name(collection_name), timeout)
+        return self._open_transport.delete_collection(
+            convert.collection_name(collection_name), timeout
+        )
 
     def collection_exists(self, collection_name: str) -> bool:
         """Whether the collection exists."""
-        return self._t.collection_exists(convert.collection_name(collection_name))
+        return self._open_transport.collection_exists(convert.collection_name(collection_name))
 
     def get_collection(self, collection_name: str) -> m.CollectionInfo:
         """Configuration, point count and payload indexes of a collection.
@@ -229,11 +237,11 @@ class Client:
         Raises:
             CollectionNotFound: no such collection.
         """
-        return self._t.get_collection(convert.collection_name(collection_name))
+        return self._open_transport.get_collection(convert.collection_name(collection_name))
 
     def get_collections(self) -> m.CollectionsResponse:
         """Names of all collections."""
-        return self._t.get_collections()
+        return self._open_transport.get_collections()
 
     # -------------------------------------------------------------------- aliases
 
@@ -256,15 +264,15 @@ class Client:
             AliasNotFound: deleting or renaming an alias that does not exist.
         """
         body = convert.alias_operations(change_aliases_operations)
-        return self._t.update_aliases(body, convert.timeout_arg(timeout))
+        return self._open_transport.update_aliases(body, convert.timeout_arg(timeout))
 
     def get_collection_aliases(self, collection_name: str) -> m.CollectionsAliasesResponse:
         """The aliases of a collection (none for a name that is no collection)."""
-        return self._t.get_aliases(convert.collection_name(collection_name))
+        return self._open_transport.get_aliases(convert.collection_name(collection_name))
 
     def get_aliases(self) -> m.CollectionsAliasesResponse:
         """Every alias of every collection."""
-        return self._t.get_aliases(None)
+        return self._open_transport.get_aliases(None)
 
     # ------------------------------------------------------------------ snapshots
     # ``wait=False``: a snapshot is a copy of local files, so Shoal finishes it before
@@ -283,12 +291,12 @@ class Client:
             CollectionNotFound; NotSupported: an in-memory client.
         """
         name = convert.collection_name(collection_name)
-        made = self._t.create_snapshot(name, convert.flag(wait, "wait"))
+        made = self._open_transport.create_snapshot(name, convert.flag(wait, "wait"))
         return made if wait else None
 
     def list_snapshots(self, collection_name: str) -> list[m.SnapshotDescription]:
         """A collection's snapshots, oldest first."""
-        return self._t.list_snapshots(convert.collection_name(collection_name))
+        return self._open_transport.list_snapshots(convert.collection_name(collection_name))
 
     def delete_snapshot(
         self, collection_name: str, snapshot_name: str, wait: bool = True
@@ -300,7 +308,7 @@ class Client:
         """
         name = convert.collection_name(collection_name)
         snapshot = convert.snapshot_name(snapshot_name)
-        done = self._t.delete_snapshot(name, snapshot, convert.flag(wait, "wait"))
+        done = self._open_transport.delete_snapshot(name, snapshot, convert.flag(wait, "wait"))
         return done if wait else None
 
     def recover_snapshot(
@@ -335,17 +343,17 @@ class Client:
             priority=convert.settings_arg(priority),
         )
         name = convert.collection_name(collection_name)
-        done = self._t.recover_snapshot(name, body, convert.flag(wait, "wait"))
+        done = self._open_transport.recover_snapshot(name, body, convert.flag(wait, "wait"))
         return done if wait else None
 
     def create_full_snapshot(self, wait: bool = True) -> m.SnapshotDescription | None:
         """Snapshot every collection into one file (see ``create_snapshot``)."""
-        made = self._t.create_snapshot(None, convert.flag(wait, "wait"))
+        made = self._open_transport.create_snapshot(None, convert.flag(wait, "wait"))
         return made if wait else None
 
     def list_full_snapshots(self) -> list[m.SnapshotDescription]:
         """The full snapshots, oldest first."""
-        return self._t.list_snapshots(None)
+        return self._open_transport.list_snapshots(None)
 
     def delete_full_snapshot(self, snapshot_name: str, wait: bool = True) -> bool | None:
         """Delete a full snapshot.
@@ -354,7 +362,7 @@ class Client:
             SnapshotNotFound: no snapshot of that name.
         """
         snapshot = convert.snapshot_name(snapshot_name)
-        done = self._t.delete_snapshot(None, snapshot, convert.flag(wait, "wait"))
+        done = self._open_transport.delete_snapshot(None, snapshot, convert.flag(wait, "wait"))
         return done if wait else None
 
     # -------------------------------------------------------------------- writes
@@ -383,7 +391,7 @@ class Client:
             CollectionNotFound: no such collection.
         """
         name, wait = convert.collection_name(collection_name), convert.flag(wait, "wait")
-        return self._t.upsert(name, convert.upsert_body(points), wait)
+        return self._open_transport.upsert(name, convert.upsert_body(points), wait)
 
     def delete(
         self,
@@ -407,7 +415,7 @@ class Client:
         name, wait = convert.collection_name(collection_name), convert.flag(wait, "wait")
         selector = convert.points_selector(points_selector)
         seconds = convert.timeout_arg(timeout)
-        return self._t.delete(name, selector, wait, seconds)
+        return self._open_transport.delete(name, selector, wait, seconds)
 
     def set_payload(
         self,
@@ -432,7 +440,7 @@ class Client:
         body = convert.build(
             m.SetPayload, InvalidPayload, payload=payload, points=ids, filter=flt, key=key
         )
-        return self._t.set_payload(name, body, wait)
+        return self._open_transport.set_payload(name, body, wait)
 
     def overwrite_payload(
         self,
@@ -445,7 +453,7 @@ class Client:
         name, wait = convert.collection_name(collection_name), convert.flag(wait, "wait")
         ids, flt = convert.payload_target(points)
         body = convert.build(m.SetPayload, InvalidPayload, payload=payload, points=ids, filter=flt)
-        return self._t.overwrite_payload(name, body, wait)
+        return self._open_transport.overwrite_payload(name, body, wait)
 
     def delete_payload(
         self,
@@ -460,7 +468,7 @@ class Client:
         body = convert.build(
             m.DeletePayload, InvalidPayload, keys=convert.payload_keys(keys), points=ids, filter=flt
         )
-        return self._t.delete_payload(name, body, wait)
+        return self._open_transport.delete_payload(name, body, wait)
 
     def clear_payload(
         self,
@@ -471,7 +479,7 @@ class Client:
         """Remove every payload key of the selected points."""
         name, wait = convert.collection_name(collection_name), convert.flag(wait, "wait")
         selector = convert.points_selector(points_selector)
-        return self._t.clear_payload(name, selector, wait)
+        return self._open_transport.clear_payload(name, selector, wait)
 
     def batch_update_points(
         self,
@@ -495,7 +503,7 @@ class Client:
         """
         name, wait = convert.collection_name(collection_name), convert.flag(wait, "wait")
         body = convert.update_operations(update_operations)
-        return self._t.batch_update(name, body, wait)
+        return self._open_transport.batch_update(name, body, wait)
 
     def create_payload_index(
         self,
@@ -512,7 +520,7 @@ class Client:
             field_name=convert.payload_key(field_name, "field_name"),
             field_schema=convert.field_schema(field_schema),
         )
-        return self._t.create_payload_index(name, body, wait)
+        return self._open_transport.create_payload_index(name, body, wait)
 
     def delete_payload_index(
         self, collection_name: str, field_name: str, wait: bool = True
@@ -520,7 +528,7 @@ class Client:
         """Drop the payload index on ``field_name``."""
         name, wait = convert.collection_name(collection_name), convert.flag(wait, "wait")
         field = convert.payload_key(field_name, "field_name")
-        return self._t.delete_payload_index(name, field, wait)
+        return self._open_transport.delete_payload_index(name, field, wait)
 
     # --------------------------------------------------------------------- reads
 
@@ -544,7 +552,7 @@ class Client:
             with_payload=with_payload,
             with_vector=with_vectors,
         )
-        return self._t.retrieve(name, body)
+        return self._open_transport.retrieve(name, body)
 
     def scroll(
         self,
@@ -583,7 +591,7 @@ class Client:
             with_vector=with_vectors,
             order_by=order_by,
         )
-        result = self._t.scroll(name, body, convert.timeout_arg(timeout))
+        result = self._open_transport.scroll(name, body, convert.timeout_arg(timeout))
         return result.points, result.next_page_offset
 
     def count(
@@ -608,12 +616,12 @@ class Client:
             filter=convert.filter_arg(count_filter),
             exact=convert.flag(exact, "exact"),
         )
-        return self._t.count(name, body, convert.timeout_arg(timeout))
+        return self._open_transport.count(name, body, convert.timeout_arg(timeout))
 
     def query_points(
         self,
         collection_name: str,
-        query: Any = None,
+        query: QueryLike | None = None,
         using: str | None = None,
         query_filter: m.Filter | str | None = None,
         search_params: m.SearchParams | None = None,
@@ -662,7 +670,7 @@ class Client:
             with_vector=with_vectors,
             score_threshold=score_threshold,
         )
-        return self._t.query(name, request, seconds)
+        return self._open_transport.query(name, request, seconds)
 
     def query_batch_points(
         self,
@@ -677,7 +685,7 @@ class Client:
         """
         name = convert.collection_name(collection_name)
         body = convert.query_requests(requests)
-        return self._t.query_batch(name, body, convert.timeout_arg(timeout))
+        return self._open_transport.query_batch(name, body, convert.timeout_arg(timeout))
 
     # --------------------------------------------------------------- bulk ingest
 

@@ -2,13 +2,13 @@
 # src/shoal/client/_async/local.py; change that file and run the tool.
 """The embedded transport: requests go straight to an in-process engine.
 
-Every engine call goes through the runner (the collection lookup too, as it takes a lock),
-which makes it in the caller's thread.
+Every engine call runs in the caller's thread.
 
-Searches and writes also go through batchers, which run each call alone.
+Searches and writes also go through batchers, which coalesce concurrent callers into one
+engine call (one matrix product, one group commit) made by one of the callers' threads.
 
-A write no batcher queues is shielded (see ``shoal.client.runner``): once its method has
-started it, a cancelled caller does not stop it half-way.
+A write no batcher queues is shielded (``shoal.concurrency.shield_sync``): once its method
+has started it, a cancelled caller does not stop it half-way.
 """
 
 from __future__ import annotations
@@ -16,38 +16,40 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Callable
-from typing import Any, Concatenate, ParamSpec, TypeVar
+from operator import itemgetter
+from typing import Concatenate, ParamSpec, TypeVar
 
 from shoal import models as m
-from shoal.client.batching import Batcher, consecutive
-from shoal.client.runner import run_sync, shield_sync
+from shoal.concurrency import Batcher, consecutive, run_grouped, run_inline, shield_sync
 from shoal.engine import Collection, Database
 from shoal.engine.deadline import Deadline
-from shoal.engine.support import check_upsert, field_index_type
+from shoal.engine.query import Query
 
 P = ParamSpec("P")
+_COLLECTION = itemgetter(0)  # the collection a batched query or write is for
 T = TypeVar("T")
-Item = TypeVar("Item")
 
-_Query = tuple[str, tuple[m.QueryRequest, Deadline | None]]
-# (collection, op, args, wait): op names a Collection.plan_<op> method.
-_WriteOp = tuple[str, str, tuple[Any, ...], bool]
+# A query as the batcher holds it: collection, (request, deadline).
+_Query = tuple[str, Query]
+# A write as the batcher holds it: collection, operation, its deadline, wait.
+_Write = tuple[str, m.UpdateOperation, Deadline | None, bool]
 
 
 class LocalTransport:
     """Runs requests on an embedded ``Database`` (in memory, or a storage folder)."""
 
     def __init__(self, path: str | os.PathLike[str] | None) -> None:
-        # Opening a folder loads its data: database() does that, through the runner, not the
-        # constructor.
+        # Opening a folder loads its data: database() does that, in the first call's engine
+        # work, not the constructor.
         self._path = path
         self._db: Database | None = None
         self._open_lock = threading.Lock()
-        self._queries: Batcher[_Query, m.QueryResponse] = Batcher(self._query_many)
-        self._writes: Batcher[_WriteOp, m.UpdateResult] = Batcher(self._write_many)
+        # One thread hop per batch of concurrent calls, not per call.
+        self._queries: Batcher[_Query, m.QueryResponse] = Batcher.off_loop(self._query_batch)
+        self._writes: Batcher[_Write, m.UpdateResult] = Batcher.off_loop(self._write_batch)
 
     def database(self) -> Database:
-        """The engine, opened on first use (blocking: call it from the runner only)."""
+        """The engine, opened on first use (blocking: part of a call's engine work)."""
         if self._db is None:
             with self._open_lock:
                 if self._db is None:
@@ -60,19 +62,27 @@ class LocalTransport:
         if db is not None:
             db.release()
 
-    def _query_many(self, items: list[_Query]) -> list[m.QueryResponse | BaseException]:
-        return run_sync(_grouped, self, items, _query_group)
+    def _query_batch(self, items: list[_Query]) -> list[m.QueryResponse | BaseException]:
+        db = self._db if self._db is not None else self.database()
 
-    def _write_many(self, items: list[_WriteOp]) -> list[m.UpdateResult | BaseException]:
-        grouped = [(name, (op, args, wait)) for name, op, args, wait in items]
-        return run_sync(_grouped, self, grouped, _write_group)
+        def run(name: str, group: list[_Query]) -> list[m.QueryResponse | BaseException]:
+            col = db.collections.get(name) or db.collection(name)  # see _collection
+            return col.searcher.run_batch([query for _, query in group])
+
+        return run_grouped(items, _COLLECTION, run)
+
+    def _write_batch(self, items: list[_Write]) -> list[m.UpdateResult | BaseException]:
+        db = self.database()
+        return run_grouped(
+            items, _COLLECTION, lambda name, group: _write_group(_collection(db, name), group)
+        )
 
     def open(self) -> None:
         """Open the storage now (errors such as StorageLocked surface here)."""
-        run_sync(self.database)
+        run_inline(self.database)
 
     def close(self) -> None:
-        run_sync(self._release)
+        run_inline(self._release)
 
     # ``timeout``: creating and deleting are done in the call, with nothing else to wait for
     # (no other node to agree), so any timeout is met.
@@ -80,44 +90,42 @@ class LocalTransport:
     def create_collection(
         self, name: str, body: m.CreateCollection, timeout: int | None = None
     ) -> bool:
-        return shield_sync(run_sync(_db_call, self, Database.create_collection, name, body))
+        return shield_sync(run_inline(_db_call, self, Database.create_collection, name, body))
 
     def delete_collection(self, name: str, timeout: int | None = None) -> bool:
-        return shield_sync(run_sync(_db_call, self, Database.delete_collection, name))
+        return shield_sync(run_inline(_db_call, self, Database.delete_collection, name))
 
     def collection_exists(self, name: str) -> bool:
-        return run_sync(_db_call, self, Database.collection_exists, name)
+        return run_inline(_db_call, self, Database.collection_exists, name)
 
     def get_collection(self, name: str) -> m.CollectionInfo:
-        return run_sync(_collection_call, self, name, Collection.info)
+        return run_inline(_collection_call, self, name, Collection.info)
 
     def get_collections(self) -> m.CollectionsResponse:
-        return run_sync(_db_call, self, Database.get_collections)
+        return run_inline(_db_call, self, Database.get_collections)
 
     def update_aliases(self, body: m.ChangeAliasesOperation, timeout: int | None) -> bool:
-        return shield_sync(run_sync(_db_call, self, Database.update_aliases, body.actions))
+        return shield_sync(run_inline(_db_call, self, Database.update_aliases, body.actions))
 
     def get_aliases(self, name: str | None) -> m.CollectionsAliasesResponse:
-        return run_sync(_db_call, self, Database.list_aliases, name)
+        return run_inline(_db_call, self, Database.list_aliases, name)
 
     # ``wait`` changes nothing here: snapshots are taken before the call returns.
 
     def create_snapshot(self, name: str | None, wait: bool) -> m.SnapshotDescription | None:
-        return shield_sync(run_sync(_db_call, self, Database.create_snapshot, name))
+        return shield_sync(run_inline(_db_call, self, Database.create_snapshot, name))
 
     def list_snapshots(self, name: str | None) -> list[m.SnapshotDescription]:
-        return run_sync(_db_call, self, Database.list_snapshots, name)
+        return run_inline(_db_call, self, Database.list_snapshots, name)
 
     def delete_snapshot(self, name: str | None, snapshot: str, wait: bool) -> bool:
-        return shield_sync(run_sync(_db_call, self, Database.delete_snapshot, name, snapshot))
+        return shield_sync(run_inline(_db_call, self, Database.delete_snapshot, name, snapshot))
 
     def recover_snapshot(self, name: str, body: m.SnapshotRecover, wait: bool) -> bool:
-        return shield_sync(run_sync(_db_call, self, Database.recover, name, body))
+        return shield_sync(run_inline(_db_call, self, Database.recover, name, body))
 
     def upsert(self, name: str, body: m.PointsList | m.PointsBatch, wait: bool) -> m.UpdateResult:
-        check_upsert(body)
-        points = body.batch if isinstance(body, m.PointsBatch) else body.points
-        return self._writes.submit((name, "upsert", (points,), wait))
+        return self._writes.submit((name, m.UpsertOperation(upsert=body), None, wait))
 
     def delete(
         self,
@@ -127,10 +135,10 @@ class LocalTransport:
         timeout: int | None = None,
     ) -> m.UpdateResult:
         deadline = _deadline(timeout, "delete")
-        return self._writes.submit((name, "delete", (selector, deadline), wait))
+        return self._writes.submit((name, m.DeleteOperation(delete=selector), deadline, wait))
 
     def retrieve(self, name: str, body: m.PointRequest) -> list[m.Record]:
-        return run_sync(
+        return run_inline(
             _collection_call,
             self,
             name,
@@ -144,50 +152,65 @@ class LocalTransport:
         self, name: str, body: m.ScrollRequest, timeout: int | None = None
     ) -> m.ScrollResult:
         deadline = _deadline(timeout, "scroll")
-        return run_sync(_collection_call, self, name, Collection.scroll, body, deadline)
+        return run_inline(_collection_call, self, name, Collection.scroll, body, deadline)
 
     def count(self, name: str, body: m.CountRequest, timeout: int | None = None) -> m.CountResult:
         deadline = _deadline(timeout, "count")
-        return run_sync(_collection_call, self, name, Collection.count, body, deadline)
+        return run_inline(_collection_call, self, name, Collection.count, body, deadline)
 
     def batch_update(self, name: str, body: m.UpdateOperations, wait: bool) -> list[m.UpdateResult]:
         return shield_sync(
-            run_sync(_collection_call, self, name, Collection.batch_update, body.operations, wait)
+            run_inline(_collection_call, self, name, Collection.batch_update, body.operations, wait)
         )
 
     def query(self, name: str, body: m.QueryRequest, timeout: int | None = None) -> m.QueryResponse:
-        return self._queries.submit((name, (body, _deadline(timeout, "Search"))))
+        # The clock starts when the call is made, as a server's starts when the request
+        # arrives.
+        deadline = None if timeout is None else Deadline(timeout, "Search")
+        return self._queries.submit((name, (body, deadline)))
 
     def query_batch(
         self, name: str, body: m.QueryRequestBatch, timeout: int | None = None
     ) -> list[m.QueryResponse]:
         deadline = _deadline(timeout, "Search")
-        return run_sync(
+        return run_inline(
             _collection_call, self, name, Collection.query_batch, body.searches, deadline
         )
 
     def set_payload(self, name: str, body: m.SetPayload, wait: bool) -> m.UpdateResult:
-        return self._writes.submit((name, "set_payload", (body,), wait))
+        return self._writes.submit((name, m.SetPayloadOperation(set_payload=body), None, wait))
 
     def overwrite_payload(self, name: str, body: m.SetPayload, wait: bool) -> m.UpdateResult:
-        return self._writes.submit((name, "overwrite_payload", (body,), wait))
+        op = m.OverwritePayloadOperation(overwrite_payload=body)
+        return self._writes.submit((name, op, None, wait))
 
     def delete_payload(self, name: str, body: m.DeletePayload, wait: bool) -> m.UpdateResult:
-        return self._writes.submit((name, "delete_payload", (body,), wait))
+        op = m.DeletePayloadOperation(delete_payload=body)
+        return self._writes.submit((name, op, None, wait))
 
     def clear_payload(
         self, name: str, selector: m.PointIdsList | m.FilterSelector, wait: bool
     ) -> m.UpdateResult:
-        return self._writes.submit((name, "clear_payload", (selector,), wait))
+        op = m.ClearPayloadOperation(clear_payload=selector)
+        return self._writes.submit((name, op, None, wait))
 
     def create_payload_index(
         self, name: str, body: m.CreateFieldIndex, wait: bool
     ) -> m.UpdateResult:
-        return shield_sync(run_sync(_create_index, self, name, body))
+        return shield_sync(
+            run_inline(
+                _collection_call,
+                self,
+                name,
+                Collection.create_payload_index,
+                body.field_name,
+                body.field_schema,
+            )
+        )
 
     def delete_payload_index(self, name: str, field: str, wait: bool) -> m.UpdateResult:
         return shield_sync(
-            run_sync(_collection_call, self, name, Collection.set_payload_index, field, None)
+            run_inline(_collection_call, self, name, Collection.set_payload_index, field, None)
         )
 
 
@@ -199,10 +222,9 @@ def _deadline(timeout: int | None, operation: str) -> Deadline | None:
     return None if timeout is None else Deadline(timeout, operation)
 
 
-def _query_group(
-    col: Collection, items: list[tuple[m.QueryRequest, Deadline | None]]
-) -> list[m.QueryResponse | BaseException]:
-    return col.query_many([req for req, _ in items], [deadline for _, deadline in items])
+def _collection(db: Database, name: str) -> Collection:
+    # A dict lookup for a collection that exists; Database.collection raises the errors.
+    return db.collections.get(name) or db.collection(name)
 
 
 def _db_call(
@@ -224,37 +246,10 @@ def _collection_call(
     return method(transport.database().collection(name), *args, **kwargs)
 
 
-def _grouped(
-    transport: LocalTransport,
-    items: list[tuple[str, Item]],
-    run: Callable[[Collection, list[Item]], list[T | BaseException]],
-) -> list[T | BaseException]:
-    """Run a batch collection by collection, keeping each item's outcome in its place."""
-    db = transport.database()
-    out: list[T | BaseException | None] = [None] * len(items)
-    by_name: dict[str, list[int]] = {}
-    for i, (name, _) in enumerate(items):
-        by_name.setdefault(name, []).append(i)
-    for name, idxs in by_name.items():
-        try:
-            results = run(db.collection(name), [items[i][1] for i in idxs])
-        except Exception as exc:  # e.g. CollectionNotFound: fails this collection's items
-            results = [exc] * len(idxs)
-        for i, result in zip(idxs, results, strict=True):
-            out[i] = result
-    return [o for o in out if o is not None]
-
-
-def _write_group(
-    col: Collection, ops: list[tuple[str, tuple[Any, ...], bool]]
-) -> list[m.UpdateResult | BaseException]:
+def _write_group(col: Collection, writes: list[_Write]) -> list[m.UpdateResult | BaseException]:
     # wait=True and wait=False writes are committed as separate groups, in arrival order.
     out: list[m.UpdateResult | BaseException] = []
-    for run in consecutive([wait for _, _, wait in ops]):
-        out += col.write_many([(ops[i][0], ops[i][1]) for i in run], ops[run[0]][2])
+    for run in consecutive([wait for _, _, _, wait in writes]):
+        ops, deadlines = [writes[i][1] for i in run], [writes[i][2] for i in run]
+        out += col.write_many(ops, writes[run[0]][3], True, deadlines)
     return out
-
-
-def _create_index(transport: LocalTransport, name: str, body: m.CreateFieldIndex) -> m.UpdateResult:
-    schema = field_index_type(body.field_schema)
-    return transport.database().collection(name).set_payload_index(body.field_name, schema)

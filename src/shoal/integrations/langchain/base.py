@@ -217,7 +217,8 @@ class StoreBase(VectorStore):
 
     @property
     def _aembedder(self) -> AsyncEmbedder:
-        """Concurrent async adds and searches share embedding calls (see coalesce.py).
+        """Concurrent async adds and searches share embedding calls
+        (``shoal.integrations.langchain.coalesce``).
 
         Follows ``embedding_func``: a caller may swap the embedding after construction.
         """

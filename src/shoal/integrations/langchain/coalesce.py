@@ -4,34 +4,36 @@
 A hosted embedding API costs a round trip per call, whatever the batch size. When many
 coroutines of one event loop embed at once, their texts are gathered into a few
 ``aembed_documents`` calls of many texts (at most ``max_texts`` each) and the vectors handed
-back to each caller. There is no waiting window: the first caller starts a drain task that
-runs after one loop tick, and callers that arrive while a call is in flight join the next.
+back to each caller: an ``AsyncBatcher`` (``shoal.concurrency``) whose requests are the
+callers' lists of texts.
 
 Queries join the same batches only when the embedding gives documents and queries the same
 vectors — declared by a ``query_equals_document = True`` attribute (the built-in MiniLM
 does) — otherwise each query is embedded with ``aembed_query``, concurrently.
+
+An embedding with no async methods of its own (LangChain's defaults run the sync ones on
+the event loop's default thread pool) is run on Shoal's embedding threads instead
+(``shoal.concurrency.embedding_executor``), so a slow model never holds the threads engine
+calls wait for.
 """
 
 from __future__ import annotations
 
 import asyncio
-import weakref
-from dataclasses import dataclass, field
+import functools
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
 
 import numpy as np
 from langchain_core.embeddings import Embeddings
 
-from shoal import models as m
+from shoal.codec import float_rows
+from shoal.concurrency import AsyncBatcher, embedding_executor, run_in_thread
 
+A = TypeVar("A")
+T = TypeVar("T")
 DEFAULT_MAX_TEXTS = 256
-# One caller's texts and the future its vectors are delivered to.
-_Waiting = tuple[list[str], "asyncio.Future[list[list[float]]]"]
-
-
-@dataclass
-class _Queue:
-    pending: list[tuple[list[str], asyncio.Future[list[list[float]]]]] = field(default_factory=list)
-    task: asyncio.Task[None] | None = None
+Vectors = list[list[float]]
 
 
 def as_array(vector: list[float] | np.ndarray) -> list[float] | np.ndarray:
@@ -43,7 +45,7 @@ def as_array(vector: list[float] | np.ndarray) -> list[float] | np.ndarray:
     if isinstance(vector, np.ndarray):
         return vector  # some embeddings give arrays: the client checks and copies them
     try:
-        row: np.ndarray = m.float_rows([vector], len(vector))[0]
+        row: np.ndarray = float_rows([vector], len(vector))[0]
         return row
     except TypeError:
         return vector
@@ -78,14 +80,33 @@ class AsyncEmbedder:
 
     def __init__(self, embedding: Embeddings, max_texts: int = DEFAULT_MAX_TEXTS) -> None:
         self.embedding = embedding
-        self.max_texts = max_texts
         self.symmetric = bool(getattr(embedding, "query_equals_document", False))
         self.calls = 0  # aembed_documents calls made (observed by the coalescing tests)
-        self._queues: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Queue] = (
-            weakref.WeakKeyDictionary()
+        self._batcher: AsyncBatcher[list[str], Vectors] = AsyncBatcher(
+            self._embed_many, max_batch=max_texts, size=len
+        )
+        own = type(embedding)
+        self._embed_documents: Callable[[list[str]], Awaitable[Vectors]] = _native_or_threaded(
+            own.aembed_documents is not Embeddings.aembed_documents,
+            embedding.aembed_documents,
+            embedding.embed_documents,
+        )
+        self._embed_query: Callable[[str], Awaitable[list[float]]] = _native_or_threaded(
+            own.aembed_query is not Embeddings.aembed_query,
+            embedding.aembed_query,
+            embedding.embed_query,
         )
 
-    async def documents(self, texts: list[str]) -> list[list[float]]:
+    @property
+    def max_texts(self) -> int:
+        """The most texts sent in one ``aembed_documents`` call."""
+        return self._batcher.max_batch or DEFAULT_MAX_TEXTS
+
+    @max_texts.setter
+    def max_texts(self, value: int) -> None:
+        self._batcher.max_batch = value
+
+    async def documents(self, texts: list[str]) -> Vectors:
         """Embed ``texts`` together with those of concurrent callers.
 
         Raises:
@@ -93,15 +114,7 @@ class AsyncEmbedder:
         """
         if not texts:
             return []
-        loop = asyncio.get_running_loop()
-        queue = self._queues.get(loop)
-        if queue is None:
-            queue = self._queues[loop] = _Queue()
-        future: asyncio.Future[list[list[float]]] = loop.create_future()
-        queue.pending.append((list(texts), future))
-        if queue.task is None:
-            queue.task = loop.create_task(self._drain(queue))
-        return await future
+        return await self._batcher.submit(list(texts))
 
     async def query(self, text: str) -> list[float] | np.ndarray:
         """Embed a query: batched with documents when that gives the same vector.
@@ -113,44 +126,43 @@ class AsyncEmbedder:
         if self.symmetric:
             vector = (await self.documents([text]))[0]
         else:
-            vector = await self.embedding.aembed_query(text)
+            vector = await self._embed_query(text)
         return as_array(vector)
 
-    async def _drain(self, queue: _Queue) -> None:
-        try:
-            while queue.pending:
-                take, total = 0, 0
-                while take < len(queue.pending) and (
-                    take == 0 or total + len(queue.pending[take][0]) <= self.max_texts
-                ):
-                    total += len(queue.pending[take][0])
-                    take += 1
-                batch, queue.pending = queue.pending[:take], queue.pending[take:]
-                await self._embed(batch)
-        finally:
-            queue.task = None
-
-    async def _embed(
-        self, batch: list[tuple[list[str], asyncio.Future[list[list[float]]]]]
-    ) -> None:
-        texts = [t for chunk, _ in batch for t in chunk]
+    async def _embed_many(self, callers: list[list[str]]) -> list[Vectors | BaseException]:
+        """One ``aembed_documents`` call for the texts of several callers; if it fails,
+        each caller's texts alone (whose texts failed is unknown), so only it fails."""
+        texts = [t for chunk in callers for t in chunk]
         try:
             self.calls += 1
-            vectors = await self.embedding.aembed_documents(texts)
+            vectors = await self._embed_documents(texts)
             if len(vectors) != len(texts):
                 raise ValueError(
                     f"the embedding returned {len(vectors)} vectors for {len(texts)} texts"
                 )
         except Exception as exc:
-            if len(batch) == 1:
-                if not batch[0][1].done():
-                    batch[0][1].set_exception(exc)
-                return
-            # Whose texts failed is unknown: embed each caller alone, so only it fails.
-            await asyncio.gather(*(self._embed([item]) for item in batch))
-            return
+            if len(callers) == 1:
+                return [exc]
+            alone = await asyncio.gather(*(self._embed_many([chunk]) for chunk in callers))
+            return [outcome[0] for outcome in alone]
+        out: list[Vectors | BaseException] = []
         start = 0
-        for chunk, future in batch:
-            if not future.done():
-                future.set_result(vectors[start : start + len(chunk)])
+        for chunk in callers:
+            out.append(vectors[start : start + len(chunk)])
             start += len(chunk)
+        return out
+
+
+def _native_or_threaded(
+    overridden: bool, native: Callable[[A], Awaitable[T]], sync: Callable[[A], T]
+) -> Callable[[A], Awaitable[T]]:
+    """The embedding's own async method when it has one (``overridden``), else its sync
+    method on the embedding threads (LangChain's default would use the loop's default
+    thread pool, where engine calls wait)."""
+    if overridden:
+        return native
+    return functools.partial(_threaded, sync)
+
+
+async def _threaded(fn: Callable[[A], T], arg: A) -> T:
+    return await run_in_thread(fn, arg, executor=embedding_executor())

@@ -23,7 +23,7 @@ class MiniLMEmbeddings(Embeddings):
     """
 
     # Documents and queries embed identically (no prefixes), so concurrent queries may be
-    # batched with documents (see coalesce.py).
+    # batched with documents (see shoal.integrations.langchain.coalesce).
     query_equals_document = True
 
     def __init__(self, model: MiniLM | None = None) -> None:

@@ -6,7 +6,7 @@ Each goes through the store's async collection (``AsyncStoreCollection``) and em
 
 from __future__ import annotations
 
-import asyncio
+import functools
 from collections.abc import Iterable, Sequence
 from typing import Any, TypeVar
 
@@ -16,6 +16,7 @@ from langchain_core.embeddings import Embeddings
 from typing_extensions import Self
 
 from shoal import models as m
+from shoal.concurrency import run_in_thread
 from shoal.integrations.langchain.base import (
     DEFAULT_BATCH_SIZE,
     DEFAULT_COLLECTION,
@@ -39,7 +40,7 @@ async def anew_store(cls: type[_S], **kwargs: Any) -> _S:
     Opening an embedded folder reads it from disk, and ``drop_old`` deletes a collection.
     """
     if True:  # ASYNC
-        return await asyncio.to_thread(cls, **kwargs)  # not on the event loop
+        return await run_in_thread(functools.partial(cls, **kwargs))  # not on the event loop
     else:
         return cls(**kwargs)
 
@@ -56,7 +57,7 @@ class AsyncStoreIO(StoreBase):
             # The running loop's server connections first; the release then runs on a
             # worker thread, as closing a Database syncs to disk.
             await self._connection.aclose()
-            await asyncio.to_thread(self._connection.close)
+            await run_in_thread(self._connection.close)
         else:
             self._connection.close()
 

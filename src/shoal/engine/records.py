@@ -1,0 +1,202 @@
+"""Records: what a point looks like in an answer (its payload and vectors as the request
+selects them), and the pages of points in id or payload order that scroll returns.
+
+Everything here runs under the read side of the state lock (the caller takes it) and never
+mutates the state; payloads are copied (``shoal.payloads.json_copy``) so that a caller may
+change what it gets.
+"""
+
+from __future__ import annotations
+
+import bisect
+from typing import Any
+
+from shoal import models as m
+from shoal.codec import DEFAULT_VECTOR
+from shoal.engine.deadline import Deadline
+from shoal.engine.filtering import CHECK_EVERY
+from shoal.engine.state import CollectionState
+from shoal.errors import InvalidQuery
+from shoal.filters import Predicate
+from shoal.filters.evaluate import parse_datetime, values_at
+from shoal.filters.tree import FLATTEN, parse_key
+from shoal.ids import PointId, sort_key
+from shoal.payloads import json_copy
+
+# ------------------------------------------------------------------- projection
+
+
+def project_payload(
+    payload: dict[str, Any] | None, selector: m.WithPayloadInterface | None
+) -> dict[str, Any] | None:
+    """Apply ``with_payload``: True → all ({} when none), False → None, keys → a subset.
+
+    Always a copy: the caller may mutate what it gets without touching the stored payload.
+    Keys are paths (``a.b``, ``a[].b``) with Qdrant's meaning: ``include`` keeps a value
+    whose path and some key agree on their common prefix, ``exclude`` drops a value whose
+    path starts with some key.
+    """
+    if selector is None or selector is True:
+        return json_copy(payload) if payload else {}
+    if selector is False:
+        return None
+    exclude = isinstance(selector, m.PayloadSelectorExclude)
+    keys = (
+        selector.exclude
+        if isinstance(selector, m.PayloadSelectorExclude)
+        else selector.include
+        if isinstance(selector, m.PayloadSelectorInclude)
+        else selector
+    )
+    try:
+        patterns = [list(parse_key(k)) for k in keys]
+    except ValueError as exc:
+        raise InvalidQuery(f"Wrong input: with_payload: {exc}") from None
+
+    def keep(path: list[Any]) -> bool:
+        if exclude:
+            return not any(path[: len(p)] == p for p in patterns if len(path) >= len(p))
+        return any(all(a == b for a, b in zip(path, p, strict=False)) for p in patterns)
+
+    selected: dict[str, Any] = _select(payload or {}, [], keep)
+    return selected
+
+
+def _select(value: Any, path: list[Any], keep: Any) -> Any:
+    """A copy of ``value`` with only the parts ``keep(path)`` accepts (array elements have
+    the path step ``[]``); ``keep=None`` keeps everything."""
+    if isinstance(value, dict):
+        out: dict[str, Any] = {}
+        for k, v in value.items():
+            path.append(k)
+            if keep is None or keep(path):
+                out[k] = _select(v, path, keep)
+            path.pop()
+        return out
+    if isinstance(value, list):
+        path.append(FLATTEN)
+        items = [_select(v, path, keep) for v in value] if keep is None or keep(path) else []
+        path.pop()
+        return items
+    return value
+
+
+def project_vectors(
+    state: CollectionState, row: int, selector: m.WithVectorInterface | None, named: bool
+) -> m.VectorStruct | None:
+    """Apply ``with_vector``: vectors as stored (cosine ones normalised)."""
+    if not selector:
+        return None
+    vectors = state.vectors_of(row)
+    if not named and selector is True:
+        vec = vectors.get(DEFAULT_VECTOR)
+        return None if vec is None else vec.tolist()
+    names = list(vectors) if selector is True else list(selector)
+    return {n: vectors[n].tolist() for n in names if n in vectors}
+
+
+def record(
+    state: CollectionState,
+    row: int,
+    with_payload: m.WithPayloadInterface | None,
+    with_vector: m.WithVectorInterface | None,
+    named: bool,
+    order_value: float | int | None = None,
+) -> m.Record:
+    """A point as ``retrieve`` and ``scroll`` return it.
+
+    Args:
+        state: the collection state.
+        row: the point's row.
+        with_payload, with_vector: the request's selectors.
+        named: whether the collection has named vectors.
+        order_value: the value a payload-ordered scroll ordered it by.
+
+    Returns:
+        The record.
+    """
+    pid = state.keys[row]
+    assert pid is not None, "a live row always has an id"
+    return m.Record.model_construct(
+        id=pid,
+        payload=project_payload(state.payloads[row], with_payload),
+        vector=project_vectors(state, row, with_vector, named),
+        shard_key=None,
+        order_value=order_value,
+    )
+
+
+# ----------------------------------------------------------------------- scroll
+
+
+def ordered_rows(state: CollectionState) -> list[int]:
+    """Rows of live points in Qdrant's id order (ints ascending, then UUIDs)."""
+    cache = state.order_cache
+    if cache is not None and cache[0] == state.generation:
+        return cache[1]
+    rows = sorted(state.row_of.values(), key=lambda r: sort_key(state.keys[r]))  # type: ignore[arg-type]
+    state.order_cache = (state.generation, rows)
+    return rows
+
+
+def scroll_by_id(
+    state: CollectionState, pred: Predicate | None, offset: PointId | None, limit: int
+) -> tuple[list[int], PointId | None]:
+    """A page of rows from ``offset`` (inclusive) in id order, and the next page's first id."""
+    rows = ordered_rows(state)
+    start = 0
+    if offset is not None:
+        sk = sort_key(offset)
+        start = bisect.bisect_left(rows, sk, key=lambda r: sort_key(state.keys[r]))  # type: ignore[arg-type]
+    page: list[int] = []
+    for r in rows[start:]:
+        pid = state.keys[r]
+        if pred is not None and not pred(state.payloads[r] or {}, pid):  # type: ignore[arg-type]
+            continue
+        if len(page) == limit:
+            return page, pid
+        page.append(r)
+    return page, None
+
+
+def scroll_by_payload(
+    state: CollectionState,
+    pred: Predicate | None,
+    order: m.OrderBy,
+    limit: int,
+    deadline: Deadline,
+) -> list[tuple[int, float | int]]:
+    """Rows ordered by a numeric or datetime payload value (a point appears once per value).
+
+    Raises:
+        RequestTimeout: ``deadline`` passed before every point was read.
+    """
+    path = parse_key(order.key)
+    desc = order.direction == m.Direction.DESC
+    start = order.start_from
+    start_key = _order_key(start) if start is not None else None
+    entries: list[tuple[float, float | int, int]] = []
+    for n, r in enumerate(state.live_rows().tolist()):
+        if n % CHECK_EVERY == 0:
+            deadline.check()
+        payload = state.payloads[r] or {}
+        if pred is not None and not pred(payload, state.keys[r]):
+            continue
+        for v in values_at(payload, path):
+            k = _order_key(v)
+            if k is None:
+                continue
+            if start_key is not None and (k > start_key if desc else k < start_key):
+                continue
+            entries.append((k, v if isinstance(v, (int, float)) else k, r))
+    entries.sort(key=lambda e: (-e[0] if desc else e[0], sort_key(state.keys[e[2]])))  # type: ignore[arg-type]
+    return [(r, v) for _, v, r in entries[:limit]]
+
+
+def _order_key(value: Any) -> float | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, (int, float)):
+        return float(value)
+    dt = parse_datetime(value)
+    return None if dt is None else dt.timestamp()

@@ -1,0 +1,251 @@
+"""shoal.concurrency: the one way off the event loop, the batchers, group/scatter, RWLock.
+
+Deterministic: threads are held by events, never by sleeps."""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import threading
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from shoal import AsyncClient, models
+from shoal.concurrency import (
+    AsyncBatcher,
+    Batcher,
+    RWLock,
+    consecutive,
+    embedding_executor,
+    run_grouped,
+    run_grouped_async,
+    run_in_thread,
+)
+
+_VAR: contextvars.ContextVar[str] = contextvars.ContextVar("_VAR", default="unset")
+
+
+class Held:
+    """A batch function whose first call blocks until released; records every batch."""
+
+    def __init__(self) -> None:
+        self.entered = threading.Event()
+        self.release = threading.Event()
+        self.batches: list[list[Any]] = []
+
+    def __call__(self, batch: list[Any]) -> list[Any]:
+        self.batches.append(list(batch))
+        if len(self.batches) == 1:
+            self.entered.set()
+            assert self.release.wait(30)
+        return [ValueError(r) if r == "bad" else r * 2 for r in batch]
+
+
+def test_threads_waiting_on_a_busy_batcher_share_one_batch() -> None:
+    run = Held()
+    batcher: Batcher[Any, Any] = Batcher(run)
+    results: dict[int, Any] = {}
+
+    def call(i: int) -> None:
+        try:
+            results[i] = batcher.submit(i)
+        except ValueError as exc:
+            results[i] = exc
+
+    first = threading.Thread(target=call, args=(0,))
+    first.start()
+    assert run.entered.wait(30)
+    rest = [threading.Thread(target=call, args=(i,)) for i in range(1, 6)]
+    for t in rest:
+        t.start()
+    while batcher.waiting() < 5:  # gate on state: every follower has queued
+        threading.Event().wait(0.001)
+    run.release.set()
+    for t in [first, *rest]:
+        t.join(30)
+    assert run.batches[0] == [0] and sorted(run.batches[1]) == [1, 2, 3, 4, 5]
+    assert results == {i: i * 2 for i in range(6)}
+
+
+def test_a_bad_request_fails_only_its_caller() -> None:
+    batcher: Batcher[Any, Any] = Batcher(
+        lambda batch: [ValueError(r) if r == "bad" else r for r in batch]
+    )
+    assert batcher.submit_many(["a", "bad", "c"])[::2] == ["a", "c"]
+    with pytest.raises(ValueError, match="bad"):
+        batcher.submit("bad")
+
+
+def test_a_failing_batch_fails_every_caller() -> None:
+    def broken(batch: list[int]) -> list[int]:
+        raise RuntimeError("the batch itself")
+
+    outcomes = Batcher(broken).submit_many([1, 2])
+    assert [type(o) for o in outcomes] == [RuntimeError, RuntimeError]
+
+
+def test_enqueued_requests_run_at_the_next_drain_in_size_bounded_batches() -> None:
+    sizes: list[int] = []
+
+    def run(batch: list[str]) -> list[int]:
+        sizes.append(sum(len(r) for r in batch))
+        return [len(r) for r in batch]
+
+    batcher: Batcher[str, int] = Batcher(run, max_batch=4, size=len)
+    tickets = [batcher.enqueue(["ab"]), batcher.enqueue(["cd", "e"]), batcher.enqueue(["fghij"])]
+    assert sizes == [] and batcher.waiting() == 4
+    batcher.drain()
+    assert sizes == [2, 3, 5]  # an oversized request still goes, alone
+    assert [t.results for t in tickets] == [[2], [2, 1], [5]]
+
+
+async def test_async_batcher_off_loop_makes_one_thread_hop_per_batch() -> None:
+    loop_thread = threading.get_ident()
+    threads: list[int] = []
+
+    def run(batch: list[int]) -> list[int]:
+        threads.append(threading.get_ident())
+        return [r + 1 for r in batch]
+
+    batcher = AsyncBatcher.off_loop(run)
+    assert await asyncio.gather(*(batcher.submit(i) for i in range(50))) == list(range(1, 51))
+    assert len(threads) == 1 and threads[0] != loop_thread
+
+
+async def test_async_batcher_bounds_batches_by_size() -> None:
+    seen: list[list[str]] = []
+
+    async def run(batch: list[str]) -> list[str | BaseException]:
+        seen.append(batch)
+        return [r.upper() for r in batch]
+
+    batcher = AsyncBatcher(run, max_batch=3, size=len)
+    got = await asyncio.gather(*(batcher.submit(t) for t in ["a", "bb", "c", "dddd", "e"]))
+    assert got == ["A", "BB", "C", "DDDD", "E"]
+    assert seen == [["a", "bb"], ["c"], ["dddd"], ["e"]]
+
+
+async def test_run_in_thread_carries_context_and_uses_the_executor_given() -> None:
+    _VAR.set("caller's")
+    seen: list[tuple[str, str]] = []
+
+    def record() -> None:
+        seen.append((_VAR.get(), threading.current_thread().name))
+
+    await run_in_thread(record)
+    await run_in_thread(record, executor=embedding_executor())
+    assert seen[0][0] == seen[1][0] == "caller's"
+    assert not seen[0][1].startswith("shoal-embedding")
+    assert seen[1][1].startswith("shoal-embedding")
+
+
+async def test_a_busy_embedding_model_does_not_hold_engine_calls() -> None:
+    """Every embedding thread is held; engine calls still run (they use other threads)."""
+    release = threading.Event()
+    held = [run_in_thread(release.wait, 30, executor=embedding_executor()) for _ in range(8)]
+    try:
+        async with AsyncClient() as client:
+            await client.create_collection("c", models.VectorParams(size=2, distance="Dot"))
+            await client.upsert("c", [models.PointStruct(id=1, vector=[1.0, 0.0])])
+            hits = await asyncio.wait_for(client.query_points("c", [1.0, 0.0]), 30)
+        assert [p.id for p in hits.points] == [1]
+    finally:
+        release.set()
+        await asyncio.gather(*held)
+
+
+def test_run_grouped_runs_each_group_once_and_scatters_in_order() -> None:
+    calls: list[tuple[str, list[str]]] = []
+
+    def run(key: str, group: list[str]) -> list[str]:
+        calls.append((key, group))
+        if key == "x":
+            raise KeyError(key)
+        return [g.upper() for g in group]
+
+    items = ["a1", "b1", "x1", "a2", "b2"]
+    out = run_grouped(items, lambda s: s[0], run)
+    assert calls == [("a", ["a1", "a2"]), ("b", ["b1", "b2"]), ("x", ["x1"])]
+    assert out[:2] == ["A1", "B1"] and out[3:] == ["A2", "B2"]
+    assert isinstance(out[2], KeyError)
+
+
+async def test_run_grouped_async_matches_run_grouped() -> None:
+    async def run(key: int, group: list[int]) -> list[int]:
+        return [key * 100 + g for g in group]
+
+    def run_sync(key: int, group: list[int]) -> list[int]:
+        return [key * 100 + g for g in group]
+
+    items = [3, 1, 4, 1, 5, 9, 2, 6]
+    parity: Callable[[int], int] = lambda i: i % 2  # noqa: E731
+    assert await run_grouped_async(items, parity, run) == run_grouped(items, parity, run_sync)
+
+
+def test_consecutive_keeps_runs_in_order() -> None:
+    assert consecutive([True, True, False, True]) == [[0, 1], [2], [3]]
+
+
+def test_a_waiting_writer_holds_back_new_readers() -> None:
+    lock = RWLock()
+    order: list[str] = []
+    writer_waiting = threading.Event()
+    with lock.read():
+
+        def write() -> None:
+            writer_waiting.set()
+            with lock.write():
+                order.append("write")
+
+        def read() -> None:
+            with lock.read():
+                order.append("read")
+
+        w = threading.Thread(target=write)
+        w.start()
+        assert writer_waiting.wait(30)
+        while not lock._waiting_writers:  # the writer is queued on the lock
+            threading.Event().wait(0.001)
+        r = threading.Thread(target=read)
+        r.start()
+    w.join(30)
+    r.join(30)
+    assert order == ["write", "read"]
+
+
+async def test_minilm_embeds_on_the_embedding_threads(monkeypatch: pytest.MonkeyPatch) -> None:
+    from shoal.embeddings import MiniLM
+
+    seen: list[str] = []
+
+    def embed_query(self: MiniLM, text: str) -> list[float]:
+        seen.append(threading.current_thread().name)
+        return [0.0]
+
+    monkeypatch.setattr(MiniLM, "embed_query", embed_query)
+    await MiniLM().aembed_query("text")
+    assert len(seen) == 1 and seen[0].startswith("shoal-embedding")
+
+
+async def test_a_sync_only_langchain_embedding_runs_on_the_embedding_threads() -> None:
+    from langchain_core.embeddings import Embeddings
+
+    from shoal.integrations.langchain.coalesce import AsyncEmbedder
+
+    seen: list[str] = []
+
+    class SyncOnly(Embeddings):
+        def embed_documents(self, texts: list[str]) -> list[list[float]]:
+            seen.append(threading.current_thread().name)
+            return [[1.0, 0.0] for _ in texts]
+
+        def embed_query(self, text: str) -> list[float]:
+            seen.append(threading.current_thread().name)
+            return [0.0, 1.0]
+
+    embedder = AsyncEmbedder(SyncOnly())
+    assert await embedder.documents(["a", "b"]) == [[1.0, 0.0], [1.0, 0.0]]
+    assert list(await embedder.query("q")) == [0.0, 1.0]
+    assert len(seen) == 2 and all(name.startswith("shoal-embedding") for name in seen)
