@@ -650,9 +650,7 @@ class Collection:
         """
         self.check_failed()
         until = deadline or NO_DEADLINE
-        pred = self.filters.predicate(req.filter)
-        if pred is not None:
-            pred = with_deadline(pred, until)
+        flt = self.filters.compile(req.filter)
         limit = check_limit(req.limit, 10, "limit")
         offset = None if req.offset is None else canonical_id(req.offset)
         order = req.order_by
@@ -662,13 +660,18 @@ class Collection:
             if order is not None:
                 if offset is not None:
                     raise InvalidQuery("Wrong input: offset cannot be combined with order_by")
+                pred = None if flt is None else with_deadline(flt.predicate, until)
                 entries = records.scroll_by_payload(self.state, pred, order, limit, until)
                 points = [
                     records.record(self.state, r, req.with_payload, req.with_vector, self.named, v)
                     for r, v in entries
                 ]
                 return m.ScrollResult(points=points, next_page_offset=None)
-            rows, next_id = records.scroll_by_id(self.state, pred, offset, limit)
+            matching = None
+            if flt is not None:
+                match = self.filters.match(self.state, flt, self.payload_index, until)
+                matching = match.rows(until)
+            rows, next_id = records.scroll_by_id(self.state, matching, offset, limit)
             points = [
                 records.record(self.state, r, req.with_payload, req.with_vector, self.named)
                 for r in rows

@@ -11,6 +11,8 @@ from __future__ import annotations
 import bisect
 from typing import Any
 
+import numpy as np
+
 from shoal import models as m
 from shoal.codec import DEFAULT_VECTOR
 from shoal.engine.deadline import Deadline
@@ -129,6 +131,10 @@ def record(
 # ----------------------------------------------------------------------- scroll
 
 
+# A filter matching fewer than 1 / SORT_SHARE of the points is paged by sorting its rows.
+SORT_SHARE = 8
+
+
 def ordered_rows(state: CollectionState) -> list[int]:
     """Rows of live points in Qdrant's id order (ints ascending, then UUIDs)."""
     cache = state.order_cache
@@ -140,23 +146,41 @@ def ordered_rows(state: CollectionState) -> list[int]:
 
 
 def scroll_by_id(
-    state: CollectionState, pred: Predicate | None, offset: PointId | None, limit: int
+    state: CollectionState, matching: np.ndarray | None, offset: PointId | None, limit: int
 ) -> tuple[list[int], PointId | None]:
-    """A page of rows from ``offset`` (inclusive) in id order, and the next page's first id."""
-    rows = ordered_rows(state)
+    """A page of rows from ``offset`` (inclusive) in id order, and the next page's first id.
+
+    Args:
+        matching: the rows a filter matches, ascending (None: every live row).
+    """
+    if matching is not None and len(matching) * SORT_SHARE < len(state):
+        # A selective filter: sort its rows only (the whole id order is re-sorted after
+        # every write, which under steady writes cost each scroll a sort of the collection).
+        keys = state.keys
+        rows = sorted(matching.tolist(), key=lambda r: sort_key(keys[r]))  # type: ignore[arg-type]
+        return _page(state, rows, None, offset, limit)
+    return _page(state, ordered_rows(state), matching, offset, limit)
+
+
+def _page(
+    state: CollectionState,
+    rows: list[int],
+    matching: np.ndarray | None,
+    offset: PointId | None,
+    limit: int,
+) -> tuple[list[int], PointId | None]:
     start = 0
     if offset is not None:
         sk = sort_key(offset)
         start = bisect.bisect_left(rows, sk, key=lambda r: sort_key(state.keys[r]))  # type: ignore[arg-type]
-    page: list[int] = []
-    for r in rows[start:]:
-        pid = state.keys[r]
-        if pred is not None and not pred(state.payloads[r] or {}, pid):  # type: ignore[arg-type]
-            continue
-        if len(page) == limit:
-            return page, pid
-        page.append(r)
-    return page, None
+    if matching is not None:
+        wanted = np.zeros(state.high, dtype=bool)
+        wanted[matching] = True
+        rows = [r for r in rows[start:] if wanted[r]]
+        start = 0
+    page = rows[start : start + limit]
+    more = start + limit < len(rows)
+    return page, state.keys[rows[start + limit]] if more else None
 
 
 def scroll_by_payload(
