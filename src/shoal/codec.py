@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from shoal.errors import InvalidVector, WrongVectorSize
+from shoal.gil import shared
 
 if TYPE_CHECKING:
     from shoal import models as m
@@ -60,7 +61,7 @@ def float_rows(rows: Sequence[Sequence[Any]], size: int) -> np.ndarray:
     """
     pack = _packer(size).pack
     try:
-        data = b"".join([pack(*row) for row in rows])
+        data = b"".join([pack(*row) for row in shared(rows)])
     except struct.error as exc:
         raise TypeError(f"not {size} real numbers: {exc}") from None
     return np.frombuffer(data, dtype=np.float64).reshape(len(rows), size)

@@ -34,6 +34,7 @@ from shoal.errors import (
     PointNotFound,
 )
 from shoal.filters.tree import parse_key
+from shoal.gil import shared
 from shoal.ids import PointId, canonical_id
 from shoal.payloads import MAX_PAYLOAD_DEPTH, check_payload, check_text, json_copy
 from shoal.storage import COMMIT_SEQ, NEXT_SERIAL, VSEQ_SINCE, CollectionStore, decode_id
@@ -340,7 +341,7 @@ class Collection:
         if checked is None:
             checked = self._checked_vectors(points)
         rows: dict[PointId, tuple[dict[str, np.ndarray], dict[str, Any] | None]] = {}
-        for p, pre in zip(points, checked, strict=True):
+        for p, pre in shared(zip(points, checked, strict=True)):
             pid = canonical_id(p.id)
             vectors = pre
             if vectors is None:
@@ -349,7 +350,8 @@ class Collection:
 
         def changes(view: View, version: int) -> Changes:
             # check_payload copied each payload: the rows own them.
-            return {pid: Row(vecs, payload, version) for pid, (vecs, payload) in rows.items()}
+            made = shared(rows.items())
+            return {pid: Row(vecs, payload, version) for pid, (vecs, payload) in made}
 
         return changes
 
@@ -360,7 +362,7 @@ class Collection:
         (bulk ingest spent ~15 µs per point on a conversion each); None for a point to
         check alone (``check_vectors`` then names what is wrong with it)."""
         groups: dict[str, tuple[list[int], list[Any]]] = {}
-        for i, p in enumerate(points):
+        for i, p in enumerate(shared(points)):
             raw = p.vector
             items = raw.items() if isinstance(raw, dict) else [(DEFAULT_VECTOR, raw)]
             for name, vec in items:
@@ -639,7 +641,8 @@ class Collection:
         with self.state.lock.read():
             rows = [r for r in (self.state.row(pid) for pid in wanted) if r is not None]
             return [
-                records.record(self.state, r, with_payload, with_vector, self.named) for r in rows
+                records.record(self.state, r, with_payload, with_vector, self.named)
+                for r in shared(rows)
             ]
 
     def scroll(self, req: m.ScrollRequest, deadline: Deadline | None = None) -> m.ScrollResult:
@@ -664,7 +667,7 @@ class Collection:
                 entries = records.scroll_by_payload(self.state, pred, order, limit, until)
                 points = [
                     records.record(self.state, r, req.with_payload, req.with_vector, self.named, v)
-                    for r, v in entries
+                    for r, v in shared(entries)
                 ]
                 return m.ScrollResult(points=points, next_page_offset=None)
             matching = None
@@ -674,7 +677,7 @@ class Collection:
             rows, next_id = records.scroll_by_id(self.state, matching, offset, limit)
             points = [
                 records.record(self.state, r, req.with_payload, req.with_vector, self.named)
-                for r in rows
+                for r in shared(rows)
             ]
         return m.ScrollResult(points=points, next_page_offset=next_id)
 

@@ -19,6 +19,7 @@ import numpy as np
 
 from shoal import models as m
 from shoal.concurrency import RWLock
+from shoal.gil import shared
 from shoal.ids import PointId
 
 DELETED: Any = None  # overlay marker: the point is deleted by the group
@@ -273,7 +274,7 @@ class CollectionState:
         # Vector writes are gathered and made once per column for the whole group (one
         # numpy assignment per array instead of four per point).
         cols = _ColumnWrites(self.columns)
-        for pid, row_data in overlay.items():
+        for pid, row_data in shared(overlay.items()):
             if row_data is None:
                 row = self.row_of.get(pid)
                 serial = self._remove(pid, cols)

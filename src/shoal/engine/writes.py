@@ -43,6 +43,7 @@ from shoal.engine.filtering import matching_rows
 from shoal.engine.state import DELETED, Applied, CollectionState, Row
 from shoal.errors import Overloaded, StorageError, WriteNotStored
 from shoal.filters import Predicate
+from shoal.gil import shared
 from shoal.ids import PointId
 from shoal.storage import COMMIT_SEQ, NEXT_SERIAL, CollectionStore, encode_id
 
@@ -379,7 +380,7 @@ class GroupCommitter:
         st = self._state
         serials_before = st.next_serial
         vectors_changed = False
-        for pid, row in overlay.items():
+        for pid, row in shared(overlay.items()):
             if row is None or row.vectors is not None:
                 vectors_changed = True
             if row is None:
@@ -395,7 +396,7 @@ class GroupCommitter:
         if self._store is None:
             return seq
         upserts, updates, deletes = [], [], []
-        for pid, row in overlay.items():
+        for pid, row in shared(overlay.items()):
             key = encode_id(pid)
             if row is None:
                 deletes.append(key)
