@@ -262,6 +262,19 @@ class CreateCollection(_Model):
     metadata: dict[str, Any] | None = None
 
 
+class UpdateCollection(_Model):
+    """Qdrant's ``PATCH /collections/{name}`` body: changes to a collection's settings."""
+
+    vectors: dict[str, dict[str, Any]] | None = None  # name ("" unnamed) -> VectorParamsDiff
+    optimizers_config: dict[str, Any] | None = None
+    params: dict[str, Any] | None = None  # CollectionParamsDiff
+    hnsw_config: HnswConfigDiff | None = None
+    quantization_config: dict[str, Any] | str | None = None  # or "Disabled"
+    sparse_vectors: dict[str, Any] | None = None
+    strict_mode_config: dict[str, Any] | None = None
+    metadata: dict[str, Any] | None = None
+
+
 # ---------------------------------------------------------------------------- points
 
 Vector = list[StrictFloat]  # a strict float accepts ints (as floats), never bools or str

@@ -53,7 +53,7 @@ def test_shard_zero_is_the_collection(http: httpx.Client) -> None:
 @pytest.mark.parametrize(
     ("method", "path", "feature"),
     [
-        ("PATCH", "/collections/single_node", "update_collection"),
+        ("PUT", "/collections/single_node/vectors/extra", "adding a named vector"),
         ("POST", "/collections/single_node/facet", "facet counts"),
         ("POST", "/cluster/recover", "cluster operations"),
         ("GET", "/quotas", "quotas"),

@@ -19,6 +19,7 @@ from shoal.engine.aliases import Aliases
 from shoal.engine.ann_settings import resolve_settings
 from shoal.engine.collection import Collection
 from shoal.engine.limits import Limits
+from shoal.engine.reconfigure import index_settings, updated_config
 from shoal.engine.snapshots import Snapshots
 from shoal.engine.support import check_collection
 from shoal.errors import (
@@ -162,6 +163,42 @@ class Database:
             stored = config.model_dump(mode="json", exclude_none=True, by_alias=True)
             store = self._catalog.create(name, stored) if self._catalog else None
             self.collections[name] = Collection(name, config, store, self.limits)
+        return True
+
+    def update_collection(self, name: str, diff: m.UpdateCollection) -> bool:
+        """Change a collection's settings (Qdrant's ``update_collection``), durably.
+
+        The new configuration is checked as a new collection's would be. A change of index
+        settings (HNSW parameters, quantization) reopens the collection: queries are
+        answered exactly until the background build of the new index catches up.
+
+        Raises:
+            CollectionNotFound; InvalidConfig; NotSupported: a setting Shoal does not
+                honour, or an index change on an in-memory database (nothing is changed).
+        """
+        with self._lock:
+            col = self.collection(name)
+            new = updated_config(col.config, diff)
+            check_collection(new)
+            _check_config(new)
+            rebuild = index_settings(new) != index_settings(col.config)
+            if rebuild and col.store is None:
+                raise NotSupported(
+                    "Wrong input: changing the index settings of an in-memory collection is "
+                    "not supported; recreate it, or keep it in a storage folder (path=...)"
+                )
+            if col.store is not None:
+                stored = new.model_dump(mode="json", exclude_none=True, by_alias=True)
+                col.store.set_meta("config", stored)
+            if not rebuild:
+                col.config = new
+                return True
+            folder = self._folder_of(col)
+            del self.collections[col.name]
+            col.close()
+            self.collections[col.name] = Collection(
+                col.name, new, CollectionStore(folder), self.limits
+            )
         return True
 
     def delete_collection(self, name: str) -> bool:

@@ -211,6 +211,12 @@ async def create_collection(call: Call) -> bool:
     return await call.run(call.db.create_collection, call.name, body)
 
 
+async def update_collection(call: Call) -> bool:
+    """PATCH /collections/{name}: change a collection's settings."""
+    body = await call.body(m.UpdateCollection)
+    return await call.run(call.db.update_collection, call.name, body)
+
+
 async def delete_collection(call: Call) -> bool:
     """DELETE /collections/{name}: true if it existed."""
     return await call.run(call.db.delete_collection, call.name)
@@ -481,6 +487,7 @@ OPERATIONS: tuple[Operation, ...] = (
     Operation("GET", _C + "/exists", collection_exists, write=False),
     Operation("GET", _C, get_collection, write=False),
     Operation("PUT", _C, create_collection, write=True),
+    Operation("PATCH", _C, update_collection, write=True),
     Operation("DELETE", _C, delete_collection, write=True),
     Operation("PUT", _C + "/index", create_index, write=True),
     Operation("DELETE", _C + "/index/{field_name}", delete_index, write=True),

@@ -126,7 +126,6 @@ SINGLE_NODE: tuple[Operation, ...] = (
         "GET", _C + "/shards/{shard_id}/snapshot", _refused("streaming a snapshot"), write=False
     ),
     Operation("POST", _C + "/snapshots/upload", _refused("uploading a snapshot"), write=True),
-    Operation("PATCH", _C, _refused("update_collection"), write=True),
     Operation("PUT", _C + "/vectors/{vector_name}", _refused("adding a named vector"), write=True),
     Operation(
         "DELETE", _C + "/vectors/{vector_name}", _refused("deleting a named vector"), write=True

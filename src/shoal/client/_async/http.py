@@ -175,6 +175,12 @@ class AsyncHttpTransport:
 
     # ---------------------------------------------------------- aliases, snapshots
 
+    async def update_collection(
+        self, name: str, body: m.UpdateCollection, timeout: int | None = None
+    ) -> bool:
+        request = self._request("PATCH", _col(name), body, timeout=timeout)
+        return bool(await shield_async(request))
+
     async def update_aliases(self, body: m.ChangeAliasesOperation, timeout: int | None) -> bool:
         request = self._request("POST", "/collections/aliases", body, timeout=timeout)
         return bool(await shield_async(request))

@@ -109,6 +109,13 @@ class AsyncLocalTransport:
     async def get_collections(self) -> m.CollectionsResponse:
         return await run_in_thread(_db_call, self, Database.get_collections)
 
+    async def update_collection(
+        self, name: str, body: m.UpdateCollection, timeout: int | None = None
+    ) -> bool:
+        return await shield_async(
+            run_in_thread(_db_call, self, Database.update_collection, name, body)
+        )
+
     async def update_aliases(self, body: m.ChangeAliasesOperation, timeout: int | None) -> bool:
         return await shield_async(
             run_in_thread(_db_call, self, Database.update_aliases, body.actions)

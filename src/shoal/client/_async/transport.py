@@ -43,6 +43,12 @@ class AsyncTransport(Protocol):
         """The names of all collections."""
         ...
 
+    async def update_collection(
+        self, name: str, body: m.UpdateCollection, timeout: int | None = None
+    ) -> bool:
+        """Change a collection's settings (``PATCH /collections/{name}``)."""
+        ...
+
     async def update_aliases(self, body: m.ChangeAliasesOperation, timeout: int | None) -> bool:
         """Create, delete and rename aliases, all or none."""
         ...

@@ -214,6 +214,54 @@ class Client:
         )
         return self._open_transport.create_collection(name, body, timeout)
 
+    def update_collection(
+        self,
+        collection_name: str,
+        optimizers_config: convert.Settings | None = None,
+        collection_params: convert.Settings | None = None,
+        vectors_config: Mapping[str, convert.Settings] | None = None,
+        hnsw_config: m.HnswConfigDiff | Mapping[str, Any] | None = None,
+        quantization_config: convert.Settings | str | None = None,
+        timeout: int | None = None,
+        sparse_vectors_config: Mapping[str, convert.Settings] | None = None,
+        strict_mode_config: convert.Settings | None = None,
+        metadata: Mapping[str, Any] | None = None,
+    ) -> bool:
+        """Change a collection's settings, durably; they are checked as at creation.
+
+        Args:
+            optimizers_config, hnsw_config: merged into the current ones, key by key.
+            collection_params: ``replication_factor``, ``write_consistency_factor``,
+                ``on_disk_payload`` (one node: accepted, shown, changing nothing).
+            vectors_config: per vector name, ``hnsw_config`` / ``quantization_config`` /
+                ``on_disk`` changes ("" for the unnamed vector).
+            quantization_config: replaces the current one; ``"Disabled"`` removes it.
+            timeout: seconds to wait; the change is local, so any timeout is met.
+            sparse_vectors_config: refused (Shoal has no sparse vectors).
+            strict_mode_config: as at creation (refused: not supported).
+            metadata: merged into the current metadata; ``{}`` clears it.
+
+        A change of index settings rebuilds the index in the background (queries are
+        exact meanwhile); on an in-memory client it is refused.
+
+        Raises:
+            CollectionNotFound, InvalidConfig, NotSupported: nothing is changed.
+        """
+        body = convert.build(
+            m.UpdateCollection,
+            InvalidConfig,
+            vectors=convert.settings_arg(vectors_config),
+            optimizers_config=convert.settings_arg(optimizers_config),
+            params=convert.settings_arg(collection_params),
+            hnsw_config=convert.settings_arg(hnsw_config),
+            quantization_config=convert.settings_arg(quantization_config),
+            sparse_vectors=convert.settings_arg(sparse_vectors_config),
+            strict_mode_config=convert.settings_arg(strict_mode_config),
+            metadata=metadata,
+        )
+        name = convert.collection_name(collection_name)
+        return self._open_transport.update_collection(name, body, convert.timeout_arg(timeout))
+
     def delete_collection(self, collection_name: str, timeout: int | None = None) -> bool:
         """Delete a collection and all its points.
 

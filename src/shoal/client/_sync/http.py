@@ -177,6 +177,12 @@ class HttpTransport:
 
     # ---------------------------------------------------------- aliases, snapshots
 
+    def update_collection(
+        self, name: str, body: m.UpdateCollection, timeout: int | None = None
+    ) -> bool:
+        request = self._request("PATCH", _col(name), body, timeout=timeout)
+        return bool(shield_sync(request))
+
     def update_aliases(self, body: m.ChangeAliasesOperation, timeout: int | None) -> bool:
         request = self._request("POST", "/collections/aliases", body, timeout=timeout)
         return bool(shield_sync(request))

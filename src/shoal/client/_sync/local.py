@@ -104,6 +104,11 @@ class LocalTransport:
     def get_collections(self) -> m.CollectionsResponse:
         return run_inline(_db_call, self, Database.get_collections)
 
+    def update_collection(
+        self, name: str, body: m.UpdateCollection, timeout: int | None = None
+    ) -> bool:
+        return shield_sync(run_inline(_db_call, self, Database.update_collection, name, body))
+
     def update_aliases(self, body: m.ChangeAliasesOperation, timeout: int | None) -> bool:
         return shield_sync(run_inline(_db_call, self, Database.update_aliases, body.actions))
 

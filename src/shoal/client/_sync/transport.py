@@ -45,6 +45,12 @@ class Transport(Protocol):
         """The names of all collections."""
         ...
 
+    def update_collection(
+        self, name: str, body: m.UpdateCollection, timeout: int | None = None
+    ) -> bool:
+        """Change a collection's settings (``PATCH /collections/{name}``)."""
+        ...
+
     def update_aliases(self, body: m.ChangeAliasesOperation, timeout: int | None) -> bool:
         """Create, delete and rename aliases, all or none."""
         ...

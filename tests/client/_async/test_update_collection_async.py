@@ -1,0 +1,97 @@
+"""update_collection: changes are checked as at creation, durable, shown by get_collection,
+and refused whole when one setting cannot be honoured; embedded and over HTTP alike."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+from qdrant_client import models as qm
+from threaded_server import serve_in_thread
+
+from shoal import AsyncClient, errors, models
+from shoal.engine import Database
+
+VEC = models.VectorParams(size=8, distance="Cosine")
+
+
+@pytest.fixture(params=["embedded", "http"])
+def where(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[dict[str, str]]:
+    if request.param == "embedded":
+        yield {"path": str(tmp_path)}
+        return
+    db = Database(tmp_path)
+    try:
+        with serve_in_thread(db) as url:
+            yield {"url": url}
+    finally:
+        db.close()
+
+
+async def make(client: AsyncClient) -> np.ndarray:
+    await client.create_collection("c", VEC, metadata={"owner": "a", "team": "x"})
+    data = np.random.default_rng(0).standard_normal((300, 8)).astype(np.float32)
+    await client.upload_collection("c", data, ids=range(300), wait=True)
+    return data
+
+
+async def test_settings_change_durably(where: dict[str, str], tmp_path: Path) -> None:
+    async with AsyncClient(**where) as client:  # type: ignore[arg-type]
+        data = await make(client)
+        assert await client.update_collection(
+            "c",
+            optimizers_config=qm.OptimizersConfigDiff(indexing_threshold=0),
+            metadata={"team": "y"},
+        )
+        config = (await client.get_collection("c")).config
+        assert config.optimizer_config.indexing_threshold == 0
+        assert config.metadata == {"owner": "a", "team": "y"}
+        # An index setting: the collection is reopened and its index rebuilt.
+        await client.update_collection("c", hnsw_config=models.HnswConfigDiff(m=8))
+        assert (await client.get_collection("c")).config.hnsw_config.m == 8
+        hits = await client.query_points("c", data[7].tolist(), limit=1)
+        assert hits.points[0].id == 7 and (await client.count("c")).count == 300
+        await client.update_collection("c", metadata={})
+    if "path" in where:  # reopened from disk
+        async with AsyncClient(path=where["path"]) as again:
+            config = (await again.get_collection("c")).config
+            assert config.hnsw_config.m == 8 and not config.metadata
+            assert config.optimizer_config.indexing_threshold == 0
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "named"),
+    [
+        ({"sparse_vectors_config": {"s": {}}}, errors.NotSupported, "sparse_vectors"),
+        ({"strict_mode_config": {"enabled": True}}, errors.NotSupported, "strict_mode"),
+        ({"vectors_config": {"nope": {"on_disk": True}}}, errors.InvalidConfig, "nope"),
+        ({"hnsw_config": {"m": 1}}, errors.InvalidConfig, "hnsw_config.m=1"),
+        ({"collection_params": {"read_fan_out_factor": 2}}, errors.NotSupported, "read_fan"),
+    ],
+)
+async def test_a_refused_change_changes_nothing(
+    where: dict[str, str], kwargs: dict[str, object], error: type[Exception], named: str
+) -> None:
+    async with AsyncClient(**where) as client:  # type: ignore[arg-type]
+        await make(client)
+        before = (await client.get_collection("c")).config
+        with pytest.raises(error, match=named):
+            await client.update_collection("c", metadata={"team": "z"}, **kwargs)  # type: ignore[arg-type]
+        assert (await client.get_collection("c")).config == before
+
+
+async def test_in_memory_index_changes_are_refused() -> None:
+    async with AsyncClient() as client:
+        await make(client)
+        with pytest.raises(errors.NotSupported, match="in-memory"):
+            await client.update_collection("c", hnsw_config=models.HnswConfigDiff(m=8))
+        assert await client.update_collection("c", metadata={"kept": True})
+        assert (await client.get_collection("c")).config.metadata == {
+            "owner": "a",
+            "team": "x",
+            "kept": True,
+        }
+        with pytest.raises(errors.CollectionNotFound):
+            await client.update_collection("missing", metadata={})
