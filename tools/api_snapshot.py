@@ -77,6 +77,10 @@ def _public_names(module: types.ModuleType) -> list[str]:
             names.update(t.id for t in node.targets if isinstance(t, ast.Name))
         elif isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
             names.add(node.target.id)
+        elif isinstance(node, ast.ImportFrom) and [a.name for a in node.names] == ["*"]:
+            # A part of the module kept in a submodule (shoal.models.formula): its __all__.
+            assert node.module is not None
+            names.update(importlib.import_module(node.module).__all__)
     return sorted(n for n in names if not n.startswith("_"))
 
 

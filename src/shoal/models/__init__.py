@@ -11,139 +11,45 @@ module imports nothing from shoal.
 from __future__ import annotations
 
 import warnings
-from collections.abc import Sequence
 from datetime import datetime
-from enum import Enum
-from typing import Annotated, Any, Literal, TypeVar, Union
+from typing import Annotated, Any, Union
 
 import numpy as np
 from pydantic import (
     BaseModel,
-    ConfigDict,
     Discriminator,
-    Field,
     PlainSerializer,
     PlainValidator,
-    StrictBool,
     StrictFloat,
     StrictInt,
-    StrictStr,
     Tag,
     WithJsonSchema,
     model_validator,
 )
 
-# A point id: an unsigned 64-bit integer or a UUID string. Range and format are checked by
-# the engine (shoal.engine.ids) so that the error names the offending id.
-ExtendedPointId = Union[StrictInt, StrictStr]
-Payload = dict[str, Any]
-
-
-class _Model(BaseModel):
-    # Unknown fields are an error: a typo such as `paylaod=` must not be silently dropped.
-    # A NaN or an infinity is written as JavaScript's NaN / Infinity, not as null: JSON has
-    # no spelling for them, and null would turn a bad vector into another error (or a NaN
-    # payload value into a null); `shoal serve` reads these tokens so that the engine
-    # refuses them with the error embedded mode gives (server/wire.py, parse_json).
-    model_config = ConfigDict(extra="forbid", populate_by_name=True, ser_json_inf_nan="constants")
-
-
-_M = TypeVar("_M", bound=BaseModel)
-
-
-def assembled(cls: type[_M], values: dict[str, Any], given: set[str] | None = None) -> _M:
-    """``cls.model_construct(**values)`` without its per-call bookkeeping, for data that is
-    already valid; ``values`` must give every field of ``cls`` (and ``cls`` have no private
-    attributes), ``given`` names the fields counted as set (default: all).
-
-    The engine builds a model per point written and per result returned; pydantic's
-    ``model_construct`` costs ~5 µs each, this ~1 µs. ``tests/engine/test_result_models.py``
-    checks that both build equal objects.
-    """
-    return assembled_many(cls, [values], given)[0]
-
-
-def assembled_many(
-    cls: type[_M], values: Sequence[dict[str, Any]], given: set[str] | None = None
-) -> list[_M]:
-    """``assembled`` for many objects of one class (a result page), in one call.
-
-    Args:
-        cls: the model class.
-        values: each object's values (every field of ``cls``).
-        given: the fields counted as set (default: all).
-
-    Returns:
-        The objects.
-    """
-    new, setattr_ = object.__new__, object.__setattr__
-    out = []
-    for fields in values:
-        obj = new(cls)
-        setattr_(obj, "__dict__", fields)
-        setattr_(obj, "__pydantic_fields_set__", set(fields) if given is None else given)
-        setattr_(obj, "__pydantic_extra__", None)
-        setattr_(obj, "__pydantic_private__", None)
-        out.append(obj)
-    return out
-
-
-class _Response(BaseModel):
-    # Responses from a newer server may carry fields this version does not know.
-    model_config = ConfigDict(extra="ignore", populate_by_name=True)
-
-
-# ---------------------------------------------------------------------------- enums
-
-
-class Distance(str, Enum):
-    COSINE = "Cosine"
-    EUCLID = "Euclid"
-    DOT = "Dot"
-    MANHATTAN = "Manhattan"
-
-
-class Datatype(str, Enum):
-    FLOAT32 = "float32"
-    UINT8 = "uint8"
-    FLOAT16 = "float16"
-    TURBO4 = "turbo4"
-
-
-class PayloadSchemaType(str, Enum):
-    KEYWORD = "keyword"
-    INTEGER = "integer"
-    FLOAT = "float"
-    GEO = "geo"
-    TEXT = "text"
-    BOOL = "bool"
-    DATETIME = "datetime"
-    UUID = "uuid"
-
-
-class UpdateStatus(str, Enum):
-    ACKNOWLEDGED = "acknowledged"
-    COMPLETED = "completed"
-    WAIT_TIMEOUT = "wait_timeout"
-
-
-class CollectionStatus(str, Enum):
-    GREEN = "green"
-    YELLOW = "yellow"
-    GREY = "grey"
-    RED = "red"
-
-
-class Direction(str, Enum):
-    ASC = "asc"
-    DESC = "desc"
-
-
-class UpdateMode(str, Enum):
-    UPSERT = "upsert"
-    INSERT_ONLY = "insert_only"
-    UPDATE_ONLY = "update_only"
-
+from shoal.models._base import *  # noqa: F403
+from shoal.models._base import (
+    CollectionStatus,
+    Datatype,
+    Direction,
+    Distance,
+    ExtendedPointId,
+    Payload,
+    PayloadSchemaType,
+    UpdateMode,
+    UpdateStatus,
+    _Model,
+    _Response,
+)
+from shoal.models.filters import *  # noqa: F403
+from shoal.models.filters import (
+    FieldCondition,
+    Filter,
+    FilterSelector,
+    MinShould,
+    Nested,
+    PointIdsList,
+)
 
 # ---------------------------------------------------------------------- configuration
 
@@ -370,166 +276,6 @@ class QueryResponse(_Response):
 class ScrollResult(_Response):
     points: list[Record]
     next_page_offset: ExtendedPointId | None = None
-
-
-# ---------------------------------------------------------------------------- filters
-
-ValueVariants = Union[StrictBool, StrictInt, StrictStr]
-AnyVariants = Union[list[StrictStr], list[StrictInt]]
-
-
-class MatchValue(_Model):
-    value: ValueVariants
-
-
-class MatchText(_Model):
-    text: str
-
-
-class MatchTextAny(_Model):
-    text_any: str
-
-
-class MatchPhrase(_Model):
-    phrase: str
-
-
-class MatchAny(_Model):
-    any: AnyVariants
-
-
-class MatchExcept(_Model):
-    except_: AnyVariants = Field(alias="except")
-
-
-Match = Union[MatchValue, MatchText, MatchTextAny, MatchPhrase, MatchAny, MatchExcept]
-
-
-class Range(_Model):
-    lt: float | None = None
-    gt: float | None = None
-    gte: float | None = None
-    lte: float | None = None
-
-
-class DatetimeRange(_Model):
-    lt: datetime | None = None
-    gt: datetime | None = None
-    gte: datetime | None = None
-    lte: datetime | None = None
-
-
-class ValuesCount(_Model):
-    lt: int | None = None
-    gt: int | None = None
-    gte: int | None = None
-    lte: int | None = None
-
-
-# Geo shapes: their ranges and rings are checked by shoal.filters.geo, naming the value.
-class GeoPoint(_Model):
-    lon: StrictFloat
-    lat: StrictFloat
-
-
-class GeoRadius(_Model):
-    center: GeoPoint
-    radius: StrictFloat
-
-
-class GeoBoundingBox(_Model):
-    top_left: GeoPoint
-    bottom_right: GeoPoint
-
-
-class GeoLineString(_Model):
-    points: list[GeoPoint]
-
-
-class GeoPolygon(_Model):
-    exterior: GeoLineString
-    interiors: list[GeoLineString] | None = None
-
-
-class FieldCondition(_Model):
-    key: str
-    match: Match | None = None
-    range: Range | DatetimeRange | None = None
-    values_count: ValuesCount | None = None
-    is_empty: bool | None = None
-    is_null: bool | None = None
-    geo_bounding_box: GeoBoundingBox | None = None
-    geo_radius: GeoRadius | None = None
-    geo_polygon: GeoPolygon | None = None
-
-
-class PayloadField(_Model):
-    key: str
-
-
-class IsEmptyCondition(_Model):
-    is_empty: PayloadField
-
-
-class IsNullCondition(_Model):
-    is_null: PayloadField
-
-
-class HasIdCondition(_Model):
-    has_id: list[ExtendedPointId]
-
-
-class HasVectorCondition(_Model):
-    has_vector: str
-
-
-class Nested(_Model):
-    key: str
-    filter: Filter
-
-
-class NestedCondition(_Model):
-    nested: Nested
-
-
-class MinShould(_Model):
-    conditions: list[Condition]
-    min_count: int
-
-
-Condition = Union[
-    FieldCondition,
-    IsEmptyCondition,
-    IsNullCondition,
-    HasIdCondition,
-    HasVectorCondition,
-    NestedCondition,
-    "Filter",
-]
-
-
-class Filter(_Model):
-    should: list[Condition] | Condition | None = None
-    min_should: MinShould | None = None
-    must: list[Condition] | Condition | None = None
-    must_not: list[Condition] | Condition | None = None
-
-
-# A filter wherever one is accepted: structured, or a Milvus-style expression string.
-FilterLike = Union[Filter, str]
-
-
-class PointIdsList(_Model):
-    points: list[ExtendedPointId]
-    shard_key: Any | None = None
-
-
-class FilterSelector(_Model):
-    filter: Filter | str
-    shard_key: Any | None = None
-
-
-PointsSelector = Union[PointIdsList, FilterSelector]
 
 
 # ---------------------------------------------------------------------------- queries
@@ -835,256 +581,14 @@ class CreateFieldIndex(_Model):
     field_schema: PayloadSchemaType | dict[str, Any] | None = None
 
 
-class CreateAlias(_Model):
-    collection_name: str
-    alias_name: str
-
-
-class DeleteAlias(_Model):
-    alias_name: str
-
-
-class RenameAlias(_Model):
-    old_alias_name: str
-    new_alias_name: str
-
-
-class CreateAliasOperation(_Model):
-    create_alias: CreateAlias
-
-
-class DeleteAliasOperation(_Model):
-    delete_alias: DeleteAlias
-
-
-class RenameAliasOperation(_Model):
-    rename_alias: RenameAlias
-
-
-AliasOperations = Union[CreateAliasOperation, DeleteAliasOperation, RenameAliasOperation]
-
-
-class ChangeAliasesOperation(_Model):
-    actions: list[AliasOperations]
-
-
-class AliasDescription(_Model):
-    alias_name: str
-    collection_name: str
-
-
-class CollectionsAliasesResponse(_Model):
-    aliases: list[AliasDescription]
-
-
-class SnapshotDescription(_Model):
-    name: str
-    creation_time: str | None = None
-    size: int
-    checksum: str | None = None
-
-
-SnapshotPriority = Literal["no_sync", "snapshot", "replica"]
-
-
-class SnapshotRecover(_Model):
-    location: str
-    priority: SnapshotPriority | None = None
-    checksum: str | None = None
-    api_key: str | None = None
-
-
 # Forward references: Filter is used above its definition.
 for _model in (PointsList, PointsBatch, Nested, MinShould, Filter, FieldCondition):
     _model.model_rebuild()
 
 
-# ---------------------------------------------------------------------------- formulas
-
-# The expressions of a FormulaQuery (Qdrant's ``Expression``). A JSON object is told by its
-# key; shoal.filters.formula compiles them. Max, min and acosh are qdrant-client 1.20's.
-
-
-class GeoDistanceParams(_Model):
-    origin: GeoPoint
-    to: str
-
-
-class GeoDistance(_Model):
-    geo_distance: GeoDistanceParams
-
-
-class DatetimeExpression(_Model):
-    datetime: str
-
-
-class DatetimeKeyExpression(_Model):
-    datetime_key: str
-
-
-class MultExpression(_Model):
-    mult: list[Expression]
-
-
-class SumExpression(_Model):
-    sum: list[Expression]
-
-
-class MaxExpression(_Model):
-    max: list[Expression]
-
-
-class MinExpression(_Model):
-    min: list[Expression]
-
-
-class NegExpression(_Model):
-    neg: Expression
-
-
-class AbsExpression(_Model):
-    abs: Expression
-
-
-class DivParams(_Model):
-    left: Expression
-    right: Expression
-    by_zero_default: StrictFloat | None = None
-
-
-class DivExpression(_Model):
-    div: DivParams
-
-
-class SqrtExpression(_Model):
-    sqrt: Expression
-
-
-class PowParams(_Model):
-    base: Expression
-    exponent: Expression
-
-
-class PowExpression(_Model):
-    pow: PowParams
-
-
-class ExpExpression(_Model):
-    exp: Expression
-
-
-class Log10Expression(_Model):
-    log10: Expression
-
-
-class LnExpression(_Model):
-    ln: Expression
-
-
-class AcoshExpression(_Model):
-    acosh: Expression
-
-
-class DecayParamsExpression(_Model):
-    x: Expression
-    target: Expression | None = None
-    scale: StrictFloat | None = None
-    midpoint: StrictFloat | None = None
-
-
-class LinDecayExpression(_Model):
-    lin_decay: DecayParamsExpression
-
-
-class ExpDecayExpression(_Model):
-    exp_decay: DecayParamsExpression
-
-
-class GaussDecayExpression(_Model):
-    gauss_decay: DecayParamsExpression
-
-
-# Each expression model has one field, named by its key in JSON.
-_EXPRESSION_MODELS: tuple[type[_Model], ...] = (
-    GeoDistance, DatetimeExpression, DatetimeKeyExpression, MultExpression, SumExpression,
-    MaxExpression, MinExpression, NegExpression, AbsExpression, DivExpression, SqrtExpression,
-    PowExpression, ExpExpression, Log10Expression, LnExpression, AcoshExpression,
-    LinDecayExpression, ExpDecayExpression, GaussDecayExpression,
-)  # fmt: skip
-_EXPRESSION_KEYS: dict[type[BaseModel], str] = {
-    model: next(iter(model.model_fields)) for model in _EXPRESSION_MODELS
-}
-# A JSON condition has one of these keys, or only a filter's keys ({} is the empty filter).
-_CONDITION_KEYS = frozenset({"key", "has_id", "nested", "is_empty", "is_null", "has_vector"})
-_FILTER_KEYS = frozenset({"must", "should", "must_not", "min_should"})
-
-
-def _expression_kind(value: Any) -> str | None:
-    # Chosen by type and key, so that an error points into the expression that was meant.
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, (int, float)):
-        return "constant"
-    if isinstance(value, str):
-        return "variable"
-    if isinstance(value, dict):
-        kind = next((k for k in value if k in _EXPRESSION_KEYS.values()), None)
-        if kind is None and (_CONDITION_KEYS.intersection(value) or set(value) <= _FILTER_KEYS):
-            kind = "condition"
-        return kind
-    if isinstance(value, BaseModel):
-        return _EXPRESSION_KEYS.get(type(value), "condition")
-    return None
-
-
-# ``Condition`` with its forward reference to ``Filter`` resolved: a TypeAdapter made in
-# another module resolves names there, where ``Filter`` is not defined.
-_ResolvedCondition = Union[
-    FieldCondition,
-    IsEmptyCondition,
-    IsNullCondition,
-    HasIdCondition,
-    HasVectorCondition,
-    NestedCondition,
-    Filter,
-]
-
-Expression = Annotated[
-    Union[
-        Annotated[StrictFloat, Tag("constant")],
-        Annotated[StrictStr, Tag("variable")],
-        Annotated[_ResolvedCondition, Tag("condition")],
-        Annotated[GeoDistance, Tag("geo_distance")],
-        Annotated[DatetimeExpression, Tag("datetime")],
-        Annotated[DatetimeKeyExpression, Tag("datetime_key")],
-        Annotated[MultExpression, Tag("mult")],
-        Annotated[SumExpression, Tag("sum")],
-        Annotated[MaxExpression, Tag("max")],
-        Annotated[MinExpression, Tag("min")],
-        Annotated[NegExpression, Tag("neg")],
-        Annotated[AbsExpression, Tag("abs")],
-        Annotated[DivExpression, Tag("div")],
-        Annotated[SqrtExpression, Tag("sqrt")],
-        Annotated[PowExpression, Tag("pow")],
-        Annotated[ExpExpression, Tag("exp")],
-        Annotated[Log10Expression, Tag("log10")],
-        Annotated[LnExpression, Tag("ln")],
-        Annotated[AcoshExpression, Tag("acosh")],
-        Annotated[LinDecayExpression, Tag("lin_decay")],
-        Annotated[ExpDecayExpression, Tag("exp_decay")],
-        Annotated[GaussDecayExpression, Tag("gauss_decay")],
-    ],
-    Discriminator(
-        _expression_kind,
-        custom_error_type="expression_kind",
-        custom_error_message="expected a number, a variable name ('$score', '$score[1]' or a "
-        "payload key), a condition, or an expression object such as {'mult': [...]}",
-    ),
-]
-
-_RECURSIVE: tuple[type[_Model], ...] = (DivParams, PowParams, DecayParamsExpression)
-for _expression_model in _EXPRESSION_MODELS + _RECURSIVE:
-    _expression_model.model_rebuild()
+# Aliases and snapshots, and formula expressions: in their own modules, names here.
+from shoal.models.formula import *  # noqa: E402, F403
+from shoal.models.manage import *  # noqa: E402, F403
 
 
 def __getattr__(name: str) -> Any:
