@@ -482,7 +482,10 @@ CASES: dict[tuple[str, str], list[Case]] = {
     ("AcornSearchParams", "max_selectivity"): [refused(0.5)],
     # ---- query request
     ("QueryRequest", "shard_key"): [refused("tenant-1")],
-    ("QueryRequest", "prefetch"): [refused([{"query": Q, "using": "a"}])],
+    # The query re-ranks what the prefetch found: at most its 10 points.
+    ("QueryRequest", "prefetch"): [
+        honoured([{"query": Q, "using": "a", "limit": 3}], results(lambda r, c: len(ids(r)) == 3))
+    ],
     ("QueryRequest", "query"): [
         honoured([0.0, 1.0, 0.0, 0.0], results(lambda r, c: ids(r)[0] == 9))
     ],
@@ -559,9 +562,13 @@ QUERY_VARIANTS: dict[str, Case] = {
     ),
     "ContextQuery": refused({"context": [{"positive": 2, "negative": 3}]}, "context"),
     "OrderByQuery": refused({"order_by": "i"}, "order_by"),
-    "FusionQuery": refused({"fusion": "rrf"}, "fusion"),
-    "RrfQuery": refused({"rrf": {"k": 10}}, "rrf"),
-    "FormulaQuery": refused({"formula": {"sum": ["$score", 1.0]}}, "formula"),
+    # These combine the results of prefetches (PREFETCHED gives the query two).
+    "FusionQuery": honoured({"fusion": "rrf"}, results(lambda r, c: 3 <= len(ids(r)) <= 6)),
+    "RrfQuery": honoured({"rrf": {"k": 10}}, results(lambda r, c: 3 <= len(ids(r)) <= 6)),
+    "FormulaQuery": honoured(
+        {"formula": {"sum": ["$score", 1.0]}},
+        results(lambda r, c: len(ids(r)) == 3 and all(p.score > 1.0 for p in r.points)),
+    ),
     "SampleQuery": refused({"sample": "random"}, "sample"),
     "RelevanceFeedbackQuery": refused(
         {
@@ -759,6 +766,11 @@ def test_each_query_variant_is_run_or_refused(
     case = QUERY_VARIANTS.get(variant)
     assert case is not None, f"Qdrant's Query has a new variant {variant}: add it here"
     body = {**BASE_QUERY, "query": case.value}
+    if variant in ("FusionQuery", "RrfQuery", "FormulaQuery"):
+        body["prefetch"] = [
+            {"query": Q, "using": "a", "limit": 3},
+            {"query": Q, "using": "b", "limit": 3},
+        ]
     run(runners[transport], "query", body, case, variant, seen)
 
 

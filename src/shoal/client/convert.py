@@ -406,7 +406,7 @@ def filter_arg(value: m.Filter | str | Mapping[str, Any] | None) -> m.Filter | s
     """A filter argument: structured Filter, its dict form, or an expression string."""
     if value is None or isinstance(value, (m.Filter, str)):
         return value
-    return as_model(value, m.Filter, InvalidFilter)
+    return as_model(_setting(value), m.Filter, InvalidFilter)  # qdrant-client's: its JSON
 
 
 def point_id(value: Any) -> m.ExtendedPointId:
@@ -480,6 +480,13 @@ def query_arg(value: QueryLike | None) -> m.QueryInterface | None:
     raise InvalidQuery(
         f"Wrong input: query must be a vector, a point id or a query object, got {shown(value)}"
     )
+
+
+def prefetch_arg(value: Any) -> Any:
+    """``prefetch``: a ``Prefetch`` (Shoal's, qdrant-client's or its JSON) or a list of them."""
+    if isinstance(value, (list, tuple)):
+        return [_setting(p) for p in value]
+    return _setting(value)
 
 
 def query_requests(value: Any) -> m.QueryRequestBatch:

@@ -31,13 +31,13 @@ from __future__ import annotations
 import math
 from collections import Counter
 from dataclasses import dataclass
-from typing import Literal, Protocol
+from typing import Any, Literal, Protocol
 
 import numpy as np
 
 from shoal import models as m
 from shoal.codec import DEFAULT_VECTOR, check_vector, check_vector_rows
-from shoal.engine import records
+from shoal.engine import prefetch, records
 from shoal.engine.ann import CollectionAnn, SearchableIndex
 from shoal.engine.ann_settings import (
     BATCH_FROM,
@@ -53,7 +53,7 @@ from shoal.engine.state import CollectionState, VectorColumn
 from shoal.engine.support import PLAIN_QUERY_TYPES, check_query
 from shoal.engine.writes import GroupCommitter
 from shoal.errors import InvalidQuery, PointNotFound
-from shoal.ids import canonical_id
+from shoal.ids import PointId, canonical_id
 from shoal.index import HnswIndex
 from shoal.payloads import CONTAINERS, json_copy
 
@@ -168,8 +168,11 @@ class Searcher:
         outcomes: list[m.QueryResponse | BaseException] = []
         prepared: list[PreparedQuery] = []
         vectors = self._query_vectors(items)
-        for (req, _), vector in zip(items, vectors, strict=True):
+        for (req, limit), vector in zip(items, vectors, strict=True):
             try:
+                if req.prefetch is not None:  # answered alone: its sub-queries first
+                    outcomes.append(self._with_prefetch(req, limit or NO_DEADLINE))
+                    continue
                 prepared.append(self.prepare(req, vector))
                 outcomes.append(_PENDING)
             except Exception as exc:
@@ -242,6 +245,30 @@ class Searcher:
             wanted=wanted,
             rerank=max(_RERANK * wanted, math.ceil(wanted * oversampling)),
         )
+
+    def _with_prefetch(self, req: m.QueryRequest, deadline: Deadline) -> m.QueryResponse:
+        """A query with prefetches (``shoal.engine.prefetch``)."""
+        if req.lookup_from is not None or req.shard_key is not None:
+            check_query(req)
+        points = prefetch.answer(req, deadline, self._single, self._payloads, self._scored)
+        return m.QueryResponse(points=points)
+
+    def _single(self, req: m.QueryRequest, deadline: Deadline) -> list[m.ScoredPoint]:
+        pq = self.prepare(req)
+        with self.state.lock.read():
+            return self._pages([pq], deadline)[0]
+
+    def _payloads(self, ids: list[PointId]) -> dict[PointId, dict[str, Any]]:
+        st = self.state
+        with st.lock.read():
+            rows = {pid: st.row(pid) for pid in ids}
+            return {pid: st.payloads[r] or {} for pid, r in rows.items() if r is not None}
+
+    def _scored(
+        self, ranked: list[tuple[PointId, float]], req: m.QueryRequest
+    ) -> list[m.ScoredPoint]:
+        with self.state.lock.read():
+            return prefetch.scored_page(self.state, ranked, req, self._named)
 
     def _query_vectors(self, items: list[Query]) -> list[np.ndarray | None]:
         """The checked vectors of the queries that give one, converted together per vector

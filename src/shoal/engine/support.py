@@ -31,7 +31,7 @@ import numpy as np
 from pydantic import BaseModel
 
 from shoal import models as m
-from shoal.errors import InvalidConfig, NotSupported
+from shoal.errors import InvalidConfig, InvalidQuery, NotSupported
 
 
 @dataclass(frozen=True)
@@ -280,9 +280,6 @@ QUERY_KINDS_NOT_YET: dict[type, str] = {
     m.DiscoverQuery: "discover",
     m.ContextQuery: "context",
     m.OrderByQuery: "order_by",
-    m.FusionQuery: "fusion",
-    m.RrfQuery: "rrf",
-    m.FormulaQuery: "formula",
     m.SampleQuery: "sample",
     m.RelevanceFeedbackQuery: "relevance_feedback",
     m.SparseVector: "sparse vector",
@@ -291,8 +288,14 @@ QUERY_KINDS_NOT_YET: dict[type, str] = {
     m.InferenceObject: "InferenceObject (inference)",
 }
 MULTIVECTOR_QUERY = "multivector"
+# Query kinds that combine the results of prefetches (``shoal.engine.prefetch``).
+_COMBINING: dict[type, str] = {
+    m.FusionQuery: "fusion",
+    m.RrfQuery: "rrf",
+    m.FormulaQuery: "formula",
+}
+
 QUERY_FIELDS_NOT_YET = {
-    "prefetch": "prefetch is not implemented yet",
     "lookup_from": "lookups in another collection are not implemented yet",
     "shard_key": ONE_NODE,
 }
@@ -349,7 +352,7 @@ def check_query(req: m.QueryRequest) -> None:
         NotSupported: naming the query kind (``recommend``) or the field (``prefetch``).
     """
     # Tested field by field, not in a loop: this runs for every query (0.5 µs).
-    if req.prefetch is not None or req.lookup_from is not None or req.shard_key is not None:
+    if req.lookup_from is not None or req.shard_key is not None:
         name = next(n for n in QUERY_FIELDS_NOT_YET if getattr(req, n) is not None)
         raise NotSupported(f"Wrong input: {name} is not supported: {QUERY_FIELDS_NOT_YET[name]}")
     query = req.query
@@ -357,6 +360,11 @@ def check_query(req: m.QueryRequest) -> None:
         if query.mmr is not None:
             _walk(query, "NearestQuery", "query")
         query = query.nearest
+    if type(query) in _COMBINING and req.prefetch is None:
+        raise InvalidQuery(
+            f"Wrong input: a {_COMBINING[type(query)]} query combines the results of "
+            "prefetches: give prefetch"
+        )
     kind = QUERY_KINDS_NOT_YET.get(type(query))  # the models of every other kind
     if type(query) is list and query and isinstance(query[0], (list, np.ndarray)):
         kind = MULTIVECTOR_QUERY

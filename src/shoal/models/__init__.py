@@ -450,9 +450,22 @@ _KIND_OF_MODEL: dict[type[BaseModel], str] = {
 }  # fmt: skip
 
 
+class Prefetch(_Model):
+    """A sub-query whose results the outer query fuses, rescores or re-ranks."""
+
+    prefetch: list[Prefetch] | Prefetch | None = None
+    query: QueryInterface | None = None
+    using: str | None = None
+    filter: Filter | None = None
+    params: SearchParams | None = None
+    score_threshold: float | None = None
+    limit: int | None = None
+    lookup_from: Any | None = None
+
+
 class QueryRequest(_Model):
     shard_key: Any | None = None
-    prefetch: Any | None = None
+    prefetch: list[Prefetch] | Prefetch | None = None
     query: QueryInterface | None = None
     using: str | None = None
     filter: Filter | str | None = None

@@ -671,6 +671,7 @@ class Client:
         collection_name: str,
         query: QueryLike | None = None,
         using: str | None = None,
+        prefetch: m.Prefetch | Sequence[m.Prefetch] | None = None,
         query_filter: m.Filter | str | None = None,
         search_params: m.SearchParams | None = None,
         limit: int = 10,
@@ -683,8 +684,13 @@ class Client:
         """Nearest points to a vector, or to a stored point (left out of its own results).
 
         Args:
-            query: a vector (list or numpy array), a point id, or ``NearestQuery``.
+            query: a vector (list or numpy array), a point id, or ``NearestQuery``; with
+                ``prefetch``, also ``FusionQuery`` (rrf, dbsf), ``RrfQuery`` or
+                ``FormulaQuery``, which combine the prefetches' results (a vector re-ranks
+                them).
             using: the named vector to search.
+            prefetch: sub-queries run first (see ``shoal.engine.prefetch``); the query's
+                filter applies to them too.
             query_filter: a Filter or an expression string.
             limit, offset: paging of the results.
             score_threshold: drop results worse than this (a minimum similarity for cosine
@@ -710,6 +716,7 @@ class Client:
             InvalidQuery,
             query=convert.query_arg(query),
             using=using,
+            prefetch=convert.prefetch_arg(prefetch),
             filter=convert.filter_arg(query_filter),
             params=search_params,
             limit=limit,

@@ -1,0 +1,234 @@
+"""Queries with ``prefetch``: sub-queries first, then the outer query over their results.
+
+As Qdrant (and qdrant-client's local mode) answer them:
+
+- every prefetch runs with its own query, vector, filter, params, threshold and limit
+  (default 10); the filter of each level is merged into the levels below it, so a limit
+  counts points that pass every filter on the way up;
+- a prefetch with prefetches of its own is answered the same way, recursively;
+- the outer query then combines the results: ``fusion`` (``rrf``, ``dbsf``) or ``rrf``
+  (with ``k`` and ``weights``) fuses them; ``formula`` rescores every point they found
+  (``shoal.filters.formula``); a vector (or point id) re-ranks those points by similarity
+  (an exact search restricted to them); no query returns them in id order.
+
+The outer query's ``score_threshold``, ``offset``, ``limit``, ``with_payload`` and
+``with_vector`` apply to the combined result.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+
+from shoal import models as m
+from shoal.engine import records
+from shoal.engine.deadline import Deadline
+from shoal.errors import InvalidQuery
+from shoal.filters.formula import candidates, compile_formula, rescore
+from shoal.ids import PointId
+
+RRF_K = 2  # Qdrant's default ranking constant
+Results = list[tuple[PointId, float]]  # (point id, score), best first
+# Runs one query without prefetch: (request, deadline) -> its page of scored points.
+RunQuery = Callable[[m.QueryRequest, Deadline], list[m.ScoredPoint]]
+
+
+def answer(
+    req: m.QueryRequest,
+    deadline: Deadline,
+    run: RunQuery,
+    payloads_of: Callable[[list[PointId]], dict[PointId, dict[str, Any]]],
+    page: Callable[[Results, m.QueryRequest], list[m.ScoredPoint]],
+) -> list[m.ScoredPoint]:
+    """The page of a query with prefetches.
+
+    Args:
+        req: the query (its ``prefetch`` is set).
+        deadline: when to give up.
+        run: answers a query without prefetch (scores, ids; payloads as it asks).
+        payloads_of: the payloads of points (a formula reads them).
+        page: turns ranked ``(id, score)`` pairs into the outer query's page (payload and
+            vector as the query selects).
+
+    Raises:
+        InvalidQuery: a fusion method Qdrant does not have, bad ``rrf`` parameters, or a
+            formula that fails (naming it).
+    """
+    flt = req.filter if isinstance(req.filter, m.Filter) or req.filter is None else None
+    if isinstance(req.filter, str):
+        raise InvalidQuery("Wrong input: a query with prefetch takes a structured filter")
+    sources = [_prefetch(p, flt, deadline, run) for p in _listed(req.prefetch)]
+    limit = req.limit if req.limit is not None else 10
+    offset = req.offset or 0
+    ranked = _combine(req, sources, limit + offset, flt, deadline, run, payloads_of)
+    threshold = req.score_threshold
+    if threshold is not None:
+        ranked = [(pid, score) for pid, score in ranked if score >= threshold]
+    return page(ranked[offset : offset + limit], req)
+
+
+def _listed(prefetch: list[m.Prefetch] | m.Prefetch | None) -> list[m.Prefetch]:
+    if prefetch is None:
+        return []
+    return prefetch if isinstance(prefetch, list) else [prefetch]
+
+
+def _merged(outer: m.Filter | None, inner: m.Filter | None) -> m.Filter | None:
+    if outer is None or inner is None:
+        return outer or inner
+    return m.Filter(must=[outer, inner])
+
+
+def _prefetch(p: m.Prefetch, outer: m.Filter | None, deadline: Deadline, run: RunQuery) -> Results:
+    if p.lookup_from is not None:
+        raise InvalidQuery("Wrong input: lookup_from in a prefetch is not supported yet")
+    flt = _merged(outer, p.filter)
+    inner = _listed(p.prefetch)
+    limit = p.limit if p.limit is not None else 10
+    if not inner:
+        sub = m.QueryRequest(
+            query=p.query,
+            using=p.using,
+            filter=flt,
+            params=p.params,
+            score_threshold=p.score_threshold,
+            limit=limit,
+            with_payload=False,
+        )
+        return [(point.id, point.score) for point in run(sub, deadline)]
+    as_query = m.QueryRequest(
+        prefetch=inner,
+        query=p.query,
+        using=p.using,
+        filter=flt,
+        params=p.params,
+        score_threshold=p.score_threshold,
+        limit=limit,
+        with_payload=False,
+    )
+    sources = [_prefetch(q, flt, deadline, run) for q in inner]
+    ranked = _combine(as_query, sources, limit, flt, deadline, run, None)
+    if p.score_threshold is not None:
+        ranked = [(pid, s) for pid, s in ranked if s >= p.score_threshold]
+    return ranked[:limit]
+
+
+def _combine(
+    req: m.QueryRequest,
+    sources: list[Results],
+    wanted: int,
+    flt: m.Filter | None,
+    deadline: Deadline,
+    run: RunQuery,
+    payloads_of: Callable[[list[PointId]], dict[PointId, dict[str, Any]]] | None,
+) -> Results:
+    """The prefetches' results combined by the query (best first, ``wanted`` of them)."""
+    query = req.query
+    if isinstance(query, m.FusionQuery):
+        if query.fusion == "rrf":
+            return rrf(sources, wanted)
+        if query.fusion == "dbsf":
+            return dbsf(sources, wanted)
+        raise InvalidQuery(f"Wrong input: unknown fusion {query.fusion!r}; expected rrf or dbsf")
+    if isinstance(query, m.RrfQuery):
+        k, weights = _rrf_params(query.rrf, len(sources))
+        return rrf(sources, wanted, k, weights)
+    if isinstance(query, m.FormulaQuery):
+        formula = compile_formula(query.formula, query.defaults)
+        found = candidates(sources)
+        payloads = payloads_of(found) if payloads_of is not None else {}
+        return rescore(formula, sources, payloads, wanted)
+    ids = candidates(sources)
+    if not ids:
+        return []
+    restricted = _merged(flt, m.Filter(must=[m.HasIdCondition(has_id=ids)]))
+    sub = m.QueryRequest(
+        query=query,
+        using=req.using,
+        filter=restricted,
+        params=req.params,
+        score_threshold=req.score_threshold,  # a similarity threshold, as without prefetch
+        limit=wanted,
+        with_payload=False,
+    )
+    return [(point.id, point.score) for point in run(sub, deadline)]
+
+
+def _rrf_params(params: dict[str, Any], n: int) -> tuple[int, list[float] | None]:
+    k = params.get("k", RRF_K)
+    k = RRF_K if k is None else k
+    if isinstance(k, bool) or not isinstance(k, int) or k < 1:
+        raise InvalidQuery(f"Wrong input: rrf.k={k!r}; expected a positive integer")
+    weights = params.get("weights")
+    if weights is not None and (
+        not isinstance(weights, list)
+        or len(weights) != n
+        or not all(isinstance(w, (int, float)) and not isinstance(w, bool) for w in weights)
+    ):
+        raise InvalidQuery(
+            f"Wrong input: rrf.weights must be {n} numbers, one per prefetch; got {weights!r}"
+        )
+    unknown = set(params) - {"k", "weights"}
+    if unknown:
+        raise InvalidQuery(f"Wrong input: unknown rrf parameter {sorted(unknown)[0]!r}")
+    return k, weights
+
+
+def rrf(
+    sources: Sequence[Results], limit: int, k: int = RRF_K, weights: list[float] | None = None
+) -> Results:
+    """Reciprocal rank fusion: a point scores ``sum(1 / (rank / weight + k))`` over the
+    results it is in (``rank`` from 1); best first, ties in the order first seen."""
+    scores: dict[PointId, float] = {}
+    for i, results in enumerate(sources):
+        weight = 1.0 if weights is None else float(weights[i])
+        for rank, (pid, _) in enumerate(results):
+            gain = 0.0 if weight <= 0 else 1.0 / ((rank + 1.0) / weight + k - 1.0)
+            scores[pid] = scores.get(pid, 0.0) + gain
+    return sorted(scores.items(), key=lambda item: -item[1])[:limit]
+
+
+def dbsf(sources: Sequence[Results], limit: int) -> Results:
+    """Distribution-based score fusion: each result's scores are mapped from
+    ``mean ± 3 std`` to 0..1 (one score, or all equal: 0.5), then summed per point."""
+    scores: dict[PointId, float] = {}
+    for results in sources:
+        if not results:
+            continue
+        values = np.asarray([s for _, s in results], dtype=np.float64)
+        std = float(values.std(ddof=1)) if len(values) > 1 else 0.0
+        if std == 0.0:
+            normalised = np.full(len(values), 0.5)
+        else:
+            low = float(values.mean()) - 3 * std
+            normalised = (values - low) / (6 * std)
+        for (pid, _), value in zip(results, normalised.tolist(), strict=True):
+            scores[pid] = scores.get(pid, 0.0) + value
+    return sorted(scores.items(), key=lambda item: -item[1])[:limit]
+
+
+def scored_page(
+    state: Any, ranked: Results, req: m.QueryRequest, named: bool
+) -> list[m.ScoredPoint]:
+    """The outer query's page: each ranked point with its version, payload and vectors."""
+    out = []
+    for pid, score in ranked:
+        row = state.row(pid)
+        if row is None:  # deleted since it was found
+            continue
+        selector = True if req.with_payload is None else req.with_payload
+        record = records.record(state, row, selector, req.with_vector, named)
+        out.append(
+            {
+                "id": pid,
+                "version": int(state.versions[row]),
+                "score": float(score),
+                "payload": record.payload,
+                "vector": record.vector,
+                "shard_key": None,
+                "order_value": None,
+            }
+        )
+    return m.assembled_many(m.ScoredPoint, out)

@@ -1,0 +1,129 @@
+"""Queries with prefetch (fusion, rrf with k and weights, formula, re-ranking by a vector,
+nested prefetches, filters, thresholds, paging) answer as qdrant-client's local mode does."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+import pytest
+from qdrant_client import QdrantClient
+from qdrant_client import models as qm
+
+from shoal import Client, errors
+from shoal import models as m
+
+N, DIM = 120, 6
+RNG = np.random.default_rng(7)
+A = RNG.standard_normal((N, DIM)).round(3)
+B = RNG.standard_normal((N, DIM)).round(3)
+Q = RNG.standard_normal((2, DIM)).round(3)
+
+
+@pytest.fixture(scope="module")
+def both() -> Any:
+    theirs = QdrantClient(":memory:")
+    ours = Client()
+    vectors = {"a": qm.VectorParams(size=DIM, distance=qm.Distance.COSINE),
+               "b": qm.VectorParams(size=DIM, distance=qm.Distance.EUCLID)}  # fmt: skip
+    theirs.create_collection("c", vectors)
+    ours.create_collection(
+        "c",
+        {
+            "a": m.VectorParams(size=DIM, distance="Cosine"),
+            "b": m.VectorParams(size=DIM, distance="Euclid"),
+        },
+    )
+    points = [
+        qm.PointStruct(id=i, vector={"a": A[i].tolist(), "b": B[i].tolist()},
+                       payload={"w": i % 7, "x": float(i) / 10})
+        for i in range(N)
+    ]  # fmt: skip
+    theirs.upsert("c", points)
+    ours.upsert("c", [m.PointStruct(**p.model_dump()) for p in points])
+    yield ours, theirs
+    ours.close()
+    theirs.close()
+
+
+def pre(using: str, q: int, limit: int = 15, **kw: Any) -> qm.Prefetch:
+    return qm.Prefetch(query=Q[q].tolist(), using=using, limit=limit, **kw)
+
+
+W3 = qm.Filter(must=[qm.FieldCondition(key="w", match=qm.MatchAny(any=[1, 2, 3]))])
+CASES: dict[str, dict[str, Any]] = {
+    "rrf": {"prefetch": [pre("a", 0), pre("b", 1)], "query": qm.FusionQuery(fusion=qm.Fusion.RRF)},
+    "dbsf": {
+        "prefetch": [pre("a", 0), pre("b", 0)],
+        "query": qm.FusionQuery(fusion=qm.Fusion.DBSF),
+    },
+    "rrf k weights": {
+        "prefetch": [pre("a", 0), pre("b", 1, limit=20)],
+        "query": qm.RrfQuery(rrf=qm.Rrf(k=5, weights=[1.0, 3.0])),
+    },
+    "rerank by vector": {"prefetch": [pre("b", 0, limit=30)], "query": Q[1].tolist(), "using": "a"},
+    "formula": {
+        "prefetch": [pre("a", 0), pre("b", 1)],
+        "query": qm.FormulaQuery(
+            formula=qm.SumExpression(sum=["$score[0]", qm.MultExpression(mult=[0.5, "x"])])
+        ),
+    },
+    "outer filter, offset, threshold": {
+        "prefetch": [pre("a", 0, limit=40), pre("b", 1, limit=40)],
+        "query": qm.FusionQuery(fusion=qm.Fusion.RRF),
+        "query_filter": W3, "offset": 2, "limit": 5, "score_threshold": 0.3,
+    },
+    "nested": {
+        "prefetch": qm.Prefetch(prefetch=[pre("a", 0, limit=30), pre("b", 0, limit=30)],
+                                query=qm.FusionQuery(fusion=qm.Fusion.DBSF), limit=12),
+        "query": Q[0].tolist(), "using": "a",
+    },
+    "prefetch filter": {
+        "prefetch": [pre("a", 1, filter=W3), pre("b", 1)],
+        "query": qm.FusionQuery(fusion=qm.Fusion.RRF),
+    },
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_prefetch_agrees_with_local_mode(both: Any, case: str) -> None:
+    ours, theirs = both
+    kwargs = CASES[case]
+    expected = theirs.query_points("c", with_payload=True, **kwargs).points
+    got = ours.query_points("c", with_payload=True, **kwargs).points
+    assert [p.id for p in got] == [p.id for p in expected]
+    for g, e in zip(got, expected, strict=True):
+        assert math.isclose(g.score, e.score, rel_tol=1e-4, abs_tol=1e-5), (g, e)
+        assert g.payload == e.payload
+    assert got, "the case returned nothing: it tests nothing"
+
+
+def test_bad_combinations_are_refused(both: Any) -> None:
+    ours, _ = both
+    with pytest.raises(errors.InvalidQuery, match="give prefetch"):
+        ours.query_points("c", query=qm.FusionQuery(fusion=qm.Fusion.RRF))
+    with pytest.raises(errors.InvalidQuery, match="weights"):
+        ours.query_points(
+            "c", prefetch=[pre("a", 0)], query=qm.RrfQuery(rrf=qm.Rrf(weights=[1, 2]))
+        )
+    with pytest.raises(errors.InvalidQuery, match=r"unknown variable|Invalid reserved word"):
+        ours.query_points("c", prefetch=[pre("a", 0)], query=qm.FormulaQuery(formula="$nope"))
+    with pytest.raises(errors.InvalidQuery, match="Not existing vector name"):
+        ours.query_points("c", prefetch=[pre("zz", 0)], query=qm.FusionQuery(fusion=qm.Fusion.RRF))
+
+
+def test_the_official_client_over_http_gets_the_same(both: Any) -> None:
+    from threaded_server import serve_in_thread
+
+    ours, theirs = both
+    with serve_in_thread(ours._transport.database()) as url:  # the same engine, served
+        remote = QdrantClient(url=url, prefer_grpc=False, check_compatibility=False)
+        try:
+            for case in ("rrf", "formula", "nested"):
+                kwargs = CASES[case]
+                got = remote.query_points("c", with_payload=True, **kwargs).points
+                expected = theirs.query_points("c", with_payload=True, **kwargs).points
+                assert [p.id for p in got] == [p.id for p in expected], case
+        finally:
+            remote.close()
