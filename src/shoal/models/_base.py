@@ -3,9 +3,8 @@ by ``shoal.models``)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from enum import Enum
-from typing import Any, TypeVar, Union
+from typing import Any, Union
 
 from pydantic import (
     BaseModel,
@@ -24,8 +23,6 @@ __all__ = [
     "PayloadSchemaType",
     "UpdateMode",
     "UpdateStatus",
-    "assembled",
-    "assembled_many",
 ]
 
 
@@ -42,46 +39,6 @@ class _Model(BaseModel):
     # payload value into a null); `shoal serve` reads these tokens so that the engine
     # refuses them with the error embedded mode gives (server/wire.py, parse_json).
     model_config = ConfigDict(extra="forbid", populate_by_name=True, ser_json_inf_nan="constants")
-
-
-_M = TypeVar("_M", bound=BaseModel)
-
-
-def assembled(cls: type[_M], values: dict[str, Any], given: set[str] | None = None) -> _M:
-    """``cls.model_construct(**values)`` without its per-call bookkeeping, for data that is
-    already valid; ``values`` must give every field of ``cls`` (and ``cls`` have no private
-    attributes), ``given`` names the fields counted as set (default: all).
-
-    The engine builds a model per point written and per result returned; pydantic's
-    ``model_construct`` costs ~5 µs each, this ~1 µs. ``tests/engine/test_result_models.py``
-    checks that both build equal objects.
-    """
-    return assembled_many(cls, [values], given)[0]
-
-
-def assembled_many(
-    cls: type[_M], values: Sequence[dict[str, Any]], given: set[str] | None = None
-) -> list[_M]:
-    """``assembled`` for many objects of one class (a result page), in one call.
-
-    Args:
-        cls: the model class.
-        values: each object's values (every field of ``cls``).
-        given: the fields counted as set (default: all).
-
-    Returns:
-        The objects.
-    """
-    new, setattr_ = object.__new__, object.__setattr__
-    out = []
-    for fields in values:
-        obj = new(cls)
-        setattr_(obj, "__dict__", fields)
-        setattr_(obj, "__pydantic_fields_set__", set(fields) if given is None else given)
-        setattr_(obj, "__pydantic_extra__", None)
-        setattr_(obj, "__pydantic_private__", None)
-        out.append(obj)
-    return out
 
 
 class _Response(BaseModel):
