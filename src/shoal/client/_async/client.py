@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from shoal import models as m
 from shoal.client import convert
+from shoal.client._async.admin import AsyncCollectionAdmin
 from shoal.client._async.local import AsyncLocalTransport
 from shoal.client._async.transport import AsyncTransport
 from shoal.client.convert import PointsSelectorLike, QueryLike
@@ -49,7 +50,7 @@ def _http_transport(url: str, api_key: str | None, timeout: float | None) -> Asy
     return AsyncHttpTransport(url, api_key=api_key, timeout=timeout)
 
 
-class AsyncClient:
+class AsyncClient(AsyncCollectionAdmin):
     """A Shoal database: embedded in memory, embedded on disk, or on a server.
 
     Args:
@@ -215,56 +216,6 @@ class AsyncClient:
         )
         return await self._open_transport.create_collection(name, body, timeout)
 
-    async def update_collection(
-        self,
-        collection_name: str,
-        optimizers_config: convert.Settings | None = None,
-        collection_params: convert.Settings | None = None,
-        vectors_config: Mapping[str, convert.Settings] | None = None,
-        hnsw_config: m.HnswConfigDiff | Mapping[str, Any] | None = None,
-        quantization_config: convert.Settings | str | None = None,
-        timeout: int | None = None,
-        sparse_vectors_config: Mapping[str, convert.Settings] | None = None,
-        strict_mode_config: convert.Settings | None = None,
-        metadata: Mapping[str, Any] | None = None,
-    ) -> bool:
-        """Change a collection's settings, durably; they are checked as at creation.
-
-        Args:
-            optimizers_config, hnsw_config: merged into the current ones, key by key.
-            collection_params: ``replication_factor``, ``write_consistency_factor``,
-                ``on_disk_payload`` (one node: accepted, shown, changing nothing).
-            vectors_config: per vector name, ``hnsw_config`` / ``quantization_config`` /
-                ``on_disk`` changes ("" for the unnamed vector).
-            quantization_config: replaces the current one; ``"Disabled"`` removes it.
-            timeout: seconds to wait; the change is local, so any timeout is met.
-            sparse_vectors_config: refused (Shoal has no sparse vectors).
-            strict_mode_config: as at creation (refused: not supported).
-            metadata: merged into the current metadata; ``{}`` clears it.
-
-        A change of index settings rebuilds the index in the background (queries are
-        exact meanwhile); on an in-memory client it is refused.
-
-        Raises:
-            CollectionNotFound, InvalidConfig, NotSupported: nothing is changed.
-        """
-        body = convert.build(
-            m.UpdateCollection,
-            InvalidConfig,
-            vectors=convert.settings_arg(vectors_config),
-            optimizers_config=convert.settings_arg(optimizers_config),
-            params=convert.settings_arg(collection_params),
-            hnsw_config=convert.settings_arg(hnsw_config),
-            quantization_config=convert.settings_arg(quantization_config),
-            sparse_vectors=convert.settings_arg(sparse_vectors_config),
-            strict_mode_config=convert.settings_arg(strict_mode_config),
-            metadata=metadata,
-        )
-        name = convert.collection_name(collection_name)
-        return await self._open_transport.update_collection(
-            name, body, convert.timeout_arg(timeout)
-        )
-
     async def delete_collection(self, collection_name: str, timeout: int | None = None) -> bool:
         """Delete a collection and all its points.
 
@@ -295,132 +246,6 @@ class AsyncClient:
     async def get_collections(self) -> m.CollectionsResponse:
         """Names of all collections."""
         return await self._open_transport.get_collections()
-
-    # -------------------------------------------------------------------- aliases
-
-    async def update_collection_aliases(
-        self,
-        change_aliases_operations: Sequence[m.AliasOperations],
-        timeout: int | None = None,
-    ) -> bool:
-        """Create, delete and rename aliases in one atomic change: all of them, or (if one
-        is refused) none. An alias works wherever a collection's name does.
-
-        Args:
-            change_aliases_operations: ``CreateAliasOperation``, ``DeleteAliasOperation``
-                and ``RenameAliasOperation`` models (or their dicts), applied in order.
-            timeout: seconds to wait; the change is local, so any timeout is met.
-
-        Raises:
-            CollectionNotFound: an alias for a collection that does not exist.
-            CollectionAlreadyExists: a new alias that is a collection's name.
-            AliasNotFound: deleting or renaming an alias that does not exist.
-        """
-        body = convert.alias_operations(change_aliases_operations)
-        return await self._open_transport.update_aliases(body, convert.timeout_arg(timeout))
-
-    async def get_collection_aliases(self, collection_name: str) -> m.CollectionsAliasesResponse:
-        """The aliases of a collection (none for a name that is no collection)."""
-        return await self._open_transport.get_aliases(convert.collection_name(collection_name))
-
-    async def get_aliases(self) -> m.CollectionsAliasesResponse:
-        """Every alias of every collection."""
-        return await self._open_transport.get_aliases(None)
-
-    # ------------------------------------------------------------------ snapshots
-    # ``wait=False``: a snapshot is a copy of local files, so Shoal finishes it before
-    # answering and then returns None, as Qdrant does for a call that does not wait.
-
-    async def create_snapshot(
-        self, collection_name: str, wait: bool = True
-    ) -> m.SnapshotDescription | None:
-        """Snapshot a collection while writes go on: the snapshot holds every write
-        acknowledged before it started. Needs a storage folder (``path=``) or a server.
-
-        Returns:
-            The snapshot's name, time, size and checksum (None if ``wait`` is False).
-
-        Raises:
-            CollectionNotFound; NotSupported: an in-memory client.
-        """
-        name = convert.collection_name(collection_name)
-        made = await self._open_transport.create_snapshot(name, convert.flag(wait, "wait"))
-        return made if wait else None
-
-    async def list_snapshots(self, collection_name: str) -> list[m.SnapshotDescription]:
-        """A collection's snapshots, oldest first."""
-        return await self._open_transport.list_snapshots(convert.collection_name(collection_name))
-
-    async def delete_snapshot(
-        self, collection_name: str, snapshot_name: str, wait: bool = True
-    ) -> bool | None:
-        """Delete a snapshot of a collection.
-
-        Raises:
-            SnapshotNotFound: no snapshot of that name.
-        """
-        name = convert.collection_name(collection_name)
-        snapshot = convert.snapshot_name(snapshot_name)
-        done = await self._open_transport.delete_snapshot(
-            name, snapshot, convert.flag(wait, "wait")
-        )
-        return done if wait else None
-
-    async def recover_snapshot(
-        self,
-        collection_name: str,
-        location: str,
-        api_key: str | None = None,
-        checksum: str | None = None,
-        priority: m.SnapshotPriority | None = None,
-        wait: bool = True,
-    ) -> bool | None:
-        """Replace a collection (or create it) with a snapshot's content, atomically: a
-        damaged snapshot or a crash midway leaves the old collection.
-
-        Args:
-            location: a ``file://`` URL or a path of a snapshot under the storage folder's
-                ``snapshots`` folder (on a server: the server's).
-            api_key: for a remote location; refused (http(s) locations are not supported).
-            checksum: the SHA-256 the file must have.
-            priority: ``snapshot`` or ``no_sync`` (one node: both take the snapshot's
-                data); ``replica`` is refused, there being no replica to prefer.
-
-        Raises:
-            InvalidSnapshot: not a Shoal snapshot, damaged, or another checksum.
-            SnapshotNotFound: no such file. NotSupported: see above.
-        """
-        body = convert.build(
-            m.SnapshotRecover,
-            location=location,
-            api_key=api_key,
-            checksum=checksum,
-            priority=convert.settings_arg(priority),
-        )
-        name = convert.collection_name(collection_name)
-        done = await self._open_transport.recover_snapshot(name, body, convert.flag(wait, "wait"))
-        return done if wait else None
-
-    async def create_full_snapshot(self, wait: bool = True) -> m.SnapshotDescription | None:
-        """Snapshot every collection into one file (see ``create_snapshot``)."""
-        made = await self._open_transport.create_snapshot(None, convert.flag(wait, "wait"))
-        return made if wait else None
-
-    async def list_full_snapshots(self) -> list[m.SnapshotDescription]:
-        """The full snapshots, oldest first."""
-        return await self._open_transport.list_snapshots(None)
-
-    async def delete_full_snapshot(self, snapshot_name: str, wait: bool = True) -> bool | None:
-        """Delete a full snapshot.
-
-        Raises:
-            SnapshotNotFound: no snapshot of that name.
-        """
-        snapshot = convert.snapshot_name(snapshot_name)
-        done = await self._open_transport.delete_snapshot(
-            None, snapshot, convert.flag(wait, "wait")
-        )
-        return done if wait else None
 
     # -------------------------------------------------------------------- writes
 
