@@ -645,15 +645,17 @@ from shoal.models.formula import *  # noqa: E402, F403
 from shoal.models.manage import *  # noqa: E402, F403
 
 
-def __getattr__(name: str) -> Any:
-    # Deprecated aliases: names that moved out of the wire schema.
-    if name == "float_rows":
-        warnings.warn(
-            "shoal.models.float_rows is deprecated; use shoal.codec.float_rows",
-            DeprecationWarning,
-            stacklevel=2,
-        )
-        from shoal.codec import float_rows
+def float_rows(rows: Sequence[Sequence[Any]], size: int) -> np.ndarray:
+    """Deprecated: moved out of the wire schema to ``shoal.codec.float_rows``.
 
-        return float_rows
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    A function rather than a module ``__getattr__``, which would let every misspelt
+    ``shoal.models`` name pass the type checker.
+    """
+    warnings.warn(
+        "shoal.models.float_rows is deprecated; use shoal.codec.float_rows",
+        DeprecationWarning,
+        stacklevel=2,
+    )
+    from shoal.codec import float_rows as moved
+
+    return moved(rows, size)
