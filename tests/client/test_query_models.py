@@ -77,5 +77,5 @@ def test_float_rows_refuses_what_is_not_two_real_numbers(row: list[object]) -> N
 
 def test_models_float_rows_is_a_deprecated_alias() -> None:
     with pytest.warns(DeprecationWarning, match="shoal.codec.float_rows"):
-        alias = m.float_rows
-    assert alias is float_rows
+        got = m.float_rows([[1, 2.5]], 2)
+    assert got.tolist() == float_rows([[1, 2.5]], 2).tolist() == [[1.0, 2.5]]
