@@ -92,3 +92,27 @@ def test_against_a_server(tmp_path: Path, capsys: pytest.CaptureFixture[str]) ->
             assert db.collection("again").count(models.CountRequest()).count == 3
     finally:
         db.close()
+
+
+def test_a_file_is_uploaded_to_a_server(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    make(tmp_path / "here", {"c": 5})
+    status, out, _ = snapshot(
+        ["create", "--path", str(tmp_path / "here"), "--collection", "c"], capsys
+    )
+    assert status == 0
+    file = tmp_path / "here" / "snapshots" / "c" / out.split("\t")[0]
+    bogus = tmp_path / "bogus.snapshot"
+    bogus.write_bytes(b"no tar at all")
+    db = Database(tmp_path / "there")
+    try:
+        with serve_in_thread(db) as url:
+            args = ["restore", "--url", url, "--collection", "up", str(file)]
+            assert snapshot(args, capsys) == (0, "restored: up\n", "")
+            assert db.collection("up").count(models.CountRequest()).count == 5
+            status, _, err = snapshot(
+                ["restore", "--url", url, "--collection", "up", str(bogus)], capsys
+            )
+            assert status == 1 and "not a Shoal snapshot" in err
+            assert db.collection("up").count(models.CountRequest()).count == 5
+    finally:
+        db.close()

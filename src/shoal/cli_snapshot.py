@@ -6,7 +6,9 @@ snapshot is written to the ``snapshots`` folder inside the storage folder.
 
 ``restore`` takes any snapshot file with ``--path`` (a collection snapshot replaces the
 collection, or creates it; a full snapshot restores every collection in it, each replaced
-atomically). With ``--url`` the file must already be under the server's snapshots folder.
+atomically). With ``--url``, a collection snapshot file on this machine is uploaded (up to
+the server's body limit); a name that is no file here is a location under the server's
+snapshots folder.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from urllib.parse import quote
 
 from shoal import models as m
 from shoal.client import Client
@@ -87,8 +90,11 @@ def _restore(args: argparse.Namespace) -> list[str]:
     if args.url is not None:
         if args.collection is None:
             raise BadRequest("restoring on a server needs --collection")
-        with Client(args.url, api_key=args.api_key) as client:
-            client.recover_snapshot(args.collection, args.file)
+        if Path(args.file).is_file():  # a file here: uploaded
+            _upload(args.url, args.api_key, args.collection, Path(args.file))
+        else:  # a location under the server's snapshots folder
+            with Client(args.url, api_key=args.api_key) as client:
+                client.recover_snapshot(args.collection, args.file)
         return [args.collection]
     file = Path(args.file)
     if not file.is_file():
@@ -98,3 +104,21 @@ def _restore(args: argparse.Namespace) -> list[str]:
         return db.restore(file.resolve(), args.collection)
     finally:
         db.close()
+
+
+def _upload(url: str, api_key: str | None, collection: str, file: Path) -> None:
+    """Send a snapshot file to ``POST /collections/{name}/snapshots/upload``."""
+    import httpx  # the server extra's; only this command needs it
+
+    headers = {"api-key": api_key} if api_key else {}
+    target = f"{url.rstrip('/')}/collections/{quote(collection, safe='')}/snapshots/upload"
+    with file.open("rb") as data:
+        response = httpx.post(
+            target, files={"snapshot": (file.name, data)}, headers=headers, timeout=None
+        )
+    if response.status_code >= 400:
+        try:
+            message = response.json()["status"]["error"]
+        except (ValueError, KeyError, TypeError):
+            message = response.text[:200]
+        raise BadRequest(f"the server refused the upload ({response.status_code}): {message}")

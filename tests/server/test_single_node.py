@@ -67,3 +67,15 @@ def test_refused_operations_name_the_feature(
     assert response.status_code == 400
     assert f"{feature}" in response.json()["status"]["error"]
     assert "not supported" in response.json()["status"]["error"]
+
+
+def test_uploads_are_forms_within_the_body_limit(http: httpx.Client, served: ServerProcess) -> None:
+    # Multipart requests are streamed: the recorder (which reads each request) cannot see them.
+    with httpx.Client(base_url=served.url, timeout=30) as plain:
+        path = "/collections/single_node/snapshots/upload"
+        not_a_form = plain.post(path, content=b"raw")
+        assert not_a_form.status_code == 400 and "multipart form" in not_a_form.text
+        damaged = plain.post(path, files={"snapshot": ("s", b"junk")})
+        assert damaged.status_code == 400 and "not a Shoal snapshot" in damaged.text
+    counted = http.post("/collections/single_node/points/count", json={}).json()["result"]
+    assert counted == {"count": 3}  # nothing changed

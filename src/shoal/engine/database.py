@@ -330,15 +330,7 @@ class Database:
                 or the ``replica`` priority (one node has no replica to prefer).
             And as ``recover_snapshot``.
         """
-        if request.api_key is not None:
-            raise NotSupported(
-                "Wrong input: api_key is for remote snapshot locations, which are not supported"
-            )
-        if request.priority == "replica":
-            raise NotSupported(
-                "Wrong input: snapshot priority 'replica' is not supported: a single node has "
-                "no replica to prefer; use 'snapshot' or 'no_sync'"
-            )
+        _check_recover_options(request.api_key, request.priority)
         return self.recover_snapshot(name, request.location, request.checksum)
 
     def recover_snapshot(
@@ -383,6 +375,24 @@ class Database:
                 raise
             self.collections[name] = Collection(name, config, store, self.limits)
         return True
+
+    def recover_upload(
+        self, name: str, data: bytes, checksum: str | None = None, priority: str | None = None
+    ) -> bool:
+        """``recover`` from the bytes of an uploaded snapshot (``POST .../snapshots/upload``).
+
+        Raises:
+            As ``recover`` (the upload is checked whole before anything changes).
+        """
+        _check_recover_options(None, priority)
+        _check_name(name)
+        unpacked = self._shelf().catalog.staging()
+        try:
+            upload = unpacked / "upload.snapshot"
+            upload.write_bytes(data)
+            return self.recover_snapshot(name, upload, checksum)
+        finally:
+            shutil.rmtree(unpacked, ignore_errors=True)
 
     def restore(self, path: Path, name: str | None = None) -> list[str]:
         """Recover any snapshot file (``shoal snapshot restore``): a collection snapshot
@@ -448,6 +458,22 @@ class Database:
     def _check_open(self) -> None:
         if self._closed:
             raise ShoalError("the database is closed")
+
+
+def _check_recover_options(api_key: str | None, priority: str | None) -> None:
+    if api_key is not None:
+        raise NotSupported(
+            "Wrong input: api_key is for remote snapshot locations, which are not supported"
+        )
+    if priority == "replica":
+        raise NotSupported(
+            "Wrong input: snapshot priority 'replica' is not supported: a single node has "
+            "no replica to prefer; use 'snapshot' or 'no_sync'"
+        )
+    if priority not in (None, "snapshot", "no_sync"):
+        raise BadRequest(
+            f"Wrong input: snapshot priority {priority!r}; expected no_sync, snapshot or replica"
+        )
 
 
 def _described(info: SnapshotInfo) -> m.SnapshotDescription:

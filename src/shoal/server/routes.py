@@ -17,6 +17,8 @@ from dataclasses import dataclass
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
 from pydantic import BaseModel
+from starlette.datastructures import UploadFile
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import FileResponse
 
@@ -285,6 +287,35 @@ async def download_snapshot(call: Call) -> FileResponse:
     return FileResponse(path, media_type="application/octet-stream", filename=path.name)
 
 
+async def upload_snapshot(call: Call) -> bool | None:
+    """POST /collections/{name}/snapshots/upload: replace the collection with an uploaded
+    snapshot (a multipart form with a ``snapshot`` file, no larger than the body limit)."""
+    wait = _snapshot_wait(call)
+    params = call.request.query_params
+    raw = await read_body(call.request, call.max_body)
+
+    async def replay() -> dict[str, Any]:
+        return {"type": "http.request", "body": raw, "more_body": False}
+
+    try:
+        form = await Request(call.request.scope, replay).form(max_files=1, max_fields=4)
+    except (AssertionError, ValueError, HTTPException) as exc:  # not a multipart form
+        raise BadRequest(f"Wrong input: a snapshot upload is a multipart form: {exc}") from None
+    try:
+        upload = form.get("snapshot")
+        if not isinstance(upload, UploadFile):
+            raise BadRequest(
+                "Wrong input: a snapshot upload is a multipart form with a file field named "
+                "'snapshot'"
+            )
+        data = await upload.read()
+    finally:
+        await form.close()
+    recover = call.db.recover_upload
+    done = await call.run(recover, call.name, data, params.get("checksum"), params.get("priority"))
+    return done if wait else None
+
+
 async def recover_snapshot(call: Call) -> bool | None:
     """PUT /collections/{name}/snapshots/recover: replace the collection with a snapshot
     under the server's snapshots folder."""
@@ -476,6 +507,7 @@ OPERATIONS: tuple[Operation, ...] = (
     Operation("GET", "/aliases", all_aliases, write=False),
     Operation("GET", _C + "/aliases", collection_aliases, write=False),
     Operation("PUT", _C + "/snapshots/recover", recover_snapshot, write=True),
+    Operation("POST", _C + "/snapshots/upload", upload_snapshot, write=True),
     Operation("POST", _C + "/snapshots", create_snapshot, write=True),
     Operation("GET", _C + "/snapshots", list_snapshots, write=False),
     Operation("DELETE", _C + "/snapshots/{snapshot_name}", delete_snapshot, write=True),

@@ -121,11 +121,10 @@ SINGLE_NODE: tuple[Operation, ...] = (
     Operation("GET", _S, _shard_zero(routes.list_snapshots), write=False),
     Operation("DELETE", _S + "/{snapshot_name}", _shard_zero(routes.delete_snapshot), write=True),
     Operation("GET", _S + "/{snapshot_name}", _shard_zero(routes.download_snapshot), write=False),
-    Operation("POST", _S + "/upload", _refused("uploading a snapshot"), write=True),
+    Operation("POST", _S + "/upload", _shard_zero(routes.upload_snapshot), write=True),
     Operation(
         "GET", _C + "/shards/{shard_id}/snapshot", _refused("streaming a snapshot"), write=False
     ),
-    Operation("POST", _C + "/snapshots/upload", _refused("uploading a snapshot"), write=True),
     Operation("PUT", _C + "/vectors/{vector_name}", _refused("adding a named vector"), write=True),
     Operation(
         "DELETE", _C + "/vectors/{vector_name}", _refused("deleting a named vector"), write=True
