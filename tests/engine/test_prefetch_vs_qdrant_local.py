@@ -101,6 +101,11 @@ def test_prefetch_agrees_with_local_mode(both: Any, case: str) -> None:
 
 def test_bad_combinations_are_refused(both: Any) -> None:
     ours, _ = both
+    deep = pre("a", 0)
+    for _ in range(8):  # nine levels
+        deep = qm.Prefetch(prefetch=deep, query=qm.FusionQuery(fusion=qm.Fusion.RRF))
+    with pytest.raises(errors.InvalidQuery, match="more than 8 levels"):
+        ours.query_points("c", prefetch=deep, query=qm.FusionQuery(fusion=qm.Fusion.RRF))
     with pytest.raises(errors.InvalidQuery, match="give prefetch"):
         ours.query_points("c", query=qm.FusionQuery(fusion=qm.Fusion.RRF))
     with pytest.raises(errors.InvalidQuery, match="weights"):

@@ -12,7 +12,7 @@ As Qdrant (and qdrant-client's local mode) answer them:
   (an exact search restricted to them); no query returns them in id order.
 
 The outer query's ``score_threshold``, ``offset``, ``limit``, ``with_payload`` and
-``with_vector`` apply to the combined result.
+``with_vector`` apply to the combined result. Prefetches nest at most ``MAX_DEPTH`` levels.
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ from shoal.filters.formula import candidates, compile_formula, rescore
 from shoal.ids import PointId
 
 RRF_K = 2  # Qdrant's default ranking constant
+MAX_DEPTH = 8  # levels of nested prefetch a query may have
 Results = list[tuple[PointId, float]]  # (point id, score), best first
 # Runs one query without prefetch: (request, deadline) -> its page of scored points.
 RunQuery = Callable[[m.QueryRequest, Deadline], list[m.ScoredPoint]]
@@ -59,7 +60,7 @@ def answer(
     flt = req.filter if isinstance(req.filter, m.Filter) or req.filter is None else None
     if isinstance(req.filter, str):
         raise InvalidQuery("Wrong input: a query with prefetch takes a structured filter")
-    sources = [_prefetch(p, flt, deadline, run) for p in _listed(req.prefetch)]
+    sources = [_prefetch(p, flt, deadline, run, 1) for p in _listed(req.prefetch)]
     limit = req.limit if req.limit is not None else 10
     offset = req.offset or 0
     ranked = _combine(req, sources, limit + offset, flt, deadline, run, payloads_of)
@@ -81,7 +82,11 @@ def _merged(outer: m.Filter | None, inner: m.Filter | None) -> m.Filter | None:
     return m.Filter(must=[outer, inner])
 
 
-def _prefetch(p: m.Prefetch, outer: m.Filter | None, deadline: Deadline, run: RunQuery) -> Results:
+def _prefetch(
+    p: m.Prefetch, outer: m.Filter | None, deadline: Deadline, run: RunQuery, depth: int
+) -> Results:
+    if depth > MAX_DEPTH:
+        raise InvalidQuery(f"Wrong input: prefetch is nested more than {MAX_DEPTH} levels deep")
     if p.lookup_from is not None:
         raise InvalidQuery("Wrong input: lookup_from in a prefetch is not supported yet")
     flt = _merged(outer, p.filter)
@@ -108,7 +113,7 @@ def _prefetch(p: m.Prefetch, outer: m.Filter | None, deadline: Deadline, run: Ru
         limit=limit,
         with_payload=False,
     )
-    sources = [_prefetch(q, flt, deadline, run) for q in inner]
+    sources = [_prefetch(q, flt, deadline, run, depth + 1) for q in inner]
     ranked = _combine(as_query, sources, limit, flt, deadline, run, None)
     if p.score_threshold is not None:
         ranked = [(pid, s) for pid, s in ranked if s >= p.score_threshold]
