@@ -517,9 +517,12 @@ CASES: dict[tuple[str, str], list[Case]] = {
     ("NearestQuery", "nearest"): [
         honoured([0.0, 1.0, 0.0, 0.0], results(lambda r, c: ids(r)[0] == 9))
     ],
-    ("NearestQuery", "mmr"): [refused({"diversity": 0.5}, "query.mmr")],
-    ("Mmr", "diversity"): [refused(0.5, "query.mmr")],
-    ("Mmr", "candidates_limit"): [refused(20, "query.mmr")],
+    # MMR: the nearest point (0) first, then the re-ranked rest (tests/engine/test_mmr_*).
+    ("NearestQuery", "mmr"): [
+        honoured({"diversity": 0.5}, results(lambda r, c: ids(r)[0] == 0 and len(ids(r)) == 10))
+    ],
+    ("Mmr", "diversity"): [honoured(1.0, results(lambda r, c: ids(r)[0] == 0))],
+    ("Mmr", "candidates_limit"): [honoured(3, results(lambda r, c: len(ids(r)) == 3))],
     # ---- upserts
     ("PointsList", "points"): [
         honoured(

@@ -37,7 +37,7 @@ import numpy as np
 
 from shoal import models as m
 from shoal.codec import DEFAULT_VECTOR, check_vector, check_vector_rows
-from shoal.engine import prefetch, records
+from shoal.engine import mmr, prefetch, records
 from shoal.engine.ann import CollectionAnn, SearchableIndex
 from shoal.engine.ann_settings import (
     BATCH_FROM,
@@ -173,6 +173,9 @@ class Searcher:
                 if req.prefetch is not None:  # answered alone: its sub-queries first
                     outcomes.append(self._with_prefetch(req, limit or NO_DEADLINE))
                     continue
+                if type(req.query) is m.NearestQuery and req.query.mmr is not None:
+                    outcomes.append(self._with_mmr(req, req.query, limit or NO_DEADLINE))
+                    continue
                 prepared.append(self.prepare(req, vector))
                 outcomes.append(_PENDING)
             except Exception as exc:
@@ -252,6 +255,30 @@ class Searcher:
             check_query(req)
         points = prefetch.answer(req, deadline, self._single, self._payloads, self._scored)
         return m.QueryResponse(points=points)
+
+    def _with_mmr(
+        self, req: m.QueryRequest, query: m.NearestQuery, deadline: Deadline
+    ) -> m.QueryResponse:
+        """A query re-ranked by maximal marginal relevance (``shoal.engine.mmr``)."""
+        assert query.mmr is not None
+        limit = check_limit(req.limit, 10, "limit")
+        offset = check_limit(req.offset, 0, "offset")
+        diversity, candidates = mmr.options(query.mmr, limit)
+        sub = req.model_copy(update={"query": query.nearest, "limit": candidates, "offset": 0})
+        pq = self.prepare(sub)
+        with self.state.lock.read():
+            points = self._pages([pq], deadline)[0]
+            rows = [self.state.row(p.id) for p in points]
+            found = [self.state.vector(r, pq.name) for r in rows if r is not None]
+        if not points or pq.vector is None or len(found) != len(points):
+            return m.QueryResponse(points=points[offset : offset + limit])
+        vectors = np.stack(found)  # type: ignore[arg-type]
+        distance = self._params[pq.name].distance
+        relevance = mmr.similarities(pq.vector[None, :], vectors, distance)[0]
+        order = mmr.select(
+            relevance, mmr.similarities(vectors, vectors, distance), diversity, limit + offset
+        )
+        return m.QueryResponse(points=[points[i] for i in order][offset:])
 
     def _single(self, req: m.QueryRequest, deadline: Deadline) -> list[m.ScoredPoint]:
         pq = self.prepare(req)

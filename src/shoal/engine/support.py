@@ -219,7 +219,7 @@ RULES: dict[str, dict[str, Rule]] = {
     },
     "NearestQuery": {
         "nearest": HONOURED,
-        "mmr": refused("maximal marginal relevance is not implemented yet"),
+        "mmr": HONOURED,  # shoal.engine.mmr
     },
     "PointsList": {
         "points": HONOURED,
