@@ -20,6 +20,7 @@ from shoal.engine import records
 from shoal.engine.ann import CollectionAnn, StoredVectorSeqs
 from shoal.engine.deadline import NO_DEADLINE, Deadline
 from shoal.engine.filtering import Filters, with_deadline
+from shoal.engine.groups import query_groups
 from shoal.engine.limits import Limits
 from shoal.engine.payload_index import PayloadIndexes
 from shoal.engine.points import ids_of, points_from_batch
@@ -589,6 +590,16 @@ class Collection:
             RequestTimeout: ``deadline`` passed before the search was done.
         """
         return self.query_batch([req], deadline)[0]
+
+    def query_groups(
+        self, req: m.QueryGroupsRequest, deadline: Deadline | None = None
+    ) -> m.GroupsResult:
+        """The best points of a query grouped by a payload value (``shoal.engine.groups``).
+
+        Raises:
+            InvalidQuery, NotSupported: a bad grouping or query; RequestTimeout.
+        """
+        return query_groups(req, lambda sub: self.query(sub, deadline).points, len(self.state))
 
     def query_batch(
         self, requests: Sequence[m.QueryRequest], deadline: Deadline | None = None

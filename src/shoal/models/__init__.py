@@ -23,6 +23,7 @@ from pydantic import (
     PlainValidator,
     StrictFloat,
     StrictInt,
+    StrictStr,
     Tag,
     WithJsonSchema,
     model_validator,
@@ -517,6 +518,36 @@ class QueryRequest(_Model):
     with_vector: WithVectorInterface | None = None
     with_payload: WithPayloadInterface | None = None
     lookup_from: Any | None = None
+
+
+GroupId = Union[StrictInt, StrictStr]
+
+
+class QueryGroupsRequest(_Model):
+    shard_key: Any | None = None
+    prefetch: list[Prefetch] | Prefetch | None = None
+    query: QueryInterface | None = None
+    using: str | None = None
+    filter: Filter | str | None = None
+    params: SearchParams | None = None
+    score_threshold: float | None = None
+    with_payload: WithPayloadInterface | None = None
+    with_vector: WithVectorInterface | None = None
+    lookup_from: Any | None = None
+    group_by: str
+    group_size: int | None = None
+    limit: int | None = None
+    with_lookup: Any | None = None
+
+
+class PointGroup(_Response):
+    hits: list[ScoredPoint]
+    id: GroupId
+    lookup: Record | None = None
+
+
+class GroupsResult(_Response):
+    groups: list[PointGroup]
 
 
 class QueryRequestBatch(_Model):

@@ -424,6 +424,12 @@ async def query(call: Call) -> m.QueryResponse:
     return await call.on_collection(Collection.query, body, call.timed("Search"))
 
 
+async def query_groups(call: Call) -> m.GroupsResult:
+    """POST /collections/{name}/points/query/groups: the best points, grouped."""
+    body = await call.body(m.QueryGroupsRequest)
+    return await call.on_collection(Collection.query_groups, body, call.timed("Search"))
+
+
 async def query_batch(call: Call) -> list[m.QueryResponse]:
     """POST /collections/{name}/points/query/batch."""
     body = await call.body(m.QueryRequestBatch)
@@ -531,6 +537,7 @@ OPERATIONS: tuple[Operation, ...] = (
     Operation("POST", _P + "/count", count, write=False),
     Operation("POST", _P + "/query", query, write=False),
     Operation("POST", _P + "/query/batch", query_batch, write=False),
+    Operation("POST", _P + "/query/groups", query_groups, write=False),
     Operation("POST", _P + "/payload", set_payload, write=True),
     Operation("PUT", _P + "/payload", overwrite_payload, write=True),
     Operation("POST", _P + "/payload/delete", delete_payload, write=True),

@@ -133,7 +133,6 @@ SINGLE_NODE: tuple[Operation, ...] = (
     Operation("PUT", _C + "/points/vectors", _refused("updating vectors"), write=True),
     Operation("POST", _C + "/points/vectors/delete", _refused("deleting vectors"), write=True),
     Operation("POST", _C + "/facet", _refused("facet counts"), write=False),
-    Operation("POST", _C + "/points/query/groups", _refused("query groups"), write=False),
     Operation(
         "POST", _C + "/points/search/matrix/pairs", _refused("the distance matrix"), write=False
     ),

@@ -561,6 +561,57 @@ class AsyncClient(AsyncCollectionAdmin):
         )
         return await self._open_transport.query(name, request, seconds)
 
+    async def query_points_groups(
+        self,
+        collection_name: str,
+        group_by: str,
+        query: QueryLike | None = None,
+        using: str | None = None,
+        prefetch: m.Prefetch | Sequence[m.Prefetch] | None = None,
+        query_filter: m.Filter | str | None = None,
+        search_params: m.SearchParams | None = None,
+        limit: int = 10,
+        group_size: int = 3,
+        with_payload: m.WithPayloadInterface = True,
+        with_vectors: m.WithVectorInterface = False,
+        score_threshold: float | None = None,
+        with_lookup: Any = None,
+        timeout: int | None = None,
+    ) -> m.GroupsResult:
+        """A query's best points grouped by a payload value (as ``query_points`` finds them).
+
+        Args:
+            group_by: the payload key whose value (an integer or a string; each value of an
+                array) names a point's group.
+            limit: groups to return; group_size: points per group.
+            with_lookup: refused (a lookup in another collection is not supported yet).
+
+        Returns:
+            ``GroupsResult``; groups in the order their best point ranks.
+
+        Raises:
+            As ``query_points``; InvalidQuery: a bad ``group_by``, ``limit`` or
+            ``group_size``.
+        """
+        name = convert.collection_name(collection_name)
+        request = convert.build(
+            m.QueryGroupsRequest,
+            InvalidQuery,
+            group_by=group_by,
+            query=convert.query_arg(query),
+            using=using,
+            prefetch=convert.prefetch_arg(prefetch),
+            filter=convert.filter_arg(query_filter),
+            params=search_params,
+            limit=limit,
+            group_size=group_size,
+            with_payload=with_payload,
+            with_vector=with_vectors,
+            score_threshold=score_threshold,
+            with_lookup=convert.settings_arg(with_lookup),
+        )
+        return await self._open_transport.query_groups(name, request, convert.timeout_arg(timeout))
+
     async def query_batch_points(
         self,
         collection_name: str,

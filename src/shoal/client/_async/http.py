@@ -253,6 +253,13 @@ class AsyncHttpTransport:
     ) -> m.QueryResponse:
         return await self._queries.submit((name, sendable_query(body), timeout))
 
+    async def query_groups(
+        self, name: str, body: m.QueryGroupsRequest, timeout: int | None = None
+    ) -> m.GroupsResult:
+        path = _col(name) + "/points/query/groups"
+        result = await self._request("POST", path, _portable(body), timeout=timeout)
+        return _parse(m.GroupsResult, result)
+
     async def _query_one(
         self, name: str, body: m.QueryRequest, timeout: int | None
     ) -> m.QueryResponse:

@@ -195,6 +195,14 @@ class AsyncLocalTransport:
         deadline = None if timeout is None else Deadline(timeout, "Search")
         return await self._queries.submit((name, (body, deadline)))
 
+    async def query_groups(
+        self, name: str, body: m.QueryGroupsRequest, timeout: int | None = None
+    ) -> m.GroupsResult:
+        deadline = None if timeout is None else Deadline(timeout, "Search")
+        return await run_in_thread(
+            _collection_call, self, name, Collection.query_groups, body, deadline
+        )
+
     async def query_batch(
         self, name: str, body: m.QueryRequestBatch, timeout: int | None = None
     ) -> list[m.QueryResponse]:

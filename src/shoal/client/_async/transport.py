@@ -117,6 +117,12 @@ class AsyncTransport(Protocol):
         """One query."""
         ...
 
+    async def query_groups(
+        self, name: str, body: m.QueryGroupsRequest, timeout: int | None = None
+    ) -> m.GroupsResult:
+        """A query's best points grouped by a payload value."""
+        ...
+
     async def query_batch(
         self, name: str, body: m.QueryRequestBatch, timeout: int | None = None
     ) -> list[m.QueryResponse]:

@@ -249,6 +249,13 @@ class HttpTransport:
     def query(self, name: str, body: m.QueryRequest, timeout: int | None = None) -> m.QueryResponse:
         return self._queries.submit((name, sendable_query(body), timeout))
 
+    def query_groups(
+        self, name: str, body: m.QueryGroupsRequest, timeout: int | None = None
+    ) -> m.GroupsResult:
+        path = _col(name) + "/points/query/groups"
+        result = self._request("POST", path, _portable(body), timeout=timeout)
+        return _parse(m.GroupsResult, result)
+
     def _query_one(self, name: str, body: m.QueryRequest, timeout: int | None) -> m.QueryResponse:
         path = _col(name) + "/points/query"
         result = self._request("POST", path, _portable(body), timeout=timeout)

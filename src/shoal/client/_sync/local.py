@@ -174,6 +174,12 @@ class LocalTransport:
         deadline = None if timeout is None else Deadline(timeout, "Search")
         return self._queries.submit((name, (body, deadline)))
 
+    def query_groups(
+        self, name: str, body: m.QueryGroupsRequest, timeout: int | None = None
+    ) -> m.GroupsResult:
+        deadline = None if timeout is None else Deadline(timeout, "Search")
+        return run_inline(_collection_call, self, name, Collection.query_groups, body, deadline)
+
     def query_batch(
         self, name: str, body: m.QueryRequestBatch, timeout: int | None = None
     ) -> list[m.QueryResponse]:

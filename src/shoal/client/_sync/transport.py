@@ -111,6 +111,12 @@ class Transport(Protocol):
         """One query."""
         ...
 
+    def query_groups(
+        self, name: str, body: m.QueryGroupsRequest, timeout: int | None = None
+    ) -> m.GroupsResult:
+        """A query's best points grouped by a payload value."""
+        ...
+
     def query_batch(
         self, name: str, body: m.QueryRequestBatch, timeout: int | None = None
     ) -> list[m.QueryResponse]:

@@ -1,0 +1,109 @@
+"""``query_points_groups``: the best points of a query, grouped by a payload value.
+
+As Qdrant answers it: walking the query's results best first, each point joins the group of
+every distinct value its ``group_by`` key holds (an integer or a string; a point with a
+value of another type, or none, joins no group), while that group has fewer than
+``group_size`` hits; the first ``limit`` groups to appear are the answer. The query runs
+with a growing limit until those groups are full or the results run out, so the answer is
+the one the whole ranked list would give.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from shoal import models as m
+from shoal.engine.records import project_payload
+from shoal.errors import InvalidQuery, NotSupported
+from shoal.filters.evaluate import values_at
+from shoal.filters.tree import parse_key
+
+MAX_GROUP_SIZE = 1_000  # points per group
+MAX_GROUPS = 10_000  # groups per answer
+RunQuery = Callable[[m.QueryRequest], list[m.ScoredPoint]]
+
+
+def query_groups(req: m.QueryGroupsRequest, run: RunQuery, total: int) -> m.GroupsResult:
+    """Group a query's results.
+
+    Args:
+        req: the request.
+        run: answers a query (with payloads) on the collection.
+        total: the collection's point count (the most results a query can give).
+
+    Raises:
+        InvalidQuery: a bad ``group_by``, ``group_size`` or ``limit``.
+        NotSupported: ``with_lookup`` (a lookup in another collection).
+    """
+    if req.with_lookup is not None:
+        raise NotSupported("Wrong input: with_lookup is not supported yet")
+    path = _path(req.group_by)
+    size = _bounded(req.group_size, 3, MAX_GROUP_SIZE, "group_size")
+    limit = _bounded(req.limit, 10, MAX_GROUPS, "limit")
+    fetch = max(limit * size * 2, 16)
+    while True:
+        sub = m.QueryRequest(
+            prefetch=req.prefetch,
+            query=req.query,
+            using=req.using,
+            filter=req.filter,
+            params=req.params,
+            score_threshold=req.score_threshold,
+            limit=fetch,
+            with_payload=True,
+            with_vector=req.with_vector,
+        )
+        points = run(sub)
+        groups = _grouped(points, path, size)
+        complete = len(groups) >= limit and all(
+            len(h) >= size for h in list(groups.values())[:limit]
+        )
+        if complete or len(points) < fetch or fetch >= total:
+            break
+        fetch = min(fetch * 4, max(total, 1))
+    selector = True if req.with_payload is None else req.with_payload
+    return m.GroupsResult(
+        groups=[
+            m.PointGroup(id=gid, hits=[_projected(p, selector) for p in hits])
+            for gid, hits in list(groups.items())[:limit]
+        ]
+    )
+
+
+def _grouped(
+    points: list[m.ScoredPoint], path: Any, size: int
+) -> dict[int | str, list[m.ScoredPoint]]:
+    groups: dict[int | str, list[m.ScoredPoint]] = {}
+    for point in points:
+        values = values_at(point.payload or {}, path)
+        # As Qdrant: one value of another type (a bool, a float, an object) and the point
+        # joins no group; type() and not isinstance, for True is an int too.
+        if not values or any(type(v) not in (int, str) for v in values):
+            continue
+        for value in dict.fromkeys(values):
+            hits = groups.setdefault(value, [])
+            if len(hits) < size:
+                hits.append(point)
+    return groups
+
+
+def _projected(point: m.ScoredPoint, selector: m.WithPayloadInterface) -> m.ScoredPoint:
+    payload = project_payload(point.payload, selector)
+    return point.model_copy(update={"payload": payload})
+
+
+def _path(group_by: str) -> Any:
+    if not group_by:
+        raise InvalidQuery("Wrong input: group_by must name a payload key")
+    try:
+        return parse_key(group_by)
+    except ValueError as exc:
+        raise InvalidQuery(f"Wrong input: group_by {group_by!r}: {exc}") from None
+
+
+def _bounded(value: int | None, default: int, most: int, name: str) -> int:
+    value = default if value is None else value
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= most:
+        raise InvalidQuery(f"Wrong input: {name}={value!r}; expected 1..{most}")
+    return value
