@@ -32,6 +32,15 @@ def both() -> Any:
     points = [qm.PointStruct(id=i, vector=DATA[i].tolist(), payload=payload(i)) for i in range(N)]
     theirs.upsert("c", points)
     ours.upsert("c", [m.PointStruct(**p.model_dump()) for p in points])
+    # Another collection: looked up by group value, and the source of lookup_from vectors.
+    for client, params in ((theirs, qm.VectorParams), (ours, m.VectorParams)):
+        client.create_collection("other", {"o": params(size=DIM, distance="Cosine")})
+    others = [
+        qm.PointStruct(id=i, vector={"o": DATA[-1 - i].tolist()}, payload={"about": i})
+        for i in range(6)
+    ]
+    theirs.upsert("other", others)
+    ours.upsert("other", [m.PointStruct(**p.model_dump()) for p in others])
     yield ours, theirs
     ours.close()
     theirs.close()
@@ -48,6 +57,11 @@ def both() -> Any:
             "group_by": "k",
             "query_filter": qm.Filter(must=[qm.FieldCondition(key="k", range=qm.Range(gte=2))]),
         },
+        {"group_by": "k", "with_lookup": "other"},
+        {
+            "group_by": "k",
+            "with_lookup": qm.WithLookup(collection="other", with_payload=False, with_vectors=True),
+        },
     ],
 )
 def test_groups_agree_with_local_mode(both: Any, kwargs: dict[str, Any]) -> None:
@@ -60,6 +74,10 @@ def test_groups_agree_with_local_mode(both: Any, kwargs: dict[str, Any]) -> None
         assert [p.id for p in g.hits] == [p.id for p in e.hits]
         assert [p.payload for p in g.hits] == [p.payload for p in e.hits]
         assert np.allclose([p.score for p in g.hits], [p.score for p in e.hits], atol=1e-5)
+        assert (g.lookup is None) == (e.lookup is None)
+        if g.lookup is not None:
+            assert g.lookup.id == e.lookup.id and g.lookup.payload == e.lookup.payload
+            assert (g.lookup.vector is None) == (e.lookup.vector is None)
     assert got
 
 
@@ -69,5 +87,20 @@ def test_bad_groupings_are_refused(both: Any) -> None:
         ours.query_points_groups("c", group_by="g", query=DATA[0].tolist(), group_size=0)
     with pytest.raises(errors.InvalidQuery, match="group_by"):
         ours.query_points_groups("c", group_by="", query=DATA[0].tolist())
-    with pytest.raises(errors.NotSupported, match="with_lookup"):
-        ours.query_points_groups("c", group_by="g", query=DATA[0].tolist(), with_lookup="other")
+    with pytest.raises(errors.CollectionNotFound, match="nowhere"):
+        ours.query_points_groups("c", group_by="k", query=DATA[0].tolist(), with_lookup="nowhere")
+
+
+@pytest.mark.parametrize("prefetched", [False, True])
+def test_lookup_from_agrees_with_local_mode(both: Any, prefetched: bool) -> None:
+    ours, theirs = both
+    lookup = qm.LookupLocation(collection="other", vector="o")
+    kwargs: dict[str, Any] = {"query": 3, "lookup_from": lookup, "limit": 6}
+    if prefetched:
+        kwargs = {"prefetch": qm.Prefetch(query=4, lookup_from=lookup, limit=20), **kwargs}
+    expected = theirs.query_points("c", **kwargs).points
+    got = ours.query_points("c", **kwargs).points
+    assert [p.id for p in got] == [p.id for p in expected]
+    assert np.allclose([p.score for p in got], [p.score for p in expected], atol=1e-5)
+    with pytest.raises(errors.PointNotFound):
+        ours.query_points("c", query=99, lookup_from=lookup)

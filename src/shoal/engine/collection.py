@@ -599,7 +599,10 @@ class Collection:
         Raises:
             InvalidQuery, NotSupported: a bad grouping or query; RequestTimeout.
         """
-        return query_groups(req, lambda sub: self.query(sub, deadline).points, len(self.state))
+        others = self.searcher.others
+        lookup = None if others is None else others.record_of
+        run = lambda sub: self.query(sub, deadline).points  # noqa: E731
+        return query_groups(req, run, len(self.state), lookup)
 
     def query_batch(
         self, requests: Sequence[m.QueryRequest], deadline: Deadline | None = None

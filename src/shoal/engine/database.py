@@ -13,8 +13,12 @@ import shutil
 import threading
 import weakref
 from pathlib import Path
+from typing import Any
+
+import numpy as np
 
 from shoal import models as m
+from shoal.codec import DEFAULT_VECTOR
 from shoal.engine.aliases import Aliases
 from shoal.engine.ann_settings import resolve_settings
 from shoal.engine.collection import Collection
@@ -28,10 +32,13 @@ from shoal.errors import (
     CollectionNotFound,
     InvalidCollectionName,
     InvalidConfig,
+    InvalidQuery,
     InvalidSnapshot,
     NotSupported,
+    PointNotFound,
     ShoalError,
 )
+from shoal.ids import PointId
 from shoal.storage import Catalog, CollectionStore
 from shoal.storage.snapshots import SnapshotInfo, file_checksum, read_snapshot
 from shoal.version import __version__
@@ -101,7 +108,9 @@ class Database:
                 for store in self._catalog.open_all():
                     name = store.get_meta("name")
                     config = m.CreateCollection.model_validate(store.get_meta("config"))
-                    self.collections[name] = Collection(name, config, store, self.limits)
+                    self.collections[name] = self._adopt(
+                        Collection(name, config, store, self.limits)
+                    )
             except BaseException:
                 self.close()
                 raise
@@ -162,7 +171,7 @@ class Database:
                 raise BadRequest(f"Wrong input: Alias `{name}` already exists!")
             stored = config.model_dump(mode="json", exclude_none=True, by_alias=True)
             store = self._catalog.create(name, stored) if self._catalog else None
-            self.collections[name] = Collection(name, config, store, self.limits)
+            self.collections[name] = self._adopt(Collection(name, config, store, self.limits))
         return True
 
     def update_collection(self, name: str, diff: m.UpdateCollection) -> bool:
@@ -196,8 +205,8 @@ class Database:
             folder = self._folder_of(col)
             del self.collections[col.name]
             col.close()
-            self.collections[col.name] = Collection(
-                col.name, new, CollectionStore(folder), self.limits
+            self.collections[col.name] = self._adopt(
+                Collection(col.name, new, CollectionStore(folder), self.limits)
             )
         return True
 
@@ -229,6 +238,45 @@ class Database:
         if col is None:
             raise CollectionNotFound(name)
         return col
+
+    def _adopt(self, col: Collection) -> Collection:
+        """A collection of this database: its queries can reach the others
+        (``lookup_from``, ``with_lookup``)."""
+        col.searcher.others = self
+        return col
+
+    def vector_of(self, location: m.LookupLocation, pid: PointId) -> np.ndarray:
+        """The vector ``location.vector`` (default: the unnamed one) of point ``pid`` in
+        collection ``location.collection``: a query's ``lookup_from``.
+
+        Raises:
+            CollectionNotFound, PointNotFound; InvalidQuery: the point has no such vector.
+        """
+        if location.shard_key is not None:
+            raise NotSupported("Wrong input: shard_key is not supported: one shard on one node")
+        col = self.collection(location.collection)
+        name = location.vector or DEFAULT_VECTOR
+        with col.state.lock.read():
+            row = col.state.row(pid)
+            if row is None:
+                raise PointNotFound(pid)
+            vector = col.state.vector(row, name) if name in col.vector_params else None
+        if vector is None:
+            raise InvalidQuery(
+                f"Wrong input: point {pid} of {location.collection!r} has no vector {name!r}"
+            )
+        return vector
+
+    def record_of(
+        self, collection: str, pid: PointId, with_payload: Any, with_vector: Any
+    ) -> m.Record | None:
+        """Point ``pid`` of ``collection``, or None: a group's ``with_lookup``.
+
+        Raises:
+            CollectionNotFound.
+        """
+        found = self.collection(collection).retrieve([pid], with_payload, with_vector)
+        return found[0] if found else None
 
     def update_aliases(self, actions: list[m.AliasOperations]) -> bool:
         """Create, delete and rename aliases: all of the actions, or (if one is refused)
@@ -369,11 +417,11 @@ class Database:
             try:
                 store = self._require_catalog().replace(staged, current, name)
             except BaseException:
-                if old is not None:  # rolled back: the old collection is still there
-                    reopened = Collection(name, old.config, CollectionStore(current), self.limits)  # type: ignore[arg-type]
-                    self.collections[name] = reopened
+                if old is not None and current is not None:  # rolled back: the old one stays
+                    again = Collection(name, old.config, CollectionStore(current), self.limits)
+                    self.collections[name] = self._adopt(again)
                 raise
-            self.collections[name] = Collection(name, config, store, self.limits)
+            self.collections[name] = self._adopt(Collection(name, config, store, self.limits))
         return True
 
     def recover_upload(

@@ -5,7 +5,8 @@ every distinct value its ``group_by`` key holds (an integer or a string; a point
 value of another type, or none, joins no group), while that group has fewer than
 ``group_size`` hits; the first ``limit`` groups to appear are the answer. The query runs
 with a growing limit until those groups are full or the results run out, so the answer is
-the one the whole ranked list would give.
+the one the whole ranked list would give. ``with_lookup`` adds to each group the point of
+another collection whose id is the group's value (none when the value names no point).
 """
 
 from __future__ import annotations
@@ -15,29 +16,36 @@ from typing import Any
 
 from shoal import models as m
 from shoal.engine.records import project_payload
-from shoal.errors import InvalidQuery, NotSupported
+from shoal.errors import InvalidPointId, InvalidQuery, NotSupported
 from shoal.filters.evaluate import values_at
 from shoal.filters.tree import parse_key
+from shoal.ids import PointId, canonical_id
 
 MAX_GROUP_SIZE = 1_000  # points per group
 MAX_GROUPS = 10_000  # groups per answer
 RunQuery = Callable[[m.QueryRequest], list[m.ScoredPoint]]
+# (collection, point id, with_payload, with_vectors) -> the point, or None
+LookupRecord = Callable[[str, PointId, Any, Any], m.Record | None]
 
 
-def query_groups(req: m.QueryGroupsRequest, run: RunQuery, total: int) -> m.GroupsResult:
+def query_groups(
+    req: m.QueryGroupsRequest, run: RunQuery, total: int, lookup: LookupRecord | None
+) -> m.GroupsResult:
     """Group a query's results.
 
     Args:
         req: the request.
         run: answers a query (with payloads) on the collection.
         total: the collection's point count (the most results a query can give).
+        lookup: finds a point of another collection (``with_lookup``).
 
     Raises:
-        InvalidQuery: a bad ``group_by``, ``group_size`` or ``limit``.
-        NotSupported: ``with_lookup`` (a lookup in another collection).
+        InvalidQuery: a bad ``group_by``, ``group_size``, ``limit`` or ``with_lookup``.
+        CollectionNotFound: the ``with_lookup`` collection.
     """
-    if req.with_lookup is not None:
-        raise NotSupported("Wrong input: with_lookup is not supported yet")
+    where = _lookup_of(req.with_lookup)
+    if where is not None and lookup is None:
+        raise NotSupported("Wrong input: with_lookup needs the collection's database")
     path = _path(req.group_by)
     size = _bounded(req.group_size, 3, MAX_GROUP_SIZE, "group_size")
     limit = _bounded(req.limit, 10, MAX_GROUPS, "limit")
@@ -63,12 +71,47 @@ def query_groups(req: m.QueryGroupsRequest, run: RunQuery, total: int) -> m.Grou
             break
         fetch = min(fetch * 4, max(total, 1))
     selector = True if req.with_payload is None else req.with_payload
-    return m.GroupsResult(
-        groups=[
-            m.PointGroup(id=gid, hits=[_projected(p, selector) for p in hits])
-            for gid, hits in list(groups.items())[:limit]
-        ]
+    found = []
+    for gid, hits in list(groups.items())[:limit]:
+        looked = None
+        if where is not None and lookup is not None:
+            looked = _looked_up(lookup, where, gid)
+        found.append(
+            m.PointGroup(id=gid, hits=[_projected(p, selector) for p in hits], lookup=looked)
+        )
+    return m.GroupsResult(groups=found)
+
+
+def _lookup_of(value: Any) -> tuple[str, Any, Any] | None:
+    """``with_lookup`` as (collection, with_payload, with_vectors)."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return value, True, False
+    if isinstance(value, dict) and isinstance(value.get("collection"), str):
+        unknown = set(value) - {"collection", "with_payload", "with_vectors"}
+        if not unknown:
+            payload = value.get("with_payload")
+            return (
+                value["collection"],
+                True if payload is None else payload,
+                value.get("with_vectors") or False,
+            )
+    raise InvalidQuery(
+        f"Wrong input: with_lookup {value!r}; expected a collection name or "
+        "{'collection': ..., 'with_payload': ..., 'with_vectors': ...}"
     )
+
+
+def _looked_up(
+    lookup: LookupRecord, where: tuple[str, Any, Any], gid: int | str
+) -> m.Record | None:
+    try:
+        pid = canonical_id(gid)
+    except InvalidPointId:  # a group value that can name no point: nothing to look up
+        return None
+    collection, with_payload, with_vectors = where
+    return lookup(collection, pid, with_payload, with_vectors)
 
 
 def _grouped(

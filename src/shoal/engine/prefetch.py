@@ -87,8 +87,6 @@ def _prefetch(
 ) -> Results:
     if depth > MAX_DEPTH:
         raise InvalidQuery(f"Wrong input: prefetch is nested more than {MAX_DEPTH} levels deep")
-    if p.lookup_from is not None:
-        raise InvalidQuery("Wrong input: lookup_from in a prefetch is not supported yet")
     flt = _merged(outer, p.filter)
     inner = _listed(p.prefetch)
     limit = p.limit if p.limit is not None else 10
@@ -101,6 +99,7 @@ def _prefetch(
             score_threshold=p.score_threshold,
             limit=limit,
             with_payload=False,
+            lookup_from=p.lookup_from,
         )
         return [(point.id, point.score) for point in run(sub, deadline)]
     as_query = m.QueryRequest(
@@ -112,6 +111,7 @@ def _prefetch(
         score_threshold=p.score_threshold,
         limit=limit,
         with_payload=False,
+        lookup_from=p.lookup_from,
     )
     sources = [_prefetch(q, flt, deadline, run, depth + 1) for q in inner]
     ranked = _combine(as_query, sources, limit, flt, deadline, run, None)
@@ -157,6 +157,7 @@ def _combine(
         score_threshold=req.score_threshold,  # a similarity threshold, as without prefetch
         limit=wanted,
         with_payload=False,
+        lookup_from=req.lookup_from,
     )
     return [(point.id, point.score) for point in run(sub, deadline)]
 

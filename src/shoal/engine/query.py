@@ -101,6 +101,21 @@ class PreparedQuery:
     rerank: int = 0
 
 
+class OtherCollections(Protocol):
+    """The database's other collections, as queries reach them (``lookup_from``,
+    ``with_lookup``)."""
+
+    def vector_of(self, location: m.LookupLocation, pid: PointId) -> np.ndarray:
+        """The vector ``location.vector`` of point ``pid`` in ``location.collection``."""
+        ...
+
+    def record_of(
+        self, collection: str, pid: PointId, with_payload: Any, with_vector: Any
+    ) -> m.Record | None:
+        """Point ``pid`` of ``collection`` (None if there is no such point)."""
+        ...
+
+
 class ColumnSearch(Protocol):
     """How one kind of vector column answers a batch's queries on it."""
 
@@ -140,6 +155,8 @@ class Searcher:
         self.filters = filters
         self._writer = writer
         self._invalid: dict[str, tuple[int, np.ndarray]] = {}
+        # Set by the database that holds the collection; None for one on its own.
+        self.others: OtherCollections | None = None
 
     def run_batch(self, items: list[Query]) -> list[m.QueryResponse | BaseException]:
         """Answer a batch of queries: one result or exception per query.
@@ -229,7 +246,7 @@ class Searcher:
         exact, ef, oversampling = (False, None, 1.0) if req.params is None else _options(req.params)
         exclude = None
         if vector is None and query is not None:
-            vector, exclude = self._resolve(query, name)
+            vector, exclude = self._resolve(query, name, req.lookup_from)
         flt = None if req.filter is None else self.filters.compile(req.filter)
         limit = check_limit(req.limit, 10, "limit")
         offset = check_limit(req.offset, 0, "offset")
@@ -314,14 +331,21 @@ class Searcher:
                 out[i] = vec
         return out
 
-    def _resolve(self, query: m.QueryInterface, name: str) -> tuple[np.ndarray | None, int | None]:
+    def _resolve(
+        self, query: m.QueryInterface, name: str, lookup: m.LookupLocation | None = None
+    ) -> tuple[np.ndarray | None, int | None]:
         """The vector of a query not converted with its batch, and for a query by point id
-        that point's row (to exclude)."""
+        that point's row (to exclude; a point of another collection, ``lookup``, is not)."""
         if isinstance(query, m.NearestQuery):
             query = query.nearest
         if isinstance(query, (list, np.ndarray)):
             return check_vector(query, self._params[name], name=name, point="(query)"), None
         pid = canonical_id(query)
+        if lookup is not None:
+            if self.others is None:
+                raise InvalidQuery("Wrong input: lookup_from needs the collection's database")
+            found = self.others.vector_of(lookup, pid)
+            return check_vector(found, self._params[name], name=name, point=pid), None
         with self.state.lock.read():
             row = self.state.row(pid)
             if row is None:

@@ -296,7 +296,6 @@ _COMBINING: dict[type, str] = {
 }
 
 QUERY_FIELDS_NOT_YET = {
-    "lookup_from": "lookups in another collection are not implemented yet",
     "shard_key": ONE_NODE,
 }
 
@@ -352,7 +351,7 @@ def check_query(req: m.QueryRequest) -> None:
         NotSupported: naming the query kind (``recommend``) or the field (``prefetch``).
     """
     # Tested field by field, not in a loop: this runs for every query (0.5 µs).
-    if req.lookup_from is not None or req.shard_key is not None:
+    if req.shard_key is not None:
         name = next(n for n in QUERY_FIELDS_NOT_YET if getattr(req, n) is not None)
         raise NotSupported(f"Wrong input: {name} is not supported: {QUERY_FIELDS_NOT_YET[name]}")
     query = req.query

@@ -492,6 +492,14 @@ _KIND_OF_MODEL: dict[type[BaseModel], str] = {
 }  # fmt: skip
 
 
+class LookupLocation(_Model):
+    """Where ``lookup_from`` takes a point id query's vector: another collection's."""
+
+    collection: str
+    vector: str | None = None
+    shard_key: Any | None = None
+
+
 class Prefetch(_Model):
     """A sub-query whose results the outer query fuses, rescores or re-ranks."""
 
@@ -502,7 +510,7 @@ class Prefetch(_Model):
     params: SearchParams | None = None
     score_threshold: float | None = None
     limit: int | None = None
-    lookup_from: Any | None = None
+    lookup_from: LookupLocation | None = None
 
 
 class QueryRequest(_Model):
@@ -517,7 +525,7 @@ class QueryRequest(_Model):
     offset: int | None = None
     with_vector: WithVectorInterface | None = None
     with_payload: WithPayloadInterface | None = None
-    lookup_from: Any | None = None
+    lookup_from: LookupLocation | None = None
 
 
 GroupId = Union[StrictInt, StrictStr]
@@ -533,7 +541,7 @@ class QueryGroupsRequest(_Model):
     score_threshold: float | None = None
     with_payload: WithPayloadInterface | None = None
     with_vector: WithVectorInterface | None = None
-    lookup_from: Any | None = None
+    lookup_from: LookupLocation | None = None
     group_by: str
     group_size: int | None = None
     limit: int | None = None

@@ -513,6 +513,7 @@ class AsyncClient(AsyncCollectionAdmin):
         with_payload: m.WithPayloadInterface = True,
         with_vectors: m.WithVectorInterface = False,
         score_threshold: float | None = None,
+        lookup_from: m.LookupLocation | Mapping[str, Any] | None = None,
         timeout: int | None = None,
     ) -> m.QueryResponse:
         """Nearest points to a vector, or to a stored point (left out of its own results).
@@ -529,6 +530,8 @@ class AsyncClient(AsyncCollectionAdmin):
             limit, offset: paging of the results.
             score_threshold: drop results worse than this (a minimum similarity for cosine
                 and dot, a maximum distance for Euclid and Manhattan).
+            lookup_from: a query by point id takes that point's vector from another
+                collection (``{"collection": ..., "vector": ...}``); it is not left out.
             timeout: seconds the search may take (Qdrant's ``timeout``): embedded, no limit
                 by default; over HTTP the server's default (60 s on ``shoal serve``).
 
@@ -558,6 +561,7 @@ class AsyncClient(AsyncCollectionAdmin):
             with_payload=with_payload,
             with_vector=with_vectors,
             score_threshold=score_threshold,
+            lookup_from=convert.settings_arg(lookup_from),
         )
         return await self._open_transport.query(name, request, seconds)
 
@@ -576,6 +580,7 @@ class AsyncClient(AsyncCollectionAdmin):
         with_vectors: m.WithVectorInterface = False,
         score_threshold: float | None = None,
         with_lookup: Any = None,
+        lookup_from: m.LookupLocation | Mapping[str, Any] | None = None,
         timeout: int | None = None,
     ) -> m.GroupsResult:
         """A query's best points grouped by a payload value (as ``query_points`` finds them).
@@ -584,7 +589,9 @@ class AsyncClient(AsyncCollectionAdmin):
             group_by: the payload key whose value (an integer or a string; each value of an
                 array) names a point's group.
             limit: groups to return; group_size: points per group.
-            with_lookup: refused (a lookup in another collection is not supported yet).
+            with_lookup: a collection (or ``WithLookup``) whose point with the group's value
+                as its id is added to each group as ``lookup``.
+            lookup_from: as in ``query_points``.
 
         Returns:
             ``GroupsResult``; groups in the order their best point ranks.
@@ -609,6 +616,7 @@ class AsyncClient(AsyncCollectionAdmin):
             with_vector=with_vectors,
             score_threshold=score_threshold,
             with_lookup=convert.settings_arg(with_lookup),
+            lookup_from=convert.settings_arg(lookup_from),
         )
         return await self._open_transport.query_groups(name, request, convert.timeout_arg(timeout))
 
