@@ -550,7 +550,7 @@ class Client(CollectionAdmin):
             InvalidQuery,
             query=convert.query_arg(query),
             using=using,
-            prefetch=convert.prefetch_arg(prefetch),
+            prefetch=None if prefetch is None else convert.prefetch_arg(prefetch),
             filter=convert.filter_arg(query_filter),
             params=search_params,
             limit=limit,
@@ -558,7 +558,7 @@ class Client(CollectionAdmin):
             with_payload=with_payload,
             with_vector=with_vectors,
             score_threshold=score_threshold,
-            lookup_from=convert.settings_arg(lookup_from),
+            lookup_from=None if lookup_from is None else convert.settings_arg(lookup_from),
         )
         return self._open_transport.query(name, request, seconds)
 
