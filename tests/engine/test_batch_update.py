@@ -162,5 +162,5 @@ async def test_both_clients_take_models_and_json(tmp_path: Path) -> None:
         assert [(r.id, r.payload) for r in client.retrieve("c", [1, 2])] == [
             (1, {"n": 1, "seen": True})
         ]
-        with pytest.raises(shoal.errors.BadRequest, match="update_vectors"):
-            client.batch_update_points("c", [{"update_vectors": {"points": []}}])
+        with pytest.raises(shoal.errors.BadRequest, match="rename_vectors"):
+            client.batch_update_points("c", [{"rename_vectors": {"points": []}}])

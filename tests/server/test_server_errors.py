@@ -131,9 +131,9 @@ BAD: list[tuple[str, str, Any, int, str]] = [
     (
         "POST",
         C + "/points/batch",
-        {"operations": [{"update_vectors": {"points": []}}]},
+        {"operations": [{"rename_vectors": {"points": []}}]},
         422,
-        "does not serve update_vectors",
+        "got ['rename_vectors']",
     ),
     ("POST", C + "/points/batch", {"operations": [{"upsert": {}, "delete": {}}]}, 422, "one of"),
     ("POST", C + "/points/batch", {"operations": "x"}, 422, "operations"),

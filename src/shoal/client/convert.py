@@ -430,7 +430,16 @@ def point_ids(value: Any, argument: str) -> list[m.ExtendedPointId]:
 
 
 def points_selector(value: PointsSelectorLike) -> m.PointIdsList | m.FilterSelector:
-    """Ids, a Filter, an expression string, or an explicit selector."""
+    """Ids, a Filter, an expression string, or an explicit selector (Shoal's models,
+    qdrant-client's, or their JSON)."""
+    if isinstance(value, BaseModel) and not type(value).__module__.startswith("shoal."):
+        dumped = _setting(value)  # qdrant-client's Filter, PointIdsList or FilterSelector
+        if "points" in dumped:
+            value = as_model(dumped, m.PointIdsList)
+        elif "filter" in dumped:
+            value = as_model(dumped, m.FilterSelector, InvalidFilter)
+        else:
+            value = as_model(dumped, m.Filter, InvalidFilter)
     if isinstance(value, m.PointIdsList):
         check_sendable(value.model_copy(update={"points": []}))  # its shard_key
         return value.model_copy(update={"points": point_ids(value.points, "points")})

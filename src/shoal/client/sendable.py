@@ -35,7 +35,7 @@ def sendable_points(body: M) -> M:
         InvalidVector: a vector that is not a flat list of finite numbers, or a vector name
             that is not valid Unicode; naming the point.
     """
-    if isinstance(body, m.PointsList):
+    if isinstance(body, (m.PointsList, m.UpdateVectors)):
         for point in body.points:
             canonical_id(point.id)
             _vectors(point.vector, point.id)

@@ -29,8 +29,10 @@ from shoal.engine.state import DELETED, CollectionState, Row
 from shoal.engine.support import check_shard_key, check_upsert, field_index_type
 from shoal.engine.writes import Changes, GroupCommitter, MakeChanges, View, all_or_nothing
 from shoal.errors import (
+    BadRequest,
     InvalidPayload,
     InvalidQuery,
+    NotSupported,
     Overloaded,
     PointNotFound,
 )
@@ -313,6 +315,10 @@ class Collection:
                 return self._delete_payload_changes(body)
             case m.ClearPayloadOperation(clear_payload=selector):
                 return self._clear_payload_changes(selector)
+            case m.UpdateVectorsOperation(update_vectors=body):
+                return self._update_vectors_changes(body)
+            case m.DeleteVectorsOperation(delete_vectors=body):
+                return self._delete_vectors_changes(body)
         assert_never(op)
 
     def upsert(
@@ -523,6 +529,74 @@ class Collection:
 
     def _clear_payload_changes(self, selector: m.PointsSelector | Sequence[Any]) -> MakeChanges:
         return self._payload_changes(selector, lambda _: {})
+
+    def update_vectors(self, body: m.UpdateVectors, wait: bool = True) -> m.UpdateResult:
+        """Replace the given vectors of existing points (their other vectors and payloads
+        stay).
+
+        Raises:
+            PointNotFound: a point that does not exist (nothing is changed); InvalidVector,
+                WrongVectorSize, InvalidPointId: naming the point; NotSupported:
+                ``update_filter`` or ``shard_key``.
+        """
+        return self._write(self._update_vectors_changes(body), wait, len(body.points))
+
+    def _update_vectors_changes(self, body: m.UpdateVectors) -> MakeChanges:
+        if body.update_filter is not None or body.shard_key is not None:
+            field = "update_filter" if body.update_filter is not None else "shard_key"
+            raise NotSupported(f"Wrong input: update_vectors with {field} is not supported")
+        given = {
+            canonical_id(p.id): check_vectors(p.vector, self.vector_params, self.named, point=p.id)
+            for p in shared(body.points)
+        }
+
+        def changes(view: View, version: int) -> Changes:
+            out: Changes = {}
+            for pid, vectors in given.items():
+                if not view.exists(pid):
+                    raise PointNotFound(pid)
+                merged = {**view.all_vectors(pid), **vectors}
+                out[pid] = Row(merged, json_copy(view.payload(pid)), version)
+            return out
+
+        return changes
+
+    def delete_vectors(self, body: m.DeleteVectors, wait: bool = True) -> m.UpdateResult:
+        """Remove the named vectors from the selected points (by ids or by filter).
+
+        Raises:
+            InvalidQuery: a vector name the collection does not have.
+            PointNotFound: a listed id does not exist (nothing is changed), as in Qdrant.
+        """
+        return self._write(self._delete_vectors_changes(body), wait)
+
+    def _delete_vectors_changes(self, body: m.DeleteVectors) -> MakeChanges:
+        if body.shard_key is not None:
+            raise NotSupported("Wrong input: delete_vectors with shard_key is not supported")
+        for name in body.vector:
+            if name not in self.vector_params:
+                have = sorted(self.vector_params) if self.named else "only the unnamed vector"
+                raise InvalidQuery(
+                    f"Wrong input: Not existing vector name error: {name!r}; have {have}"
+                )
+        if (body.points is None) == (body.filter is None):
+            raise BadRequest("Wrong input: give either points or filter, not both or neither")
+        selector: m.PointsSelector = (
+            m.PointIdsList(points=body.points)
+            if body.points is not None
+            else m.FilterSelector(filter=body.filter)
+        )
+        self._check_selector(selector)
+        dropped = set(body.vector)
+
+        def changes(view: View, version: int) -> Changes:
+            out: Changes = {}
+            for pid in self._select(view, selector, strict=True):
+                kept = {k: v for k, v in view.all_vectors(pid).items() if k not in dropped}
+                out[pid] = Row(kept, json_copy(view.payload(pid)), version)
+            return out
+
+        return changes
 
     def create_payload_index(
         self, field: str, field_schema: m.PayloadSchemaType | Mapping[str, Any] | None

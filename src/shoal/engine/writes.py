@@ -97,6 +97,14 @@ class View:
         row = self.overlay.get(pid)
         return None if row is None else row.vectors
 
+    def all_vectors(self, pid: PointId) -> dict[str, np.ndarray]:
+        """Every vector the (existing) point has now, this group's changes included."""
+        row = self.overlay.get(pid)
+        if row is not None and row.vectors is not None:
+            return dict(row.vectors)
+        r = self.state.row_of.get(pid)
+        return {} if r is None else {k: v.copy() for k, v in self.state.vectors_of(r).items()}
+
     def matching(self, pred: Predicate) -> list[PointId]:
         """Ids of existing points whose (possibly pending) payload satisfies ``pred``."""
         st = self.state

@@ -630,6 +630,36 @@ class ClearPayloadOperation(_Model):
     clear_payload: PointIdsList | FilterSelector
 
 
+class PointVectors(_Model):
+    id: ExtendedPointId
+    vector: VectorStruct
+
+
+class UpdateVectors(_Model):
+    """``PUT /collections/{name}/points/vectors``: replace some vectors of existing points."""
+
+    points: list[PointVectors]
+    shard_key: Any | None = None
+    update_filter: Filter | None = None
+
+
+class DeleteVectors(_Model):
+    """``POST /collections/{name}/points/vectors/delete``: remove named vectors."""
+
+    points: list[ExtendedPointId] | None = None
+    filter: Filter | str | None = None
+    vector: list[str]
+    shard_key: Any | None = None
+
+
+class UpdateVectorsOperation(_Model):
+    update_vectors: UpdateVectors
+
+
+class DeleteVectorsOperation(_Model):
+    delete_vectors: DeleteVectors
+
+
 UpdateOperation = Union[
     UpsertOperation,
     DeleteOperation,
@@ -637,19 +667,19 @@ UpdateOperation = Union[
     OverwritePayloadOperation,
     DeletePayloadOperation,
     ClearPayloadOperation,
+    UpdateVectorsOperation,
+    DeleteVectorsOperation,
 ]
 
 
 BATCH_OPERATIONS = (
     "upsert", "delete", "set_payload", "overwrite_payload", "delete_payload", "clear_payload",
+    "update_vectors", "delete_vectors",
 )  # fmt: skip
 
 
 class UpdateOperations(_Model):
-    """``POST /collections/{name}/points/batch``: several updates in one request.
-
-    Qdrant also has ``update_vectors`` and ``delete_vectors`` operations; Shoal serves
-    neither, so a batch naming one is rejected as malformed."""
+    """``POST /collections/{name}/points/batch``: several updates in one request."""
 
     operations: list[UpdateOperation]
 
@@ -660,11 +690,9 @@ class UpdateOperations(_Model):
         ops = data.get("operations") if isinstance(data, dict) else None
         for i, op in enumerate(ops if isinstance(ops, list) else []):
             if isinstance(op, dict) and (len(op) != 1 or next(iter(op)) not in BATCH_OPERATIONS):
-                names = sorted(op)
-                unserved = names in (["update_vectors"], ["delete_vectors"])
                 raise ValueError(
                     f"operations[{i}] must have exactly one of {', '.join(BATCH_OPERATIONS)}"
-                    + (f"; Shoal does not serve {names[0]}" if unserved else f", got {names}")
+                    f", got {sorted(op)}"
                 )
         return data
 

@@ -439,6 +439,20 @@ async def query_batch(call: Call) -> list[m.QueryResponse]:
 # ---------------------------------------------------------------------- payload
 
 
+async def update_vectors(call: Call) -> m.UpdateResult:
+    """PUT /collections/{name}/points/vectors: replace some vectors of existing points."""
+    wait = call.wait()
+    body = await call.body(m.UpdateVectors)
+    return await _write(call, wait, m.UpdateVectorsOperation(update_vectors=body))
+
+
+async def delete_vectors(call: Call) -> m.UpdateResult:
+    """POST /collections/{name}/points/vectors/delete: remove named vectors."""
+    wait = call.wait()
+    body = await call.body(m.DeleteVectors)
+    return await _write(call, wait, m.DeleteVectorsOperation(delete_vectors=body))
+
+
 async def set_payload(call: Call) -> m.UpdateResult:
     """POST /collections/{name}/points/payload: merge payload keys."""
     wait = call.wait()
@@ -538,6 +552,8 @@ OPERATIONS: tuple[Operation, ...] = (
     Operation("POST", _P + "/query", query, write=False),
     Operation("POST", _P + "/query/batch", query_batch, write=False),
     Operation("POST", _P + "/query/groups", query_groups, write=False),
+    Operation("PUT", _P + "/vectors", update_vectors, write=True),
+    Operation("POST", _P + "/vectors/delete", delete_vectors, write=True),
     Operation("POST", _P + "/payload", set_payload, write=True),
     Operation("PUT", _P + "/payload", overwrite_payload, write=True),
     Operation("POST", _P + "/payload/delete", delete_payload, write=True),

@@ -130,8 +130,6 @@ SINGLE_NODE: tuple[Operation, ...] = (
         "DELETE", _C + "/vectors/{vector_name}", _refused("deleting a named vector"), write=True
     ),
     Operation("GET", _C + "/optimizations", _refused("the optimizations report"), write=False),
-    Operation("PUT", _C + "/points/vectors", _refused("updating vectors"), write=True),
-    Operation("POST", _C + "/points/vectors/delete", _refused("deleting vectors"), write=True),
     Operation("POST", _C + "/facet", _refused("facet counts"), write=False),
     Operation(
         "POST", _C + "/points/search/matrix/pairs", _refused("the distance matrix"), write=False

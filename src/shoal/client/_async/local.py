@@ -211,6 +211,14 @@ class AsyncLocalTransport:
             _collection_call, self, name, Collection.query_batch, body.searches, deadline
         )
 
+    async def update_vectors(self, name: str, body: m.UpdateVectors, wait: bool) -> m.UpdateResult:
+        op = m.UpdateVectorsOperation(update_vectors=body)
+        return await self._writes.submit((name, op, None, wait))
+
+    async def delete_vectors(self, name: str, body: m.DeleteVectors, wait: bool) -> m.UpdateResult:
+        op = m.DeleteVectorsOperation(delete_vectors=body)
+        return await self._writes.submit((name, op, None, wait))
+
     async def set_payload(self, name: str, body: m.SetPayload, wait: bool) -> m.UpdateResult:
         return await self._writes.submit(
             (name, m.SetPayloadOperation(set_payload=body), None, wait)

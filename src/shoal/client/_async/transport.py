@@ -129,6 +129,14 @@ class AsyncTransport(Protocol):
         """Several queries in one call."""
         ...
 
+    async def update_vectors(self, name: str, body: m.UpdateVectors, wait: bool) -> m.UpdateResult:
+        """Replace some vectors of existing points."""
+        ...
+
+    async def delete_vectors(self, name: str, body: m.DeleteVectors, wait: bool) -> m.UpdateResult:
+        """Remove named vectors from the selected points."""
+        ...
+
     async def set_payload(self, name: str, body: m.SetPayload, wait: bool) -> m.UpdateResult:
         """Merge payload keys into the selected points."""
         ...

@@ -32,6 +32,7 @@ from shoal.errors import (
     InvalidConfig,
     InvalidPayload,
     InvalidQuery,
+    InvalidVector,
     NotSupported,
     ShoalError,
 )
@@ -295,6 +296,53 @@ class Client(CollectionAdmin):
         selector = convert.points_selector(points_selector)
         seconds = convert.timeout_arg(timeout)
         return self._open_transport.delete(name, selector, wait, seconds)
+
+    def update_vectors(
+        self,
+        collection_name: str,
+        points: Sequence[m.PointVectors],
+        wait: bool = True,
+        update_filter: m.Filter | None = None,
+    ) -> m.UpdateResult:
+        """Replace the given vectors of existing points; their other vectors and payloads
+        stay.
+
+        Args:
+            points: ``PointVectors(id=..., vector=...)`` (a vector, or named vectors).
+            update_filter: refused (not supported).
+
+        Raises:
+            PointNotFound: a point that does not exist (nothing is changed);
+            InvalidVector, WrongVectorSize, InvalidPointId: naming the point.
+        """
+        name, wait = convert.collection_name(collection_name), convert.flag(wait, "wait")
+        listed = convert.items(points, "points", "a list of PointVectors", InvalidVector)
+        body = convert.build(
+            m.UpdateVectors,
+            InvalidVector,
+            points=[convert.settings_arg(p) for p in listed],
+            update_filter=None if update_filter is None else convert.filter_arg(update_filter),
+        )
+        return self._open_transport.update_vectors(name, body, wait)
+
+    def delete_vectors(
+        self,
+        collection_name: str,
+        vectors: Sequence[str],
+        points: PointsSelectorLike,
+        wait: bool = True,
+    ) -> m.UpdateResult:
+        """Remove the named vectors from the selected points (ids, a Filter, or an
+        expression); a point may be left with no vector at all.
+
+        Raises:
+            InvalidQuery: a vector name the collection does not have.
+        """
+        name, wait = convert.collection_name(collection_name), convert.flag(wait, "wait")
+        ids, flt = convert.payload_target(points)
+        names = convert.items(vectors, "vectors", "a list of vector names", InvalidQuery)
+        body = convert.build(m.DeleteVectors, InvalidQuery, vector=names, points=ids, filter=flt)
+        return self._open_transport.delete_vectors(name, body, wait)
 
     def set_payload(
         self,

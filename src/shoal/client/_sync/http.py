@@ -302,6 +302,14 @@ class HttpTransport:
 
     # ---------------------------------------------------------------- payload
 
+    def update_vectors(self, name: str, body: m.UpdateVectors, wait: bool) -> m.UpdateResult:
+        op = m.UpdateVectorsOperation(update_vectors=sendable_points(body))
+        return self._writes.submit((name, op, wait))
+
+    def delete_vectors(self, name: str, body: m.DeleteVectors, wait: bool) -> m.UpdateResult:
+        op = m.DeleteVectorsOperation(delete_vectors=_portable(body))
+        return self._writes.submit((name, op, wait))
+
     def set_payload(self, name: str, body: m.SetPayload, wait: bool) -> m.UpdateResult:
         body = stored_payloads(_portable(body), "set_payload")
         return self._writes.submit((name, m.SetPayloadOperation(set_payload=body), wait))
@@ -419,6 +427,10 @@ def _route(op: m.UpdateOperation) -> tuple[str, str, BaseModel]:
             return "POST", "/points/payload/delete", body
         case m.ClearPayloadOperation(clear_payload=selector):
             return "POST", "/points/payload/clear", selector
+        case m.UpdateVectorsOperation(update_vectors=body):
+            return "PUT", "/points/vectors", body
+        case m.DeleteVectorsOperation(delete_vectors=body):
+            return "POST", "/points/vectors/delete", body
     assert_never(op)
 
 

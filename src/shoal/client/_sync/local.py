@@ -188,6 +188,14 @@ class LocalTransport:
             _collection_call, self, name, Collection.query_batch, body.searches, deadline
         )
 
+    def update_vectors(self, name: str, body: m.UpdateVectors, wait: bool) -> m.UpdateResult:
+        op = m.UpdateVectorsOperation(update_vectors=body)
+        return self._writes.submit((name, op, None, wait))
+
+    def delete_vectors(self, name: str, body: m.DeleteVectors, wait: bool) -> m.UpdateResult:
+        op = m.DeleteVectorsOperation(delete_vectors=body)
+        return self._writes.submit((name, op, None, wait))
+
     def set_payload(self, name: str, body: m.SetPayload, wait: bool) -> m.UpdateResult:
         return self._writes.submit((name, m.SetPayloadOperation(set_payload=body), None, wait))
 

@@ -123,6 +123,14 @@ class Transport(Protocol):
         """Several queries in one call."""
         ...
 
+    def update_vectors(self, name: str, body: m.UpdateVectors, wait: bool) -> m.UpdateResult:
+        """Replace some vectors of existing points."""
+        ...
+
+    def delete_vectors(self, name: str, body: m.DeleteVectors, wait: bool) -> m.UpdateResult:
+        """Remove named vectors from the selected points."""
+        ...
+
     def set_payload(self, name: str, body: m.SetPayload, wait: bool) -> m.UpdateResult:
         """Merge payload keys into the selected points."""
         ...
