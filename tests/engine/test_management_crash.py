@@ -1,7 +1,8 @@
-"""Alias changes are durable: SIGKILL a process that keeps switching an alias, right after
-it printed an acknowledged switch; on reopen the alias names the collection of that switch,
-or of the one after it (sent, possibly stored, never acknowledged). Never a missing alias,
-never a mix of two changes."""
+"""Alias changes and update_collection are durable: SIGKILL a process that keeps switching
+an alias (or changing a collection's settings), right after it printed an acknowledged
+change; on reopen the alias names the collection of that switch, or of the one after it
+(sent, possibly stored, never acknowledged). Never a missing alias, never a mix of two
+changes."""
 
 from __future__ import annotations
 
@@ -63,5 +64,42 @@ def test_alias_switches_survive_sigkill(tmp_path: Path, acks: int) -> None:
         aliases = {a.alias_name: a.collection_name for a in db.list_aliases().aliases}
         assert aliases.get("live") in (last, after)
         assert list(aliases) == ["live"]
+    finally:
+        db.close()
+
+
+UPDATE_CHILD = """
+import sys
+from shoal.engine import Database
+from shoal import models as m
+
+db = Database(sys.argv[1])
+if not db.collection_exists("c"):
+    db.create_collection("c", m.CreateCollection(vectors=m.VectorParams(size=2, distance="Dot")))
+i = 0
+while True:
+    i += 1
+    db.update_collection("c", m.UpdateCollection(metadata={"n": i}))
+    print(i, flush=True)
+"""
+
+
+@pytest.mark.parametrize("acks", [1, 25])
+def test_update_collection_survives_sigkill(tmp_path: Path, acks: int) -> None:
+    proc = subprocess.Popen(
+        [sys.executable, "-c", UPDATE_CHILD, str(tmp_path)], stdout=subprocess.PIPE, text=True
+    )
+    assert proc.stdout is not None
+    try:
+        seen = [proc.stdout.readline().strip() for _ in range(acks)]
+    finally:
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=60)
+        proc.stdout.close()
+    last = int(seen[-1])
+    db = Database(tmp_path)
+    try:
+        metadata = db.collection("c").info().config.metadata
+        assert metadata is not None and metadata["n"] in (last, last + 1)
     finally:
         db.close()
