@@ -293,7 +293,7 @@ def report(r: dict[str, Any]) -> None:
                 f"| {ef} | {row['recall']:.3f} | {row['batch_qps']:,.0f} "
                 f"| {row['concurrent_qps']:,.0f} |"
             )
-    print(f"\nquery plans: {r['plans']}")
+    print(f"\nsearch methods: {r['methods']}")
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
