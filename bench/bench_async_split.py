@@ -4,7 +4,7 @@
 
 Stores ``--docs`` seed-workload documents (hash embedding) in a ``ShoalVectorStore`` on a
 temporary folder, then times ``--n`` gathered ``asimilarity_search`` calls and the same
-``--n`` as a sync loop. ``time.thread_time`` around ``Collection._run_query_batch`` gives
+``--n`` as a sync loop. ``time.thread_time`` around ``Searcher.run_batch`` gives
 the engine's CPU time; the event loop's is the main thread's CPU time over the gather.
 The garbage of the setup is collected before each timed run.
 """
@@ -27,11 +27,11 @@ from _smoke import parse_args
 from langchain_core.documents import Document
 from seed_embeddings import HashEmbeddings
 
-from shoal.engine import collection as engine_collection
+from shoal.engine.query import Searcher
 from shoal.integrations.langchain import ShoalVectorStore
 
 _engine = [0.0, 0.0]  # CPU s, wall s inside the engine's batch calls
-_run_batch = engine_collection.Collection._run_query_batch
+_run_batch = Searcher.run_batch
 
 
 def _timed_batch(self: Any, requests: Any) -> Any:
@@ -71,7 +71,7 @@ def main() -> None:
     ap.add_argument("--n", type=int, default=100)
     ap.add_argument("--reps", type=int, default=5)
     args = parse_args(ap, {"docs": 100, "n": 10, "reps": 1})
-    engine_collection.Collection._run_query_batch = _timed_batch  # type: ignore[method-assign]
+    Searcher.run_batch = _timed_batch  # type: ignore[method-assign]
     with tempfile.TemporaryDirectory(prefix="shoal-split-") as folder:
         measure(folder, args)
 

@@ -72,7 +72,7 @@ def main() -> None:
     matrix = np.ascontiguousarray(base)
     column = col.state.columns[""]
     high = col.state.high
-    invalid = col._invalid_rows("")
+    invalid = col.searcher.invalid_rows("")
 
     exact = m.SearchParams(exact=True)
 

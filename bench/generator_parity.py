@@ -118,7 +118,7 @@ def exact_seconds(col: Collection, query: np.ndarray) -> tuple[float, float]:
     A single query's product runs on one BLAS thread (``shoal.index.blas``), so the calling
     thread's CPU time is the search's whole cost, whatever else the machine is doing.
     """
-    column, high, invalid = col.state.columns[""], col.state.high, col._invalid_rows("")
+    column, high, invalid = col.state.columns[""], col.state.high, col.searcher.invalid_rows("")
     cpu, wall = time.thread_time(), time.perf_counter()
     exact_search(column, high, query[None], 10, invalid=invalid)
     return time.perf_counter() - wall, time.thread_time() - cpu
