@@ -41,10 +41,11 @@ while True:
 """
 
 
-@pytest.mark.parametrize("acks", [1, 7, 40])
-def test_alias_switches_survive_sigkill(tmp_path: Path, acks: int) -> None:
+def acknowledged_then_killed(child: str, folder: Path, acks: int) -> str:
+    """Run ``child`` on ``folder``, SIGKILL it right after its ``acks``-th acknowledgement
+    (a printed line); returns that last line."""
     proc = subprocess.Popen(
-        [sys.executable, "-c", CHILD, str(tmp_path)],
+        [sys.executable, "-c", child, str(folder)],
         stdout=subprocess.PIPE,
         text=True,
         env={**os.environ, "PYTHONUNBUFFERED": "1"},
@@ -57,7 +58,12 @@ def test_alias_switches_survive_sigkill(tmp_path: Path, acks: int) -> None:
         proc.wait(timeout=60)
         proc.stdout.close()
     assert all(seen), "the child died before acknowledging"
-    last = seen[-1]
+    return seen[-1]
+
+
+@pytest.mark.parametrize("acks", [1, 7, 40])
+def test_alias_switches_survive_sigkill(tmp_path: Path, acks: int) -> None:
+    last = acknowledged_then_killed(CHILD, tmp_path, acks)
     after = "b" if last == "a" else "a"
     db = Database(tmp_path)
     try:
@@ -86,17 +92,7 @@ while True:
 
 @pytest.mark.parametrize("acks", [1, 25])
 def test_update_collection_survives_sigkill(tmp_path: Path, acks: int) -> None:
-    proc = subprocess.Popen(
-        [sys.executable, "-c", UPDATE_CHILD, str(tmp_path)], stdout=subprocess.PIPE, text=True
-    )
-    assert proc.stdout is not None
-    try:
-        seen = [proc.stdout.readline().strip() for _ in range(acks)]
-    finally:
-        os.kill(proc.pid, signal.SIGKILL)
-        proc.wait(timeout=60)
-        proc.stdout.close()
-    last = int(seen[-1])
+    last = int(acknowledged_then_killed(UPDATE_CHILD, tmp_path, acks))
     db = Database(tmp_path)
     try:
         metadata = db.collection("c").info().config.metadata

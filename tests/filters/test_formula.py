@@ -322,3 +322,19 @@ def test_rescore_scores_every_candidate_and_fails_for_one() -> None:
     assert rescore(priced, prefetches, payloads, limit=5) == [(2, 8.0), (3, 3.0), (1, 0.0)]
     with pytest.raises(InvalidQuery, match="Expected number value for price"):
         rescore(compile_formula("price"), prefetches, payloads, limit=1)
+
+
+@pytest.mark.parametrize(
+    ("text", "seconds"),
+    [
+        ("2023-12-31T23:59:59.5+01:00", 1704063599.5),
+        ("2023-12-31T23:59:59.12Z", 1704067199.12),
+        ("2023-12-31T23:59:59.123456789+00:00", 1704067199.123456),
+    ],
+)
+def test_datetimes_with_any_fraction_parse_on_every_python(text: str, seconds: float) -> None:
+    # Found on Python 3.10, whose fromisoformat takes fractions of 3 or 6 digits only.
+    from shoal.filters.evaluate import parse_datetime
+
+    parsed = parse_datetime(text)
+    assert parsed is not None and abs(parsed.timestamp() - seconds) < 1e-6

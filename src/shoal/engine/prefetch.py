@@ -90,20 +90,8 @@ def _prefetch(
     flt = _merged(outer, p.filter)
     inner = _listed(p.prefetch)
     limit = p.limit if p.limit is not None else 10
-    if not inner:
-        sub = m.QueryRequest(
-            query=p.query,
-            using=p.using,
-            filter=flt,
-            params=p.params,
-            score_threshold=p.score_threshold,
-            limit=limit,
-            with_payload=False,
-            lookup_from=p.lookup_from,
-        )
-        return [(point.id, point.score) for point in run(sub, deadline)]
     as_query = m.QueryRequest(
-        prefetch=inner,
+        prefetch=inner or None,
         query=p.query,
         using=p.using,
         filter=flt,
@@ -113,6 +101,8 @@ def _prefetch(
         with_payload=False,
         lookup_from=p.lookup_from,
     )
+    if not inner:
+        return [(point.id, point.score) for point in run(as_query, deadline)]
     sources = [_prefetch(q, flt, deadline, run, depth + 1) for q in inner]
     ranked = _combine(as_query, sources, limit, flt, deadline, run, None)
     if p.score_threshold is not None:

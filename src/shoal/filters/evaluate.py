@@ -161,6 +161,13 @@ def _cmp(node: t.Cmp) -> Predicate:
     return pred
 
 
+_FRACTION = re.compile(r"(\d{2}:\d{2}:\d{2})\.(\d{1,9})(?!\d)")
+
+
+def _six_digits(match: re.Match[str]) -> str:
+    return f"{match.group(1)}.{(match.group(2) + '000000')[:6]}"
+
+
 def parse_datetime(value: Any) -> datetime | None:
     """An RFC 3339 / ISO 8601 string as an aware datetime (naive means UTC), else None."""
     if isinstance(value, datetime):
@@ -169,6 +176,9 @@ def parse_datetime(value: Any) -> datetime | None:
         text = value.strip()
         if text.endswith(("Z", "z")):
             text = text[:-1] + "+00:00"
+        # Fractions of 1 to 9 digits as 6 (Python 3.10's fromisoformat takes only 3 or 6;
+        # later ones any number up to 6): every version reads the same instant.
+        text = _FRACTION.sub(_six_digits, text, count=1)
         try:
             dt = datetime.fromisoformat(text)
         except ValueError:

@@ -4,32 +4,16 @@ are the typed ones."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 from qdrant_client import AsyncQdrantClient
 from qdrant_client import models as qm
-from threaded_server import serve_in_thread
 
 from shoal import AsyncClient, errors, models
-from shoal.engine import Database
 
 VEC = models.VectorParams(size=2, distance="Dot")
-
-
-@pytest.fixture(params=["embedded", "http"])
-def where(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[dict[str, str]]:
-    """The arguments of a client on a storage folder: the folder itself, or a server on it."""
-    if request.param == "embedded":
-        yield {"path": str(tmp_path)}
-        return
-    db = Database(tmp_path)
-    try:
-        with serve_in_thread(db) as url:
-            yield {"url": url}
-    finally:
-        db.close()
 
 
 @pytest.fixture

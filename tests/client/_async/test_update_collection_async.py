@@ -3,31 +3,15 @@ and refused whole when one setting cannot be honoured; embedded and over HTTP al
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import pytest
 from qdrant_client import models as qm
-from threaded_server import serve_in_thread
 
 from shoal import AsyncClient, errors, models
-from shoal.engine import Database
 
 VEC = models.VectorParams(size=8, distance="Cosine")
-
-
-@pytest.fixture(params=["embedded", "http"])
-def where(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[dict[str, str]]:
-    if request.param == "embedded":
-        yield {"path": str(tmp_path)}
-        return
-    db = Database(tmp_path)
-    try:
-        with serve_in_thread(db) as url:
-            yield {"url": url}
-    finally:
-        db.close()
 
 
 async def make(client: AsyncClient) -> np.ndarray:
