@@ -104,3 +104,9 @@ def test_lookup_from_agrees_with_local_mode(both: Any, prefetched: bool) -> None
     assert np.allclose([p.score for p in got], [p.score for p in expected], atol=1e-5)
     with pytest.raises(errors.PointNotFound):
         ours.query_points("c", query=99, lookup_from=lookup)
+    grouped = {"group_by": "k", "query": 3, "lookup_from": lookup, "limit": 3}
+    expected_groups = theirs.query_points_groups("c", **grouped).groups
+    got_groups = ours.query_points_groups("c", **grouped).groups
+    assert [[p.id for p in g.hits] for g in got_groups] == [
+        [p.id for p in g.hits] for g in expected_groups
+    ]

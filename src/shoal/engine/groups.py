@@ -43,6 +43,8 @@ def query_groups(
         InvalidQuery: a bad ``group_by``, ``group_size``, ``limit`` or ``with_lookup``.
         CollectionNotFound: the ``with_lookup`` collection.
     """
+    if req.shard_key is not None:
+        raise NotSupported("Wrong input: shard_key is not supported: one shard on one node")
     where = _lookup_of(req.with_lookup)
     if where is not None and lookup is None:
         raise NotSupported("Wrong input: with_lookup needs the collection's database")
@@ -61,6 +63,7 @@ def query_groups(
             limit=fetch,
             with_payload=True,
             with_vector=req.with_vector,
+            lookup_from=req.lookup_from,
         )
         points = run(sub)
         groups = _grouped(points, path, size)
