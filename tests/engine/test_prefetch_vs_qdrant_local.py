@@ -79,6 +79,14 @@ CASES: dict[str, dict[str, Any]] = {
                                 query=qm.FusionQuery(fusion=qm.Fusion.DBSF), limit=12),
         "query": Q[0].tolist(), "using": "a",
     },
+    "nested formula over payload": {
+        "prefetch": qm.Prefetch(
+            prefetch=[pre("a", 0, limit=30), pre("b", 1, limit=30)],
+            query=qm.FormulaQuery(formula=qm.MultExpression(mult=["$score[1]", "x"])),
+            limit=10,
+        ),
+        "query": qm.FusionQuery(fusion=qm.Fusion.RRF),
+    },
     "prefetch filter": {
         "prefetch": [pre("a", 1, filter=W3), pre("b", 1)],
         "query": qm.FusionQuery(fusion=qm.Fusion.RRF),

@@ -25,7 +25,7 @@ import numpy as np
 from shoal import models as m
 from shoal.engine import records
 from shoal.engine.deadline import Deadline
-from shoal.errors import InvalidQuery
+from shoal.errors import InvalidQuery, NotSupported
 from shoal.filters.formula import candidates, compile_formula, rescore
 from shoal.ids import PointId
 
@@ -34,13 +34,15 @@ MAX_DEPTH = 8  # levels of nested prefetch a query may have
 Results = list[tuple[PointId, float]]  # (point id, score), best first
 # Runs one query without prefetch: (request, deadline) -> its page of scored points.
 RunQuery = Callable[[m.QueryRequest, Deadline], list[m.ScoredPoint]]
+# The payloads of points (a formula reads them).
+PayloadsOf = Callable[[list[PointId]], dict[PointId, dict[str, Any]]]
 
 
 def answer(
     req: m.QueryRequest,
     deadline: Deadline,
     run: RunQuery,
-    payloads_of: Callable[[list[PointId]], dict[PointId, dict[str, Any]]],
+    payloads_of: PayloadsOf,
     page: Callable[[Results, m.QueryRequest], list[m.ScoredPoint]],
 ) -> list[m.ScoredPoint]:
     """The page of a query with prefetches.
@@ -59,8 +61,11 @@ def answer(
     """
     flt = req.filter if isinstance(req.filter, m.Filter) or req.filter is None else None
     if isinstance(req.filter, str):
-        raise InvalidQuery("Wrong input: a query with prefetch takes a structured filter")
-    sources = [_prefetch(p, flt, deadline, run, 1) for p in _listed(req.prefetch)]
+        raise NotSupported(
+            "Wrong input: a filter expression with prefetch is not supported; give a "
+            "structured Filter (Shoal's HTTP client converts the expressions it can)"
+        )
+    sources = [_prefetch(p, flt, deadline, run, payloads_of, 1) for p in _listed(req.prefetch)]
     limit = req.limit if req.limit is not None else 10
     offset = req.offset or 0
     ranked = _combine(req, sources, limit + offset, flt, deadline, run, payloads_of)
@@ -83,7 +88,12 @@ def _merged(outer: m.Filter | None, inner: m.Filter | None) -> m.Filter | None:
 
 
 def _prefetch(
-    p: m.Prefetch, outer: m.Filter | None, deadline: Deadline, run: RunQuery, depth: int
+    p: m.Prefetch,
+    outer: m.Filter | None,
+    deadline: Deadline,
+    run: RunQuery,
+    payloads_of: PayloadsOf,
+    depth: int,
 ) -> Results:
     if depth > MAX_DEPTH:
         raise InvalidQuery(f"Wrong input: prefetch is nested more than {MAX_DEPTH} levels deep")
@@ -103,8 +113,8 @@ def _prefetch(
     )
     if not inner:
         return [(point.id, point.score) for point in run(as_query, deadline)]
-    sources = [_prefetch(q, flt, deadline, run, depth + 1) for q in inner]
-    ranked = _combine(as_query, sources, limit, flt, deadline, run, None)
+    sources = [_prefetch(q, flt, deadline, run, payloads_of, depth + 1) for q in inner]
+    ranked = _combine(as_query, sources, limit, flt, deadline, run, payloads_of)
     if p.score_threshold is not None:
         ranked = [(pid, s) for pid, s in ranked if s >= p.score_threshold]
     return ranked[:limit]
@@ -117,7 +127,7 @@ def _combine(
     flt: m.Filter | None,
     deadline: Deadline,
     run: RunQuery,
-    payloads_of: Callable[[list[PointId]], dict[PointId, dict[str, Any]]] | None,
+    payloads_of: PayloadsOf,
 ) -> Results:
     """The prefetches' results combined by the query (best first, ``wanted`` of them)."""
     query = req.query
@@ -133,8 +143,7 @@ def _combine(
     if isinstance(query, m.FormulaQuery):
         formula = compile_formula(query.formula, query.defaults)
         found = candidates(sources)
-        payloads = payloads_of(found) if payloads_of is not None else {}
-        return rescore(formula, sources, payloads, wanted)
+        return rescore(formula, sources, payloads_of(found), wanted)
     ids = candidates(sources)
     if not ids:
         return []
