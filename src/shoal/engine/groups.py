@@ -21,6 +21,7 @@ from shoal.filters.evaluate import values_at
 from shoal.filters.tree import parse_key
 from shoal.ids import PointId, canonical_id
 
+_QUERY_FIELDS = set(m.QueryFields.model_fields) - {"with_payload", "with_vector"}
 MAX_GROUP_SIZE = 1_000  # points per group
 MAX_GROUPS = 10_000  # groups per answer
 RunQuery = Callable[[m.QueryRequest], list[m.ScoredPoint]]
@@ -53,17 +54,9 @@ def query_groups(
     limit = _bounded(req.limit, 10, MAX_GROUPS, "limit")
     fetch = max(limit * size * 2, 16)
     while True:
-        sub = m.QueryRequest(
-            prefetch=req.prefetch,
-            query=req.query,
-            using=req.using,
-            filter=req.filter,
-            params=req.params,
-            score_threshold=req.score_threshold,
-            limit=fetch,
-            with_payload=True,
-            with_vector=req.with_vector,
-            lookup_from=req.lookup_from,
+        asked = {name: getattr(req, name) for name in _QUERY_FIELDS}  # validated already
+        sub = m.QueryRequest.model_construct(
+            **asked, limit=fetch, with_payload=True, with_vector=req.with_vector
         )
         points = run(sub)
         groups = _grouped(points, path, size)

@@ -513,7 +513,9 @@ class Prefetch(_Model):
     lookup_from: LookupLocation | None = None
 
 
-class QueryRequest(_Model):
+class QueryFields(_Model):
+    """What a query and a grouped query both ask (``QueryRequest``, ``QueryGroupsRequest``)."""
+
     shard_key: Any | None = None
     prefetch: list[Prefetch] | Prefetch | None = None
     query: QueryInterface | None = None
@@ -521,27 +523,20 @@ class QueryRequest(_Model):
     filter: Filter | str | None = None
     params: SearchParams | None = None
     score_threshold: float | None = None
-    limit: int | None = None
-    offset: int | None = None
     with_vector: WithVectorInterface | None = None
     with_payload: WithPayloadInterface | None = None
     lookup_from: LookupLocation | None = None
+
+
+class QueryRequest(QueryFields):
+    limit: int | None = None
+    offset: int | None = None
 
 
 GroupId = Union[StrictInt, StrictStr]
 
 
-class QueryGroupsRequest(_Model):
-    shard_key: Any | None = None
-    prefetch: list[Prefetch] | Prefetch | None = None
-    query: QueryInterface | None = None
-    using: str | None = None
-    filter: Filter | str | None = None
-    params: SearchParams | None = None
-    score_threshold: float | None = None
-    with_payload: WithPayloadInterface | None = None
-    with_vector: WithVectorInterface | None = None
-    lookup_from: LookupLocation | None = None
+class QueryGroupsRequest(QueryFields):
     group_by: str
     group_size: int | None = None
     limit: int | None = None
