@@ -29,6 +29,8 @@ from shoal.engine import support  # noqa: E402
 WHERE = {
     "CreateCollection": "",
     "VectorParams": "vectors.",
+    "SparseVectorParams": "sparse_vectors.<name>.",
+    "SparseIndexParams": "sparse_vectors.<name>.index.",
     "PayloadStorageParams": "payload.",
     "HnswConfigDiff": "hnsw_config.",
     "WalConfigDiff": "wal_config.",

@@ -8,8 +8,9 @@ A vector's kept form is float32, normalised for Cosine (so that Cosine is a dot 
 Storage keeps a point's vectors as one blob: every named vector in configuration order, an
 absent one as NaNs (no valid vector contains one).
 
-Dense vectors are the only kind today; the next kinds (sparse, multivector) get their
-codec here beside them.
+Sparse vectors (``SparseRow``: sorted unique uint32 indices and float32 values) follow the
+dense ones in the blob, each as a count and its two arrays (``StoredLayout``). Multivectors
+get their codec here beside them.
 
 This module imports no other Shoal module at run time but ``shoal.errors`` (``shoal.models``
 keeps a deprecated alias of ``float_rows`` that imports it).
@@ -18,9 +19,10 @@ keeps a deprecated alias of ``float_rows`` that imports it).
 from __future__ import annotations
 
 import struct
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple, Union
 
 import numpy as np
 
@@ -168,15 +170,145 @@ def check_vector_rows(raws: Sequence[Any], params: m.VectorParams) -> list[np.nd
     return out
 
 
-def check_vectors(
-    raw: Any, config: dict[str, m.VectorParams], named: bool, *, point: object
-) -> dict[str, np.ndarray]:
+class SparseRow(NamedTuple):
+    """A sparse vector in kept form: ascending unique uint32 ``indices`` and their float32
+    ``values`` (arrays of one length, never changed in place)."""
+
+    indices: np.ndarray
+    values: np.ndarray
+
+
+# A vector in kept form: dense (a float32 row) or sparse.
+Kept = Union[np.ndarray, SparseRow]
+
+
+_MAX_INDEX = 2**32 - 1  # Qdrant keeps sparse indices as u32
+_EMPTY_SPARSE = SparseRow(np.zeros(0, np.uint32), np.zeros(0, np.float32))
+
+
+def check_sparse(raw: Any, *, name: str, point: object) -> SparseRow:
+    """Validate one sparse vector and bring it to its kept form.
+
+    Unsorted indices are sorted with their values, as Qdrant's server does (fastembed's and
+    other encoders' vectors come in token order).
+
+    Args:
+        raw: a ``SparseVector`` (Shoal's or any object with ``indices`` and ``values``) or
+            its JSON object.
+        name: its vector's name, for the error.
+        point: its point (or "(query)"), for the error.
+
+    Returns:
+        The vector.
+
+    Raises:
+        InvalidVector: not a sparse vector, indices and values of different lengths, an
+            index that is not an integer in 0..2^32-1, a repeated index, or a value that is
+            not a finite number.
+    """
+    label = f"sparse vector `{name}` of point {point}"
+    if isinstance(raw, Mapping):
+        indices, values = raw.get("indices"), raw.get("values")
+    else:
+        indices, values = getattr(raw, "indices", None), getattr(raw, "values", None)
+    if not isinstance(indices, (list, tuple, np.ndarray)) or not isinstance(
+        values, (list, tuple, np.ndarray)
+    ):
+        raise InvalidVector(
+            f"Wrong input: {label} must be an object with `indices` and `values` lists, "
+            f"got {raw!r:.80}"
+        )
+    if len(indices) != len(values):
+        raise InvalidVector(
+            f"Wrong input: {label} has {len(indices)} indices but {len(values)} values; "
+            "they must have the same length"
+        )
+    if not len(indices):
+        return _EMPTY_SPARSE
+    idx = _sparse_indices(indices, label)
+    vals = _sparse_values(values, label)
+    order = np.argsort(idx, kind="stable")
+    idx, vals = idx[order], vals[order]
+    repeated = np.flatnonzero(idx[1:] == idx[:-1])
+    if len(repeated):
+        raise InvalidVector(
+            f"Wrong input: {label} repeats the index {int(idx[repeated[0]])}; "
+            "indices must be unique"
+        )
+    out = SparseRow(idx.astype(np.uint32), vals)
+    out.indices.flags.writeable = False
+    out.values.flags.writeable = False
+    return out
+
+
+def _sparse_indices(indices: Any, label: str) -> np.ndarray:
+    bad: object = None
+    for i in indices:
+        if isinstance(i, bool) or not isinstance(i, (int, np.integer)):
+            bad = i
+            break
+        if not 0 <= i <= _MAX_INDEX:
+            bad = i
+            break
+    if bad is not None:
+        raise InvalidVector(
+            f"Wrong input: {label} has the index {bad!r}; indices must be integers in "
+            f"0..{_MAX_INDEX}"
+        )
+    return np.asarray(indices, dtype=np.int64)
+
+
+def _sparse_values(values: Any, label: str) -> np.ndarray:
+    try:
+        if isinstance(values, np.ndarray):
+            if values.dtype.kind not in "fiu":
+                raise TypeError(values.dtype)
+            arr = values.astype(np.float64)
+        else:
+            arr = float_rows([values], len(values))[0]
+    except (TypeError, ValueError, OverflowError):
+        raise InvalidVector(
+            f"Wrong input: {label} must have numbers as values, got {values!r:.80}"
+        ) from None
+    with np.errstate(over="ignore"):
+        vals = arr.astype(np.float32)
+    if not np.isfinite(vals).all():
+        bad = int(np.flatnonzero(~np.isfinite(vals))[0])
+        raise InvalidVector(
+            f"Wrong input: {label} has the value {arr[bad]} at position {bad}; values must "
+            "be finite float32 numbers (|x| < 3.4e38)"
+        )
+    return vals
+
+
+@dataclass(frozen=True)
+class VectorSpace:
+    """A collection's vectors as points give them: dense ones by name (``dense``), sparse
+    ones by name (``sparse``, their names never a dense one's), and whether the dense
+    vector is the single unnamed one (then a point may give it as a bare list).
+
+    Attributes:
+        dense: the dense vectors' configuration, in configuration order.
+        sparse: the names of the sparse vectors, in configuration order.
+        named: False for a collection with only the unnamed dense vector (and maybe sparse
+            ones beside it, given by name).
+    """
+
+    dense: dict[str, m.VectorParams]
+    sparse: tuple[str, ...] = field(default=())
+    named: bool = True
+
+    def names(self) -> list[str]:
+        """Every vector name, sorted (for an error message)."""
+        return sorted([*self.dense, *self.sparse])
+
+
+def check_vectors(raw: Any, space: VectorSpace, *, point: object) -> dict[str, Kept]:
     """Validate a point's vector struct (one list, or a dict of named vectors).
 
     Args:
         raw: the struct as given.
-        config: the collection's vectors.
-        named: whether the collection has named vectors (else one unnamed one).
+        space: the collection's vectors.
         point: the point, for the error.
 
     Returns:
@@ -189,39 +321,50 @@ def check_vectors(
     items: list[tuple[str, Any]]
     if isinstance(raw, dict):
         items = list(raw.items())
-    elif named:
+    elif space.named:
         raise InvalidVector(
             f"Wrong input: point {point} gives an unnamed vector but the collection has named "
-            f"vectors {sorted(config)}; pass a dict of name -> vector"
+            f"vectors {space.names()}; pass a dict of name -> vector"
         )
     else:
         items = [(DEFAULT_VECTOR, raw)]
-    out = {}
+    out: dict[str, Kept] = {}
     for name, vec in items:
-        params = config.get(name)
-        if params is None:
-            expected = sorted(config) if named else "an unnamed vector"
+        params = space.dense.get(name)
+        if params is not None:
+            out[name] = check_vector(vec, params, name=name, point=point)
+        elif name in space.sparse:
+            out[name] = check_sparse(vec, name=name, point=point)
+        else:
+            expected = space.names() if space.named or space.sparse else "an unnamed vector"
             raise InvalidVector(
                 f"Wrong input: Not existing vector name error: {name!r} (point {point}); "
                 f"the collection has {expected}"
             )
-        out[name] = check_vector(vec, params, name=name, point=point)
     return out
 
 
+_ABSENT = 0xFFFFFFFF  # a sparse vector's count in a blob when the point has none
+
+
 class StoredLayout:
-    """How a collection's points keep their vectors in storage: one float32 blob each.
+    """How a collection's points keep their vectors in storage: one blob each, the dense
+    vectors first (float32, in configuration order, an absent one as NaNs), then each
+    sparse vector as its count (uint32; ``0xFFFFFFFF`` when absent) followed by that many
+    uint32 indices and float32 values.
 
     Args:
-        config: the collection's vectors, in configuration order.
+        space: the collection's vectors.
     """
 
-    def __init__(self, config: dict[str, m.VectorParams]) -> None:
-        self.names = list(config)
-        self.dims = [p.size for p in config.values()]
+    def __init__(self, space: VectorSpace) -> None:
+        self.names = list(space.dense)
+        self.dims = [p.size for p in space.dense.values()]
+        self.sparse = list(space.sparse)
+        self._dense_bytes = 4 * sum(self.dims)
 
-    def pack(self, vectors: dict[str, np.ndarray]) -> bytes:
-        """A point's vectors as one blob (an absent vector as NaNs).
+    def pack(self, vectors: Mapping[str, Kept]) -> bytes:
+        """A point's vectors as one blob.
 
         Args:
             vectors: the point's vectors in kept form, by name.
@@ -233,13 +376,27 @@ class StoredLayout:
         for name, dim in zip(self.names, self.dims, strict=True):
             vec = vectors.get(name)
             parts.append(
-                np.full(dim, np.nan, np.float32) if vec is None else vec.astype(np.float32)
+                np.full(dim, np.nan, np.float32)
+                if vec is None
+                else np.asarray(vec, dtype=np.float32)
             )
-        return np.concatenate(parts).tobytes() if parts else b""
+        dense = np.concatenate(parts).tobytes() if parts else b""
+        if not self.sparse:
+            return dense
+        out = [dense]
+        for name in self.sparse:
+            vec = vectors.get(name)
+            if not isinstance(vec, SparseRow):
+                out.append(struct.pack("<I", _ABSENT))
+                continue
+            out.append(struct.pack("<I", len(vec.indices)))
+            out.append(vec.indices.astype("<u4").tobytes())
+            out.append(vec.values.astype("<f4").tobytes())
+        return b"".join(out)
 
     def unpack_many(self, blobs: list[bytes]) -> dict[str, np.ndarray]:
-        """Stored blobs of many points as one (n, dim) block per vector name (rows of NaNs
-        where a point has no such vector).
+        """Stored blobs of many points as one (n, dim) block per dense vector name (rows of
+        NaNs where a point has no such vector).
 
         Args:
             blobs: the blobs.
@@ -247,9 +404,38 @@ class StoredLayout:
         Returns:
             The blocks, by name.
         """
+        if self.sparse:
+            blobs = [blob[: self._dense_bytes] for blob in blobs]
         flat = np.frombuffer(b"".join(blobs), dtype=np.float32).reshape(len(blobs), -1)
         out, start = {}, 0
         for name, dim in zip(self.names, self.dims, strict=True):
             out[name] = flat[:, start : start + dim]
             start += dim
+        return out
+
+    def unpack_sparse(self, blobs: list[bytes]) -> dict[str, list[SparseRow | None]]:
+        """The sparse vectors of many points' blobs, per sparse vector name (None where a
+        point has no such vector).
+
+        Args:
+            blobs: the blobs.
+
+        Returns:
+            The vectors, by name.
+        """
+        out: dict[str, list[SparseRow | None]] = {name: [] for name in self.sparse}
+        lists = [out[name] for name in self.sparse]
+        unpack = struct.Struct("<I").unpack_from
+        for blob in shared(blobs):
+            pos = self._dense_bytes
+            for found in lists:
+                (count,) = unpack(blob, pos)
+                pos += 4
+                if count == _ABSENT:
+                    found.append(None)
+                    continue
+                indices = np.frombuffer(blob, "<u4", count, pos)
+                values = np.frombuffer(blob, "<f4", count, pos + 4 * count)
+                pos += 8 * count
+                found.append(SparseRow(indices.astype(np.uint32), values.astype(np.float32)))
         return out

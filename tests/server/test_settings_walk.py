@@ -39,11 +39,14 @@ SCHEMAS: dict[str, Any] = SPEC["components"]["schemas"]
 VEC = {"size": 4, "distance": "Cosine"}
 QUERY_COLLECTION = "walk-query"
 NAMED = {"a": {"size": 4, "distance": "Cosine"}, "b": {"size": 4, "distance": "Euclid"}}
+SPARSE = {"s": {"modifier": "idf"}}
 POINTS = [
     {"id": i, "vector": {"a": [1.0, i / 10, 0.5, 0.0], "b": [float(i), 0.0, 1.0, 2.0]}}
     | {"payload": {"i": i}}
     for i in range(10)
 ]
+for _p in POINTS:  # each point also has sparse vector s: index 100 + its id, and 1
+    _p["vector"]["s"] = {"indices": [1, 100 + _p["id"]], "values": [0.5, 1.0]}
 Q = [1.0, 0.0, 0.5, 0.0]
 BASE_QUERY = {"query": Q, "using": "a", "limit": 10}
 
@@ -172,7 +175,7 @@ def runners() -> Iterator[dict[str, Runner]]:
                 "raw-http": RawRunner(tc),
             }
             for runner in (all_runners["embedded"], all_runners["raw-http"]):
-                runner.create(QUERY_COLLECTION, {"vectors": NAMED})
+                runner.create(QUERY_COLLECTION, {"vectors": NAMED, "sparse_vectors": SPARSE})
                 runner.upsert(QUERY_COLLECTION, {"points": POINTS})
             yield all_runners
             over_http.close()
@@ -227,6 +230,15 @@ def config(get: Callable[[m.CollectionConfig], Any], expected: Any) -> Check:
         assert shown == expected
 
     return check
+
+
+def _sparse_all(c: m.CollectionConfig) -> dict[str, Any]:
+    return {k: v.model_dump(exclude_none=True) for k, v in (c.params.sparse_vectors or {}).items()}
+
+
+def _sparse_text(c: m.CollectionConfig) -> Any:
+    assert c.params.sparse_vectors is not None
+    return c.params.sparse_vectors["text"]
 
 
 def vector_params(ctx: Context) -> m.VectorParams:
@@ -307,7 +319,9 @@ CASES: dict[tuple[str, str], list[Case]] = {
     ("CreateCollection", "quantization_config"): [
         honoured(SCALAR, config(lambda c: c.quantization_config, SCALAR))
     ],
-    ("CreateCollection", "sparse_vectors"): [refused({"text": {}})],
+    ("CreateCollection", "sparse_vectors"): [
+        honoured({"text": {}}, config(_sparse_all, {"text": {}}))
+    ],
     ("CreateCollection", "strict_mode_config"): [
         refused({"enabled": True}, "strict_mode_config.enabled")
     ],
@@ -330,15 +344,22 @@ CASES: dict[tuple[str, str], list[Case]] = {
     ("VectorParams", "memory"): [refused("cold"), refused("pinned")],
     ("VectorParams", "datatype"): [refused("float16"), refused("uint8")],
     ("VectorParams", "multivector_config"): [refused({"comparator": "max_sim"})],
-    # ---- sparse vectors: refused whole
+    # ---- sparse vectors
+    ("SparseVectorParams", "index"): [
+        honoured(
+            {"full_scan_threshold": 10},
+            config(_sparse_text, {"index": {"full_scan_threshold": 10}}),
+        )
+    ],
+    ("SparseVectorParams", "modifier"): [
+        honoured("idf", config(_sparse_text, {"modifier": "idf"}))
+    ],
+    ("SparseIndexParams", "full_scan_threshold"): [
+        honoured(10, config(_sparse_text, {"index": {"full_scan_threshold": 10}}))
+    ],
     **{
-        ("SparseVectorParams", f): [refused(v, "sparse_vectors")]
-        for f, v in (("index", {"full_scan_threshold": 10}), ("modifier", "idf"))
-    },
-    **{
-        ("SparseIndexParams", f): [refused(v, "sparse_vectors")]
+        ("SparseIndexParams", f): [refused(v, f"sparse_vectors.text.index.{f}")]
         for f, v in (
-            ("full_scan_threshold", 10),
             ("on_disk", True),
             ("memory", "cold"),
             ("datatype", "float16"),
@@ -474,7 +495,10 @@ CASES: dict[tuple[str, str], list[Case]] = {
     ],
     ("SearchParams", "indexed_only"): [refused(True)],
     ("SearchParams", "acorn"): [refused({"enable": True}, "params.acorn.enable")],
-    ("SearchParams", "idf"): [refused("global")],
+    ("SearchParams", "idf"): [
+        honoured("global", prepared("idf_corpus", None)),
+        honoured({"corpus": FILTER}, lambda c: _true(all(p.idf_corpus for p in c.prepared))),
+    ],
     ("QuantizationSearchParams", "ignore"): [refused(True)],
     ("QuantizationSearchParams", "rescore"): [refused(False)],
     ("QuantizationSearchParams", "oversampling"): [honoured(3.0, prepared("oversampling", 3.0))],
@@ -508,7 +532,7 @@ CASES: dict[tuple[str, str], list[Case]] = {
     ("QueryRequest", "limit"): [honoured(3, results(lambda r, c: ids(r) == ids(c.base())[:3]))],
     ("QueryRequest", "offset"): [honoured(4, results(lambda r, c: ids(r) == ids(c.base())[4:]))],
     ("QueryRequest", "with_vector"): [
-        honoured(True, results(lambda r, c: all(set(p.vector) == {"a", "b"} for p in r.points)))
+        honoured(True, results(lambda r, c: all(set(p.vector) == {"a", "b", "s"} for p in r.points)))
     ],
     ("QueryRequest", "with_payload"): [
         honoured(True, results(lambda r, c: all("i" in p.payload for p in r.points)))
@@ -590,10 +614,15 @@ QUERY_VARIANTS: dict[str, Case] = {
 }
 VECTOR_INPUTS: dict[str, Case] = {
     "dense": honoured([0.0, 1.0, 0.0, 0.0], results(lambda r, c: ids(r)[0] == 9)),
-    "SparseVector": refused({"indices": [1], "values": [0.5]}, "sparse vector"),
+    "SparseVector": honoured(
+        {"indices": [103], "values": [0.5]}, results(lambda r, c: ids(r) == [3])
+    ),
     "multivector": refused([[1.0, 0.0, 0.0, 0.0]], "multivector"),
     "ExtendedPointId": honoured(3, results(lambda r, c: 3 not in ids(r) and len(r.points) == 9)),
-    "Document": refused({"text": "hello", "model": "qdrant/bm25"}, "Document"),
+    # BM25's hashed indices are none of the points' (tests/engine/test_sparse.py has more).
+    "Document": honoured(
+        {"text": "hello", "model": "qdrant/bm25"}, results(lambda r, c: r.points == [])
+    ),
     "Image": refused({"image": "https://example.com/a.png", "model": "clip"}, "Image"),
     "InferenceObject": refused({"object": {"x": 1}, "model": "custom"}, "InferenceObject"),
 }
@@ -799,8 +828,9 @@ def test_each_vector_input_is_run_or_refused(
 ) -> None:
     case = VECTOR_INPUTS.get(vector_input)
     assert case is not None, f"Qdrant's VectorInput has a new form {vector_input}: add it here"
-    for body in ({**BASE_QUERY, "query": case.value},
-                 {**BASE_QUERY, "query": {"nearest": case.value}}):  # fmt: skip
+    using = "s" if vector_input in ("SparseVector", "Document") else "a"
+    for body in ({**BASE_QUERY, "using": using, "query": case.value},
+                 {**BASE_QUERY, "using": using, "query": {"nearest": case.value}}):  # fmt: skip
         run(runners[transport], "query", body, case, vector_input, seen)
 
 

@@ -8,19 +8,29 @@ Thread-safe: writes go through the group committer, reads take the state's read 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from contextlib import suppress
 from typing import Any, TypeVar
 
 import numpy as np
 from typing_extensions import assert_never
 
 from shoal import models as m
-from shoal.codec import DEFAULT_VECTOR, StoredLayout, check_vector_rows, check_vectors
+from shoal.codec import (
+    DEFAULT_VECTOR,
+    Kept,
+    StoredLayout,
+    VectorSpace,
+    check_sparse,
+    check_vector_rows,
+    check_vectors,
+)
 from shoal.concurrency import Batcher
 from shoal.engine import records
 from shoal.engine.ann import CollectionAnn, StoredVectorSeqs
 from shoal.engine.deadline import NO_DEADLINE, Deadline
 from shoal.engine.filtering import Filters, with_deadline
 from shoal.engine.groups import query_groups
+from shoal.engine.inference import embed_documents
 from shoal.engine.limits import Limits
 from shoal.engine.payload_index import PayloadIndexes
 from shoal.engine.points import ids_of, points_from_batch
@@ -32,6 +42,7 @@ from shoal.errors import (
     BadRequest,
     InvalidPayload,
     InvalidQuery,
+    InvalidVector,
     NotSupported,
     Overloaded,
     PointNotFound,
@@ -69,13 +80,11 @@ class Collection:
         self.config = config
         self.store = store
         self.limits = limits or Limits()
-        vectors = config.vectors
-        self.named = isinstance(vectors, dict)
-        self.vector_params: dict[str, m.VectorParams] = (
-            dict(vectors) if isinstance(vectors, dict) else {DEFAULT_VECTOR: vectors}  # type: ignore[dict-item]
-        )
-        self.state = CollectionState(self.vector_params)
-        layout = StoredLayout(self.vector_params)
+        self.space = vector_space(config)
+        self.named = self.space.named
+        self.vector_params = self.space.dense
+        self.state = CollectionState(self.vector_params, self.space.sparse)
+        layout = StoredLayout(self.space)
         self.payload_indexes: dict[str, m.PayloadSchemaType] = {}
         self.payload_index = PayloadIndexes()
         self.filters = Filters(self.limits)
@@ -95,7 +104,17 @@ class Collection:
             self.ann.on_apply,
         ]
         self.searcher = Searcher(
-            self.state, self.vector_params, self.ann, self.payload_index, self.filters, self.writer
+            self.state,
+            self.space,
+            self.ann,
+            self.payload_index,
+            self.filters,
+            self.writer,
+            idf=frozenset(
+                name
+                for name, params in (config.sparse_vectors or {}).items()
+                if params.modifier == m.Modifier.IDF
+            ),
         )
         # Queries of threads that call the engine directly (the server): the clients' own
         # batchers call searcher.run_batch.
@@ -116,6 +135,7 @@ class Collection:
                 cols.serials,
                 cols.payloads,
                 layout.unpack_many(cols.vectors),
+                layout.unpack_sparse(cols.vectors) if layout.sparse else None,
             )
         self.state.generation += 1
         self.state.next_serial = max(self.state.next_serial, store.counter(NEXT_SERIAL))
@@ -181,7 +201,8 @@ class Collection:
             segments_count=1,
             config=m.CollectionConfig(
                 params=m.CollectionParams(
-                    vectors=config.vectors,
+                    vectors=config.vectors if config.vectors is not None else {},
+                    sparse_vectors=config.sparse_vectors,
                     sharding_method=config.sharding_method,
                     on_disk_payload=config.on_disk_payload is not False,
                     payload=config.payload,
@@ -335,7 +356,7 @@ class Collection:
     def _upsert_changes(
         self,
         points: Sequence[m.PointStruct] | m.Batch,
-        checked: Sequence[dict[str, np.ndarray] | None] | None = None,
+        checked: Sequence[dict[str, Kept] | None] | None = None,
     ) -> MakeChanges:
         """Validate points now; what is returned writes them when the group commits.
 
@@ -344,15 +365,15 @@ class Collection:
             checked: their vectors in stored form where already checked
                 (``_checked_vectors``); computed here when not given.
         """
-        points = _point_list(points)
+        points = embed_documents(_point_list(points), self.space)
         if checked is None:
             checked = self._checked_vectors(points)
-        rows: dict[PointId, tuple[dict[str, np.ndarray], dict[str, Any] | None]] = {}
+        rows: dict[PointId, tuple[dict[str, Kept], dict[str, Any] | None]] = {}
         for p, pre in shared(zip(points, checked, strict=True)):
             pid = canonical_id(p.id)
             vectors = pre
             if vectors is None:
-                vectors = check_vectors(p.vector, self.vector_params, self.named, point=p.id)
+                vectors = check_vectors(p.vector, self.space, point=p.id)
             rows[pid] = (vectors, check_payload(p.payload, point=p.id))
 
         def changes(view: View, version: int) -> Changes:
@@ -362,13 +383,13 @@ class Collection:
 
         return changes
 
-    def _checked_vectors(
-        self, points: Sequence[m.PointStruct]
-    ) -> list[dict[str, np.ndarray] | None]:
+    def _checked_vectors(self, points: Sequence[m.PointStruct]) -> list[dict[str, Kept] | None]:
         """The vectors of many points, converted and checked in one go per vector name
         (bulk ingest spent ~15 µs per point on a conversion each); None for a point to
         check alone (``check_vectors`` then names what is wrong with it)."""
         groups: dict[str, tuple[list[int], list[Any]]] = {}
+        found: list[dict[str, Kept]] = [{} for _ in points]
+        sparse = self.space.sparse
         for i, p in enumerate(shared(points)):
             raw = p.vector
             items = raw.items() if isinstance(raw, dict) else [(DEFAULT_VECTOR, raw)]
@@ -377,13 +398,15 @@ class Collection:
                     idxs, raws = groups.setdefault(name, ([], []))
                     idxs.append(i)
                     raws.append(vec)
-        found: list[dict[str, np.ndarray]] = [{} for _ in points]
+                elif name in sparse and isinstance(vec, m.SparseVector):
+                    with suppress(InvalidVector):  # the point is checked alone: named there
+                        found[i][name] = check_sparse(vec, name=name, point=p.id)
         for name, (idxs, raws) in groups.items():
             rows = check_vector_rows(raws, self.vector_params[name])
             for i, row in zip(idxs, rows, strict=True):
                 if row is not None:
                     found[i][name] = row
-        out: list[dict[str, np.ndarray] | None] = []
+        out: list[dict[str, Kept] | None] = []
         for p, vectors in zip(points, found, strict=True):
             raw = p.vector
             given = len(raw) if isinstance(raw, dict) else 1
@@ -545,9 +568,10 @@ class Collection:
         if body.update_filter is not None or body.shard_key is not None:
             field = "update_filter" if body.update_filter is not None else "shard_key"
             raise NotSupported(f"Wrong input: update_vectors with {field} is not supported")
+        points = embed_documents(body.points, self.space)
         given = {
-            canonical_id(p.id): check_vectors(p.vector, self.vector_params, self.named, point=p.id)
-            for p in shared(body.points)
+            canonical_id(p.id): check_vectors(p.vector, self.space, point=p.id)
+            for p in shared(points)
         }
 
         def changes(view: View, version: int) -> Changes:
@@ -574,8 +598,8 @@ class Collection:
         if body.shard_key is not None:
             raise NotSupported("Wrong input: delete_vectors with shard_key is not supported")
         for name in body.vector:
-            if name not in self.vector_params:
-                have = sorted(self.vector_params) if self.named else "only the unnamed vector"
+            if name not in self.vector_params and name not in self.space.sparse:
+                have = self.space.names() if self.named else "only the unnamed vector"
                 raise InvalidQuery(
                     f"Wrong input: Not existing vector name error: {name!r}; have {have}"
                 )
@@ -817,3 +841,14 @@ def _key_path(key: str) -> tuple[str, ...]:
     if not all(isinstance(s, str) and s != "[]" for s in path):
         raise InvalidPayload(f"Wrong input: payload key {key!r} may not index into arrays")
     return tuple(str(s) for s in path)
+
+
+def vector_space(config: m.CreateCollection) -> VectorSpace:
+    """A collection's vectors: its dense ones (one unnamed, or named) and its sparse ones."""
+    vectors = config.vectors
+    sparse = tuple(config.sparse_vectors or {})
+    if vectors is None:
+        return VectorSpace({}, sparse, named=True)
+    if isinstance(vectors, dict):
+        return VectorSpace(dict(vectors), sparse, named=True)
+    return VectorSpace({DEFAULT_VECTOR: vectors}, sparse, named=False)

@@ -15,10 +15,8 @@ import weakref
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from shoal import models as m
-from shoal.codec import DEFAULT_VECTOR
+from shoal.codec import DEFAULT_VECTOR, Kept
 from shoal.engine.aliases import Aliases
 from shoal.engine.ann_settings import resolve_settings
 from shoal.engine.collection import Collection
@@ -245,7 +243,7 @@ class Database:
         col.searcher.others = self
         return col
 
-    def vector_of(self, location: m.LookupLocation, pid: PointId) -> np.ndarray:
+    def vector_of(self, location: m.LookupLocation, pid: PointId) -> Kept:
         """The vector ``location.vector`` (default: the unnamed one) of point ``pid`` in
         collection ``location.collection``: a query's ``lookup_from``.
 
@@ -260,7 +258,8 @@ class Database:
             row = col.state.row(pid)
             if row is None:
                 raise PointNotFound(pid)
-            vector = col.state.vector(row, name) if name in col.vector_params else None
+            known = name in col.vector_params or name in col.space.sparse
+            vector = col.state.vectors_of(row).get(name) if known else None
         if vector is None:
             raise InvalidQuery(
                 f"Wrong input: point {pid} of {location.collection!r} has no vector {name!r}"
@@ -547,9 +546,22 @@ def _check_name(name: str) -> None:
 
 def _check_config(config: m.CreateCollection) -> None:
     vectors = config.vectors
-    if vectors is None:
-        raise InvalidConfig("Wrong input: vectors_config is required (size and distance)")
-    items = vectors.items() if isinstance(vectors, dict) else [("", vectors)]
+    sparse = config.sparse_vectors or {}
+    if vectors is None and not sparse:
+        raise InvalidConfig(
+            "Wrong input: vectors_config is required (size and distance), or "
+            "sparse_vectors_config for a collection of sparse vectors only"
+        )
+    items: list[tuple[str, m.VectorParams]] = []
+    if isinstance(vectors, dict):
+        items = list(vectors.items())
+    elif vectors is not None:
+        items = [("", vectors)]
+    for name, _ in items:
+        if name in sparse:
+            raise InvalidConfig(
+                f"Wrong input: {name!r} names both a dense and a sparse vector; names must differ"
+            )
     for name, params in items:
         label = f"vector {name!r}" if name else "vector"
         if not 1 <= params.size <= MAX_DIM:

@@ -23,7 +23,8 @@ the sync client's its threads' (``Batcher``), and other threads (the server) the
 collection's own ``Batcher`` (``Collection.query_many``).
 
 A kind of vector column is answered by a ``ColumnSearch``: ``DenseSearch`` for dense
-vectors today; sparse vectors and multivectors plug in beside it.
+vectors, ``SparseSearch`` (``shoal.engine.sparse_search``) for sparse ones; multivectors
+plug in beside them.
 """
 
 from __future__ import annotations
@@ -36,7 +37,15 @@ from typing import Any, Literal, Protocol
 import numpy as np
 
 from shoal import models as m
-from shoal.codec import DEFAULT_VECTOR, check_vector, check_vector_rows
+from shoal.codec import (
+    DEFAULT_VECTOR,
+    Kept,
+    SparseRow,
+    VectorSpace,
+    check_sparse,
+    check_vector,
+    check_vector_rows,
+)
 from shoal.engine import mmr, prefetch, records
 from shoal.engine.ann import CollectionAnn, SearchableIndex
 from shoal.engine.ann_settings import (
@@ -47,12 +56,14 @@ from shoal.engine.ann_settings import (
 )
 from shoal.engine.deadline import NO_DEADLINE, Deadline, latest
 from shoal.engine.filtering import CompiledFilter, FilterMatch, Filters, with_deadline
+from shoal.engine.inference import embed_query
 from shoal.engine.payload_index import PayloadIndexes
 from shoal.engine.search import Hits, exact_search, rank_candidates, rank_rows
+from shoal.engine.sparse_search import SparseSearch
 from shoal.engine.state import CollectionState, VectorColumn
 from shoal.engine.support import PLAIN_QUERY_TYPES, check_query
 from shoal.engine.writes import GroupCommitter
-from shoal.errors import InvalidQuery, PointNotFound
+from shoal.errors import InvalidQuery, NotSupported, PointNotFound
 from shoal.ids import PointId, canonical_id
 from shoal.index import HnswIndex
 from shoal.payloads import CONTAINERS, json_copy
@@ -73,7 +84,8 @@ class PreparedQuery:
     Attributes:
         request: the query as asked.
         name: its vector column.
-        vector: its query vector (None: a query without one; the page is in id order).
+        vector: its query vector (None: a sparse query, or a query without a vector,
+            whose page is in id order).
         exclude_row: for a query by point id, that point's row (left out of its answer).
         filter: the compiled filter (its tree lets payload indexes answer it).
         limit, offset: the page.
@@ -99,13 +111,15 @@ class PreparedQuery:
     oversampling: float = 1.0
     wanted: int = 0
     rerank: int = 0
+    sparse: SparseRow | None = None  # a sparse vector's query
+    idf_corpus: CompiledFilter | None = None  # search_params.idf's corpus filter
 
 
 class OtherCollections(Protocol):
     """The database's other collections, as queries reach them (``lookup_from``,
     ``with_lookup``)."""
 
-    def vector_of(self, location: m.LookupLocation, pid: PointId) -> np.ndarray:
+    def vector_of(self, location: m.LookupLocation, pid: PointId) -> Kept:
         """The vector ``location.vector`` of point ``pid`` in ``location.collection``."""
         ...
 
@@ -131,7 +145,7 @@ class Searcher:
 
     Args:
         state: the collection state.
-        vector_params: its vectors.
+        space: its vectors.
         ann: its ANN indexes.
         indexes: its payload indexes.
         filters: its filters.
@@ -141,15 +155,18 @@ class Searcher:
     def __init__(
         self,
         state: CollectionState,
-        vector_params: dict[str, m.VectorParams],
+        space: VectorSpace,
         ann: CollectionAnn,
         indexes: PayloadIndexes,
         filters: Filters,
         writer: GroupCommitter,
+        idf: frozenset[str] = frozenset(),
     ) -> None:
         self.state = state
-        self._params = vector_params
-        self._named = not (len(vector_params) == 1 and DEFAULT_VECTOR in vector_params)
+        self._space = space
+        self._params = space.dense
+        self._named = space.named
+        self._idf = idf  # sparse vectors with modifier idf
         self.ann = ann
         self.indexes = indexes
         self.filters = filters
@@ -238,16 +255,23 @@ class Searcher:
         ):
             check_query(req)
         name = DEFAULT_VECTOR if req.using is None else req.using
-        if name not in self._params:
-            have = sorted(self._params) if self._named else "only the unnamed vector"
+        if name not in self._params and name not in self._space.sparse:
+            have = self._space.names() if self._named else "only the unnamed vector"
             raise InvalidQuery(
                 f"Wrong input: Not existing vector name error: {name!r}; have {have}"
             )
         exact, ef, oversampling = (False, None, 1.0) if req.params is None else _options(req.params)
         exclude = None
+        sparse = None
         if vector is None and query is not None:
-            vector, exclude = self._resolve(query, name, req.lookup_from)
+            if name in self._space.sparse:
+                sparse, exclude = self._resolve_sparse(query, name, req.lookup_from)
+            else:
+                vector, exclude = self._resolve(query, name, req.lookup_from)
         flt = None if req.filter is None else self.filters.compile(req.filter)
+        corpus = None
+        if req.params is not None and isinstance(req.params.idf, m.IdfCorpusParams):
+            corpus = self.filters.compile(req.params.idf.corpus)
         limit = check_limit(req.limit, 10, "limit")
         offset = check_limit(req.offset, 0, "offset")
         wanted = limit + offset + (exclude is not None)
@@ -255,6 +279,8 @@ class Searcher:
             request=req,
             name=name,
             vector=vector,
+            sparse=sparse,
+            idf_corpus=corpus,
             exclude_row=exclude,
             filter=flt,
             limit=limit,
@@ -278,6 +304,11 @@ class Searcher:
     ) -> m.QueryResponse:
         """A query re-ranked by maximal marginal relevance (``shoal.engine.mmr``)."""
         assert query.mmr is not None
+        if req.using is not None and req.using in self._space.sparse:
+            raise NotSupported(
+                f"Wrong input: mmr on the sparse vector {req.using!r} is not supported; "
+                "Shoal diversifies by dense vectors"
+            )
         limit = check_limit(req.limit, 10, "limit")
         offset = check_limit(req.offset, 0, "offset")
         diversity, candidates = mmr.options(query.mmr, limit)
@@ -340,20 +371,72 @@ class Searcher:
             query = query.nearest
         if isinstance(query, (list, np.ndarray)):
             return check_vector(query, self._params[name], name=name, point="(query)"), None
+        if isinstance(query, (m.SparseVector, m.Document)):
+            raise InvalidQuery(
+                f"Wrong input: a {type(query).__name__} query on the dense vector {name!r}; "
+                "give a dense vector, or `using` a sparse vector"
+            )
         pid = canonical_id(query)
         if lookup is not None:
-            if self.others is None:
-                raise InvalidQuery("Wrong input: lookup_from needs the collection's database")
-            found = self.others.vector_of(lookup, pid)
+            found = self._looked_up(lookup, pid)
+            if isinstance(found, SparseRow):
+                raise InvalidQuery(
+                    f"Wrong input: lookup_from vector {lookup.vector!r} is sparse, but the "
+                    f"query's vector {name!r} is dense"
+                )
             return check_vector(found, self._params[name], name=name, point=pid), None
+        row, vec = self._own_vector(pid, name)
+        assert isinstance(vec, np.ndarray)
+        return vec, row
+
+    def _resolve_sparse(
+        self, query: m.QueryInterface, name: str, lookup: m.LookupLocation | None = None
+    ) -> tuple[SparseRow, int | None]:
+        """The vector of a query on sparse vector ``name`` (a sparse vector, a document to
+        embed, or a point id), and for a point id that point's row (to exclude)."""
+        if isinstance(query, m.NearestQuery):
+            query = query.nearest
+        if isinstance(query, m.Document):
+            query = embed_query(query, name, self._space)
+        if isinstance(query, m.SparseVector):
+            return check_sparse(query, name=name, point="(query)"), None
+        if isinstance(query, (list, np.ndarray)):
+            raise InvalidQuery(
+                f"Wrong input: {name!r} is a sparse vector; query it with a sparse vector "
+                "({indices, values}), a Document or a point id, not a dense vector"
+            )
+        pid = canonical_id(query)
+        if lookup is not None:
+            found = self._looked_up(lookup, pid)
+            if not isinstance(found, SparseRow):
+                raise InvalidQuery(
+                    f"Wrong input: lookup_from vector {lookup.vector!r} is dense, but the "
+                    f"query's vector {name!r} is sparse"
+                )
+            return found, None
+        row, vec = self._own_vector(pid, name)
+        assert isinstance(vec, SparseRow)
+        return vec, row
+
+    def _looked_up(self, lookup: m.LookupLocation, pid: PointId) -> Kept:
+        if self.others is None:
+            raise InvalidQuery("Wrong input: lookup_from needs the collection's database")
+        return self.others.vector_of(lookup, pid)
+
+    def _own_vector(self, pid: PointId, name: str) -> tuple[int, Kept]:
+        """Point ``pid``'s row and its vector ``name``.
+
+        Raises:
+            PointNotFound: no such point; InvalidQuery: it has no such vector.
+        """
         with self.state.lock.read():
             row = self.state.row(pid)
             if row is None:
                 raise PointNotFound(pid)
-            vec = self.state.vector(row, name)
+            vec = self.state.vectors_of(row).get(name)
         if vec is None:
             raise InvalidQuery(f"Wrong input: point {pid} has no vector named {name!r}")
-        return vec, row
+        return row, vec
 
     def _pages(
         self, prepared: list[PreparedQuery], deadline: Deadline
@@ -362,14 +445,20 @@ class Searcher:
         pages: list[list[m.ScoredPoint]] = [[]] * len(prepared)  # each is replaced
         by_name: dict[str, tuple[list[int], list[PreparedQuery]]] = {}
         for i, pq in enumerate(prepared):
-            if pq.vector is None:
+            if pq.vector is None and pq.sparse is None:
                 pages[i] = self._no_vector_page(pq, deadline)
             else:
                 idxs, queries = by_name.setdefault(pq.name, ([], []))
                 idxs.append(i)
                 queries.append(pq)
         for name, (idxs, queries) in by_name.items():
-            search: ColumnSearch = DenseSearch(self, name, deadline)
+            search: ColumnSearch
+            if name in self._space.sparse:
+                search = SparseSearch(
+                    self.state, name, name in self._idf, self.filters, self.indexes, deadline
+                )
+            else:
+                search = DenseSearch(self, name, deadline)
             for i, pq, hits in zip(idxs, queries, search.run(queries), strict=True):
                 pages[i] = _page(self.state, pq, hits, self._named)
         return pages
@@ -447,7 +536,8 @@ def _page(
         rows, scores = rows[keep], scores[keep]
     rows, scores = rows[pq.offset : pq.offset + pq.limit], scores[pq.offset : pq.offset + pq.limit]
     threshold = req.score_threshold
-    higher = state.columns[pq.name].similarity
+    column = state.columns.get(pq.name)
+    higher = column is None or column.similarity  # a sparse vector's scores are products
     keys, payloads = state.keys, state.payloads
     selector, with_vector = req.with_payload, req.with_vector
     whole = selector is None or selector is True  # the common case, copied directly

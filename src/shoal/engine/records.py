@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from shoal import models as m
-from shoal.codec import DEFAULT_VECTOR
+from shoal.codec import DEFAULT_VECTOR, Kept, SparseRow
 from shoal.engine.deadline import Deadline
 from shoal.engine.filtering import CHECK_EVERY
 from shoal.engine.state import CollectionState
@@ -86,15 +86,27 @@ def _select(value: Any, path: list[Any], keep: Any) -> Any:
 def project_vectors(
     state: CollectionState, row: int, selector: m.WithVectorInterface | None, named: bool
 ) -> m.VectorStruct | None:
-    """Apply ``with_vector``: vectors as stored (cosine ones normalised)."""
+    """Apply ``with_vector``: vectors as stored (cosine ones normalised, sparse ones with
+    their indices sorted). A collection whose dense vector is the unnamed one shows it as
+    a bare list when the point has no other vector, as Qdrant does."""
     if not selector:
         return None
     vectors = state.vectors_of(row)
-    if not named and selector is True:
+    if not named and selector is True and set(vectors) <= {DEFAULT_VECTOR}:
         vec = vectors.get(DEFAULT_VECTOR)
-        return None if vec is None else vec.tolist()
+        return None if vec is None else _shown(vec)
     names = list(vectors) if selector is True else list(selector)
-    return {n: vectors[n].tolist() for n in names if n in vectors}
+    return {n: _shown(vectors[n]) for n in names if n in vectors}
+
+
+def _shown(vec: Kept) -> Any:
+    """A kept vector as results carry it: a list, or a ``SparseVector`` (as qdrant-client
+    and Shoal's HTTP client parse it)."""
+    if isinstance(vec, SparseRow):
+        return m.SparseVector.model_construct(
+            indices=vec.indices.tolist(), values=vec.values.tolist()
+        )
+    return vec.tolist()
 
 
 def record(

@@ -12,15 +12,18 @@ is first inserted and never reused. ``row_of_serial`` maps it back to the curren
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from shoal import models as m
+from shoal.codec import Kept, SparseRow
 from shoal.concurrency import RWLock
 from shoal.gil import shared
 from shoal.ids import PointId
+from shoal.index.sparse import SparseColumn
 
 DELETED: Any = None  # overlay marker: the point is deleted by the group
 
@@ -33,7 +36,7 @@ class Row:
     (a new id gets the next serial, an existing one keeps its own).
     """
 
-    vectors: dict[str, np.ndarray] | None
+    vectors: dict[str, Kept] | None
     payload: dict[str, Any] | None
     version: int
     serial: int = -1
@@ -112,12 +115,21 @@ class VectorColumn:
 
 
 class CollectionState:
-    """Rows of one collection in memory."""
+    """Rows of one collection in memory.
 
-    def __init__(self, vectors: dict[str, m.VectorParams], capacity: int = 1024) -> None:
+    Args:
+        vectors: the dense vectors.
+        sparse: the names of the sparse vectors.
+        capacity: rows to make room for.
+    """
+
+    def __init__(
+        self, vectors: dict[str, m.VectorParams], sparse: Sequence[str] = (), capacity: int = 1024
+    ) -> None:
         self.lock = RWLock()
         self.vector_params = vectors
         self.columns = {name: VectorColumn(p, capacity) for name, p in vectors.items()}
+        self.sparse = {name: SparseColumn(capacity) for name in sparse}
         self.keys: list[PointId | None] = [None] * capacity
         self.payloads: list[dict[str, Any] | None] = [None] * capacity
         self.versions = np.zeros(capacity, dtype=np.int64)
@@ -144,11 +156,24 @@ class CollectionState:
         col = self.columns[name]
         return col.data[row].copy() if col.present[row] else None
 
-    def vectors_of(self, row: int) -> dict[str, np.ndarray]:
-        out = {}
+    def sparse_vector(self, row: int, name: str) -> SparseRow | None:
+        return self.sparse[name].vectors[row]
+
+    def has_vector(self, row: int, name: str) -> bool:
+        """Whether the row has vector ``name`` (dense or sparse)."""
+        col = self.columns.get(name)
+        return bool(col.present[row] if col is not None else self.sparse[name].present[row])
+
+    def vectors_of(self, row: int) -> dict[str, Kept]:
+        """The row's vectors, dense ones first, each in configuration order."""
+        out: dict[str, Kept] = {}
         for name, col in self.columns.items():
             if col.present[row]:
                 out[name] = col.data[row]
+        for name, scol in self.sparse.items():
+            vec = scol.vectors[row]
+            if vec is not None:
+                out[name] = vec
         return out
 
     def live_rows(self) -> np.ndarray:
@@ -161,6 +186,8 @@ class CollectionState:
         extra = capacity - len(self.keys)
         for col in self.columns.values():
             col.grow(capacity)
+        for scol in self.sparse.values():
+            scol.grow(capacity)
         self.keys.extend([None] * extra)
         self.payloads.extend([None] * extra)
         self.versions = np.concatenate([self.versions, np.zeros(extra, np.int64)])
@@ -187,13 +214,16 @@ class CollectionState:
         serials: list[int],
         payloads: list[dict[str, Any] | None],
         vectors: dict[str, np.ndarray],
+        sparse: dict[str, list[SparseRow | None]] | None = None,
     ) -> None:
         """Append new points in bulk (loading from storage, before the state is shared).
 
         Args:
             pids: ids of points not in the state yet, distinct.
             versions, serials, payloads: per point.
-            vectors: per vector name, an (n, dim) block; a row of NaNs means no vector.
+            vectors: per dense vector name, an (n, dim) block; a row of NaNs means no
+                vector.
+            sparse: per sparse vector name, one vector (or None) per point.
         """
         start, end = self.high, self.high + len(pids)
         if end > len(self.keys):
@@ -206,6 +236,8 @@ class CollectionState:
         self.row_of.update(zip(pids, range(start, end), strict=True))
         for name, col in self.columns.items():
             col.fill(start, vectors[name])
+        for name, scol in self.sparse.items():
+            scol.fill(start, (sparse or {})[name])
         if serials:
             top = max(serials)
             self._map_serial(top, -1)  # grows the map
@@ -273,7 +305,7 @@ class CollectionState:
         applied = Applied([], [])
         # Vector writes are gathered and made once per column for the whole group (one
         # numpy assignment per array instead of four per point).
-        cols = _ColumnWrites(self.columns)
+        cols = _ColumnWrites(self.columns, self.sparse)
         for pid, row_data in shared(overlay.items()):
             if row_data is None:
                 row = self.row_of.get(pid)
@@ -300,18 +332,18 @@ class _ColumnWrites:
     order would. ``tests/engine/test_group_apply.py`` checks it against a model.
     """
 
-    def __init__(self, columns: dict[str, VectorColumn]) -> None:
-        self._columns = columns
-        self._clears: dict[str, list[int]] = {name: [] for name in columns}
-        self._sets: dict[str, tuple[list[int], list[np.ndarray]]] = {
-            name: ([], []) for name in columns
+    def __init__(self, columns: dict[str, VectorColumn], sparse: dict[str, SparseColumn]) -> None:
+        self._columns: dict[str, VectorColumn | SparseColumn] = {**columns, **sparse}
+        self._clears: dict[str, list[int]] = {name: [] for name in self._columns}
+        self._sets: dict[str, tuple[list[int], list[Any]]] = {
+            name: ([], []) for name in self._columns
         }
 
     def clear(self, row: int) -> None:
         for rows in self._clears.values():
             rows.append(row)
 
-    def put(self, row: int, vectors: dict[str, np.ndarray]) -> None:
+    def put(self, row: int, vectors: dict[str, Kept]) -> None:
         """The row's vectors become exactly ``vectors`` (a column it lacks is cleared)."""
         for name in self._columns:
             vec = vectors.get(name)

@@ -66,9 +66,16 @@ class _Vectors:
     """``VectorsConfig``: one ``VectorParams``, or a map of named ones."""
 
 
+@dataclass(frozen=True)
+class MapOf:
+    """A map of names to objects of a Qdrant schema (``sparse_vectors``)."""
+
+    schema: str
+
+
 HONOURED = _Honoured()
 VECTORS = _Vectors()
-Rule = Union[_Honoured, _Vectors, Only, Walk, OneOf]
+Rule = Union[_Honoured, _Vectors, Only, Walk, OneOf, MapOf]
 
 
 def refused(why: str) -> Only:
@@ -83,7 +90,6 @@ def default(*values: Any, why: str = "") -> Only:
 
 RAM = "Shoal keeps it in memory"
 ONE_NODE = "Shoal runs one shard on one node"
-NO_SPARSE = "Shoal has no sparse vectors yet"
 NO_TEXT_INDEX = "Shoal's text index matches substrings; it has no tokenizer settings"
 NO_PAYLOAD_HNSW = "Shoal builds no payload-aware HNSW links"
 NO_PRINCIPAL = "Shoal has no principal-key storage"
@@ -139,9 +145,21 @@ RULES: dict[str, dict[str, Rule]] = {
         "wal_config": Walk("WalConfigDiff"),
         "optimizers_config": Walk("OptimizersConfigDiff"),
         "quantization_config": QUANTIZATION,
-        "sparse_vectors": Only(({},), NO_SPARSE),
+        "sparse_vectors": MapOf("SparseVectorParams"),
         "strict_mode_config": Walk("StrictModeConfig"),
         "metadata": HONOURED,
+    },
+    "SparseVectorParams": {
+        "index": Walk("SparseIndexParams"),
+        "modifier": HONOURED,  # none, or idf (shoal.index.sparse)
+    },
+    "SparseIndexParams": {
+        # Below it Qdrant scans the vectors instead of reading its inverted index: both are
+        # exact, so the answers are the same; Shoal always reads its inverted index.
+        "full_scan_threshold": HONOURED,
+        "on_disk": default(False, why=RAM),
+        "memory": default("pinned", why=RAM),  # Qdrant's default: in memory
+        "datatype": default("float32", why="Shoal stores sparse values as float32"),
     },
     "VectorParams": {
         "size": HONOURED,
@@ -206,7 +224,7 @@ RULES: dict[str, dict[str, Rule]] = {
         "quantization": Walk("QuantizationSearchParams"),
         "indexed_only": default(False, why="Shoal always searches every committed point"),
         "acorn": Walk("AcornSearchParams"),
-        "idf": refused(NO_SPARSE),
+        "idf": HONOURED,  # "global", or IdfCorpusParams (shoal.index.sparse)
     },
     "QuantizationSearchParams": {
         "ignore": default(False, why="the quantized index is always used when searched"),
@@ -282,8 +300,6 @@ QUERY_KINDS_NOT_YET: dict[type, str] = {
     m.OrderByQuery: "order_by",
     m.SampleQuery: "sample",
     m.RelevanceFeedbackQuery: "relevance_feedback",
-    m.SparseVector: "sparse vector",
-    m.Document: "Document (inference)",
     m.Image: "Image (inference)",
     m.InferenceObject: "InferenceObject (inference)",
 }
@@ -458,6 +474,9 @@ def _apply(rule: Rule, value: Any, where: str) -> None:
         else:
             for name, params in value.items():
                 _walk(params, "VectorParams", f"{where}.{name}")
+    elif isinstance(rule, MapOf):
+        for name, params in _fields(value, where):
+            _walk(params, rule.schema, f"{where}.{name}")
 
 
 def _fields(value: Any, path: str) -> list[tuple[str, Any]]:

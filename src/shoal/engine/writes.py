@@ -35,9 +35,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
-
-from shoal.codec import StoredLayout
+from shoal.codec import Kept, SparseRow, StoredLayout
 from shoal.concurrency import Batcher, Ticket
 from shoal.engine.filtering import matching_rows
 from shoal.engine.state import DELETED, Applied, CollectionState, Row
@@ -92,18 +90,25 @@ class View:
         r = self.state.row_of.get(pid)
         return None if r is None else self.state.payloads[r]
 
-    def vectors(self, pid: PointId) -> dict[str, np.ndarray] | None:
+    def vectors(self, pid: PointId) -> dict[str, Kept] | None:
         """The point's vectors if this group replaced them, else None (unchanged)."""
         row = self.overlay.get(pid)
         return None if row is None else row.vectors
 
-    def all_vectors(self, pid: PointId) -> dict[str, np.ndarray]:
-        """Every vector the (existing) point has now, this group's changes included."""
+    def all_vectors(self, pid: PointId) -> dict[str, Kept]:
+        """Every vector the (existing) point has now, this group's changes included (dense
+        ones copied out of the matrices, which later groups change; sparse ones are never
+        changed in place)."""
         row = self.overlay.get(pid)
         if row is not None and row.vectors is not None:
             return dict(row.vectors)
         r = self.state.row_of.get(pid)
-        return {} if r is None else {k: v.copy() for k, v in self.state.vectors_of(r).items()}
+        if r is None:
+            return {}
+        return {
+            k: v if isinstance(v, SparseRow) else v.copy()
+            for k, v in self.state.vectors_of(r).items()
+        }
 
     def matching(self, pred: Predicate) -> list[PointId]:
         """Ids of existing points whose (possibly pending) payload satisfies ``pred``."""

@@ -13,7 +13,8 @@ from __future__ import annotations
 import warnings
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Annotated, Any, TypeVar, Union
+from enum import Enum
+from typing import Annotated, Any, Literal, TypeVar, Union
 
 import numpy as np
 from pydantic import (
@@ -130,6 +131,26 @@ class VectorParams(_Model):
 VectorsConfig = Union[VectorParams, dict[str, VectorParams]]
 
 
+class Modifier(str, Enum):
+    """How a sparse vector's query is weighed: ``idf`` by each index's inverse document
+    frequency in the collection."""
+
+    NONE = "none"
+    IDF = "idf"
+
+
+class SparseIndexParams(_Model):
+    full_scan_threshold: int | None = None
+    on_disk: bool | None = None
+    memory: str | None = None
+    datatype: Datatype | None = None
+
+
+class SparseVectorParams(_Model):
+    index: SparseIndexParams | None = None
+    modifier: Modifier | None = None
+
+
 class OptimizersConfig(_Response):
     deleted_threshold: float = 0.2
     vacuum_min_vector_number: int = 1000
@@ -148,6 +169,7 @@ class WalConfig(_Response):
 
 class CollectionParams(_Response):
     vectors: VectorsConfig | None = None
+    sparse_vectors: dict[str, SparseVectorParams] | None = None
     shard_number: int | None = 1
     sharding_method: str | None = None
     replication_factor: int | None = 1
@@ -205,7 +227,7 @@ class CreateCollection(_Model):
     wal_config: dict[str, Any] | None = None
     optimizers_config: dict[str, Any] | None = None
     quantization_config: dict[str, Any] | None = None
-    sparse_vectors: dict[str, Any] | None = None
+    sparse_vectors: dict[str, SparseVectorParams] | None = None
     strict_mode_config: dict[str, Any] | None = None
     metadata: dict[str, Any] | None = None
 
@@ -254,8 +276,48 @@ ArrayVector = Annotated[
     PlainSerializer(_vector_list, return_type=list[float]),
     WithJsonSchema({"type": "array", "items": {"type": "number"}}),
 ]
-VectorStruct = Union[Vector, dict[str, Vector]]
-BatchVectorStruct = Union[list[Vector], dict[str, list[Vector]]]
+
+
+class SparseVector(_Model):
+    """Qdrant's sparse vector: ``indices`` (unique, any order; Shoal keeps them sorted) and
+    their ``values``."""
+
+    indices: list[StrictInt]
+    values: list[StrictFloat]
+
+
+class Document(_Model):
+    """Text for the server to embed (inference): Shoal embeds ``qdrant/bm25`` into sparse
+    vectors (``shoal.embeddings.BM25``)."""
+
+    text: str
+    model: str
+    options: dict[str, Any] | None = None
+
+
+def _named_vector_kind(value: Any) -> str:
+    # Chosen by type, as _query_kind: a union tried member by member would parse a dense
+    # vector's floats once per member.
+    if isinstance(value, dict):
+        return "document" if "text" in value else "sparse"
+    if isinstance(value, Document):
+        return "document"
+    if isinstance(value, SparseVector):
+        return "sparse"
+    return "dense"
+
+
+# One named vector of a point: dense, sparse, or a document to embed.
+NamedVector = Annotated[
+    Union[
+        Annotated[Vector, Tag("dense")],
+        Annotated[SparseVector, Tag("sparse")],
+        Annotated[Document, Tag("document")],
+    ],
+    Discriminator(_named_vector_kind),
+]
+VectorStruct = Union[Vector, dict[str, NamedVector]]
+BatchVectorStruct = Union[list[Vector], dict[str, list[NamedVector]]]
 
 
 class PointStruct(_Model):
@@ -341,13 +403,19 @@ class QuantizationSearchParams(_Model):
     oversampling: float | None = None
 
 
+class IdfCorpusParams(_Model):
+    """IDF statistics over the points ``corpus`` matches (with the vector), not all."""
+
+    corpus: Filter
+
+
 class SearchParams(_Model):
     hnsw_ef: int | None = None
     exact: bool | None = False
     quantization: QuantizationSearchParams | None = None
     indexed_only: bool | None = False
     acorn: dict[str, Any] | None = None
-    idf: Any | None = None
+    idf: Literal["global"] | IdfCorpusParams | None = None
 
 
 class OrderBy(_Model):
@@ -359,17 +427,6 @@ class OrderBy(_Model):
 # Vector inputs besides dense vectors and point ids, and the query kinds besides ``nearest``:
 # parsed so that a valid Qdrant query is understood, and refused by the engine, naming the
 # kind, until Shoal runs it (``shoal.engine.support``). Their bodies stay plain JSON.
-
-
-class SparseVector(_Model):
-    indices: list[StrictInt]
-    values: list[StrictFloat]
-
-
-class Document(_Model):
-    text: str
-    model: str
-    options: dict[str, Any] | None = None
 
 
 class Image(_Model):

@@ -54,7 +54,14 @@ def test_qdrant_client_models_are_taken_and_shown() -> None:
     ("kwargs", "named"),
     [
         ({"id_tracker": {"type": "mutable"}}, "id_tracker"),
-        ({"sparse_vectors_config": {"text": qm.SparseVectorParams()}}, "sparse_vectors"),
+        (
+            {
+                "sparse_vectors_config": {
+                    "text": qm.SparseVectorParams(index=qm.SparseIndexParams(on_disk=True))
+                }
+            },
+            "sparse_vectors.text.index.on_disk",
+        ),
         ({"wal_config": qm.WalConfigDiff(wal_capacity_mb=64)}, "wal_config.wal_capacity_mb"),
     ],
 )

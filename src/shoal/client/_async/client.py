@@ -139,7 +139,8 @@ class AsyncClient(AsyncCollectionAdmin):
         self,
         collection_name: str,
         vectors_config: m.VectorParams | Mapping[str, m.VectorParams] | None = None,
-        sparse_vectors_config: Mapping[str, Any] | None = None,
+        sparse_vectors_config: Mapping[str, m.SparseVectorParams | convert.Settings]
+        | None = None,
         shard_number: int | None = None,
         sharding_method: str | None = None,
         replication_factor: int | None = None,
@@ -163,7 +164,9 @@ class AsyncClient(AsyncCollectionAdmin):
         Args:
             collection_name: the new collection's name.
             vectors_config: one ``VectorParams`` (an unnamed vector) or a dict of named ones.
-            sparse_vectors_config: refused: Shoal has no sparse vectors yet.
+            sparse_vectors_config: named sparse vectors (``SparseVectorParams``:
+                ``modifier="idf"`` weighs a query by IDF; ``index`` options at their
+                defaults or ``full_scan_threshold``).
             shard_number, sharding_method, replication_factor, write_consistency_factor:
                 only Qdrant's single-node values (1, "auto", 1, 1) are accepted.
             on_disk_payload: accepted (payloads are kept in memory and in the store).

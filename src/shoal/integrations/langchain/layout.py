@@ -203,7 +203,10 @@ class CollectionLayout:
 
     def vectors_column(self, vectors: list[list[float]]) -> m.BatchVectorStruct:
         """The ``Batch.vectors`` value for these vectors."""
-        return vectors if self.vector_name is None else {self.vector_name: vectors}
+        if self.vector_name is None:
+            return vectors
+        column: list[m.NamedVector] = list(vectors)
+        return {self.vector_name: column}
 
     def vector_of(self, stored: m.VectorStruct | None) -> list[float]:
         """A point's vector from a record fetched with vectors.
@@ -212,6 +215,6 @@ class CollectionLayout:
             InvalidConfig: the record carries no vector of this layout.
         """
         vec = stored.get(self.vector_name or "") if isinstance(stored, dict) else stored
-        if vec is None:
+        if vec is None or not isinstance(vec, list):
             raise InvalidConfig(f"point has no vector {self.vector_name or '(unnamed)'!r}")
         return [float(x) for x in vec]

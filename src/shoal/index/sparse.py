@@ -1,0 +1,223 @@
+"""One sparse vector of every row, and its inverted index: exact dot-product scoring.
+
+Qdrant scores a sparse query by the dot product with every stored vector that shares an
+index with it (a vector sharing none is no match, not a match scoring 0), over an inverted
+index. Shoal's inverted index is two sets of postings in compressed-row form (for each
+index, the rows that have it and their values):
+
+- the *base*, built from every row at once (one sort of all postings), and
+- the *delta*, built from the rows written since the base was built (the *dirty* rows);
+  the base's postings of those rows are stale and masked out when it is read.
+
+A write only marks its rows dirty, so the write path stays O(rows written); the first
+query after writes builds the small delta, and once the dirty rows outgrow
+``REBUILD_SHARE`` of the base, the base is rebuilt with them. Building and reading are
+thread-safe: searches build under the column's own lock, while writes (which mark rows) run
+under the collection state's write lock, so never beside a search.
+
+IDF (``modifier: idf``) is Qdrant's ``ln((N - df + 0.5) / (df + 0.5) + 1)``, with ``N`` the
+live rows that have this vector and ``df`` those among them that have the index, both read
+from the postings at query time: statistics of the live points, as qdrant-client's local
+mode keeps them.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+from dataclasses import dataclass
+
+import numpy as np
+
+from shoal.codec import SparseRow
+from shoal.gil import shared
+
+REBUILD_SHARE = 0.125  # dirty rows, as a share of the base's rows, that trigger a rebuild
+REBUILD_MIN = 2048  # ... but never for fewer dirty rows than this
+
+
+@dataclass(frozen=True)
+class _Postings:
+    """Postings in compressed-row form: index ``tokens[i]`` is held by
+    ``rows[starts[i]:starts[i + 1]]`` with ``values[starts[i]:starts[i + 1]]``."""
+
+    tokens: np.ndarray  # uint32, ascending, unique
+    starts: np.ndarray  # int64, len(tokens) + 1
+    rows: np.ndarray  # int64
+    values: np.ndarray  # float32
+    size: int  # rows with a vector when built
+
+    @classmethod
+    def build(cls, rows: list[int], vectors: list[SparseRow]) -> _Postings:
+        if not rows:
+            return _EMPTY
+        lengths = np.fromiter((len(v.indices) for v in vectors), np.int64, len(vectors))
+        tokens = np.concatenate([v.indices for v in vectors])
+        values = np.concatenate([v.values for v in vectors])
+        owners = np.repeat(np.asarray(rows, dtype=np.int64), lengths)
+        order = np.argsort(tokens, kind="stable")
+        tokens, values, owners = tokens[order], values[order], owners[order]
+        unique, starts = np.unique(tokens, return_index=True)
+        bounds = np.append(starts, len(tokens)).astype(np.int64)
+        return cls(unique, bounds, owners, values, len(rows))
+
+    def lookup(self, token: int) -> tuple[np.ndarray, np.ndarray] | None:
+        """The rows and values of one index (None when no row has it)."""
+        pos = int(np.searchsorted(self.tokens, token))
+        if pos == len(self.tokens) or self.tokens[pos] != token:
+            return None
+        start, end = self.starts[pos], self.starts[pos + 1]
+        return self.rows[start:end], self.values[start:end]
+
+
+_EMPTY = _Postings(
+    np.zeros(0, np.uint32), np.zeros(1, np.int64), np.zeros(0, np.int64), np.zeros(0, np.float32), 0
+)
+
+
+def idf(df: int, n: int) -> float:
+    """Qdrant's inverse document frequency of an index held by ``df`` of ``n`` vectors."""
+    return math.log((n - df + 0.5) / (df + 0.5) + 1.0)
+
+
+class SparseColumn:
+    """One sparse vector of every row, and the inverted index that scores queries on it.
+
+    Args:
+        capacity: rows to make room for.
+    """
+
+    def __init__(self, capacity: int) -> None:
+        self.vectors: list[SparseRow | None] = [None] * capacity
+        self.present = np.zeros(capacity, dtype=bool)
+        self.count = 0  # rows that have this vector
+        self._stale = np.zeros(capacity, dtype=bool)  # rows whose base postings are outdated
+        self._dirty: set[int] = set()
+        self._base = _EMPTY
+        self._delta: _Postings | None = _EMPTY  # None: to build from the dirty rows
+        self._lock = threading.Lock()
+
+    def grow(self, capacity: int) -> None:
+        extra = capacity - len(self.vectors)
+        self.vectors.extend([None] * extra)
+        self.present = np.concatenate([self.present, np.zeros(extra, bool)])
+        self._stale = np.concatenate([self._stale, np.zeros(extra, bool)])
+
+    def fill(self, start: int, vectors: list[SparseRow | None]) -> None:
+        """Set rows ``[start, start + len(vectors))`` that had no vector before (loading)."""
+        for row, vec in enumerate(shared(vectors), start):
+            if vec is not None:
+                self._set(row, vec)
+
+    def set_rows(self, rows: list[int], vectors: list[SparseRow]) -> None:
+        """Set the vector of these rows."""
+        for row, vec in zip(rows, vectors, strict=True):
+            self._set(row, vec)
+
+    def clear_rows(self, rows: list[int]) -> None:
+        """Drop the vector of these rows (a row may repeat, or have none)."""
+        for row in rows:
+            if self.present[row]:
+                self.present[row] = False
+                self.vectors[row] = None
+                self.count -= 1
+                self._touch(row)
+
+    def _set(self, row: int, vec: SparseRow) -> None:
+        if not self.present[row]:
+            self.present[row] = True
+            self.count += 1
+        self.vectors[row] = vec
+        self._touch(row)
+
+    def _touch(self, row: int) -> None:
+        self._stale[row] = True
+        self._dirty.add(row)
+        self._delta = None
+
+    # ------------------------------------------------------------------ reading
+
+    def _postings(self) -> tuple[_Postings, _Postings, np.ndarray | None]:
+        """The base and delta postings, built or rebuilt as the writes since require, and
+        the mask of the base's stale rows (None: none is stale).
+
+        A rebuild replaces the mask instead of clearing it: a search still reading the old
+        base keeps the mask that goes with it.
+        """
+        with self._lock:
+            if len(self._dirty) > max(REBUILD_MIN, REBUILD_SHARE * self._base.size):
+                rows = np.flatnonzero(self.present).tolist()
+                self._base = _Postings.build(rows, self._of(rows))
+                self._stale = np.zeros(len(self._stale), dtype=bool)
+                self._dirty.clear()
+                self._delta = _EMPTY
+            elif self._delta is None:
+                rows = sorted(r for r in self._dirty if self.present[r])
+                self._delta = _Postings.build(rows, self._of(rows))
+            return self._base, self._delta, self._stale if self._dirty else None
+
+    def _of(self, rows: list[int]) -> list[SparseRow]:
+        out = []
+        for row in shared(rows):
+            vec = self.vectors[row]
+            assert vec is not None, "a present row has a vector"
+            out.append(vec)
+        return out
+
+    def search(
+        self, query: SparseRow, with_idf: bool, corpus: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Every row that shares an index with ``query``, and its dot product with it.
+
+        Args:
+            query: the query vector.
+            with_idf: weigh each query index by its IDF over the rows with this vector.
+            corpus: with IDF, a bool mask over rows: the statistics count only these rows
+                (Qdrant's ``IdfCorpusParams``); None for every row.
+
+        Returns:
+            The rows (ascending) and their scores (float64).
+        """
+        base, delta, stale = self._postings()
+        n_docs = self.count
+        if with_idf and corpus is not None:
+            n_docs = int(np.count_nonzero(corpus & self.present[: len(corpus)]))
+        found_rows: list[np.ndarray] = []
+        found_values: list[np.ndarray] = []
+        weights: list[float] = []
+        for token, weight in zip(query.indices.tolist(), query.values.tolist(), strict=True):
+            rows_t: list[np.ndarray] = []
+            values_t: list[np.ndarray] = []
+            for postings, mask in ((base, stale), (delta, None)):
+                hit = postings.lookup(token)
+                if hit is None:
+                    continue
+                rows, values = hit
+                if mask is not None:
+                    keep = ~mask[rows]
+                    rows, values = rows[keep], values[keep]
+                rows_t.append(rows)
+                values_t.append(values)
+            if not rows_t:
+                continue
+            rows = np.concatenate(rows_t) if len(rows_t) > 1 else rows_t[0]
+            if not len(rows):
+                continue
+            if with_idf:
+                df = len(rows) if corpus is None else int(np.count_nonzero(corpus[rows]))
+                weight *= idf(df, n_docs)
+            found_rows.append(rows)
+            found_values.append(np.concatenate(values_t) if len(values_t) > 1 else values_t[0])
+            weights.append(weight)
+        if not found_rows:
+            return np.zeros(0, np.int64), np.zeros(0, np.float64)
+        rows = np.concatenate(found_rows)
+        contrib = np.concatenate(
+            [v.astype(np.float64) * w for v, w in zip(found_values, weights, strict=True)]
+        )
+        if len(found_rows) == 1:
+            order = np.argsort(rows, kind="stable")
+            return rows[order], contrib[order]
+        unique, inverse = np.unique(rows, return_inverse=True)
+        return unique, np.bincount(inverse, weights=contrib, minlength=len(unique))
+
