@@ -532,7 +532,9 @@ CASES: dict[tuple[str, str], list[Case]] = {
     ("QueryRequest", "limit"): [honoured(3, results(lambda r, c: ids(r) == ids(c.base())[:3]))],
     ("QueryRequest", "offset"): [honoured(4, results(lambda r, c: ids(r) == ids(c.base())[4:]))],
     ("QueryRequest", "with_vector"): [
-        honoured(True, results(lambda r, c: all(set(p.vector) == {"a", "b", "s"} for p in r.points)))
+        honoured(
+            True, results(lambda r, c: all(set(p.vector) == {"a", "b", "s"} for p in r.points))
+        )
     ],
     ("QueryRequest", "with_payload"): [
         honoured(True, results(lambda r, c: all("i" in p.payload for p in r.points)))

@@ -193,12 +193,13 @@ def build(model: type[M], error: type[BadRequest] = BadRequest, /, **fields: Any
 
 
 def as_model(value: Any, model: type[M], error: type[BadRequest] = BadRequest) -> M:
-    """Accept a model instance or its JSON dict (see ``build``)."""
+    """Accept a model instance, its JSON dict, or another library's model of it (such as
+    qdrant-client's: read as its JSON) (see ``build``)."""
     if isinstance(value, model):
         body = value
     else:
         with bad_input(error, model.__name__):
-            body = model.model_validate(value)
+            body = model.model_validate(_setting(value))
     check_sendable(body, error)
     return body
 

@@ -17,7 +17,7 @@ import numpy as np
 from pydantic import BaseModel
 
 from shoal import models as m
-from shoal.codec import float_rows
+from shoal.codec import check_sparse, float_rows
 from shoal.errors import InvalidVector
 from shoal.ids import canonical_id
 
@@ -82,7 +82,7 @@ def _is_multivector(query: Any) -> bool:
 def _vectors(raw: Any, point: object) -> None:
     if isinstance(raw, dict):
         for name, vector in raw.items():
-            _vector(vector, _name(name, point), point)
+            _named(vector, _name(name, point), point)
     else:
         _vector(raw, "", point)
 
@@ -90,7 +90,18 @@ def _vectors(raw: Any, point: object) -> None:
 def _column(column: Any, ids: list[Any], name: str) -> Any:
     if not isinstance(column, list):
         return column  # the server reports it, as the engine does
-    return [_vector(v, name, pid) for v, pid in zip(column, ids, strict=False)] + column[len(ids) :]
+    return [_named(v, name, pid) for v, pid in zip(column, ids, strict=False)] + column[len(ids) :]
+
+
+def _named(raw: Any, name: str, point: object) -> Any:
+    """A named vector as sent: a dense one as a list of floats; a sparse one checked as the
+    engine checks it (a NaN value would be sent as null); a document as it is."""
+    if isinstance(raw, m.SparseVector):
+        check_sparse(raw, name=name, point=point)
+        return raw
+    if isinstance(raw, m.Document):
+        return raw
+    return _vector(raw, name, point)
 
 
 def _name(name: Any, point: object) -> str:

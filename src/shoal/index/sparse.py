@@ -220,4 +220,3 @@ class SparseColumn:
             return rows[order], contrib[order]
         unique, inverse = np.unique(rows, return_inverse=True)
         return unique, np.bincount(inverse, weights=contrib, minlength=len(unique))
-
