@@ -167,3 +167,22 @@ def test_a_default_text_index_answers_like_no_index_on_single_strings(
         assert [p.id for p in col.scroll(request).points] == without
     finally:
         col.set_payload_index("t", None)
+
+
+def test_qdrant_client_index_params_models_are_accepted() -> None:
+    from qdrant_client import models as qm
+
+    params = qm.TextIndexParams(
+        type=qm.TextIndexType.TEXT,
+        tokenizer=qm.TokenizerType.WORD,
+        stemmer=qm.SnowballParams(type=qm.Snowball.SNOWBALL, language=qm.SnowballLanguage.ENGLISH),
+    )
+    with Client(":memory:") as client:
+        create(client, "c", "none")
+        cat = condition("text", "cat")
+        assert client.count("c", count_filter=cat).count == 1  # "the cat"
+        client.create_payload_index("c", "t", params)
+        assert client.get_collection("c").payload_schema["t"].params == INDEXES["stem"] | {
+            "tokenizer": "word"
+        }
+        assert client.count("c", count_filter=cat).count == 3  # and "Running cats" twice
