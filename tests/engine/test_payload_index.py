@@ -27,6 +27,8 @@ from shoal.engine.payload_index import PayloadIndexes
 from shoal.engine.state import CollectionState, Row
 from shoal.filters import compile_node
 from shoal.filters import tree as t
+from shoal.filters.text import TextIndex
+from shoal.text import AnalyzerParams
 
 INDEXED = {
     "kw": m.PayloadSchemaType.KEYWORD,
@@ -42,7 +44,7 @@ KEYS = ["kw", "num", "fl", "flag", "ts", "txt", "other"]
 # Small pools shared by payloads and operands, so that comparisons often hit; they hold the
 # edge cases (an int and a float of equal value, ints beyond float64's exact range,
 # datetime-looking strings, the empty string).
-STRINGS = ["a", "ab", "2024-01-01T00:00:00Z", "2024-06-01", ""]
+STRINGS = ["a", "ab", "2024-01-01T00:00:00Z", "2024-06-01", "", "a AB ab", "ab a 2024"]
 NUMBERS = [0, 1, 1.0, 2.5, 2**53 + 1, 2**60]
 
 scalars = st.one_of(st.sampled_from(STRINGS), st.sampled_from(NUMBERS), st.booleans(), st.none())
@@ -79,11 +81,39 @@ def ranges(draw: st.DrawFn) -> t.Range:
     return t.Range(path, *bounds, any_element=any_element, datetimes=datetimes)
 
 
+# Text index settings a full-text leaf may carry (the engine attaches its key's).
+TEXT_INDEXES = [
+    None,
+    TextIndex(),
+    TextIndex(phrase_matching=True),
+    TextIndex(AnalyzerParams(tokenizer="prefix", min_token_len=2), phrase_matching=True),
+    TextIndex(AnalyzerParams(lowercase=False, stopwords=frozenset({"a"}), max_token_len=3)),
+]
+
+
+@st.composite
+def full_texts(draw: st.DrawFn, path: t.Path | None = None) -> t.FullText:
+    """A full-text leaf; with ``path``, one on that key that pools an array's strings
+    (Qdrant's rule for a key with a text index)."""
+    # Queries from the strings payloads hold, so that tokens often meet.
+    words = draw(st.lists(st.sampled_from(["a", "AB", "2024", "x"]), max_size=3))
+    pooled = path is not None
+    return t.FullText(
+        path or draw(paths),
+        " ".join(words),
+        draw(st.sampled_from(["all", "any", "phrase"])),
+        slop=draw(st.integers(0, 2)),
+        any_element=pooled or draw(flags),
+        qdrant=pooled or draw(flags),
+        index=draw(st.sampled_from(TEXT_INDEXES[1:] if pooled else TEXT_INDEXES)),
+    )
+
+
 leaves = st.one_of(
     st.builds(t.Cmp, paths, st.sampled_from(["eq", "ne", "lt", "le", "gt", "ge"]), operands, flags),
     st.builds(t.In, paths, st.lists(operands, min_size=1, max_size=3).map(tuple), flags),
     ranges(),
-    st.builds(t.Text, paths, st.sampled_from(["a", "b", "2024", ""]), flags),
+    full_texts(),
     st.builds(t.Like, paths, st.sampled_from(["a%", "%b", "_", "%", "a_"])),
     st.builds(t.Exists, paths),
     st.builds(t.IsNull, paths, flags),
@@ -137,6 +167,25 @@ def test_indexed_evaluation_equals_the_predicate(
 ) -> None:
     state, indexes = build(rows)
     check(state, indexes, tree)
+
+
+# Payloads with strings at the indexed key "txt", often several in an array.
+TEXTS = st.sampled_from(["a", "AB", "2024-06-01", "a ab", "x 01"])
+text_payloads = st.one_of(
+    st.none(),
+    st.fixed_dictionaries({"txt": st.one_of(TEXTS, st.lists(st.one_of(TEXTS, scalars)))}),
+)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(text_payloads, max_size=20), full_texts(("txt",)))
+def test_full_text_leaves_are_answered_as_the_predicate_does(
+    rows: list[dict[str, Any] | None], leaf: t.FullText
+) -> None:
+    # Alone, on one key and pooled, so that the rare case comes up: a query's tokens
+    # spread over an array's strings (the tree test above covers the other flags).
+    state, indexes = build(rows)
+    check(state, indexes, leaf)
 
 
 @settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -196,7 +245,14 @@ EDGES: list[tuple[t.Node, list[int] | None]] = [
     (t.Cmp(("flag",), "eq", 1, any_element=False), None),  # numbers: not in a bool index
     (t.Range(("ts",), gt="2024-01-01", datetimes=True, any_element=True), [1]),
     (t.Like(("kw",), "a%"), [0]),
-    (t.Text(("kw",), "b", any_element=True), [1]),
+    # Full text matches whole tokens (Qdrant's server), never substrings; a text index
+    # pools an array's strings into one document.
+    (t.FullText(("kw",), "b", "all"), [1]),
+    (t.FullText(("kw",), "a", "all", any_element=False), [0]),
+    (t.FullText(("txt",), "goo", "all"), []),
+    (t.FullText(("txt",), "good cheap", "all"), [6]),
+    (t.FullText(("txt",), "good cheap", "all", index=TextIndex()), [6, 7]),
+    (t.FullText(("txt",), "cheap good", "phrase", index=TextIndex(phrase_matching=True)), []),
 ]
 EDGE_ROWS: list[dict[str, Any]] = [
     {"kw": "a"},
@@ -205,6 +261,8 @@ EDGE_ROWS: list[dict[str, Any]] = [
     {"num": 1.0},
     {"num": 2**53 + 1},
     {"flag": True, "num": True},
+    {"txt": ["goodness", "good and cheap"]},
+    {"txt": ["good", "cheap"]},
 ]
 
 

@@ -136,7 +136,9 @@ def stored(client: Any) -> dict[Any, dict[str, Any]]:
             if name == "d":
                 vectors[name] = np.round(vec, 4).tolist()
             else:
-                vectors[name] = {i: round(v, 5) for i, v in zip(vec.indices, vec.values)}
+                vectors[name] = {
+                    i: round(v, 5) for i, v in zip(vec.indices, vec.values, strict=True)
+                }
         out[r.id] = vectors
     return out
 

@@ -99,13 +99,17 @@ def test_search_equals_brute_force(
             assert col.present.tolist() == [r in model for r in range(ROWS)]
 
 
-def test_a_rebuild_keeps_the_old_mask_for_a_search_still_reading_the_old_base() -> None:
+def test_a_rebuild_leaves_the_mask_a_search_of_the_old_base_holds() -> None:
     col = SparseColumn(8)
     with rebuild_after(0):
         col.set_rows([0, 1], [row({1: 1.0}), row({1: 2.0})])
-        base, _, stale = col._postings()  # built: nothing stale
-        assert stale is None and base.size == 2
+        col._postings()  # the base: rows 0 and 1
+    with rebuild_after(100):
         col.set_rows([0], [row({2: 1.0})])
-        old_base, delta, old_stale = col._postings()
-        # one dirty row > 0: rebuilt, and the old mask is left as it was
-        assert old_base is not base and old_stale is None
+        old_base, _, old_stale = col._postings()  # a delta: row 0 stale in the base
+    assert old_stale is not None and old_stale[0]
+    with rebuild_after(0):
+        new_base, _, new_stale = col._postings()  # rebuilt
+    assert new_base is not old_base and new_stale is None
+    # A search still reading the old base keeps masking its stale row.
+    assert old_stale[0]

@@ -278,6 +278,17 @@ def upserted(ctx: Context) -> None:
     assert ctx.runner.count(ctx.name) == 2
 
 
+def text_params(name: str, value: Any) -> Check:
+    """The text index shows the setting in ``payload_schema[...].params``, as Qdrant does."""
+
+    def check(ctx: Context) -> None:
+        shown = ctx.info().payload_schema["f"].params
+        assert shown == {"type": "text", "tokenizer": "word", name: value}
+
+    return check
+
+
+STEMMER = {"type": "snowball", "language": "english"}
 SCALAR = {"scalar": {"type": "int8"}}
 FILTER = {"must": [{"key": "i", "range": {"gte": 5}}]}
 INDEX_KINDS = ("keyword", "integer", "float", "geo", "text", "bool", "datetime", "uuid")
@@ -479,14 +490,25 @@ CASES: dict[tuple[str, str], list[Case]] = {
     ("FloatIndexParams", "is_principal"): [refused(True)],
     ("DatetimeIndexParams", "is_principal"): [refused(True)],
     ("UuidIndexParams", "is_tenant"): [refused(True)],
-    ("TextIndexParams", "tokenizer"): [refused("whitespace")],
-    ("TextIndexParams", "min_token_len"): [refused(2)],
-    ("TextIndexParams", "max_token_len"): [refused(10)],
-    ("TextIndexParams", "lowercase"): [refused(False)],
+    # Text index settings decide how full-text conditions match (tests/engine/test_text_index.py).
+    ("TextIndexParams", "tokenizer"): [
+        honoured("whitespace", text_params("tokenizer", "whitespace")),
+        honoured("prefix", text_params("tokenizer", "prefix")),
+        refused("multilingual"),
+    ],
+    ("TextIndexParams", "min_token_len"): [honoured(2, text_params("min_token_len", 2))],
+    ("TextIndexParams", "max_token_len"): [honoured(10, text_params("max_token_len", 10))],
+    ("TextIndexParams", "lowercase"): [honoured(False, text_params("lowercase", False))],
     ("TextIndexParams", "ascii_folding"): [refused(True)],
-    ("TextIndexParams", "phrase_matching"): [refused(True)],
-    ("TextIndexParams", "stopwords"): [refused("english")],
-    ("TextIndexParams", "stemmer"): [refused({"type": "snowball", "language": "english"})],
+    ("TextIndexParams", "phrase_matching"): [honoured(True, text_params("phrase_matching", True))],
+    ("TextIndexParams", "stopwords"): [
+        honoured("english", text_params("stopwords", "english")),
+        refused("french", "'french'"),
+    ],
+    ("TextIndexParams", "stemmer"): [
+        honoured(STEMMER, text_params("stemmer", STEMMER)),
+        refused({"type": "snowball", "language": "armenian"}, "'armenian'"),
+    ],
     # ---- search params
     ("SearchParams", "hnsw_ef"): [honoured(32, prepared("ef", 32))],
     ("SearchParams", "exact"): [honoured(True, prepared("exact", True))],

@@ -373,11 +373,15 @@ def flag(value: Any, name: str) -> bool:
 
 def field_schema(value: Any) -> m.PayloadSchemaType | dict[str, Any] | None:
     """A payload index's schema: a ``PayloadSchemaType``, its name, or ``{"type": name,
-    ...}`` (its type checked as the engine checks it).
+    ...}`` (its type checked as the engine checks it; a qdrant-client ``*IndexParams`` model
+    becomes its JSON).
 
     Raises:
         InvalidConfig: naming the unknown type.
     """
+    value = _setting(value)
+    if isinstance(value, Mapping):
+        value = dict(value)
     if value is None or isinstance(value, m.PayloadSchemaType):
         return value
     if isinstance(value, dict):

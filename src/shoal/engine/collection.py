@@ -30,13 +30,14 @@ from shoal.engine.ann import CollectionAnn, StoredVectorSeqs
 from shoal.engine.deadline import NO_DEADLINE, Deadline
 from shoal.engine.filtering import Filters, with_deadline
 from shoal.engine.groups import query_groups
+from shoal.engine.index_schema import IndexSchema, text_indexes
 from shoal.engine.inference import embed_documents
 from shoal.engine.limits import Limits
 from shoal.engine.payload_index import PayloadIndexes
 from shoal.engine.points import ids_of, points_from_batch
 from shoal.engine.query import Query, Searcher, check_limit
 from shoal.engine.state import DELETED, CollectionState, Row
-from shoal.engine.support import check_shard_key, check_upsert, field_index_type
+from shoal.engine.support import check_shard_key, check_upsert
 from shoal.engine.writes import Changes, GroupCommitter, MakeChanges, View, all_or_nothing
 from shoal.errors import (
     BadRequest,
@@ -85,13 +86,14 @@ class Collection:
         self.vector_params = self.space.dense
         self.state = CollectionState(self.vector_params, self.space.sparse)
         layout = StoredLayout(self.space)
-        self.payload_indexes: dict[str, m.PayloadSchemaType] = {}
+        self.payload_indexes: dict[str, IndexSchema] = {}
         self.payload_index = PayloadIndexes()
         self.filters = Filters(self.limits)
         loaded = None if store is None else self._load(store, layout)
         self.writer = GroupCommitter(self.state, store, layout)
         for field, schema in self.payload_indexes.items():
-            self.payload_index.create(self.state, field, schema)
+            self.payload_index.create(self.state, field, schema.type)
+        self.filters.set_text_indexes(text_indexes(self.payload_indexes))
         self.ann = CollectionAnn(
             self.state,
             config,
@@ -141,7 +143,7 @@ class Collection:
         self.state.next_serial = max(self.state.next_serial, store.counter(NEXT_SERIAL))
         self.state.commit_seq = store.counter(COMMIT_SEQ)
         for field, schema in (store.get_meta("payload_indexes") or {}).items():
-            self.payload_indexes[field] = m.PayloadSchemaType(schema)
+            self.payload_indexes[field] = IndexSchema.load(schema)
         return StoredVectorSeqs(
             np.concatenate(serials) if serials else np.zeros(0, np.int64),
             np.concatenate(vseqs) if vseqs else np.zeros(0, np.int64),
@@ -188,8 +190,8 @@ class Collection:
         with self.state.lock.read():
             count = len(self.state)
             schema = {
-                field: m.PayloadIndexInfo(data_type=t, points=self.payload_index.points(field))
-                for field, t in self.payload_indexes.items()
+                field: s.info(self.payload_index.points(field))
+                for field, s in self.payload_indexes.items()
             }
             status = self.ann.status()
             indexed = self.ann.indexed_vectors()
@@ -629,21 +631,27 @@ class Collection:
         ``*IndexParams`` object, or None for keyword): see ``set_payload_index``.
 
         Raises:
-            InvalidConfig: an unknown type; InvalidPayload: a malformed key.
+            InvalidConfig: an unknown type or parameter value; InvalidPayload: a malformed key.
             NotSupported: an index parameter Shoal does not honour, named.
         """
-        return self.set_payload_index(field, field_index_type(field_schema))
+        return self.set_payload_index(field, IndexSchema.parse(field_schema))
 
-    def set_payload_index(self, field: str, schema: m.PayloadSchemaType | None) -> m.UpdateResult:
+    def set_payload_index(
+        self, field: str, schema: IndexSchema | m.PayloadSchemaType | str | None
+    ) -> m.UpdateResult:
         """Create (or with ``schema=None`` drop) a payload index on ``field``.
 
         The index is built now, over the current points, and kept current by every later
-        commit; filters on the field then use it (with the same results as without).
+        commit; filters on the field then use it (with the same results as without; a
+        text index's settings decide how full-text conditions match, as in Qdrant).
 
         Raises:
             InvalidPayload: a malformed key.
+            InvalidConfig: an unknown type name.
         """
         _key_path(field)
+        if schema is not None and not isinstance(schema, IndexSchema):
+            schema = IndexSchema.parse(schema)
         # Under the read lock no group is applied while the index is built, so it cannot
         # miss a write; searches keep running.
         with self.state.lock.read():
@@ -652,10 +660,11 @@ class Collection:
                 self.payload_index.drop(field)
             else:
                 self.payload_indexes[field] = schema
-                self.payload_index.create(self.state, field, schema)
+                self.payload_index.create(self.state, field, schema.type)
+            self.filters.set_text_indexes(text_indexes(self.payload_indexes))
         if self.store is not None:
             self.store.set_meta(
-                "payload_indexes", {k: v.value for k, v in self.payload_indexes.items()}
+                "payload_indexes", {k: v.stored() for k, v in self.payload_indexes.items()}
             )
         return m.UpdateResult(operation_id=0, status=m.UpdateStatus.COMPLETED)
 

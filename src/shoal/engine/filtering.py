@@ -4,7 +4,10 @@
 ``CompiledFilter`` (its tree, for payload indexes, and its predicate, for everything else)
 after checking its size against the collection's ``Limits``: a filter over them is refused
 before any work is done on it. Compiled filters are cached by their text (expressions) or
-their JSON (structured filters), so a repeated filter costs a dict lookup. ``match`` gives
+their JSON (structured filters), so a repeated filter costs a dict lookup. Full-text leaves
+are compiled with the text index settings of their keys (``set_text_indexes``; the cache is
+keyed by their version too, so a filter compiled before an index changed is never reused
+after). ``match`` gives
 a compiled filter's ``FilterMatch`` on the current state, cached until the next write.
 
 A ``FilterMatch`` walks the filter tree with three-valued masks: each row is surely in,
@@ -29,6 +32,7 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -39,7 +43,7 @@ from shoal.engine.deadline import Deadline
 from shoal.engine.limits import Limits
 from shoal.engine.payload_index import PayloadIndexes
 from shoal.engine.state import CollectionState, VectorColumn
-from shoal.filters import Predicate, compile_node, to_tree
+from shoal.filters import Predicate, TextIndex, attach_text_indexes, compile_node, to_tree
 from shoal.filters import tree as t
 from shoal.filters.expression import CACHE_MAX_LENGTH
 from shoal.filters.tree import Node
@@ -97,7 +101,9 @@ class Filters:
 
     def __init__(self, limits: Limits) -> None:
         self.limits = limits
-        self._compiled: OrderedDict[str | bytes, CompiledFilter] = OrderedDict()
+        self._compiled: OrderedDict[tuple[int, str | bytes], CompiledFilter] = OrderedDict()
+        # (version, text index settings by payload key): replaced whole, read once per compile.
+        self._text: tuple[int, Mapping[str, TextIndex]] = (0, {})
         self._matches: OrderedDict[tuple[Node, tuple[int, int]], FilterMatch] = OrderedDict()
         self._lock = threading.Lock()
 
@@ -116,6 +122,7 @@ class Filters:
         """
         if flt is None:
             return None
+        version, text = self._text
         key: str | bytes | None = flt if isinstance(flt, str) else None
         if isinstance(flt, m.Filter):
             try:
@@ -126,18 +133,30 @@ class Filters:
             key = None  # a huge filter is compiled each time, not kept
         if key is not None:
             with self._lock:
-                hit = self._compiled.get(key)
+                hit = self._compiled.get((version, key))
             if hit is not None:
                 return hit
         if isinstance(flt, (str, dict, m.Filter)):
             self.limits.check_filter(flt)
-        compiled = _compiled(to_tree(flt))  # validates a dict; refuses anything else
+        # to_tree validates a dict and refuses anything else.
+        compiled = _compiled(attach_text_indexes(to_tree(flt), text))
         if key is not None:
             with self._lock:
-                self._compiled[key] = compiled
+                self._compiled[(version, key)] = compiled
                 if len(self._compiled) > COMPILED_SIZE:
                     self._compiled.popitem(last=False)
         return compiled
+
+    def set_text_indexes(self, indexes: Mapping[str, TextIndex]) -> None:
+        """Use these text index settings for the full-text leaves of filters compiled from
+        now on (call when a text index is created or dropped).
+
+        Args:
+            indexes: the settings by payload key (``a.b``, ``items[].t``).
+        """
+        with self._lock:
+            self._text = (self._text[0] + 1, dict(indexes))
+            self._compiled.clear()  # never hit again: keyed by the old version
 
     def predicate(self, flt: m.Filter | str | dict[str, Any] | None) -> Predicate | None:
         """``compile``'s predicate; None means "no filter".

@@ -35,7 +35,7 @@ import numpy as np
 from shoal import models as m
 from shoal.engine.state import Applied, CollectionState
 from shoal.filters import tree as t
-from shoal.filters.evaluate import like_regex, parse_datetime, values_at
+from shoal.filters.evaluate import full_text_query, like_regex, parse_datetime, values_at
 
 # The kind of value each schema type indexes; GEO (None) only counts points.
 KIND: dict[m.PayloadSchemaType, str | None] = {
@@ -267,13 +267,24 @@ class FieldIndex:
             return self._in(node, high)
         if isinstance(node, t.Range):
             return self._range(node, high)
-        if isinstance(node, t.Text) and self.kind == "str":
-            text = node.text
-            return self._by_key(lambda k: text in k, node.any_element, high)
+        if isinstance(node, t.FullText) and self.kind == "str":
+            return self._full_text(node, high)
         if isinstance(node, t.Like) and self.kind == "str":
             rx = like_regex(node.pattern)
             return self._by_key(lambda k: rx.fullmatch(k) is not None, False, high)
         return None
+
+    def _full_text(self, node: t.FullText, high: int) -> np.ndarray:
+        """Rows matching a full-text leaf, with the query the predicate compiles (the leaf
+        carries its key's text index settings), so both answer alike: each distinct string
+        is tested once; a row's array elements are one document when the query pools them
+        (a text index, Qdrant's rules), otherwise each element is tested on its own."""
+        query = full_text_query(node)
+        if not (query.pooled and node.any_element):
+            return self._by_key(lambda k: query.matches([k]), node.any_element, high)
+        mask = self._by_key(lambda k: query.matches([k]), False, high)
+        _set_rows(mask, [r for r, elems in self._elems.items() if query.matches(list(elems))])
+        return mask
 
     def _cmp(self, node: t.Cmp, high: int) -> np.ndarray | None:
         target = node.value

@@ -90,7 +90,6 @@ def default(*values: Any, why: str = "") -> Only:
 
 RAM = "Shoal keeps it in memory"
 ONE_NODE = "Shoal runs one shard on one node"
-NO_TEXT_INDEX = "Shoal's text index matches substrings; it has no tokenizer settings"
 NO_PAYLOAD_HNSW = "Shoal builds no payload-aware HNSW links"
 NO_PRINCIPAL = "Shoal has no principal-key storage"
 
@@ -260,16 +259,20 @@ RULES: dict[str, dict[str, Rule]] = {
     ),
     "FloatIndexParams": _index_params({"is_principal": default(False, why=NO_PRINCIPAL)}),
     "GeoIndexParams": _index_params({}),
+    # Their values are read (and those Shoal cannot reproduce refused: stop words other
+    # than English, the Armenian stemmer) by shoal.filters.text.text_index_params.
     "TextIndexParams": _index_params(
         {
-            "tokenizer": default("word", why=NO_TEXT_INDEX),
-            "min_token_len": refused(NO_TEXT_INDEX),
-            "max_token_len": refused(NO_TEXT_INDEX),
-            "lowercase": default(True, why=NO_TEXT_INDEX),
-            "ascii_folding": default(False, why=NO_TEXT_INDEX),
-            "phrase_matching": default(False, why=NO_TEXT_INDEX),
-            "stopwords": refused(NO_TEXT_INDEX),
-            "stemmer": refused(NO_TEXT_INDEX),
+            "tokenizer": default(
+                "word", "whitespace", "prefix", why="Shoal has no multilingual tokenizer"
+            ),
+            "min_token_len": HONOURED,
+            "max_token_len": HONOURED,
+            "lowercase": HONOURED,
+            "ascii_folding": default(False, why="Shoal does not fold text to ASCII"),
+            "phrase_matching": HONOURED,
+            "stopwords": HONOURED,
+            "stemmer": HONOURED,
         }
     ),
     "BoolIndexParams": _index_params({}),

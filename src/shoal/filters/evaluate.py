@@ -273,13 +273,17 @@ def _like(node: t.Like) -> Predicate:
     return pred
 
 
-def _text(node: t.Text) -> Predicate:
-    get = _candidates(node.path, node.any_element)
-    return lambda p, _id: any(isinstance(v, str) and node.text in v for v in get(p))
+def full_text_query(node: t.FullText) -> TextQuery:
+    """A full-text leaf's query, compiled with its key's text index settings (the one place
+    a leaf becomes a ``TextQuery``: payload indexes answer with the same object).
 
+    Args:
+        node: the leaf.
 
-def _full_text(node: t.FullText) -> Predicate:
-    query = TextQuery(
+    Returns:
+        The compiled query.
+    """
+    return TextQuery(
         node.query,
         node.mode,
         slop=node.slop,
@@ -287,6 +291,10 @@ def _full_text(node: t.FullText) -> Predicate:
         pooled=node.qdrant,
         needs_positions=node.qdrant,
     )
+
+
+def _full_text(node: t.FullText) -> Predicate:
+    query = full_text_query(node)
     get = _candidates(node.path, node.any_element)
 
     def pred(p: dict[str, Any], _id: int | str) -> bool:
@@ -419,7 +427,6 @@ _LEAF_BUILDERS: dict[type, Callable[[Any], Predicate]] = {
     t.In: _in,
     t.Except: _except,
     t.Like: _like,
-    t.Text: _text,
     t.FullText: _full_text,
     t.IsNull: _is_null,
     t.IsEmpty: _is_empty,

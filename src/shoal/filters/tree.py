@@ -141,16 +141,6 @@ class Like:
 
 
 @dataclass(frozen=True)
-class Text:
-    """The string value contains ``text`` (substring). Qdrant's ``MatchText`` no longer
-    means this (it matches tokens: ``FullText``); kept for payload indexes that serve it."""
-
-    path: Path
-    text: str
-    any_element: bool = True
-
-
-@dataclass(frozen=True)
 class FullText:
     """Full-text match (``shoal.filters.text``): Qdrant's ``match: {text | text_any |
     phrase}``, Milvus's ``text_match`` and ``phrase_match``.
@@ -247,7 +237,6 @@ Node = Union[
     In,
     Except,
     Like,
-    Text,
     FullText,
     IsNull,
     IsEmpty,

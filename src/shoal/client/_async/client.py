@@ -441,10 +441,27 @@ class AsyncClient(AsyncCollectionAdmin):
         self,
         collection_name: str,
         field_name: str,
-        field_schema: m.PayloadSchemaType | str | None = None,
+        field_schema: m.PayloadSchemaType | str | Mapping[str, Any] | None = None,
         wait: bool = True,
     ) -> m.UpdateResult:
-        """Declare a payload index on ``field_name`` (reported in ``payload_schema``)."""
+        """Declare a payload index on ``field_name`` (reported in ``payload_schema``).
+
+        Args:
+            collection_name: the collection.
+            field_name: the payload key (``a.b``, ``items[].name``).
+            field_schema: the index type (``"keyword"``, ...; None: keyword), or Qdrant's
+                ``*IndexParams`` object (a dict, or a qdrant-client model): a ``text``
+                index's tokenizer, stop words, stemmer... decide how full-text conditions
+                on the key match.
+            wait: accepted for qdrant-client's signature; indexes are built at once.
+
+        Returns:
+            The operation's result.
+
+        Raises:
+            InvalidConfig: an unknown type or parameter value.
+            NotSupported: a parameter Shoal does not honour, named.
+        """
         name, wait = convert.collection_name(collection_name), convert.flag(wait, "wait")
         body = convert.build(
             m.CreateFieldIndex,
