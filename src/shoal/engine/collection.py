@@ -16,7 +16,7 @@ from typing_extensions import assert_never
 from shoal import models as m
 from shoal.codec import DEFAULT_VECTOR, StoredLayout, check_vector_rows, check_vectors
 from shoal.concurrency import Batcher
-from shoal.engine import records
+from shoal.engine import facets, matrix, records
 from shoal.engine.ann import CollectionAnn, StoredVectorSeqs
 from shoal.engine.deadline import NO_DEADLINE, Deadline
 from shoal.engine.filtering import Filters, with_deadline
@@ -783,6 +783,59 @@ class Collection:
                 return m.CountResult(count=len(self.state))
             match = self.filters.match(self.state, flt, self.payload_index, until)
             return m.CountResult(count=len(match.rows(until)))
+
+    def facet(self, req: m.FacetRequest, deadline: Deadline | None = None) -> m.FacetResponse:
+        """Points per value of a payload key, most first (``shoal.engine.facets``).
+
+        Raises:
+            InvalidQuery: no keyword/integer/uuid/bool index on the key, or a bad limit;
+                NotSupported: ``shard_key``; RequestTimeout.
+        """
+        self.check_failed()
+        check_shard_key(req)
+        until = deadline or NO_DEADLINE
+        schema = facets.facet_index(dict(self.payload_indexes), req.key)  # a copy: atomic
+        limit, flt = facets.check_facet_limit(req.limit), self.filters.compile(req.filter)
+        with self.state.lock.read():
+            rows = (
+                self.state.live_rows()
+                if flt is None
+                else self.filters.match(self.state, flt, self.payload_index, until).rows(until)
+            )
+            counts = facets.count_values(self.state.payloads, rows.tolist(), req.key, schema, until)
+        return facets.top_hits(counts, limit)
+
+    def search_matrix_pairs(
+        self, req: m.SearchMatrixRequest, deadline: Deadline | None = None
+    ) -> m.SearchMatrixPairsResponse:
+        """Random points and each one's nearest among them, as pairs (``shoal.engine.matrix``).
+
+        Raises:
+            InvalidQuery: an unknown vector, ``sample`` < 2 or ``limit`` < 1; NotSupported:
+                ``shard_key``; InvalidFilter; RequestTimeout.
+        """
+        return self._matrix(req, deadline).pairs()
+
+    def search_matrix_offsets(
+        self, req: m.SearchMatrixRequest, deadline: Deadline | None = None
+    ) -> m.SearchMatrixOffsetsResponse:
+        """As ``search_matrix_pairs``, as offsets into the list of points drawn."""
+        return self._matrix(req, deadline).offsets()
+
+    def _matrix(self, req: m.SearchMatrixRequest, deadline: Deadline | None) -> matrix.Neighbours:
+        self.check_failed()
+        check_shard_key(req)
+        until = deadline or NO_DEADLINE
+        col, sample, limit = matrix.matrix_column(self.state, req, self.named)
+        flt = self.filters.compile(req.filter)
+        with self.state.lock.read():
+            if flt is None:
+                high = self.state.high
+                eligible = np.flatnonzero(self.state.alive[:high] & col.present[:high])
+            else:
+                match = self.filters.match(self.state, flt, self.payload_index, until)
+                eligible = match.gathered(col, until)[0]
+            return matrix.neighbours(self.state, col, eligible, sample, limit, until)
 
 
 def _optimizers_config(diff: dict[str, Any] | None) -> m.OptimizersConfig:
