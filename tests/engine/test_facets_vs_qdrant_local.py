@@ -14,11 +14,9 @@ import numpy as np
 import pytest
 from qdrant_client import QdrantClient
 from qdrant_client import models as qm
-from threaded_server import serve_in_thread
 
 from shoal import Client, errors
 from shoal import models as m
-from shoal.engine import Database
 
 N = 160
 UUIDS = [str(uuid.UUID(int=(i + 1) * 0x1234_5678_9ABC_DEF0_1357)) for i in range(5)]
@@ -55,18 +53,9 @@ def points(seed: int) -> list[qm.PointStruct]:
     ]
 
 
-@pytest.fixture(scope="module", params=["embedded", "http"])
-def ours(request: pytest.FixtureRequest) -> Iterator[Client]:
-    if request.param == "embedded":
-        with Client() as client:
-            yield client
-        return
-    db = Database(None)
-    try:
-        with serve_in_thread(db) as url, Client(url) as client:
-            yield client
-    finally:
-        db.close()
+@pytest.fixture(scope="module")
+def ours(memory_client: Client) -> Client:
+    return memory_client
 
 
 @pytest.fixture(scope="module", params=[3, 17, 2024])

@@ -13,11 +13,9 @@ import numpy as np
 import pytest
 from qdrant_client import QdrantClient
 from qdrant_client import models as qm
-from threaded_server import serve_in_thread
 
 from shoal import Client, errors
 from shoal import models as m
-from shoal.engine import Database
 
 DIM = 4
 DISTANCES = {"cos": "Cosine", "dot": "Dot", "euc": "Euclid", "man": "Manhattan"}
@@ -36,18 +34,9 @@ def data(seed: int) -> list[qm.PointStruct]:
     return out
 
 
-@pytest.fixture(scope="module", params=["embedded", "http"])
-def ours(request: pytest.FixtureRequest) -> Iterator[Client]:
-    if request.param == "embedded":
-        with Client() as client:
-            yield client
-        return
-    db = Database(None)
-    try:
-        with serve_in_thread(db) as url, Client(url) as client:
-            yield client
-    finally:
-        db.close()
+@pytest.fixture(scope="module")
+def ours(memory_client: Client) -> Client:
+    return memory_client
 
 
 @pytest.fixture(scope="module", params=[1, 42])
