@@ -19,7 +19,7 @@ from shoal.concurrency import Batcher
 from shoal.engine import facets, matrix, records
 from shoal.engine.ann import CollectionAnn, StoredVectorSeqs
 from shoal.engine.deadline import NO_DEADLINE, Deadline
-from shoal.engine.filtering import Filters, with_deadline
+from shoal.engine.filtering import CompiledFilter, Filters, with_deadline
 from shoal.engine.groups import query_groups
 from shoal.engine.limits import Limits
 from shoal.engine.payload_index import PayloadIndexes
@@ -794,16 +794,11 @@ class Collection:
         self.check_failed()
         check_shard_key(req)
         until = deadline or NO_DEADLINE
+        flt = self.filters.compile(req.filter)
         schema = facets.facet_index(dict(self.payload_indexes), req.key)  # a copy: atomic
-        limit, flt = facets.check_facet_limit(req.limit), self.filters.compile(req.filter)
         with self.state.lock.read():
-            rows = (
-                self.state.live_rows()
-                if flt is None
-                else self.filters.match(self.state, flt, self.payload_index, until).rows(until)
-            )
-            counts = facets.count_values(self.state.payloads, rows.tolist(), req.key, schema, until)
-        return facets.top_hits(counts, limit)
+            rows = self._matching_rows(flt, until)
+            return facets.facet(self.state.payloads, rows, req, schema, until)
 
     def search_matrix_pairs(
         self, req: m.SearchMatrixRequest, deadline: Deadline | None = None
@@ -829,13 +824,16 @@ class Collection:
         col, sample, limit = matrix.matrix_column(self.state, req, self.named)
         flt = self.filters.compile(req.filter)
         with self.state.lock.read():
-            if flt is None:
-                high = self.state.high
-                eligible = np.flatnonzero(self.state.alive[:high] & col.present[:high])
-            else:
-                match = self.filters.match(self.state, flt, self.payload_index, until)
-                eligible = match.gathered(col, until)[0]
+            rows = self._matching_rows(flt, until)
+            eligible = rows[col.present[rows]]
             return matrix.neighbours(self.state, col, eligible, sample, limit, until)
+
+    def _matching_rows(self, flt: CompiledFilter | None, until: Deadline) -> np.ndarray:
+        """Rows of the live points that match ``flt`` (all without one), ascending; under
+        the state's read lock."""
+        if flt is None:
+            return self.state.live_rows()
+        return self.filters.match(self.state, flt, self.payload_index, until).rows(until)
 
 
 def _optimizers_config(diff: dict[str, Any] | None) -> m.OptimizersConfig:

@@ -18,6 +18,8 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
+import numpy as np
+
 from shoal import models as m
 from shoal.engine.deadline import Deadline
 from shoal.engine.filtering import CHECK_EVERY
@@ -134,6 +136,32 @@ def count_values(
         values.discard(_SKIP)
         counts.update(values)
     return counts
+
+
+def facet(
+    payloads: Sequence[dict[str, Any] | None],
+    rows: np.ndarray,
+    req: m.FacetRequest,
+    schema: m.PayloadSchemaType,
+    deadline: Deadline,
+) -> m.FacetResponse:
+    """Answer a facet request over the rows that match its filter.
+
+    Args:
+        payloads: the payload of every row.
+        rows: the live rows matching the request's filter.
+        req: the request.
+        schema: the type of the key's index (``facet_index``).
+        deadline: checked as the rows are counted.
+
+    Returns:
+        The hits.
+
+    Raises:
+        InvalidQuery: a limit below 1. RequestTimeout: the deadline passed first.
+    """
+    limit = check_facet_limit(req.limit)
+    return top_hits(count_values(payloads, rows.tolist(), req.key, schema, deadline), limit)
 
 
 def top_hits(counts: Counter[Any], limit: int) -> m.FacetResponse:
