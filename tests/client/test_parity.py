@@ -131,3 +131,17 @@ def test_api_covers_design_table() -> None:
         "clear_payload", "create_payload_index", "delete_payload_index", "close",
     }  # fmt: skip
     assert wanted <= public_methods(AsyncClient).keys()
+
+
+def test_explore_methods_take_qdrant_clients_arguments_and_defaults() -> None:
+    from qdrant_client import AsyncQdrantClient
+
+    def params(fn: Any) -> list[tuple[str, object]]:
+        return [
+            (p.name, p.default)
+            for p in inspect.signature(fn).parameters.values()
+            if p.name not in ("self", "kwargs")
+        ]
+
+    for name in ("facet", "search_matrix_pairs", "search_matrix_offsets"):
+        assert params(getattr(AsyncClient, name)) == params(getattr(AsyncQdrantClient, name)), name

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from threaded_server import serve_in_thread
 
-from shoal.engine import ann
+from shoal import Client
+from shoal.engine import Database, ann
 from shoal.index import HnswIndex
 
 
@@ -25,3 +28,19 @@ def one_insert_thread(monkeypatch: pytest.MonkeyPatch) -> None:
     insert thread left 5 of a query's 10 nearest points unreachable, failing recall bounds
     now and then. Tests of answers that depend on the graph use this."""
     monkeypatch.setattr(ann, "HnswIndex", _OneThreadHnsw)
+
+
+@pytest.fixture(scope="module", params=["embedded", "http"])
+def memory_client(request: pytest.FixtureRequest) -> Iterator[Client]:
+    """A client of an in-memory database: embedded, or over HTTP to a server in a thread
+    (one per test module and kind; tests clean up the collections they make)."""
+    if request.param == "embedded":
+        with Client() as client:
+            yield client
+        return
+    db = Database(None)
+    try:
+        with serve_in_thread(db) as url, Client(url) as client:
+            yield client
+    finally:
+        db.close()

@@ -101,6 +101,13 @@ def steps() -> list[Step]:
         s("retrieve", NAME, [1, 2, 3, 4, 5, 6, 7]),
         s("create_payload_index", NAME, "color", m.PayloadSchemaType.KEYWORD),
         s("create_payload_index", NAME, "n", "integer"),
+        s("facet", NAME, "color"),
+        s("facet", NAME, "n", facet_filter=N_BIG, limit=2, exact=True),
+        s("facet", NAME, "tags"),  # no index: refused
+        # A sample as large as the collection draws every point: the same on every run.
+        s("search_matrix_pairs", NAME, sample=100, limit=2),
+        s("search_matrix_offsets", NAME, query_filter=RED, sample=50),
+        s("search_matrix_pairs", NAME, sample=1),
         s("get_collection", NAME),
         s("delete_payload_index", NAME, "n"),
         s("get_collection", NAME),

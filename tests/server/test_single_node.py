@@ -54,10 +54,10 @@ def test_shard_zero_is_the_collection(http: httpx.Client) -> None:
     ("method", "path", "feature"),
     [
         ("PUT", "/collections/single_node/vectors/extra", "adding a named vector"),
-        ("POST", "/collections/single_node/facet", "facet counts"),
+        ("GET", "/collections/single_node/optimizations", "the optimizations report"),
         ("POST", "/cluster/recover", "cluster operations"),
         ("GET", "/quotas", "quotas"),
-        ("POST", "/collections/single_node/points/search/matrix/pairs", "distance matrix"),
+        ("DELETE", "/collections/single_node/vectors/extra", "deleting a named vector"),
     ],
 )
 def test_refused_operations_name_the_feature(

@@ -632,3 +632,25 @@ def timeout_arg(value: Any) -> int | None:
             f"Wrong input: timeout must be a whole number of seconds >= 1, got {shown(value)}"
         )
     return int(value)
+
+
+def consistency_arg(value: Any) -> m.ReadConsistency | None:
+    """A ``consistency`` argument (Qdrant's read consistency): a number of replicas >= 1,
+    or ``"majority"``, ``"quorum"``, ``"all"`` (a ``ReadConsistencyType``).
+
+    Raises:
+        BadRequest: anything else.
+    """
+    if value is None:
+        return None
+    if isinstance(value, (int, np.integer)) and not isinstance(value, bool) and value >= 1:
+        return int(value)
+    if isinstance(value, str):
+        try:
+            return m.ReadConsistencyType(value)
+        except ValueError:
+            pass
+    raise BadRequest(
+        "Wrong input: consistency must be a number of replicas >= 1 or one of 'majority', "
+        f"'quorum', 'all', got {shown(value)}"
+    )

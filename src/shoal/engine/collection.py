@@ -25,10 +25,10 @@ from shoal.codec import (
     check_vectors,
 )
 from shoal.concurrency import Batcher
-from shoal.engine import records
+from shoal.engine import facets, matrix, records
 from shoal.engine.ann import CollectionAnn, StoredVectorSeqs
 from shoal.engine.deadline import NO_DEADLINE, Deadline
-from shoal.engine.filtering import Filters, with_deadline
+from shoal.engine.filtering import CompiledFilter, Filters, with_deadline
 from shoal.engine.groups import query_groups
 from shoal.engine.index_schema import IndexSchema, text_indexes
 from shoal.engine.inference import embed_documents
@@ -816,6 +816,58 @@ class Collection:
                 return m.CountResult(count=len(self.state))
             match = self.filters.match(self.state, flt, self.payload_index, until)
             return m.CountResult(count=len(match.rows(until)))
+
+    def facet(self, req: m.FacetRequest, deadline: Deadline | None = None) -> m.FacetResponse:
+        """Points per value of a payload key, most first (``shoal.engine.facets``).
+
+        Raises:
+            InvalidQuery: no keyword/integer/uuid/bool index on the key, or a bad limit;
+                NotSupported: ``shard_key``; RequestTimeout.
+        """
+        self.check_failed()
+        check_shard_key(req)
+        until = deadline or NO_DEADLINE
+        flt = self.filters.compile(req.filter)
+        types = {field: index.type for field, index in list(self.payload_indexes.items())}
+        schema = facets.facet_index(types, req.key)
+        with self.state.lock.read():
+            rows = self._matching_rows(flt, until)
+            return facets.facet(self.state.payloads, rows, req, schema, until)
+
+    def search_matrix_pairs(
+        self, req: m.SearchMatrixRequest, deadline: Deadline | None = None
+    ) -> m.SearchMatrixPairsResponse:
+        """Random points and each one's nearest among them, as pairs (``shoal.engine.matrix``).
+
+        Raises:
+            InvalidQuery: an unknown vector, ``sample`` < 2 or ``limit`` < 1; NotSupported:
+                ``shard_key``; InvalidFilter; RequestTimeout.
+        """
+        return self._matrix(req, deadline).pairs()
+
+    def search_matrix_offsets(
+        self, req: m.SearchMatrixRequest, deadline: Deadline | None = None
+    ) -> m.SearchMatrixOffsetsResponse:
+        """As ``search_matrix_pairs``, as offsets into the list of points drawn."""
+        return self._matrix(req, deadline).offsets()
+
+    def _matrix(self, req: m.SearchMatrixRequest, deadline: Deadline | None) -> matrix.Neighbours:
+        self.check_failed()
+        check_shard_key(req)
+        until = deadline or NO_DEADLINE
+        col, sample, limit = matrix.matrix_column(self.state, req, self.named)
+        flt = self.filters.compile(req.filter)
+        with self.state.lock.read():
+            rows = self._matching_rows(flt, until)
+            eligible = rows[col.present[rows]]
+            return matrix.neighbours(self.state, col, eligible, sample, limit, until)
+
+    def _matching_rows(self, flt: CompiledFilter | None, until: Deadline) -> np.ndarray:
+        """Rows of the live points that match ``flt`` (all without one), ascending; under
+        the state's read lock."""
+        if flt is None:
+            return self.state.live_rows()
+        return self.filters.match(self.state, flt, self.payload_index, until).rows(until)
 
 
 def _optimizers_config(diff: dict[str, Any] | None) -> m.OptimizersConfig:

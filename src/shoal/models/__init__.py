@@ -759,7 +759,9 @@ for _model in (PointsList, PointsBatch, Nested, MinShould, Filter, FieldConditio
     _model.model_rebuild()
 
 
-# Aliases and snapshots, and formula expressions: in their own modules, names here.
+# Aliases and snapshots, formula expressions, facets and the distance matrix: in their own
+# modules, names here.
+from shoal.models.explore import *  # noqa: E402, F403
 from shoal.models.formula import *  # noqa: E402, F403
 from shoal.models.manage import *  # noqa: E402, F403
 

@@ -436,6 +436,24 @@ async def query_batch(call: Call) -> list[m.QueryResponse]:
     return await call.on_collection(Collection.query_batch, body.searches, call.timed("Search"))
 
 
+async def facet(call: Call) -> m.FacetResponse:
+    """POST /collections/{name}/facet: points per value of a payload key."""
+    body = await call.body(m.FacetRequest)
+    return await call.on_collection(Collection.facet, body, call.timed("facet"))
+
+
+async def matrix_pairs(call: Call) -> m.SearchMatrixPairsResponse:
+    """POST /collections/{name}/points/search/matrix/pairs: the distance matrix as pairs."""
+    body = await call.body(m.SearchMatrixRequest)
+    return await call.on_collection(Collection.search_matrix_pairs, body, call.timed("Search"))
+
+
+async def matrix_offsets(call: Call) -> m.SearchMatrixOffsetsResponse:
+    """POST /collections/{name}/points/search/matrix/offsets: as offsets into its ids."""
+    body = await call.body(m.SearchMatrixRequest)
+    return await call.on_collection(Collection.search_matrix_offsets, body, call.timed("Search"))
+
+
 # ---------------------------------------------------------------------- payload
 
 
@@ -552,6 +570,9 @@ OPERATIONS: tuple[Operation, ...] = (
     Operation("POST", _P + "/query", query, write=False),
     Operation("POST", _P + "/query/batch", query_batch, write=False),
     Operation("POST", _P + "/query/groups", query_groups, write=False),
+    Operation("POST", _P + "/search/matrix/pairs", matrix_pairs, write=False),
+    Operation("POST", _P + "/search/matrix/offsets", matrix_offsets, write=False),
+    Operation("POST", _C + "/facet", facet, write=False),
     Operation("PUT", _P + "/vectors", update_vectors, write=True),
     Operation("POST", _P + "/vectors/delete", delete_vectors, write=True),
     Operation("POST", _P + "/payload", set_payload, write=True),

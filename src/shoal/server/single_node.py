@@ -130,11 +130,4 @@ SINGLE_NODE: tuple[Operation, ...] = (
         "DELETE", _C + "/vectors/{vector_name}", _refused("deleting a named vector"), write=True
     ),
     Operation("GET", _C + "/optimizations", _refused("the optimizations report"), write=False),
-    Operation("POST", _C + "/facet", _refused("facet counts"), write=False),
-    Operation(
-        "POST", _C + "/points/search/matrix/pairs", _refused("the distance matrix"), write=False
-    ),
-    Operation(
-        "POST", _C + "/points/search/matrix/offsets", _refused("the distance matrix"), write=False
-    ),
 )

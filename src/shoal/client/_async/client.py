@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from shoal import models as m
 from shoal.client import convert
 from shoal.client._async.admin import AsyncCollectionAdmin
+from shoal.client._async.explore import AsyncExplore
 from shoal.client._async.local import AsyncLocalTransport
 from shoal.client._async.transport import AsyncTransport
 from shoal.client.convert import PointsSelectorLike, QueryLike
@@ -51,7 +52,7 @@ def _http_transport(url: str, api_key: str | None, timeout: float | None) -> Asy
     return AsyncHttpTransport(url, api_key=api_key, timeout=timeout)
 
 
-class AsyncClient(AsyncCollectionAdmin):
+class AsyncClient(AsyncCollectionAdmin, AsyncExplore):
     """A Shoal database: embedded in memory, embedded on disk, or on a server.
 
     Args:

@@ -114,10 +114,12 @@ class AsyncHttpTransport:
         wait: bool | None = None,
         headers: dict[str, str] | None = None,
         timeout: int | None = None,
+        consistency: m.ReadConsistency | None = None,
     ) -> Any:
         """Send one request and return the envelope's ``result``.
 
-        ``wait`` and ``timeout`` become Qdrant's query parameters of the same names.
+        ``wait``, ``timeout`` and ``consistency`` become Qdrant's query parameters of the
+        same names.
 
         Raises:
             ShoalError: the server's error, as the class embedded mode raises.
@@ -130,6 +132,8 @@ class AsyncHttpTransport:
             params["wait"] = "true" if wait else "false"
         if timeout is not None:
             params["timeout"] = str(timeout)
+        if consistency is not None:
+            params["consistency"] = str(getattr(consistency, "value", consistency))
         try:
             async with self._gate:
                 response = await self._http.request(
@@ -247,6 +251,49 @@ class AsyncHttpTransport:
         path = _col(name) + "/points/count"
         result = await self._request("POST", path, _portable(body), timeout=timeout)
         return _parse(m.CountResult, result)
+
+    async def facet(
+        self,
+        name: str,
+        body: m.FacetRequest,
+        timeout: int | None = None,
+        consistency: m.ReadConsistency | None = None,
+    ) -> m.FacetResponse:
+        path = _col(name) + "/facet"
+        return await self._read(m.FacetResponse, path, body, timeout, consistency)
+
+    async def search_matrix_pairs(
+        self,
+        name: str,
+        body: m.SearchMatrixRequest,
+        timeout: int | None = None,
+        consistency: m.ReadConsistency | None = None,
+    ) -> m.SearchMatrixPairsResponse:
+        path = _col(name) + "/points/search/matrix/pairs"
+        return await self._read(m.SearchMatrixPairsResponse, path, body, timeout, consistency)
+
+    async def search_matrix_offsets(
+        self,
+        name: str,
+        body: m.SearchMatrixRequest,
+        timeout: int | None = None,
+        consistency: m.ReadConsistency | None = None,
+    ) -> m.SearchMatrixOffsetsResponse:
+        path = _col(name) + "/points/search/matrix/offsets"
+        return await self._read(m.SearchMatrixOffsetsResponse, path, body, timeout, consistency)
+
+    async def _read(
+        self,
+        model: type[M],
+        path: str,
+        body: BaseModel,
+        timeout: int | None,
+        consistency: m.ReadConsistency | None,
+    ) -> M:
+        """POST a read request (its expression filter made portable) and parse the answer."""
+        sent = _portable(body)
+        result = await self._request("POST", path, sent, timeout=timeout, consistency=consistency)
+        return _parse(model, result)
 
     async def query(
         self, name: str, body: m.QueryRequest, timeout: int | None = None

@@ -178,6 +178,40 @@ class AsyncLocalTransport:
         deadline = _deadline(timeout, "count")
         return await run_in_thread(_collection_call, self, name, Collection.count, body, deadline)
 
+    # ``consistency``: one node holds the one replica, so every level is met.
+
+    async def facet(
+        self,
+        name: str,
+        body: m.FacetRequest,
+        timeout: int | None = None,
+        consistency: m.ReadConsistency | None = None,
+    ) -> m.FacetResponse:
+        deadline = _deadline(timeout, "facet")
+        return await run_in_thread(_collection_call, self, name, Collection.facet, body, deadline)
+
+    async def search_matrix_pairs(
+        self,
+        name: str,
+        body: m.SearchMatrixRequest,
+        timeout: int | None = None,
+        consistency: m.ReadConsistency | None = None,
+    ) -> m.SearchMatrixPairsResponse:
+        deadline = _deadline(timeout, "Search")
+        method = Collection.search_matrix_pairs
+        return await run_in_thread(_collection_call, self, name, method, body, deadline)
+
+    async def search_matrix_offsets(
+        self,
+        name: str,
+        body: m.SearchMatrixRequest,
+        timeout: int | None = None,
+        consistency: m.ReadConsistency | None = None,
+    ) -> m.SearchMatrixOffsetsResponse:
+        deadline = _deadline(timeout, "Search")
+        method = Collection.search_matrix_offsets
+        return await run_in_thread(_collection_call, self, name, method, body, deadline)
+
     async def batch_update(
         self, name: str, body: m.UpdateOperations, wait: bool
     ) -> list[m.UpdateResult]:

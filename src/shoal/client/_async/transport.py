@@ -111,6 +111,36 @@ class AsyncTransport(Protocol):
         """Several updates applied in order as one write."""
         ...
 
+    async def facet(
+        self,
+        name: str,
+        body: m.FacetRequest,
+        timeout: int | None = None,
+        consistency: m.ReadConsistency | None = None,
+    ) -> m.FacetResponse:
+        """Points per value of a payload key."""
+        ...
+
+    async def search_matrix_pairs(
+        self,
+        name: str,
+        body: m.SearchMatrixRequest,
+        timeout: int | None = None,
+        consistency: m.ReadConsistency | None = None,
+    ) -> m.SearchMatrixPairsResponse:
+        """The distance matrix of a random sample, as pairs."""
+        ...
+
+    async def search_matrix_offsets(
+        self,
+        name: str,
+        body: m.SearchMatrixRequest,
+        timeout: int | None = None,
+        consistency: m.ReadConsistency | None = None,
+    ) -> m.SearchMatrixOffsetsResponse:
+        """The distance matrix of a random sample, as offsets."""
+        ...
+
     async def query(
         self, name: str, body: m.QueryRequest, timeout: int | None = None
     ) -> m.QueryResponse:

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from shoal import models as m
 from shoal.client import convert
 from shoal.client._sync.admin import CollectionAdmin
+from shoal.client._sync.explore import Explore
 from shoal.client._sync.local import LocalTransport
 from shoal.client._sync.transport import Transport
 from shoal.client.convert import PointsSelectorLike, QueryLike
@@ -53,7 +54,7 @@ def _http_transport(url: str, api_key: str | None, timeout: float | None) -> Htt
     return HttpTransport(url, api_key=api_key, timeout=timeout)
 
 
-class Client(CollectionAdmin):
+class Client(CollectionAdmin, Explore):
     """A Shoal database: embedded in memory, embedded on disk, or on a server.
 
     Args:

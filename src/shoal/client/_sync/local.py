@@ -163,6 +163,40 @@ class LocalTransport:
         deadline = _deadline(timeout, "count")
         return run_inline(_collection_call, self, name, Collection.count, body, deadline)
 
+    # ``consistency``: one node holds the one replica, so every level is met.
+
+    def facet(
+        self,
+        name: str,
+        body: m.FacetRequest,
+        timeout: int | None = None,
+        consistency: m.ReadConsistency | None = None,
+    ) -> m.FacetResponse:
+        deadline = _deadline(timeout, "facet")
+        return run_inline(_collection_call, self, name, Collection.facet, body, deadline)
+
+    def search_matrix_pairs(
+        self,
+        name: str,
+        body: m.SearchMatrixRequest,
+        timeout: int | None = None,
+        consistency: m.ReadConsistency | None = None,
+    ) -> m.SearchMatrixPairsResponse:
+        deadline = _deadline(timeout, "Search")
+        method = Collection.search_matrix_pairs
+        return run_inline(_collection_call, self, name, method, body, deadline)
+
+    def search_matrix_offsets(
+        self,
+        name: str,
+        body: m.SearchMatrixRequest,
+        timeout: int | None = None,
+        consistency: m.ReadConsistency | None = None,
+    ) -> m.SearchMatrixOffsetsResponse:
+        deadline = _deadline(timeout, "Search")
+        method = Collection.search_matrix_offsets
+        return run_inline(_collection_call, self, name, method, body, deadline)
+
     def batch_update(self, name: str, body: m.UpdateOperations, wait: bool) -> list[m.UpdateResult]:
         return shield_sync(
             run_inline(_collection_call, self, name, Collection.batch_update, body.operations, wait)
