@@ -1,4 +1,5 @@
-"""Child process of ``test_crash.py``: upsert points with ``wait=True`` until killed.
+"""Child process of ``test_crash.py``: upsert points (a dense and a sparse vector each, or
+only the dense one) with ``wait=True`` until killed.
 
 Usage: ``python crash_child.py PATH FIRST_ID SEED``. Prints ``ready`` once the collection is
 open, then, after each upsert returns, one line per acknowledged id. Imports stay minimal:
@@ -25,6 +26,23 @@ def vector(n: int) -> list[float]:
     return [float(k) + ((n * (k + 3)) % 97) / 97.0 for k in range(DIM)]
 
 
+def sparse(n: int) -> dict[str, list[object]] | None:
+    """Every third point has no sparse vector; the others 1 to 4 indices from its number."""
+    if n % 3 == 0:
+        return None
+    indices = sorted({(n * (k + 7)) % 50 for k in range(1 + n % 4)})
+    return {"indices": indices, "values": [1.0 + i / 64 for i in indices]}
+
+
+def vectors(n: int) -> dict[str, object]:
+    """The point's vectors: the unnamed dense one, and sparse ``s`` if it has one."""
+    out: dict[str, object] = {"": vector(n)}
+    found = sparse(n)
+    if found is not None:
+        out["s"] = found
+    return out
+
+
 def payload(n: int) -> dict[str, object]:
     return {"n": n, "tag": f"p{n}", "nested": {"even": n % 2 == 0}}
 
@@ -37,7 +55,11 @@ def main() -> None:
     rng = random.Random(seed)
     client = Client(path=path)
     if not client.collection_exists(COLLECTION):
-        client.create_collection(COLLECTION, m.VectorParams(size=DIM, distance="Dot"))
+        client.create_collection(
+            COLLECTION,
+            m.VectorParams(size=DIM, distance="Dot"),
+            sparse_vectors_config={"s": m.SparseVectorParams(modifier=m.Modifier.IDF)},
+        )
     out = sys.stdout
     out.write("ready\n")
     out.flush()
@@ -47,7 +69,7 @@ def main() -> None:
         n += len(numbers)
         client.upsert(
             COLLECTION,
-            [m.PointStruct(id=point_id(i), vector=vector(i), payload=payload(i)) for i in numbers],
+            [m.PointStruct(id=point_id(i), vector=vectors(i), payload=payload(i)) for i in numbers],
             wait=True,
         )
         # Only now, after upsert returned, is the write acknowledged.
