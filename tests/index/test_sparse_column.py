@@ -12,6 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from shoal.codec import SparseRow
+from shoal.engine.sparse_search import best
 from shoal.index import sparse as sparse_index
 from shoal.index.sparse import SparseColumn, idf
 
@@ -113,3 +114,22 @@ def test_a_rebuild_leaves_the_mask_a_search_of_the_old_base_holds() -> None:
     assert new_base is not old_base and new_stale is None
     # A search still reading the old base keeps masking its stale row.
     assert old_stale[0]
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    n=st.integers(0, 9000),
+    k=st.integers(0, 40),
+    levels=st.integers(1, 40),
+    seed=st.integers(0, 2**32 - 1),
+)
+def test_best_rows_are_the_top_k_ties_by_row(n: int, k: int, levels: int, seed: int) -> None:
+    """``best`` (which bounds the k-th best score from a sample on large inputs) selects
+    exactly what a full sort selects, with many tied scores."""
+    rng = np.random.default_rng(seed)
+    scores = np.floor(rng.random(n) * levels) / 3  # few distinct values: many ties
+    rows = np.sort(rng.choice(10 * n + 1, size=n, replace=False))
+    hits = best(rows, scores, k)
+    order = np.lexsort((rows, -scores))[:k]
+    assert hits.rows.tolist() == rows[order].tolist()
+    assert hits.scores.tolist() == scores[order].astype(np.float32).tolist()

@@ -59,20 +59,51 @@ def answer(
         InvalidQuery: a fusion method Qdrant does not have, bad ``rrf`` parameters, or a
             formula that fails (naming it).
     """
-    flt = req.filter if isinstance(req.filter, m.Filter) or req.filter is None else None
+    flt = _outer_filter(req)
+    sources = [_prefetch(p, flt, deadline, run, payloads_of, 1) for p in _listed(req.prefetch)]
+    return finish(req, sources, deadline, run, payloads_of, page)
+
+
+def leaves(req: m.QueryRequest) -> list[m.QueryRequest] | None:
+    """The prefetches of a query as queries of their own, when none has prefetches of its
+    own (the usual hybrid query): a batch runs them together with its other queries, then
+    ``finish`` combines each query's. None for a query with nested prefetches.
+
+    Raises:
+        NotSupported: a filter expression (see ``answer``).
+    """
+    listed = _listed(req.prefetch)
+    if any(p.prefetch for p in listed):
+        return None
+    flt = _outer_filter(req)
+    return [_as_query(p, _merged(flt, p.filter), None) for p in listed]
+
+
+def finish(
+    req: m.QueryRequest,
+    sources: list[Results],
+    deadline: Deadline,
+    run: RunQuery,
+    payloads_of: PayloadsOf,
+    page: Callable[[Results, m.QueryRequest], list[m.ScoredPoint]],
+) -> list[m.ScoredPoint]:
+    """The page of a query whose prefetches found ``sources`` (see ``answer``)."""
+    limit = req.limit if req.limit is not None else 10
+    offset = req.offset or 0
+    ranked = _combine(req, sources, limit + offset, _outer_filter(req), deadline, run, payloads_of)
+    threshold = req.score_threshold
+    if threshold is not None:
+        ranked = [(pid, score) for pid, score in ranked if score >= threshold]
+    return page(ranked[offset : offset + limit], req)
+
+
+def _outer_filter(req: m.QueryRequest) -> m.Filter | None:
     if isinstance(req.filter, str):
         raise NotSupported(
             "Wrong input: a filter expression with prefetch is not supported; give a "
             "structured Filter (Shoal's HTTP client converts the expressions it can)"
         )
-    sources = [_prefetch(p, flt, deadline, run, payloads_of, 1) for p in _listed(req.prefetch)]
-    limit = req.limit if req.limit is not None else 10
-    offset = req.offset or 0
-    ranked = _combine(req, sources, limit + offset, flt, deadline, run, payloads_of)
-    threshold = req.score_threshold
-    if threshold is not None:
-        ranked = [(pid, score) for pid, score in ranked if score >= threshold]
-    return page(ranked[offset : offset + limit], req)
+    return req.filter
 
 
 def _listed(prefetch: list[m.Prefetch] | m.Prefetch | None) -> list[m.Prefetch]:
@@ -99,25 +130,36 @@ def _prefetch(
         raise InvalidQuery(f"Wrong input: prefetch is nested more than {MAX_DEPTH} levels deep")
     flt = _merged(outer, p.filter)
     inner = _listed(p.prefetch)
-    limit = p.limit if p.limit is not None else 10
-    as_query = m.QueryRequest(
-        prefetch=inner or None,
-        query=p.query,
-        using=p.using,
-        filter=flt,
-        params=p.params,
-        score_threshold=p.score_threshold,
-        limit=limit,
-        with_payload=False,
-        lookup_from=p.lookup_from,
-    )
+    as_query = _as_query(p, flt, inner or None)
     if not inner:
         return [(point.id, point.score) for point in run(as_query, deadline)]
+    limit = as_query.limit
+    assert limit is not None
     sources = [_prefetch(q, flt, deadline, run, payloads_of, depth + 1) for q in inner]
     ranked = _combine(as_query, sources, limit, flt, deadline, run, payloads_of)
     if p.score_threshold is not None:
         ranked = [(pid, s) for pid, s in ranked if s >= p.score_threshold]
     return ranked[:limit]
+
+
+def _as_query(
+    p: m.Prefetch, flt: m.Filter | None, inner: list[m.Prefetch] | None
+) -> m.QueryRequest:
+    """A prefetch as the query that answers it (its filter merged with the outer ones)."""
+    return m.QueryRequest.model_construct(
+        prefetch=inner,
+        query=p.query,
+        using=p.using,
+        filter=flt,
+        params=p.params,
+        score_threshold=p.score_threshold,
+        limit=p.limit if p.limit is not None else 10,
+        offset=None,
+        with_payload=False,
+        with_vector=None,
+        lookup_from=p.lookup_from,
+        shard_key=None,
+    )
 
 
 def _combine(

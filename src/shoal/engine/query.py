@@ -75,6 +75,7 @@ _RERANK = 4  # index candidates re-ranked per result (see PreparedQuery.rerank)
 _FILTER_GROWTH = 4  # fetch multiplier between the rounds of a query still short
 _NO_HITS = Hits(np.empty(0, np.int64), np.empty(0, np.float32))
 _PENDING = m.QueryResponse(points=[])  # placeholder until a prepared query's page lands
+_FUSED = m.QueryResponse(points=[])  # placeholder until a query's prefetches are combined
 
 
 @dataclass
@@ -201,11 +202,18 @@ class Searcher:
         deadline = latest(deadlines) if len(deadlines) == len(items) else NO_DEADLINE
         outcomes: list[m.QueryResponse | BaseException] = []
         prepared: list[PreparedQuery] = []
+        # Queries whose prefetches run with the batch: (outcome index, its prefetches).
+        fused: list[tuple[int, list[PreparedQuery]]] = []
         vectors = self._query_vectors(items)
         for (req, limit), vector in zip(items, vectors, strict=True):
             try:
-                if req.prefetch is not None:  # answered alone: its sub-queries first
-                    outcomes.append(self._with_prefetch(req, limit or NO_DEADLINE))
+                if req.prefetch is not None:
+                    subs = self._prefetches(req)
+                    if subs is None:  # nested: answered alone, its sub-queries first
+                        outcomes.append(self._with_prefetch(req, limit or NO_DEADLINE))
+                    else:
+                        fused.append((len(outcomes), subs))
+                        outcomes.append(_FUSED)
                     continue
                 if type(req.query) is m.NearestQuery and req.query.mmr is not None:
                     outcomes.append(self._with_mmr(req, req.query, limit or NO_DEADLINE))
@@ -214,21 +222,45 @@ class Searcher:
                 outcomes.append(_PENDING)
             except Exception as exc:
                 outcomes.append(exc)
-        if not prepared:
+        if not prepared and not fused:
             return outcomes
+        everything = prepared + [pq for _, subs in fused for pq in subs]
         try:
             with self.state.lock.read():
-                pages = self._pages(prepared, deadline)
+                pages = self._pages(everything, deadline)
         except Exception as exc:  # a deadline: each prepared query gets its error
-            return [exc if o is _PENDING else o for o in outcomes]
+            return [exc if o is _PENDING or o is _FUSED else o for o in outcomes]
         values = []
-        for points in pages:
+        for points in pages[: len(prepared)]:
             values.append({"points": points})
         answers = iter(m.assembled_many(m.QueryResponse, values))
         for i, outcome in enumerate(outcomes):
             if outcome is _PENDING:
                 outcomes[i] = next(answers)
+        found = iter(pages[len(prepared) :])
+        for i, subs in fused:
+            sources = [[(p.id, p.score) for p in next(found)] for _ in subs]
+            outcomes[i] = self._fuse(items[i][0], sources, items[i][1] or NO_DEADLINE)
         return outcomes
+
+    def _prefetches(self, req: m.QueryRequest) -> list[PreparedQuery] | None:
+        """A query's prefetches, prepared to run with its batch (None: nested ones)."""
+        if req.lookup_from is not None or req.shard_key is not None:
+            check_query(req)
+        subs = prefetch.leaves(req)
+        return None if subs is None else [self.prepare(sub) for sub in subs]
+
+    def _fuse(
+        self, req: m.QueryRequest, sources: list[prefetch.Results], deadline: Deadline
+    ) -> m.QueryResponse | BaseException:
+        """The answer of a query whose prefetches found ``sources`` (or its error)."""
+        try:
+            points = prefetch.finish(
+                req, sources, deadline, self._single, self._payloads, self._scored
+            )
+        except Exception as exc:
+            return exc
+        return m.QueryResponse(points=points)
 
     def prepare(self, req: m.QueryRequest, vector: np.ndarray | None = None) -> PreparedQuery:
         """Validate a query before it is run (errors name the bad value).

@@ -22,6 +22,9 @@ from shoal.engine.search import Hits
 from shoal.engine.state import CollectionState
 
 
+_SAMPLE = 2048  # scores sampled to bound the k-th best (see best)
+
+
 class SparseQuery(Protocol):
     """What a sparse search needs of a prepared query (``engine.query.PreparedQuery``)."""
 
@@ -112,6 +115,14 @@ def best(rows: np.ndarray, scores: np.ndarray, k: int) -> Hits:
     """
     if k <= 0 or not len(rows):
         return Hits(np.zeros(0, np.int64), np.zeros(0, np.float32))
+    if len(rows) > max(_SAMPLE, 4 * k):
+        # The k-th best of any k of the scores bounds the k-th best of all from below: taken
+        # from a sample, it leaves a few hundred rows to select from instead of every one
+        # (selecting among 70k took 0.7 ms, most of a BM25 query at 100k documents).
+        sample = scores[:: len(scores) // _SAMPLE]
+        floor = np.partition(sample, len(sample) - k)[len(sample) - k]
+        keep = scores >= floor
+        rows, scores = rows[keep], scores[keep]
     if len(rows) > k:
         kth = np.partition(scores, len(scores) - k)[len(scores) - k]
         keep = scores >= kth  # the k best and any tied with the last of them
