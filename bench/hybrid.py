@@ -11,15 +11,15 @@ model) and a sparse ``bm25`` vector with ``modifier="idf"``, through
 ``AsyncClient(path=...)``: batches of 1,000 points whose sparse vector is given as
 ``Document(text, model="qdrant/bm25")`` (Shoal embeds it), each ``upsert(wait=True)``,
 then waiting until the collection is green (its dense index built); the same first for a
-collection of the BM25 vector alone. Then, one at a time
-through ``AsyncClient.query_points`` with payloads: a BM25 query (a ``Document`` of two
-or three words), a dense query, and a hybrid query (dense and BM25 prefetches of 20, fused
-by RRF); p50 and p99 of each. Last, 100 hybrid searches: ``asyncio.gather`` on the
+collection of the BM25 vector alone. Then, one at a time through
+``AsyncClient.query_points`` with payloads: a BM25 query (a ``Document`` of two or three
+words), a dense query, and a hybrid query (dense and BM25 prefetches of 20, fused by RRF);
+p50 and p99 of each. Last, 100 hybrid searches: ``asyncio.gather`` on the
 ``AsyncClient``, then (the store reopened) a loop on the sync ``Client``, ``--rounds``
 times each; medians.
 
-times each; medians.
-dense p50; 100 concurrent hybrid searches async >= 2x faster than sync. Prints a markdown
+Criteria (issue 19): BM25 encode + upsert until green <= 30 s; BM25 p50 <= 5 ms; hybrid
+p50 <= 2x the dense p50; 100 concurrent hybrid searches async >= 2x faster than sync. Prints a markdown
 table; ``--json`` saves every number.
 """
 

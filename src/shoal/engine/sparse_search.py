@@ -21,7 +21,6 @@ from shoal.engine.payload_index import PayloadIndexes
 from shoal.engine.search import Hits
 from shoal.engine.state import CollectionState
 
-
 _SAMPLE = 2048  # scores sampled to bound the k-th best (see best)
 
 
