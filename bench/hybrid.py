@@ -19,8 +19,8 @@ p50 and p99 of each. Last, 100 hybrid searches: ``asyncio.gather`` on the
 times each; medians.
 
 Criteria (issue 19): BM25 encode + upsert until green <= 30 s; BM25 p50 <= 5 ms; hybrid
-p50 <= 2x the dense p50; 100 concurrent hybrid searches async >= 2x faster than sync. Prints a markdown
-table; ``--json`` saves every number.
+p50 <= 2x the dense p50; 100 concurrent hybrid searches async >= 2x faster than sync.
+Prints a markdown table; ``--json`` saves every number.
 """
 
 from __future__ import annotations

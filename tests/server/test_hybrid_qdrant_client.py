@@ -16,7 +16,28 @@ from threaded_server import serve_in_thread
 from shoal import Client
 from shoal.engine import Database
 
-WORDS = ["river", "stone", "forest", "quantum", "ledger", "falcon", "copper", "meadow", "signal", "harbor", "lantern", "granite", "orbit", "velvet", "cipher", "tundra", "beacon", "marble", "pollen", "summit"]
+WORDS = [
+    "river",
+    "stone",
+    "forest",
+    "quantum",
+    "ledger",
+    "falcon",
+    "copper",
+    "meadow",
+    "signal",
+    "harbor",
+    "lantern",
+    "granite",
+    "orbit",
+    "velvet",
+    "cipher",
+    "tundra",
+    "beacon",
+    "marble",
+    "pollen",
+    "summit",
+]
 N, DIM = 80, 8
 
 
