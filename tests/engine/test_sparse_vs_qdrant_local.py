@@ -94,6 +94,14 @@ def searches() -> list[dict[str, Any]]:
             "query": qm.FusionQuery(fusion=qm.Fusion.DBSF),
             "limit": 10,
         },
+        {
+            "prefetch": [
+                qm.Prefetch(query=QUERIES[5], using="s", limit=15),
+                qm.Prefetch(query=DENSE[1], using="d", limit=15),
+            ],
+            "query": qm.RrfQuery(rrf=qm.Rrf(k=5, weights=[2.0, 0.5])),
+            "limit": 12,
+        },
         {  # dense candidates re-ranked by a sparse vector
             "prefetch": qm.Prefetch(query=DENSE[0], using="d", limit=60),
             "query": QUERIES[4],
@@ -172,6 +180,13 @@ def compare(ours: Client, theirs: QdrantClient, when: str) -> None:
         want = theirs.query_points("c", **kwargs).points
         got = ours.query_points("c", **kwargs).points
         assert_same_ranking(got, want, f"{when}: {kwargs}")
+    for q in QUERIES[:3]:  # grouped by payload g, by sparse score
+        kwargs = {"query": q, "using": "s", "group_by": "g", "group_size": 3, "limit": 3}
+        want_groups = theirs.query_points_groups("c", **kwargs).groups
+        got_groups = ours.query_points_groups("c", **kwargs).groups
+        assert [g.id for g in got_groups] == [g.id for g in want_groups], when
+        for got_group, want_group in zip(got_groups, want_groups, strict=True):
+            assert_same_ranking(got_group.hits, want_group.hits, f"{when}: groups {kwargs}")
 
 
 @pytest.mark.parametrize("transport", TRANSPORTS)
