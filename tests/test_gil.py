@@ -22,9 +22,14 @@ def test_shared_keeps_the_items_and_offers_the_gil_on_time(
         seen.append(item)
         clock[0] += gil.SHARE_AFTER / 25  # 25 items make SHARE_AFTER
     assert seen == list(range(200))
-    # A look every 10 items; the first look shares (never did), then every 30 items (the
-    # first look at or past 25 items since the last share).
-    assert slept == [0, 30, 60, 90, 120, 150, 180]
+    # A look every 10 items from the 10th on (none before the first item); the first look
+    # shares (never did), then every 30 items (the first look at or past 25 items since
+    # the last share).
+    assert slept == [10, 40, 70, 100, 130, 160, 190]
+    # A short loop (a query's one vector) never lets go, however long since the last share.
+    clock[0] += 1.0
+    slept.clear()
+    assert list(gil.shared(["one"], every=10)) == ["one"] and slept == []
 
 
 def test_a_thread_shares_only_once_it_has_run_long_enough(monkeypatch: pytest.MonkeyPatch) -> None:
