@@ -59,7 +59,7 @@ def _value(value: Any) -> str:
 
 
 def _request(schema: str) -> str:
-    if schema.endswith("IndexParams"):
+    if schema in support.INDEX_PARAMS.values():
         return INDEX
     if schema in REQUEST:
         return REQUEST[schema]
