@@ -3,7 +3,7 @@
 Compares, in one process on the same data, Shoal's HnswIndex (usearch) with f16, bf16, f32
 and our own int8 scaling (with and without exact float32 rescoring), exact numpy search
 (matrix product + argpartition) and hnswlib (M=16, ef_construction=100). Then measures the
-exact-vs-HNSW crossover that shoal.engine.query.choose_method uses, and filtered search
+exact-vs-HNSW crossover that shoal.engine.search.choose_method uses, and filtered search
 (post-filter over-fetch vs exact over the matching rows).
 
 Data: ``TopicMixture(dim=384, topics=1000, seed=0)`` from ``bench/synthetic.py``

@@ -1,4 +1,4 @@
-"""query.choose_method: exact for small collections, selective filters and explicit
+"""search.choose_method: exact for small collections, selective filters and explicit
 requests."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from shoal.engine.ann_settings import (
     MIN_POST_FILTER_SHARE,
     vectors_kb,
 )
-from shoal.engine.query import choose_method as choose
+from shoal.engine.search import choose_method as choose
 
 
 def test_full_scan_threshold_is_in_kilobytes() -> None:
