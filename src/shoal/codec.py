@@ -323,8 +323,9 @@ def check_vectors(raw: Any, space: VectorSpace, *, point: object) -> dict[str, K
         items = list(raw.items())
     elif space.named:
         raise InvalidVector(
-            f"Wrong input: point {point} gives an unnamed vector but the collection has named "
-            f"vectors {space.names()}; pass a dict of name -> vector"
+            f"Wrong input: Not existing vector name error: '' (point {point} gives an unnamed "
+            f"vector but the collection has named vectors {space.names()}; pass a dict of "
+            "name -> vector)"
         )
     else:
         items = [(DEFAULT_VECTOR, raw)]

@@ -84,11 +84,6 @@ BAD_QUERIES: list[tuple[dict[str, Any], type[Exception], str]] = [
         "inference model 'clip'",
     ),
     ({"query": m.FusionQuery(fusion="rrf")}, errors.InvalidQuery, "give prefetch"),
-    (
-        {"query": m.NearestQuery(nearest=GOOD, mmr={"diversity": 0.5}), "using": "s"},
-        errors.NotSupported,
-        "mmr on the sparse vector",
-    ),
 ]
 
 

@@ -1,7 +1,7 @@
 """Sparse vectors answer as in qdrant-client's local mode, on randomised data, over every
 transport (embedded, in-process ASGI, real socket): search with and without IDF (and IDF
 over a corpus filter), filters, paging, thresholds, queries by point id, stored vectors,
-hybrid prefetch with RRF and DBSF, re-ranking by a sparse vector, and the same after
+hybrid prefetch with RRF and DBSF, re-ranking by a sparse vector, MMR, and the same after
 overwrites, deletes, ``update_vectors`` and ``delete_vectors``."""
 
 from __future__ import annotations
@@ -102,6 +102,16 @@ def searches() -> list[dict[str, Any]]:
             "query": qm.RrfQuery(rrf=qm.Rrf(k=5, weights=[2.0, 0.5])),
             "limit": 12,
         },
+        *(
+            {
+                "query": qm.NearestQuery(
+                    nearest=QUERIES[i], mmr=qm.Mmr(diversity=diversity, candidates_limit=30)
+                ),
+                "using": using,
+                "limit": 8,
+            }
+            for i, using, diversity in ((0, "s", 0.7), (1, "p", 0.3), (2, "p", 1.0))
+        ),
         {  # dense candidates re-ranked by a sparse vector
             "prefetch": qm.Prefetch(query=DENSE[0], using="d", limit=60),
             "query": QUERIES[4],

@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from shoal import models as m
+from shoal.codec import SparseRow
 from shoal.errors import InvalidQuery
 
 MAX_CANDIDATES = 16_384  # candidates_limit above this is refused
@@ -62,6 +63,39 @@ def similarities(a: np.ndarray, b: np.ndarray, distance: m.Distance) -> np.ndarr
     else:
         out = a32 @ b32.T  # Cosine vectors are stored normalised
     return out
+
+
+def sparse_similarities(
+    query: SparseRow, vectors: list[SparseRow]
+) -> tuple[np.ndarray, np.ndarray]:
+    """Dot products of sparse vectors: the query's with each vector, and the vectors' with
+    each other (0 where two share no index, as Qdrant scores them for MMR).
+
+    Args:
+        query: the query vector (without IDF weights, as Qdrant takes it for MMR).
+        vectors: the candidates' vectors.
+
+    Returns:
+        The relevance of each candidate, and the (n, n) pairwise matrix.
+    """
+    n = len(vectors)
+    lengths = [len(v.indices) for v in vectors]
+    tokens = np.concatenate([v.indices for v in vectors]) if n else np.zeros(0, np.uint32)
+    values = np.concatenate([v.values for v in vectors]).astype(np.float64) if n else np.zeros(0)
+    owners = np.repeat(np.arange(n), lengths)
+    pos = np.minimum(np.searchsorted(query.indices, tokens), max(len(query.indices) - 1, 0))
+    shared = query.indices[pos] == tokens if len(query.indices) else np.zeros(len(tokens), bool)
+    weights = np.where(shared, query.values[pos].astype(np.float64) if len(pos) else 0.0, 0.0)
+    relevance = np.bincount(owners, weights=values * weights, minlength=n)
+    pairwise = np.zeros((n, n))
+    order = np.argsort(tokens, kind="stable")
+    tokens, owners, values = tokens[order], owners[order], values[order]
+    starts = np.flatnonzero(np.r_[True, tokens[1:] != tokens[:-1]]) if n else np.zeros(0, int)
+    ends = np.r_[starts[1:], len(tokens)]
+    for start, end in zip(starts.tolist(), ends.tolist(), strict=True):  # one block per index
+        who, val = owners[start:end], values[start:end]
+        pairwise[np.ix_(who, who)] += np.outer(val, val)
+    return relevance, pairwise
 
 
 def select(relevance: np.ndarray, pairwise: np.ndarray, diversity: float, limit: int) -> list[int]:

@@ -58,7 +58,7 @@ from shoal.engine.sparse_search import SparseSearch
 from shoal.engine.state import CollectionState
 from shoal.engine.support import PLAIN_QUERY_TYPES, check_query
 from shoal.engine.writes import GroupCommitter
-from shoal.errors import InvalidQuery, NotSupported, PointNotFound
+from shoal.errors import InvalidQuery, PointNotFound
 from shoal.ids import PointId, canonical_id
 from shoal.payloads import CONTAINERS, json_copy
 
@@ -328,11 +328,6 @@ class Searcher:
     ) -> m.QueryResponse:
         """A query re-ranked by maximal marginal relevance (``shoal.engine.mmr``)."""
         assert query.mmr is not None
-        if req.using is not None and req.using in self._space.sparse:
-            raise NotSupported(
-                f"Wrong input: mmr on the sparse vector {req.using!r} is not supported; "
-                "Shoal diversifies by dense vectors"
-            )
         limit = check_limit(req.limit, 10, "limit")
         offset = check_limit(req.offset, 0, "offset")
         diversity, candidates = mmr.options(query.mmr, limit)
@@ -341,15 +336,18 @@ class Searcher:
         with self.state.lock.read():
             points = self._pages([pq], deadline)[0]
             rows = [self.state.row(p.id) for p in points]
-            found = [self.state.vector(r, pq.name) for r in rows if r is not None]
-        if not points or pq.vector is None or len(found) != len(points):
+            found = [self.state.vectors_of(r).get(pq.name) for r in rows if r is not None]
+        if not points or len(found) != len(points) or any(v is None for v in found):
             return m.QueryResponse(points=points[offset : offset + limit])
-        vectors = np.stack(found)  # type: ignore[arg-type]
-        distance = self._params[pq.name].distance
-        relevance = mmr.similarities(pq.vector[None, :], vectors, distance)[0]
-        order = mmr.select(
-            relevance, mmr.similarities(vectors, vectors, distance), diversity, limit + offset
-        )
+        if pq.sparse is not None:
+            relevance, pairwise = mmr.sparse_similarities(pq.sparse, found)  # type: ignore[arg-type]
+        else:
+            assert pq.vector is not None
+            vectors = np.stack(found)  # type: ignore[arg-type]
+            distance = self._params[pq.name].distance
+            relevance = mmr.similarities(pq.vector[None, :], vectors, distance)[0]
+            pairwise = mmr.similarities(vectors, vectors, distance)
+        order = mmr.select(relevance, pairwise, diversity, limit + offset)
         return m.QueryResponse(points=[points[i] for i in order][offset:])
 
     def _single(self, req: m.QueryRequest, deadline: Deadline) -> list[m.ScoredPoint]:

@@ -94,7 +94,7 @@ def project_vectors(
     vectors = state.vectors_of(row)
     if not named and selector is True and set(vectors) <= {DEFAULT_VECTOR}:
         vec = vectors.get(DEFAULT_VECTOR)
-        return None if vec is None else _shown(vec)
+        return {} if vec is None else _shown(vec)  # no vector left: {}, as Qdrant shows it
     names = list(vectors) if selector is True else list(selector)
     return {n: _shown(vectors[n]) for n in names if n in vectors}
 
