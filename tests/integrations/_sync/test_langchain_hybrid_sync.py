@@ -22,11 +22,15 @@ from shoal.integrations.langchain import ShoalVectorStore as Milvus
 from shoal.integrations.langchain.functions import BM25BuiltInFunction, bm25_options
 
 #: Words the dense embedding knows; others (rare terms) are invisible to it.
-VOCAB = set("apple banana cherry report market weather garden music river city game paper".split())
+_KNOWN = "apple banana cherry report market weather garden music river city game paper"
+VOCAB = frozenset(_KNOWN.split())
 RARE = "zeitgeist"
 TEXTS = [
-    f"{a} {b} {c} notes" for a, b, c in zip(sorted(VOCAB), sorted(VOCAB)[3:], sorted(VOCAB)[7:])
-] + [
+    "apple city river notes",
+    "banana game weather notes",
+    "cherry garden report notes",
+    "city market music notes",
+    "game music paper notes",
     "apple market report",
     "banana garden weather",
     "city river music",
