@@ -175,6 +175,10 @@ async def test_mmr_runs_on_the_dense_field_with_langchains_lambda(store: Milvus)
     # diversity, the second pick is not the twin of the first.
     diverse = await store.amax_marginal_relevance_search("river city", k=2, lambda_mult=0.1)
     assert diverse[0].id == nearest[0].id and diverse[1].id != nearest[1].id
+    filtered = await store.amax_marginal_relevance_search(
+        "river city", k=3, expr="category == 'c1'"
+    )
+    assert len(filtered) == 3 and all(d.metadata["category"] == "c1" for d in filtered)
 
 
 async def test_retriever_and_metadata_search(store: Milvus) -> None:

@@ -177,6 +177,8 @@ def test_mmr_runs_on_the_dense_field_with_langchains_lambda(store: Milvus) -> No
     # diversity, the second pick is not the twin of the first.
     diverse = store.max_marginal_relevance_search("river city", k=2, lambda_mult=0.1)
     assert diverse[0].id == nearest[0].id and diverse[1].id != nearest[1].id
+    filtered = store.max_marginal_relevance_search("river city", k=3, expr="category == 'c1'")
+    assert len(filtered) == 3 and all(d.metadata["category"] == "c1" for d in filtered)
 
 
 def test_retriever_and_metadata_search(store: Milvus) -> None:

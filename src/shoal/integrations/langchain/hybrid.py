@@ -14,6 +14,7 @@ How the searches run and are ranked: :mod:`shoal.integrations.langchain.rankers`
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -41,10 +42,18 @@ def _structured(flt: m.Filter | str | None) -> m.Filter | str | None:
     itself if no structured filter means the same (``shoal.filters.convert``)."""
     if not isinstance(flt, str):
         return flt
+    converted = _converted(flt)
+    return flt if converted is None else converted
+
+
+@functools.lru_cache(maxsize=256)
+def _converted(expr: str) -> m.Filter | None:
+    # Cached: a service repeats its few expressions, and searches are the hot path. The
+    # filter is only read (sent or evaluated), never changed.
     try:
-        return to_qdrant_filter(flt)
+        return to_qdrant_filter(expr)
     except InvalidFilter:
-        return flt
+        return None
 
 
 @dataclass(frozen=True)
