@@ -6,15 +6,17 @@ import asyncio
 import gc
 import threading
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
 from langchain_core.documents import Document
 from langchain_support import HashEmbeddings, hash_vector
 
+from shoal.client._async.local import AsyncLocalTransport
 from shoal.engine.query import Searcher
 from shoal.errors import InvalidQuery
-from shoal.integrations.langchain import ShoalVectorStore
+from shoal.integrations.langchain import BM25BuiltInFunction, ShoalVectorStore
 
 
 class CountingEmbeddings(HashEmbeddings):
@@ -181,3 +183,57 @@ async def test_an_embedding_that_gives_arrays(tmp_path: Path) -> None:
         hits = await asyncio.gather(*(store.asimilarity_search(f"doc {i}", k=2) for i in range(10)))
         found.append([[d.page_content for d in h] for h in hits])
     assert found[0] == found[1] and [h[0] for h in found[0]] == [f"doc {i}" for i in range(10)]
+
+
+@pytest.mark.parametrize("ranker_type", ["rrf", "weighted"])
+async def test_concurrent_hybrid_searches_share_embedding_calls_and_engine_batches(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, ranker_type: str
+) -> None:
+    """Hybrid searches (one fused query each for RRF, one per field for the weighted
+    ranker) join the batches of concurrent searches, and their queries' embeddings the
+    batches of concurrent embedding calls."""
+    emb = CountingEmbeddings(symmetric=True)
+    store = ShoalVectorStore(
+        embedding_function=emb,
+        builtin_function=BM25BuiltInFunction(),
+        collection_name="c",
+        connection_args={"uri": str(tmp_path / "data")},
+        drop_old=True,
+    )
+    texts = [f"doc {i} word{i}" for i in range(20)]
+    await store.aadd_texts(texts)
+    emb.document_calls.clear()
+    entered, release = threading.Event(), threading.Event()
+    batches: list[int] = []
+    submitted: list[int] = []
+    run_batch, query = Searcher.run_batch, AsyncLocalTransport.query
+
+    def gated(searcher: Searcher, items: list[Any]) -> Any:
+        batches.append(len(items))
+        entered.set()
+        assert release.wait(30), "gate never released"
+        return run_batch(searcher, items)
+
+    async def counted(transport: AsyncLocalTransport, *args: Any) -> Any:
+        submitted.append(1)  # then queued, with no await in between
+        return await query(transport, *args)
+
+    monkeypatch.setattr(Searcher, "run_batch", gated)
+    monkeypatch.setattr(AsyncLocalTransport, "query", counted)
+
+    def search(text: str) -> asyncio.Task[list[Document]]:
+        return asyncio.create_task(store.asimilarity_search(text, k=1, ranker_type=ranker_type))
+
+    first = search(texts[0])
+    assert await asyncio.to_thread(entered.wait, 30)
+    rest = [search(t) for t in texts[1:]]
+    per_search = 1 if ranker_type == "rrf" else 2
+    while len(submitted) < 20 * per_search:  # every query queued behind the busy engine
+        await asyncio.sleep(0)
+    release.set()
+    results = await asyncio.gather(first, *rest)
+    assert [r[0].page_content for r in results] == texts
+    assert sum(batches) == 20 * per_search
+    assert batches == [per_search, 19 * per_search]  # the first search's, then the rest
+    assert sum(emb.document_calls) == 20 and len(emb.document_calls) <= 2
+    await store.aclose()

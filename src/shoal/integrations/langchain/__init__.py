@@ -11,6 +11,13 @@ Needs the ``langchain`` extra (``pip install '.[langchain]'`` in a checkout of S
 Coming from langchain-milvus, only the import changes::
 
     from shoal.integrations.langchain import ShoalVectorStore as Milvus
+
+Its hybrid form too (``BM25BuiltInFunction`` from langchain-milvus or from here)::
+
+    store = Milvus(embedding_function=embeddings,
+                   builtin_function=BM25BuiltInFunction(output_field_names="sparse"),
+                   vector_field=["dense", "sparse"])
+    docs = await store.asimilarity_search("query", k=3, ranker_type="rrf")
 """
 
 from __future__ import annotations
@@ -26,6 +33,7 @@ except ImportError as exc:  # pragma: no cover - depends on the environment
 
 from shoal.integrations.langchain.base import StoreBase
 from shoal.integrations.langchain.embeddings import MiniLMEmbeddings
+from shoal.integrations.langchain.functions import BM25BuiltInFunction
 from shoal.integrations.langchain.store import Shoal, ShoalVectorStore
 
-__all__ = ["MiniLMEmbeddings", "Shoal", "ShoalVectorStore", "StoreBase"]
+__all__ = ["BM25BuiltInFunction", "MiniLMEmbeddings", "Shoal", "ShoalVectorStore", "StoreBase"]

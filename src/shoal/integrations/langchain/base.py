@@ -20,7 +20,7 @@ from langchain_core.vectorstores import VectorStore
 
 from shoal import models as m
 from shoal.client import AsyncClient, Client
-from shoal.errors import BadRequest, InvalidConfig
+from shoal.errors import BadRequest, InvalidConfig, NotSupported
 from shoal.integrations.langchain._async.collection import AsyncStoreCollection
 from shoal.integrations.langchain._sync.collection import StoreCollection
 from shoal.integrations.langchain.coalesce import AsyncEmbedder, Embedder
@@ -28,10 +28,13 @@ from shoal.integrations.langchain.collection_state import CollectionState
 from shoal.integrations.langchain.connection import Connection, parse_connection_args
 from shoal.integrations.langchain.embeddings import MiniLMEmbeddings
 from shoal.integrations.langchain.filters import build_filter
+from shoal.integrations.langchain.functions import sparse_fields
+from shoal.integrations.langchain.hybrid import HybridFields, hybrid_fields
 from shoal.integrations.langchain.ids import point_id, resolve_ids
 from shoal.integrations.langchain.layout import CollectionLayout, Fields
 from shoal.integrations.langchain.params import check_search_kwargs, hnsw_config
 from shoal.integrations.langchain.params import search_params as search_params_of
+from shoal.integrations.langchain.rankers import Ranker, pop_ranker, refuse_ranker
 from shoal.integrations.langchain.scores import (
     maximal_marginal_relevance,
     relevance_fn,
@@ -62,6 +65,8 @@ _MILVUS_WRITE_KWARGS = frozenset({"partition_name", "timeout"})
 
 Vector = Sequence[float] | np.ndarray
 Scored = list[tuple[Document, float]]
+#: A search's filter, search params and score threshold.
+SearchRequest = tuple[m.Filter | str | None, m.SearchParams | None, float | None]
 
 
 def query_vector(embedding: Vector) -> list[float] | np.ndarray:
@@ -97,6 +102,13 @@ def check_write_kwargs(method: str, kwargs: Mapping[str, Any]) -> None:
         raise TypeError(f"{method}() got unexpected keyword arguments {unknown}")
 
 
+def _one_field(vector_field: str | list[str]) -> str | None:
+    """A store's single vector field (a list of one name is that name)."""
+    if isinstance(vector_field, str):
+        return vector_field
+    return vector_field[0] if vector_field else None
+
+
 class StoreBase(VectorStore):
     """Construction and shared helpers of :class:`ShoalVectorStore`.
 
@@ -122,7 +134,9 @@ class StoreBase(VectorStore):
             ``expr="pk == 'doc-1'"`` works as in Milvus. Reserved.
         text_field: payload key of the page content ("text"). Reserved.
         vector_field: name of the vector in a new collection ("vector"); "" for Qdrant's
-            unnamed vector. An existing collection's own vector is used.
+            unnamed vector. An existing collection's own vector is used. With
+            ``builtin_function``, a list: the embedding's field and the functions'
+            outputs (``["dense", "sparse"]``), as in langchain-milvus.
         metadata_field: nest metadata under this payload key instead of top-level keys.
             Ignored when ``enable_dynamic_field`` is true, as in langchain-milvus.
         enable_dynamic_field: accepted; Shoal payloads are always dynamic.
@@ -131,19 +145,24 @@ class StoreBase(VectorStore):
         relevance_score_fn: maps raw scores to relevance in [0, 1], replacing the default
             mapping of the collection's distance.
         timeout: accepted for compatibility (use ``connection_args["timeout"]``).
-        builtin_function: must be None: Shoal has no server-side embedding functions.
+        builtin_function: a ``BM25BuiltInFunction`` (langchain-milvus's, or Shoal's
+            :class:`~shoal.integrations.langchain.functions.BM25BuiltInFunction`) or a
+            list of them: each adds a BM25 sparse field embedded by Shoal from the text,
+            and searches become hybrid (see :mod:`shoal.integrations.langchain.rankers`).
         **milvus_options: langchain-milvus's ``partition_key_field``, ``partition_names``,
             ``num_partitions``, ``replica_number``, ``num_shards``, ``metadata_schema``,
             ``vector_schema``: accepted, no effect.
 
     Raises:
         InvalidConfig: conflicting or unknown arguments.
+        NotSupported: several embeddings, or a built-in function or analyzer Shoal does
+            not run (named).
         StorageLocked: the folder is open in another process (use ``shoal serve``).
     """
 
     def __init__(
         self,
-        embedding_function: Embeddings | None = None,
+        embedding_function: Embeddings | list[Embeddings] | None = None,
         collection_name: str = DEFAULT_COLLECTION,
         collection_description: str = "",
         collection_properties: Mapping[str, Any] | None = None,
@@ -157,7 +176,7 @@ class StoreBase(VectorStore):
         embedding: Embeddings | None = None,
         primary_field: str = "pk",
         text_field: str = "text",
-        vector_field: str = "vector",
+        vector_field: str | list[str] = "vector",
         metadata_field: str | None = None,
         enable_dynamic_field: bool = False,
         distance: m.Distance | str | None = None,
@@ -169,13 +188,10 @@ class StoreBase(VectorStore):
         unknown = sorted(set(milvus_options) - _MILVUS_ONLY_OPTIONS)
         if unknown:
             raise InvalidConfig(f"unknown ShoalVectorStore arguments {unknown}")
-        if builtin_function is not None:
-            raise InvalidConfig(
-                "builtin_function is not supported: Shoal runs no server-side functions "
-                "(BM25); embed with an Embeddings object"
-            )
-        if isinstance(vector_field, list) or isinstance(embedding_function, list):
-            raise InvalidConfig("Shoal stores support one vector field and one embedding")
+        if isinstance(embedding_function, list):
+            if len(embedding_function) != 1:
+                raise NotSupported("several embedding functions are not supported: give one")
+            embedding_function = embedding_function[0]
         if (
             embedding is not None
             and embedding_function is not None
@@ -183,6 +199,9 @@ class StoreBase(VectorStore):
         ):
             raise InvalidConfig("give embedding= or embedding_function=, not both")
         chosen = embedding_function if embedding_function is not None else embedding
+        sparse = sparse_fields(builtin_function, text_field)
+        self._hybrid: HybridFields | None = hybrid_fields(vector_field, sparse, chosen is not None)
+        self.builtin_func = builtin_function
         self.embedding_func: Embeddings = chosen if chosen is not None else MiniLMEmbeddings()
         self._coalescer = AsyncEmbedder(self.embedding_func)
         self.collection_name = collection_name
@@ -201,12 +220,15 @@ class StoreBase(VectorStore):
         self._default_search = search_params_of(self.search_params)
         self._relevance_score_fn = relevance_score_fn
         self._connection = Connection(parse_connection_args(self.connection_args))
+        hybrid = self._hybrid
         state = CollectionState(
             self._connection,
             collection_name,
-            vector_field,
+            _one_field(vector_field) if hybrid is None else hybrid.dense,
             self._distance,
             hnsw_config(self.index_params),
+            () if hybrid is None else hybrid.sparse,
+            hybrid is None or hybrid.dense is not None,
         )
         self._acollection = AsyncStoreCollection(state)
         self._collection = StoreCollection(state)
@@ -276,12 +298,42 @@ class StoreBase(VectorStore):
 
     def _search_request(
         self, method: str, param: Any, expr: str | None, kwargs: dict[str, Any]
-    ) -> tuple[m.Filter | str | None, m.SearchParams | None, float | None]:
+    ) -> SearchRequest:
         flt = build_filter(expr, kwargs.pop("filter", None), self._fields.metadata)
         threshold = kwargs.pop("score_threshold", None)
         kwargs.pop("timeout", None)
         check_search_kwargs(method, kwargs)
         return flt, search_params_of(param) or self._default_search, threshold
+
+    def _hybrid_request(
+        self, method: str, k: int, param: Any, expr: str | None, kwargs: dict[str, Any]
+    ) -> tuple[HybridFields, Ranker | None, int, SearchRequest]:
+        """A hybrid search's fields, ranker, candidates per field and request."""
+        hybrid = self._hybrid
+        if hybrid is None:  # pragma: no cover - callers check
+            raise RuntimeError("not a hybrid store")
+        ranker = pop_ranker(kwargs, len(hybrid.names)) if len(hybrid.names) > 1 else None
+        refuse_ranker(kwargs, method)
+        fetch_k = kwargs.pop("fetch_k", None)
+        if fetch_k is not None and (
+            isinstance(fetch_k, bool) or not isinstance(fetch_k, int) or fetch_k < 1
+        ):
+            raise InvalidConfig(f"fetch_k must be a positive integer, got {fetch_k!r}")
+        request = self._search_request(method, hybrid.dense_param(param), expr, kwargs)
+        return hybrid, ranker, max(k, fetch_k or k), request
+
+    def _dense_only(self, method: str) -> None:
+        """Refuse a search by vector in a store with BM25 fields only."""
+        if self._hybrid is not None and self._hybrid.dense is None:
+            raise NotSupported(f"{method}() needs a dense vector field: this store has BM25 only")
+
+    def _hybrid_relevance(self) -> Callable[[float], float]:
+        if self._relevance_score_fn is None:
+            raise NotSupported(
+                "relevance scores of a hybrid search are not supported: fused scores have "
+                "no [0, 1] scale; pass relevance_score_fn= to the store"
+            )
+        return self._relevance_score_fn
 
     def _scored(self, points: list[m.ScoredPoint]) -> list[tuple[Document, float]]:
         return [(self._fields.document(p.payload, p.id), p.score) for p in points]

@@ -26,6 +26,7 @@ from langchain_core.documents import Document
 
 from shoal import models as m
 from shoal.errors import InvalidConfig, InvalidPayload
+from shoal.integrations.langchain.functions import SparseField
 
 
 @dataclass(frozen=True)
@@ -164,19 +165,31 @@ class CollectionLayout:
         vector_name: the named vector to use, or None for the unnamed vector.
         distance: the collection's distance (decides how raw scores become relevance).
         size: vector dimension.
+        sparse: the BM25 sparse vectors of a hybrid store (``builtin_function``).
+        dense: whether the store has a dense vector (False: BM25 fields only).
     """
 
     vector_name: str | None
     distance: m.Distance
     size: int
+    sparse: tuple[SparseField, ...] = ()
+    dense: bool = True
 
     @classmethod
-    def from_info(cls, info: m.CollectionInfo, vector_field: str | None) -> CollectionLayout:
+    def from_info(
+        cls,
+        info: m.CollectionInfo,
+        vector_field: str | None,
+        sparse: tuple[SparseField, ...] = (),
+        dense: bool = True,
+    ) -> CollectionLayout:
         """Learn the layout of an existing collection.
 
         Args:
             info: ``get_collection``'s answer.
             vector_field: the vector name the store was configured with.
+            sparse: the store's BM25 fields, which the collection must have.
+            dense: whether the store has a dense field.
 
         Returns:
             The layout: the collection's unnamed vector if it has one, else the named
@@ -184,8 +197,22 @@ class CollectionLayout:
 
         Raises:
             InvalidConfig: the collection has several named vectors and none is
-                ``vector_field``.
+                ``vector_field``, or lacks one of the sparse vectors.
         """
+        known = set(info.config.params.sparse_vectors or {})
+        missing = [f.name for f in sparse if f.name not in known]
+        if missing:
+            raise InvalidConfig(
+                f"collection has no sparse vectors {missing} for the BM25 functions "
+                f"(it has {sorted(known)}); drop_old=True re-creates it"
+            )
+        if not dense:
+            return cls(None, m.Distance.COSINE, 0, sparse, dense=False)
+        layout = cls._dense_of(info, vector_field)
+        return cls(layout.vector_name, layout.distance, layout.size, sparse)
+
+    @classmethod
+    def _dense_of(cls, info: m.CollectionInfo, vector_field: str | None) -> CollectionLayout:
         vectors = info.config.params.vectors
         if isinstance(vectors, m.VectorParams):
             return cls(None, vectors.distance, vectors.size)
@@ -201,12 +228,19 @@ class CollectionLayout:
             "pass the one to use as vector_field="
         )
 
-    def vectors_column(self, vectors: list[list[float]]) -> m.BatchVectorStruct:
-        """The ``Batch.vectors`` value for these vectors."""
-        if self.vector_name is None:
+    def vectors_column(
+        self, vectors: list[list[float]], texts: list[str] | None = None
+    ) -> m.BatchVectorStruct:
+        """The ``Batch.vectors`` value for these vectors (and, in a hybrid store, the
+        texts' BM25 documents)."""
+        if self.vector_name is None and not self.sparse:
             return vectors
-        column: list[m.NamedVector] = list(vectors)
-        return {self.vector_name: column}
+        columns: dict[str, list[m.NamedVector]] = {}
+        if self.dense:
+            columns[self.vector_name or ""] = list(vectors)
+        for field in self.sparse:
+            columns[field.name] = [field.document(t) for t in texts or []]
+        return columns
 
     def vector_of(self, stored: m.VectorStruct | None) -> list[float]:
         """A point's vector from a record fetched with vectors.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 
 import numpy as np
@@ -9,7 +10,7 @@ import numpy as np
 from shoal import models as m
 from shoal.client import AsyncClient
 from shoal.errors import CollectionAlreadyExists, CollectionNotFound
-from shoal.integrations.langchain.collection_state import PAGE, CollectionState
+from shoal.integrations.langchain.collection_state import PAGE, CollectionState, QueryArgs
 from shoal.integrations.langchain.layout import CollectionLayout
 
 
@@ -31,7 +32,7 @@ class AsyncStoreCollection:
                 info = await state.connection.aclient().get_collection(state.name)
             except CollectionNotFound:
                 return None
-            state.known_layout = CollectionLayout.from_info(info, state.vector_field)
+            state.known_layout = state.layout_of(info)
         return state.known_layout
 
     async def ensure(self, size: int) -> CollectionLayout:
@@ -46,10 +47,15 @@ class AsyncStoreCollection:
                 client = state.connection.aclient()
                 config, layout = state.new_config(size)
                 try:
-                    await client.create_collection(state.name, config, hnsw_config=state.hnsw)
+                    await client.create_collection(
+                        state.name,
+                        config,
+                        sparse_vectors_config=state.sparse_config(),
+                        hnsw_config=state.hnsw,
+                    )
                 except CollectionAlreadyExists:  # made earlier, or by another thread or loop
                     info = await client.get_collection(state.name)
-                    layout = CollectionLayout.from_info(info, state.vector_field)
+                    layout = state.layout_of(info)
                 state.known_layout = layout
             return state.known_layout
 
@@ -66,13 +72,16 @@ class AsyncStoreCollection:
         vectors: Sequence[list[float]],
         payloads: Sequence[m.Payload],
         batch_size: int,
+        texts: Sequence[str] = (),
     ) -> None:
-        """Write points (creating the collection if needed), ``batch_size`` per request."""
+        """Write points (creating the collection if needed), ``batch_size`` per request;
+        ``texts`` feed a hybrid store's BM25 fields."""
         for attempt in range(2):
-            layout = await self.ensure(len(vectors[0]))
+            layout = await self.ensure(len(vectors[0]) if vectors else 0)
             try:
                 client = self.state.connection.aclient()
-                for batch in self.state.batches(ids, vectors, payloads, layout, batch_size):
+                batches = self.state.batches(ids, vectors, payloads, layout, batch_size, texts)
+                for batch in batches:
                     await client.upsert(self.state.name, batch)
                 return
             except CollectionNotFound:
@@ -122,6 +131,29 @@ class AsyncStoreCollection:
             state.forget()
             return [], None
         return response.points, layout
+
+    async def queries(
+        self, requests: Sequence[QueryArgs]
+    ) -> tuple[list[list[m.ScoredPoint]], CollectionLayout | None]:
+        """Run queries, each joining the client's coalesced searches.
+
+        Returns:
+            Each query's points, and the layout ([] each and None if no collection).
+        """
+        layout = await self.layout()
+        if layout is None:
+            return [[] for _ in requests], None
+        client = self.state.connection.aclient()
+        try:
+            if True:  # ASYNC
+                calls = [client.query_points(self.state.name, **r.kwargs()) for r in requests]
+                responses = await asyncio.gather(*calls)
+            else:
+                responses = [client.query_points(self.state.name, **r.kwargs()) for r in requests]
+        except CollectionNotFound:
+            self.state.forget()
+            return [[] for _ in requests], None
+        return [r.points for r in responses], layout
 
     async def retrieve(self, point_ids: list[str]) -> list[m.Record]:
         """Points by id, missing ones skipped ([] if no collection)."""

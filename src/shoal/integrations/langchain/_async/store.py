@@ -104,9 +104,8 @@ class AsyncStoreIO(StoreBase):
         text_list, doc_ids, payloads = self._prepare(texts, metadatas, ids)
         if not text_list:
             return []
-        vectors = await self._aembedder.documents(text_list)
-        vecs = as_vectors(vectors, len(text_list))
-        return await self._awrite(doc_ids, vecs, payloads, batch_size)
+        vecs = await self._aembed_documents(text_list)
+        return await self._awrite(doc_ids, vecs, payloads, batch_size, text_list)
 
     async def aadd_documents(self, documents: list[Document], **kwargs: Any) -> list[str]:
         """Embed documents and store them; ids from ``ids=``, else ``Document.id``.
@@ -128,8 +127,8 @@ class AsyncStoreIO(StoreBase):
         _, doc_ids, payloads = self._prepare(texts, [d.metadata for d in documents], ids, documents)
         if not texts:
             return []
-        vectors = await self._aembedder.documents(texts)
-        return await self._awrite(doc_ids, as_vectors(vectors, len(texts)), payloads, batch_size)
+        vecs = await self._aembed_documents(texts)
+        return await self._awrite(doc_ids, vecs, payloads, batch_size, texts)
 
     async def aadd_embeddings(
         self,
@@ -161,13 +160,27 @@ class AsyncStoreIO(StoreBase):
         """
         check_write_kwargs("aadd_embeddings", kwargs)
         text_list, doc_ids, payloads = self._prepare(texts, metadatas, ids)
+        if not text_list:
+            return []
         vecs = as_vectors(embeddings, len(text_list))
-        return await self._awrite(doc_ids, vecs, payloads, batch_size) if text_list else []
+        return await self._awrite(doc_ids, vecs, payloads, batch_size, text_list)
+
+    async def _aembed_documents(self, texts: list[str]) -> list[list[float]]:
+        """The texts' dense vectors (none in a store with BM25 fields only)."""
+        if self._hybrid is not None and self._hybrid.dense is None:
+            return []
+        return as_vectors(await self._aembedder.documents(texts), len(texts))
 
     async def _awrite(
-        self, doc_ids: list[str], vectors: list[list[float]], payloads: list[m.Payload], size: int
+        self,
+        doc_ids: list[str],
+        vectors: list[list[float]],
+        payloads: list[m.Payload],
+        size: int,
+        texts: list[str],
     ) -> list[str]:
-        await self._acollection.upsert([point_id(i) for i in doc_ids], vectors, payloads, size)
+        ids = [point_id(i) for i in doc_ids]
+        await self._acollection.upsert(ids, vectors, payloads, size, texts)
         return doc_ids
 
     async def aupsert(
@@ -288,10 +301,24 @@ class AsyncStoreIO(StoreBase):
         expr: str | None,
         kw: dict[str, Any],
     ) -> tuple[Scored, CollectionLayout | None]:
+        self._dense_only(method)
         flt, params, threshold = self._search_request(method, param, expr, kw)
         vector = query_vector(embedding)
         points, layout = await self._acollection.query(vector, k, flt, params, threshold)
         return self._scored(points), layout
+
+    async def _ahybrid_search(
+        self, method: str, query: str, k: int, param: Any, expr: str | None, kw: dict[str, Any]
+    ) -> Scored:
+        """A search of every field of a hybrid store, ranked (``shoal.integrations.
+        langchain.rankers``): one fused query, or one per field for the weighted ranker."""
+        hybrid, ranker, fetch, (flt, params, threshold) = self._hybrid_request(
+            method, k, param, expr, kw
+        )
+        vector = await self._aembedder.query(query) if hybrid.dense else None
+        requests = hybrid.requests(ranker, vector, query, k, fetch, flt, params, threshold)
+        results, layout = await self._acollection.queries(requests)
+        return self._scored(hybrid.combine(ranker, results, layout, k, threshold))
 
     async def asimilarity_search(
         self,
@@ -320,6 +347,10 @@ class AsyncStoreIO(StoreBase):
             InvalidFilter: a malformed filter.
             TypeError: an unknown keyword argument.
         """
+        if self._hybrid is not None:
+            method = "asimilarity_search"
+            pairs = await self._ahybrid_search(method, query, k, param, expr, kwargs)
+            return [doc for doc, _ in pairs]
         # Straight to the search, not through asimilarity_search_with_score: searches are
         # the hot path, and each layer costs every call one more object to make and collect.
         vector = await self._aembedder.query(query)
@@ -383,6 +414,9 @@ class AsyncStoreIO(StoreBase):
         Raises:
             InvalidFilter, TypeError: as :meth:`similarity_search`.
         """
+        if self._hybrid is not None:
+            method = "asimilarity_search_with_score"
+            return await self._ahybrid_search(method, query, k, param, expr, kwargs)
         vector = await self._aembedder.query(query)
         return await self.asimilarity_search_with_score_by_vector(
             vector, k, param, expr, timeout, **kwargs
@@ -420,8 +454,12 @@ class AsyncStoreIO(StoreBase):
         self, query: str, k: int = 4, **kwargs: Any
     ) -> Scored:
         param, expr = kwargs.pop("param", None), kwargs.pop("expr", None)
-        vector = await self._aembedder.query(query)
         method = "asimilarity_search_with_relevance_scores"
+        if self._hybrid is not None:
+            hybrid_fn = self._hybrid_relevance()
+            scored = await self._ahybrid_search(method, query, k, param, expr, kwargs)
+            return [(doc, hybrid_fn(score)) for doc, score in scored]
+        vector = await self._aembedder.query(query)
         pairs, layout = await self._asearch(method, vector, k, param, expr, kwargs)
         fn = self._relevance(layout)
         return [(doc, fn(score)) for doc, score in pairs]
@@ -475,7 +513,9 @@ class AsyncStoreIO(StoreBase):
         Raises:
             ValueError: ``lambda_mult`` is outside [0, 1].
             InvalidFilter, TypeError: as :meth:`similarity_search`.
+            NotSupported: a hybrid store without a dense field.
         """
+        self._dense_only("amax_marginal_relevance_search")
         vector = await self._aembedder.query(query)
         return await self.amax_marginal_relevance_search_by_vector(
             vector, k, fetch_k, lambda_mult, param, expr, timeout, **kwargs
@@ -511,6 +551,12 @@ class AsyncStoreIO(StoreBase):
             ValueError, InvalidFilter, TypeError: as :meth:`max_marginal_relevance_search`.
         """
         method = "amax_marginal_relevance_search_by_vector"
+        if self._hybrid is not None:
+            # The engine's MMR over the dense field: one coalesced query, no vectors sent.
+            request = self._search_request(method, self._hybrid.dense_param(param), expr, kwargs)
+            mmr = self._hybrid.mmr(embedding, k, fetch_k, lambda_mult, *request)
+            (points,), _ = await self._acollection.queries([mmr])
+            return [doc for doc, _ in self._scored(points)]
         flt, params, threshold = self._search_request(method, param, expr, kwargs)
         vector = query_vector(embedding)
         points, layout = await self._acollection.query(

@@ -11,7 +11,7 @@ import numpy as np
 from shoal import models as m
 from shoal.client import Client
 from shoal.errors import CollectionAlreadyExists, CollectionNotFound
-from shoal.integrations.langchain.collection_state import PAGE, CollectionState
+from shoal.integrations.langchain.collection_state import PAGE, CollectionState, QueryArgs
 from shoal.integrations.langchain.layout import CollectionLayout
 
 
@@ -33,7 +33,7 @@ class StoreCollection:
                 info = state.connection.client().get_collection(state.name)
             except CollectionNotFound:
                 return None
-            state.known_layout = CollectionLayout.from_info(info, state.vector_field)
+            state.known_layout = state.layout_of(info)
         return state.known_layout
 
     def ensure(self, size: int) -> CollectionLayout:
@@ -48,10 +48,15 @@ class StoreCollection:
                 client = state.connection.client()
                 config, layout = state.new_config(size)
                 try:
-                    client.create_collection(state.name, config, hnsw_config=state.hnsw)
+                    client.create_collection(
+                        state.name,
+                        config,
+                        sparse_vectors_config=state.sparse_config(),
+                        hnsw_config=state.hnsw,
+                    )
                 except CollectionAlreadyExists:  # made earlier, or by another thread or loop
                     info = client.get_collection(state.name)
-                    layout = CollectionLayout.from_info(info, state.vector_field)
+                    layout = state.layout_of(info)
                 state.known_layout = layout
             return state.known_layout
 
@@ -68,13 +73,16 @@ class StoreCollection:
         vectors: Sequence[list[float]],
         payloads: Sequence[m.Payload],
         batch_size: int,
+        texts: Sequence[str] = (),
     ) -> None:
-        """Write points (creating the collection if needed), ``batch_size`` per request."""
+        """Write points (creating the collection if needed), ``batch_size`` per request;
+        ``texts`` feed a hybrid store's BM25 fields."""
         for attempt in range(2):
-            layout = self.ensure(len(vectors[0]))
+            layout = self.ensure(len(vectors[0]) if vectors else 0)
             try:
                 client = self.state.connection.client()
-                for batch in self.state.batches(ids, vectors, payloads, layout, batch_size):
+                batches = self.state.batches(ids, vectors, payloads, layout, batch_size, texts)
+                for batch in batches:
                     client.upsert(self.state.name, batch)
                 return
             except CollectionNotFound:
@@ -124,6 +132,25 @@ class StoreCollection:
             state.forget()
             return [], None
         return response.points, layout
+
+    def queries(
+        self, requests: Sequence[QueryArgs]
+    ) -> tuple[list[list[m.ScoredPoint]], CollectionLayout | None]:
+        """Run queries, each joining the client's coalesced searches.
+
+        Returns:
+            Each query's points, and the layout ([] each and None if no collection).
+        """
+        layout = self.layout()
+        if layout is None:
+            return [[] for _ in requests], None
+        client = self.state.connection.client()
+        try:
+            responses = [client.query_points(self.state.name, **r.kwargs()) for r in requests]
+        except CollectionNotFound:
+            self.state.forget()
+            return [[] for _ in requests], None
+        return [r.points for r in responses], layout
 
     def retrieve(self, point_ids: list[str]) -> list[m.Record]:
         """Points by id, missing ones skipped ([] if no collection)."""

@@ -95,9 +95,8 @@ class StoreIO(StoreBase):
         text_list, doc_ids, payloads = self._prepare(texts, metadatas, ids)
         if not text_list:
             return []
-        vectors = self._embedder.documents(text_list)
-        vecs = as_vectors(vectors, len(text_list))
-        return self._write(doc_ids, vecs, payloads, batch_size)
+        vecs = self._embed_documents(text_list)
+        return self._write(doc_ids, vecs, payloads, batch_size, text_list)
 
     def add_documents(self, documents: list[Document], **kwargs: Any) -> list[str]:
         """Embed documents and store them; ids from ``ids=``, else ``Document.id``.
@@ -119,8 +118,8 @@ class StoreIO(StoreBase):
         _, doc_ids, payloads = self._prepare(texts, [d.metadata for d in documents], ids, documents)
         if not texts:
             return []
-        vectors = self._embedder.documents(texts)
-        return self._write(doc_ids, as_vectors(vectors, len(texts)), payloads, batch_size)
+        vecs = self._embed_documents(texts)
+        return self._write(doc_ids, vecs, payloads, batch_size, texts)
 
     def add_embeddings(
         self,
@@ -152,13 +151,27 @@ class StoreIO(StoreBase):
         """
         check_write_kwargs("add_embeddings", kwargs)
         text_list, doc_ids, payloads = self._prepare(texts, metadatas, ids)
+        if not text_list:
+            return []
         vecs = as_vectors(embeddings, len(text_list))
-        return self._write(doc_ids, vecs, payloads, batch_size) if text_list else []
+        return self._write(doc_ids, vecs, payloads, batch_size, text_list)
+
+    def _embed_documents(self, texts: list[str]) -> list[list[float]]:
+        """The texts' dense vectors (none in a store with BM25 fields only)."""
+        if self._hybrid is not None and self._hybrid.dense is None:
+            return []
+        return as_vectors(self._embedder.documents(texts), len(texts))
 
     def _write(
-        self, doc_ids: list[str], vectors: list[list[float]], payloads: list[m.Payload], size: int
+        self,
+        doc_ids: list[str],
+        vectors: list[list[float]],
+        payloads: list[m.Payload],
+        size: int,
+        texts: list[str],
     ) -> list[str]:
-        self._collection.upsert([point_id(i) for i in doc_ids], vectors, payloads, size)
+        ids = [point_id(i) for i in doc_ids]
+        self._collection.upsert(ids, vectors, payloads, size, texts)
         return doc_ids
 
     def upsert(
@@ -279,10 +292,24 @@ class StoreIO(StoreBase):
         expr: str | None,
         kw: dict[str, Any],
     ) -> tuple[Scored, CollectionLayout | None]:
+        self._dense_only(method)
         flt, params, threshold = self._search_request(method, param, expr, kw)
         vector = query_vector(embedding)
         points, layout = self._collection.query(vector, k, flt, params, threshold)
         return self._scored(points), layout
+
+    def _hybrid_search(
+        self, method: str, query: str, k: int, param: Any, expr: str | None, kw: dict[str, Any]
+    ) -> Scored:
+        """A search of every field of a hybrid store, ranked (``shoal.integrations.
+        langchain.rankers``): one fused query, or one per field for the weighted ranker."""
+        hybrid, ranker, fetch, (flt, params, threshold) = self._hybrid_request(
+            method, k, param, expr, kw
+        )
+        vector = self._embedder.query(query) if hybrid.dense else None
+        requests = hybrid.requests(ranker, vector, query, k, fetch, flt, params, threshold)
+        results, layout = self._collection.queries(requests)
+        return self._scored(hybrid.combine(ranker, results, layout, k, threshold))
 
     def similarity_search(
         self,
@@ -311,6 +338,10 @@ class StoreIO(StoreBase):
             InvalidFilter: a malformed filter.
             TypeError: an unknown keyword argument.
         """
+        if self._hybrid is not None:
+            method = "similarity_search"
+            pairs = self._hybrid_search(method, query, k, param, expr, kwargs)
+            return [doc for doc, _ in pairs]
         # Straight to the search, not through similarity_search_with_score: searches are
         # the hot path, and each layer costs every call one more object to make and collect.
         vector = self._embedder.query(query)
@@ -372,6 +403,9 @@ class StoreIO(StoreBase):
         Raises:
             InvalidFilter, TypeError: as :meth:`similarity_search`.
         """
+        if self._hybrid is not None:
+            method = "similarity_search_with_score"
+            return self._hybrid_search(method, query, k, param, expr, kwargs)
         vector = self._embedder.query(query)
         return self.similarity_search_with_score_by_vector(
             vector, k, param, expr, timeout, **kwargs
@@ -409,8 +443,12 @@ class StoreIO(StoreBase):
         self, query: str, k: int = 4, **kwargs: Any
     ) -> Scored:
         param, expr = kwargs.pop("param", None), kwargs.pop("expr", None)
-        vector = self._embedder.query(query)
         method = "similarity_search_with_relevance_scores"
+        if self._hybrid is not None:
+            hybrid_fn = self._hybrid_relevance()
+            scored = self._hybrid_search(method, query, k, param, expr, kwargs)
+            return [(doc, hybrid_fn(score)) for doc, score in scored]
+        vector = self._embedder.query(query)
         pairs, layout = self._search(method, vector, k, param, expr, kwargs)
         fn = self._relevance(layout)
         return [(doc, fn(score)) for doc, score in pairs]
@@ -464,7 +502,9 @@ class StoreIO(StoreBase):
         Raises:
             ValueError: ``lambda_mult`` is outside [0, 1].
             InvalidFilter, TypeError: as :meth:`similarity_search`.
+            NotSupported: a hybrid store without a dense field.
         """
+        self._dense_only("max_marginal_relevance_search")
         vector = self._embedder.query(query)
         return self.max_marginal_relevance_search_by_vector(
             vector, k, fetch_k, lambda_mult, param, expr, timeout, **kwargs
@@ -500,6 +540,12 @@ class StoreIO(StoreBase):
             ValueError, InvalidFilter, TypeError: as :meth:`max_marginal_relevance_search`.
         """
         method = "max_marginal_relevance_search_by_vector"
+        if self._hybrid is not None:
+            # The engine's MMR over the dense field: one coalesced query, no vectors sent.
+            request = self._search_request(method, self._hybrid.dense_param(param), expr, kwargs)
+            mmr = self._hybrid.mmr(embedding, k, fetch_k, lambda_mult, *request)
+            (points,), _ = self._collection.queries([mmr])
+            return [doc for doc, _ in self._scored(points)]
         flt, params, threshold = self._search_request(method, param, expr, kwargs)
         vector = query_vector(embedding)
         points, layout = self._collection.query(
