@@ -186,3 +186,64 @@ def json_copy(value: Any) -> Any:
 
 # The types json_copy copies (a payload with neither is flat: a shallow copy is a deep one).
 CONTAINERS = (dict, list)
+
+
+# A step of a payload key path: a key, an array index, or WILDCARD (every element).
+PathStep = str | int
+WILDCARD = "[]"  # ``shoal.filters.tree``'s FLATTEN: ``a[].b``
+
+
+def set_at(payload: dict[str, Any], path: tuple[PathStep, ...], values: dict[str, Any]) -> None:
+    """Merge ``values`` into the object at ``path`` of ``payload``, as Qdrant's
+    ``set_payload`` with a ``key`` does: a null value removes its key; a missing object on
+    the way is created, and a value that is no object where the path needs one (a list
+    where it needs a key, anything else where it needs an index) is replaced (by a new
+    object, or an empty list, which ends the path); an index past an array's end changes
+    nothing; ``[]`` goes into every element, each with its own copy.
+
+    Args:
+        payload: the payload, changed in place.
+        path: the key path (``shoal.filters.tree.parse_key``), starting with a key.
+        values: the values to merge (copied).
+    """
+    _set(payload, path, values, None, None)
+
+
+def _set(
+    data: Any, path: tuple[PathStep, ...], values: dict[str, Any], parent: Any, slot: Any
+) -> None:
+    step, rest = path[0], path[1:]
+    if isinstance(step, str) and step != WILDCARD:
+        if not isinstance(data, dict):
+            data = parent[slot] = {}
+        if not rest:
+            target = data.get(step)
+            data[step] = _merged(target if isinstance(target, dict) else {}, values)
+            return
+        if step not in data:
+            data[step] = {}
+        _set(data[step], rest, values, data, step)
+        return
+    if not isinstance(data, list):
+        parent[slot] = []
+        return
+    if step == WILDCARD:
+        places = list(range(len(data)))
+    else:
+        places = [step] if isinstance(step, int) and step < len(data) else []
+    for i in places:
+        own = json_copy(values) if step == WILDCARD else values
+        if not rest:
+            target = data[i]
+            data[i] = _merged(target if isinstance(target, dict) else {}, own)
+        else:
+            _set(data[i], rest, own, data, i)
+
+
+def _merged(dest: dict[str, Any], values: dict[str, Any]) -> dict[str, Any]:
+    for key, value in values.items():
+        if value is None:
+            dest.pop(key, None)
+        else:
+            dest[key] = json_copy(value)
+    return dest

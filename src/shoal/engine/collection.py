@@ -51,7 +51,7 @@ from shoal.errors import (
 from shoal.filters.tree import parse_key
 from shoal.gil import shared
 from shoal.ids import PointId, canonical_id
-from shoal.payloads import MAX_PAYLOAD_DEPTH, check_payload, check_text, json_copy
+from shoal.payloads import MAX_PAYLOAD_DEPTH, check_payload, check_text, json_copy, set_at
 from shoal.storage import COMMIT_SEQ, NEXT_SERIAL, VSEQ_SINCE, CollectionStore, decode_id
 
 Item = TypeVar("Item")
@@ -497,25 +497,23 @@ class Collection:
         return self._write(self._set_payload_changes(req), wait)
 
     def _set_payload_changes(self, req: m.SetPayload) -> MakeChanges:
-        path = _key_path(req.key) if req.key else ()
+        path = _set_key_path(req.key) if req.key else ()
         for step in path:
-            check_text(step, "set_payload key segment")
+            if isinstance(step, str):
+                check_text(step, "set_payload key segment")
         depth = MAX_PAYLOAD_DEPTH - len(path)
         payload = check_payload(req.payload, point="(set_payload)", max_depth=depth) or {}
 
         def change(current: dict[str, Any]) -> dict[str, Any]:
-            target = current
-            for step in path:
-                nxt = target.get(step)
-                if not isinstance(nxt, dict):
-                    nxt = target[step] = {}
-                target = nxt
+            if path:
+                set_at(current, path, payload)
+                return current
             # Qdrant's merge: a null value removes the key instead of storing null.
             for k, v in payload.items():
                 if v is None:
-                    target.pop(k, None)
+                    current.pop(k, None)
                 else:
-                    target[k] = json_copy(v)
+                    current[k] = json_copy(v)
             return current
 
         return self._payload_changes(_selector(req), change)
@@ -892,6 +890,18 @@ def _selector(req: m.SetPayload | m.DeletePayload) -> m.PointsSelector:
     if req.filter is not None:
         return m.FilterSelector(filter=req.filter)
     raise InvalidPayload("Wrong input: payload operation needs points or a filter")
+
+
+def _set_key_path(key: str) -> tuple[str | int, ...]:
+    """A ``set_payload`` key's path: keys, array indices and ``[]`` (every element), as in
+    Qdrant; it starts with a key."""
+    try:
+        path = parse_key(key)
+    except ValueError as exc:
+        raise InvalidPayload(f"Wrong input: bad payload key {key!r}: {exc}") from None
+    if not isinstance(path[0], str) or path[0] == "[]":
+        raise InvalidPayload(f"Wrong input: payload key {key!r} must start with a key")
+    return tuple(s if isinstance(s, int) else str(s) for s in path)
 
 
 def _key_path(key: str) -> tuple[str, ...]:
