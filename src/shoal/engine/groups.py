@@ -66,7 +66,7 @@ def query_groups(
         if complete or len(points) < fetch or fetch >= total:
             break
         fetch = min(fetch * 4, max(total, 1))
-    selector = True if req.with_payload is None else req.with_payload
+    selector = False if req.with_payload is None else req.with_payload  # Qdrant's default
     found = []
     for gid, hits in list(groups.items())[:limit]:
         looked = None

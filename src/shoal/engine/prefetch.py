@@ -265,7 +265,7 @@ def scored_page(
         row = state.row(pid)
         if row is None:  # deleted since it was found
             continue
-        selector = True if req.with_payload is None else req.with_payload
+        selector = False if req.with_payload is None else req.with_payload  # Qdrant's default
         record = records.record(state, row, selector, req.with_vector, named)
         out.append(
             {

@@ -561,8 +561,10 @@ def _page(
     column = state.columns.get(pq.name)
     higher = column is None or column.similarity  # a sparse vector's scores are products
     keys, payloads = state.keys, state.payloads
-    selector, with_vector = req.with_payload, req.with_vector
-    whole = selector is None or selector is True  # the common case, copied directly
+    # Qdrant's QueryRequest: no payload unless asked for (the clients ask by default).
+    selector = False if req.with_payload is None else req.with_payload
+    with_vector = req.with_vector
+    whole = selector is True  # the common case, copied directly
     points = []
     for row, score, version in zip(
         rows.tolist(), scores.tolist(), state.versions[rows].tolist(), strict=True
