@@ -89,6 +89,7 @@ class Collection:
         self.payload_indexes: dict[str, IndexSchema] = {}
         self.payload_index = PayloadIndexes()
         self.filters = Filters(self.limits)
+        self.filters.set_vectors(self.state, [*self.vector_params, *self.space.sparse])
         loaded = None if store is None else self._load(store, layout)
         self.writer = GroupCommitter(self.state, store, layout)
         for field, schema in self.payload_indexes.items():

@@ -32,8 +32,8 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -43,6 +43,7 @@ from shoal.engine.deadline import Deadline
 from shoal.engine.limits import Limits
 from shoal.engine.payload_index import PayloadIndexes
 from shoal.engine.state import CollectionState, VectorColumn
+from shoal.errors import InvalidFilter
 from shoal.filters import Predicate, TextIndex, attach_text_indexes, compile_node, to_tree
 from shoal.filters import tree as t
 from shoal.filters.expression import CACHE_MAX_LENGTH
@@ -106,6 +107,41 @@ class Filters:
         self._text: tuple[int, Mapping[str, TextIndex]] = (0, {})
         self._matches: OrderedDict[tuple[Node, tuple[int, int]], FilterMatch] = OrderedDict()
         self._lock = threading.Lock()
+        # The collection's state and vector names, for has_vector (set_vectors).
+        self._vectors: tuple[CollectionState, frozenset[str]] | None = None
+
+    def set_vectors(self, state: CollectionState, names: Iterable[str]) -> None:
+        """Let ``has_vector`` conditions look up the vectors ``names`` of ``state``'s points
+        (call once, before the first filter is compiled)."""
+        self._vectors = (state, frozenset(names))
+
+    def _attach_vectors(self, tree: Node) -> Node:
+        """The tree with each ``has_vector`` leaf able to tell whether a point has its vector.
+
+        Raises:
+            InvalidFilter: a vector name the collection does not have.
+        """
+        if self._vectors is None:
+            return tree
+        state, names = self._vectors
+
+        def attach(leaf: Node, prefix: object) -> Node:
+            if not isinstance(leaf, t.HasVector):
+                return leaf
+            if leaf.name not in names:
+                raise InvalidFilter(
+                    f"Wrong input: has_vector: Not existing vector name error: {leaf.name!r}; "
+                    f"the collection has {sorted(names)}"
+                )
+            name = leaf.name
+
+            def has(pid: int | str) -> bool:
+                row = state.row_of.get(pid)
+                return row is not None and state.has_vector(row, name)
+
+            return replace(leaf, lookup=has)
+
+        return t.map_leaves(tree, attach)
 
     def compile(self, flt: m.Filter | str | dict[str, Any] | None) -> CompiledFilter | None:
         """Compile a filter in any accepted form; None means "no filter".
@@ -139,7 +175,7 @@ class Filters:
         if isinstance(flt, (str, dict, m.Filter)):
             self.limits.check_filter(flt)
         # to_tree validates a dict and refuses anything else.
-        compiled = _compiled(attach_text_indexes(to_tree(flt), text))
+        compiled = _compiled(self._attach_vectors(attach_text_indexes(to_tree(flt), text)))
         if key is not None:
             with self._lock:
                 self._compiled[(version, key)] = compiled
@@ -344,6 +380,11 @@ class FilterMatch:
             return sure, (possible_n >= node.min_count) & live & ~sure
         if isinstance(node, t.Const):
             return (live.copy() if node.value else np.zeros(self._high, dtype=bool)), None
+        if isinstance(node, t.HasVector):
+            st = self._state
+            column = st.columns.get(node.name)
+            present = column.present if column is not None else st.sparse[node.name].present
+            return present[: self._high] & live, None
         if isinstance(node, t.HasId):
             mask = np.zeros(self._high, dtype=bool)
             rows = [r for r in map(self._state.row_of.get, node.ids) if r is not None]

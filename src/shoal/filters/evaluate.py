@@ -14,6 +14,7 @@ from datetime import datetime, timezone
 from functools import lru_cache
 from typing import Any
 
+from shoal.errors import InvalidFilter
 from shoal.filters import tree as t
 from shoal.filters.geo import point_of
 from shoal.filters.text import TextQuery
@@ -418,6 +419,13 @@ def compile_node(node: t.Node) -> Predicate:
     if isinstance(node, t.HasId):
         ids = node.ids
         return lambda p, i: i in ids
+    if isinstance(node, t.HasVector):
+        lookup = node.lookup
+        if lookup is None:
+            raise InvalidFilter(
+                f"has_vector ({node.name!r}) needs a collection to look the vector up in"
+            )
+        return lambda p, i: lookup(i)
     return _LEAF_BUILDERS[type(node)](node)
 
 

@@ -73,7 +73,7 @@ def condition_to_tree(cond: m.Condition) -> t.Node:
     """Compile one condition of a structured filter.
 
     Raises:
-        InvalidFilter: an unsupported condition (has_vector), a malformed key or geo shape.
+        InvalidFilter: a malformed condition, key or geo shape.
     """
     if isinstance(cond, m.Filter):
         return filter_to_tree(cond)
@@ -91,7 +91,7 @@ def condition_to_tree(cond: m.Condition) -> t.Node:
     if isinstance(cond, m.NestedCondition):
         return t.NestedMatch(_path(cond.nested.key), filter_to_tree(cond.nested.filter))
     if isinstance(cond, m.HasVectorCondition):
-        raise InvalidFilter(f"has_vector conditions ({cond.has_vector!r}) are not supported")
+        return t.HasVector(cond.has_vector)
     raise InvalidFilter(f"unknown condition {cond!r}")
 
 

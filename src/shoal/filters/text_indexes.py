@@ -26,24 +26,11 @@ def attach_text_indexes(node: t.Node, indexes: Mapping[str, TextIndex]) -> t.Nod
     """
     if not indexes:
         return node
-    return _attach(node, indexes, ())
 
+    def attach(leaf: t.Node, prefix: t.Path) -> t.Node:
+        if not isinstance(leaf, t.FullText):
+            return leaf
+        index = indexes.get(t.format_key(prefix + leaf.path))
+        return leaf if index == leaf.index else replace(leaf, index=index)
 
-def _attach(node: t.Node, indexes: Mapping[str, TextIndex], prefix: t.Path) -> t.Node:
-    if isinstance(node, t.FullText):
-        index = indexes.get(t.format_key(prefix + node.path))
-        return node if index == node.index else replace(node, index=index)
-    if isinstance(node, (t.And, t.Or, t.MinShould)):
-        items = tuple(_attach(item, indexes, prefix) for item in node.items)
-        if all(a is b for a, b in zip(items, node.items, strict=True)):
-            return node
-        return replace(node, items=items)
-    if isinstance(node, t.Not):
-        item = _attach(node.item, indexes, prefix)
-        return node if item is node.item else t.Not(item)
-    if isinstance(node, t.NestedMatch):
-        # Inside `nested`, keys are relative to the objects of the array at its key.
-        inner = node.path if node.path[-1:] == (t.FLATTEN,) else (*node.path, t.FLATTEN)
-        item = _attach(node.item, indexes, prefix + inner)
-        return node if item is node.item else replace(node, item=item)
-    return node
+    return t.map_leaves(node, attach)

@@ -13,7 +13,8 @@ so they are false too; ``ne`` is true only for a present value of the same kind 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Literal, Union
 
@@ -76,6 +77,15 @@ class HasId:
     """The point's id is one of ``ids`` (canonical ids: int or lowercase hyphenated UUID str)."""
 
     ids: frozenset[int | str]
+
+
+@dataclass(frozen=True)
+class HasVector:
+    """The point has the vector ``name`` (Qdrant's ``has_vector``). Whether it has is the
+    collection's to tell: the engine attaches ``lookup`` (point id -> has it)."""
+
+    name: str
+    lookup: Callable[[int | str], bool] | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True)
@@ -232,6 +242,7 @@ Node = Union[
     MinShould,
     Const,
     HasId,
+    HasVector,
     Cmp,
     Range,
     In,
@@ -344,3 +355,31 @@ def format_key(path: Path) -> str:
         else:
             out += f".{step}" if out else step
     return out
+
+
+def map_leaves(node: Node, change: Callable[[Node, Path], Node], prefix: Path = ()) -> Node:
+    """The tree with each leaf replaced by ``change(leaf, prefix)``, ``prefix`` being the
+    path a ``nested`` condition puts before the leaf's keys.
+
+    Args:
+        node: a filter tree.
+        change: returns the leaf itself, or its replacement.
+        prefix: the path above ``node``.
+
+    Returns:
+        The same tree object when no leaf changes, else a new tree.
+    """
+    if isinstance(node, (And, Or, MinShould)):
+        items = tuple(map_leaves(item, change, prefix) for item in node.items)
+        if all(a is b for a, b in zip(items, node.items, strict=True)):
+            return node
+        return replace(node, items=items)
+    if isinstance(node, Not):
+        item = map_leaves(node.item, change, prefix)
+        return node if item is node.item else Not(item)
+    if isinstance(node, NestedMatch):
+        # Inside `nested`, keys are relative to the objects of the array at its key.
+        inner = node.path if node.path[-1:] == (FLATTEN,) else (*node.path, FLATTEN)
+        item = map_leaves(node.item, change, prefix + inner)
+        return node if item is node.item else replace(node, item=item)
+    return change(node, prefix)
