@@ -52,7 +52,7 @@ def sparse_queries(texts: list[str]) -> tuple[list[list[int]], list[list[float]]
 def documents() -> list[Document]:
     return [
         Document(text=text, doc_id=f"doc-{i}", metadata={"topic": topic})
-        for i, (text, topic) in enumerate(zip(TEXTS, TOPICS))
+        for i, (text, topic) in enumerate(zip(TEXTS, TOPICS, strict=True))
     ]
 
 
@@ -126,7 +126,7 @@ async def test_async_insert_query_delete(url: str) -> None:
     ).aretrieve("mill")
     assert sorted(texts(filtered)) == sorted([TEXTS[0], TEXTS[6]])
     await index.adelete_ref_doc("doc-6")
-    left = await index.as_retriever(
-        vector_store_query_mode="sparse", similarity_top_k=5
-    ).aretrieve("river mill")
+    left = await index.as_retriever(vector_store_query_mode="sparse", similarity_top_k=5).aretrieve(
+        "river mill"
+    )
     assert texts(left) == [TEXTS[0]]
