@@ -8,16 +8,20 @@ identifier held by one text is found by its sparse vector.
 
 from __future__ import annotations
 
-import hashlib
-import re
-
-import numpy as np
+import sys
+from pathlib import Path
 
 from shoal.embeddings import BM25
 
-DIM = 32
-_WORD = re.compile(r"\w+")
+# bench/ is no package: import its embedding as tests/bench does.
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
+import seed_embeddings
+
+# A LangChain Embeddings: the dense embedding of every test here.
+HashEmbeddings = seed_embeddings.HashEmbeddings
+DIM = seed_embeddings.DIM
 _BM25 = BM25()
+_HASH = HashEmbeddings()
 
 # One text per topic; RARE is an identifier only the last text holds.
 RARE = "zq7731x"
@@ -35,22 +39,9 @@ TOPICS = ["water", "bird", "wire", "field", "light", "money", "water", "fault"]
 
 
 def hash_vector(text: str) -> list[float]:
-    """A unit vector of ``DIM`` floats: each word adds +1 or -1 to one hashed bucket.
-
-    Args:
-        text: any text.
-
-    Returns:
-        The L2-normalised vector (a fixed unit vector for a text without words).
-    """
-    vec = np.zeros(DIM, dtype=np.float64)
-    for token in _WORD.findall(text.lower()):
-        digest = int.from_bytes(hashlib.blake2b(token.encode(), digest_size=8).digest(), "little")
-        vec[digest % DIM] += 1.0 if (digest >> 40) & 1 else -1.0
-    norm = float(np.linalg.norm(vec))
-    if norm == 0.0:
-        vec[0], norm = 1.0, 1.0
-    return (vec / norm).tolist()
+    """bench/seed_embeddings.py's word-hash embedding of ``text`` (``DIM`` floats, unit norm):
+    each word adds +1 or -1 to one hashed bucket, so texts sharing words point alike."""
+    return _HASH.embed_query(text)
 
 
 def bm25_document(text: str) -> tuple[list[int], list[float]]:

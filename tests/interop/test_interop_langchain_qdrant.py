@@ -1,7 +1,8 @@
 """langchain-qdrant's ``QdrantVectorStore`` against ``shoal serve`` on a real socket.
 
-Sparse, hybrid and dense retrieval modes, with offline embeddings (a word hash for dense,
-Shoal's BM25 for sparse): add, search (plain and filtered), delete and MMR, sync and async.
+Sparse, hybrid and dense retrieval modes, with offline embeddings (bench/seed_embeddings.py's
+word hash for dense, Shoal's BM25 for sparse): add, search (plain and filtered), delete and
+MMR, sync and async.
 ``QdrantVectorStore`` has no async client of its own: its async methods are LangChain's
 defaults, which run the sync ones in an executor, so they are tested here as users call them.
 """
@@ -15,21 +16,10 @@ import pytest
 
 pytest.importorskip("langchain_qdrant", reason="langchain-qdrant is not installed (interop extra)")
 
-from interop_corpus import RARE, TEXTS, TOPICS, bm25_document, bm25_query, hash_vector
-from langchain_core.embeddings import Embeddings
+from interop_corpus import RARE, TEXTS, TOPICS, HashEmbeddings, bm25_document, bm25_query
 from langchain_qdrant import QdrantVectorStore, RetrievalMode, SparseEmbeddings, SparseVector
 from qdrant_client import models as qm
 from threaded_server import serve_in_thread
-
-
-class HashEmbeddings(Embeddings):
-    """Deterministic dense embeddings: the word hash of interop_corpus."""
-
-    def embed_documents(self, texts: list[str]) -> list[list[float]]:
-        return [hash_vector(t) for t in texts]
-
-    def embed_query(self, text: str) -> list[float]:
-        return hash_vector(text)
 
 
 class Bm25Sparse(SparseEmbeddings):
