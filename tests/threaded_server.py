@@ -16,6 +16,17 @@ from contextlib import contextmanager
 from shoal.engine import Database
 
 
+def join_version_checks(timeout: float = 10.0) -> None:
+    """Wait for qdrant-client's background version checks to finish.
+
+    Each client checks the server's version in a daemon thread; one still running when its
+    server stops fails to connect and warns from that thread (an error under pytest).
+    """
+    for thread in threading.enumerate():
+        if thread.name.endswith("(_check_compatibility)"):
+            thread.join(timeout)
+
+
 def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind(("127.0.0.1", 0))
@@ -52,6 +63,9 @@ def serve_in_thread(db: Database | None = None) -> Iterator[str]:
     try:
         yield f"http://127.0.0.1:{port}"
     finally:
+        # Clients the test made (third-party stores make their own) may still be asking
+        # this server for its version.
+        join_version_checks()
         server.should_exit = True
         thread.join(timeout=30)
         if owned:

@@ -11,7 +11,6 @@ import re
 import signal
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
@@ -253,14 +252,3 @@ def drop_all(url: str, headers: dict[str, str] | None = None) -> None:
     with httpx.Client(base_url=url, headers=headers) as http:
         for c in http.get("/collections").json()["result"]["collections"]:
             assert http.delete(f"/collections/{c['name']}").status_code == 200
-
-
-def join_version_checks(timeout: float = 10.0) -> None:
-    """Wait for qdrant-client's background version checks to finish.
-
-    Each client checks the server's version in a daemon thread; one still running when its
-    server stops fails to connect and warns from that thread (an error under pytest).
-    """
-    for thread in threading.enumerate():
-        if thread.name.endswith("(_check_compatibility)"):
-            thread.join(timeout)

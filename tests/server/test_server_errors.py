@@ -8,8 +8,9 @@ from typing import Any
 
 import httpx
 import pytest
-from server_support import OpenApi, ServerProcess, join_version_checks, run_server
+from server_support import OpenApi, ServerProcess, run_server
 from starlette.testclient import TestClient
+from threaded_server import join_version_checks
 
 from shoal import Client
 from shoal import errors as se

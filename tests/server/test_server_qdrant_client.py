@@ -16,7 +16,8 @@ from pydantic import BaseModel
 from qdrant_client import AsyncQdrantClient, QdrantClient
 from qdrant_client import models as qm
 from qdrant_client.http.exceptions import UnexpectedResponse
-from server_support import Recorder, ServerProcess, http_client, join_version_checks
+from server_support import Recorder, ServerProcess, http_client
+from threaded_server import join_version_checks
 
 from shoal import AsyncClient, Client
 from shoal import models as sm
