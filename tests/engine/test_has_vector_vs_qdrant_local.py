@@ -71,6 +71,6 @@ def test_has_vector_agrees_with_local_mode(transport: str, tmp_path: Path) -> No
                 assert selected(ours, flt) == selected(theirs, flt), (when, flt)
             for client in (theirs, ours):
                 client.delete_vectors("c", vectors=["a", "s"], points=[1, 3, 7, 11])
-        with pytest.raises(errors.InvalidFilter, match="has_vector.*'zz'"):
+        with pytest.raises(errors.InvalidFilter, match=r"has_vector.*'zz'"):
             ours.count("c", count_filter=qm.Filter(must=[has("zz")]))
     theirs.close()
