@@ -197,14 +197,16 @@ class Searcher:
         # Queries whose prefetches run with the batch: (outcome index, its prefetches).
         fused: list[tuple[int, list[PreparedQuery]]] = []
         vectors = self._query_vectors(items)
-        for (req, limit), vector in zip(items, vectors, strict=True):
+        leaves = self._leaves(items)
+        for (req, limit), vector, leaf in zip(items, vectors, leaves, strict=True):
             try:
                 if req.prefetch is not None:
-                    subs = self._prefetches(req)
-                    if subs is None:  # nested: answered alone, its sub-queries first
+                    if isinstance(leaf, BaseException):
+                        raise leaf
+                    if leaf is None:  # nested: answered alone, its sub-queries first
                         outcomes.append(self._with_prefetch(req, limit or NO_DEADLINE))
                     else:
-                        fused.append((len(outcomes), subs))
+                        fused.append((len(outcomes), [self.prepare(*sub) for sub in leaf]))
                         outcomes.append(_FUSED)
                     continue
                 if type(req.query) is m.NearestQuery and req.query.mmr is not None:
@@ -235,12 +237,33 @@ class Searcher:
             outcomes[i] = self._fuse(items[i][0], sources, items[i][1] or NO_DEADLINE)
         return outcomes
 
-    def _prefetches(self, req: m.QueryRequest) -> list[PreparedQuery] | None:
-        """A query's prefetches, prepared to run with its batch (None: nested ones)."""
-        if req.lookup_from is not None or req.shard_key is not None:
-            check_query(req)
-        subs = prefetch.leaves(req)
-        return None if subs is None else [self.prepare(sub) for sub in subs]
+    def _leaves(
+        self, items: list[Query]
+    ) -> list[list[tuple[m.QueryRequest, np.ndarray | None]] | BaseException | None]:
+        """For each query with prefetches that run with the batch, its prefetches and their
+        vectors (converted together, as the batch's own: ``_query_vectors``); None for the
+        other queries (and nested prefetches), the error for a query that has one."""
+        out: list[list[tuple[m.QueryRequest, np.ndarray | None]] | BaseException | None] = []
+        flat: list[Query] = []
+        for req, _ in items:
+            if req.prefetch is None:
+                out.append(None)
+                continue
+            try:
+                if req.lookup_from is not None or req.shard_key is not None:
+                    check_query(req)
+                subs = prefetch.leaves(req)
+            except Exception as exc:
+                out.append(exc)
+                continue
+            out.append(None if subs is None else [(sub, None) for sub in subs])
+            flat.extend((sub, None) for sub in subs or ())
+        if flat:
+            converted = iter(self._query_vectors(flat))
+            for entry in out:
+                if isinstance(entry, list):
+                    entry[:] = [(sub, next(converted)) for sub, _ in entry]
+        return out
 
     def _fuse(
         self, req: m.QueryRequest, sources: list[prefetch.Results], deadline: Deadline
