@@ -584,14 +584,18 @@ CASES: dict[tuple[str, str], list[Case]] = {
     ("PointsBatch", "batch"): [
         honoured({"ids": [1, 2], "vectors": [[1.0, 0, 0, 0], [0, 1.0, 0, 0]]}, upserted)
     ],
+    **{(schema, "shard_key"): [refused("tenant-1")] for schema in ("PointsList", "PointsBatch")},
+    # A new point is inserted whatever the filter; update_only writes no new point
+    # (tests/engine/test_conditional_upsert.py checks both against local mode).
     **{
-        (schema, f): [refused(v)]
+        (schema, "update_filter"): [honoured(FILTER, lambda c: _true(c.runner.count(c.name) == 1))]
         for schema in ("PointsList", "PointsBatch")
-        for f, v in (
-            ("shard_key", "tenant-1"),
-            ("update_filter", FILTER),
-            ("update_mode", "insert_only"),
-        )
+    },
+    **{
+        (schema, "update_mode"): [
+            honoured("update_only", lambda c: _true(c.runner.count(c.name) == 0))
+        ]
+        for schema in ("PointsList", "PointsBatch")
     },
 }
 

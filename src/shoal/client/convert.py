@@ -548,6 +548,19 @@ def upsert_body(
     return m.PointsList(points=structs)
 
 
+def ordering_arg(value: Any) -> None:
+    """Check ``upsert``'s ``ordering``: None or one of Qdrant's write orderings.
+
+    Raises:
+        BadRequest: anything else.
+    """
+    value = _setting(value)
+    if value is not None and value not in ("weak", "medium", "strong"):
+        raise BadRequest(
+            f"Wrong input: ordering {shown(value)} is not one of 'weak', 'medium', 'strong'"
+        )
+
+
 # ------------------------------------------------------------------ connecting
 
 

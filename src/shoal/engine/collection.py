@@ -297,26 +297,26 @@ class Collection:
         another kind), or the exception that rejected it."""
         out: list[tuple[MakeChanges, int] | BaseException | None] = [None] * len(items)
         # The vectors of every upsert in the group are converted and checked together.
-        upserts: dict[int, list[m.PointStruct]] = {}
+        upserts: dict[int, tuple[m.PointsList | m.PointsBatch, list[m.PointStruct]]] = {}
         for i, (op, _) in enumerate(items):
             try:
                 for body in op.__dict__.values():
                     check_shard_key(body)
                 if isinstance(op, m.UpsertOperation):
                     check_upsert(op.upsert)
-                    upserts[i] = _points_of(op.upsert)
+                    upserts[i] = (op.upsert, _points_of(op.upsert))
             except Exception as exc:  # e.g. a Batch whose columns differ in length
                 out[i] = exc
-        checked = self._checked_vectors([p for pts in upserts.values() for p in pts])
+        checked = self._checked_vectors([p for _, pts in upserts.values() for p in pts])
         start = 0
         for i, (op, deadline) in enumerate(items):
             if out[i] is not None:
                 continue
             try:
                 if i in upserts:
-                    size = len(upserts[i])
-                    end = start + size
-                    out[i] = (self._upsert_changes(upserts[i], checked[start:end]), size)
+                    body, points = upserts[i]
+                    end = start + len(points)
+                    out[i] = (self._upsert_changes(points, checked[start:end], body), len(points))
                     start = end
                 else:
                     out[i] = (self._changes(op, deadline), 1)
@@ -328,7 +328,7 @@ class Collection:
         """What computes a write's changes (an upsert's without pre-checked vectors)."""
         match op:
             case m.UpsertOperation(upsert=body):
-                return self._upsert_changes(_points_of(body))
+                return self._upsert_changes(_points_of(body), None, body)
             case m.DeleteOperation(delete=selector):
                 return self._delete_changes(selector, deadline)
             case m.SetPayloadOperation(set_payload=body):
@@ -360,6 +360,7 @@ class Collection:
         self,
         points: Sequence[m.PointStruct] | m.Batch,
         checked: Sequence[dict[str, Kept] | None] | None = None,
+        body: m.PointsList | m.PointsBatch | None = None,
     ) -> MakeChanges:
         """Validate points now; what is returned writes them when the group commits.
 
@@ -367,7 +368,12 @@ class Collection:
             points: the points.
             checked: their vectors in stored form where already checked
                 (``_checked_vectors``); computed here when not given.
+            body: the request, for its ``update_mode`` (``insert_only`` leaves existing
+                points alone, ``update_only`` writes no new ones) and ``update_filter``
+                (an existing point is replaced only if it matches), as Qdrant applies them.
         """
+        mode = None if body is None else body.update_mode
+        only_if = None if body is None else self.filters.predicate(body.update_filter)
         points = embed_documents(_point_list(points), self.space)
         if checked is None:
             checked = self._checked_vectors(points)
@@ -382,7 +388,19 @@ class Collection:
         def changes(view: View, version: int) -> Changes:
             # check_payload copied each payload: the rows own them.
             made = shared(rows.items())
-            return {pid: Row(vecs, payload, version) for pid, (vecs, payload) in made}
+            if mode is None and only_if is None:
+                return {pid: Row(vecs, payload, version) for pid, (vecs, payload) in made}
+            out: Changes = {}
+            for pid, (vecs, payload) in made:
+                if view.exists(pid):
+                    if mode == m.UpdateMode.INSERT_ONLY:
+                        continue
+                    if only_if is not None and not only_if(view.payload(pid) or {}, pid):
+                        continue
+                elif mode == m.UpdateMode.UPDATE_ONLY:
+                    continue
+                out[pid] = Row(vecs, payload, version)
+            return out
 
         return changes
 
@@ -566,9 +584,9 @@ class Collection:
         return self._write(self._update_vectors_changes(body), wait, len(body.points))
 
     def _update_vectors_changes(self, body: m.UpdateVectors) -> MakeChanges:
-        if body.update_filter is not None or body.shard_key is not None:
-            field = "update_filter" if body.update_filter is not None else "shard_key"
-            raise NotSupported(f"Wrong input: update_vectors with {field} is not supported")
+        if body.shard_key is not None:
+            raise NotSupported("Wrong input: update_vectors with shard_key is not supported")
+        only_if = self.filters.predicate(body.update_filter)  # existing points it matches
         points = embed_documents(body.points, self.space)
         given = {
             canonical_id(p.id): check_vectors(p.vector, self.space, point=p.id)
@@ -580,6 +598,8 @@ class Collection:
             for pid, vectors in given.items():
                 if not view.exists(pid):
                     raise PointNotFound(pid)
+                if only_if is not None and not only_if(view.payload(pid) or {}, pid):
+                    continue
                 merged = {**view.all_vectors(pid), **vectors}
                 out[pid] = Row(merged, json_copy(view.payload(pid)), version)
             return out

@@ -241,8 +241,8 @@ RULES: dict[str, dict[str, Rule]] = {
     "PointsList": {
         "points": HONOURED,
         "shard_key": refused(ONE_NODE),
-        "update_filter": refused("conditional updates are not implemented yet"),
-        "update_mode": default("upsert", why="every upsert inserts or replaces"),
+        "update_filter": HONOURED,  # an existing point is replaced only if it matches
+        "update_mode": HONOURED,  # upsert, insert_only, update_only
     },
     "KeywordIndexParams": _index_params(
         {
@@ -343,7 +343,7 @@ def check_upsert(body: m.PointsList | m.PointsBatch) -> None:
     """Refuse an upsert body (``PointsList`` / ``PointsBatch``) Shoal cannot apply as asked.
 
     Raises:
-        NotSupported: ``shard_key``, ``update_filter``, or an ``update_mode`` but upsert.
+        NotSupported: ``shard_key``.
     """
     if body.shard_key is None and body.update_filter is None and body.update_mode is None:
         return

@@ -255,6 +255,10 @@ class Client(CollectionAdmin, Explore):
         collection_name: str,
         points: m.Batch | Sequence[m.PointStruct],
         wait: bool = True,
+        ordering: Any | None = None,
+        shard_key_selector: Any | None = None,
+        update_filter: m.Filter | None = None,
+        update_mode: m.UpdateMode | str | None = None,
     ) -> m.UpdateResult:
         """Insert points, or replace those whose ids exist.
 
@@ -264,6 +268,13 @@ class Client(CollectionAdmin, Explore):
                 payloads).
             wait: True (default) returns once the write is synced to disk and visible;
                 False returns once it is validated and queued (status ``acknowledged``).
+            ordering: Qdrant's write ordering across replicas: ``weak``, ``medium`` or
+                ``strong`` are all what one node does (every write applied in order).
+            shard_key_selector: refused with ``NotSupported`` (one shard on one node).
+            update_filter: an existing point is replaced only if it matches (a structured
+                Filter); new points are inserted.
+            update_mode: ``upsert`` (default), ``insert_only`` (existing points are left
+                alone) or ``update_only`` (no new points).
 
         Returns:
             ``UpdateResult`` with the operation id and status.
@@ -274,7 +285,17 @@ class Client(CollectionAdmin, Explore):
             CollectionNotFound: no such collection.
         """
         name, wait = convert.collection_name(collection_name), convert.flag(wait, "wait")
-        return self._open_transport.upsert(name, convert.upsert_body(points), wait)
+        convert.ordering_arg(ordering)
+        body = convert.upsert_body(points)
+        if update_filter is not None or update_mode is not None or shard_key_selector is not None:
+            fields = {
+                **body.__dict__,
+                "shard_key": shard_key_selector,
+                "update_filter": convert.filter_arg(update_filter),
+                "update_mode": convert.settings_arg(update_mode),
+            }
+            body = convert.build(type(body), BadRequest, **fields)
+        return self._open_transport.upsert(name, body, wait)
 
     def delete(
         self,
@@ -312,7 +333,8 @@ class Client(CollectionAdmin, Explore):
 
         Args:
             points: ``PointVectors(id=..., vector=...)`` (a vector, or named vectors).
-            update_filter: refused (not supported).
+            update_filter: only the existing points it matches are updated (a Filter or an
+                expression); the others are left alone.
 
         Raises:
             PointNotFound: a point that does not exist (nothing is changed);
