@@ -218,7 +218,7 @@ class StrictMode:
         Raises:
             StrictModeError
         """
-        timeout = None if deadline is None else deadline.timeout
+        timeout = None if deadline is None or not deadline.requested else deadline.timeout
         if timeout is not None:
             _at_most(math.ceil(timeout), self.max_timeout, "timeout")
 
