@@ -11,11 +11,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from starlette.testclient import TestClient
 from transports import TRANSPORTS, shoal_client
 
 from shoal import Client, errors
 from shoal import models as m
-from shoal.engine import strict
+from shoal.engine import Database, strict
+from shoal.server import ServerConfig, create_app
 
 V = [1.0, 0.0, 0.0, 1.0]
 FRESH = itertools.count(1)  # new point ids for each upsert that needs them
@@ -282,6 +284,7 @@ def test_write_rate_limit_is_a_per_minute_token_bucket(client: Client, clock: Fa
         "Rate limiting exceeded: Write rate limit exceeded: Operation requires 1 tokens but "
         "only 0.0 were available. Retry after 20s"
     )
+    assert caught.value.retry_after == 20
     with pytest.raises(errors.RateLimited, match="request larger than rate limiter capacity"):
         client.upsert("c", points(4, start=20))
     assert everything(client) == before
@@ -361,3 +364,28 @@ def test_strict_mode_is_stored_shown_changed_and_reopened(transport: str, tmp_pa
         assert c.get_collection("c").config.strict_mode_config == expected
         with pytest.raises(errors.StrictModeError, match='for "limit"'):
             c.query_points("c", V, limit=151)
+
+
+def test_a_rate_limit_answers_429_with_retry_after(tmp_path: Path, clock: FakeClock) -> None:
+    # qdrant-client retries after Retry-After (its ResourceExhaustedResponse); a request
+    # larger than the bucket never fits, and has none (as Qdrant).
+    db = Database(tmp_path)
+    config = {"enabled": True, "write_rate_limit": 2}
+    body = {"points": [{"id": 1, "vector": V}]}
+    try:
+        with TestClient(create_app(ServerConfig(), database=db)) as http:
+            url = "/collections/c/points?wait=true"
+            new = {"vectors": {"size": 4, "distance": "Dot"}, "strict_mode_config": config}
+            assert http.put("/collections/c", json=new).status_code == 200
+            assert http.put(url, json=body).status_code == 200
+            assert http.put(url, json=body).status_code == 200
+            refused = http.put(url, json=body)
+            assert refused.status_code == 429
+            assert refused.headers["Retry-After"] == "30"
+            assert "Write rate limit exceeded" in refused.json()["status"]["error"]
+            clock.now += 60
+            too_large = http.put(url, json={"points": [{"id": i, "vector": V} for i in range(3)]})
+            assert too_large.status_code == 429
+            assert "Retry-After" not in too_large.headers
+    finally:
+        db.close()
