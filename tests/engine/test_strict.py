@@ -389,3 +389,29 @@ def test_a_rate_limit_answers_429_with_retry_after(tmp_path: Path, clock: FakeCl
             assert "Retry-After" not in too_large.headers
     finally:
         db.close()
+
+
+def test_in_a_coalesced_batch_only_the_query_over_a_limit_fails(tmp_path: Path) -> None:
+    db = Database(tmp_path)
+    try:
+        config = {"enabled": True, "max_query_limit": 2}
+        db.create_collection(
+            "c",
+            m.CreateCollection(
+                vectors=m.VectorParams(size=4, distance="Dot"), strict_mode_config=config
+            ),
+        )
+        col = db.collection("c")
+        col.upsert([m.PointStruct(id=i, vector=V) for i in range(3)])
+        ok, over, also_ok = col.query_many(
+            [
+                m.QueryRequest(query=V, limit=2),
+                m.QueryRequest(query=V, limit=3),
+                m.QueryRequest(query=V, limit=1),
+            ]
+        )
+        assert isinstance(ok, m.QueryResponse) and len(ok.points) == 2
+        assert isinstance(over, errors.StrictModeError)
+        assert isinstance(also_ok, m.QueryResponse) and len(also_ok.points) == 1
+    finally:
+        db.close()
