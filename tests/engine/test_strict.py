@@ -415,3 +415,19 @@ def test_in_a_coalesced_batch_only_the_query_over_a_limit_fails(tmp_path: Path) 
         assert isinstance(also_ok, m.QueryResponse) and len(also_ok.points) == 1
     finally:
         db.close()
+
+
+def test_a_read_costs_one_and_a_token_per_filter_condition(
+    client: Client, clock: FakeClock
+) -> None:
+    enable(client, read_rate_limit=5)
+    two = m.Filter(must=[CITY, CITY])
+    client.count("c", two)  # 1 + 2
+    leaves = [m.Prefetch(query=V), m.Prefetch(query=V)]
+    client.query_points("c", m.FusionQuery(fusion="rrf"), prefetch=leaves)  # 2 searches
+    with pytest.raises(errors.RateLimited, match=r"requires 1 tokens but only 0\.0"):
+        client.retrieve("c", [1])
+    clock.now += 36  # 3 tokens back
+    with pytest.raises(errors.RateLimited, match=r"requires 4 tokens but only 3\.0"):
+        client.query_points("c", V, query_filter=m.Filter(must=[CITY, CITY, CITY]))
+    client.scroll("c", scroll_filter=two)

@@ -12,8 +12,10 @@ Limits answer ``StrictModeError`` (HTTP 400) with Qdrant's messages ("Limit exce
 for "limit". Help: ..."); the rate limits answer ``RateLimited`` (HTTP 429). The rate limits
 are Qdrant's per-minute token buckets: a bucket holds at most ``read_rate_limit`` (or
 ``write_rate_limit``) tokens, starts full, refills at that many per minute, and a request
-takes its cost in tokens or is refused whole. A query, scroll, count, retrieve or facet
-costs 1 token; an upsert or a vector update costs one per point, any other write 1.
+takes its cost in tokens or is refused whole. A search costs 1 token plus one per condition
+of its filter (Qdrant's ``search_rate_cost``; a query with prefetches costs what its
+prefetches do), and so do a scroll, count, facet and distance matrix; a retrieve costs 1;
+an upsert or a vector update costs one per point, any other write 1.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from shoal.engine.index_schema import IndexSchema
 from shoal.engine.limits import Limits
 from shoal.engine.state import CollectionState
 from shoal.errors import InvalidConfig, RateLimited, StrictModeError
+from shoal.filters.size import expression_size, measure_filter
 from shoal.filters.tree import NestedMatch, Path, format_key, parse_key
 from shoal.ids import canonical_id
 
@@ -154,7 +157,7 @@ class StrictMode:
         for i, (req, deadline) in enumerate(items):
             try:
                 self.check_query(req, deadline)
-                self.take_read()
+                self.take_read(_search_cost(req))
             except (StrictModeError, RateLimited) as exc:
                 refused[i] = exc
                 continue
@@ -201,16 +204,16 @@ class StrictMode:
         self.check_timeout(deadline)
         self.check_limit(limit, "limit")
         self.check_filter(flt, self.filtering_retrieve)
-        self.take_read()
+        self.take_read(1 + _conditions(flt))
 
-    def take_read(self) -> None:
-        """Take one read token.
+    def take_read(self, cost: int) -> None:
+        """Take ``cost`` read tokens.
 
         Raises:
             RateLimited
         """
         if self.read is not None:
-            self.read.take(1)
+            self.read.take(cost)
 
     def check_timeout(self, deadline: Deadline | None) -> None:
         """Refuse a ``timeout`` over ``max_timeout``.
@@ -388,6 +391,20 @@ def _prefetches(prefetch: m.Prefetch | list[m.Prefetch] | None) -> list[m.Prefet
     if prefetch is None:
         return []
     return prefetch if isinstance(prefetch, list) else [prefetch]
+
+
+def _conditions(flt: Any) -> int:
+    if flt is None:
+        return 0
+    return (expression_size(flt) if isinstance(flt, str) else measure_filter(flt)).conditions
+
+
+def _search_cost(req: m.QueryRequest | m.Prefetch) -> int:
+    # Qdrant's: each search it runs costs 1 and its filter's conditions; a query with
+    # prefetches runs them (its own filter's conditions are added once).
+    subs = _prefetches(req.prefetch)
+    own = _conditions(req.filter)
+    return own + (sum(_search_cost(sub) for sub in subs) if subs else 1)
 
 
 def _filter_of(body: Any) -> Any:
