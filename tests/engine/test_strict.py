@@ -431,3 +431,19 @@ def test_a_read_costs_one_and_a_token_per_filter_condition(
     with pytest.raises(errors.RateLimited, match=r"requires 4 tokens but only 3\.0"):
         client.query_points("c", V, query_filter=m.Filter(must=[CITY, CITY, CITY]))
     client.scroll("c", scroll_filter=two)
+
+
+def test_a_filter_over_the_collections_size_limit_fails_only_its_query(tmp_path: Path) -> None:
+    db = Database(tmp_path)
+    try:
+        config = {"enabled": True, "filter_max_conditions": 1}
+        vectors = m.VectorParams(size=4, distance="Dot")
+        db.create_collection("c", m.CreateCollection(vectors=vectors, strict_mode_config=config))
+        col = db.collection("c")
+        col.upsert([m.PointStruct(id=1, vector=V, payload={"city": "Berlin"})])
+        two = m.Filter(must=[CITY, CITY])
+        over, ok = col.query_many([m.QueryRequest(query=V, filter=two), m.QueryRequest(query=V)])
+        assert isinstance(over, errors.FilterTooLarge)
+        assert isinstance(ok, m.QueryResponse) and len(ok.points) == 1
+    finally:
+        db.close()

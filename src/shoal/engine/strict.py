@@ -158,7 +158,7 @@ class StrictMode:
             try:
                 self.check_query(req, deadline)
                 self.take_read(_search_cost(req))
-            except (StrictModeError, RateLimited) as exc:
+            except Exception as exc:  # e.g. FilterTooLarge: this query's error alone
                 refused[i] = exc
                 continue
             admitted.append((req, deadline))
@@ -171,7 +171,8 @@ class StrictMode:
         """Refuse a query (or one of its prefetches) over a limit.
 
         Raises:
-            StrictModeError: naming the limit and both values.
+            StrictModeError: naming the limit and both values; FilterTooLarge,
+                InvalidFilter: a filter over the collection's filter limits, or malformed.
         """
         self.check_timeout(deadline)
         self._check_search(req)
