@@ -153,6 +153,12 @@ class NotSupported(BadRequest):
     """
 
 
+class StrictModeError(BadRequest):
+    """A request goes over a limit of its collection's strict mode (``strict_mode_config``:
+    ``max_query_limit``, ``upsert_max_batchsize``, a filter on a key without an index ...);
+    the message names the limit, as Qdrant's does. Nothing was changed."""
+
+
 class RequestTimeout(ShoalError):
     """A query, scroll, count or delete by filter ran past its deadline (its ``timeout``,
     or the server's default), or was abandoned because its client went away. Qdrant
@@ -185,6 +191,20 @@ class Overloaded(ShoalError):
     """Too many writes are waiting: retry later (HTTP 429)."""
 
     status_code = 429
+
+
+class RateLimited(Overloaded):
+    """A collection's strict-mode rate limit (``read_rate_limit``, ``write_rate_limit``) has
+    no tokens left for the request (HTTP 429, as Qdrant). Nothing was changed.
+
+    Attributes:
+        retry_after: seconds until the request would be allowed, or None when it never
+            would be (it costs more than the limit's capacity: split it).
+    """
+
+    def __init__(self, message: str, retry_after: int | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
 
 
 class StorageLocked(StorageError):
@@ -268,12 +288,14 @@ __all__ = [
     "NotSupported",
     "Overloaded",
     "PointNotFound",
+    "RateLimited",
     "RemoteError",
     "RequestTimeout",
     "ShoalError",
     "SnapshotNotFound",
     "StorageError",
     "StorageLocked",
+    "StrictModeError",
     "Unauthorized",
     "WriteNotStored",
     "WrongVectorSize",

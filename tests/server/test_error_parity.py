@@ -156,6 +156,14 @@ SCENARIOS: dict[str, tuple[type[se.ShoalError], Scenario]] = {
     ),
     "wrong size": (se.WrongVectorSize, lambda c: c.upsert("docs", [_point(vector=[1.0, 2.0])])),
     "wrong size in a query": (se.WrongVectorSize, lambda c: c.query_points("docs", query=[1.0])),
+    "over a strict-mode limit": (
+        se.StrictModeError,
+        lambda c: c.query_points("strict", query=V, limit=2),
+    ),
+    "larger than a strict-mode rate limit": (
+        se.RateLimited,
+        lambda c: c.upsert("strict", [_point(1), _point(2)]),
+    ),
 }
 
 # Raised by the engine or its parts, yet no request can cause them, or covered elsewhere.
@@ -177,6 +185,9 @@ def _setup(client: Client) -> None:
     client.upsert("docs", [_point(1, payload={"a": 1}), _point(2, payload={"a": 2})])
     named = {"text": m.VectorParams(size=4, distance=m.Distance.COSINE)}
     client.create_collection("named", named)
+    strict = {"enabled": True, "max_query_limit": 1, "write_rate_limit": 1}
+    vectors = m.VectorParams(size=4, distance=m.Distance.DOT)
+    client.create_collection("strict", vectors, strict_mode_config=strict)
 
 
 @pytest.fixture
@@ -215,7 +226,11 @@ def test_error_round_trips(clients: tuple[Client, Client], name: str) -> None:
     # Nothing changed on either side.
     for client in clients:
         assert client.count("docs").count == 2
-        assert sorted(c.name for c in client.get_collections().collections) == ["docs", "named"]
+        assert sorted(c.name for c in client.get_collections().collections) == [
+            "docs",
+            "named",
+            "strict",
+        ]
 
 
 def _raised_classes() -> set[str]:

@@ -290,6 +290,7 @@ def text_params(name: str, value: Any) -> Check:
 
 STEMMER = {"type": "snowball", "language": "english"}
 SCALAR = {"scalar": {"type": "int8"}}
+STRICT = {"enabled": True, "max_query_limit": 100}
 FILTER = {"must": [{"key": "i", "range": {"gte": 5}}]}
 INDEX_KINDS = ("keyword", "integer", "float", "geo", "text", "bool", "datetime", "uuid")
 
@@ -334,7 +335,7 @@ CASES: dict[tuple[str, str], list[Case]] = {
         honoured({"text": {}}, config(_sparse_all, {"text": {}}))
     ],
     ("CreateCollection", "strict_mode_config"): [
-        refused({"enabled": True}, "strict_mode_config.enabled")
+        honoured(STRICT, config(lambda c: c.strict_mode_config, STRICT))
     ],
     ("CreateCollection", "metadata"): [
         honoured({"k": ["v", 1]}, config(lambda c: c.metadata, {"k": ["v", 1]}))
@@ -412,11 +413,11 @@ CASES: dict[tuple[str, str], list[Case]] = {
         honoured("cached", config(lambda c: c.params.payload, {"memory": "cached"})),
         refused("pinned"),
     ],
-    # ---- strict mode: none yet
-    ("StrictModeConfig", "enabled"): [refused(True)],
+    # ---- strict mode: shown as given; each limit's checks are in tests/engine/test_strict.py
     **{
-        ("StrictModeConfig", f): [refused(v)]
+        ("StrictModeConfig", f): [honoured(v, config(lambda c: c.strict_mode_config, {f: v}))]
         for f, v in (
+            ("enabled", True),
             ("max_query_limit", 10),
             ("max_timeout", 10),
             ("unindexed_filtering_retrieve", False),
@@ -426,16 +427,21 @@ CASES: dict[tuple[str, str], list[Case]] = {
             ("search_max_oversampling", 2.0),
             ("upsert_max_batchsize", 10),
             ("search_max_batchsize", 10),
-            ("max_collection_vector_size_bytes", 10),
             ("read_rate_limit", 10),
             ("write_rate_limit", 10),
-            ("max_collection_payload_size_bytes", 10),
             ("max_points_count", 10),
             ("filter_max_conditions", 10),
             ("condition_max_size", 10),
+            ("max_payload_index_count", 2),
+        )
+    },
+    **{
+        ("StrictModeConfig", f): [refused(v)]
+        for f, v in (
+            ("max_collection_vector_size_bytes", 10),
+            ("max_collection_payload_size_bytes", 10),
             ("multivector_config", {"v": {"max_vectors": 2}}),
             ("sparse_config", {"text": {"max_length": 2}}),
-            ("max_payload_index_count", 2),
             ("max_resident_memory_percent", 50),
         )
     },

@@ -37,6 +37,7 @@ from shoal.engine.payload_index import PayloadIndexes
 from shoal.engine.points import ids_of, points_from_batch
 from shoal.engine.query import Query, Searcher, check_limit
 from shoal.engine.state import DELETED, CollectionState, Row
+from shoal.engine.strict import StrictMode, strict_mode
 from shoal.engine.support import check_shard_key, check_upsert
 from shoal.engine.writes import Changes, GroupCommitter, MakeChanges, View, all_or_nothing
 from shoal.errors import (
@@ -119,9 +120,20 @@ class Collection:
                 if params.modifier == m.Modifier.IDF
             ),
         )
+        self.strict: StrictMode | None = None
+        self.reconfigure(config)
         # Queries of threads that call the engine directly (the server): the clients' own
         # batchers call searcher.run_batch.
         self.searches: Batcher[Query, m.QueryResponse] = Batcher(self.searcher.run_batch)
+
+    def reconfigure(self, config: m.CreateCollection) -> None:
+        """Take a new configuration that needs no new index (``strict_mode_config``,
+        ``metadata`` ...); its strict mode applies to the next request."""
+        self.config = config
+        self.strict = strict_mode(
+            config, self.filters, self.payload_indexes, self.state, self.strict
+        )
+        self.searcher.strict = self.strict
 
     def _load(self, store: CollectionStore, layout: StoredLayout) -> StoredVectorSeqs:
         """Load every stored point; returns what the ANN snapshots need to catch up."""
@@ -214,6 +226,7 @@ class Collection:
                 optimizer_config=_optimizers_config(config.optimizers_config),
                 wal_config=m.WalConfig(**(config.wal_config or {})),
                 quantization_config=config.quantization_config,
+                strict_mode_config=config.strict_mode_config,
                 metadata=config.metadata,
             ),
             payload_schema=schema,
@@ -281,7 +294,7 @@ class Collection:
 
         Raises:
             The first rejected operation's error; NotSupported for an upsert with
-            ``update_filter``, ``update_mode`` or ``shard_key``, which Shoal does not serve.
+            ``shard_key``, which Shoal does not serve.
         """
         ready = []
         for prepared in self._prepare([(op, None) for op in operations]):
@@ -305,6 +318,8 @@ class Collection:
                 if isinstance(op, m.UpsertOperation):
                     check_upsert(op.upsert)
                     upserts[i] = (op.upsert, _points_of(op.upsert))
+                if self.strict is not None:
+                    self.strict.check_write(op, upserts[i][1] if i in upserts else None)
             except Exception as exc:  # e.g. a Batch whose columns differ in length
                 out[i] = exc
         checked = self._checked_vectors([p for _, pts in upserts.values() for p in pts])
@@ -669,6 +684,8 @@ class Collection:
             InvalidConfig: an unknown type name.
         """
         _key_path(field)
+        if schema is not None and self.strict is not None:
+            self.strict.check_new_index(field)
         if schema is not None and not isinstance(schema, IndexSchema):
             schema = IndexSchema.parse(schema)
         # Under the read lock no group is applied while the index is built, so it cannot
@@ -743,6 +760,8 @@ class Collection:
             The first query's error, if any query is invalid; RequestTimeout when the
             deadline passed before the search was done.
         """
+        if self.strict is not None:
+            self.strict.check_batch(len(requests))
         outcomes = self.query_many(requests, [deadline] * len(requests))
         for outcome in outcomes:
             if isinstance(outcome, BaseException):
@@ -777,6 +796,8 @@ class Collection:
     ) -> list[m.Record]:
         """Points by id, in the order asked, skipping missing ones."""
         self.check_failed()
+        if self.strict is not None:
+            self.strict.check_read()
         wanted = ids_of(ids)
         with self.state.lock.read():
             rows = [r for r in (self.state.row(pid) for pid in wanted) if r is not None]
@@ -792,6 +813,8 @@ class Collection:
             RequestTimeout: ``deadline`` passed before the page was found.
         """
         self.check_failed()
+        if self.strict is not None:
+            self.strict.check_read(req.filter, req.limit, deadline)
         until = deadline or NO_DEADLINE
         flt = self.filters.compile(req.filter)
         limit = check_limit(req.limit, 10, "limit")
@@ -828,6 +851,8 @@ class Collection:
             RequestTimeout: ``deadline`` passed before every point was counted.
         """
         self.check_failed()
+        if self.strict is not None:
+            self.strict.check_read(req.filter, None, deadline)
         until = deadline or NO_DEADLINE
         flt = self.filters.compile(req.filter)
         with self.state.lock.read():
@@ -845,6 +870,8 @@ class Collection:
         """
         self.check_failed()
         check_shard_key(req)
+        if self.strict is not None:
+            self.strict.check_read(req.filter, req.limit, deadline)
         until = deadline or NO_DEADLINE
         flt = self.filters.compile(req.filter)
         types = {field: index.type for field, index in list(self.payload_indexes.items())}
@@ -873,6 +900,8 @@ class Collection:
     def _matrix(self, req: m.SearchMatrixRequest, deadline: Deadline | None) -> matrix.Neighbours:
         self.check_failed()
         check_shard_key(req)
+        if self.strict is not None:
+            self.strict.check_read(req.filter, req.limit, deadline)
         until = deadline or NO_DEADLINE
         col, sample, limit = matrix.matrix_column(self.state, req, self.named)
         flt = self.filters.compile(req.filter)

@@ -23,6 +23,7 @@ from shoal.engine.collection import Collection
 from shoal.engine.limits import Limits
 from shoal.engine.reconfigure import index_settings, updated_config
 from shoal.engine.snapshots import Snapshots
+from shoal.engine.strict import check_strict_config
 from shoal.engine.support import check_collection
 from shoal.errors import (
     BadRequest,
@@ -198,7 +199,7 @@ class Database:
                 stored = new.model_dump(mode="json", exclude_none=True, by_alias=True)
                 col.store.set_meta("config", stored)
             if not rebuild:
-                col.config = new
+                col.reconfigure(new)
                 return True
             folder = self._folder_of(col)
             del self.collections[col.name]
@@ -570,3 +571,4 @@ def _check_config(config: m.CreateCollection) -> None:
             )
     for _, params in items:
         resolve_settings(config, params)  # HNSW and quantization settings, with their ranges
+    check_strict_config(config)

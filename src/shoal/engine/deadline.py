@@ -25,12 +25,17 @@ class Deadline:
         timeout: seconds from now; None for no time limit (it can still be cancelled).
         operation: what is timed, named in the error as Qdrant names it (``Search``,
             ``scroll``, ``count``, ``delete``).
+        requested: whether the request asked for ``timeout`` (False: a server's default),
+            which a collection's strict mode limits (``max_timeout``).
     """
 
-    __slots__ = ("_at", "_error", "operation", "timeout")
+    __slots__ = ("_at", "_error", "operation", "requested", "timeout")
 
-    def __init__(self, timeout: float | None = None, operation: str = "Search") -> None:
+    def __init__(
+        self, timeout: float | None = None, operation: str = "Search", requested: bool = True
+    ) -> None:
         self.timeout = timeout
+        self.requested = requested
         self.operation = operation
         self._at = math.inf if timeout is None else time.monotonic() + timeout
         self._error: ShoalError | None = None

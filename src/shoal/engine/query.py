@@ -56,6 +56,7 @@ from shoal.engine.payload_index import PayloadIndexes
 from shoal.engine.search import DenseSearch, Hits
 from shoal.engine.sparse_search import SparseSearch
 from shoal.engine.state import CollectionState
+from shoal.engine.strict import Admitted, StrictMode
 from shoal.engine.support import PLAIN_QUERY_TYPES, check_query
 from shoal.engine.writes import GroupCommitter
 from shoal.errors import InvalidQuery, PointNotFound
@@ -167,6 +168,8 @@ class Searcher:
         self._invalid: dict[str, tuple[int, np.ndarray]] = {}
         # Set by the database that holds the collection; None for one on its own.
         self.others: OtherCollections | None = None
+        # Set by the collection: its strict mode, when enabled (shoal.engine.strict).
+        self.strict: StrictMode | None = None
 
     def run_batch(self, items: list[Query]) -> list[m.QueryResponse | BaseException]:
         """Answer a batch of queries: one result or exception per query.
@@ -182,6 +185,8 @@ class Searcher:
         Returns:
             One ``QueryResponse`` or exception per query.
         """
+        if self.strict is not None and type(items) is not Admitted:
+            return self.strict.run_queries(items, self.run_batch)
         if self._writer.lost:
             failed = self._writer.take_failed()
             if failed is not None and items:

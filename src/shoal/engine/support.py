@@ -92,6 +92,7 @@ RAM = "Shoal keeps it in memory"
 ONE_NODE = "Shoal runs one shard on one node"
 NO_PAYLOAD_HNSW = "Shoal builds no payload-aware HNSW links"
 NO_PRINCIPAL = "Shoal has no principal-key storage"
+NO_SIZES = "Shoal does not measure a collection's size in bytes"
 
 
 INDEX_COMMON: dict[str, Rule] = {
@@ -112,10 +113,8 @@ STRICT_MODE_LIMITS = (
     "max_query_limit", "max_timeout", "unindexed_filtering_retrieve",
     "unindexed_filtering_update", "search_max_hnsw_ef", "search_allow_exact",
     "search_max_oversampling", "upsert_max_batchsize", "search_max_batchsize",
-    "max_collection_vector_size_bytes", "read_rate_limit", "write_rate_limit",
-    "max_collection_payload_size_bytes", "max_points_count", "filter_max_conditions",
-    "condition_max_size", "multivector_config", "sparse_config", "max_payload_index_count",
-    "max_resident_memory_percent",
+    "read_rate_limit", "write_rate_limit", "max_points_count", "filter_max_conditions",
+    "condition_max_size", "max_payload_index_count",
 )  # fmt: skip
 
 # Qdrant's QuantizationConfig: one of these, named by its key ("shoal" is Shoal's own).
@@ -213,9 +212,15 @@ RULES: dict[str, dict[str, Rule]] = {
     "ShoalQuantization": {
         "index_dtype": HONOURED,  # Shoal's own: the HNSW index's storage type
     },
+    # Checked by shoal.engine.strict (the values' types too).
     "StrictModeConfig": {
-        "enabled": default(False, why="Shoal has no strict mode yet"),
-        **{name: refused("Shoal has no strict mode yet") for name in STRICT_MODE_LIMITS},
+        "enabled": HONOURED,
+        **{name: HONOURED for name in STRICT_MODE_LIMITS},
+        "max_collection_vector_size_bytes": refused(NO_SIZES),
+        "max_collection_payload_size_bytes": refused(NO_SIZES),
+        "multivector_config": refused("Shoal has no multivectors yet"),
+        "sparse_config": refused("Shoal has no per-vector sparse limits"),
+        "max_resident_memory_percent": refused("Shoal does not measure its memory"),
     },
     "SearchParams": {
         "hnsw_ef": HONOURED,

@@ -184,6 +184,7 @@ class CollectionConfig(_Response):
     optimizer_config: OptimizersConfig
     wal_config: WalConfig | None = None
     quantization_config: dict[str, Any] | None = None
+    strict_mode_config: dict[str, Any] | None = None
     metadata: dict[str, Any] | None = None
 
 

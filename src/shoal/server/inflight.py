@@ -47,7 +47,10 @@ class InFlight:
         Returns:
             The deadline; already cancelled if the server is shutting down.
         """
-        deadline = Deadline(self.default_timeout if timeout is None else timeout, operation)
+        if timeout is None:
+            deadline = Deadline(self.default_timeout, operation, requested=False)
+        else:
+            deadline = Deadline(timeout, operation)
         if self._stopping:
             deadline.cancel(_shutting_down())
         self._deadlines.add(deadline)

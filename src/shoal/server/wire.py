@@ -99,13 +99,17 @@ def error(exc: ShoalError, elapsed: float, headers: Mapping[str, str] | None = N
     Args:
         exc: the error; its ``status_code`` becomes the HTTP status.
         elapsed: seconds the server spent on the request.
-        headers: extra response headers (``WWW-Authenticate`` for a 401).
+        headers: extra response headers (``WWW-Authenticate`` for a 401); a
+            ``RateLimited`` error adds ``Retry-After``.
 
     Returns:
         The error response; it names the exception class in ``x-shoal-error``.
     """
     body = orjson.dumps({"status": {"error": exc.message}, "time": elapsed})
     all_headers = {ERROR_TYPE_HEADER: type(exc).__name__, **(headers or {})}
+    retry_after = getattr(exc, "retry_after", None)
+    if retry_after is not None:  # a rate limit's: qdrant-client retries after it
+        all_headers["Retry-After"] = str(retry_after)
     return Response(body, status_code=exc.status_code, media_type=JSON, headers=all_headers)
 
 

@@ -49,7 +49,11 @@ async def test_settings_change_durably(where: dict[str, str], tmp_path: Path) ->
     ("kwargs", "error", "named"),
     [
         ({"sparse_vectors_config": {"s": {}}}, errors.NotSupported, "sparse_vectors"),
-        ({"strict_mode_config": {"enabled": True}}, errors.NotSupported, "strict_mode"),
+        (
+            {"strict_mode_config": {"max_resident_memory_percent": 50}},
+            errors.NotSupported,
+            "strict_mode_config.max_resident_memory_percent",
+        ),
         ({"vectors_config": {"nope": {"on_disk": True}}}, errors.InvalidConfig, "nope"),
         ({"hnsw_config": {"m": 1}}, errors.InvalidConfig, "hnsw_config.m=1"),
         ({"collection_params": {"read_fan_out_factor": 2}}, errors.NotSupported, "read_fan"),

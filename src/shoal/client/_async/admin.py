@@ -43,7 +43,7 @@ class AsyncCollectionAdmin:
             quantization_config: replaces the current one; ``"Disabled"`` removes it.
             timeout: seconds to wait; the change is local, so any timeout is met.
             sparse_vectors_config: refused (Shoal has no sparse vectors).
-            strict_mode_config: as at creation (refused: not supported).
+            strict_mode_config: merged key by key into the current one (as at creation).
             metadata: merged into the current metadata; ``{}`` clears it.
 
         A change of index settings rebuilds the index in the background (queries are

@@ -173,7 +173,10 @@ class Client(CollectionAdmin, Explore):
                 ``max_indexing_threads``).
             optimizers_config: ``indexing_threshold`` (KB of vectors below which no index is
                 built; 0: none); the other fields only at Qdrant's defaults.
-            wal_config, strict_mode_config: only at Qdrant's defaults.
+            wal_config: only at Qdrant's defaults.
+            strict_mode_config: Qdrant's strict mode (``shoal.engine.strict``): with
+                ``enabled``, its limits and per-minute rate limits apply to the collection;
+                the byte sizes, multivector and sparse limits and memory percent are refused.
             quantization_config: scalar int8 (with ``quantile``), or Shoal's
                 ``{"shoal": {"index_dtype": ...}}``; product, binary and turbo are refused.
             timeout: seconds to wait for the creation; it never waits for anything else.

@@ -651,6 +651,7 @@ def _portable(body: M) -> M:
 
 _COLLECTION = re.compile(r"Collection `(.*)` (?:doesn't exist|already exists)")
 _POINT = re.compile(r"No point with id (\S+) found")
+_RETRY_AFTER = re.compile(r"Retry after (\d+)s")
 _DIM = re.compile(r"expected dim: (\d+), got (\d+)")
 
 
@@ -749,5 +750,8 @@ def _restore_attributes(exc: ShoalError, message: str) -> None:
         exc.expected, exc.got = (int(found.group(1)), int(found.group(2))) if found else (0, 0)
     elif isinstance(exc, errors.InvalidFilter):
         exc.expression, exc.position = None, None
+    elif isinstance(exc, errors.RateLimited):
+        found = _RETRY_AFTER.search(message)
+        exc.retry_after = int(found.group(1)) if found else None
     elif isinstance(exc, errors.StorageLocked):
         exc.path, exc.pid, exc.served_at = "", None, None
