@@ -115,15 +115,11 @@ SCENARIOS: dict[str, tuple[type[se.ShoalError], Scenario]] = {
         se.InvalidVector,
         lambda c: c.upsert("named", [_point(vector=V)]),
     ),
-    "upsert with update_filter": (
+    "upsert with shard_key": (
         se.NotSupported,
         lambda c: c.batch_update_points(
             "docs",
-            [
-                m.UpsertOperation(
-                    upsert=m.PointsList(points=[_point()], update_filter=_range_filter(gt=0))
-                )
-            ],
+            [m.UpsertOperation(upsert=m.PointsList(points=[_point()], shard_key="tenant-1"))],
         ),
     ),
     "too many filter conditions": (
