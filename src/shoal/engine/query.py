@@ -47,7 +47,7 @@ from shoal.codec import (
     check_vector,
     check_vector_rows,
 )
-from shoal.engine import mmr, prefetch, records
+from shoal.engine import mmr, prefetch, recommend, records
 from shoal.engine.ann import CollectionAnn
 from shoal.engine.deadline import NO_DEADLINE, Deadline, latest
 from shoal.engine.filtering import CompiledFilter, Filters, with_deadline
@@ -58,7 +58,7 @@ from shoal.engine.sparse_search import SparseSearch
 from shoal.engine.state import CollectionState
 from shoal.engine.support import PLAIN_QUERY_TYPES, check_query
 from shoal.engine.writes import GroupCommitter
-from shoal.errors import InvalidQuery, PointNotFound
+from shoal.errors import InvalidQuery, NotSupported, PointNotFound
 from shoal.ids import PointId, canonical_id
 from shoal.payloads import CONTAINERS, json_copy
 
@@ -106,6 +106,7 @@ class PreparedQuery:
     rerank: int = 0
     sparse: SparseRow | None = None  # a sparse vector's query
     idf_corpus: CompiledFilter | None = None  # search_params.idf's corpus filter
+    examples: recommend.Examples | None = None  # a query scored by its examples
 
 
 class OtherCollections(Protocol):
@@ -286,13 +287,16 @@ class Searcher:
             )
         exact, ef, oversampling = (False, None, 1.0) if req.params is None else _options(req.params)
         exclude = None
-        sparse = None
+        sparse = examples = None
+        flt_given = req.filter
         if vector is None and query is not None:
-            if name in self._space.sparse:
+            if type(query) in recommend.KINDS:
+                vector, examples, flt_given = self._by_examples(req, name)
+            elif name in self._space.sparse:
                 sparse, exclude = self._resolve_sparse(query, name, req.lookup_from)
             else:
                 vector, exclude = self._resolve(query, name, req.lookup_from)
-        flt = None if req.filter is None else self.filters.compile(req.filter)
+        flt = None if flt_given is None else self.filters.compile(flt_given)
         corpus = None
         if req.params is not None and isinstance(req.params.idf, m.IdfCorpusParams):
             corpus = self.filters.compile(req.params.idf.corpus)
@@ -304,6 +308,7 @@ class Searcher:
             name=name,
             vector=vector,
             sparse=sparse,
+            examples=examples,
             idf_corpus=corpus,
             exclude_row=exclude,
             filter=flt,
@@ -315,6 +320,26 @@ class Searcher:
             wanted=wanted,
             rerank=max(_RERANK * wanted, math.ceil(wanted * oversampling)),
         )
+
+    def _by_examples(
+        self, req: m.QueryRequest, name: str
+    ) -> tuple[np.ndarray | None, recommend.Examples | None, m.Filter | str | None]:
+        """A recommend, discover or context query (``shoal.engine.recommend``): its vector
+        or examples, and its filter leaving out the points named as examples."""
+        if name in self._space.sparse:
+            raise NotSupported(
+                f"Wrong input: recommend, discover and context queries on the sparse vector "
+                f"{name!r} are not supported yet"
+            )
+        lookup = req.lookup_from
+
+        def fetch(pid: PointId) -> tuple[Kept, bool]:
+            if lookup is not None:
+                return self._looked_up(lookup, pid), False
+            return self._own_vector(pid, name)[1], True
+
+        found = recommend.resolve(req.query, self._params[name], name, fetch)
+        return found.vector, found.examples, recommend.without(req.filter, found.mentioned)
 
     def _with_prefetch(self, req: m.QueryRequest, deadline: Deadline) -> m.QueryResponse:
         """A query with prefetches (``shoal.engine.prefetch``)."""
@@ -467,7 +492,13 @@ class Searcher:
         pages: list[list[m.ScoredPoint]] = [[]] * len(prepared)  # each is replaced
         by_name: dict[str, tuple[list[int], list[PreparedQuery]]] = {}
         for i, pq in enumerate(prepared):
-            if pq.vector is None and pq.sparse is None:
+            if pq.examples is not None:
+                query = (pq.examples, pq.filter, pq.wanted)
+                hits = recommend.search(
+                    self.state, pq.name, query, self.filters, self.indexes, deadline
+                )
+                pages[i] = _page(self.state, pq, hits, self._named)
+            elif pq.vector is None and pq.sparse is None:
                 pages[i] = self._no_vector_page(pq, deadline)
             else:
                 idxs, queries = by_name.setdefault(pq.name, ([], []))
@@ -559,7 +590,9 @@ def _page(
     rows, scores = rows[pq.offset : pq.offset + pq.limit], scores[pq.offset : pq.offset + pq.limit]
     threshold = req.score_threshold
     column = state.columns.get(pq.name)
-    higher = column is None or column.similarity  # a sparse vector's scores are products
+    # Bigger is better but for a distance (a sparse vector's scores are products, examples
+    # are scored by similarities).
+    higher = column is None or column.similarity or pq.examples is not None
     keys, payloads = state.keys, state.payloads
     selector, with_vector = req.with_payload, req.with_vector
     whole = selector is None or selector is True  # the common case, copied directly
