@@ -242,11 +242,14 @@ def _core(col_distance: m.Distance, data: np.ndarray, examples: np.ndarray) -> n
     if col_distance in (m.Distance.COSINE, m.Distance.DOT):
         out: np.ndarray = examples @ data.T
         return out
-    diff = data[None, :, :] - examples[:, None, :]
-    if col_distance == m.Distance.EUCLID:
-        out = -np.square(diff).sum(-1)
-    else:
-        out = -np.abs(diff).sum(-1)
+    # One example at a time: a (rows, dim) temporary, not (examples, rows, dim).
+    out = np.empty((len(examples), data.shape[0]), np.float32)
+    for i, example in enumerate(examples):
+        diff = data - example
+        if col_distance == m.Distance.EUCLID:
+            out[i] = -np.square(diff).sum(-1)
+        else:
+            out[i] = -np.abs(diff).sum(-1)
     return out
 
 
