@@ -32,6 +32,7 @@ plug in beside them.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -50,7 +51,7 @@ from shoal.codec import (
 from shoal.engine import mmr, prefetch, recommend, records
 from shoal.engine.ann import CollectionAnn
 from shoal.engine.deadline import NO_DEADLINE, Deadline, latest
-from shoal.engine.filtering import CompiledFilter, Filters, with_deadline
+from shoal.engine.filtering import CompiledFilter, FilterMatch, Filters, with_deadline
 from shoal.engine.inference import embed_query
 from shoal.engine.payload_index import PayloadIndexes
 from shoal.engine.search import DenseSearch, Hits
@@ -58,7 +59,7 @@ from shoal.engine.sparse_search import SparseSearch
 from shoal.engine.state import CollectionState
 from shoal.engine.support import PLAIN_QUERY_TYPES, check_query
 from shoal.engine.writes import GroupCommitter
-from shoal.errors import InvalidQuery, NotSupported, PointNotFound
+from shoal.errors import InvalidQuery, PointNotFound
 from shoal.ids import PointId, canonical_id
 from shoal.payloads import CONTAINERS, json_copy
 
@@ -291,7 +292,11 @@ class Searcher:
         flt_given = req.filter
         if vector is None and query is not None:
             if type(query) in recommend.KINDS:
-                vector, examples, flt_given = self._by_examples(req, name)
+                by, examples, flt_given = self._by_examples(req, name)
+                if isinstance(by, SparseRow):
+                    sparse = by
+                else:
+                    vector = by
             elif name in self._space.sparse:
                 sparse, exclude = self._resolve_sparse(query, name, req.lookup_from)
             else:
@@ -323,14 +328,9 @@ class Searcher:
 
     def _by_examples(
         self, req: m.QueryRequest, name: str
-    ) -> tuple[np.ndarray | None, recommend.Examples | None, m.Filter | str | None]:
+    ) -> tuple[Kept | None, recommend.Examples | None, m.Filter | str | None]:
         """A recommend, discover or context query (``shoal.engine.recommend``): its vector
         or examples, and its filter leaving out the points named as examples."""
-        if name in self._space.sparse:
-            raise NotSupported(
-                f"Wrong input: recommend, discover and context queries on the sparse vector "
-                f"{name!r} are not supported yet"
-            )
         lookup = req.lookup_from
 
         def fetch(pid: PointId) -> tuple[Kept, bool]:
@@ -338,7 +338,7 @@ class Searcher:
                 return self._looked_up(lookup, pid), False
             return self._own_vector(pid, name)[1], True
 
-        found = recommend.resolve(req.query, self._params[name], name, fetch)
+        found = recommend.resolve(req.query, self._params.get(name), name, fetch)
         return found.vector, found.examples, recommend.without(req.filter, found.mentioned)
 
     def _with_prefetch(self, req: m.QueryRequest, deadline: Deadline) -> m.QueryResponse:
@@ -493,9 +493,8 @@ class Searcher:
         by_name: dict[str, tuple[list[int], list[PreparedQuery]]] = {}
         for i, pq in enumerate(prepared):
             if pq.examples is not None:
-                query = (pq.examples, pq.filter, pq.wanted)
                 hits = recommend.search(
-                    self.state, pq.name, query, self.filters, self.indexes, deadline
+                    self.state, pq.name, pq, self._matcher(deadline), pq.name in self._idf, deadline
                 )
                 pages[i] = _page(self.state, pq, hits, self._named)
             elif pq.vector is None and pq.sparse is None:
@@ -515,6 +514,12 @@ class Searcher:
             for i, pq, hits in zip(idxs, queries, search.run(queries), strict=True):
                 pages[i] = _page(self.state, pq, hits, self._named)
         return pages
+
+    def _matcher(self, deadline: Deadline) -> Callable[[CompiledFilter], FilterMatch]:
+        def match(flt: CompiledFilter) -> FilterMatch:
+            return self.filters.match(self.state, flt, self.indexes, deadline)
+
+        return match
 
     def invalid_rows(self, name: str) -> np.ndarray:
         """Rows that are deleted or lack vector ``name`` (kept until the next write)."""

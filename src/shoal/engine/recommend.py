@@ -1,4 +1,4 @@
-"""Queries by examples: Qdrant's ``recommend``, ``discover`` and ``context`` on a dense vector.
+"""Queries by examples: Qdrant's ``recommend``, ``discover`` and ``context``.
 
 As Qdrant computes them (and qdrant-client's local mode, ``qdrant_client/local/distances.py``).
 Each example is a vector or a point id (that point's vector, from this collection or from
@@ -8,9 +8,11 @@ answer (a ``must_not has_id`` added to the query's filter, as local mode does).
 * ``recommend`` with ``average_vector`` (the default) is a nearest query: the vector is
   ``avg(positive) + avg(positive) - avg(negative)`` (``avg(positive)`` without negatives),
   so it runs as one (index and all) with the ordinary scores;
+  (on a sparse vector the averages are taken index by index, and run as a sparse query);
 * the other kinds score every row the filter keeps, from the "core" similarity ``s`` of a
   row to an example (cosine, dot: the similarity; Euclid: minus the squared distance;
-  Manhattan: minus the distance), bigger is better:
+  Manhattan: minus the distance; sparse: the dot product, IDF-weighed with ``modifier:
+  idf``, and 0 where the row shares no index with the example), bigger is better:
 
   - ``best_score``: ``sigmoid(best positive s)`` if it beats the best negative s, else
     ``-sigmoid(best negative s)``, with ``sigmoid(x) = 0.5 * (x / (1 + |x|) + 1)``;
@@ -25,24 +27,25 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 from pydantic import BaseModel
 
 from shoal import models as m
-from shoal.codec import Kept, check_vector
+from shoal.codec import Kept, SparseRow, check_sparse, check_vector
 from shoal.engine.deadline import Deadline
-from shoal.engine.filtering import CompiledFilter, Filters
-from shoal.engine.payload_index import PayloadIndexes
+from shoal.engine.filtering import CompiledFilter, FilterMatch
 from shoal.engine.search import Hits
 from shoal.engine.sparse_search import best
 from shoal.engine.state import CollectionState
 from shoal.errors import InvalidQuery, NotSupported
 from shoal.ids import PointId, canonical_id
+from shoal.index.sparse import SparseColumn
 
 KINDS = (m.RecommendQuery, m.DiscoverQuery, m.ContextQuery)
 STRATEGIES = ("average_vector", "best_score", "sum_scores")
+DOT = m.Distance.DOT
 _EPSILON = np.float32(1.1920929e-7)  # f32::EPSILON, as Qdrant's context score subtracts it
 
 # An example point's vector, and whether it is a point of this collection (to leave out).
@@ -55,77 +58,112 @@ class Examples:
 
     Attributes:
         kind: ``best_score``, ``sum_scores``, ``discover`` or ``context``.
-        positive, negative: (n, dim) float32 example vectors (normalised for cosine);
-            for ``discover`` and ``context`` row i of each is context pair i.
+        positive, negative: the example vectors (float32 rows, normalised for cosine, or
+            sparse rows); for ``discover`` and ``context`` item i of each is context pair i.
         target: ``discover``'s target vector.
     """
 
     kind: str
-    positive: np.ndarray
-    negative: np.ndarray
-    target: np.ndarray | None = None
+    positive: list[Kept]
+    negative: list[Kept]
+    target: Kept | None = None
 
 
 @dataclass(frozen=True)
 class Resolved:
-    """What a query by examples runs as: a vector (``average_vector``) or ``Examples``,
-    and the points of this collection it names (left out of its answer)."""
+    """What a query by examples runs as: a vector (``average_vector``: dense, or sparse) or
+    ``Examples``, and the points of this collection it names (left out of its answer)."""
 
-    vector: np.ndarray | None
+    vector: Kept | None
     examples: Examples | None
     mentioned: list[PointId]
 
 
 class _Reader:
-    """Turns a query's examples into vectors of one dense column."""
+    """Turns a query's examples into vectors of one column (``params`` None: sparse)."""
 
-    def __init__(self, params: m.VectorParams, name: str, fetch: Fetch) -> None:
+    def __init__(self, params: m.VectorParams | None, name: str, fetch: Fetch) -> None:
         self.params = params
         # Example vectors as given, not normalised: average_vector averages them as given.
-        self.raw = params.model_copy(update={"distance": m.Distance.DOT})
+        self.raw = None if params is None else params.model_copy(update={"distance": DOT})
         self.name = name
         self.fetch = fetch
         self.mentioned: list[PointId] = []
 
-    def vector(self, example: Any, what: str) -> np.ndarray:
+    def vector(self, example: Any, what: str) -> Kept:
         """One example's vector (stored vectors as kept: normalised for cosine)."""
-        if isinstance(example, (list, np.ndarray)):
-            return check_vector(example, self.raw, name=self.name, point=f"({what})")
+        sparse_given = isinstance(example, (m.SparseVector, dict)) and "indices" in _fields(example)
         if isinstance(example, (int, str)) and not isinstance(example, bool):
             pid = canonical_id(example)
             found, own = self.fetch(pid)
-            if not isinstance(found, np.ndarray):
+            if isinstance(found, SparseRow) != (self.raw is None):
+                kinds = ("dense", "sparse") if self.raw is None else ("sparse", "dense")
                 raise InvalidQuery(
-                    f"Wrong input: the {what} example {pid} has a sparse vector, but the "
-                    f"query's vector {self.name!r} is dense"
+                    f"Wrong input: the {what} example {pid} has a {kinds[0]} vector, but the "
+                    f"query's vector {self.name!r} is {kinds[1]}"
                 )
             if own:
                 self.mentioned.append(pid)
-            return check_vector(found, self.raw, name=self.name, point=pid)
-        if isinstance(example, (m.SparseVector, dict)) and "indices" in _fields(example):
-            raise NotSupported(
-                "Wrong input: recommend, discover and context queries by sparse vectors "
-                "are not supported yet"
-            )
+            if isinstance(found, SparseRow):
+                return found
+            example = found
+        if self.raw is None:
+            if sparse_given:
+                return check_sparse(example, name=self.name, point=f"({what})")
+        elif isinstance(example, (list, np.ndarray)):
+            return check_vector(example, self.raw, name=self.name, point=f"({what})")
+        want = "a sparse vector" if self.raw is None else "a dense vector"
         raise InvalidQuery(
-            f"Wrong input: a {what} example must be a vector or a point id, got {example!r:.80}"
+            f"Wrong input: a {what} example on {self.name!r} must be {want} or a point id, "
+            f"got {example!r:.80}"
         )
 
-    def many(self, examples: Any, what: str) -> np.ndarray:
+    def many(self, examples: Any, what: str) -> list[Kept]:
         if examples is None:
             examples = []
         if not isinstance(examples, list):
             raise InvalidQuery(f"Wrong input: {what} must be a list, got {examples!r:.80}")
-        rows = [self.vector(e, what) for e in examples]
-        return np.stack(rows) if rows else np.empty((0, self.params.size), np.float32)
+        return [self.vector(e, what) for e in examples]
 
-    def scored(self, vectors: np.ndarray) -> np.ndarray:
+    def scored(self, vectors: list[Kept]) -> list[Kept]:
         """Example vectors brought to the column's form (normalised for cosine)."""
-        if self.params.distance != m.Distance.COSINE or not len(vectors):
+        if self.params is None or self.params.distance != m.Distance.COSINE:
             return vectors
-        norms = np.linalg.norm(vectors, axis=1, keepdims=True)
-        out: np.ndarray = vectors / np.where(norms == 0, 1.0, norms)
-        return out.astype(np.float32)
+        out: list[Kept] = []
+        for vector in vectors:
+            dense = np.asarray(vector, np.float64)
+            norm = float(np.linalg.norm(dense))
+            out.append((dense / (norm or 1.0)).astype(np.float32))
+        return out
+
+    def average(self, positive: list[Kept], negative: list[Kept]) -> Kept:
+        """``average_vector``'s query: ``avg(positive) * 2 - avg(negative)``, as Qdrant."""
+        if self.params is None:
+            mean = _sparse_mean(positive)  # type: ignore[arg-type]
+            if negative:
+                mean = _sparse_combine(mean, _sparse_mean(negative), 2.0)  # type: ignore[arg-type]
+            return mean
+        dense = np.stack(positive).astype(np.float64).mean(axis=0)
+        if negative:
+            dense = dense + dense - np.stack(negative).astype(np.float64).mean(axis=0)
+        return check_vector(dense, self.params, name=self.name, point="(recommend)")
+
+
+def _sparse_combine(a: SparseRow, b: SparseRow, factor: float) -> SparseRow:
+    """``factor * a - b`` over the union of their indices."""
+    indices = np.union1d(a.indices, b.indices)
+    values = np.zeros(len(indices), np.float64)
+    values[np.searchsorted(indices, a.indices)] += factor * a.values.astype(np.float64)
+    values[np.searchsorted(indices, b.indices)] -= b.values.astype(np.float64)
+    return SparseRow(indices.astype(np.uint32), values.astype(np.float32))
+
+
+def _sparse_mean(rows: list[SparseRow]) -> SparseRow:
+    indices = np.unique(np.concatenate([r.indices for r in rows]))
+    values = np.zeros(len(indices), np.float64)
+    for r in rows:
+        values[np.searchsorted(indices, r.indices)] += r.values
+    return SparseRow(indices.astype(np.uint32), (values / len(rows)).astype(np.float32))
 
 
 def _fields(value: Any) -> Any:
@@ -141,13 +179,13 @@ def _body(value: Any, key: str) -> dict[str, Any]:
     raise InvalidQuery(f"Wrong input: {key} must be an object, got {inner!r:.80}")
 
 
-def resolve(query: Any, params: m.VectorParams, name: str, fetch: Fetch) -> Resolved:
+def resolve(query: Any, params: m.VectorParams | None, name: str, fetch: Fetch) -> Resolved:
     """The vector or examples of a ``recommend``, ``discover`` or ``context`` query.
 
     Args:
         query: the query (one of ``KINDS``).
-        params: its dense vector's configuration.
-        name: its dense vector's name.
+        params: its dense vector's configuration (None: the vector is sparse).
+        name: its vector's name.
         fetch: a point's vector by id (from ``lookup_from``'s collection if given).
 
     Returns:
@@ -155,10 +193,9 @@ def resolve(query: Any, params: m.VectorParams, name: str, fetch: Fetch) -> Reso
 
     Raises:
         InvalidQuery: no examples, an unknown strategy, an example that is neither a vector
-            nor a point id.
+            of the column's kind nor a point id.
         PointNotFound: an example id that does not exist.
         WrongVectorSize, InvalidVector: an example vector that is not the column's.
-        NotSupported: sparse examples.
     """
     reader = _Reader(params, name, fetch)
     if isinstance(query, m.RecommendQuery):
@@ -173,14 +210,10 @@ def resolve(query: Any, params: m.VectorParams, name: str, fetch: Fetch) -> Reso
         positive = reader.many(body.get("positive"), "positive")
         negative = reader.many(body.get("negative"), "negative")
         if strategy == "average_vector":
-            if not len(positive):
+            if not positive:
                 raise InvalidQuery("Wrong input: Positive list is empty")
-            mean = positive.astype(np.float64).mean(axis=0)
-            if len(negative):
-                mean = mean + mean - negative.astype(np.float64).mean(axis=0)
-            vector = check_vector(mean, params, name=name, point="(recommend)")
-            return Resolved(vector, None, reader.mentioned)
-        if not len(positive) and not len(negative):
+            return Resolved(reader.average(positive, negative), None, reader.mentioned)
+        if not positive and not negative:
             raise InvalidQuery("Wrong input: No positive or negative examples given")
         examples = Examples(strategy, reader.scored(positive), reader.scored(negative))
         return Resolved(None, examples, reader.mentioned)
@@ -188,16 +221,16 @@ def resolve(query: Any, params: m.VectorParams, name: str, fetch: Fetch) -> Reso
         body = _body(query, "discover")
         if body.get("target") is None:
             raise InvalidQuery("Wrong input: discover needs a target")
-        target = reader.scored(reader.vector(body["target"], "target")[None, :])[0]
+        (target,) = reader.scored([reader.vector(body["target"], "target")])
         pos, neg = _pairs(reader, body.get("context"))
         return Resolved(None, Examples("discover", pos, neg, target), reader.mentioned)
     pos, neg = _pairs(reader, query.context)
-    if not len(pos):
+    if not pos:
         raise InvalidQuery("Wrong input: No target or context given")
     return Resolved(None, Examples("context", pos, neg), reader.mentioned)
 
 
-def _pairs(reader: _Reader, context: Any) -> tuple[np.ndarray, np.ndarray]:
+def _pairs(reader: _Reader, context: Any) -> tuple[list[Kept], list[Kept]]:
     """A context's pairs as (positives, negatives)."""
     if context is None:
         context = []
@@ -212,15 +245,15 @@ def _pairs(reader: _Reader, context: Any) -> tuple[np.ndarray, np.ndarray]:
             )
         positive.append(reader.vector(fields["positive"], "context positive"))
         negative.append(reader.vector(fields["negative"], "context negative"))
-    empty = np.empty((0, reader.params.size), np.float32)
-    return (
-        reader.scored(np.stack(positive)) if positive else empty,
-        reader.scored(np.stack(negative)) if negative else empty,
-    )
+    return reader.scored(positive), reader.scored(negative)
 
 
 def without(flt: m.Filter | str | None, mentioned: list[PointId]) -> m.Filter | str | None:
-    """``flt`` leaving out the points ``mentioned`` as examples."""
+    """``flt`` leaving out the points ``mentioned`` as examples.
+
+    Raises:
+        NotSupported: ``flt`` is a filter expression string.
+    """
     if not mentioned:
         return flt
     left_out = m.HasIdCondition(has_id=list(mentioned))
@@ -236,20 +269,47 @@ def without(flt: m.Filter | str | None, mentioned: list[PointId]) -> m.Filter | 
 
 # ----------------------------------------------------------------------------- kernels
 
+Similarity = Callable[[Kept], np.ndarray]  # an example's core similarity to each row
 
-def _core(col_distance: m.Distance, data: np.ndarray, examples: np.ndarray) -> np.ndarray:
-    """(n_examples, n_rows) core similarities, bigger is better (Qdrant's internal score)."""
-    if col_distance in (m.Distance.COSINE, m.Distance.DOT):
-        out: np.ndarray = examples @ data.T
-        return out
-    # One example at a time: a (rows, dim) temporary, not (examples, rows, dim).
-    out = np.empty((len(examples), data.shape[0]), np.float32)
-    for i, example in enumerate(examples):
-        diff = data - example
-        if col_distance == m.Distance.EUCLID:
-            out[i] = -np.square(diff).sum(-1)
+
+def _dense_core(distance: m.Distance, data: np.ndarray) -> Similarity:
+    """Qdrant's internal score of each of ``data``'s rows to an example, bigger is better."""
+
+    def core(example: Kept) -> np.ndarray:
+        out: np.ndarray
+        if distance in (m.Distance.COSINE, DOT):
+            out = data @ example
+        elif distance == m.Distance.EUCLID:
+            out = -np.square(data - example).sum(-1)
         else:
-            out[i] = -np.abs(diff).sum(-1)
+            out = -np.abs(data - example).sum(-1)
+        return out
+
+    return core
+
+
+def _sparse_core(
+    col: SparseColumn, rows: np.ndarray, with_idf: bool, corpus: np.ndarray | None
+) -> Similarity:
+    """The dot product of each of ``rows``' sparse vectors with an example (0 where they
+    share no index: local mode's ``empty_is_zero``)."""
+
+    def core(example: Kept) -> np.ndarray:
+        assert isinstance(example, SparseRow)
+        found, products = col.search(example, with_idf, corpus)
+        out = np.zeros(len(rows), np.float64)
+        at = np.searchsorted(rows, found)
+        hit = (at < len(rows)) & (rows[np.minimum(at, len(rows) - 1)] == found)
+        out[at[hit]] = products[hit]
+        return out.astype(np.float32)
+
+    return core
+
+
+def _each(core: Similarity, examples: list[Kept], n: int) -> np.ndarray:
+    out = np.empty((len(examples), n), np.float32)
+    for i, example in enumerate(examples):
+        out[i] = core(example)
     return out
 
 
@@ -263,20 +323,19 @@ def _scaled_sigmoid(x: np.ndarray) -> np.ndarray:
     return out
 
 
-def scores(examples: Examples, distance: m.Distance, data: np.ndarray) -> np.ndarray:
-    """The score of each of ``data``'s rows (float32, bigger is better).
+def scores(examples: Examples, core: Similarity, n: int) -> np.ndarray:
+    """The score of each of ``n`` rows (float32, bigger is better).
 
     Args:
         examples: the query.
-        distance: the column's distance.
-        data: (n, dim) the rows' vectors.
+        core: an example's similarity to each row.
+        n: the number of rows.
 
     Returns:
         (n,) scores.
     """
-    n = data.shape[0]
-    pos = _core(distance, data, examples.positive)
-    neg = _core(distance, data, examples.negative)
+    pos = _each(core, examples.positive, n)
+    neg = _each(core, examples.negative, n)
     out: np.ndarray
     if examples.kind == "best_score":
         best_pos = pos.max(axis=0) if len(pos) else np.full(n, -np.inf, np.float32)
@@ -290,18 +349,34 @@ def scores(examples: Examples, distance: m.Distance, data: np.ndarray) -> np.nda
     elif examples.kind == "discover":
         assert examples.target is not None
         ranks = np.sign(pos - neg).sum(axis=0)
-        out = ranks + _scaled_sigmoid(_core(distance, data, examples.target[None, :])[0])
+        out = ranks + _scaled_sigmoid(core(examples.target))
     else:
         out = _fast_sigmoid(np.minimum(pos - neg - _EPSILON, 0.0)).sum(axis=0)
     return np.asarray(out, np.float32)
 
 
+class ExampleQuery(Protocol):
+    """What the kernel needs of a prepared query (``engine.query.PreparedQuery``)."""
+
+    @property
+    def examples(self) -> Examples | None: ...
+
+    @property
+    def filter(self) -> CompiledFilter | None: ...
+
+    @property
+    def wanted(self) -> int: ...
+
+    @property
+    def idf_corpus(self) -> CompiledFilter | None: ...
+
+
 def search(
     state: CollectionState,
     name: str,
-    query: tuple[Examples, CompiledFilter | None, int],
-    filters: Filters,
-    indexes: PayloadIndexes,
+    pq: ExampleQuery,
+    matcher: Callable[[CompiledFilter], FilterMatch],
+    with_idf: bool,
     deadline: Deadline,
 ) -> Hits:
     """The best rows of a query by examples: every live row with vector ``name`` that the
@@ -309,10 +384,10 @@ def search(
 
     Args:
         state: the collection state.
-        name: the dense vector.
-        query: its examples, compiled filter and the number of rows wanted.
-        filters: the collection's filters.
-        indexes: its payload indexes.
+        name: the vector (dense or sparse).
+        pq: the query.
+        matcher: the rows a compiled filter matches.
+        with_idf: the sparse vector's modifier is ``idf``.
         deadline: when the work must stop.
 
     Returns:
@@ -321,13 +396,22 @@ def search(
     Raises:
         RequestTimeout: the deadline passed.
     """
-    examples, flt, wanted = query
-    col = state.columns[name]
+    assert pq.examples is not None
     high = state.high
-    valid = state.alive[:high] & col.present[:high]
-    if flt is not None:
-        valid &= filters.match(state, flt, indexes, deadline).mask(deadline)[:high]
+    sparse = state.sparse.get(name)
+    present = state.columns[name].present if sparse is None else sparse.present
+    valid = state.alive[:high] & present[:high]
+    if pq.filter is not None:
+        valid &= matcher(pq.filter).mask(deadline)[:high]
     rows = np.flatnonzero(valid)
     if not len(rows):
         return Hits(np.empty(0, np.int64), np.empty(0, np.float32))
-    return best(rows, scores(examples, col.distance, col.data[rows]), wanted)
+    if sparse is None:
+        col = state.columns[name]
+        core = _dense_core(col.distance, col.data[rows])
+    else:
+        corpus = None
+        if with_idf and pq.idf_corpus is not None:
+            corpus = matcher(pq.idf_corpus).mask(deadline)
+        core = _sparse_core(sparse, rows, with_idf, corpus)
+    return best(rows, scores(pq.examples, core, len(rows)), pq.wanted)
