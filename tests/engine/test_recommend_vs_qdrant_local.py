@@ -1,5 +1,6 @@
 """Recommend (each strategy), discover and context queries answer as in qdrant-client's
-local mode, on randomised dense vectors of every distance, over every transport (embedded,
+local mode, on randomised dense vectors of every distance and on sparse vectors (with and
+without IDF), over every transport (embedded,
 in-process ASGI, real socket): examples by vector and by point id (left out of the answer),
 filters, paging, score thresholds, payloads and vectors, ``lookup_from``, inside a prefetch
 and grouped; and bad input is refused naming the bad value."""
@@ -13,7 +14,7 @@ import numpy as np
 import pytest
 from qdrant_client import QdrantClient
 from qdrant_client import models as qm
-from test_sparse_vs_qdrant_local import assert_same_ranking
+from test_sparse_vs_qdrant_local import assert_same_ranking, sparse
 from transports import TRANSPORTS, shoal_client
 
 from shoal import Client
@@ -187,3 +188,55 @@ def test_unknown_strategy_is_refused(tmp_path: Path) -> None:
         bad = {"recommend": {"positive": [1], "strategy": "loudest"}}
         with pytest.raises(InvalidQuery, match="loudest"):
             ours.query_points("c", query=bad, using="d")  # type: ignore[arg-type]
+
+
+# ------------------------------------------------------------------ sparse vectors
+
+SPARSE_POINTS = [
+    qm.PointStruct(
+        id=i,
+        vector={"s": sparse(RNG), "p": sparse(RNG)} if i % 6 else {"p": sparse(RNG)},
+        payload={"g": i % 3, "i": i},
+    )
+    for i in range(N)
+]
+S = [sparse(RNG) for _ in range(3)]
+SPARSE_QUERIES: list[Any] = [
+    *(
+        recommend(strategy, positive, negative)
+        for strategy in ("average_vector", "best_score", "sum_scores")
+        for positive, negative in (([1, S[0]], [3]), ([S[1]], []), ([2, 7], [S[2], 11]))
+    ),
+    recommend("best_score", [], [3, S[0]]),
+    qm.DiscoverQuery(discover=qm.DiscoverInput(target=5, context=[pair(7, S[0]), pair(8, 9)])),
+    qm.ContextQuery(context=[pair(7, 13), pair(S[1], 9)]),
+]
+
+
+def create_sparse(client: Any) -> None:
+    client.create_collection(
+        "c",
+        vectors_config={},
+        sparse_vectors_config={
+            "s": qm.SparseVectorParams(modifier=qm.Modifier.IDF),
+            "p": qm.SparseVectorParams(),
+        },
+    )
+    client.upsert("c", SPARSE_POINTS)
+
+
+@pytest.mark.parametrize("transport", TRANSPORTS)
+def test_sparse_queries_by_examples_agree_with_local_mode(transport: str, tmp_path: Path) -> None:
+    theirs = QdrantClient(":memory:")
+    create_sparse(theirs)
+    with shoal_client(transport, tmp_path) as ours:
+        create_sparse(ours)
+        for q in SPARSE_QUERIES:
+            for kwargs in (
+                {"query": q, "using": "s", "limit": 8},
+                {"query": q, "using": "p", "limit": 5, "query_filter": G1},
+            ):
+                want = theirs.query_points("c", **kwargs).points
+                got = ours.query_points("c", **kwargs).points
+                assert_same_ranking(got, want, f"{transport}: {kwargs}")
+    theirs.close()

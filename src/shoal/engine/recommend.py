@@ -7,8 +7,8 @@ answer (a ``must_not has_id`` added to the query's filter, as local mode does).
 
 * ``recommend`` with ``average_vector`` (the default) is a nearest query: the vector is
   ``avg(positive) + avg(positive) - avg(negative)`` (``avg(positive)`` without negatives),
-  so it runs as one (index and all) with the ordinary scores;
-  (on a sparse vector the averages are taken index by index, and run as a sparse query);
+  so it runs as one (index and all) with the ordinary scores (on a sparse vector the
+  averages are taken index by index, and it runs as a sparse query);
 * the other kinds score every row the filter keeps, from the "core" similarity ``s`` of a
   row to an example (cosine, dot: the similarity; Euclid: minus the squared distance;
   Manhattan: minus the distance; sparse: the dot product, IDF-weighed with ``modifier:
