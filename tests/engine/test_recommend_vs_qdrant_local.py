@@ -1,9 +1,9 @@
 """Recommend (each strategy), discover and context queries answer as in qdrant-client's
 local mode, on randomised dense vectors of every distance and on sparse vectors (with and
-without IDF), over every transport (embedded,
-in-process ASGI, real socket): examples by vector and by point id (left out of the answer),
-filters, paging, score thresholds, payloads and vectors, ``lookup_from``, inside a prefetch
-and grouped; and bad input is refused naming the bad value."""
+without IDF), over every transport (embedded, in-process ASGI, real socket): examples by
+vector and by point id (left out of the answer), filters, paging, score thresholds,
+payloads and vectors, ``lookup_from``, inside a prefetch and grouped; and bad input is
+refused naming the bad value."""
 
 from __future__ import annotations
 
