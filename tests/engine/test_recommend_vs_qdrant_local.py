@@ -235,6 +235,12 @@ def test_sparse_queries_by_examples_agree_with_local_mode(transport: str, tmp_pa
             for kwargs in (
                 {"query": q, "using": "s", "limit": 8},
                 {"query": q, "using": "p", "limit": 5, "query_filter": G1},
+                {  # IDF counted over the points of G1 only
+                    "query": q,
+                    "using": "s",
+                    "limit": 6,
+                    "search_params": qm.SearchParams(idf=qm.IdfCorpusParams(corpus=G1)),
+                },
             ):
                 want = theirs.query_points("c", **kwargs).points
                 got = ours.query_points("c", **kwargs).points

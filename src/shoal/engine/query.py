@@ -494,7 +494,12 @@ class Searcher:
         for i, pq in enumerate(prepared):
             if pq.examples is not None:
                 hits = recommend.search(
-                    self.state, pq.name, pq, self._matcher(deadline), pq.name in self._idf, deadline
+                    self.state,
+                    pq.name,
+                    (pq.examples, pq.filter, pq.wanted),
+                    matcher=self._matcher(deadline),
+                    idf=(pq.name in self._idf, pq.idf_corpus),
+                    deadline=deadline,
                 )
                 pages[i] = _page(self.state, pq, hits, self._named)
             elif pq.vector is None and pq.sparse is None:

@@ -27,14 +27,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 
 import numpy as np
 from pydantic import BaseModel
 
 from shoal import models as m
 from shoal.codec import Kept, SparseRow, check_sparse, check_vector
-from shoal.engine.deadline import Deadline
+from shoal.engine.deadline import NO_DEADLINE, Deadline
 from shoal.engine.filtering import CompiledFilter, FilterMatch
 from shoal.engine.search import Hits
 from shoal.engine.sparse_search import best
@@ -355,28 +355,13 @@ def scores(examples: Examples, core: Similarity, n: int) -> np.ndarray:
     return np.asarray(out, np.float32)
 
 
-class ExampleQuery(Protocol):
-    """What the kernel needs of a prepared query (``engine.query.PreparedQuery``)."""
-
-    @property
-    def examples(self) -> Examples | None: ...
-
-    @property
-    def filter(self) -> CompiledFilter | None: ...
-
-    @property
-    def wanted(self) -> int: ...
-
-    @property
-    def idf_corpus(self) -> CompiledFilter | None: ...
-
-
 def search(
     state: CollectionState,
     name: str,
-    pq: ExampleQuery,
+    query: tuple[Examples, CompiledFilter | None, int],
+    *,
     matcher: Callable[[CompiledFilter], FilterMatch],
-    with_idf: bool,
+    idf: tuple[bool, CompiledFilter | None],
     deadline: Deadline,
 ) -> Hits:
     """The best rows of a query by examples: every live row with vector ``name`` that the
@@ -385,9 +370,9 @@ def search(
     Args:
         state: the collection state.
         name: the vector (dense or sparse).
-        pq: the query.
+        query: its examples, filter and the number of rows wanted.
         matcher: the rows a compiled filter matches.
-        with_idf: the sparse vector's modifier is ``idf``.
+        idf: the sparse vector's modifier is ``idf``, and the query's IDF corpus filter.
         deadline: when the work must stop.
 
     Returns:
@@ -396,13 +381,16 @@ def search(
     Raises:
         RequestTimeout: the deadline passed.
     """
-    assert pq.examples is not None
+    examples, flt, wanted = query
+    with_idf, idf_corpus = idf
+    if deadline is not NO_DEADLINE:
+        deadline.check()
     high = state.high
     sparse = state.sparse.get(name)
     present = state.columns[name].present if sparse is None else sparse.present
     valid = state.alive[:high] & present[:high]
-    if pq.filter is not None:
-        valid &= matcher(pq.filter).mask(deadline)[:high]
+    if flt is not None:
+        valid &= matcher(flt).mask(deadline)[:high]
     rows = np.flatnonzero(valid)
     if not len(rows):
         return Hits(np.empty(0, np.int64), np.empty(0, np.float32))
@@ -411,7 +399,7 @@ def search(
         core = _dense_core(col.distance, col.data[rows])
     else:
         corpus = None
-        if with_idf and pq.idf_corpus is not None:
-            corpus = matcher(pq.idf_corpus).mask(deadline)
+        if with_idf and idf_corpus is not None:
+            corpus = matcher(idf_corpus).mask(deadline)
         core = _sparse_core(sparse, rows, with_idf, corpus)
-    return best(rows, scores(pq.examples, core, len(rows)), pq.wanted)
+    return best(rows, scores(examples, core, len(rows)), wanted)
