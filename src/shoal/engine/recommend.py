@@ -269,20 +269,26 @@ def without(flt: m.Filter | str | None, mentioned: list[PointId]) -> m.Filter | 
 
 # ----------------------------------------------------------------------------- kernels
 
-Similarity = Callable[[Kept], np.ndarray]  # an example's core similarity to each row
+# Examples' core similarities to each row: (len(examples), rows), float32.
+Similarity = Callable[[list[Kept]], np.ndarray]
 
 
 def _dense_core(distance: m.Distance, data: np.ndarray) -> Similarity:
-    """Qdrant's internal score of each of ``data``'s rows to an example, bigger is better."""
+    """Qdrant's internal score of each of ``data``'s rows to each example, bigger is
+    better."""
 
-    def core(example: Kept) -> np.ndarray:
-        out: np.ndarray
-        if distance in (m.Distance.COSINE, DOT):
-            out = data @ example
-        elif distance == m.Distance.EUCLID:
-            out = -np.square(data - example).sum(-1)
-        else:
-            out = -np.abs(data - example).sum(-1)
+    def core(examples: list[Kept]) -> np.ndarray:
+        out = np.empty((len(examples), data.shape[0]), np.float32)
+        if not examples:
+            return out
+        if distance in (m.Distance.COSINE, DOT):  # one product for all the examples
+            out[:] = (data @ np.stack(examples).T).T
+            return out
+        for i, example in enumerate(examples):  # one (rows, dim) temporary at a time
+            if distance == m.Distance.EUCLID:
+                out[i] = -np.square(data - example).sum(-1)
+            else:
+                out[i] = -np.abs(data - example).sum(-1)
         return out
 
     return core
@@ -294,23 +300,17 @@ def _sparse_core(
     """The dot product of each of ``rows``' sparse vectors with an example (0 where they
     share no index: local mode's ``empty_is_zero``)."""
 
-    def core(example: Kept) -> np.ndarray:
-        assert isinstance(example, SparseRow)
-        found, products = col.search(example, with_idf, corpus)
-        out = np.zeros(len(rows), np.float64)
-        at = np.searchsorted(rows, found)
-        hit = (at < len(rows)) & (rows[np.minimum(at, len(rows) - 1)] == found)
-        out[at[hit]] = products[hit]
-        return out.astype(np.float32)
+    def core(examples: list[Kept]) -> np.ndarray:
+        out = np.zeros((len(examples), len(rows)), np.float32)
+        for i, example in enumerate(examples):
+            assert isinstance(example, SparseRow)
+            found, products = col.search(example, with_idf, corpus)
+            at = np.searchsorted(rows, found)
+            hit = (at < len(rows)) & (rows[np.minimum(at, len(rows) - 1)] == found)
+            out[i, at[hit]] = products[hit]
+        return out
 
     return core
-
-
-def _each(core: Similarity, examples: list[Kept], n: int) -> np.ndarray:
-    out = np.empty((len(examples), n), np.float32)
-    for i, example in enumerate(examples):
-        out[i] = core(example)
-    return out
 
 
 def _fast_sigmoid(x: np.ndarray) -> np.ndarray:
@@ -334,8 +334,8 @@ def scores(examples: Examples, core: Similarity, n: int) -> np.ndarray:
     Returns:
         (n,) scores.
     """
-    pos = _each(core, examples.positive, n)
-    neg = _each(core, examples.negative, n)
+    pos = core(examples.positive)
+    neg = core(examples.negative)
     out: np.ndarray
     if examples.kind == "best_score":
         best_pos = pos.max(axis=0) if len(pos) else np.full(n, -np.inf, np.float32)
@@ -349,7 +349,7 @@ def scores(examples: Examples, core: Similarity, n: int) -> np.ndarray:
     elif examples.kind == "discover":
         assert examples.target is not None
         ranks = np.sign(pos - neg).sum(axis=0)
-        out = ranks + _scaled_sigmoid(core(examples.target))
+        out = ranks + _scaled_sigmoid(core([examples.target])[0])
     else:
         out = _fast_sigmoid(np.minimum(pos - neg - _EPSILON, 0.0)).sum(axis=0)
     return np.asarray(out, np.float32)
@@ -396,7 +396,9 @@ def search(
         return Hits(np.empty(0, np.int64), np.empty(0, np.float32))
     if sparse is None:
         col = state.columns[name]
-        core = _dense_core(col.distance, col.data[rows])
+        # Every row [0, high) qualifies (the usual unfiltered case): the matrix itself.
+        data = col.data[:high] if len(rows) == high else col.data[rows]
+        core = _dense_core(col.distance, data)
     else:
         corpus = None
         if with_idf and idf_corpus is not None:
