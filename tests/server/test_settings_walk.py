@@ -621,11 +621,20 @@ QUERY_VARIANTS: dict[str, Case] = {
     "NearestQuery": honoured(
         {"nearest": [0.0, 1.0, 0.0, 0.0]}, results(lambda r, c: ids(r)[0] == 9)
     ),
-    "RecommendQuery": refused({"recommend": {"positive": [1]}}, "recommend"),
-    "DiscoverQuery": refused(
-        {"discover": {"target": 1, "context": [{"positive": 2, "negative": 3}]}}, "discover"
+    # The example points are left out (tests/engine/test_recommend_vs_qdrant_local.py).
+    "RecommendQuery": honoured(
+        {"recommend": {"positive": [1]}},
+        results(lambda r, c: len(ids(r)) == 9 and 1 not in ids(r) and ids(r)[0] in (0, 2)),
     ),
-    "ContextQuery": refused({"context": [{"positive": 2, "negative": 3}]}, "context"),
+    "DiscoverQuery": honoured(
+        {"discover": {"target": 1, "context": [{"positive": 2, "negative": 3}]}},
+        results(lambda r, c: sorted(ids(r)) == [0, 4, 5, 6, 7, 8, 9] and ids(r)[0] == 0),
+    ),
+    # Points 0 and 1, nearer 2 than 3, break no pair: score 0, the best.
+    "ContextQuery": honoured(
+        {"context": [{"positive": 2, "negative": 3}]},
+        results(lambda r, c: sorted(ids(r)[:2]) == [0, 1] and r.points[0].score == 0.0),
+    ),
     "OrderByQuery": refused({"order_by": "i"}, "order_by"),
     # These combine the results of prefetches (PREFETCHED gives the query two).
     "FusionQuery": honoured({"fusion": "rrf"}, results(lambda r, c: 3 <= len(ids(r)) <= 6)),

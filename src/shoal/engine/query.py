@@ -32,6 +32,7 @@ plug in beside them.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -47,10 +48,10 @@ from shoal.codec import (
     check_vector,
     check_vector_rows,
 )
-from shoal.engine import mmr, prefetch, records
+from shoal.engine import mmr, prefetch, recommend, records
 from shoal.engine.ann import CollectionAnn
 from shoal.engine.deadline import NO_DEADLINE, Deadline, latest
-from shoal.engine.filtering import CompiledFilter, Filters, with_deadline
+from shoal.engine.filtering import CompiledFilter, FilterMatch, Filters, with_deadline
 from shoal.engine.inference import embed_query
 from shoal.engine.payload_index import PayloadIndexes
 from shoal.engine.search import DenseSearch, Hits
@@ -107,6 +108,7 @@ class PreparedQuery:
     rerank: int = 0
     sparse: SparseRow | None = None  # a sparse vector's query
     idf_corpus: CompiledFilter | None = None  # search_params.idf's corpus filter
+    examples: recommend.Examples | None = None  # a query scored by its examples
 
 
 class OtherCollections(Protocol):
@@ -314,13 +316,20 @@ class Searcher:
             )
         exact, ef, oversampling = (False, None, 1.0) if req.params is None else _options(req.params)
         exclude = None
-        sparse = None
+        sparse = examples = None
+        flt_given = req.filter
         if vector is None and query is not None:
-            if name in self._space.sparse:
+            if type(query) in recommend.KINDS:
+                by, examples, flt_given = self._by_examples(req, name)
+                if isinstance(by, SparseRow):
+                    sparse = by
+                else:
+                    vector = by
+            elif name in self._space.sparse:
                 sparse, exclude = self._resolve_sparse(query, name, req.lookup_from)
             else:
                 vector, exclude = self._resolve(query, name, req.lookup_from)
-        flt = None if req.filter is None else self.filters.compile(req.filter)
+        flt = None if flt_given is None else self.filters.compile(flt_given)
         corpus = None
         if req.params is not None and isinstance(req.params.idf, m.IdfCorpusParams):
             corpus = self.filters.compile(req.params.idf.corpus)
@@ -332,6 +341,7 @@ class Searcher:
             name=name,
             vector=vector,
             sparse=sparse,
+            examples=examples,
             idf_corpus=corpus,
             exclude_row=exclude,
             filter=flt,
@@ -343,6 +353,21 @@ class Searcher:
             wanted=wanted,
             rerank=max(_RERANK * wanted, math.ceil(wanted * oversampling)),
         )
+
+    def _by_examples(
+        self, req: m.QueryRequest, name: str
+    ) -> tuple[Kept | None, recommend.Examples | None, m.Filter | str | None]:
+        """A recommend, discover or context query (``shoal.engine.recommend``): its vector
+        or examples, and its filter leaving out the points named as examples."""
+        lookup = req.lookup_from
+
+        def fetch(pid: PointId) -> tuple[Kept, bool]:
+            if lookup is not None:
+                return self._looked_up(lookup, pid), False
+            return self._own_vector(pid, name)[1], True
+
+        found = recommend.resolve(req.query, self._params.get(name), name, fetch)
+        return found.vector, found.examples, recommend.without(req.filter, found.mentioned)
 
     def _with_prefetch(self, req: m.QueryRequest, deadline: Deadline) -> m.QueryResponse:
         """A query with prefetches (``shoal.engine.prefetch``)."""
@@ -495,7 +520,17 @@ class Searcher:
         pages: list[list[m.ScoredPoint]] = [[]] * len(prepared)  # each is replaced
         by_name: dict[str, tuple[list[int], list[PreparedQuery]]] = {}
         for i, pq in enumerate(prepared):
-            if pq.vector is None and pq.sparse is None:
+            if pq.examples is not None:
+                hits = recommend.search(
+                    self.state,
+                    pq.name,
+                    (pq.examples, pq.filter, pq.wanted),
+                    matcher=self._matcher(deadline),
+                    idf=(pq.name in self._idf, pq.idf_corpus),
+                    deadline=deadline,
+                )
+                pages[i] = _page(self.state, pq, hits, self._named)
+            elif pq.vector is None and pq.sparse is None:
                 pages[i] = self._no_vector_page(pq, deadline)
             else:
                 idxs, queries = by_name.setdefault(pq.name, ([], []))
@@ -512,6 +547,12 @@ class Searcher:
             for i, pq, hits in zip(idxs, queries, search.run(queries), strict=True):
                 pages[i] = _page(self.state, pq, hits, self._named)
         return pages
+
+    def _matcher(self, deadline: Deadline) -> Callable[[CompiledFilter], FilterMatch]:
+        def match(flt: CompiledFilter) -> FilterMatch:
+            return self.filters.match(self.state, flt, self.indexes, deadline)
+
+        return match
 
     def invalid_rows(self, name: str) -> np.ndarray:
         """Rows that are deleted or lack vector ``name`` (kept until the next write)."""
@@ -587,7 +628,9 @@ def _page(
     rows, scores = rows[pq.offset : pq.offset + pq.limit], scores[pq.offset : pq.offset + pq.limit]
     threshold = req.score_threshold
     column = state.columns.get(pq.name)
-    higher = column is None or column.similarity  # a sparse vector's scores are products
+    # Bigger is better but for a distance (a sparse vector's scores are products, examples
+    # are scored by similarities).
+    higher = column is None or column.similarity or pq.examples is not None
     keys, payloads = state.keys, state.payloads
     # Qdrant's QueryRequest: no payload unless asked for (the clients ask by default).
     selector = False if req.with_payload is None else req.with_payload

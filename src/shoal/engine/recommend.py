@@ -1,0 +1,407 @@
+"""Queries by examples: Qdrant's ``recommend``, ``discover`` and ``context``.
+
+As Qdrant computes them (and qdrant-client's local mode, ``qdrant_client/local/distances.py``).
+Each example is a vector or a point id (that point's vector, from this collection or from
+``lookup_from``'s); the points of this collection named as examples are left out of the
+answer (a ``must_not has_id`` added to the query's filter, as local mode does).
+
+* ``recommend`` with ``average_vector`` (the default) is a nearest query: the vector is
+  ``avg(positive) + avg(positive) - avg(negative)`` (``avg(positive)`` without negatives),
+  so it runs as one (index and all) with the ordinary scores (on a sparse vector the
+  averages are taken index by index, and it runs as a sparse query);
+* the other kinds score every row the filter keeps, from the "core" similarity ``s`` of a
+  row to an example (cosine, dot: the similarity; Euclid: minus the squared distance;
+  Manhattan: minus the distance; sparse: the dot product, IDF-weighed with ``modifier:
+  idf``, and 0 where the row shares no index with the example), bigger is better:
+
+  - ``best_score``: ``sigmoid(best positive s)`` if it beats the best negative s, else
+    ``-sigmoid(best negative s)``, with ``sigmoid(x) = 0.5 * (x / (1 + |x|) + 1)``;
+  - ``sum_scores``: the sum of the positive s minus the sum of the negative s;
+  - ``discover``: for each context pair +1 if the row is nearer its positive, -1 if nearer
+    its negative (0 if neither), plus ``sigmoid(s to the target)``;
+  - ``context``: the sum over the pairs of ``f(min(s+ - s- - eps, 0))``,
+    ``f(x) = x / (1 + |x|)``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from pydantic import BaseModel
+
+from shoal import models as m
+from shoal.codec import Kept, SparseRow, check_sparse, check_vector
+from shoal.engine.deadline import NO_DEADLINE, Deadline
+from shoal.engine.filtering import CompiledFilter, FilterMatch
+from shoal.engine.search import Hits
+from shoal.engine.sparse_search import best
+from shoal.engine.state import CollectionState
+from shoal.errors import InvalidQuery, NotSupported
+from shoal.ids import PointId, canonical_id
+from shoal.index.sparse import SparseColumn
+
+KINDS = (m.RecommendQuery, m.DiscoverQuery, m.ContextQuery)
+STRATEGIES = ("average_vector", "best_score", "sum_scores")
+DOT = m.Distance.DOT
+_EPSILON = np.float32(1.1920929e-7)  # f32::EPSILON, as Qdrant's context score subtracts it
+
+# An example point's vector, and whether it is a point of this collection (to leave out).
+Fetch = Callable[[PointId], tuple[Kept, bool]]
+
+
+@dataclass(frozen=True)
+class Examples:
+    """A query scored against its examples (not by one vector).
+
+    Attributes:
+        kind: ``best_score``, ``sum_scores``, ``discover`` or ``context``.
+        positive, negative: the example vectors (float32 rows, normalised for cosine, or
+            sparse rows); for ``discover`` and ``context`` item i of each is context pair i.
+        target: ``discover``'s target vector.
+    """
+
+    kind: str
+    positive: list[Kept]
+    negative: list[Kept]
+    target: Kept | None = None
+
+
+@dataclass(frozen=True)
+class Resolved:
+    """What a query by examples runs as: a vector (``average_vector``: dense, or sparse) or
+    ``Examples``, and the points of this collection it names (left out of its answer)."""
+
+    vector: Kept | None
+    examples: Examples | None
+    mentioned: list[PointId]
+
+
+class _Reader:
+    """Turns a query's examples into vectors of one column (``params`` None: sparse)."""
+
+    def __init__(self, params: m.VectorParams | None, name: str, fetch: Fetch) -> None:
+        self.params = params
+        # Example vectors as given, not normalised: average_vector averages them as given.
+        self.raw = None if params is None else params.model_copy(update={"distance": DOT})
+        self.name = name
+        self.fetch = fetch
+        self.mentioned: list[PointId] = []
+
+    def vector(self, example: Any, what: str) -> Kept:
+        """One example's vector (stored vectors as kept: normalised for cosine)."""
+        sparse_given = isinstance(example, (m.SparseVector, dict)) and "indices" in _fields(example)
+        if isinstance(example, (int, str)) and not isinstance(example, bool):
+            pid = canonical_id(example)
+            found, own = self.fetch(pid)
+            if isinstance(found, SparseRow) != (self.raw is None):
+                kinds = ("dense", "sparse") if self.raw is None else ("sparse", "dense")
+                raise InvalidQuery(
+                    f"Wrong input: the {what} example {pid} has a {kinds[0]} vector, but the "
+                    f"query's vector {self.name!r} is {kinds[1]}"
+                )
+            if own:
+                self.mentioned.append(pid)
+            if isinstance(found, SparseRow):
+                return found
+            example = found
+        if self.raw is None:
+            if sparse_given:
+                return check_sparse(example, name=self.name, point=f"({what})")
+        elif isinstance(example, (list, np.ndarray)):
+            return check_vector(example, self.raw, name=self.name, point=f"({what})")
+        want = "a sparse vector" if self.raw is None else "a dense vector"
+        raise InvalidQuery(
+            f"Wrong input: a {what} example on {self.name!r} must be {want} or a point id, "
+            f"got {example!r:.80}"
+        )
+
+    def many(self, examples: Any, what: str) -> list[Kept]:
+        if examples is None:
+            examples = []
+        if not isinstance(examples, list):
+            raise InvalidQuery(f"Wrong input: {what} must be a list, got {examples!r:.80}")
+        return [self.vector(e, what) for e in examples]
+
+    def scored(self, vectors: list[Kept]) -> list[Kept]:
+        """Example vectors brought to the column's form (normalised for cosine)."""
+        if self.params is None or self.params.distance != m.Distance.COSINE:
+            return vectors
+        out: list[Kept] = []
+        for vector in vectors:
+            dense = np.asarray(vector, np.float64)
+            norm = float(np.linalg.norm(dense))
+            out.append((dense / (norm or 1.0)).astype(np.float32))
+        return out
+
+    def average(self, positive: list[Kept], negative: list[Kept]) -> Kept:
+        """``average_vector``'s query: ``avg(positive) * 2 - avg(negative)``, as Qdrant."""
+        if self.params is None:
+            mean = _sparse_mean(positive)  # type: ignore[arg-type]
+            if negative:
+                mean = _sparse_combine(mean, _sparse_mean(negative), 2.0)  # type: ignore[arg-type]
+            return mean
+        dense = np.stack(positive).astype(np.float64).mean(axis=0)
+        if negative:
+            dense = dense + dense - np.stack(negative).astype(np.float64).mean(axis=0)
+        return check_vector(dense, self.params, name=self.name, point="(recommend)")
+
+
+def _sparse_combine(a: SparseRow, b: SparseRow, factor: float) -> SparseRow:
+    """``factor * a - b`` over the union of their indices."""
+    indices = np.union1d(a.indices, b.indices)
+    values = np.zeros(len(indices), np.float64)
+    values[np.searchsorted(indices, a.indices)] += factor * a.values.astype(np.float64)
+    values[np.searchsorted(indices, b.indices)] -= b.values.astype(np.float64)
+    return SparseRow(indices.astype(np.uint32), values.astype(np.float32))
+
+
+def _sparse_mean(rows: list[SparseRow]) -> SparseRow:
+    indices = np.unique(np.concatenate([r.indices for r in rows]))
+    values = np.zeros(len(indices), np.float64)
+    for r in rows:
+        values[np.searchsorted(indices, r.indices)] += r.values
+    return SparseRow(indices.astype(np.uint32), (values / len(rows)).astype(np.float32))
+
+
+def _fields(value: Any) -> Any:
+    return value if isinstance(value, dict) else value.__dict__
+
+
+def _body(value: Any, key: str) -> dict[str, Any]:
+    inner = getattr(value, key)
+    if isinstance(inner, dict):
+        return inner
+    if hasattr(inner, "__dict__"):
+        return dict(inner.__dict__)
+    raise InvalidQuery(f"Wrong input: {key} must be an object, got {inner!r:.80}")
+
+
+def resolve(query: Any, params: m.VectorParams | None, name: str, fetch: Fetch) -> Resolved:
+    """The vector or examples of a ``recommend``, ``discover`` or ``context`` query.
+
+    Args:
+        query: the query (one of ``KINDS``).
+        params: its dense vector's configuration (None: the vector is sparse).
+        name: its vector's name.
+        fetch: a point's vector by id (from ``lookup_from``'s collection if given).
+
+    Returns:
+        The query resolved.
+
+    Raises:
+        InvalidQuery: no examples, an unknown strategy, an example that is neither a vector
+            of the column's kind nor a point id.
+        PointNotFound: an example id that does not exist.
+        WrongVectorSize, InvalidVector: an example vector that is not the column's.
+    """
+    reader = _Reader(params, name, fetch)
+    if isinstance(query, m.RecommendQuery):
+        body = _body(query, "recommend")
+        strategy = body.get("strategy") or "average_vector"
+        strategy = getattr(strategy, "value", strategy)
+        if strategy not in STRATEGIES:
+            raise InvalidQuery(
+                f"Wrong input: recommend strategy {strategy!r:.80} is not one of "
+                + ", ".join(STRATEGIES)
+            )
+        positive = reader.many(body.get("positive"), "positive")
+        negative = reader.many(body.get("negative"), "negative")
+        if strategy == "average_vector":
+            if not positive:
+                raise InvalidQuery("Wrong input: Positive list is empty")
+            return Resolved(reader.average(positive, negative), None, reader.mentioned)
+        if not positive and not negative:
+            raise InvalidQuery("Wrong input: No positive or negative examples given")
+        examples = Examples(strategy, reader.scored(positive), reader.scored(negative))
+        return Resolved(None, examples, reader.mentioned)
+    if isinstance(query, m.DiscoverQuery):
+        body = _body(query, "discover")
+        if body.get("target") is None:
+            raise InvalidQuery("Wrong input: discover needs a target")
+        (target,) = reader.scored([reader.vector(body["target"], "target")])
+        pos, neg = _pairs(reader, body.get("context"))
+        return Resolved(None, Examples("discover", pos, neg, target), reader.mentioned)
+    pos, neg = _pairs(reader, query.context)
+    if not pos:
+        raise InvalidQuery("Wrong input: No target or context given")
+    return Resolved(None, Examples("context", pos, neg), reader.mentioned)
+
+
+def _pairs(reader: _Reader, context: Any) -> tuple[list[Kept], list[Kept]]:
+    """A context's pairs as (positives, negatives)."""
+    if context is None:
+        context = []
+    if not isinstance(context, list):
+        context = [context]
+    positive, negative = [], []
+    for pair in context:
+        fields = _fields(pair) if isinstance(pair, (dict, BaseModel)) else None
+        if not fields or "positive" not in fields or "negative" not in fields:
+            raise InvalidQuery(
+                f"Wrong input: a context pair must be {{positive, negative}}, got {pair!r:.80}"
+            )
+        positive.append(reader.vector(fields["positive"], "context positive"))
+        negative.append(reader.vector(fields["negative"], "context negative"))
+    return reader.scored(positive), reader.scored(negative)
+
+
+def without(flt: m.Filter | str | None, mentioned: list[PointId]) -> m.Filter | str | None:
+    """``flt`` leaving out the points ``mentioned`` as examples.
+
+    Raises:
+        NotSupported: ``flt`` is a filter expression string.
+    """
+    if not mentioned:
+        return flt
+    left_out = m.HasIdCondition(has_id=list(mentioned))
+    if flt is None:
+        return m.Filter(must_not=[left_out])
+    if isinstance(flt, str):
+        raise NotSupported(
+            "Wrong input: a filter expression with examples given by point id is not "
+            "supported yet; give a structured filter"
+        )
+    return m.Filter(must=[flt], must_not=[left_out])
+
+
+# ----------------------------------------------------------------------------- kernels
+
+# Examples' core similarities to each row: (len(examples), rows), float32.
+Similarity = Callable[[list[Kept]], np.ndarray]
+
+
+def _dense_core(distance: m.Distance, data: np.ndarray) -> Similarity:
+    """Qdrant's internal score of each of ``data``'s rows to each example, bigger is
+    better."""
+
+    def core(examples: list[Kept]) -> np.ndarray:
+        out = np.empty((len(examples), data.shape[0]), np.float32)
+        if not examples:
+            return out
+        if distance in (m.Distance.COSINE, DOT):  # one product for all the examples
+            out[:] = (data @ np.stack(examples).T).T
+            return out
+        for i, example in enumerate(examples):  # one (rows, dim) temporary at a time
+            if distance == m.Distance.EUCLID:
+                out[i] = -np.square(data - example).sum(-1)
+            else:
+                out[i] = -np.abs(data - example).sum(-1)
+        return out
+
+    return core
+
+
+def _sparse_core(
+    col: SparseColumn, rows: np.ndarray, with_idf: bool, corpus: np.ndarray | None
+) -> Similarity:
+    """The dot product of each of ``rows``' sparse vectors with an example (0 where they
+    share no index: local mode's ``empty_is_zero``)."""
+
+    def core(examples: list[Kept]) -> np.ndarray:
+        out = np.zeros((len(examples), len(rows)), np.float32)
+        for i, example in enumerate(examples):
+            assert isinstance(example, SparseRow)
+            found, products = col.search(example, with_idf, corpus)
+            at = np.searchsorted(rows, found)
+            hit = (at < len(rows)) & (rows[np.minimum(at, len(rows) - 1)] == found)
+            out[i, at[hit]] = products[hit]
+        return out
+
+    return core
+
+
+def _fast_sigmoid(x: np.ndarray) -> np.ndarray:
+    out: np.ndarray = x / (1.0 + np.abs(x))
+    return out
+
+
+def _scaled_sigmoid(x: np.ndarray) -> np.ndarray:
+    out: np.ndarray = 0.5 * (_fast_sigmoid(x) + 1.0)
+    return out
+
+
+def scores(examples: Examples, core: Similarity, n: int) -> np.ndarray:
+    """The score of each of ``n`` rows (float32, bigger is better).
+
+    Args:
+        examples: the query.
+        core: an example's similarity to each row.
+        n: the number of rows.
+
+    Returns:
+        (n,) scores.
+    """
+    pos = core(examples.positive)
+    neg = core(examples.negative)
+    out: np.ndarray
+    if examples.kind == "best_score":
+        best_pos = pos.max(axis=0) if len(pos) else np.full(n, -np.inf, np.float32)
+        best_neg = neg.max(axis=0) if len(neg) else np.full(n, -np.inf, np.float32)
+        with np.errstate(invalid="ignore"):  # the -inf side is never picked
+            out = np.where(
+                best_pos > best_neg, _scaled_sigmoid(best_pos), -_scaled_sigmoid(best_neg)
+            )
+    elif examples.kind == "sum_scores":
+        out = pos.sum(axis=0) - neg.sum(axis=0)
+    elif examples.kind == "discover":
+        assert examples.target is not None
+        ranks = np.sign(pos - neg).sum(axis=0)
+        out = ranks + _scaled_sigmoid(core([examples.target])[0])
+    else:
+        out = _fast_sigmoid(np.minimum(pos - neg - _EPSILON, 0.0)).sum(axis=0)
+    return np.asarray(out, np.float32)
+
+
+def search(
+    state: CollectionState,
+    name: str,
+    query: tuple[Examples, CompiledFilter | None, int],
+    *,
+    matcher: Callable[[CompiledFilter], FilterMatch],
+    idf: tuple[bool, CompiledFilter | None],
+    deadline: Deadline,
+) -> Hits:
+    """The best rows of a query by examples: every live row with vector ``name`` that the
+    filter keeps is scored (the caller holds the state's read lock).
+
+    Args:
+        state: the collection state.
+        name: the vector (dense or sparse).
+        query: its examples, filter and the number of rows wanted.
+        matcher: the rows a compiled filter matches.
+        idf: the sparse vector's modifier is ``idf``, and the query's IDF corpus filter.
+        deadline: when the work must stop.
+
+    Returns:
+        The best ``wanted`` rows, best first (ties: lower row first).
+
+    Raises:
+        RequestTimeout: the deadline passed.
+    """
+    examples, flt, wanted = query
+    with_idf, idf_corpus = idf
+    if deadline is not NO_DEADLINE:
+        deadline.check()
+    high = state.high
+    sparse = state.sparse.get(name)
+    present = state.columns[name].present if sparse is None else sparse.present
+    valid = state.alive[:high] & present[:high]
+    if flt is not None:
+        valid &= matcher(flt).mask(deadline)[:high]
+    rows = np.flatnonzero(valid)
+    if not len(rows):
+        return Hits(np.empty(0, np.int64), np.empty(0, np.float32))
+    if sparse is None:
+        col = state.columns[name]
+        # Every row [0, high) qualifies (the usual unfiltered case): the matrix itself.
+        data = col.data[:high] if len(rows) == high else col.data[rows]
+        core = _dense_core(col.distance, data)
+    else:
+        corpus = None
+        if with_idf and idf_corpus is not None:
+            corpus = matcher(idf_corpus).mask(deadline)
+        core = _sparse_core(sparse, rows, with_idf, corpus)
+    return best(rows, scores(examples, core, len(rows)), wanted)
