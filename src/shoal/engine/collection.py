@@ -25,31 +25,36 @@ from shoal.codec import (
     check_vectors,
 )
 from shoal.concurrency import Batcher
-from shoal.engine import facets, matrix, records
 from shoal.engine.ann import CollectionAnn, StoredVectorSeqs
 from shoal.engine.deadline import NO_DEADLINE, Deadline
-from shoal.engine.filtering import CompiledFilter, Filters, with_deadline
+from shoal.engine.filtering import Filters, with_deadline
 from shoal.engine.groups import query_groups
 from shoal.engine.index_schema import IndexSchema, text_indexes
 from shoal.engine.inference import embed_documents
 from shoal.engine.limits import Limits
 from shoal.engine.payload_index import PayloadIndexes
-from shoal.engine.points import ids_of, points_from_batch
-from shoal.engine.query import Query, Searcher, check_limit
+from shoal.engine.points import (
+    ids_of,
+    key_path,
+    payload_selector,
+    point_list,
+    points_of,
+    set_key_path,
+)
+from shoal.engine.query import Query, Searcher
+from shoal.engine.reads import CollectionReads
 from shoal.engine.state import DELETED, CollectionState, Row
 from shoal.engine.strict import StrictMode, strict_mode
 from shoal.engine.support import check_shard_key, check_upsert
 from shoal.engine.writes import Changes, GroupCommitter, MakeChanges, View, all_or_nothing
 from shoal.errors import (
     BadRequest,
-    InvalidPayload,
     InvalidQuery,
     InvalidVector,
     NotSupported,
     Overloaded,
     PointNotFound,
 )
-from shoal.filters.tree import parse_key
 from shoal.gil import shared
 from shoal.ids import PointId, canonical_id
 from shoal.payloads import MAX_PAYLOAD_DEPTH, check_payload, check_text, json_copy, set_at
@@ -61,7 +66,7 @@ _Write = tuple[m.UpdateOperation, "Deadline | None"]  # a write and its deadline
 DEFAULT_HNSW = {"m": 16, "ef_construct": 100, "full_scan_threshold": 10000}
 
 
-class Collection:
+class Collection(CollectionReads):
     """A named set of points with a fixed vector configuration.
 
     Args:
@@ -317,7 +322,7 @@ class Collection:
                     check_shard_key(body)
                 if isinstance(op, m.UpsertOperation):
                     check_upsert(op.upsert)
-                    upserts[i] = (op.upsert, _points_of(op.upsert))
+                    upserts[i] = (op.upsert, points_of(op.upsert))
                 if self.strict is not None:
                     self.strict.check_write(op, upserts[i][1] if i in upserts else None)
             except Exception as exc:  # e.g. a Batch whose columns differ in length
@@ -343,7 +348,7 @@ class Collection:
         """What computes a write's changes (an upsert's without pre-checked vectors)."""
         match op:
             case m.UpsertOperation(upsert=body):
-                return self._upsert_changes(_points_of(body), None, body)
+                return self._upsert_changes(points_of(body), None, body)
             case m.DeleteOperation(delete=selector):
                 return self._delete_changes(selector, deadline)
             case m.SetPayloadOperation(set_payload=body):
@@ -368,7 +373,7 @@ class Collection:
         Raises:
             InvalidPointId, InvalidVector, WrongVectorSize, InvalidPayload: naming the point.
         """
-        points = _point_list(points)
+        points = point_list(points)
         return self._write(self._upsert_changes(points), wait, len(points))
 
     def _upsert_changes(
@@ -389,7 +394,7 @@ class Collection:
         """
         mode = None if body is None else body.update_mode
         only_if = None if body is None else self.filters.predicate(body.update_filter)
-        points = embed_documents(_point_list(points), self.space)
+        points = embed_documents(point_list(points), self.space)
         if checked is None:
             checked = self._checked_vectors(points)
         rows: dict[PointId, tuple[dict[str, Kept], dict[str, Any] | None]] = {}
@@ -531,7 +536,7 @@ class Collection:
         return self._write(self._set_payload_changes(req), wait)
 
     def _set_payload_changes(self, req: m.SetPayload) -> MakeChanges:
-        path = _set_key_path(req.key) if req.key else ()
+        path = set_key_path(req.key) if req.key else ()
         for step in path:
             if isinstance(step, str):
                 check_text(step, "set_payload key segment")
@@ -550,7 +555,7 @@ class Collection:
                     current[k] = json_copy(v)
             return current
 
-        return self._payload_changes(_selector(req), change)
+        return self._payload_changes(payload_selector(req), change)
 
     def overwrite_payload(self, req: m.SetPayload, wait: bool = True) -> m.UpdateResult:
         """Replace the selected points' payloads with ``payload``."""
@@ -558,14 +563,14 @@ class Collection:
 
     def _overwrite_payload_changes(self, req: m.SetPayload) -> MakeChanges:
         payload = check_payload(req.payload, point="(overwrite_payload)")
-        return self._payload_changes(_selector(req), lambda _: json_copy(payload))
+        return self._payload_changes(payload_selector(req), lambda _: json_copy(payload))
 
     def delete_payload(self, req: m.DeletePayload, wait: bool = True) -> m.UpdateResult:
         """Remove ``keys`` (dotted paths allowed) from the selected points' payloads."""
         return self._write(self._delete_payload_changes(req), wait)
 
     def _delete_payload_changes(self, req: m.DeletePayload) -> MakeChanges:
-        paths = [_key_path(k) for k in req.keys]
+        paths = [key_path(k) for k in req.keys]
 
         def change(current: dict[str, Any]) -> dict[str, Any]:
             for path in paths:
@@ -576,7 +581,7 @@ class Collection:
                     target.pop(path[-1], None)
             return current
 
-        return self._payload_changes(_selector(req), change)
+        return self._payload_changes(payload_selector(req), change)
 
     def clear_payload(
         self, selector: m.PointsSelector | Sequence[Any], wait: bool = True
@@ -683,7 +688,7 @@ class Collection:
             InvalidPayload: a malformed key.
             InvalidConfig: an unknown type name.
         """
-        _key_path(field)
+        key_path(field)
         if schema is not None and self.strict is not None:
             self.strict.check_new_index(field)
         if schema is not None and not isinstance(schema, IndexSchema):
@@ -788,180 +793,11 @@ class Collection:
         timed = [None] * len(requests) if deadlines is None else deadlines
         return self.searches.submit_many(list(zip(requests, timed, strict=True)))
 
-    def retrieve(
-        self,
-        ids: Sequence[Any],
-        with_payload: m.WithPayloadInterface | None = True,
-        with_vector: m.WithVectorInterface | None = False,
-    ) -> list[m.Record]:
-        """Points by id, in the order asked, skipping missing ones."""
-        self.check_failed()
-        if self.strict is not None:
-            self.strict.check_read()
-        wanted = ids_of(ids)
-        with self.state.lock.read():
-            rows = [r for r in (self.state.row(pid) for pid in wanted) if r is not None]
-            return [
-                records.record(self.state, r, with_payload, with_vector, self.named)
-                for r in shared(rows)
-            ]
-
-    def scroll(self, req: m.ScrollRequest, deadline: Deadline | None = None) -> m.ScrollResult:
-        """A page of points in id order (or payload order with ``order_by``).
-
-        Raises:
-            RequestTimeout: ``deadline`` passed before the page was found.
-        """
-        self.check_failed()
-        if self.strict is not None:
-            self.strict.check_read(req.filter, req.limit, deadline)
-        until = deadline or NO_DEADLINE
-        flt = self.filters.compile(req.filter)
-        limit = check_limit(req.limit, 10, "limit")
-        offset = None if req.offset is None else canonical_id(req.offset)
-        order = req.order_by
-        if isinstance(order, str):
-            order = m.OrderBy(key=order)
-        with self.state.lock.read():
-            if order is not None:
-                if offset is not None:
-                    raise InvalidQuery("Wrong input: offset cannot be combined with order_by")
-                pred = None if flt is None else with_deadline(flt.predicate, until)
-                entries = records.scroll_by_payload(self.state, pred, order, limit, until)
-                points = [
-                    records.record(self.state, r, req.with_payload, req.with_vector, self.named, v)
-                    for r, v in shared(entries)
-                ]
-                return m.ScrollResult(points=points, next_page_offset=None)
-            matching = None
-            if flt is not None:
-                match = self.filters.match(self.state, flt, self.payload_index, until)
-                matching = match.rows(until)
-            rows, next_id = records.scroll_by_id(self.state, matching, offset, limit)
-            points = [
-                records.record(self.state, r, req.with_payload, req.with_vector, self.named)
-                for r in shared(rows)
-            ]
-        return m.ScrollResult(points=points, next_page_offset=next_id)
-
-    def count(self, req: m.CountRequest, deadline: Deadline | None = None) -> m.CountResult:
-        """Number of points matching the filter (all points without one).
-
-        Raises:
-            RequestTimeout: ``deadline`` passed before every point was counted.
-        """
-        self.check_failed()
-        if self.strict is not None:
-            self.strict.check_read(req.filter, None, deadline)
-        until = deadline or NO_DEADLINE
-        flt = self.filters.compile(req.filter)
-        with self.state.lock.read():
-            if flt is None:
-                return m.CountResult(count=len(self.state))
-            match = self.filters.match(self.state, flt, self.payload_index, until)
-            return m.CountResult(count=len(match.rows(until)))
-
-    def facet(self, req: m.FacetRequest, deadline: Deadline | None = None) -> m.FacetResponse:
-        """Points per value of a payload key, most first (``shoal.engine.facets``).
-
-        Raises:
-            InvalidQuery: no keyword/integer/uuid/bool index on the key, or a bad limit;
-                NotSupported: ``shard_key``; RequestTimeout.
-        """
-        self.check_failed()
-        check_shard_key(req)
-        if self.strict is not None:
-            self.strict.check_read(req.filter, req.limit, deadline)
-        until = deadline or NO_DEADLINE
-        flt = self.filters.compile(req.filter)
-        types = {field: index.type for field, index in list(self.payload_indexes.items())}
-        schema = facets.facet_index(types, req.key)
-        with self.state.lock.read():
-            rows = self._matching_rows(flt, until)
-            return facets.facet(self.state.payloads, rows, req, schema, until)
-
-    def search_matrix_pairs(
-        self, req: m.SearchMatrixRequest, deadline: Deadline | None = None
-    ) -> m.SearchMatrixPairsResponse:
-        """Random points and each one's nearest among them, as pairs (``shoal.engine.matrix``).
-
-        Raises:
-            InvalidQuery: an unknown vector, ``sample`` < 2 or ``limit`` < 1; NotSupported:
-                ``shard_key``; InvalidFilter; RequestTimeout.
-        """
-        return self._matrix(req, deadline).pairs()
-
-    def search_matrix_offsets(
-        self, req: m.SearchMatrixRequest, deadline: Deadline | None = None
-    ) -> m.SearchMatrixOffsetsResponse:
-        """As ``search_matrix_pairs``, as offsets into the list of points drawn."""
-        return self._matrix(req, deadline).offsets()
-
-    def _matrix(self, req: m.SearchMatrixRequest, deadline: Deadline | None) -> matrix.Neighbours:
-        self.check_failed()
-        check_shard_key(req)
-        if self.strict is not None:
-            self.strict.check_read(req.filter, req.limit, deadline)
-        until = deadline or NO_DEADLINE
-        col, sample, limit = matrix.matrix_column(self.state, req, self.named)
-        flt = self.filters.compile(req.filter)
-        with self.state.lock.read():
-            rows = self._matching_rows(flt, until)
-            eligible = rows[col.present[rows]]
-            return matrix.neighbours(self.state, col, eligible, sample, limit, until)
-
-    def _matching_rows(self, flt: CompiledFilter | None, until: Deadline) -> np.ndarray:
-        """Rows of the live points that match ``flt`` (all without one), ascending; under
-        the state's read lock."""
-        if flt is None:
-            return self.state.live_rows()
-        return self.filters.match(self.state, flt, self.payload_index, until).rows(until)
-
 
 def _optimizers_config(diff: dict[str, Any] | None) -> m.OptimizersConfig:
     # Qdrant's diff says "auto" where its reported config says null.
     given = {k: v for k, v in (diff or {}).items() if v != "auto"}
     return m.OptimizersConfig(**given)
-
-
-def _point_list(points: Sequence[m.PointStruct] | m.Batch) -> list[m.PointStruct]:
-    return points_from_batch(points) if isinstance(points, m.Batch) else list(points)
-
-
-def _points_of(body: m.PointsList | m.PointsBatch) -> list[m.PointStruct]:
-    return points_from_batch(body.batch) if isinstance(body, m.PointsBatch) else body.points
-
-
-def _selector(req: m.SetPayload | m.DeletePayload) -> m.PointsSelector:
-    if req.points is not None and req.filter is not None:
-        raise InvalidPayload("Wrong input: give either points or filter, not both")
-    if req.points is not None:
-        return m.PointIdsList(points=req.points)
-    if req.filter is not None:
-        return m.FilterSelector(filter=req.filter)
-    raise InvalidPayload("Wrong input: payload operation needs points or a filter")
-
-
-def _set_key_path(key: str) -> tuple[str | int, ...]:
-    """A ``set_payload`` key's path: keys, array indices and ``[]`` (every element), as in
-    Qdrant; it starts with a key."""
-    try:
-        path = parse_key(key)
-    except ValueError as exc:
-        raise InvalidPayload(f"Wrong input: bad payload key {key!r}: {exc}") from None
-    if not isinstance(path[0], str) or path[0] == "[]":
-        raise InvalidPayload(f"Wrong input: payload key {key!r} must start with a key")
-    return tuple(s if isinstance(s, int) else str(s) for s in path)
-
-
-def _key_path(key: str) -> tuple[str, ...]:
-    try:
-        path = parse_key(key)
-    except ValueError as exc:
-        raise InvalidPayload(f"Wrong input: bad payload key {key!r}: {exc}") from None
-    if not all(isinstance(s, str) and s != "[]" for s in path):
-        raise InvalidPayload(f"Wrong input: payload key {key!r} may not index into arrays")
-    return tuple(str(s) for s in path)
 
 
 def vector_space(config: m.CreateCollection) -> VectorSpace:

@@ -1,0 +1,172 @@
+"""The read side of a collection that is not the query pipeline: points by id, scrolls,
+counts, facets and distance matrices.
+
+A mixin of ``shoal.engine.collection.Collection`` (which holds the attributes declared
+here); every method reads under the state's read lock.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from shoal import models as m
+from shoal.engine import facets, matrix, records
+from shoal.engine.deadline import NO_DEADLINE, Deadline
+from shoal.engine.filtering import CompiledFilter, Filters, with_deadline
+from shoal.engine.index_schema import IndexSchema
+from shoal.engine.payload_index import PayloadIndexes
+from shoal.engine.points import ids_of
+from shoal.engine.query import check_limit
+from shoal.engine.state import CollectionState
+from shoal.engine.strict import StrictMode
+from shoal.engine.support import check_shard_key
+from shoal.errors import InvalidQuery
+from shoal.gil import shared
+from shoal.ids import canonical_id
+
+
+class CollectionReads:
+    """Retrieve, scroll, count, facet and the distance matrix of one collection."""
+
+    state: CollectionState
+    filters: Filters
+    payload_index: PayloadIndexes
+    payload_indexes: dict[str, IndexSchema]
+    strict: StrictMode | None
+    named: bool
+
+    def check_failed(self) -> None:
+        """Raise the storage failure of earlier writes (``Collection.check_failed``)."""
+        raise NotImplementedError
+
+    def retrieve(
+        self,
+        ids: Sequence[Any],
+        with_payload: m.WithPayloadInterface | None = True,
+        with_vector: m.WithVectorInterface | None = False,
+    ) -> list[m.Record]:
+        """Points by id, in the order asked, skipping missing ones."""
+        self.check_failed()
+        if self.strict is not None:
+            self.strict.check_read()
+        wanted = ids_of(ids)
+        with self.state.lock.read():
+            rows = [r for r in (self.state.row(pid) for pid in wanted) if r is not None]
+            return [
+                records.record(self.state, r, with_payload, with_vector, self.named)
+                for r in shared(rows)
+            ]
+
+    def scroll(self, req: m.ScrollRequest, deadline: Deadline | None = None) -> m.ScrollResult:
+        """A page of points in id order (or payload order with ``order_by``).
+
+        Raises:
+            RequestTimeout: ``deadline`` passed before the page was found.
+        """
+        self.check_failed()
+        if self.strict is not None:
+            self.strict.check_read(req.filter, req.limit, deadline)
+        until = deadline or NO_DEADLINE
+        flt = self.filters.compile(req.filter)
+        limit = check_limit(req.limit, 10, "limit")
+        offset = None if req.offset is None else canonical_id(req.offset)
+        order = req.order_by
+        if isinstance(order, str):
+            order = m.OrderBy(key=order)
+        with self.state.lock.read():
+            if order is not None:
+                if offset is not None:
+                    raise InvalidQuery("Wrong input: offset cannot be combined with order_by")
+                pred = None if flt is None else with_deadline(flt.predicate, until)
+                entries = records.scroll_by_payload(self.state, pred, order, limit, until)
+                points = [
+                    records.record(self.state, r, req.with_payload, req.with_vector, self.named, v)
+                    for r, v in shared(entries)
+                ]
+                return m.ScrollResult(points=points, next_page_offset=None)
+            matching = None
+            if flt is not None:
+                match = self.filters.match(self.state, flt, self.payload_index, until)
+                matching = match.rows(until)
+            rows, next_id = records.scroll_by_id(self.state, matching, offset, limit)
+            points = [
+                records.record(self.state, r, req.with_payload, req.with_vector, self.named)
+                for r in shared(rows)
+            ]
+        return m.ScrollResult(points=points, next_page_offset=next_id)
+
+    def count(self, req: m.CountRequest, deadline: Deadline | None = None) -> m.CountResult:
+        """Number of points matching the filter (all points without one).
+
+        Raises:
+            RequestTimeout: ``deadline`` passed before every point was counted.
+        """
+        self.check_failed()
+        if self.strict is not None:
+            self.strict.check_read(req.filter, None, deadline)
+        until = deadline or NO_DEADLINE
+        flt = self.filters.compile(req.filter)
+        with self.state.lock.read():
+            if flt is None:
+                return m.CountResult(count=len(self.state))
+            match = self.filters.match(self.state, flt, self.payload_index, until)
+            return m.CountResult(count=len(match.rows(until)))
+
+    def facet(self, req: m.FacetRequest, deadline: Deadline | None = None) -> m.FacetResponse:
+        """Points per value of a payload key, most first (``shoal.engine.facets``).
+
+        Raises:
+            InvalidQuery: no keyword/integer/uuid/bool index on the key, or a bad limit;
+                NotSupported: ``shard_key``; RequestTimeout.
+        """
+        self.check_failed()
+        check_shard_key(req)
+        if self.strict is not None:
+            self.strict.check_read(req.filter, req.limit, deadline)
+        until = deadline or NO_DEADLINE
+        flt = self.filters.compile(req.filter)
+        types = {field: index.type for field, index in list(self.payload_indexes.items())}
+        schema = facets.facet_index(types, req.key)
+        with self.state.lock.read():
+            rows = self._matching_rows(flt, until)
+            return facets.facet(self.state.payloads, rows, req, schema, until)
+
+    def search_matrix_pairs(
+        self, req: m.SearchMatrixRequest, deadline: Deadline | None = None
+    ) -> m.SearchMatrixPairsResponse:
+        """Random points and each one's nearest among them, as pairs (``shoal.engine.matrix``).
+
+        Raises:
+            InvalidQuery: an unknown vector, ``sample`` < 2 or ``limit`` < 1; NotSupported:
+                ``shard_key``; InvalidFilter; RequestTimeout.
+        """
+        return self._matrix(req, deadline).pairs()
+
+    def search_matrix_offsets(
+        self, req: m.SearchMatrixRequest, deadline: Deadline | None = None
+    ) -> m.SearchMatrixOffsetsResponse:
+        """As ``search_matrix_pairs``, as offsets into the list of points drawn."""
+        return self._matrix(req, deadline).offsets()
+
+    def _matrix(self, req: m.SearchMatrixRequest, deadline: Deadline | None) -> matrix.Neighbours:
+        self.check_failed()
+        check_shard_key(req)
+        if self.strict is not None:
+            self.strict.check_read(req.filter, req.limit, deadline)
+        until = deadline or NO_DEADLINE
+        col, sample, limit = matrix.matrix_column(self.state, req, self.named)
+        flt = self.filters.compile(req.filter)
+        with self.state.lock.read():
+            rows = self._matching_rows(flt, until)
+            eligible = rows[col.present[rows]]
+            return matrix.neighbours(self.state, col, eligible, sample, limit, until)
+
+    def _matching_rows(self, flt: CompiledFilter | None, until: Deadline) -> np.ndarray:
+        """Rows of the live points that match ``flt`` (all without one), ascending; under
+        the state's read lock."""
+        if flt is None:
+            return self.state.live_rows()
+        return self.filters.match(self.state, flt, self.payload_index, until).rows(until)
