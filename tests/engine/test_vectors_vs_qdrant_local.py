@@ -10,11 +10,10 @@ import numpy as np
 import pytest
 from qdrant_client import QdrantClient
 from qdrant_client import models as qm
-from threaded_server import serve_in_thread
+from transports import shoal_client
 
-from shoal import Client, errors
+from shoal import errors
 from shoal import models as m
-from shoal.engine import Database
 
 DIM = 3
 
@@ -45,18 +44,10 @@ def state(client: Any) -> list[tuple[Any, ...]]:
     ]
 
 
-@pytest.fixture(params=["embedded", "http"])
+@pytest.fixture(params=["embedded", "socket"])
 def ours(request: pytest.FixtureRequest, tmp_path: Any) -> Any:
-    if request.param == "embedded":
-        with Client(path=tmp_path) as client:
-            yield client
-        return
-    db = Database(tmp_path)
-    try:
-        with serve_in_thread(db) as url, Client(url) as client:
-            yield client
-    finally:
-        db.close()
+    with shoal_client(request.param, tmp_path) as client:
+        yield client
 
 
 def test_vector_updates_agree_with_local_mode(ours: Any) -> None:

@@ -451,17 +451,10 @@ class Searcher:
                 f"Wrong input: a {type(query).__name__} query on the dense vector {name!r}; "
                 "give a dense vector, or `using` a sparse vector"
             )
-        pid = canonical_id(query)
-        if lookup is not None:
-            found = self._looked_up(lookup, pid)
-            if isinstance(found, SparseRow):
-                raise InvalidQuery(
-                    f"Wrong input: lookup_from vector {lookup.vector!r} is sparse, but the "
-                    f"query's vector {name!r} is dense"
-                )
-            return check_vector(found, self._params[name], name=name, point=pid), None
-        row, vec = self._own_vector(pid, name)
+        vec, row = self._by_id(query, name, lookup)
         assert isinstance(vec, np.ndarray)
+        if row is None:  # another collection's: in this one's kept form
+            return check_vector(vec, self._params[name], name=name, point=query), None
         return vec, row
 
     def _resolve_sparse(
@@ -480,18 +473,32 @@ class Searcher:
                 f"Wrong input: {name!r} is a sparse vector; query it with a sparse vector "
                 "({indices, values}), a Document or a point id, not a dense vector"
             )
-        pid = canonical_id(query)
-        if lookup is not None:
-            found = self._looked_up(lookup, pid)
-            if not isinstance(found, SparseRow):
-                raise InvalidQuery(
-                    f"Wrong input: lookup_from vector {lookup.vector!r} is dense, but the "
-                    f"query's vector {name!r} is sparse"
-                )
-            return found, None
-        row, vec = self._own_vector(pid, name)
+        vec, row = self._by_id(query, name, lookup)
         assert isinstance(vec, SparseRow)
         return vec, row
+
+    def _by_id(
+        self, query: m.QueryInterface, name: str, lookup: m.LookupLocation | None
+    ) -> tuple[Kept, int | None]:
+        """Vector ``name`` of the point a query names by id, and its row (to exclude); a
+        point of another collection (``lookup``) has no row here.
+
+        Raises:
+            InvalidQuery: the looked-up vector is of the other kind (dense, sparse).
+        """
+        pid = canonical_id(query)
+        if lookup is None:
+            row, vec = self._own_vector(pid, name)
+            return vec, row
+        found = self._looked_up(lookup, pid)
+        kind = "sparse" if isinstance(found, SparseRow) else "dense"
+        wanted = "sparse" if name in self._space.sparse else "dense"
+        if kind != wanted:
+            raise InvalidQuery(
+                f"Wrong input: lookup_from vector {lookup.vector!r} is {kind}, but the "
+                f"query's vector {name!r} is {wanted}"
+            )
+        return found, None
 
     def _looked_up(self, lookup: m.LookupLocation, pid: PointId) -> Kept:
         if self.others is None:
