@@ -12,7 +12,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from shoal.codec import SparseRow
-from shoal.engine.sparse_search import best
+from shoal.engine import sparse_search
+from shoal.engine.sparse_search import best, pruned, scanned
 from shoal.index import sparse as sparse_index
 from shoal.index.sparse import SparseColumn, idf
 
@@ -133,3 +134,103 @@ def test_best_rows_are_the_top_k_ties_by_row(n: int, k: int, levels: int, seed: 
     order = np.lexsort((rows, -scores))[:k]
     assert hits.rows.tolist() == rows[order].tolist()
     assert hits.scores.tolist() == scores[order].astype(np.float32).tolist()
+
+
+def top_k(col: SparseColumn, query: SparseRow, with_idf: bool, k: int, keep: np.ndarray | None):
+    """What a sparse search answers, and the reference: every row scored, then ``best``."""
+    terms = col.terms(query, with_idf)
+    allowed = None if keep is None else (lambda rows: keep[rows])
+    hits = pruned(terms, k, allowed)
+    found = hits if hits is not None else scanned(terms, k, allowed)
+    rows, scores = col.search(query, with_idf)
+    if keep is not None:
+        rows, scores = rows[keep[rows]], scores[keep[rows]]
+    return found, best(rows, scores, k), hits is not None
+
+
+# Few indexes, so that rows and queries share them often and pruning has work to do.
+few = st.dictionaries(
+    st.integers(0, 3), st.floats(-2, 2, allow_nan=False, width=32), min_size=1, max_size=3
+)
+dense_ops = st.lists(
+    st.one_of(
+        st.tuples(st.just("set"), st.integers(0, ROWS - 1), few),
+        st.tuples(st.just("clear"), st.integers(0, ROWS - 1), st.just({})),
+        st.tuples(st.just("query"), st.integers(0, ROWS - 1), few),
+    ),
+    max_size=40,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    ops=dense_ops,
+    rebuild=st.integers(0, 6),
+    with_idf=st.booleans(),
+    k=st.integers(0, 14),
+    keep_bits=st.one_of(st.none(), st.integers(0, 4095)),
+    sort_share=st.sampled_from([0, 10**6]),
+)
+def test_top_k_by_pruning_or_scanning_is_best_of_every_row(
+    ops: list[tuple[str, int, dict[int, float]]],
+    rebuild: int,
+    with_idf: bool,
+    k: int,
+    keep_bits: int | None,
+    sort_share: int,
+) -> None:
+    """MaxScore pruning (forced here on tiny columns) and both scans (sorted postings, dense
+    accumulation) give exactly the hits of scoring every row: rows, scores and ties, with
+    negative values, stale rows, a delta and a filter."""
+    col = SparseColumn(ROWS)
+    keep = None if keep_bits is None else np.array([keep_bits >> r & 1 == 1 for r in range(ROWS)])
+    with rebuild_after(rebuild), lookup_cost(1e-9), sort_share_of(sort_share):
+        for op, r, vector in ops:
+            if op == "set":
+                col.set_rows([r], [row(vector)])
+            elif op == "clear":
+                col.clear_rows([r])
+            else:
+                found, want, _ = top_k(col, row(vector), with_idf, k, keep)
+                assert found.rows.tolist() == want.rows.tolist()
+                assert found.scores.tolist() == want.scores.tolist()
+
+
+def test_pruning_answers_a_rare_and_a_common_index_from_the_rare_ones_rows() -> None:
+    """At realistic sizes a query holding a rare index is answered by pruning (so the
+    hypothesis test above checks a path that runs), and the answer is the full scan's."""
+    rng = np.random.default_rng(7)
+    n = 20_000
+    col = SparseColumn(n)
+    vectors = []
+    for i in range(n):
+        held = {0: float(rng.uniform(0.5, 2))}  # index 0 is in every row
+        if i % 400 == 0:
+            held[1] = float(rng.uniform(0.5, 2))  # index 1 in 50 rows
+        vectors.append(row(held))
+    col.set_rows(list(range(n)), vectors)
+    for k in (1, 10, 40):
+        found, want, was_pruned = top_k(col, row({0: 1.0, 1: 1.0}), True, k, None)
+        assert was_pruned
+        assert found.rows.tolist() == want.rows.tolist()
+        assert found.scores.tolist() == want.scores.tolist()
+
+
+@contextmanager
+def lookup_cost(cost: float) -> Iterator[None]:
+    saved = sparse_search.LOOKUP_COST
+    sparse_search.LOOKUP_COST = cost  # type: ignore[assignment]
+    try:
+        yield
+    finally:
+        sparse_search.LOOKUP_COST = saved
+
+
+@contextmanager
+def sort_share_of(share: int) -> Iterator[None]:
+    saved = sparse_search.SORT_SHARE
+    sparse_search.SORT_SHARE = share
+    try:
+        yield
+    finally:
+        sparse_search.SORT_SHARE = saved

@@ -9,7 +9,7 @@ broken by the lower row.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Protocol
 
 import numpy as np
@@ -20,8 +20,12 @@ from shoal.engine.filtering import CompiledFilter, FilterMatch, Filters
 from shoal.engine.payload_index import PayloadIndexes
 from shoal.engine.search import Hits
 from shoal.engine.state import CollectionState
+from shoal.index.sparse import SORT_SHARE, QueryTerms
 
 _SAMPLE = 2048  # scores sampled to bound the k-th best (see best)
+# What scoring one row by lookup costs (a binary search in each posting list), in postings
+# scanned: pruning (see pruned) stops when scanning every posting would be cheaper.
+LOOKUP_COST = 16
 
 
 class SparseQuery(Protocol):
@@ -84,12 +88,15 @@ class SparseSearch:
             corpus = None
             if self.with_idf and pq.idf_corpus is not None:
                 corpus = self._match(pq.idf_corpus).mask(self.deadline)
-            rows, scores = self.col.search(pq.sparse, self.with_idf, corpus)
-            if pq.filter is not None and len(rows):
-                keep = self._match(pq.filter).allowed(rows, self.deadline)
-                rows, scores = rows[keep], scores[keep]
-            out.append(best(rows, scores, pq.wanted))
+            terms = self.col.terms(pq.sparse, self.with_idf, corpus)
+            allowed = None if pq.filter is None else self._allowed(pq.filter)
+            hits = pruned(terms, pq.wanted, allowed)
+            out.append(hits if hits is not None else scanned(terms, pq.wanted, allowed))
         return out
+
+    def _allowed(self, flt: CompiledFilter) -> Callable[[np.ndarray], np.ndarray]:
+        match = self._match(flt)
+        return lambda rows: match.allowed(rows, self.deadline)
 
     def _match(self, flt: CompiledFilter) -> FilterMatch:
         """The rows ``flt`` matches (one evaluation per filter in a batch)."""
@@ -99,6 +106,99 @@ class SparseSearch:
             match = self.filters.match(self.state, flt, self.indexes, self.deadline)
             self._matches[key] = match
         return match
+
+
+def pruned(
+    terms: QueryTerms, k: int, allowed: Callable[[np.ndarray], np.ndarray] | None
+) -> Hits | None:
+    """The ``k`` best rows for ``terms`` found from the postings of their rarest indexes
+    (MaxScore), or None when that would not save work.
+
+    Indexes are taken in order of their bound, highest first (with BM25's IDF, the rare
+    ones). A row that holds none of the indexes taken so far scores at most the sum of the
+    other indexes' bounds; once the ``k``-th best score among the rows taken beats that sum,
+    no other row can reach the top ``k``, and the long postings of common indexes are only
+    looked up for the rows taken, never scanned. The answer is the one ``best`` gives over
+    every row: the same scores, the same ties.
+
+    Args:
+        terms: the query's terms.
+        k: how many rows to find.
+        allowed: the rows the query's filter keeps (a mask over the rows given), or None.
+
+    Returns:
+        The hits, or None: scan every posting instead.
+    """
+    if k <= 0 or len(terms.terms) < 2:
+        return None
+    order = sorted(terms.terms, key=lambda t: t.bound, reverse=True)
+    rest = sum(t.bound for t in order)
+    taken = np.zeros(0, np.int64)
+    # Past this many rows taken, scoring them by lookup costs more than one scan.
+    limit = terms.postings / (LOOKUP_COST * len(order))
+    for term in order[:-1]:
+        more = term.rows()
+        if len(taken) + len(more) > limit:
+            return None
+        taken = _union(taken, more)
+        rest -= term.bound
+        rows = taken if allowed is None else taken[allowed(taken)]
+        if len(rows) < k:
+            continue
+        scores = terms.scores(rows)
+        kth = np.partition(scores, len(scores) - k)[len(scores) - k]
+        # The bounds' sum may round a little differently from a row's sum of contributions.
+        if kth - rest > 1e-9 * max(1.0, abs(rest)):
+            return best(rows, scores, k)
+    return None
+
+
+def scanned(terms: QueryTerms, k: int, allowed: Callable[[np.ndarray], np.ndarray] | None) -> Hits:
+    """The ``k`` best rows for ``terms``, every posting scanned.
+
+    Args:
+        terms: the query's terms.
+        k: how many rows to find.
+        allowed: the rows the query's filter keeps (a mask over the rows given), or None.
+
+    Returns:
+        The hits.
+    """
+    if k <= 0:
+        return best(np.zeros(0, np.int64), np.zeros(0, np.float64), k)
+    if terms.postings * SORT_SHARE < terms.size:  # few: sorted (see QueryTerms.all_scores)
+        rows, scores = terms.all_scores()
+    else:
+        scores = terms.dense_scores()
+        if allowed is None:  # only rows that may be among the k best are gathered
+            floor = _floor(scores, k)
+            rows = np.flatnonzero(scores >= floor if floor > -np.inf else scores > floor)
+        else:
+            rows = np.flatnonzero(scores > -np.inf)
+        scores = scores[rows]
+    if allowed is not None and len(rows):
+        keep = allowed(rows)
+        rows, scores = rows[keep], scores[keep]
+    return best(rows, scores, k)
+
+
+def _floor(scores: np.ndarray, k: int) -> float:
+    """A score at or below the ``k``-th best of ``scores``: the ``k``-th best of an even
+    sample of them (-inf when the sample is too small)."""
+    sample = scores[:: max(1, len(scores) // _SAMPLE)]
+    if len(sample) <= k:
+        return -np.inf
+    return float(np.partition(sample, len(sample) - k)[len(sample) - k])
+
+
+def _union(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """The rows in ``a`` (ascending, unique) or ``b``, ascending and unique (np.union1d
+    hashes: ten times slower on these sizes)."""
+    rows = np.concatenate([a, b])
+    rows.sort()
+    keep = np.ones(len(rows), dtype=bool)
+    keep[1:] = rows[1:] != rows[:-1]
+    return rows[keep]
 
 
 def best(rows: np.ndarray, scores: np.ndarray, k: int) -> Hits:
@@ -118,9 +218,7 @@ def best(rows: np.ndarray, scores: np.ndarray, k: int) -> Hits:
         # The k-th best of any k of the scores bounds the k-th best of all from below: taken
         # from a sample, it leaves a few hundred rows to select from instead of every one
         # (selecting among 70k took 0.7 ms, most of a BM25 query at 100k documents).
-        sample = scores[:: len(scores) // _SAMPLE]
-        floor = np.partition(sample, len(sample) - k)[len(sample) - k]
-        keep = scores >= floor
+        keep = scores >= _floor(scores, k)
         rows, scores = rows[keep], scores[keep]
     if len(rows) > k:
         kth = np.partition(scores, len(scores) - k)[len(scores) - k]

@@ -48,6 +48,8 @@ class _Postings:
     starts: np.ndarray  # int64, len(tokens) + 1
     rows: np.ndarray  # int64
     values: np.ndarray  # float32
+    highest: np.ndarray  # float64, len(tokens): each index's highest value
+    lowest: np.ndarray  # float64, len(tokens): ... and lowest
     size: int  # rows with a vector when built
 
     @classmethod
@@ -62,20 +64,108 @@ class _Postings:
         tokens, values, owners = tokens[order], values[order], owners[order]
         unique, starts = np.unique(tokens, return_index=True)
         bounds = np.append(starts, len(tokens)).astype(np.int64)
-        return cls(unique, bounds, owners, values, len(rows))
+        highest = np.maximum.reduceat(values, starts).astype(np.float64)
+        lowest = np.minimum.reduceat(values, starts).astype(np.float64)
+        return cls(unique, bounds, owners, values, highest, lowest, len(rows))
 
-    def lookup(self, token: int) -> tuple[np.ndarray, np.ndarray] | None:
-        """The rows and values of one index (None when no row has it)."""
+    def lookup(self, token: int) -> tuple[np.ndarray, np.ndarray, float, float] | None:
+        """The rows and values of one index, and its highest and lowest value (None when
+        no row has it)."""
         pos = int(np.searchsorted(self.tokens, token))
         if pos == len(self.tokens) or self.tokens[pos] != token:
             return None
         start, end = self.starts[pos], self.starts[pos + 1]
-        return self.rows[start:end], self.values[start:end]
+        rows, values = self.rows[start:end], self.values[start:end]
+        return rows, values, float(self.highest[pos]), float(self.lowest[pos])
 
 
 _EMPTY = _Postings(
-    np.zeros(0, np.uint32), np.zeros(1, np.int64), np.zeros(0, np.int64), np.zeros(0, np.float32), 0
+    np.zeros(0, np.uint32),
+    np.zeros(1, np.int64),
+    np.zeros(0, np.int64),
+    np.zeros(0, np.float32),
+    np.zeros(0, np.float64),
+    np.zeros(0, np.float64),
+    0,
 )
+
+
+@dataclass(frozen=True)
+class Term:
+    """One index of a query: the live rows that hold it, in one or two ascending parts
+    (the base's, the delta's), their values, the index's weight, and ``bound``, the most it
+    adds to any row's score."""
+
+    parts: tuple[tuple[np.ndarray, np.ndarray], ...]
+    weight: float
+    bound: float
+
+    def rows(self) -> np.ndarray:
+        """Every row that holds this index (not sorted when there are two parts)."""
+        return np.concatenate([rows for rows, _ in self.parts])
+
+
+@dataclass(frozen=True)
+class QueryTerms:
+    """A query's indexes as the postings hold them at one moment (see
+    ``SparseColumn.terms``); ``size`` is the column's row capacity then."""
+
+    terms: list[Term]
+    size: int
+
+    def all_scores(self) -> tuple[np.ndarray, np.ndarray]:
+        """Every row that holds one of the indexes (ascending), and its score (float64)."""
+        if not self.terms:
+            return np.zeros(0, np.int64), np.zeros(0, np.float64)
+        rows = np.concatenate([t.rows() for t in self.terms])
+        contrib = np.concatenate(
+            [values.astype(np.float64) * t.weight for t in self.terms for _, values in t.parts]
+        )
+        if len(self.terms) == 1:
+            order = np.argsort(rows, kind="stable")
+            return rows[order], contrib[order]
+        if len(rows) * SORT_SHARE < self.size:  # few postings: sort them
+            unique, inverse = np.unique(rows, return_inverse=True)
+            return unique, np.bincount(inverse, weights=contrib, minlength=len(unique))
+        # Many: accumulate over every row (linear; a sort of 100k postings took 5 ms).
+        touched = np.zeros(self.size, dtype=bool)
+        touched[rows] = True
+        unique = np.flatnonzero(touched)
+        return unique, np.bincount(rows, weights=contrib, minlength=self.size)[unique]
+
+    @property
+    def postings(self) -> int:
+        """How many postings the terms hold."""
+        return sum(len(rows) for t in self.terms for rows, _ in t.parts)
+
+    def dense_scores(self) -> np.ndarray:
+        """Every row's score, -inf for a row that holds none of the indexes (float64, one
+        entry per row: cheaper than ``all_scores`` when the postings are many)."""
+        acc = np.full(self.size, -np.inf)
+        first = True
+        for term in self.terms:
+            for rows, values in term.parts:  # a part's rows are unique: plain fancy indexing
+                contrib = values.astype(np.float64) * term.weight
+                if first:
+                    acc[rows] = contrib
+                    first = False
+                else:
+                    held = acc[rows]
+                    held[held == -np.inf] = 0.0
+                    acc[rows] = held + contrib
+        return acc
+
+    def scores(self, rows: np.ndarray) -> np.ndarray:
+        """The scores of ``rows`` (ascending, each holding one of the indexes), equal to
+        ``all_scores``'s: contributions are added in the same order."""
+        out = np.zeros(len(rows), np.float64)
+        for term in self.terms:
+            for held, values in term.parts:
+                pos = np.searchsorted(held, rows)
+                hit = pos < len(held)
+                hit[hit] = held[pos[hit]] == rows[hit]
+                out[hit] += values[pos[hit]].astype(np.float64) * term.weight
+        return out
 
 
 def idf(df: int, n: int) -> float:
@@ -181,52 +271,50 @@ class SparseColumn:
         Returns:
             The rows (ascending) and their scores (float64).
         """
+        return self.terms(query, with_idf, corpus).all_scores()
+
+    def terms(
+        self, query: SparseRow, with_idf: bool, corpus: np.ndarray | None = None
+    ) -> QueryTerms:
+        """The indexes of ``query`` that some live row holds, each with its live postings,
+        weight (the query's value, times the IDF with ``with_idf``) and bound.
+
+        Args:
+            query: the query vector.
+            with_idf: weigh each query index by its IDF over the rows with this vector.
+            corpus: with IDF, a bool mask over rows: the statistics count only these rows
+                (Qdrant's ``IdfCorpusParams``); None for every row.
+
+        Returns:
+            The query's terms, in the query's order.
+        """
         base, delta, stale = self._postings()
         n_docs = self.count
         if with_idf and corpus is not None:
             n_docs = int(np.count_nonzero(corpus & self.present[: len(corpus)]))
-        found_rows: list[np.ndarray] = []
-        found_values: list[np.ndarray] = []
-        weights: list[float] = []
+        terms = []
         for token, weight in zip(query.indices.tolist(), query.values.tolist(), strict=True):
-            rows_t: list[np.ndarray] = []
-            values_t: list[np.ndarray] = []
+            parts = []
+            bound = -math.inf
             for postings, mask in ((base, stale), (delta, None)):
                 hit = postings.lookup(token)
                 if hit is None:
                     continue
-                rows, values = hit
+                rows, values, highest, lowest = hit
                 if mask is not None:
                     keep = ~mask[rows]
                     rows, values = rows[keep], values[keep]
-                rows_t.append(rows)
-                values_t.append(values)
-            if not rows_t:
-                continue
-            rows = np.concatenate(rows_t) if len(rows_t) > 1 else rows_t[0]
-            if not len(rows):
+                if len(rows):
+                    parts.append((rows, values))
+                    bound = max(bound, highest * weight, lowest * weight)
+            if not parts:
                 continue
             if with_idf:
-                df = len(rows) if corpus is None else int(np.count_nonzero(corpus[rows]))
-                weight *= idf(df, n_docs)
-            found_rows.append(rows)
-            found_values.append(np.concatenate(values_t) if len(values_t) > 1 else values_t[0])
-            weights.append(weight)
-        if not found_rows:
-            return np.zeros(0, np.int64), np.zeros(0, np.float64)
-        rows = np.concatenate(found_rows)
-        contrib = np.concatenate(
-            [v.astype(np.float64) * w for v, w in zip(found_values, weights, strict=True)]
-        )
-        if len(found_rows) == 1:
-            order = np.argsort(rows, kind="stable")
-            return rows[order], contrib[order]
-        size = len(self.present)
-        if len(rows) * SORT_SHARE < size:  # few postings: sort them
-            unique, inverse = np.unique(rows, return_inverse=True)
-            return unique, np.bincount(inverse, weights=contrib, minlength=len(unique))
-        # Many: accumulate over every row (linear; a sort of 100k postings took 5 ms).
-        touched = np.zeros(size, dtype=bool)
-        touched[rows] = True
-        unique = np.flatnonzero(touched)
-        return unique, np.bincount(rows, weights=contrib, minlength=size)[unique]
+                df = sum(
+                    len(rows) if corpus is None else int(np.count_nonzero(corpus[rows]))
+                    for rows, _ in parts
+                )
+                factor = idf(df, n_docs)
+                weight, bound = weight * factor, bound * factor
+            terms.append(Term(tuple(parts), weight, bound))
+        return QueryTerms(terms, len(self.present))
