@@ -62,7 +62,7 @@ from shoal.engine.state import CollectionState
 from shoal.engine.strict import Admitted, StrictMode
 from shoal.engine.support import PLAIN_QUERY_TYPES, check_query
 from shoal.engine.writes import GroupCommitter
-from shoal.errors import InvalidQuery, PointNotFound
+from shoal.errors import InvalidQuery, NotSupported, PointNotFound
 from shoal.ids import PointId, canonical_id
 from shoal.payloads import CONTAINERS, json_copy
 
@@ -392,6 +392,10 @@ class Searcher:
         diversity, candidates = mmr.options(query.mmr, limit)
         sub = req.model_copy(update={"query": query.nearest, "limit": candidates, "offset": 0})
         pq = self.prepare(sub)
+        if pq.multi is not None:
+            raise NotSupported(
+                f"Wrong input: mmr on the multivector {pq.name!r} is not supported yet"
+            )
         with self.state.lock.read():
             points = self._pages([pq], deadline)[0]
             rows = [self.state.row(p.id) for p in points]
