@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 from qdrant_client import QdrantClient
 from qdrant_client import models as qm
+from test_recommend_vs_qdrant_local import pair, recommend
 from test_sparse_vs_qdrant_local import assert_same_ranking
 from transports import TRANSPORTS, shoal_client
 
@@ -55,16 +56,6 @@ def create(client: Any, distance: qm.Distance) -> None:
         },
     )
     client.upsert("c", POINTS)
-
-
-def recommend(strategy: str, positive: list[Any], negative: list[Any]) -> qm.RecommendQuery:
-    return qm.RecommendQuery(
-        recommend=qm.RecommendInput(positive=positive, negative=negative, strategy=strategy)
-    )
-
-
-def pair(positive: Any, negative: Any) -> qm.ContextPair:
-    return qm.ContextPair(positive=positive, negative=negative)
 
 
 BY_EXAMPLES: list[Any] = [
