@@ -29,6 +29,7 @@ from shoal.engine import support  # noqa: E402
 WHERE = {
     "CreateCollection": "",
     "VectorParams": "vectors.",
+    "MultiVectorConfig": "vectors.multivector_config.",
     "SparseVectorParams": "sparse_vectors.<name>.",
     "SparseIndexParams": "sparse_vectors.<name>.index.",
     "PayloadStorageParams": "payload.",
@@ -103,7 +104,7 @@ def _rows() -> tuple[list[str], list[str], list[str]]:
 def section() -> str:
     """The section's text, from its title to the end of its last line."""
     refused, any_value, honoured = _rows()
-    kinds = [*support.QUERY_KINDS_NOT_YET.values(), support.MULTIVECTOR_QUERY]
+    kinds = [*support.QUERY_KINDS_NOT_YET.values()]
     lines = [
         TITLE,
         "",

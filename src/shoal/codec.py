@@ -10,7 +10,8 @@ absent one as NaNs (no valid vector contains one).
 
 Sparse vectors (``SparseRow``: sorted unique uint32 indices and float32 values) follow the
 dense ones in the blob, each as a count and its two arrays (``StoredLayout``). Multivectors
-get their codec here beside them.
+(a point's vector is a list of vectors of the configured size, ColBERT-style) follow the
+sparse ones, each as its count of rows and those float32 rows.
 
 This module imports no other Shoal module at run time but ``shoal.errors`` (``shoal.models``
 keeps a deprecated alias of ``float_rows`` that imports it).
@@ -170,6 +171,64 @@ def check_vector_rows(raws: Sequence[Any], params: m.VectorParams) -> list[np.nd
     return out
 
 
+def check_multivector(raw: Any, params: m.VectorParams, *, name: str, point: object) -> np.ndarray:
+    """Validate one multivector and bring it to its kept form: a read-only (rows, size)
+    float32 array, each row normalised for cosine (as qdrant-client's local mode keeps it).
+
+    Args:
+        raw: the multivector as given (a list of vectors, or a 2-d array).
+        params: its vector's configuration (``multivector_config`` set).
+        name: its vector's name, for the error.
+        point: its point (or "(query)"), for the error.
+
+    Returns:
+        The multivector.
+
+    Raises:
+        InvalidVector: not a non-empty list of lists of finite numbers (a plain vector
+            included), naming the point and the vector.
+        WrongVectorSize: a row whose length differs from the configured size.
+    """
+    label = f"multivector `{name}`" if name else "multivector"
+    rows = list(raw) if isinstance(raw, (list, tuple, np.ndarray)) else None
+    if not rows:
+        raise InvalidVector(
+            f"Wrong input: {label} of point {point} must be a non-empty list of vectors, "
+            f"got {raw!r:.80}"
+        )
+    for i, row in enumerate(rows):
+        if not isinstance(row, (list, tuple, np.ndarray)):
+            raise InvalidVector(
+                f"Wrong input: {label} of point {point} must be a list of vectors (lists of "
+                f"{params.size} numbers); item {i} is {row!r:.40}"
+            )
+        if len(row) != params.size:
+            raise WrongVectorSize(
+                params.size, len(row), name=name, where=f"point {point}, item {i} of a multivector"
+            )
+    try:
+        arr = float_rows([[*row] for row in rows], params.size)
+    except (TypeError, ValueError, OverflowError):
+        raise InvalidVector(
+            f"Wrong input: {label} of point {point} must be a list of vectors of numbers, "
+            f"got {raw!r:.80}"
+        ) from None
+    with np.errstate(over="ignore"):
+        out = arr.astype(np.float32)
+    bad = np.flatnonzero(~np.isfinite(out).all(axis=1))
+    if len(bad):
+        i = int(bad[0])
+        j = int(np.flatnonzero(~np.isfinite(out[i]))[0])
+        raise InvalidVector(
+            f"Wrong input: {label} of point {point} has the component {arr[i, j]} at index "
+            f"{j} of item {i}; vectors must be finite float32 numbers (|x| < 3.4e38)"
+        )
+    if params.distance == _COSINE:
+        out = normalize_rows(out)
+    out.flags.writeable = False
+    return out
+
+
 class SparseRow(NamedTuple):
     """A sparse vector in kept form: ascending unique uint32 ``indices`` and their float32
     ``values`` (arrays of one length, never changed in place)."""
@@ -292,15 +351,22 @@ class VectorSpace:
         sparse: the names of the sparse vectors, in configuration order.
         named: False for a collection with only the unnamed dense vector (and maybe sparse
             ones beside it, given by name).
+        multi: the multivectors' configuration (``multivector_config`` set), in
+            configuration order; never in ``dense``.
     """
 
     dense: dict[str, m.VectorParams]
     sparse: tuple[str, ...] = field(default=())
     named: bool = True
+    multi: dict[str, m.VectorParams] = field(default_factory=dict)
 
     def names(self) -> list[str]:
         """Every vector name, sorted (for an error message)."""
-        return sorted([*self.dense, *self.sparse])
+        return sorted([*self.dense, *self.sparse, *self.multi])
+
+    def has(self, name: str) -> bool:
+        """Whether ``name`` is one of the collection's vectors (of any kind)."""
+        return name in self.dense or name in self.sparse or name in self.multi
 
 
 def check_vectors(raw: Any, space: VectorSpace, *, point: object) -> dict[str, Kept]:
@@ -334,6 +400,8 @@ def check_vectors(raw: Any, space: VectorSpace, *, point: object) -> dict[str, K
         params = space.dense.get(name)
         if params is not None:
             out[name] = check_vector(vec, params, name=name, point=point)
+        elif name in space.multi:
+            out[name] = check_multivector(vec, space.multi[name], name=name, point=point)
         elif name in space.sparse:
             out[name] = check_sparse(vec, name=name, point=point)
         else:
@@ -352,7 +420,8 @@ class StoredLayout:
     """How a collection's points keep their vectors in storage: one blob each, the dense
     vectors first (float32, in configuration order, an absent one as NaNs), then each
     sparse vector as its count (uint32; ``0xFFFFFFFF`` when absent) followed by that many
-    uint32 indices and float32 values.
+    uint32 indices and float32 values, then each multivector as its count of rows (the
+    same) followed by those float32 rows.
 
     Args:
         space: the collection's vectors.
@@ -362,6 +431,7 @@ class StoredLayout:
         self.names = list(space.dense)
         self.dims = [p.size for p in space.dense.values()]
         self.sparse = list(space.sparse)
+        self.multi = {name: p.size for name, p in space.multi.items()}
         self._dense_bytes = 4 * sum(self.dims)
 
     def pack(self, vectors: Mapping[str, Kept]) -> bytes:
@@ -382,7 +452,7 @@ class StoredLayout:
                 else np.asarray(vec, dtype=np.float32)
             )
         dense = np.concatenate(parts).tobytes() if parts else b""
-        if not self.sparse:
+        if not self.sparse and not self.multi:
             return dense
         out = [dense]
         for name in self.sparse:
@@ -393,6 +463,13 @@ class StoredLayout:
             out.append(struct.pack("<I", len(vec.indices)))
             out.append(vec.indices.astype("<u4").tobytes())
             out.append(vec.values.astype("<f4").tobytes())
+        for name in self.multi:
+            rows = vectors.get(name)
+            if not isinstance(rows, np.ndarray):
+                out.append(struct.pack("<I", _ABSENT))
+                continue
+            out.append(struct.pack("<I", len(rows)))
+            out.append(rows.astype("<f4").tobytes())
         return b"".join(out)
 
     def unpack_many(self, blobs: list[bytes]) -> dict[str, np.ndarray]:
@@ -405,7 +482,7 @@ class StoredLayout:
         Returns:
             The blocks, by name.
         """
-        if self.sparse:
+        if self.sparse or self.multi:
             blobs = [blob[: self._dense_bytes] for blob in blobs]
         flat = np.frombuffer(b"".join(blobs), dtype=np.float32).reshape(len(blobs), -1)
         out, start = {}, 0
@@ -439,4 +516,32 @@ class StoredLayout:
                 values = np.frombuffer(blob, "<f4", count, pos + 4 * count)
                 pos += 8 * count
                 found.append(SparseRow(indices.astype(np.uint32), values.astype(np.float32)))
+        return out
+
+    def unpack_multi(self, blobs: list[bytes]) -> dict[str, list[np.ndarray | None]]:
+        """The multivectors of many points' blobs, per multivector name (None where a point
+        has none): (rows, size) float32 arrays.
+
+        Args:
+            blobs: the blobs.
+
+        Returns:
+            The multivectors, by name.
+        """
+        out: dict[str, list[np.ndarray | None]] = {name: [] for name in self.multi}
+        unpack = struct.Struct("<I").unpack_from
+        for blob in shared(blobs):
+            pos = self._dense_bytes
+            for _ in self.sparse:  # skipped: read by unpack_sparse
+                (count,) = unpack(blob, pos)
+                pos += 4 + (0 if count == _ABSENT else 8 * count)
+            for name, dim in self.multi.items():
+                (count,) = unpack(blob, pos)
+                pos += 4
+                if count == _ABSENT:
+                    out[name].append(None)
+                    continue
+                rows = np.frombuffer(blob, "<f4", count * dim, pos).reshape(count, dim)
+                pos += 4 * count * dim
+                out[name].append(rows.astype(np.float32))
         return out

@@ -126,13 +126,16 @@ def ranking(points: list[Any]) -> list[tuple[float, Any]]:
     return [(p.score, p.id) for p in points]
 
 
-def assert_same_ranking(got: list[Any], want: list[Any], what: str) -> None:
+def assert_same_ranking(
+    got: list[Any], want: list[Any], what: str, *, abs_tol: float = 1e-6
+) -> None:
     """Same scores in the same order; ids equal except within runs of tied scores (whose
-    order Qdrant leaves open), and only the last run may be cut differently."""
+    order Qdrant leaves open), and only the last run may be cut differently. ``abs_tol``:
+    for scores that are differences of float32 sums (local mode rounds each to float32)."""
     g, w = ranking(got), ranking(want)
     assert len(g) == len(w), what
     for (gs, _), (ws, _) in zip(g, w, strict=True):
-        assert math.isclose(gs, ws, rel_tol=1e-5, abs_tol=1e-6), (what, g, w)
+        assert math.isclose(gs, ws, rel_tol=1e-5, abs_tol=abs_tol), (what, g, w)
     runs: dict[float, tuple[set[Any], set[Any]]] = {}
     for (score, gid), (_, wid) in zip(g, w, strict=True):
         key = round(score, 5)

@@ -64,8 +64,7 @@ def sendable_query(req: m.QueryRequest) -> m.QueryRequest:
     """
     query: Any = req.query.nearest if isinstance(req.query, m.NearestQuery) else req.query
     if _is_multivector(query):
-        # A shape the server judges (Shoal's refuses it as not supported): only what JSON
-        # cannot carry is checked here.
+        # Sizes are the server's to judge: only what JSON cannot carry is checked here.
         for row in query:
             _vector(row, req.using or "", QUERY)
     elif isinstance(query, (list, np.ndarray)):
@@ -84,7 +83,7 @@ def _vectors(raw: Any, point: object) -> None:
         for name, vector in raw.items():
             _named(vector, _name(name, point), point)
     else:
-        _vector(raw, "", point)
+        _named(raw, "", point)
 
 
 def _column(column: Any, ids: list[Any], name: str) -> Any:
@@ -94,8 +93,11 @@ def _column(column: Any, ids: list[Any], name: str) -> Any:
 
 
 def _named(raw: Any, name: str, point: object) -> Any:
-    """A named vector as sent: a dense one as a list of floats; a sparse one checked as the
-    engine checks it (a NaN value would be sent as null); a document as it is."""
+    """A named vector as sent: a dense one as a list of floats, a multivector as lists of
+    them (its sizes are the server's to judge); a sparse one checked as the engine checks
+    it (a NaN value would be sent as null); a document as it is."""
+    if _is_multivector(raw):
+        return [_vector(row, name, point) for row in raw]
     if isinstance(raw, m.SparseVector):
         check_sparse(raw, name=name, point=point)
         return raw

@@ -90,12 +90,12 @@ class Collection(CollectionReads):
         self.space = vector_space(config)
         self.named = self.space.named
         self.vector_params = self.space.dense
-        self.state = CollectionState(self.vector_params, self.space.sparse)
+        self.state = CollectionState(self.vector_params, self.space.sparse, multi=self.space.multi)
         layout = StoredLayout(self.space)
         self.payload_indexes: dict[str, IndexSchema] = {}
         self.payload_index = PayloadIndexes()
         self.filters = Filters(self.limits)
-        self.filters.set_vectors(self.state, [*self.vector_params, *self.space.sparse])
+        self.filters.set_vectors(self.state, self.space.names())
         loaded = None if store is None else self._load(store, layout)
         self.writer = GroupCommitter(self.state, store, layout)
         for field, schema in self.payload_indexes.items():
@@ -156,6 +156,7 @@ class Collection(CollectionReads):
                 cols.payloads,
                 layout.unpack_many(cols.vectors),
                 layout.unpack_sparse(cols.vectors) if layout.sparse else None,
+                layout.unpack_multi(cols.vectors) if layout.multi else None,
             )
         self.state.generation += 1
         self.state.next_serial = max(self.state.next_serial, store.counter(NEXT_SERIAL))
@@ -639,7 +640,7 @@ class Collection(CollectionReads):
         if body.shard_key is not None:
             raise NotSupported("Wrong input: delete_vectors with shard_key is not supported")
         for name in body.vector:
-            if name not in self.vector_params and name not in self.space.sparse:
+            if not self.space.has(name):
                 have = self.space.names() if self.named else "only the unnamed vector"
                 raise InvalidQuery(
                     f"Wrong input: Not existing vector name error: {name!r}; have {have}"
@@ -801,11 +802,14 @@ def _optimizers_config(diff: dict[str, Any] | None) -> m.OptimizersConfig:
 
 
 def vector_space(config: m.CreateCollection) -> VectorSpace:
-    """A collection's vectors: its dense ones (one unnamed, or named) and its sparse ones."""
+    """A collection's vectors: its dense ones (one unnamed, or named), its sparse ones, and
+    its multivectors (dense ones with ``multivector_config``)."""
     vectors = config.vectors
     sparse = tuple(config.sparse_vectors or {})
     if vectors is None:
         return VectorSpace({}, sparse, named=True)
-    if isinstance(vectors, dict):
-        return VectorSpace(dict(vectors), sparse, named=True)
-    return VectorSpace({DEFAULT_VECTOR: vectors}, sparse, named=False)
+    named = isinstance(vectors, dict)
+    given = dict(vectors) if isinstance(vectors, dict) else {DEFAULT_VECTOR: vectors}
+    dense = {n: p for n, p in given.items() if p.multivector_config is None}
+    multi = {n: p for n, p in given.items() if p.multivector_config is not None}
+    return VectorSpace(dense, sparse, named=named, multi=multi)

@@ -259,7 +259,7 @@ class Database:
             row = col.state.row(pid)
             if row is None:
                 raise PointNotFound(pid)
-            known = name in col.vector_params or name in col.space.sparse
+            known = col.space.has(name)
             vector = col.state.vectors_of(row).get(name) if known else None
         if vector is None:
             raise InvalidQuery(

@@ -381,10 +381,7 @@ class FilterMatch:
         if isinstance(node, t.Const):
             return (live.copy() if node.value else np.zeros(self._high, dtype=bool)), None
         if isinstance(node, t.HasVector):
-            st = self._state
-            column = st.columns.get(node.name)
-            present = column.present if column is not None else st.sparse[node.name].present
-            return present[: self._high] & live, None
+            return self._state.presence(node.name)[: self._high] & live, None
         if isinstance(node, t.HasId):
             mask = np.zeros(self._high, dtype=bool)
             rows = [r for r in map(self._state.row_of.get, node.ids) if r is not None]

@@ -82,9 +82,10 @@ def matrix_column(
     """
     name = DEFAULT_VECTOR if req.using is None else req.using
     col = state.columns.get(name)
-    if name in state.sparse:
+    if name in state.sparse or name in state.multi:
+        kind = "sparse vector" if name in state.sparse else "multivector"
         raise NotSupported(
-            f"Wrong input: a distance matrix of the sparse vector {name!r} is not supported; "
+            f"Wrong input: a distance matrix of the {kind} {name!r} is not supported; "
             "Shoal computes it for dense vectors"
         )
     if col is None:

@@ -25,8 +25,8 @@ the sync client's its threads' (``Batcher``), and other threads (the server) the
 collection's own ``Batcher`` (``Collection.query_many``).
 
 A kind of vector column is answered by a ``ColumnSearch``: ``DenseSearch`` for dense
-vectors, ``SparseSearch`` (``shoal.engine.sparse_search``) for sparse ones; multivectors
-plug in beside them.
+vectors, ``SparseSearch`` (``shoal.engine.sparse_search``) for sparse ones and
+``MultiSearch`` (``shoal.engine.multi_search``: exact MaxSim) for multivectors.
 """
 
 from __future__ import annotations
@@ -44,6 +44,7 @@ from shoal.codec import (
     Kept,
     SparseRow,
     VectorSpace,
+    check_multivector,
     check_sparse,
     check_vector,
     check_vector_rows,
@@ -53,6 +54,7 @@ from shoal.engine.ann import CollectionAnn
 from shoal.engine.deadline import NO_DEADLINE, Deadline, latest
 from shoal.engine.filtering import CompiledFilter, FilterMatch, Filters, with_deadline
 from shoal.engine.inference import embed_query
+from shoal.engine.multi_search import MultiSearch
 from shoal.engine.payload_index import PayloadIndexes
 from shoal.engine.search import DenseSearch, Hits
 from shoal.engine.sparse_search import SparseSearch
@@ -60,7 +62,7 @@ from shoal.engine.state import CollectionState
 from shoal.engine.strict import Admitted, StrictMode
 from shoal.engine.support import PLAIN_QUERY_TYPES, check_query
 from shoal.engine.writes import GroupCommitter
-from shoal.errors import InvalidQuery, PointNotFound
+from shoal.errors import InvalidQuery, NotSupported, PointNotFound
 from shoal.ids import PointId, canonical_id
 from shoal.payloads import CONTAINERS, json_copy
 
@@ -109,6 +111,7 @@ class PreparedQuery:
     sparse: SparseRow | None = None  # a sparse vector's query
     idf_corpus: CompiledFilter | None = None  # search_params.idf's corpus filter
     examples: recommend.Examples | None = None  # a query scored by its examples
+    multi: np.ndarray | None = None  # a multivector's query (its rows)
 
 
 class OtherCollections(Protocol):
@@ -310,21 +313,22 @@ class Searcher:
             check_query(req)
         name = DEFAULT_VECTOR if req.using is None else req.using
         if name not in self._params and name not in self._space.sparse:
-            have = self._space.names() if self._named else "only the unnamed vector"
-            raise InvalidQuery(
-                f"Wrong input: Not existing vector name error: {name!r}; have {have}"
-            )
+            self._check_name(name)
         exact, ef, oversampling = (False, None, 1.0) if req.params is None else _options(req.params)
         exclude = None
-        sparse = examples = None
+        sparse = examples = multi = None
         flt_given = req.filter
         if vector is None and query is not None:
             if type(query) in recommend.KINDS:
                 by, examples, flt_given = self._by_examples(req, name)
                 if isinstance(by, SparseRow):
                     sparse = by
+                elif name in self._space.multi:
+                    multi = by
                 else:
                     vector = by
+            elif name in self._space.multi:
+                multi, exclude = self._resolve_multi(query, name, req.lookup_from)
             elif name in self._space.sparse:
                 sparse, exclude = self._resolve_sparse(query, name, req.lookup_from)
             else:
@@ -342,6 +346,7 @@ class Searcher:
             vector=vector,
             sparse=sparse,
             examples=examples,
+            multi=multi,
             idf_corpus=corpus,
             exclude_row=exclude,
             filter=flt,
@@ -366,7 +371,8 @@ class Searcher:
                 return self._looked_up(lookup, pid), False
             return self._own_vector(pid, name)[1], True
 
-        found = recommend.resolve(req.query, self._params.get(name), name, fetch)
+        params = self._params.get(name) or self._space.multi.get(name)
+        found = recommend.resolve(req.query, params, name, fetch)
         return found.vector, found.examples, recommend.without(req.filter, found.mentioned)
 
     def _with_prefetch(self, req: m.QueryRequest, deadline: Deadline) -> m.QueryResponse:
@@ -386,6 +392,10 @@ class Searcher:
         diversity, candidates = mmr.options(query.mmr, limit)
         sub = req.model_copy(update={"query": query.nearest, "limit": candidates, "offset": 0})
         pq = self.prepare(sub)
+        if pq.multi is not None:
+            raise NotSupported(
+                f"Wrong input: mmr on the multivector {pq.name!r} is not supported yet"
+            )
         with self.state.lock.read():
             points = self._pages([pq], deadline)[0]
             rows = [self.state.row(p.id) for p in points]
@@ -477,6 +487,40 @@ class Searcher:
         assert isinstance(vec, SparseRow)
         return vec, row
 
+    def _check_name(self, name: str) -> None:
+        """Raises InvalidQuery when ``name`` is none of the collection's vectors."""
+        if name not in self._space.multi:
+            have = self._space.names() if self._named else "only the unnamed vector"
+            raise InvalidQuery(
+                f"Wrong input: Not existing vector name error: {name!r}; have {have}"
+            )
+
+    def _resolve_multi(
+        self, query: m.QueryInterface, name: str, lookup: m.LookupLocation | None = None
+    ) -> tuple[np.ndarray, int | None]:
+        """The rows of a query on multivector ``name`` (a multivector or a point id), and
+        for a point id that point's row (to exclude)."""
+        if isinstance(query, m.NearestQuery):
+            query = query.nearest
+        params = self._space.multi[name]
+        if isinstance(query, (list, np.ndarray)):
+            if not len(query) or not isinstance(query[0], (list, tuple, np.ndarray)):
+                raise InvalidQuery(
+                    f"Wrong input: {name!r} is a multivector; query it with a list of vectors "
+                    f"or a point id, got {query!r:.80}"
+                )
+            return check_multivector(query, params, name=name, point="(query)"), None
+        if isinstance(query, (m.SparseVector, m.Document)):
+            raise InvalidQuery(
+                f"Wrong input: a {type(query).__name__} query on the multivector {name!r}; "
+                "give a list of vectors or a point id"
+            )
+        vec, row = self._by_id(query, name, lookup)
+        if row is None or not isinstance(vec, np.ndarray) or vec.ndim != 2:
+            # another collection's (in this one's kept form), or another kind of vector
+            return check_multivector(vec, params, name=name, point=query), None
+        return vec, row
+
     def _by_id(
         self, query: m.QueryInterface, name: str, lookup: m.LookupLocation | None
     ) -> tuple[Kept, int | None]:
@@ -537,7 +581,7 @@ class Searcher:
                     deadline=deadline,
                 )
                 pages[i] = _page(self.state, pq, hits, self._named)
-            elif pq.vector is None and pq.sparse is None:
+            elif pq.vector is None and pq.sparse is None and pq.multi is None:
                 pages[i] = self._no_vector_page(pq, deadline)
             else:
                 idxs, queries = by_name.setdefault(pq.name, ([], []))
@@ -549,6 +593,8 @@ class Searcher:
                 search = SparseSearch(
                     self.state, name, name in self._idf, self.filters, self.indexes, deadline
                 )
+            elif name in self._space.multi:
+                search = MultiSearch(self.state, name, self.filters, self.indexes, deadline)
             else:
                 search = DenseSearch(self, name, deadline)
             for i, pq, hits in zip(idxs, queries, search.run(queries), strict=True):
@@ -634,7 +680,9 @@ def _page(
         rows, scores = rows[keep], scores[keep]
     rows, scores = rows[pq.offset : pq.offset + pq.limit], scores[pq.offset : pq.offset + pq.limit]
     threshold = req.score_threshold
-    column = state.columns.get(pq.name)
+    column: Any = state.columns.get(pq.name)
+    if column is None:
+        column = state.multi.get(pq.name)
     # Bigger is better but for a distance (a sparse vector's scores are products, examples
     # are scored by similarities).
     higher = column is None or column.similarity or pq.examples is not None

@@ -33,7 +33,14 @@ import numpy as np
 from pydantic import BaseModel
 
 from shoal import models as m
-from shoal.codec import Kept, SparseRow, check_sparse, check_vector
+from shoal.codec import (
+    Kept,
+    SparseRow,
+    check_multivector,
+    check_sparse,
+    check_vector,
+    normalize_rows,
+)
 from shoal.engine.deadline import NO_DEADLINE, Deadline
 from shoal.engine.filtering import CompiledFilter, FilterMatch
 from shoal.engine.search import Hits
@@ -41,6 +48,7 @@ from shoal.engine.sparse_search import best
 from shoal.engine.state import CollectionState
 from shoal.errors import InvalidQuery, NotSupported
 from shoal.ids import PointId, canonical_id
+from shoal.index.multivector import MultiColumn
 from shoal.index.sparse import SparseColumn
 
 KINDS = (m.RecommendQuery, m.DiscoverQuery, m.ContextQuery)
@@ -89,6 +97,8 @@ class _Reader:
         self.name = name
         self.fetch = fetch
         self.mentioned: list[PointId] = []
+        # A multivector's examples are multivectors (scored by MaxSim).
+        self.multi = params is not None and params.multivector_config is not None
 
     def vector(self, example: Any, what: str) -> Kept:
         """One example's vector (stored vectors as kept: normalised for cosine)."""
@@ -110,9 +120,12 @@ class _Reader:
         if self.raw is None:
             if sparse_given:
                 return check_sparse(example, name=self.name, point=f"({what})")
+        elif self.multi and isinstance(example, (list, np.ndarray)):
+            return check_multivector(example, self.raw, name=self.name, point=f"({what})")
         elif isinstance(example, (list, np.ndarray)):
             return check_vector(example, self.raw, name=self.name, point=f"({what})")
         want = "a sparse vector" if self.raw is None else "a dense vector"
+        want = "a multivector" if self.multi else want
         raise InvalidQuery(
             f"Wrong input: a {what} example on {self.name!r} must be {want} or a point id, "
             f"got {example!r:.80}"
@@ -129,6 +142,8 @@ class _Reader:
         """Example vectors brought to the column's form (normalised for cosine)."""
         if self.params is None or self.params.distance != m.Distance.COSINE:
             return vectors
+        if self.multi:
+            return [normalize_rows(np.asarray(v, np.float32)) for v in vectors]
         out: list[Kept] = []
         for vector in vectors:
             dense = np.asarray(vector, np.float64)
@@ -143,6 +158,13 @@ class _Reader:
             if negative:
                 mean = _sparse_combine(mean, _sparse_mean(negative), 2.0)  # type: ignore[arg-type]
             return mean
+        if self.multi:
+            # Local mode's average of multivectors: the positives' rows, then the
+            # negatives' rows negated (one query multivector).
+            rows = [*positive, *(-np.asarray(v) for v in negative)]
+            return check_multivector(
+                np.concatenate(rows), self.params, name=self.name, point="(recommend)"
+            )
         dense = np.stack(positive).astype(np.float64).mean(axis=0)
         if negative:
             dense = dense + dense - np.stack(negative).astype(np.float64).mean(axis=0)
@@ -313,6 +335,16 @@ def _sparse_core(
     return core
 
 
+def _multi_core(col: MultiColumn, rows: np.ndarray, deadline: Deadline) -> Similarity:
+    """The MaxSim core score of each of ``rows``' multivectors to an example."""
+    check = None if deadline is NO_DEADLINE else deadline.check
+
+    def core(examples: list[Kept]) -> np.ndarray:
+        return col.core(examples, rows, check)  # type: ignore[arg-type]
+
+    return core
+
+
 def _fast_sigmoid(x: np.ndarray) -> np.ndarray:
     out: np.ndarray = x / (1.0 + np.abs(x))
     return out
@@ -387,14 +419,16 @@ def search(
         deadline.check()
     high = state.high
     sparse = state.sparse.get(name)
-    present = state.columns[name].present if sparse is None else sparse.present
-    valid = state.alive[:high] & present[:high]
+    valid = state.alive[:high] & state.presence(name)[:high]
     if flt is not None:
         valid &= matcher(flt).mask(deadline)[:high]
     rows = np.flatnonzero(valid)
     if not len(rows):
         return Hits(np.empty(0, np.int64), np.empty(0, np.float32))
-    if sparse is None:
+    multi = state.multi.get(name)
+    if multi is not None:
+        core = _multi_core(multi, rows, deadline)
+    elif sparse is None:
         col = state.columns[name]
         # Every row [0, high) qualifies (the usual unfiltered case): the matrix itself.
         data = col.data[:high] if len(rows) == high else col.data[rows]

@@ -23,6 +23,7 @@ from shoal.codec import Kept, SparseRow
 from shoal.concurrency import RWLock
 from shoal.gil import shared
 from shoal.ids import PointId
+from shoal.index.multivector import MultiColumn
 from shoal.index.sparse import SparseColumn
 
 DELETED: Any = None  # overlay marker: the point is deleted by the group
@@ -121,15 +122,21 @@ class CollectionState:
         vectors: the dense vectors.
         sparse: the names of the sparse vectors.
         capacity: rows to make room for.
+        multi: the multivectors.
     """
 
     def __init__(
-        self, vectors: dict[str, m.VectorParams], sparse: Sequence[str] = (), capacity: int = 1024
+        self,
+        vectors: dict[str, m.VectorParams],
+        sparse: Sequence[str] = (),
+        capacity: int = 1024,
+        multi: dict[str, m.VectorParams] | None = None,
     ) -> None:
         self.lock = RWLock()
         self.vector_params = vectors
         self.columns = {name: VectorColumn(p, capacity) for name, p in vectors.items()}
         self.sparse = {name: SparseColumn(capacity) for name in sparse}
+        self.multi = {name: MultiColumn(p, capacity) for name, p in (multi or {}).items()}
         self.keys: list[PointId | None] = [None] * capacity
         self.payloads: list[dict[str, Any] | None] = [None] * capacity
         self.versions = np.zeros(capacity, dtype=np.int64)
@@ -160,9 +167,16 @@ class CollectionState:
         return self.sparse[name].vectors[row]
 
     def has_vector(self, row: int, name: str) -> bool:
-        """Whether the row has vector ``name`` (dense or sparse)."""
+        """Whether the row has vector ``name`` (dense, sparse or multi)."""
+        return bool(self.presence(name)[row])
+
+    def presence(self, name: str) -> np.ndarray:
+        """Which rows have vector ``name`` (of any kind)."""
         col = self.columns.get(name)
-        return bool(col.present[row] if col is not None else self.sparse[name].present[row])
+        if col is not None:
+            return col.present
+        multi = self.multi.get(name)
+        return multi.present if multi is not None else self.sparse[name].present
 
     def vectors_of(self, row: int) -> dict[str, Kept]:
         """The row's vectors, dense ones first, each in configuration order."""
@@ -174,6 +188,10 @@ class CollectionState:
             vec = scol.vectors[row]
             if vec is not None:
                 out[name] = vec
+        for name, mcol in self.multi.items():
+            rows = mcol.vector(row)
+            if rows is not None:
+                out[name] = rows
         return out
 
     def live_rows(self) -> np.ndarray:
@@ -188,6 +206,8 @@ class CollectionState:
             col.grow(capacity)
         for scol in self.sparse.values():
             scol.grow(capacity)
+        for mcol in self.multi.values():
+            mcol.grow(capacity)
         self.keys.extend([None] * extra)
         self.payloads.extend([None] * extra)
         self.versions = np.concatenate([self.versions, np.zeros(extra, np.int64)])
@@ -215,6 +235,7 @@ class CollectionState:
         payloads: list[dict[str, Any] | None],
         vectors: dict[str, np.ndarray],
         sparse: dict[str, list[SparseRow | None]] | None = None,
+        multi: dict[str, list[np.ndarray | None]] | None = None,
     ) -> None:
         """Append new points in bulk (loading from storage, before the state is shared).
 
@@ -224,6 +245,7 @@ class CollectionState:
             vectors: per dense vector name, an (n, dim) block; a row of NaNs means no
                 vector.
             sparse: per sparse vector name, one vector (or None) per point.
+            multi: per multivector name, one multivector (or None) per point.
         """
         start, end = self.high, self.high + len(pids)
         if end > len(self.keys):
@@ -238,6 +260,8 @@ class CollectionState:
             col.fill(start, vectors[name])
         for name, scol in self.sparse.items():
             scol.fill(start, (sparse or {})[name])
+        for name, mcol in self.multi.items():
+            mcol.fill(start, (multi or {})[name])
         if serials:
             top = max(serials)
             self._map_serial(top, -1)  # grows the map
@@ -305,7 +329,7 @@ class CollectionState:
         applied = Applied([], [])
         # Vector writes are gathered and made once per column for the whole group (one
         # numpy assignment per array instead of four per point).
-        cols = _ColumnWrites(self.columns, self.sparse)
+        cols = _ColumnWrites(self.columns, self.sparse, self.multi)
         for pid, row_data in shared(overlay.items()):
             if row_data is None:
                 row = self.row_of.get(pid)
@@ -332,8 +356,17 @@ class _ColumnWrites:
     order would. ``tests/engine/test_group_apply.py`` checks it against a model.
     """
 
-    def __init__(self, columns: dict[str, VectorColumn], sparse: dict[str, SparseColumn]) -> None:
-        self._columns: dict[str, VectorColumn | SparseColumn] = {**columns, **sparse}
+    def __init__(
+        self,
+        columns: dict[str, VectorColumn],
+        sparse: dict[str, SparseColumn],
+        multi: dict[str, MultiColumn],
+    ) -> None:
+        self._columns: dict[str, VectorColumn | SparseColumn | MultiColumn] = {
+            **columns,
+            **sparse,
+            **multi,
+        }
         self._clears: dict[str, list[int]] = {name: [] for name in self._columns}
         self._sets: dict[str, tuple[list[int], list[Any]]] = {
             name: ([], []) for name in self._columns

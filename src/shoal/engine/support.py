@@ -167,7 +167,11 @@ RULES: dict[str, dict[str, Rule]] = {
         "on_disk": default(False, why=RAM),
         "memory": default("cached", why=RAM),
         "datatype": default("float32", why="Shoal stores vectors as float32"),
-        "multivector_config": refused("Shoal has no multivectors yet"),
+        "multivector_config": Walk("MultiVectorConfig"),
+    },
+    "MultiVectorConfig": {
+        # Qdrant's only comparator (shoal.index.multivector scores by it).
+        "comparator": default("max_sim", why="Shoal compares multivectors by MaxSim"),
     },
     "PayloadStorageParams": {
         # cold is Qdrant's default, cached what Shoal does; shown in get_collection.
@@ -218,7 +222,7 @@ RULES: dict[str, dict[str, Rule]] = {
         **{name: HONOURED for name in STRICT_MODE_LIMITS},
         "max_collection_vector_size_bytes": refused(NO_SIZES),
         "max_collection_payload_size_bytes": refused(NO_SIZES),
-        "multivector_config": refused("Shoal has no multivectors yet"),
+        "multivector_config": refused("Shoal has no per-vector multivector limits"),
         "sparse_config": refused("Shoal has no per-vector sparse limits"),
         "max_resident_memory_percent": refused("Shoal does not measure its memory"),
     },
@@ -308,7 +312,6 @@ QUERY_KINDS_NOT_YET: dict[type, str] = {
     m.Image: "Image (inference)",
     m.InferenceObject: "InferenceObject (inference)",
 }
-MULTIVECTOR_QUERY = "multivector"
 # Query kinds that combine the results of prefetches (``shoal.engine.prefetch``).
 _COMBINING: dict[type, str] = {
     m.FusionQuery: "fusion",
@@ -321,9 +324,9 @@ QUERY_FIELDS_NOT_YET = {
 }
 
 
-# Queries that need no check_query: a vector given as an array, a point id, or none, with
-# no search params, prefetch, lookup or shard key (a list may be a multivector: checked).
-PLAIN_QUERY_TYPES = frozenset({np.ndarray, int, str, type(None)})
+# Queries that need no check_query: a vector (or multivector), a point id, or none, with
+# no search params, prefetch, lookup or shard key.
+PLAIN_QUERY_TYPES = frozenset({list, np.ndarray, int, str, type(None)})
 # Search params that need no walk when they are all a query sets (hnsw_ef, exact).
 _SCHEMA_TYPES = frozenset(t.value for t in m.PayloadSchemaType)
 _HONOURED_PARAMS = frozenset(k for k, rule in RULES["SearchParams"].items() if rule is HONOURED)
@@ -386,8 +389,6 @@ def check_query(req: m.QueryRequest) -> None:
             "prefetches: give prefetch"
         )
     kind = QUERY_KINDS_NOT_YET.get(type(query))  # the models of every other kind
-    if type(query) is list and query and isinstance(query[0], (list, np.ndarray)):
-        kind = MULTIVECTOR_QUERY
     if kind is not None:
         raise NotSupported(f"Wrong input: query kind `{kind}` is not supported yet")
     params = req.params

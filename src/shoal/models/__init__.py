@@ -296,6 +296,11 @@ class Document(_Model):
     options: dict[str, Any] | None = None
 
 
+def _is_multi(value: Any) -> bool:
+    """A list of vectors (a multivector), told by its first item."""
+    return type(value) is list and bool(value) and isinstance(value[0], (list, tuple))
+
+
 def _named_vector_kind(value: Any) -> str:
     # Chosen by type, as _query_kind: a union tried member by member would parse a dense
     # vector's floats once per member.
@@ -305,20 +310,49 @@ def _named_vector_kind(value: Any) -> str:
         return "document"
     if isinstance(value, SparseVector):
         return "sparse"
-    return "dense"
+    return "multi" if _is_multi(value) else "dense"
 
 
-# One named vector of a point: dense, sparse, or a document to embed.
+def _vector_struct_kind(value: Any) -> str:
+    if isinstance(value, dict):
+        return "named"
+    return "multi" if _is_multi(value) else "dense"
+
+
+def _batch_vectors_kind(value: Any) -> str:
+    if isinstance(value, dict):
+        return "named"
+    return "multi" if type(value) is list and value and _is_multi(value[0]) else "dense"
+
+
+MultiVector = list[Vector]  # a multivector: vectors of one size (ColBERT-style)
+
+# One named vector of a point: dense, sparse, a multivector, or a document to embed.
 NamedVector = Annotated[
     Union[
         Annotated[Vector, Tag("dense")],
         Annotated[SparseVector, Tag("sparse")],
         Annotated[Document, Tag("document")],
+        Annotated[MultiVector, Tag("multi")],
     ],
     Discriminator(_named_vector_kind),
 ]
-VectorStruct = Union[Vector, dict[str, NamedVector]]
-BatchVectorStruct = Union[list[Vector], dict[str, list[NamedVector]]]
+VectorStruct = Annotated[
+    Union[
+        Annotated[Vector, Tag("dense")],
+        Annotated[MultiVector, Tag("multi")],
+        Annotated[dict[str, NamedVector], Tag("named")],
+    ],
+    Discriminator(_vector_struct_kind),
+]
+BatchVectorStruct = Annotated[
+    Union[
+        Annotated[list[Vector], Tag("dense")],
+        Annotated[list[MultiVector], Tag("multi")],
+        Annotated[dict[str, list[NamedVector]], Tag("named")],
+    ],
+    Discriminator(_batch_vectors_kind),
+]
 
 
 class PointStruct(_Model):

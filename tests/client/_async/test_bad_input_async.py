@@ -135,8 +135,8 @@ async def test_query_vector_forms_and_strict_components(api: Api) -> None:
     assert all(page == pages[0] for page in pages) and len(pages[0]) == 2
     assert query == [1.0, 2, 3.0]
     await api.rejects(E.InvalidQuery, ["query"], "query_points", "c", np.ones(DIM, dtype=bool))
-    # A 2-d array is a multivector query (one vector per row), which Shoal does not run yet.
-    await api.rejects(E.NotSupported, ["multivector"], "query_points", "c", np.ones((1, DIM)))
+    # A 2-d array is a multivector query (one vector per row): no vector of a dense vector.
+    await api.rejects(E.InvalidVector, ["flat list"], "query_points", "c", np.ones((1, DIM)))
     await api.rejects(E.InvalidVector, ["nan"], "query_points", "c", np.array([1.0, np.nan, 2]))
     await api.rejects(E.WrongVectorSize, ["got 2"], "query_points", "c", np.ones(2))
     for bad in (True, "2.0"):

@@ -20,7 +20,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from langchain_core.documents import Document
 
@@ -249,6 +249,7 @@ class CollectionLayout:
             InvalidConfig: the record carries no vector of this layout.
         """
         vec = stored.get(self.vector_name or "") if isinstance(stored, dict) else stored
-        if vec is None or not isinstance(vec, list):
+        if vec is None or not isinstance(vec, list) or (vec and isinstance(vec[0], list)):
+            # (a multivector is no vector of a LangChain layout)
             raise InvalidConfig(f"point has no vector {self.vector_name or '(unnamed)'!r}")
-        return [float(x) for x in vec]
+        return [float(x) for x in cast(list[float], vec)]
