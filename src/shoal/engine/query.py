@@ -228,22 +228,22 @@ class Searcher:
                 outcomes.append(exc)
         if not prepared and not fused:
             return outcomes
-        everything = prepared + [pq for _, subs in fused for pq in subs]
+        prefetches = [pq for _, subs in fused for pq in subs]
         try:
             with self.state.lock.read():
-                pages = self._pages(everything, deadline)
+                pages, results = self._pages(prepared + prefetches, deadline, len(prefetches))
         except Exception as exc:  # a deadline: each prepared query gets its error
             return [exc if o is _PENDING or o is _FUSED else o for o in outcomes]
         values = []
-        for points in pages[: len(prepared)]:
+        for points in pages:
             values.append({"points": points})
         answers = iter(m.assembled_many(m.QueryResponse, values))
         for i, outcome in enumerate(outcomes):
             if outcome is _PENDING:
                 outcomes[i] = next(answers)
-        found = iter(pages[len(prepared) :])
+        found = iter(results)
         for i, subs in fused:
-            sources = [[(p.id, p.score) for p in next(found)] for _ in subs]
+            sources = [next(found) for _ in subs]
             outcomes[i] = self._fuse(items[i][0], sources, items[i][1] or NO_DEADLINE)
         return outcomes
 
@@ -337,8 +337,7 @@ class Searcher:
         corpus = None
         if req.params is not None and isinstance(req.params.idf, m.IdfCorpusParams):
             corpus = self.filters.compile(req.params.idf.corpus)
-        limit = check_limit(req.limit, 10, "limit")
-        offset = check_limit(req.offset, 0, "offset")
+        limit, offset = page_bounds(req)
         wanted = limit + offset + (exclude is not None)
         return PreparedQuery(
             request=req,
@@ -387,8 +386,7 @@ class Searcher:
     ) -> m.QueryResponse:
         """A query re-ranked by maximal marginal relevance (``shoal.engine.mmr``)."""
         assert query.mmr is not None
-        limit = check_limit(req.limit, 10, "limit")
-        offset = check_limit(req.offset, 0, "offset")
+        limit, offset = page_bounds(req)
         diversity, candidates = mmr.options(query.mmr, limit)
         sub = req.model_copy(update={"query": query.nearest, "limit": candidates, "offset": 0})
         pq = self.prepare(sub)
@@ -397,7 +395,7 @@ class Searcher:
                 f"Wrong input: mmr on the multivector {pq.name!r} is not supported yet"
             )
         with self.state.lock.read():
-            points = self._pages([pq], deadline)[0]
+            points = self._pages([pq], deadline)[0][0]
             rows = [self.state.row(p.id) for p in points]
             found = [self.state.vectors_of(r).get(pq.name) for r in rows if r is not None]
         if not points or len(found) != len(points) or any(v is None for v in found):
@@ -416,7 +414,7 @@ class Searcher:
     def _single(self, req: m.QueryRequest, deadline: Deadline) -> list[m.ScoredPoint]:
         pq = self.prepare(req)
         with self.state.lock.read():
-            return self._pages([pq], deadline)[0]
+            return self._pages([pq], deadline)[0][0]
 
     def _payloads(self, ids: list[PointId]) -> dict[PointId, dict[str, Any]]:
         st = self.state
@@ -565,14 +563,17 @@ class Searcher:
         return row, vec
 
     def _pages(
-        self, prepared: list[PreparedQuery], deadline: Deadline
-    ) -> list[list[m.ScoredPoint]]:
-        """Each prepared query's result page (the caller holds the read lock)."""
-        pages: list[list[m.ScoredPoint]] = [[]] * len(prepared)  # each is replaced
+        self, prepared: list[PreparedQuery], deadline: Deadline, leaves: int = 0
+    ) -> tuple[list[list[m.ScoredPoint]], list[prefetch.Results]]:
+        """Each prepared query's result page (the caller holds the read lock); the last
+        ``leaves`` are prefetches whose results are only fused: their ``(id, score)`` pairs
+        instead (no point built)."""
+        found: list[Hits] = [_NO_HITS] * len(prepared)  # each is replaced
+        paged = list(prepared)
         by_name: dict[str, tuple[list[int], list[PreparedQuery]]] = {}
         for i, pq in enumerate(prepared):
             if pq.examples is not None:
-                hits = recommend.search(
+                found[i] = recommend.search(
                     self.state,
                     pq.name,
                     (pq.examples, pq.filter, pq.wanted),
@@ -580,9 +581,8 @@ class Searcher:
                     idf=(pq.name in self._idf, pq.idf_corpus),
                     deadline=deadline,
                 )
-                pages[i] = _page(self.state, pq, hits, self._named)
             elif pq.vector is None and pq.sparse is None and pq.multi is None:
-                pages[i] = self._no_vector_page(pq, deadline)
+                paged[i], found[i] = self._no_vector_hits(pq, deadline)
             else:
                 idxs, queries = by_name.setdefault(pq.name, ([], []))
                 idxs.append(i)
@@ -597,9 +597,20 @@ class Searcher:
                 search = MultiSearch(self.state, name, self.filters, self.indexes, deadline)
             else:
                 search = DenseSearch(self, name, deadline)
-            for i, pq, hits in zip(idxs, queries, search.run(queries), strict=True):
-                pages[i] = _page(self.state, pq, hits, self._named)
-        return pages
+            for i, hits in zip(idxs, search.run(queries), strict=True):
+                found[i] = hits
+        cut = len(prepared) - leaves
+        pages = []
+        for pq, hits in zip(paged[:cut], found, strict=False):
+            pages.append(_page(self.state, pq, hits, self._named))
+        results = []
+        for pq, hits in zip(paged[cut:], found[cut:], strict=True):
+            rows, scores = _kept(self.state, pq, hits)
+            keys = self.state.keys
+            results.append(
+                [(keys[r], s) for r, s in zip(rows.tolist(), scores.tolist(), strict=True)]
+            )
+        return pages, results
 
     def _matcher(self, deadline: Deadline) -> Callable[[CompiledFilter], FilterMatch]:
         def match(flt: CompiledFilter) -> FilterMatch:
@@ -618,8 +629,9 @@ class Searcher:
         self._invalid[name] = (st.generation, invalid)
         return invalid
 
-    def _no_vector_page(self, pq: PreparedQuery, deadline: Deadline) -> list[m.ScoredPoint]:
-        """Points in id order with score 0: a query without a vector (as Qdrant answers it).
+    def _no_vector_hits(self, pq: PreparedQuery, deadline: Deadline) -> tuple[PreparedQuery, Hits]:
+        """Points in id order with score 0: a query without a vector (as Qdrant answers it),
+        its offset applied (so the query returned to page them has none).
 
         Raises:
             RequestTimeout: ``deadline`` passed while the filter was tested.
@@ -631,7 +643,7 @@ class Searcher:
             rows = [r for r in rows if pred(st.payloads[r] or {}, st.keys[r])]  # type: ignore[arg-type]
         page = np.asarray(rows[pq.offset : pq.offset + pq.limit], dtype=np.int64)
         paged = PreparedQuery(pq.request, pq.name, None, None, None, len(page), 0)
-        return _page(st, paged, Hits(page, np.zeros(len(page), np.float32)), self._named)
+        return paged, Hits(page, np.zeros(len(page), np.float32))
 
 
 def _options(params: m.SearchParams) -> tuple[bool, int | None, float]:
@@ -655,6 +667,19 @@ def _options(params: m.SearchParams) -> tuple[bool, int | None, float]:
     return bool(params.exact), ef, oversampling
 
 
+def page_bounds(req: m.QueryRequest) -> tuple[int, int]:
+    """A query's ``limit`` (default 10) and ``offset`` (default 0).
+
+    Raises:
+        InvalidQuery: either is not a non-negative integer.
+    """
+    limit = 10 if req.limit is None else req.limit
+    offset = 0 if req.offset is None else req.offset
+    if type(limit) is int and type(offset) is int and limit >= 0 and offset >= 0:
+        return limit, offset
+    return check_limit(req.limit, 10, "limit"), check_limit(req.offset, 0, "offset")
+
+
 def check_limit(value: int | None, default: int, what: str) -> int:
     """A ``limit`` or ``offset``: a non-negative integer, ``default`` when None.
 
@@ -668,24 +693,36 @@ def check_limit(value: int | None, default: int, what: str) -> int:
     return value
 
 
+def _kept(state: CollectionState, pq: PreparedQuery, hits: Hits) -> tuple[np.ndarray, np.ndarray]:
+    """The rows and scores of a query's page: its hits without the query point itself, at
+    its offset and limit, and passing its score_threshold."""
+    rows, scores = hits.rows, hits.scores
+    if pq.exclude_row is not None:
+        keep = rows != pq.exclude_row
+        rows, scores = rows[keep], scores[keep]
+    rows, scores = rows[pq.offset : pq.offset + pq.limit], scores[pq.offset : pq.offset + pq.limit]
+    threshold = pq.request.score_threshold
+    if threshold is None:
+        return rows, scores
+    column: Any = state.columns.get(pq.name)
+    if column is None:
+        column = state.multi.get(pq.name)
+    # Bigger is better but for a distance (a sparse vector's scores are products, examples
+    # are scored by similarities). Strict, as Qdrant's `check_threshold`: a score equal to
+    # the threshold is dropped (compared in float64, as the Python floats were).
+    wide = scores.astype(np.float64)
+    higher = column is None or column.similarity or pq.examples is not None
+    keep = wide > threshold if higher else wide < threshold
+    return rows[keep], scores[keep]
+
+
 def _page(
     state: CollectionState, pq: PreparedQuery, hits: Hits, named: bool
 ) -> list[m.ScoredPoint]:
     """Turn a query's hits into its result page: drop the query point itself, apply offset,
     limit and score_threshold, and project payloads and vectors."""
     req = pq.request
-    rows, scores = hits.rows, hits.scores
-    if pq.exclude_row is not None:
-        keep = rows != pq.exclude_row
-        rows, scores = rows[keep], scores[keep]
-    rows, scores = rows[pq.offset : pq.offset + pq.limit], scores[pq.offset : pq.offset + pq.limit]
-    threshold = req.score_threshold
-    column: Any = state.columns.get(pq.name)
-    if column is None:
-        column = state.multi.get(pq.name)
-    # Bigger is better but for a distance (a sparse vector's scores are products, examples
-    # are scored by similarities).
-    higher = column is None or column.similarity or pq.examples is not None
+    rows, scores = _kept(state, pq, hits)
     keys, payloads = state.keys, state.payloads
     # Qdrant's QueryRequest: no payload unless asked for (the clients ask by default).
     selector = False if req.with_payload is None else req.with_payload
@@ -695,9 +732,6 @@ def _page(
     for row, score, version in zip(
         rows.tolist(), scores.tolist(), state.versions[rows].tolist(), strict=True
     ):
-        # Strict, as Qdrant's `check_threshold`: a score equal to the threshold is dropped.
-        if threshold is not None and (score <= threshold if higher else score >= threshold):
-            continue
         payload = payloads[row]
         if not whole:
             payload = records.project_payload(payload, selector)
