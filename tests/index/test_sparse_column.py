@@ -3,6 +3,7 @@ the rows' current vectors, whatever mix of writes, rebuilds and delta reads led 
 
 from __future__ import annotations
 
+import gc
 import math
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -234,3 +235,17 @@ def sort_share_of(share: int) -> Iterator[None]:
         yield
     finally:
         sparse_search.SORT_SHARE = saved
+
+
+def test_stored_vectors_are_not_walked_by_the_garbage_collector() -> None:
+    """Each full collection walks every tracked object: a column of 10k rows must not add
+    10k of them (a NamedTuple per row did, about 50 ms per collection at 100k rows)."""
+    gc.collect()
+    before = len(gc.get_objects())
+    col = SparseColumn(10_000)
+    col.set_rows(list(range(10_000)), [row({i % 50: 1.0, 50 + i % 7: 0.5}) for i in range(10_000)])
+    gc.collect()
+    assert len(gc.get_objects()) - before < 1_000
+    kept = col.vector(5)
+    assert kept is not None and isinstance(kept, SparseRow)
+    assert kept.indices.tolist() == [5, 55] and kept.values.tolist() == [1.0, 0.5]

@@ -164,7 +164,7 @@ class CollectionState:
         return col.data[row].copy() if col.present[row] else None
 
     def sparse_vector(self, row: int, name: str) -> SparseRow | None:
-        return self.sparse[name].vectors[row]
+        return self.sparse[name].vector(row)
 
     def has_vector(self, row: int, name: str) -> bool:
         """Whether the row has vector ``name`` (dense, sparse or multi)."""
@@ -185,9 +185,9 @@ class CollectionState:
             if col.present[row]:
                 out[name] = col.data[row]
         for name, scol in self.sparse.items():
-            vec = scol.vectors[row]
-            if vec is not None:
-                out[name] = vec
+            svec = scol.vector(row)
+            if svec is not None:
+                out[name] = svec
         for name, mcol in self.multi.items():
             rows = mcol.vector(row)
             if rows is not None:
