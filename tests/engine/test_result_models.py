@@ -63,3 +63,23 @@ def test_assembled_equals_model_construct(cls: type[BaseModel], fields: dict[str
     first = next(iter(fields))
     setattr(fast, first, getattr(slow, first))
     assert fast == slow
+
+
+def test_objects_of_one_page_stay_independent_when_one_is_changed() -> None:
+    """The objects of one page share their set of given fields: changing one must change
+    neither the other's values nor what counts as set for it."""
+    first, second = m.assembled_many(
+        m.ScoredPoint,
+        [
+            dict(id=i, version=0, score=0.5, payload=None, vector=None, shard_key=None,
+                 order_value=None)
+            for i in (1, 2)
+        ],
+    )  # fmt: skip
+    first.payload = {"a": 1}
+    first.score = 0.25
+    assert second.payload is None and second.score == 0.5
+    slow = m.ScoredPoint.model_construct(id=2, version=0, score=0.5)
+    assert second.model_dump(exclude_unset=True) == {**slow.model_dump(), "id": 2}
+    assert first.model_dump(exclude_unset=True)["payload"] == {"a": 1}
+    assert second.model_fields_set == first.model_fields_set == set(m.ScoredPoint.model_fields)

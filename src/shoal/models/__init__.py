@@ -83,11 +83,16 @@ def assembled_many(
         The objects.
     """
     new, setattr_ = object.__new__, object.__setattr__
+    if given is None and values:
+        # Every field is set, so the objects can share one set: pydantic only ever adds a
+        # field name to it (on assignment), which changes nothing here. One set per page
+        # instead of one per object: a third fewer objects for the garbage collector.
+        given = set(values[0])
     out = []
     for fields in values:
         obj = new(cls)
         setattr_(obj, "__dict__", fields)
-        setattr_(obj, "__pydantic_fields_set__", set(fields) if given is None else given)
+        setattr_(obj, "__pydantic_fields_set__", given)
         setattr_(obj, "__pydantic_extra__", None)
         setattr_(obj, "__pydantic_private__", None)
         out.append(obj)
