@@ -392,14 +392,15 @@ def field_schema(value: Any) -> m.PayloadSchemaType | dict[str, Any] | None:
 
 def vector_name(value: Any) -> str:
     """A vector's name for ``create_vector_name`` / ``delete_vector_name``: a non-empty
-    string (it is a URL path segment on a server, which cannot be empty).
+    string without ``/`` (a URL path segment on a server: the engine refuses more for a
+    new vector, ``shoal.engine.vector_names``).
 
     Raises:
         InvalidConfig: naming the value.
     """
-    if not isinstance(value, str) or not value:
+    if not isinstance(value, str) or not value or "/" in value:
         raise InvalidConfig(
-            f"Wrong input: vector_name must be a non-empty string, got {shown(value)}"
+            f"Wrong input: vector_name must be a non-empty string without '/', got {shown(value)}"
         )
     _text(value, "vector_name", InvalidConfig)
     return value
