@@ -17,6 +17,7 @@ from qdrant_client import models as qm
 from transports import TRANSPORTS, shoal_client
 
 from shoal import Client, errors
+from shoal import models as m
 from shoal.engine import Database
 
 DENSE_B = qm.DenseVectorNameConfig(dense=qm.DenseVectorConfig(size=2, distance=qm.Distance.DOT))
@@ -268,3 +269,25 @@ def test_a_deleted_vector_leaves_no_index_snapshot(tmp_path: Path) -> None:
         client.update_vectors("c", [qm.PointVectors(id=4, vector={"b": [0.0, 1.0]})])
         hits = client.query_points("c", query=[0.0, 1.0], using="b").points
         assert [(p.id, p.score) for p in hits] == [(4, 0.0)]
+
+
+@pytest.mark.parametrize("change", ["create_vector_name", "delete_collection"])
+def test_a_write_to_a_replaced_collection_is_refused_not_lost(change: str) -> None:
+    db = Database()
+    try:
+        db.create_collection(
+            "c", m.CreateCollection(vectors={"a": m.VectorParams(size=2, distance="Dot")})
+        )
+        old = db.collection("c")  # what a call in flight holds while the change is made
+        if change == "create_vector_name":
+            db.create_vector_name(
+                "c", "b", m.DenseVectorNameConfig(dense=m.DenseVectorConfig(size=2, distance="Dot"))
+            )
+        else:
+            db.delete_collection("c")
+        with pytest.raises(errors.WriteNotStored, match="closed"):
+            old.upsert([m.PointStruct(id=1, vector={"a": [1.0, 0.0]})])
+        if change == "create_vector_name":
+            assert db.collection("c").count(m.CountRequest()).count == 0
+    finally:
+        db.close()

@@ -58,14 +58,8 @@ from shoal.errors import (
 from shoal.gil import shared
 from shoal.ids import PointId, canonical_id
 from shoal.payloads import MAX_PAYLOAD_DEPTH, check_payload, check_text, json_copy, set_at
-from shoal.storage import (
-    COMMIT_SEQ,
-    NEXT_SERIAL,
-    VSEQ_SINCE,
-    CollectionStore,
-    StoredColumns,
-    decode_id,
-)
+from shoal.storage import COMMIT_SEQ, NEXT_SERIAL, VSEQ_SINCE, CollectionStore, decode_id
+from shoal.storage.sqlite import StoredColumns
 
 Item = TypeVar("Item")
 T = TypeVar("T")
