@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from ann_support import DIM, vectors
 
+from shoal import errors
 from shoal import models as m
 from shoal.engine import Collection, Database, ann
 
@@ -36,6 +37,28 @@ def test_indexing_threshold_decides_whether_an_index_is_built(
     assert info.config.optimizer_config.indexing_threshold == threshold
     assert (info.indexed_vectors_count == 400) is indexed
     assert (col.ann.vectors[""].index is not None) is indexed
+    db.close()
+
+
+@pytest.mark.parametrize(("jobs", "indexed"), [(0, False), (1, True), (4, True), ("auto", True)])
+def test_no_optimization_threads_build_no_index(jobs: int | str, indexed: bool) -> None:
+    db = Database()
+    col = make(db, 400, optimizers_config={"max_optimization_threads": jobs})
+    shown = col.info().config.optimizer_config.max_optimization_threads
+    assert shown == (None if jobs == "auto" else jobs)
+    assert (col.info().indexed_vectors_count == 400) is indexed
+    db.close()
+
+
+@pytest.mark.parametrize("jobs", [-1, True, 1.5, "all"])
+def test_a_bad_optimization_thread_count_is_refused(jobs: Any) -> None:
+    db = Database()
+    config = m.CreateCollection(
+        vectors=VECTORS, optimizers_config={"max_optimization_threads": jobs}
+    )
+    with pytest.raises(errors.InvalidConfig, match="max_optimization_threads"):
+        db.create_collection("c", config)
+    assert not db.collection_exists("c")
     db.close()
 
 

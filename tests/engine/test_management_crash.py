@@ -103,3 +103,130 @@ def test_update_collection_survives_sigkill(tmp_path: Path, acks: int) -> None:
         assert metadata is not None and metadata["n"] in (last, last + 1)
     finally:
         db.close()
+
+
+VECTORS_CHILD = """
+import sys
+import threading
+import shoal.engine.vector_names as vector_names
+from shoal.engine import Database
+from shoal import models as m
+from shoal.storage.sqlite import CollectionStore
+
+db = Database(sys.argv[1])
+if not db.collection_exists("c"):
+    config = m.CreateCollection(
+        vectors={"a": m.VectorParams(size=2, distance="Dot")},
+        sparse_vectors={"s": m.SparseVectorParams()},
+    )
+    db.create_collection("c", config)
+    points = [
+        m.PointStruct(id=i, vector={"a": [float(i), 1.0], "s": {"indices": [i], "values": [1.0]}})
+        for i in range(3000)
+    ]
+    db.collection("c").upsert(points)
+
+# With a step number (argv 3), the rewrite of that step stops for good (and says "stop")
+# after its first batch of blobs ("mid") or once committed ("after"): the test kills it there.
+mode, stop_at = (sys.argv[2], int(sys.argv[3])) if len(sys.argv) > 2 else ("", 0)
+vector_names.BATCH = 500
+relayout = CollectionStore.relayout
+
+
+def stop():
+    print("stop", flush=True)
+    threading.Event().wait()
+
+
+def first_batch_then_stop(batches):
+    yield next(iter(batches))
+    stop()
+
+
+def gated(store, meta, batches):
+    if i != stop_at:
+        return relayout(store, meta, batches)
+    if mode == "mid":
+        batches = first_batch_then_stop(batches)
+    relayout(store, meta, batches)
+    stop()
+
+
+CollectionStore.relayout = gated
+i = 0
+while True:
+    i += 1
+    if i % 2:  # a dense vector before the sparse one in every blob: all of them rewritten
+        size = i % 5 + 1
+        spec = m.DenseVectorNameConfig(dense=m.DenseVectorConfig(size=size, distance="Dot"))
+        db.create_vector_name("c", "x", spec)
+        update = m.UpdateVectors(points=[m.PointVectors(id=i, vector={"x": [1.0] * size})])
+        db.collection("c").update_vectors(update)
+    else:
+        db.delete_vector_name("c", "x")
+    print(i, flush=True)
+"""
+
+
+def check_vectors(folder: Path, step: int, updated: bool | None) -> None:
+    """The collection in ``folder`` has the layout of after ``step`` (0: before any), and
+    every point reads back whole (never blobs of two layouts): ``a`` and ``s`` as written,
+    ``x`` (after an odd step, with the size that step gave it) on the point that step
+    updated when ``updated`` (None: maybe)."""
+    db = Database(folder)
+    try:
+        col = db.collection("c")
+        vectors = col.config.vectors
+        assert isinstance(vectors, dict)
+        assert sorted(vectors) == (["a", "x"] if step % 2 else ["a"])
+        if step % 2:
+            assert vectors["x"].size == step % 5 + 1
+        records = col.retrieve(list(range(3000)), True, True)
+        assert len(records) == 3000
+        for r in records:
+            assert isinstance(r.vector, dict)
+            assert r.vector["a"] == [float(r.id), 1.0]
+            assert r.vector["s"].indices == [r.id] and r.vector["s"].values == [1.0]
+            has_x = "x" in r.vector
+            if r.id != step or not step % 2:
+                assert not has_x
+            elif updated is not None:
+                assert has_x == updated
+            if has_x:
+                assert r.vector["x"] == [1.0] * (step % 5 + 1)
+    finally:
+        db.close()
+
+
+@pytest.mark.parametrize("acks", [1, 6, 15])
+def test_vector_name_changes_survive_sigkill(tmp_path: Path, acks: int) -> None:
+    last = int(acknowledged_then_killed(VECTORS_CHILD, tmp_path, acks))
+    try:
+        check_vectors(tmp_path, last, True)
+    except AssertionError:  # the next step's change may have been stored, not acknowledged
+        check_vectors(tmp_path, last + 1, None)
+
+
+@pytest.mark.parametrize(("mode", "step"), [("mid", 1), ("mid", 2), ("after", 1), ("after", 4)])
+def test_a_kill_during_a_vector_name_change_leaves_one_layout(
+    tmp_path: Path, mode: str, step: int
+) -> None:
+    proc = subprocess.Popen(
+        [sys.executable, "-c", VECTORS_CHILD, str(tmp_path), mode, str(step)],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stdout is not None
+    try:
+        lines = [proc.stdout.readline().strip()]
+        while lines[-1] not in ("stop", ""):
+            lines.append(proc.stdout.readline().strip())
+    finally:
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=60)
+        proc.stdout.close()
+    assert lines == [*map(str, range(1, step)), "stop"]
+    if mode == "mid":  # killed inside the rewrite's transaction: the old layout
+        check_vectors(tmp_path, step - 1, True)
+    else:  # killed once it committed, before the step's update_vectors: the new layout
+        check_vectors(tmp_path, step, False)

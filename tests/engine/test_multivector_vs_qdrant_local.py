@@ -19,6 +19,7 @@ from test_sparse_vs_qdrant_local import assert_same_ranking
 from transports import TRANSPORTS, shoal_client
 
 from shoal import Client
+from shoal import models as m
 
 N, DIM = 80, 4
 RNG = np.random.default_rng(42)
@@ -172,7 +173,7 @@ def test_multivectors_agree_with_local_mode_served(transport: str, tmp_path: Pat
     with shoal_client(transport, tmp_path) as ours:
         create(ours, qm.Distance.EUCLID)
         shown = ours.get_collection("c").config.params.vectors["m"]  # type: ignore[index]
-        assert shown.multivector_config == MAX_SIM.model_dump(mode="json", exclude_none=True)
+        assert shown.multivector_config == m.MultiVectorConfig(comparator="max_sim")
         compare(ours, theirs, qm.Distance.EUCLID, transport)
         change(ours)
         change(theirs)

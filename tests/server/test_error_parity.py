@@ -167,6 +167,9 @@ NOT_FROM_A_REQUEST = {
     "StorageLocked": "raised when a process opens a storage folder, before it serves",
     "Overloaded": "embedded writers wait for room; the server's 429 is in test_write_queue.py",
     "StorageError": "a 5xx: same class, redacted message (test_storage_error_is_redacted)",
+    "WriteNotStored": "storage refused a write, or its collection was closed (deleted or "
+    "reopened) while the write was on its way: races (tests/client/test_poison_writes.py, "
+    "tests/engine/test_vector_names_vs_qdrant_local.py)",
     "ShoalError": "'the database is closed': the server closes it after its last request",
     "UnsupportedMetric": "index errors are handled inside the engine (index/errors.py)",
     "SnapshotCorrupt": "index errors are handled inside the engine (index/errors.py)",

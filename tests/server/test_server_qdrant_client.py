@@ -318,3 +318,34 @@ def test_official_client_aliases_and_snapshots(qdrant: QdrantClient, served: Ser
     assert qdrant.delete_snapshot("snap_src", made.name)
     assert qdrant.list_snapshots("snap_src") == []
     qdrant.delete_collection("snap_src")
+
+
+def test_official_client_named_vectors(qdrant: QdrantClient) -> None:
+    # Every exchange is validated against Qdrant's spec by the recorder.
+    qdrant.create_collection("vnames", {"a": qm.VectorParams(size=2, distance=qm.Distance.DOT)})
+    try:
+        qdrant.upsert("vnames", [qm.PointStruct(id=1, vector={"a": [1.0, 0.0]})])
+        dense = qm.DenseVectorNameConfig(dense=qm.DenseVectorConfig(size=3, distance="Euclid"))
+        sparse = qm.SparseVectorNameConfig(sparse=qm.SparseVectorConfig(modifier=qm.Modifier.IDF))
+        done = qdrant.create_vector_name("vnames", "b", dense)
+        assert done.status == qm.UpdateStatus.COMPLETED
+        qdrant.create_vector_name("vnames", "s", sparse, wait=False)
+        params = qdrant.get_collection("vnames").config.params
+        assert isinstance(params.vectors, dict) and params.vectors["b"].size == 3
+        assert params.sparse_vectors is not None and "s" in params.sparse_vectors
+        qdrant.upsert("vnames", [qm.PointStruct(id=2, vector={"b": [0.0, 0.0, 1.0]})])
+        hits = qdrant.query_points("vnames", query=[0.0, 0.0, 1.0], using="b").points
+        assert [(p.id, p.score) for p in hits] == [(2, 0.0)]
+        with pytest.raises(UnexpectedResponse) as refused:
+            qdrant.create_vector_name("vnames", "s", dense)
+        assert refused.value.status_code == 400 and b"'s'" in refused.value.content
+        assert qdrant.delete_vector_name("vnames", "b").status == qm.UpdateStatus.COMPLETED
+        assert qdrant.delete_vector_name("vnames", "s").status == qm.UpdateStatus.COMPLETED
+        params = qdrant.get_collection("vnames").config.params
+        assert isinstance(params.vectors, dict) and list(params.vectors) == ["a"]
+        assert not params.sparse_vectors
+        with pytest.raises(UnexpectedResponse) as unknown:
+            qdrant.query_points("vnames", query=[0.0, 0.0, 1.0], using="b")
+        assert unknown.value.status_code == 400 and b"'b'" in unknown.value.content
+    finally:
+        qdrant.delete_collection("vnames")

@@ -358,7 +358,7 @@ CASES: dict[tuple[str, str], list[Case]] = {
     ("VectorParams", "multivector_config"): [
         honoured(
             {"comparator": "max_sim"},
-            lambda c: _true(vector_params(c).multivector_config == {"comparator": "max_sim"}),
+            lambda c: _true(vector_params(c).multivector_config.comparator == "max_sim"),
         )
     ],
     # ---- sparse vectors
@@ -407,7 +407,10 @@ CASES: dict[tuple[str, str], list[Case]] = {
         honoured(0, config(lambda c: c.optimizer_config.indexing_threshold, 0))
     ],
     ("OptimizersConfigDiff", "flush_interval_sec"): [refused(1)],
-    ("OptimizersConfigDiff", "max_optimization_threads"): [refused(2)],
+    ("OptimizersConfigDiff", "max_optimization_threads"): [
+        honoured(v, config(lambda c: c.optimizer_config.max_optimization_threads, v))
+        for v in (0, 1, 2)
+    ],
     ("OptimizersConfigDiff", "prevent_unoptimized"): [refused(True)],
     # ---- wal_config
     ("WalConfigDiff", "wal_capacity_mb"): [refused(64)],

@@ -53,11 +53,9 @@ def test_shard_zero_is_the_collection(http: httpx.Client) -> None:
 @pytest.mark.parametrize(
     ("method", "path", "feature"),
     [
-        ("PUT", "/collections/single_node/vectors/extra", "adding a named vector"),
         ("GET", "/collections/single_node/optimizations", "the optimizations report"),
         ("POST", "/cluster/recover", "cluster operations"),
         ("GET", "/quotas", "quotas"),
-        ("DELETE", "/collections/single_node/vectors/extra", "deleting a named vector"),
     ],
 )
 def test_refused_operations_name_the_feature(

@@ -390,6 +390,42 @@ def field_schema(value: Any) -> m.PayloadSchemaType | dict[str, Any] | None:
     return schema_type(value)
 
 
+def vector_name(value: Any) -> str:
+    """A vector's name for ``create_vector_name`` / ``delete_vector_name``: a non-empty
+    string without ``/`` (a URL path segment on a server: the engine refuses more for a
+    new vector, ``shoal.engine.vector_names``).
+
+    Raises:
+        InvalidConfig: naming the value.
+    """
+    if not isinstance(value, str) or not value or "/" in value:
+        raise InvalidConfig(
+            f"Wrong input: vector_name must be a non-empty string without '/', got {shown(value)}"
+        )
+    _text(value, "vector_name", InvalidConfig)
+    return value
+
+
+def vector_name_config(value: Any) -> m.VectorNameConfig:
+    """``create_vector_name``'s configuration: a ``DenseVectorNameConfig`` or a
+    ``SparseVectorNameConfig`` (Shoal's or qdrant-client's model, or its JSON).
+
+    Raises:
+        InvalidConfig: anything else, or a bad field, named.
+    """
+    value = _setting(value)
+    if isinstance(value, (m.DenseVectorNameConfig, m.SparseVectorNameConfig)):
+        return value
+    if isinstance(value, Mapping) and set(value) in ({"dense"}, {"sparse"}):
+        if "dense" in value:
+            return as_model(dict(value), m.DenseVectorNameConfig, InvalidConfig)
+        return as_model(dict(value), m.SparseVectorNameConfig, InvalidConfig)
+    raise InvalidConfig(
+        "Wrong input: vector_name_config must be a DenseVectorNameConfig ({'dense': ...}) or "
+        f"a SparseVectorNameConfig ({{'sparse': ...}}), got {shown(value)}"
+    )
+
+
 def settings_arg(value: Any) -> Any:
     """A settings argument as a request model takes it: a model of another library (such as
     qdrant-client's ``OptimizersConfigDiff``) becomes its JSON, Shoal's own models and JSON

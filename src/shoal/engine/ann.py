@@ -53,7 +53,7 @@ from shoal.index.errors import SnapshotStale
 from shoal.index.metrics import DOT
 from shoal.index.native import usearch_index
 from shoal.index.quantize import OFFSET, SYMMETRIC
-from shoal.index.snapshot import read_manifest
+from shoal.index.snapshot import manifest_path, read_manifest
 
 logger = logging.getLogger("shoal.engine")
 
@@ -485,6 +485,14 @@ def snapshot_path(folder: Path, name: str) -> Path:
         return folder / f"{SNAPSHOT_PREFIX}-{name}.usearch"
     # Any other name (slashes, dots, unicode...) gets a digest: still one file per name.
     return folder / f"{SNAPSHOT_PREFIX}-x-{hashlib.sha256(name.encode()).hexdigest()[:24]}.usearch"
+
+
+def remove_snapshot(folder: Path, name: str) -> None:
+    """Delete the index snapshot of vector ``name`` in a collection folder, if any (its
+    manifest first: a snapshot without one is never loaded)."""
+    path = snapshot_path(folder, name)
+    for target in (manifest_path(path), path):
+        target.unlink(missing_ok=True)
 
 
 @dataclass(frozen=True)

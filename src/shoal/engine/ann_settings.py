@@ -174,13 +174,27 @@ def _percentile(quantization: dict[str, Any] | None) -> float:
 
 
 def _indexing_threshold(optimizers: dict[str, Any] | None) -> int | None:
+    """``indexing_threshold`` in KB (0: no index), or None; ``max_optimization_threads=0``
+    (Qdrant: optimizations disabled, so no segment gets an HNSW index and searches scan
+    exactly) is 0 too. Any other ``max_optimization_threads`` is met as it is: Shoal runs
+    at most one index build (its only optimization job) per collection at a time."""
     value = (optimizers or {}).get("indexing_threshold")
     if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 0):
         raise InvalidConfig(
             f"Wrong input: optimizers_config.indexing_threshold={value!r}; expected an "
             "integer >= 0 (KB of vectors; 0: no index)"
         )
-    return value
+    jobs = (optimizers or {}).get("max_optimization_threads")
+    if (
+        jobs is not None
+        and jobs != "auto"
+        and (isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 0)
+    ):
+        raise InvalidConfig(
+            f"Wrong input: optimizers_config.max_optimization_threads={jobs!r}; expected an "
+            "integer >= 0 (0: no optimizations) or 'auto'"
+        )
+    return 0 if jobs == 0 else value
 
 
 def index_dtype(quantization: dict[str, Any] | None) -> str:

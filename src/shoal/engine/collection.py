@@ -7,7 +7,7 @@ Thread-safe: writes go through the group committer, reads take the state's read 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from contextlib import suppress
 from typing import Any, TypeVar
 
@@ -19,7 +19,6 @@ from shoal.codec import (
     DEFAULT_VECTOR,
     Kept,
     StoredLayout,
-    VectorSpace,
     check_sparse,
     check_vector_rows,
     check_vectors,
@@ -46,6 +45,7 @@ from shoal.engine.reads import CollectionReads
 from shoal.engine.state import DELETED, CollectionState, Row
 from shoal.engine.strict import StrictMode, strict_mode
 from shoal.engine.support import check_shard_key, check_upsert
+from shoal.engine.vector_names import vector_space
 from shoal.engine.writes import Changes, GroupCommitter, MakeChanges, View, all_or_nothing
 from shoal.errors import (
     BadRequest,
@@ -59,6 +59,7 @@ from shoal.gil import shared
 from shoal.ids import PointId, canonical_id
 from shoal.payloads import MAX_PAYLOAD_DEPTH, check_payload, check_text, json_copy, set_at
 from shoal.storage import COMMIT_SEQ, NEXT_SERIAL, VSEQ_SINCE, CollectionStore, decode_id
+from shoal.storage.sqlite import StoredColumns
 
 Item = TypeVar("Item")
 T = TypeVar("T")
@@ -74,6 +75,7 @@ class Collection(CollectionReads):
         config: its configuration.
         store: its storage, or None for a collection that lives in memory only.
         limits: the limits its filters must keep to (the defaults when None).
+        points: a memory-only collection's points (``store`` is None), packed as stored.
     """
 
     def __init__(
@@ -82,6 +84,7 @@ class Collection(CollectionReads):
         config: m.CreateCollection,
         store: CollectionStore | None,
         limits: Limits | None = None,
+        points: Iterable[StoredColumns] = (),
     ) -> None:
         self.name = name
         self.config = config
@@ -97,6 +100,8 @@ class Collection(CollectionReads):
         self.filters = Filters(self.limits)
         self.filters.set_vectors(self.state, self.space.names())
         loaded = None if store is None else self._load(store, layout)
+        if store is None:
+            self._fill(points, layout)
         self.writer = GroupCommitter(self.state, store, layout)
         for field, schema in self.payload_indexes.items():
             self.payload_index.create(self.state, field, schema.type)
@@ -142,11 +147,26 @@ class Collection(CollectionReads):
 
     def _load(self, store: CollectionStore, layout: StoredLayout) -> StoredVectorSeqs:
         """Load every stored point; returns what the ANN snapshots need to catch up."""
-        # In batches: vectors go into the matrices a block at a time, not point by point.
         self.state.reserve(store.count())
+        serials, vseqs = self._fill(store.load(), layout)
+        self.state.next_serial = max(self.state.next_serial, store.counter(NEXT_SERIAL))
+        self.state.commit_seq = store.counter(COMMIT_SEQ)
+        for field, schema in (store.get_meta("payload_indexes") or {}).items():
+            self.payload_indexes[field] = IndexSchema.load(schema)
+        return StoredVectorSeqs(
+            np.concatenate(serials) if serials else np.zeros(0, np.int64),
+            np.concatenate(vseqs) if vseqs else np.zeros(0, np.int64),
+            store.counter(VSEQ_SINCE),
+        )
+
+    def _fill(
+        self, points: Iterable[StoredColumns], layout: StoredLayout
+    ) -> tuple[list[np.ndarray], list[np.ndarray]]:
+        """Add stored points to the state; returns their serials' and vseqs' arrays."""
         serials: list[np.ndarray] = []
         vseqs: list[np.ndarray] = []
-        for cols in store.load():
+        # In batches: vectors go into the matrices a block at a time, not point by point.
+        for cols in points:
             serials.append(np.asarray(cols.serials, dtype=np.int64))
             vseqs.append(np.asarray(cols.vseqs, dtype=np.int64))
             self.state.extend(
@@ -159,15 +179,7 @@ class Collection(CollectionReads):
                 layout.unpack_multi(cols.vectors) if layout.multi else None,
             )
         self.state.generation += 1
-        self.state.next_serial = max(self.state.next_serial, store.counter(NEXT_SERIAL))
-        self.state.commit_seq = store.counter(COMMIT_SEQ)
-        for field, schema in (store.get_meta("payload_indexes") or {}).items():
-            self.payload_indexes[field] = IndexSchema.load(schema)
-        return StoredVectorSeqs(
-            np.concatenate(serials) if serials else np.zeros(0, np.int64),
-            np.concatenate(vseqs) if vseqs else np.zeros(0, np.int64),
-            store.counter(VSEQ_SINCE),
-        )
+        return serials, vseqs
 
     def close(self) -> None:
         """Flush queued writes, stop the indexer, snapshot the ANN indexes, close the store."""
@@ -799,17 +811,3 @@ def _optimizers_config(diff: dict[str, Any] | None) -> m.OptimizersConfig:
     # Qdrant's diff says "auto" where its reported config says null.
     given = {k: v for k, v in (diff or {}).items() if v != "auto"}
     return m.OptimizersConfig(**given)
-
-
-def vector_space(config: m.CreateCollection) -> VectorSpace:
-    """A collection's vectors: its dense ones (one unnamed, or named), its sparse ones, and
-    its multivectors (dense ones with ``multivector_config``)."""
-    vectors = config.vectors
-    sparse = tuple(config.sparse_vectors or {})
-    if vectors is None:
-        return VectorSpace({}, sparse, named=True)
-    named = isinstance(vectors, dict)
-    given = dict(vectors) if isinstance(vectors, dict) else {DEFAULT_VECTOR: vectors}
-    dense = {n: p for n, p in given.items() if p.multivector_config is None}
-    multi = {n: p for n, p in given.items() if p.multivector_config is not None}
-    return VectorSpace(dense, sparse, named=named, multi=multi)

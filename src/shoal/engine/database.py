@@ -12,12 +12,14 @@ import os
 import shutil
 import threading
 import weakref
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 from shoal import models as m
-from shoal.codec import DEFAULT_VECTOR, Kept
+from shoal.codec import DEFAULT_VECTOR, Kept, StoredLayout
 from shoal.engine.aliases import Aliases
+from shoal.engine.ann import remove_snapshot
 from shoal.engine.ann_settings import resolve_settings
 from shoal.engine.collection import Collection
 from shoal.engine.limits import Limits
@@ -25,6 +27,7 @@ from shoal.engine.reconfigure import index_settings, updated_config
 from shoal.engine.snapshots import Snapshots
 from shoal.engine.strict import check_strict_config
 from shoal.engine.support import check_collection
+from shoal.engine.vector_names import repacked, vector_space, with_vector, without_vector
 from shoal.errors import (
     BadRequest,
     CollectionAlreadyExists,
@@ -38,7 +41,7 @@ from shoal.errors import (
     ShoalError,
 )
 from shoal.ids import PointId
-from shoal.storage import Catalog, CollectionStore
+from shoal.storage import COMMIT_SEQ, Catalog, CollectionStore, StoredColumns
 from shoal.storage.snapshots import SnapshotInfo, file_checksum, read_snapshot
 from shoal.version import __version__
 
@@ -208,6 +211,76 @@ class Database:
                 Collection(col.name, new, CollectionStore(folder), self.limits)
             )
         return True
+
+    def create_vector_name(self, name: str, vector: str, spec: m.VectorNameConfig) -> bool:
+        """Add vector ``vector`` to collection ``name`` (Qdrant's ``create_vector_name``),
+        durably: existing points do not have it; later writes may give it.
+
+        Re-creating a vector with its own configuration changes nothing, as in Qdrant.
+
+        Raises:
+            CollectionNotFound; InvalidConfig: a bad name, or one taken by another vector;
+            NotSupported: a setting Shoal does not honour (as at creation); StorageError.
+        """
+        with self._lock:
+            col = self.collection(name)
+            new = with_vector(col.config, vector, spec)
+            if new is not None:
+                self._relayout(col, new, vector)
+        return True
+
+    def delete_vector_name(self, name: str, vector: str) -> bool:
+        """Remove vector ``vector`` and its data from collection ``name`` (Qdrant's
+        ``delete_vector_name``), durably; a name the collection does not have changes
+        nothing, as in Qdrant.
+
+        Raises:
+            CollectionNotFound; InvalidConfig: the unnamed vector of an unnamed collection;
+            StorageError.
+        """
+        with self._lock:
+            col = self.collection(name)
+            new = without_vector(col.config, vector)
+            if new is not None:
+                self._relayout(col, new, vector)
+        return True
+
+    def _relayout(self, col: Collection, new: m.CreateCollection, vector: str) -> None:
+        """Replace ``col`` with a collection of configuration ``new`` holding the same
+        points, their vectors repacked for it (``shoal.engine.vector_names``)."""
+        check_collection(new)
+        _check_config(new)
+        points = repacked(col.state, StoredLayout(vector_space(new)))
+        col.close()  # flushes its writes: its state is what storage holds
+        if col.store is None:
+            fresh = Collection(col.name, new, None, self.limits, points)
+            for field, schema in col.payload_indexes.items():
+                fresh.set_payload_index(field, schema)
+        else:
+            fresh = self._rewritten(col, new, vector, points)
+        self.collections[col.name] = self._adopt(fresh)
+
+    def _rewritten(
+        self, col: Collection, new: m.CreateCollection, vector: str, points: Iterable[StoredColumns]
+    ) -> Collection:
+        """Store ``new`` and the repacked ``points`` in one transaction, then open them.
+
+        The index snapshot of ``vector`` (the deleted data's, or a leftover of an earlier
+        vector of that name) goes first: a crash then costs a rebuild, never a stale index.
+        """
+        folder = self._folder_of(col)
+        remove_snapshot(folder, vector)
+        store = CollectionStore(folder)
+        stored = new.model_dump(mode="json", exclude_none=True, by_alias=True)
+        meta = {"config": stored, COMMIT_SEQ: col.state.commit_seq + 1}
+        try:
+            store.relayout(meta, (list(zip(c.keys, c.vectors, strict=True)) for c in points))
+        except BaseException:  # nothing was changed: the collection reopens as it was
+            self.collections[col.name] = self._adopt(
+                Collection(col.name, col.config, store, self.limits)
+            )
+            raise
+        return Collection(col.name, new, store, self.limits)
 
     def delete_collection(self, name: str) -> bool:
         """Delete a collection and its data; False if there was none."""

@@ -87,16 +87,15 @@ def project_vectors(
     state: CollectionState, row: int, selector: m.WithVectorInterface | None, named: bool
 ) -> m.VectorStruct | None:
     """Apply ``with_vector``: vectors as stored (cosine ones normalised, sparse ones with
-    their indices sorted). A collection whose dense vector is the unnamed one shows it as
-    a bare list when the point has no other vector, as Qdrant does."""
+    their indices sorted). The unnamed vector is shown as a bare list when it is the only
+    one shown, as Qdrant does (in a collection of named vectors too, where ``""`` is one of
+    them); no vector is ``{}``."""
     if not selector:
         return None
     vectors = state.vectors_of(row)
-    if not named and selector is True and set(vectors) <= {DEFAULT_VECTOR}:
-        vec = vectors.get(DEFAULT_VECTOR)
-        return {} if vec is None else _shown(vec)  # no vector left: {}, as Qdrant shows it
-    names = list(vectors) if selector is True else list(selector)
-    return {n: _shown(vectors[n]) for n in names if n in vectors}
+    names = list(vectors) if selector is True else [n for n in selector if n in vectors]
+    shown = {n: _shown(vectors[n]) for n in names}
+    return shown[DEFAULT_VECTOR] if names == [DEFAULT_VECTOR] else shown
 
 
 def _shown(vec: Kept) -> Any:

@@ -202,7 +202,9 @@ RULES: dict[str, dict[str, Rule]] = {
         "memmap_threshold": refused("Shoal keeps vectors in memory"),
         "indexing_threshold": HONOURED,
         "flush_interval_sec": default(5, why="every acknowledged write is already durable"),
-        "max_optimization_threads": default("auto", why="Shoal has no segments to optimise"),
+        # At most one index build per collection runs at a time: any limit >= 1 is met;
+        # 0 (no optimizations) builds no index, as Qdrant (shoal.engine.ann_settings).
+        "max_optimization_threads": HONOURED,
         "prevent_unoptimized": default(False, why="Shoal has no segments to optimise"),
     },
     "ScalarQuantizationConfig": {

@@ -262,7 +262,9 @@ class GroupCommitter:
         self._groups.drain()
 
     def close(self) -> None:
-        self._closed = True
+        """Commit what is queued and refuse later writes (``_enqueue``)."""
+        with self._room:  # a write queued before this is committed by the flush below
+            self._closed = True
         self._flush_wanted.set()
         if self._flusher is not None:
             self._flusher.join()
@@ -284,6 +286,13 @@ class GroupCommitter:
                     )
                 self._flush_wanted.set()
                 self._room.wait()
+            if self._closed:
+                # The collection was deleted, or reopened with another configuration, after
+                # this write found it: applied here, it would be lost with this object.
+                raise WriteNotStored(
+                    "the write was not stored: its collection was closed (deleted, or "
+                    "reopened by a configuration change) before it was queued; retry it"
+                )
             for write in writes:
                 write.op_id = self._next_op
                 self._next_op += 1

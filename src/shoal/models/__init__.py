@@ -122,6 +122,21 @@ class HnswConfig(_Response):
     payload_m: int | None = None
 
 
+class MultiVectorComparator(str, Enum):
+    """How two multivectors compare: Qdrant has MaxSim only (the sum, over the query's
+    vectors, of each one's best similarity to the point's vectors)."""
+
+    MAX_SIM = "max_sim"
+
+
+class MultiVectorConfig(_Model):
+    """A dense vector whose points hold several vectors each (ColBERT-style)."""
+
+    # A plain string, so that a comparator Shoal lacks is refused by name (NotSupported)
+    # rather than failing validation.
+    comparator: MultiVectorComparator | str
+
+
 class VectorParams(_Model):
     size: int
     distance: Distance
@@ -130,7 +145,7 @@ class VectorParams(_Model):
     on_disk: bool | None = None
     memory: str | None = None
     datatype: Datatype | None = None
-    multivector_config: dict[str, Any] | None = None
+    multivector_config: MultiVectorConfig | dict[str, Any] | None = None
 
 
 VectorsConfig = Union[VectorParams, dict[str, VectorParams]]

@@ -1,11 +1,11 @@
-"""Collection aliases and snapshots: Qdrant's request and response models (re-exported by
-``shoal.models``)."""
+"""Collection aliases, snapshots and named-vector creation: Qdrant's request and response
+models (re-exported by ``shoal.models``)."""
 
 from __future__ import annotations
 
-from typing import Literal, Union
+from typing import Any, Literal, Union
 
-from shoal.models._base import _Model
+from shoal.models._base import Datatype, Distance, _Model
 
 __all__ = [
     "AliasDescription",
@@ -16,11 +16,16 @@ __all__ = [
     "CreateAliasOperation",
     "DeleteAlias",
     "DeleteAliasOperation",
+    "DenseVectorConfig",
+    "DenseVectorNameConfig",
     "RenameAlias",
     "RenameAliasOperation",
     "SnapshotDescription",
     "SnapshotPriority",
     "SnapshotRecover",
+    "SparseVectorConfig",
+    "SparseVectorNameConfig",
+    "VectorNameConfig",
 ]
 
 
@@ -81,3 +86,27 @@ class SnapshotRecover(_Model):
     priority: SnapshotPriority | None = None
     checksum: str | None = None
     api_key: str | None = None
+
+
+class DenseVectorConfig(_Model):
+    size: int
+    distance: Distance
+    multivector_config: dict[str, Any] | None = None
+    datatype: Datatype | None = None
+
+
+class SparseVectorConfig(_Model):
+    modifier: Literal["none", "idf"] | None = None
+    datatype: Datatype | None = None
+
+
+class DenseVectorNameConfig(_Model):
+    dense: DenseVectorConfig
+
+
+class SparseVectorNameConfig(_Model):
+    sparse: SparseVectorConfig
+
+
+# The body of ``PUT /collections/{name}/vectors/{vector_name}``.
+VectorNameConfig = Union[DenseVectorNameConfig, SparseVectorNameConfig]

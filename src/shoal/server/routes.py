@@ -219,6 +219,23 @@ async def update_collection(call: Call) -> bool:
     return await call.run(call.db.update_collection, call.name, body)
 
 
+async def create_vector_name(call: Call) -> m.UpdateResult:
+    """PUT /collections/{name}/vectors/{vector_name}: add a dense or sparse vector."""
+    call.wait()
+    vector: str = call.request.path_params["vector_name"]
+    body = await call.parsed(_vector_name_config)
+    await call.run(call.db.create_vector_name, call.name, vector, body)
+    return _COMPLETED
+
+
+async def delete_vector_name(call: Call) -> m.UpdateResult:
+    """DELETE /collections/{name}/vectors/{vector_name}: remove a vector and its data."""
+    call.wait()
+    vector: str = call.request.path_params["vector_name"]
+    await call.run(call.db.delete_vector_name, call.name, vector)
+    return _COMPLETED
+
+
 async def delete_collection(call: Call) -> bool:
     """DELETE /collections/{name}: true if it existed."""
     return await call.run(call.db.delete_collection, call.name)
@@ -515,6 +532,16 @@ async def delete_index(call: Call) -> m.UpdateResult:
     return await call.on_collection(Collection.set_payload_index, field, None)
 
 
+def _vector_name_config(data: Any) -> m.VectorNameConfig:
+    if isinstance(data, dict) and "sparse" in data:
+        return wire.validate(m.SparseVectorNameConfig, data)
+    return wire.validate(m.DenseVectorNameConfig, data)
+
+
+# A collection change made before the answer, as Qdrant answers one.
+_COMPLETED = m.UpdateResult(operation_id=0, status=m.UpdateStatus.COMPLETED)
+
+
 def _same(data: Any) -> Any:
     return data
 
@@ -559,6 +586,8 @@ OPERATIONS: tuple[Operation, ...] = (
     Operation("PUT", _C, create_collection, write=True),
     Operation("PATCH", _C, update_collection, write=True),
     Operation("DELETE", _C, delete_collection, write=True),
+    Operation("PUT", _C + "/vectors/{vector_name}", create_vector_name, write=True),
+    Operation("DELETE", _C + "/vectors/{vector_name}", delete_vector_name, write=True),
     Operation("PUT", _C + "/index", create_index, write=True),
     Operation("DELETE", _C + "/index/{field_name}", delete_index, write=True),
     Operation("PUT", _P, upsert, write=True),

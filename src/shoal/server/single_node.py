@@ -125,9 +125,5 @@ SINGLE_NODE: tuple[Operation, ...] = (
     Operation(
         "GET", _C + "/shards/{shard_id}/snapshot", _refused("streaming a snapshot"), write=False
     ),
-    Operation("PUT", _C + "/vectors/{vector_name}", _refused("adding a named vector"), write=True),
-    Operation(
-        "DELETE", _C + "/vectors/{vector_name}", _refused("deleting a named vector"), write=True
-    ),
     Operation("GET", _C + "/optimizations", _refused("the optimizations report"), write=False),
 )

@@ -22,7 +22,7 @@ from __future__ import annotations
 import os
 import sqlite3
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -263,6 +263,32 @@ class CollectionStore:
                         )
             except sqlite3.Error as exc:
                 raise StorageError(f"write to {self.path} failed: {exc}") from exc
+
+    def relayout(self, meta: dict[str, Any], vectors: Iterable[list[tuple[str, bytes]]]) -> None:
+        """Replace the meta values ``meta`` and every point's vectors blob in one
+        transaction: after a crash the store has the old ones or the new ones, all of them.
+
+        Args:
+            meta: meta keys to set (the new configuration, the bumped ``COMMIT_SEQ``).
+            vectors: (key, blob) rows in batches; each key must be a stored point's.
+
+        Raises:
+            StorageError: the transaction failed; nothing of it was applied.
+        """
+        with self._lock:
+            try:
+                with self._transaction():
+                    self._db.executemany(
+                        "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)",
+                        [(k, orjson.dumps(v)) for k, v in meta.items()],
+                    )
+                    for batch in vectors:
+                        self._db.executemany(
+                            "UPDATE points SET vectors = ? WHERE key = ?",
+                            [(blob, key) for key, blob in batch],
+                        )
+            except sqlite3.Error as exc:
+                raise StorageError(f"rewriting {self.path} failed: {exc}") from exc
 
     def close(self) -> None:
         with self._lock:

@@ -69,6 +69,79 @@ class AsyncCollectionAdmin:
             name, body, convert.timeout_arg(timeout)
         )
 
+    async def create_vector_name(
+        self,
+        collection_name: str,
+        vector_name: str,
+        vector_name_config: m.VectorNameConfig | Mapping[str, Any],
+        wait: bool = True,
+        ordering: Any | None = None,
+        timeout: int | None = None,
+    ) -> m.UpdateResult:
+        """Add a named vector, dense or sparse, to an existing collection, durably.
+
+        Existing points do not have it (queries using it do not find them, ``with_vectors``
+        does not show it); later upserts and ``update_vectors`` may give it. An unnamed
+        collection becomes one of named vectors, its vector called ``""``. Re-creating a
+        vector with its own configuration changes nothing, as in Qdrant.
+
+        Args:
+            collection_name: the collection (or an alias).
+            vector_name: the new vector's name (at most 200 bytes, no ``/ \\ : * ? " < > |``).
+            vector_name_config: ``DenseVectorNameConfig(dense=DenseVectorConfig(size=...,
+                distance=...))`` or ``SparseVectorNameConfig(sparse=SparseVectorConfig(
+                modifier=...))``, Shoal's or qdrant-client's models, or their dicts.
+            wait: accepted for qdrant-client's signature; the change is made before the
+                call returns.
+            ordering: as in ``upsert``.
+            timeout: seconds to wait; the change is local, so any timeout is met.
+
+        Returns:
+            The operation's result.
+
+        Raises:
+            CollectionNotFound; InvalidConfig: a bad name or size, or a name taken by
+                another kind or configuration of vector; NotSupported: a setting Shoal does
+                not honour (a ``multivector_config`` comparator other than max_sim, a
+                ``datatype`` other than float32).
+        """
+        name, wait = convert.collection_name(collection_name), convert.flag(wait, "wait")
+        convert.ordering_arg(ordering)
+        vector = convert.vector_name(vector_name)
+        body = convert.vector_name_config(vector_name_config)
+        return await self._open_transport.create_vector_name(
+            name, vector, body, wait, convert.timeout_arg(timeout)
+        )
+
+    async def delete_vector_name(
+        self,
+        collection_name: str,
+        vector_name: str,
+        wait: bool = True,
+        ordering: Any | None = None,
+        timeout: int | None = None,
+    ) -> m.UpdateResult:
+        """Remove a named vector and its data from a collection, durably; queries using it
+        then fail as for any unknown vector. A name the collection does not have changes
+        nothing, as in Qdrant.
+
+        Args:
+            wait, ordering, timeout: as in ``create_vector_name``.
+
+        Returns:
+            The operation's result.
+
+        Raises:
+            CollectionNotFound; InvalidConfig: the unnamed vector of a collection that has
+                no named ones.
+        """
+        name, wait = convert.collection_name(collection_name), convert.flag(wait, "wait")
+        convert.ordering_arg(ordering)
+        vector = convert.vector_name(vector_name)
+        return await self._open_transport.delete_vector_name(
+            name, vector, wait, convert.timeout_arg(timeout)
+        )
+
     # -------------------------------------------------------------------- aliases
 
     async def update_collection_aliases(

@@ -185,6 +185,25 @@ class AsyncHttpTransport:
         request = self._request("PATCH", _col(name), body, timeout=timeout)
         return bool(await shield_async(request))
 
+    async def create_vector_name(
+        self,
+        name: str,
+        vector: str,
+        body: m.VectorNameConfig,
+        wait: bool,
+        timeout: int | None = None,
+    ) -> m.UpdateResult:
+        path = f"{_col(name)}/vectors/{_segment(vector)}"
+        request = self._request("PUT", path, body, wait=wait, timeout=timeout)
+        return _parse(m.UpdateResult, await shield_async(request))
+
+    async def delete_vector_name(
+        self, name: str, vector: str, wait: bool, timeout: int | None = None
+    ) -> m.UpdateResult:
+        path = f"{_col(name)}/vectors/{_segment(vector)}"
+        request = self._request("DELETE", path, wait=wait, timeout=timeout)
+        return _parse(m.UpdateResult, await shield_async(request))
+
     async def update_aliases(self, body: m.ChangeAliasesOperation, timeout: int | None) -> bool:
         request = self._request("POST", "/collections/aliases", body, timeout=timeout)
         return bool(await shield_async(request))

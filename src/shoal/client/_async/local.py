@@ -34,6 +34,10 @@ _Query = tuple[str, Query]
 _Write = tuple[str, m.UpdateOperation, Deadline | None, bool]
 
 
+# A change made before the call returns, as Qdrant answers for collection changes.
+_DONE = m.UpdateResult(operation_id=0, status=m.UpdateStatus.COMPLETED)
+
+
 class AsyncLocalTransport:
     """Runs requests on an embedded ``Database`` (in memory, or a storage folder)."""
 
@@ -115,6 +119,25 @@ class AsyncLocalTransport:
         return await shield_async(
             run_in_thread(_db_call, self, Database.update_collection, name, body)
         )
+
+    async def create_vector_name(
+        self,
+        name: str,
+        vector: str,
+        body: m.VectorNameConfig,
+        wait: bool,
+        timeout: int | None = None,
+    ) -> m.UpdateResult:
+        call = run_in_thread(_db_call, self, Database.create_vector_name, name, vector, body)
+        await shield_async(call)
+        return _DONE
+
+    async def delete_vector_name(
+        self, name: str, vector: str, wait: bool, timeout: int | None = None
+    ) -> m.UpdateResult:
+        call = run_in_thread(_db_call, self, Database.delete_vector_name, name, vector)
+        await shield_async(call)
+        return _DONE
 
     async def update_aliases(self, body: m.ChangeAliasesOperation, timeout: int | None) -> bool:
         return await shield_async(

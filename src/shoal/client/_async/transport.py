@@ -49,6 +49,23 @@ class AsyncTransport(Protocol):
         """Change a collection's settings (``PATCH /collections/{name}``)."""
         ...
 
+    async def create_vector_name(
+        self,
+        name: str,
+        vector: str,
+        body: m.VectorNameConfig,
+        wait: bool,
+        timeout: int | None = None,
+    ) -> m.UpdateResult:
+        """Add a named vector to a collection (``PUT .../vectors/{vector_name}``)."""
+        ...
+
+    async def delete_vector_name(
+        self, name: str, vector: str, wait: bool, timeout: int | None = None
+    ) -> m.UpdateResult:
+        """Remove a named vector from a collection (``DELETE .../vectors/{vector_name}``)."""
+        ...
+
     async def update_aliases(self, body: m.ChangeAliasesOperation, timeout: int | None) -> bool:
         """Create, delete and rename aliases, all or none."""
         ...

@@ -35,6 +35,10 @@ _Query = tuple[str, Query]
 _Write = tuple[str, m.UpdateOperation, Deadline | None, bool]
 
 
+# A change made before the call returns, as Qdrant answers for collection changes.
+_DONE = m.UpdateResult(operation_id=0, status=m.UpdateStatus.COMPLETED)
+
+
 class LocalTransport:
     """Runs requests on an embedded ``Database`` (in memory, or a storage folder)."""
 
@@ -108,6 +112,25 @@ class LocalTransport:
         self, name: str, body: m.UpdateCollection, timeout: int | None = None
     ) -> bool:
         return shield_sync(run_inline(_db_call, self, Database.update_collection, name, body))
+
+    def create_vector_name(
+        self,
+        name: str,
+        vector: str,
+        body: m.VectorNameConfig,
+        wait: bool,
+        timeout: int | None = None,
+    ) -> m.UpdateResult:
+        call = run_inline(_db_call, self, Database.create_vector_name, name, vector, body)
+        shield_sync(call)
+        return _DONE
+
+    def delete_vector_name(
+        self, name: str, vector: str, wait: bool, timeout: int | None = None
+    ) -> m.UpdateResult:
+        call = run_inline(_db_call, self, Database.delete_vector_name, name, vector)
+        shield_sync(call)
+        return _DONE
 
     def update_aliases(self, body: m.ChangeAliasesOperation, timeout: int | None) -> bool:
         return shield_sync(run_inline(_db_call, self, Database.update_aliases, body.actions))

@@ -51,6 +51,23 @@ class Transport(Protocol):
         """Change a collection's settings (``PATCH /collections/{name}``)."""
         ...
 
+    def create_vector_name(
+        self,
+        name: str,
+        vector: str,
+        body: m.VectorNameConfig,
+        wait: bool,
+        timeout: int | None = None,
+    ) -> m.UpdateResult:
+        """Add a named vector to a collection (``PUT .../vectors/{vector_name}``)."""
+        ...
+
+    def delete_vector_name(
+        self, name: str, vector: str, wait: bool, timeout: int | None = None
+    ) -> m.UpdateResult:
+        """Remove a named vector from a collection (``DELETE .../vectors/{vector_name}``)."""
+        ...
+
     def update_aliases(self, body: m.ChangeAliasesOperation, timeout: int | None) -> bool:
         """Create, delete and rename aliases, all or none."""
         ...
