@@ -26,7 +26,7 @@ import pytest
 from ann_support import DIM, EXACT, WIDE, checked, vectors
 
 from shoal import models as m
-from shoal.engine import Collection, Database
+from shoal.engine import Collection, Database, ann
 from shoal.index import HnswIndex
 
 N = 300
@@ -92,6 +92,24 @@ def test_snapshot_is_written_when_built_and_on_close(tmp_path: Path) -> None:
     assert manifest["count"] == N + 1
     db = reopen_uses_snapshot(tmp_path, N + 1)
     assert answers(db.collection("c")) == before
+    db.close()
+
+
+def test_a_catch_up_that_changed_enough_is_snapshotted_when_it_ends(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Not only at close (which skips a large index) nor 30 s later: a reopen after the
+    indexer went idle finds the whole index in the snapshot, not an older share of it."""
+    monkeypatch.setattr(ann, "SAVE_MIN_ADDS", 10)
+    db = Database(tmp_path)
+    col = fill(db)
+    assert col.wait_indexed(30)
+    extra = vectors(40, 9).tolist()
+    col.upsert([m.PointStruct(id=N + i, vector=v) for i, v in enumerate(extra)])
+    assert col.wait_indexed(30)
+    with col.ann.paused():  # the indexer is idle: its last save is done
+        manifest = json.loads((folder(tmp_path) / "index.usearch.json").read_text())
+    assert manifest["count"] == N + 40 and manifest["watermark"] == col.state.commit_seq
     db.close()
 
 

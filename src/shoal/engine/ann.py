@@ -77,7 +77,8 @@ CHUNK_SECONDS = 0.25
 FIRST_CHUNK, MIN_CHUNK = 256, 64
 # Snapshots during a long build or catch-up: at most one per SAVE_EVERY seconds and per 10
 # times the last save's duration (saving costs at most ~10% of the indexer's time), and only
-# once a twentieth of the index (at least SAVE_MIN_ADDS vectors) changed since the last.
+# once a twentieth of the index (at least SAVE_MIN_ADDS vectors) changed since the last;
+# when a build or catch-up ends, one as soon as that much changed.
 SAVE_EVERY = 30.0
 SAVE_COST_SHARE = 10
 SAVE_MIN_ADDS = 1000
@@ -374,18 +375,19 @@ class CollectionAnn:
 
     @staticmethod
     def _due(va: VectorAnn) -> bool:
-        """Whether to snapshot now: a first build just finished, or a long build or
-        catch-up has done enough since the last snapshot (see ``SAVE_EVERY``)."""
+        """Whether to snapshot now: a first build just finished, a build or catch-up that
+        did enough since the last snapshot just finished (so that the next open finds the
+        whole index, not the last periodic snapshot's share of it), or a long one has done
+        enough since the last snapshot (see ``SAVE_EVERY``)."""
         if va.path is None or va.index is None or not va.dirty:
             return False
         if va.saved is None and not va.pending:
             return True
+        enough = va.added_since_save >= max(SAVE_MIN_ADDS, len(va.index) // 20)
+        if not va.pending:
+            return enough
         waited = time.monotonic() - va.saved_at
-        enough = max(SAVE_MIN_ADDS, len(va.index) // 20)
-        return (
-            waited >= max(SAVE_EVERY, SAVE_COST_SHARE * va.save_seconds)
-            and va.added_since_save >= enough
-        )
+        return waited >= max(SAVE_EVERY, SAVE_COST_SHARE * va.save_seconds) and enough
 
     def _next_work(self) -> VectorAnn | None:
         if self._paused:
