@@ -48,7 +48,7 @@ from shoal.codec import (
     check_vector,
     check_vector_rows,
 )
-from shoal.engine import mmr, prefetch, recommend, records
+from shoal.engine import mmr, prefetch, recommend, records, scrolled
 from shoal.engine.ann import CollectionAnn
 from shoal.engine.deadline import NO_DEADLINE, Deadline, latest
 from shoal.engine.filtering import CompiledFilter, FilterMatch, Filters, with_deadline
@@ -218,6 +218,9 @@ class Searcher:
                     continue
                 if type(req.query) is m.NearestQuery and req.query.mmr is not None:
                     outcomes.append(self._with_mmr(req, req.query, limit or NO_DEADLINE))
+                    continue
+                if type(req.query) in scrolled.KINDS:
+                    outcomes.append(m.QueryResponse(points=self._single(req, limit or NO_DEADLINE)))
                     continue
                 prepared.append(self.prepare(req, vector))
                 outcomes.append(_PENDING)
@@ -404,9 +407,40 @@ class Searcher:
         return m.QueryResponse(points=[points[i] for i in order][offset:])
 
     def _single(self, req: m.QueryRequest, deadline: Deadline) -> list[m.ScoredPoint]:
+        if type(req.query) in scrolled.KINDS:
+            return self._scrolled(req, req.query, deadline)
         pq = self.prepare(req)
         with self.state.lock.read():
             return self._pages([pq], deadline)[0]
+
+    def _scrolled(
+        self, req: m.QueryRequest, query: m.OrderByQuery | m.SampleQuery, deadline: Deadline
+    ) -> list[m.ScoredPoint]:
+        """An ``order_by`` or ``sample`` query (``shoal.engine.scrolled``): points picked by a
+        scroll, not scored by a vector."""
+        check_query(req)
+        order = schema = None
+        if isinstance(query, m.OrderByQuery):
+            order = scrolled.order_by_of(query.order_by)
+            schema = scrolled.order_index(self.indexes, order.key)
+        else:
+            scrolled.check_sample(query)
+        flt = None if req.filter is None else self.filters.compile(req.filter)
+        limit = check_limit(req.limit, 10, "limit")
+        offset = check_limit(req.offset, 0, "offset")
+        with self.state.lock.read():
+            if flt is None:
+                rows = self.state.live_rows()
+            else:
+                rows = self.filters.match(self.state, flt, self.indexes, deadline).rows(deadline)
+            entries: list[tuple[int, scrolled.OrderValue | None]]
+            if order is None or schema is None:
+                entries = [(r, None) for r in scrolled.sample(rows, limit + offset).tolist()]
+            else:
+                entries = list(
+                    scrolled.ordered(self.state, rows, order, schema, limit + offset, deadline)
+                )
+            return scrolled.page(self.state, entries[offset:], req, self._named)
 
     def _payloads(self, ids: list[PointId]) -> dict[PointId, dict[str, Any]]:
         st = self.state

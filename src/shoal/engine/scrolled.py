@@ -1,0 +1,221 @@
+"""Points picked by a scroll, not by a vector: payload order (scroll's ``order_by`` and the
+``order_by`` query) and random samples (the ``sample`` query).
+
+As Qdrant answers them (and qdrant-client's local mode, ``qdrant_client/local``):
+
+* ordering by a payload key needs a payload index on it that serves ranges (integer, float
+  or datetime); without one Qdrant refuses the request with the message ``order_index``
+  raises. A point is ordered by each value of the key that index holds (an array's elements
+  each, a value repeated in one point once): integers for an integer index (a stored ``2.0``
+  is not one), numbers for a float index (ordered, and shown, as floats), datetime strings
+  for a datetime index, ordered and shown as integer microseconds since the epoch (so that
+  a scroll can resume from the last ``order_value`` it got: ``start_from`` is read the same
+  way, a number as microseconds, a datetime as its instant). Ties are broken by point id;
+  ``start_from`` is inclusive.
+* a random sample is distinct points passing the filter, in random order.
+
+The ``order_by`` and ``sample`` queries answer with score 1.0 and version 0, as Qdrant's,
+the ``order_by`` query with each point's ``order_value``.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any
+
+import numpy as np
+
+from shoal import models as m
+from shoal.engine import records
+from shoal.engine.deadline import Deadline
+from shoal.engine.filtering import CHECK_EVERY
+from shoal.engine.payload_index import PayloadIndexes
+from shoal.engine.state import CollectionState
+from shoal.errors import InvalidQuery
+from shoal.filters.evaluate import parse_datetime, values_at
+from shoal.filters.tree import Path, parse_key
+from shoal.ids import sort_key
+
+# Query kinds answered here (``Searcher`` dispatches them before preparing a vector query).
+KINDS = (m.OrderByQuery, m.SampleQuery)
+SAMPLES = ("random",)
+# The payload index types that serve ranges, so can order (Qdrant's ``has_range_index``).
+RANGE_INDEXES = (m.PayloadSchemaType.INTEGER, m.PayloadSchemaType.FLOAT, m.PayloadSchemaType.DATETIME)
+_I64 = 2**63
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_SKIP: Any = object()  # a value the index does not hold
+OrderValue = int | float
+
+
+def _micros(dt: datetime) -> int:
+    # Exact integer arithmetic (a float timestamp loses microseconds far from 1970).
+    delta = dt - _EPOCH
+    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+
+
+def _integer(value: Any) -> Any:
+    if isinstance(value, int) and not isinstance(value, bool) and -_I64 <= value < _I64:
+        return value
+    return _SKIP
+
+
+def _float(value: Any) -> Any:
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return float(value)
+    return _SKIP
+
+
+def _datetime(value: Any) -> Any:
+    dt = parse_datetime(value) if isinstance(value, str) else None
+    return _SKIP if dt is None else _micros(dt)
+
+
+# What each range index holds of a payload value, as its order value (_SKIP: nothing).
+ORDER_VALUES = {
+    m.PayloadSchemaType.INTEGER: _integer,
+    m.PayloadSchemaType.FLOAT: _float,
+    m.PayloadSchemaType.DATETIME: _datetime,
+}
+
+
+def order_index(indexes: PayloadIndexes, key: str) -> m.PayloadSchemaType:
+    """The type of the payload index that orders by ``key``.
+
+    Args:
+        indexes: the collection's payload indexes.
+        key: the ``order_by`` key.
+
+    Returns:
+        The type of the range index declared on the same path (the last declared).
+
+    Raises:
+        InvalidQuery: a malformed key, or no integer, float or datetime index on it
+            (Qdrant's message, naming the key).
+    """
+    path = _path(key)
+    declared = list(indexes.fields.values())
+    usable = [f.schema for f in declared if f.schema in RANGE_INDEXES and f.path == path]
+    if usable:
+        return usable[-1]
+    raise InvalidQuery(
+        f"Wrong input: No range index for `order_by` key: `{key}`. Please create one to use "
+        "`order_by`. Integer, float, and datetime payloads can have range indexes, see "
+        "https://qdrant.tech/documentation/concepts/indexing/#payload-index."
+    )
+
+
+def order_by_of(value: str | m.OrderBy) -> m.OrderBy:
+    """An ``order_by`` as given (a key, or ``OrderBy``) as an ``OrderBy``."""
+    return m.OrderBy(key=value) if isinstance(value, str) else value
+
+
+def _start(order: m.OrderBy, schema: m.PayloadSchemaType) -> OrderValue | None:
+    start = order.start_from
+    if start is None:
+        return None
+    if isinstance(start, datetime):
+        if start.utcoffset() is None:  # naive means UTC, as Qdrant reads it
+            start = start.replace(tzinfo=timezone.utc)
+        return _micros(start)
+    return float(start) if schema == m.PayloadSchemaType.FLOAT else start
+
+
+def ordered(
+    state: CollectionState,
+    rows: np.ndarray,
+    order: m.OrderBy,
+    schema: m.PayloadSchemaType,
+    limit: int,
+    deadline: Deadline,
+) -> list[tuple[int, OrderValue]]:
+    """The first ``limit`` (row, value) entries of ``rows`` in payload order (the caller
+    holds the state's read lock).
+
+    Args:
+        state: the collection state.
+        rows: the candidate rows (live points that pass the filter).
+        order: the key, direction and ``start_from``.
+        schema: the type of the key's range index (``order_index``).
+        limit: entries wanted.
+        deadline: checked every ``CHECK_EVERY`` rows.
+
+    Returns:
+        The entries, a point once per distinct value.
+
+    Raises:
+        RequestTimeout: ``deadline`` passed before every row was read.
+    """
+    path, held = _path(order.key), ORDER_VALUES[schema]
+    desc = order.direction == m.Direction.DESC
+    start = _start(order, schema)
+    payloads = state.payloads
+    entries: list[tuple[OrderValue, int]] = []
+    for n, row in enumerate(rows.tolist()):
+        if n % CHECK_EVERY == 0:
+            deadline.check()
+        payload = payloads[row]
+        if not payload:
+            continue
+        values = {held(v) for v in values_at(payload, path)}
+        values.discard(_SKIP)
+        for v in values:
+            if start is None or (v <= start if desc else v >= start):
+                entries.append((v, row))
+    keys = state.keys
+    entries.sort(key=lambda e: (-e[0] if desc else e[0], sort_key(keys[e[1]])))  # type: ignore[arg-type]
+    return [(row, v) for v, row in entries[:limit]]
+
+
+def sample(rows: np.ndarray, limit: int) -> np.ndarray:
+    """``limit`` distinct rows of ``rows`` drawn at random, in random order (all of them,
+    shuffled, when there are fewer)."""
+    rng = np.random.default_rng()
+    if limit >= len(rows):
+        return rng.permutation(rows)
+    return rng.choice(rows, size=limit, replace=False)
+
+
+def check_sample(query: m.SampleQuery) -> None:
+    """Refuse a sample kind Qdrant does not have.
+
+    Raises:
+        InvalidQuery: naming it.
+    """
+    kind = getattr(query.sample, "value", query.sample)
+    if kind not in SAMPLES:
+        raise InvalidQuery(
+            f"Wrong input: unknown sample {kind!r:.80}; expected one of {', '.join(SAMPLES)}"
+        )
+
+
+def page(
+    state: CollectionState,
+    entries: list[tuple[int, OrderValue | None]],
+    req: m.QueryRequest,
+    named: bool,
+) -> list[m.ScoredPoint]:
+    """The query's page: score 1.0 and version 0 (as Qdrant's), the order value if any,
+    payload and vectors as the query selects."""
+    selector = False if req.with_payload is None else req.with_payload  # Qdrant's default
+    out = []
+    for row, value in entries:
+        record = records.record(state, row, selector, req.with_vector, named)
+        out.append(
+            {
+                "id": record.id,
+                "version": 0,
+                "score": 1.0,
+                "payload": record.payload,
+                "vector": record.vector,
+                "shard_key": None,
+                "order_value": value,
+            }
+        )
+    return m.assembled_many(m.ScoredPoint, out)
+
+
+def _path(key: str) -> Path:
+    try:
+        return parse_key(key)
+    except ValueError as exc:
+        raise InvalidQuery(f"Wrong input: bad order_by key {key!r}: {exc}") from None
