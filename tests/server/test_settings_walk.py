@@ -640,8 +640,10 @@ QUERY_VARIANTS: dict[str, Case] = {
     "OrderByQuery": honoured(
         {"order_by": {"key": "f", "direction": "desc"}},
         results(
-            lambda r, c: ids(r) == list(range(10))
-            and [p.order_value for p in r.points] == list(range(9, -1, -1))
+            lambda r, c: (
+                ids(r) == list(range(10))
+                and [p.order_value for p in r.points] == list(range(9, -1, -1))
+            )
         ),
     ),
     # These combine the results of prefetches (PREFETCHED gives the query two).

@@ -407,8 +407,9 @@ class Searcher:
         return m.QueryResponse(points=[points[i] for i in order][offset:])
 
     def _single(self, req: m.QueryRequest, deadline: Deadline) -> list[m.ScoredPoint]:
-        if type(req.query) in scrolled.KINDS:
-            return self._scrolled(req, req.query, deadline)
+        query = req.query
+        if isinstance(query, scrolled.KINDS):
+            return self._scrolled(req, query, deadline)
         pq = self.prepare(req)
         with self.state.lock.read():
             return self._pages([pq], deadline)[0]

@@ -31,7 +31,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeGuard
 
 import numpy as np
 from pydantic import BaseModel
@@ -285,11 +285,11 @@ def _naive(strategy: Any) -> tuple[float, float, float]:
     params = fields.get("naive")
     if set(k for k, v in fields.items() if v is not None) != {"naive"} or params is None:
         raise InvalidQuery(
-            "Wrong input: relevance_feedback.strategy must be {\"naive\": {\"a\", \"b\", "
-            f"\"c\"}}}}, got {strategy!r:.80}"
+            'Wrong input: relevance_feedback.strategy must be {"naive": {"a", "b", '
+            f'"c"}}}}, got {strategy!r:.80}'
         )
     values = _fields(params) if isinstance(params, (dict, BaseModel)) else {}
-    out = []
+    out: list[float] = []
     for key in ("a", "b", "c"):
         value = values.get(key)
         if not _finite(value) or (key == "b" and value < 0):
@@ -298,14 +298,12 @@ def _naive(strategy: Any) -> tuple[float, float, float]:
                 f"Wrong input: relevance_feedback.strategy.naive.{key} must be {want}, "
                 f"got {value!r:.80}"
             )
-        out.append(float(value))
+        out.append(value)
     return out[0], out[1], out[2]
 
 
-def _finite(value: Any) -> bool:
-    return (
-        isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-    )
+def _finite(value: Any) -> TypeGuard[float]:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
 def _pairs(reader: _Reader, context: Any) -> tuple[list[Kept], list[Kept]]:

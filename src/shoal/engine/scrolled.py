@@ -40,7 +40,11 @@ from shoal.ids import sort_key
 KINDS = (m.OrderByQuery, m.SampleQuery)
 SAMPLES = ("random",)
 # The payload index types that serve ranges, so can order (Qdrant's ``has_range_index``).
-RANGE_INDEXES = (m.PayloadSchemaType.INTEGER, m.PayloadSchemaType.FLOAT, m.PayloadSchemaType.DATETIME)
+RANGE_INDEXES = (
+    m.PayloadSchemaType.INTEGER,
+    m.PayloadSchemaType.FLOAT,
+    m.PayloadSchemaType.DATETIME,
+)
 _I64 = 2**63
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 _SKIP: Any = object()  # a value the index does not hold
