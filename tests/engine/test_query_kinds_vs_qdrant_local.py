@@ -379,3 +379,32 @@ def test_scroll_order_by_needs_a_range_index(transport: str, tmp_path: Path) -> 
         for key in ("g", "kw", "nowhere"):
             with pytest.raises(InvalidQuery, match=f"No range index for `order_by` key: `{key}`"):
                 ours.scroll("c", order_by=key)
+
+
+def test_integers_beyond_2_53_order_exactly(tmp_path: Path) -> None:
+    """The index holds numbers as float64, which rounds these: they are read from the
+    payloads, and order (and show) as in local mode."""
+    big = 2**60
+    points = [
+        qm.PointStruct(
+            id=i,
+            vector={"d": [1.0, 0.0, 0.0, 0.0, float(i)]},
+            payload={"big": big + i % 6, "arr": [big + i % 4, big - 1]},
+        )
+        for i in range(30)
+    ]
+    theirs = QdrantClient(":memory:")
+    with shoal_client("embedded", tmp_path) as ours:
+        for client in (theirs, ours):
+            dot = qm.VectorParams(size=DIM, distance=qm.Distance.DOT)
+            client.create_collection("c", vectors_config={"d": dot})
+            client.upsert("c", points)
+        ours.create_payload_index("c", "big", "integer")
+        ours.create_payload_index("c", "arr", "integer")
+        for query in (order("big", "desc"), order("big", "asc", big + 3), order("arr")):
+            want = theirs.query_points("c", query=query, limit=25).points
+            got = ours.query_points("c", query=query, limit=25).points
+            assert _shown(got) == _shown(want), query
+        top = ours.query_points("c", query=order("big", "desc"), limit=1).points[0]
+        assert top.order_value == big + 5 and type(top.order_value) is int
+    theirs.close()

@@ -420,12 +420,7 @@ class Searcher:
         """An ``order_by`` or ``sample`` query (``shoal.engine.scrolled``): points picked by a
         scroll, not scored by a vector."""
         check_query(req)
-        order = schema = None
-        if isinstance(query, m.OrderByQuery):
-            order = scrolled.order_by_of(query.order_by)
-            schema = scrolled.order_index(self.indexes, order.key)
-        else:
-            scrolled.check_sample(query)
+        pick = scrolled.picker(query, self.indexes)
         flt = None if req.filter is None else self.filters.compile(req.filter)
         limit = check_limit(req.limit, 10, "limit")
         offset = check_limit(req.offset, 0, "offset")
@@ -434,13 +429,7 @@ class Searcher:
                 rows = self.state.live_rows()
             else:
                 rows = self.filters.match(self.state, flt, self.indexes, deadline).rows(deadline)
-            entries: list[tuple[int, scrolled.OrderValue | None]]
-            if order is None or schema is None:
-                entries = [(r, None) for r in scrolled.sample(rows, limit + offset).tolist()]
-            else:
-                entries = list(
-                    scrolled.ordered(self.state, rows, order, schema, limit + offset, deadline)
-                )
+            entries = pick(self.state, rows, limit + offset, deadline)
             return scrolled.page(self.state, entries[offset:], req, self._named)
 
     def _payloads(self, ids: list[PointId]) -> dict[PointId, dict[str, Any]]:

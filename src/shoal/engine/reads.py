@@ -99,10 +99,10 @@ class CollectionReads:
     ) -> m.ScrollResult:
         """A page of points in payload order (``shoal.engine.scrolled``)."""
         order = scrolled.order_by_of(order_by)
-        schema = scrolled.order_index(self.payload_index, order.key)
+        index = scrolled.order_index(self.payload_index, order.key)
         with self.state.lock.read():
             rows = self._matching_rows(flt, until)
-            entries = scrolled.ordered(self.state, rows, order, schema, limit, until)
+            entries = scrolled.ordered(self.state, rows, order, index, limit, until)
             points = [
                 records.record(self.state, r, req.with_payload, req.with_vector, self.named, v)
                 for r, v in shared(entries)

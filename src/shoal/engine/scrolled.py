@@ -20,6 +20,7 @@ the ``order_by`` query with each point's ``order_value``.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, timezone
 from typing import Any
 
@@ -29,7 +30,7 @@ from shoal import models as m
 from shoal.engine import records
 from shoal.engine.deadline import Deadline
 from shoal.engine.filtering import CHECK_EVERY
-from shoal.engine.payload_index import PayloadIndexes
+from shoal.engine.payload_index import FieldIndex, PayloadIndexes
 from shoal.engine.state import CollectionState
 from shoal.errors import InvalidQuery
 from shoal.filters.evaluate import parse_datetime, values_at
@@ -46,6 +47,7 @@ RANGE_INDEXES = (
     m.PayloadSchemaType.DATETIME,
 )
 _I64 = 2**63
+_EXACT = 2**53  # integers an index's float64 values hold exactly
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 _SKIP: Any = object()  # a value the index does not hold
 OrderValue = int | float
@@ -82,23 +84,22 @@ ORDER_VALUES = {
 }
 
 
-def order_index(indexes: PayloadIndexes, key: str) -> m.PayloadSchemaType:
-    """The type of the payload index that orders by ``key``.
+def order_index(indexes: PayloadIndexes, key: str) -> FieldIndex:
+    """The payload index that orders by ``key``.
 
     Args:
         indexes: the collection's payload indexes.
         key: the ``order_by`` key.
 
     Returns:
-        The type of the range index declared on the same path (the last declared).
+        The range index declared on the same path (the last declared).
 
     Raises:
         InvalidQuery: a malformed key, or no integer, float or datetime index on it
             (Qdrant's message, naming the key).
     """
     path = _path(key)
-    declared = list(indexes.fields.values())
-    usable = [f.schema for f in declared if f.schema in RANGE_INDEXES and f.path == path]
+    usable = [f for f in indexes.fields.values() if f.schema in RANGE_INDEXES and f.path == path]
     if usable:
         return usable[-1]
     raise InvalidQuery(
@@ -128,18 +129,21 @@ def ordered(
     state: CollectionState,
     rows: np.ndarray,
     order: m.OrderBy,
-    schema: m.PayloadSchemaType,
+    index: FieldIndex,
     limit: int,
     deadline: Deadline,
 ) -> list[tuple[int, OrderValue]]:
     """The first ``limit`` (row, value) entries of ``rows`` in payload order (the caller
     holds the state's read lock).
 
+    The index's own values serve when it has them (a plain key path; integers below 2**53,
+    which its float64 values hold exactly); otherwise the payloads are read.
+
     Args:
         state: the collection state.
-        rows: the candidate rows (live points that pass the filter).
+        rows: the candidate rows (live points that pass the filter), ascending.
         order: the key, direction and ``start_from``.
-        schema: the type of the key's range index (``order_index``).
+        index: the key's range index (``order_index``).
         limit: entries wanted.
         deadline: checked every ``CHECK_EVERY`` rows.
 
@@ -149,25 +153,56 @@ def ordered(
     Raises:
         RequestTimeout: ``deadline`` passed before every row was read.
     """
-    path, held = _path(order.key), ORDER_VALUES[schema]
+    deadline.check()
+    schema = index.schema
+    integers = schema == m.PayloadSchemaType.INTEGER
     desc = order.direction == m.Direction.DESC
     start = _start(order, schema)
+    found = index.values(rows, integers)
+    if found is None or (integers and len(found[1]) and np.abs(found[1]).max() >= _EXACT):
+        found = _read(state, rows, order.key, schema, deadline)
+    at, values = found
+    if start is not None:
+        keep = values <= start if desc else values >= start
+        at, values = at[keep], values[keep]
+    rank = -values if desc else values
+    if len(rank) > limit > 0:  # the entries up to the limit-th value, with its ties
+        keep = rank <= np.partition(rank, limit - 1)[limit - 1]
+        at, values, rank = at[keep], values[keep], rank[keep]
+    keys = state.keys
+    shown = int if schema != m.PayloadSchemaType.FLOAT else float
+    entries = sorted(
+        zip(rank.tolist(), values.tolist(), at.tolist(), strict=True),
+        key=lambda e: (e[0], sort_key(keys[e[2]])),
+    )
+    return [(row, shown(v)) for _, v, row in entries[:limit]]
+
+
+def _read(
+    state: CollectionState,
+    rows: np.ndarray,
+    key: str,
+    schema: m.PayloadSchemaType,
+    deadline: Deadline,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Every (row, value) of ``rows`` as the index would hold it, read from the payloads."""
+    path, held = _path(key), ORDER_VALUES[schema]
     payloads = state.payloads
-    entries: list[tuple[OrderValue, int]] = []
+    at: list[int] = []
+    values: list[OrderValue] = []
     for n, row in enumerate(rows.tolist()):
         if n % CHECK_EVERY == 0:
             deadline.check()
         payload = payloads[row]
         if not payload:
             continue
-        values = {held(v) for v in values_at(payload, path)}
-        values.discard(_SKIP)
-        for v in values:
-            if start is None or (v <= start if desc else v >= start):
-                entries.append((v, row))
-    keys = state.keys
-    entries.sort(key=lambda e: (-e[0] if desc else e[0], sort_key(keys[e[1]])))  # type: ignore[arg-type]
-    return [(row, v) for v, row in entries[:limit]]
+        distinct = {held(v) for v in values_at(payload, path)}
+        distinct.discard(_SKIP)
+        at += [row] * len(distinct)
+        values += distinct
+    # Exact either way: integers are within int64 (``_integer``), datetimes microseconds.
+    kind = np.float64 if schema == m.PayloadSchemaType.FLOAT else np.int64
+    return np.asarray(at, np.int64), np.asarray(values, kind)
 
 
 def sample(rows: np.ndarray, limit: int) -> np.ndarray:
@@ -177,6 +212,30 @@ def sample(rows: np.ndarray, limit: int) -> np.ndarray:
     if limit >= len(rows):
         return rng.permutation(rows)
     return rng.choice(rows, size=limit, replace=False)
+
+
+# Picks a query's (row, order value) entries: (state, candidate rows, how many, deadline).
+Pick = Callable[[CollectionState, np.ndarray, int, Deadline], list[tuple[int, OrderValue | None]]]
+
+
+def picker(query: m.OrderByQuery | m.SampleQuery, indexes: PayloadIndexes) -> Pick:
+    """How an ``order_by`` or ``sample`` query picks its points.
+
+    Raises:
+        InvalidQuery: no range index on the ``order_by`` key, an unknown sample kind.
+    """
+    if isinstance(query, m.SampleQuery):
+        check_sample(query)
+        return lambda state, rows, n, deadline: [(r, None) for r in sample(rows, n).tolist()]
+    order = order_by_of(query.order_by)
+    index = order_index(indexes, order.key)
+
+    def pick(
+        state: CollectionState, rows: np.ndarray, n: int, deadline: Deadline
+    ) -> list[tuple[int, OrderValue | None]]:
+        return list(ordered(state, rows, order, index, n, deadline))
+
+    return pick
 
 
 def check_sample(query: m.SampleQuery) -> None:
