@@ -408,3 +408,37 @@ def test_integers_beyond_2_53_order_exactly(tmp_path: Path) -> None:
         top = ours.query_points("c", query=order("big", "desc"), limit=1).points[0]
         assert top.order_value == big + 5 and type(top.order_value) is int
     theirs.close()
+
+
+def test_relevance_feedback_on_sparse_vectors_scores_by_dot_products(tmp_path: Path) -> None:
+    """Local mode has no sparse feedback; Qdrant's formula with the sparse similarity (the
+    dot product, 0 where no index is shared), computed by hand."""
+    rows = {
+        1: {0: 1.0, 2: 0.5},
+        2: {1: 2.0},
+        3: {0: 0.5, 1: 0.5},
+        4: {2: 1.0, 3: 1.0},
+        5: {3: 3.0},
+    }
+
+    def sv(row: dict[int, float]) -> qm.SparseVector:
+        return qm.SparseVector(indices=list(row), values=list(row.values()))
+
+    def dot(x: dict[int, float], y: dict[int, float]) -> float:
+        return sum(v * y.get(i, 0.0) for i, v in x.items())
+
+    target = {0: 1.0, 3: 0.5}
+    query = feedback(sv(target), [(1, 0.9), (2, 0.3)], 0.5, 2.0, 3.0)
+    with shoal_client("embedded", tmp_path) as ours:
+        sparse = {"s": qm.SparseVectorParams()}
+        ours.create_collection("c", vectors_config={}, sparse_vectors_config=sparse)
+        ours.upsert("c", [qm.PointStruct(id=i, vector={"s": sv(r)}) for i, r in rows.items()])
+        got = ours.query_points("c", query=query, using="s", limit=10).points
+    weight = (0.9 - 0.3) ** 2.0 * 3.0
+    want = {
+        i: 0.5 * dot(target, r) + weight * (dot(rows[1], r) - dot(rows[2], r))
+        for i, r in rows.items()
+        if i not in (1, 2)  # the examples named by id
+    }
+    assert [p.id for p in got] == sorted(want, key=lambda i: -want[i])
+    assert [p.score for p in got] == pytest.approx(sorted(want.values(), reverse=True), rel=1e-5)
