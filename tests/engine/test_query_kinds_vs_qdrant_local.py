@@ -442,3 +442,31 @@ def test_relevance_feedback_on_sparse_vectors_scores_by_dot_products(tmp_path: P
     }
     assert [p.id for p in got] == sorted(want, key=lambda i: -want[i])
     assert [p.score for p in got] == pytest.approx(sorted(want.values(), reverse=True), rel=1e-5)
+
+
+def test_a_sample_is_drawn_whatever_the_offset(tmp_path: Path) -> None:
+    """As Qdrant's server and local mode: ``offset`` does not shrink a sample (qdrant-client's
+    ``test_random_sampling``)."""
+    with shoal_client("embedded", tmp_path) as ours:
+        create(ours)
+        points = ours.query_points("c", query=qm.SampleQuery(sample="random"), limit=N, offset=10)
+        assert sorted(p.id for p in points.points) == list(range(N))
+
+
+@pytest.mark.parametrize("transport", TRANSPORTS[:2])
+def test_a_query_without_a_vector_is_a_scroll_as_in_local_mode(
+    transport: str, tmp_path: Path
+) -> None:
+    """No ``query``: points in id order scored 1.0 (Qdrant answers it by a scroll), and on a
+    collection of named vectors no ``using`` is needed."""
+    theirs = QdrantClient(":memory:")
+    create(theirs)
+    with shoal_client(transport, tmp_path) as ours:
+        create(ours)
+        for kwargs in ({"limit": 7}, {"limit": 5, "offset": 3, "query_filter": G1}):
+            want = theirs.query_points("c", **kwargs).points
+            got = ours.query_points("c", **kwargs).points
+            assert _shown(got) == _shown(want), kwargs
+        with pytest.raises(InvalidQuery, match="Not existing vector name error: 'zz'"):
+            ours.query_points("c", using="zz")
+    theirs.close()

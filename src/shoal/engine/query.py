@@ -312,7 +312,9 @@ class Searcher:
         ):
             check_query(req)
         name = DEFAULT_VECTOR if req.using is None else req.using
-        if name not in self._params and name not in self._space.sparse:
+        # Without a query or `using` (a scroll) no vector is read: Qdrant then needs no name.
+        named = query is not None or req.using is not None
+        if name not in self._params and name not in self._space.sparse and named:
             have = self._space.names() if self._named else "only the unnamed vector"
             raise InvalidQuery(
                 f"Wrong input: Not existing vector name error: {name!r}; have {have}"
@@ -424,6 +426,8 @@ class Searcher:
         flt = None if req.filter is None else self.filters.compile(req.filter)
         limit = check_limit(req.limit, 10, "limit")
         offset = check_limit(req.offset, 0, "offset")
+        if isinstance(query, m.SampleQuery):
+            offset = 0  # a sample is drawn whatever the offset, as Qdrant's
         with self.state.lock.read():
             if flt is None:
                 rows = self.state.live_rows()
@@ -597,7 +601,8 @@ class Searcher:
         return invalid
 
     def _no_vector_page(self, pq: PreparedQuery, deadline: Deadline) -> list[m.ScoredPoint]:
-        """Points in id order with score 0: a query without a vector (as Qdrant answers it).
+        """Points in id order: a query without a vector, which Qdrant answers by a scroll
+        (each scored 1.0 with version 0: ``scrolled.page``).
 
         Raises:
             RequestTimeout: ``deadline`` passed while the filter was tested.
@@ -607,9 +612,8 @@ class Searcher:
         if pq.filter is not None:
             pred = with_deadline(pq.filter.predicate, deadline)
             rows = [r for r in rows if pred(st.payloads[r] or {}, st.keys[r])]  # type: ignore[arg-type]
-        page = np.asarray(rows[pq.offset : pq.offset + pq.limit], dtype=np.int64)
-        paged = PreparedQuery(pq.request, pq.name, None, None, None, len(page), 0)
-        return _page(st, paged, Hits(page, np.zeros(len(page), np.float32)), self._named)
+        page = [(r, None) for r in rows[pq.offset : pq.offset + pq.limit]]
+        return scrolled.page(st, page, pq.request, self._named)
 
 
 def _options(params: m.SearchParams) -> tuple[bool, int | None, float]:

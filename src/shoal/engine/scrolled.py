@@ -20,7 +20,7 @@ the ``order_by`` query with each point's ``order_value``.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime, timezone
 from typing import Any
 
@@ -253,7 +253,7 @@ def check_sample(query: m.SampleQuery) -> None:
 
 def page(
     state: CollectionState,
-    entries: list[tuple[int, OrderValue | None]],
+    entries: Sequence[tuple[int, OrderValue | None]],
     req: m.QueryRequest,
     named: bool,
 ) -> list[m.ScoredPoint]:
