@@ -477,9 +477,13 @@ def search(
         return Hits(np.empty(0, np.int64), np.empty(0, np.float32))
     if sparse is None:
         col = state.columns[name]
-        # Every row [0, high) qualifies (the usual unfiltered case): the matrix itself.
-        data = col.data[:high] if len(rows) == high else col.data[rows]
-        core = _dense_core(col.distance, data)
+        if len(rows) * 2 >= high:
+            # Most rows qualify (unfiltered, but for the examples left out): scoring the
+            # matrix itself and keeping the valid rows' scores beats gathering those rows
+            # (a copy of nearly the whole matrix: measured 150 of 190 ms at 100k x 384).
+            whole = scores(examples, _dense_core(col.distance, col.data[:high]), high)
+            return best(rows, whole[rows], wanted)
+        core = _dense_core(col.distance, col.data[rows])
     else:
         corpus = None
         if with_idf and idf_corpus is not None:
