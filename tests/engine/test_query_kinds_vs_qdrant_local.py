@@ -19,8 +19,9 @@ from qdrant_client import QdrantClient
 from qdrant_client import models as qm
 from qdrant_client.local import datetime_utils
 from qdrant_client.local.order_by import to_order_value
+from test_recommend_vs_qdrant_local import in_prefetches
 from test_sparse_vs_qdrant_local import assert_same_ranking
-from transports import TRANSPORTS, shoal_client
+from transports import TRANSPORTS, beside_local_mode, shoal_client
 
 from shoal import Client
 from shoal.errors import InvalidQuery, PointNotFound, WrongVectorSize
@@ -131,12 +132,8 @@ def compare_orders(ours: Client, theirs: QdrantClient, what: str) -> None:
 
 
 def test_order_by_queries_agree_with_local_mode_embedded(tmp_path: Path) -> None:
-    theirs = QdrantClient(":memory:")
-    create(theirs)
-    with shoal_client("embedded", tmp_path) as ours:
-        create(ours)
+    with beside_local_mode("embedded", tmp_path, create) as (ours, theirs):
         compare_orders(ours, theirs, "embedded")
-    theirs.close()
 
 
 def _matching(client: Any, flt: qm.Filter | None) -> set[Any]:
@@ -175,16 +172,12 @@ def check_samples(ours: Client) -> None:
 
 
 def test_samples_are_distinct_points_passing_the_filter_embedded(tmp_path: Path) -> None:
-    theirs = QdrantClient(":memory:")
-    create(theirs)
-    with shoal_client("embedded", tmp_path) as ours:
-        create(ours)
+    with beside_local_mode("embedded", tmp_path, create) as (ours, theirs):
         check_samples(ours)
         # Local mode's too: the whole collection drawn is the same set.
         want = theirs.query_points("c", query=qm.SampleQuery(sample="random"), limit=N + 5)
         got = ours.query_points("c", query=qm.SampleQuery(sample="random"), limit=N + 5)
         assert sorted(p.id for p in got.points) == sorted(p.id for p in want.points)
-    theirs.close()
 
 
 # ------------------------------------------------------------- relevance feedback
@@ -216,20 +209,7 @@ def compare_feedback(ours: Client, theirs: QdrantClient, what: str) -> None:
         calls.append({"query": q, "using": "d", "limit": 4, "offset": 3, "query_filter": G1})
     calls += [
         {"query": FEEDBACK[0], "using": "d", "limit": 5, "with_vectors": True},
-        {  # candidates from a prefetch, re-ranked by feedback
-            "prefetch": qm.Prefetch(query=V[3], using="d", limit=40),
-            "query": FEEDBACK[1],
-            "using": "d",
-            "limit": 7,
-        },
-        {  # feedback inside a prefetch, fused
-            "prefetch": [
-                qm.Prefetch(query=FEEDBACK[4], using="d", limit=15),
-                qm.Prefetch(query=V[0], using="d", limit=15, filter=G1),
-            ],
-            "query": qm.FusionQuery(fusion=qm.Fusion.RRF),
-            "limit": 10,
-        },
+        *in_prefetches(FEEDBACK[1], FEEDBACK[4], V[0]),
     ]
     for kwargs in calls:
         want = theirs.query_points("c", **kwargs).points
@@ -249,24 +229,16 @@ def _mentioned(q: Any) -> set[Any]:
 def test_relevance_feedback_agrees_with_local_mode_embedded(
     distance: qm.Distance, tmp_path: Path
 ) -> None:
-    theirs = QdrantClient(":memory:")
-    create(theirs, distance)
-    with shoal_client("embedded", tmp_path) as ours:
-        create(ours, distance)
+    with beside_local_mode("embedded", tmp_path, create, distance) as (ours, theirs):
         compare_feedback(ours, theirs, str(distance))
-    theirs.close()
 
 
 @pytest.mark.parametrize("transport", TRANSPORTS[1:])
 def test_query_kinds_agree_with_local_mode_served(transport: str, tmp_path: Path) -> None:
-    theirs = QdrantClient(":memory:")
-    create(theirs, qm.Distance.EUCLID)
-    with shoal_client(transport, tmp_path) as ours:
-        create(ours, qm.Distance.EUCLID)
+    with beside_local_mode(transport, tmp_path, create, qm.Distance.EUCLID) as (ours, theirs):
         compare_orders(ours, theirs, transport)
         check_samples(ours)
         compare_feedback(ours, theirs, transport)
-    theirs.close()
 
 
 # ------------------------------------------------------- scroll in datetime order
@@ -307,15 +279,11 @@ def scroll_all_with_key(client: Any, key: str) -> list[Any]:
 def test_qdrant_clients_order_by_paging_ends_and_agrees(
     transport: str, key: str, tmp_path: Path
 ) -> None:
-    theirs = QdrantClient(":memory:")
-    create(theirs)
-    with shoal_client(transport, tmp_path) as ours:
-        create(ours)
+    with beside_local_mode(transport, tmp_path, create) as (ours, theirs):
         got, want = scroll_all_with_key(ours, key), scroll_all_with_key(theirs, key)
         assert [(r.id, r.order_value) for r in got] == [(r.id, r.order_value) for r in want]
         if key == "d":
             assert all(type(r.order_value) is int for r in got)  # microseconds
-    theirs.close()
 
 
 def test_order_value_of_a_datetime_is_its_microseconds(tmp_path: Path) -> None:
@@ -361,14 +329,12 @@ BAD: list[tuple[Any, type[Exception], str]] = [
 
 
 @pytest.mark.parametrize("transport", TRANSPORTS[:2])
-@pytest.mark.parametrize(("query", "error", "names"), BAD)
-def test_bad_query_kinds_are_refused_naming_them(
-    transport: str, query: Any, error: type[Exception], names: str, tmp_path: Path
-) -> None:
+def test_bad_query_kinds_are_refused_naming_them(transport: str, tmp_path: Path) -> None:
     with shoal_client(transport, tmp_path) as ours:
         create(ours)
-        with pytest.raises(error, match=names):
-            ours.query_points("c", query=query, using="d")
+        for query, error, names in BAD:
+            with pytest.raises(error, match=names):
+                ours.query_points("c", query=query, using="d")
 
 
 @pytest.mark.parametrize("transport", TRANSPORTS[:2])
@@ -459,14 +425,10 @@ def test_a_query_without_a_vector_is_a_scroll_as_in_local_mode(
 ) -> None:
     """No ``query``: points in id order scored 1.0 (Qdrant answers it by a scroll), and on a
     collection of named vectors no ``using`` is needed."""
-    theirs = QdrantClient(":memory:")
-    create(theirs)
-    with shoal_client(transport, tmp_path) as ours:
-        create(ours)
+    with beside_local_mode(transport, tmp_path, create) as (ours, theirs):
         for kwargs in ({"limit": 7}, {"limit": 5, "offset": 3, "query_filter": G1}):
             want = theirs.query_points("c", **kwargs).points
             got = ours.query_points("c", **kwargs).points
             assert _shown(got) == _shown(want), kwargs
         with pytest.raises(InvalidQuery, match="Not existing vector name error: 'zz'"):
             ours.query_points("c", using="zz")
-    theirs.close()

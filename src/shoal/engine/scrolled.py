@@ -29,11 +29,11 @@ import numpy as np
 from shoal import models as m
 from shoal.engine import records
 from shoal.engine.deadline import Deadline
-from shoal.engine.filtering import CHECK_EVERY
+from shoal.engine.facets import FACET_VALUES, SKIP, held_values
 from shoal.engine.payload_index import FieldIndex, PayloadIndexes
 from shoal.engine.state import CollectionState
 from shoal.errors import InvalidQuery
-from shoal.filters.evaluate import parse_datetime, values_at
+from shoal.filters.evaluate import parse_datetime
 from shoal.filters.tree import Path, parse_key
 from shoal.ids import sort_key
 
@@ -46,10 +46,8 @@ RANGE_INDEXES = (
     m.PayloadSchemaType.FLOAT,
     m.PayloadSchemaType.DATETIME,
 )
-_I64 = 2**63
 _EXACT = 2**53  # integers an index's float64 values hold exactly
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
-_SKIP: Any = object()  # a value the index does not hold
 OrderValue = int | float
 
 
@@ -59,26 +57,20 @@ def _micros(dt: datetime) -> int:
     return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
 
 
-def _integer(value: Any) -> Any:
-    if isinstance(value, int) and not isinstance(value, bool) and -_I64 <= value < _I64:
-        return value
-    return _SKIP
-
-
 def _float(value: Any) -> Any:
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         return float(value)
-    return _SKIP
+    return SKIP
 
 
 def _datetime(value: Any) -> Any:
     dt = parse_datetime(value) if isinstance(value, str) else None
-    return _SKIP if dt is None else _micros(dt)
+    return SKIP if dt is None else _micros(dt)
 
 
-# What each range index holds of a payload value, as its order value (_SKIP: nothing).
+# What each range index holds of a payload value, as its order value (SKIP: nothing).
 ORDER_VALUES = {
-    m.PayloadSchemaType.INTEGER: _integer,
+    m.PayloadSchemaType.INTEGER: FACET_VALUES[m.PayloadSchemaType.INTEGER],  # within int64
     m.PayloadSchemaType.FLOAT: _float,
     m.PayloadSchemaType.DATETIME: _datetime,
 }
@@ -186,21 +178,13 @@ def _read(
     deadline: Deadline,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Every (row, value) of ``rows`` as the index would hold it, read from the payloads."""
-    path, held = _path(key), ORDER_VALUES[schema]
-    payloads = state.payloads
     at: list[int] = []
     values: list[OrderValue] = []
-    for n, row in enumerate(rows.tolist()):
-        if n % CHECK_EVERY == 0:
-            deadline.check()
-        payload = payloads[row]
-        if not payload:
-            continue
-        distinct = {held(v) for v in values_at(payload, path)}
-        distinct.discard(_SKIP)
+    found = held_values(state.payloads, rows.tolist(), _path(key), ORDER_VALUES[schema], deadline)
+    for row, distinct in found:
         at += [row] * len(distinct)
         values += distinct
-    # Exact either way: integers are within int64 (``_integer``), datetimes microseconds.
+    # Exact either way: integers are within int64, datetimes microseconds.
     kind = np.float64 if schema == m.PayloadSchemaType.FLOAT else np.int64
     return np.asarray(at, np.int64), np.asarray(values, kind)
 
