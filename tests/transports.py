@@ -5,9 +5,10 @@ in a thread). Importable from every test folder (``pythonpath`` in pyproject.tom
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from starlette.testclient import TestClient
 from threaded_server import serve_in_thread
@@ -50,3 +51,25 @@ def shoal_client(transport: str, folder: Path) -> Iterator[Client]:
                 yield client
     finally:
         db.close()
+
+
+@contextmanager
+def beside_local_mode(
+    transport: str, folder: Path, create: Callable[..., None], *args: Any
+) -> Iterator[tuple[Client, Any]]:
+    """A Shoal client (see ``shoal_client``) and qdrant-client's local mode, each with the
+    collections ``create(client, *args)`` makes.
+
+    Yields:
+        (Shoal's client, local mode's client); both closed afterwards.
+    """
+    from qdrant_client import QdrantClient
+
+    theirs = QdrantClient(":memory:")
+    try:
+        create(theirs, *args)
+        with shoal_client(transport, folder) as ours:
+            create(ours, *args)
+            yield ours, theirs
+    finally:
+        theirs.close()

@@ -68,8 +68,9 @@ def col() -> Iterator[Collection]:
     db.create_collection("c", m.CreateCollection(vectors=m.VectorParams(size=2, distance="Dot")))
     collection = db.collection("c")
     collection.upsert(
-        [m.PointStruct(id=i, vector=[1.0, i], payload={"k": "x"}) for i in range(ROWS)]
+        [m.PointStruct(id=i, vector=[1.0, i], payload={"k": "x", "n": i}) for i in range(ROWS)]
     )
+    collection.create_payload_index("n", m.PayloadSchemaType.INTEGER)
     yield collection
     db.close()
 
@@ -78,7 +79,7 @@ WORK: dict[str, Callable[[Collection, Deadline], Any]] = {
     "count": lambda c, d: c.count(m.CountRequest(filter=PROBE), d),
     "scroll": lambda c, d: c.scroll(m.ScrollRequest(filter=PROBE, limit=ROWS), d),
     "scroll-ordered": lambda c, d: c.scroll(
-        m.ScrollRequest(filter=PROBE, order_by="k", limit=ROWS), d
+        m.ScrollRequest(filter=PROBE, order_by="n", limit=ROWS), d
     ),
     "query": lambda c, d: c.query(m.QueryRequest(query=[1.0, 0.0], filter=PROBE), d),
     "query-no-vector": lambda c, d: c.query(m.QueryRequest(filter=PROBE, limit=ROWS), d),

@@ -15,7 +15,7 @@ import pytest
 from qdrant_client import QdrantClient
 from qdrant_client import models as qm
 from test_sparse_vs_qdrant_local import assert_same_ranking, sparse
-from transports import TRANSPORTS, shoal_client
+from transports import TRANSPORTS, beside_local_mode, shoal_client
 
 from shoal import Client
 from shoal.errors import InvalidQuery, PointNotFound, WrongVectorSize
@@ -101,22 +101,31 @@ def searches(distance: qm.Distance) -> list[dict[str, Any]]:
             }
             for q in (QUERIES[1], QUERIES[4], QUERIES[11], QUERIES[13])
         ),
+        *in_prefetches(QUERIES[4], QUERIES[7], QUERIES[11]),
+    ]
+    return out
+
+
+def in_prefetches(rerank: Any, first: Any, second: Any) -> list[dict[str, Any]]:
+    """query_points calls with queries on vector "d" and prefetches: ``rerank`` re-ranking
+    a vector query's 40 nearest; ``first`` and ``second`` inside prefetches (the second
+    filtered), fused."""
+    return [
         {  # candidates from a prefetch, re-ranked by examples
             "prefetch": qm.Prefetch(query=V[3], using="d", limit=40),
-            "query": QUERIES[4],
+            "query": rerank,
             "using": "d",
             "limit": 7,
         },
         {  # examples inside a prefetch, fused
             "prefetch": [
-                qm.Prefetch(query=QUERIES[7], using="d", limit=15),
-                qm.Prefetch(query=QUERIES[11], using="d", limit=15, filter=G1),
+                qm.Prefetch(query=first, using="d", limit=15),
+                qm.Prefetch(query=second, using="d", limit=15, filter=G1),
             ],
             "query": qm.FusionQuery(fusion=qm.Fusion.RRF),
             "limit": 10,
         },
     ]
-    return out
 
 
 def compare(ours: Client, theirs: QdrantClient, distance: qm.Distance, what: str) -> None:
@@ -143,22 +152,14 @@ def compare(ours: Client, theirs: QdrantClient, distance: qm.Distance, what: str
 def test_queries_by_examples_agree_with_local_mode_embedded(
     distance: qm.Distance, tmp_path: Path
 ) -> None:
-    theirs = QdrantClient(":memory:")
-    create(theirs, distance)
-    with shoal_client("embedded", tmp_path) as ours:
-        create(ours, distance)
+    with beside_local_mode("embedded", tmp_path, create, distance) as (ours, theirs):
         compare(ours, theirs, distance, str(distance))
-    theirs.close()
 
 
 @pytest.mark.parametrize("transport", TRANSPORTS[1:])
 def test_queries_by_examples_agree_with_local_mode_served(transport: str, tmp_path: Path) -> None:
-    theirs = QdrantClient(":memory:")
-    create(theirs, qm.Distance.EUCLID)
-    with shoal_client(transport, tmp_path) as ours:
-        create(ours, qm.Distance.EUCLID)
+    with beside_local_mode(transport, tmp_path, create, qm.Distance.EUCLID) as (ours, theirs):
         compare(ours, theirs, qm.Distance.EUCLID, transport)
-    theirs.close()
 
 
 BAD: list[tuple[Any, type[Exception], str]] = [

@@ -69,7 +69,7 @@ def steps() -> list[Step]:
         s("retrieve", NAME, [4], with_payload=False),
         s("scroll_all", NAME, limit=3),
         s("scroll", NAME, scroll_filter=RED, limit=2, with_vectors=True),
-        s("scroll", NAME, order_by="n", limit=4),
+        s("scroll", NAME, order_by="n", limit=4),  # no range index: refused
         s("count", NAME),
         s("count", NAME, count_filter=N_BIG),
         s("count", NAME, count_filter="color == 'blue'"),
@@ -104,6 +104,8 @@ def steps() -> list[Step]:
         s("facet", NAME, "color"),
         s("facet", NAME, "n", facet_filter=N_BIG, limit=2, exact=True),
         s("facet", NAME, "tags"),  # no index: refused
+        s("scroll", NAME, order_by="n", limit=4),
+        s("scroll", NAME, order_by={"key": "n", "direction": "desc", "start_from": 5}, limit=4),
         # A sample as large as the collection draws every point: the same on every run.
         s("search_matrix_pairs", NAME, sample=100, limit=2),
         s("search_matrix_offsets", NAME, query_filter=RED, sample=50),

@@ -42,7 +42,7 @@ NAMED = {"a": {"size": 4, "distance": "Cosine"}, "b": {"size": 4, "distance": "E
 SPARSE = {"s": {"modifier": "idf"}}
 POINTS = [
     {"id": i, "vector": {"a": [1.0, i / 10, 0.5, 0.0], "b": [float(i), 0.0, 1.0, 2.0]}}
-    | {"payload": {"i": i}}
+    | {"payload": {"i": i, "f": 9 - i}}  # "f" has an integer index
     for i in range(10)
 ]
 for _p in POINTS:  # each point also has sparse vector s: index 100 + its id, and 1
@@ -177,6 +177,7 @@ def runners() -> Iterator[dict[str, Runner]]:
             for runner in (all_runners["embedded"], all_runners["raw-http"]):
                 runner.create(QUERY_COLLECTION, {"vectors": NAMED, "sparse_vectors": SPARSE})
                 runner.upsert(QUERY_COLLECTION, {"points": POINTS})
+                runner.index(QUERY_COLLECTION, {"type": "integer"})
             yield all_runners
             over_http.close()
     finally:
@@ -643,7 +644,16 @@ QUERY_VARIANTS: dict[str, Case] = {
         {"context": [{"positive": 2, "negative": 3}]},
         results(lambda r, c: sorted(ids(r)[:2]) == [0, 1] and r.points[0].score == 0.0),
     ),
-    "OrderByQuery": refused({"order_by": "i"}, "order_by"),
+    # Ordered by the payload's "f" (9 - id), with each point's order value.
+    "OrderByQuery": honoured(
+        {"order_by": {"key": "f", "direction": "desc"}},
+        results(
+            lambda r, c: (
+                ids(r) == list(range(10))
+                and [p.order_value for p in r.points] == list(range(9, -1, -1))
+            )
+        ),
+    ),
     # These combine the results of prefetches (PREFETCHED gives the query two).
     "FusionQuery": honoured({"fusion": "rrf"}, results(lambda r, c: 3 <= len(ids(r)) <= 6)),
     "RrfQuery": honoured({"rrf": {"k": 10}}, results(lambda r, c: 3 <= len(ids(r)) <= 6)),
@@ -651,8 +661,12 @@ QUERY_VARIANTS: dict[str, Case] = {
         {"formula": {"sum": ["$score", 1.0]}},
         results(lambda r, c: len(ids(r)) == 3 and all(p.score > 1.0 for p in r.points)),
     ),
-    "SampleQuery": refused({"sample": "random"}, "sample"),
-    "RelevanceFeedbackQuery": refused(
+    # As many as the collection holds: every point, once each.
+    "SampleQuery": honoured(
+        {"sample": "random"}, results(lambda r, c: sorted(ids(r)) == list(range(10)))
+    ),
+    # The target and the example are points named by id: left out.
+    "RelevanceFeedbackQuery": honoured(
         {
             "relevance_feedback": {
                 "target": 1,
@@ -660,7 +674,7 @@ QUERY_VARIANTS: dict[str, Case] = {
                 "strategy": {"naive": {"a": 1.0, "b": 1.0, "c": 1.0}},
             }
         },
-        "relevance_feedback",
+        results(lambda r, c: sorted(ids(r)) == [0, 3, 4, 5, 6, 7, 8, 9]),
     ),
 }
 VECTOR_INPUTS: dict[str, Case] = {

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import uuid
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -31,33 +31,33 @@ from shoal.gil import shared
 
 DEFAULT_LIMIT = 10
 _I64 = 2**63
-_SKIP: Any = object()  # a value the index does not hold
+SKIP: Any = object()  # a value the index does not hold
 
 
 def _keyword(value: Any) -> Any:
-    return value if isinstance(value, str) else _SKIP
+    return value if isinstance(value, str) else SKIP
 
 
 def _integer(value: Any) -> Any:
     if isinstance(value, int) and not isinstance(value, bool) and -_I64 <= value < _I64:
         return value
-    return _SKIP
+    return SKIP
 
 
 def _boolean(value: Any) -> Any:
-    return value if isinstance(value, bool) else _SKIP
+    return value if isinstance(value, bool) else SKIP
 
 
 def _uuid(value: Any) -> Any:
     if not isinstance(value, str):
-        return _SKIP
+        return SKIP
     try:
         return str(uuid.UUID(value))
     except ValueError:
-        return _SKIP
+        return SKIP
 
 
-# What each index type that can facet holds of a payload value (_SKIP: nothing).
+# What each index type that can facet holds of a payload value (SKIP: nothing).
 FACET_VALUES: dict[m.PayloadSchemaType, Callable[[Any], Any]] = {
     m.PayloadSchemaType.KEYWORD: _keyword,
     m.PayloadSchemaType.INTEGER: _integer,
@@ -124,18 +124,37 @@ def count_values(
     Raises:
         RequestTimeout: the deadline passed first.
     """
-    path, held = _path(key), FACET_VALUES[schema]
     counts: Counter[Any] = Counter()
-    for i, row in enumerate(shared(rows)):
+    for _, values in held_values(
+        payloads, shared(rows), _path(key), FACET_VALUES[schema], deadline
+    ):
+        counts.update(values)
+    return counts
+
+
+def held_values(
+    payloads: Sequence[dict[str, Any] | None],
+    rows: Iterable[int],
+    path: Path,
+    held: Callable[[Any], Any],
+    deadline: Deadline,
+) -> Iterator[tuple[int, set[Any]]]:
+    """Each row with the distinct values at ``path`` that an index holds (``held`` maps a
+    payload value to the index's value, or to ``SKIP``); rows with none are left out.
+
+    Raises:
+        RequestTimeout: the deadline passed first (checked every ``CHECK_EVERY`` rows).
+    """
+    for i, row in enumerate(rows):
         if not i % CHECK_EVERY:
             deadline.check()
         payload = payloads[row]
         if not payload:
             continue
         values = {held(v) for v in values_at(payload, path)}
-        values.discard(_SKIP)
-        counts.update(values)
-    return counts
+        values.discard(SKIP)
+        if values:
+            yield row, values
 
 
 def facet(

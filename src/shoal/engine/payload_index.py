@@ -373,6 +373,39 @@ class FieldIndex:
             self._num_elems(mask, lambda v, i: bool(inside(v)))
         return mask
 
+    def values(self, rows: np.ndarray, integers: bool) -> tuple[np.ndarray, np.ndarray] | None:
+        """Every (row, value) of ``rows`` this index holds, a value repeated in one row's
+        array once: float64 numbers (``integers``: only the integers), int64 microseconds
+        for datetimes. None when the index cannot say (not a number or datetime index, or
+        a path with ``[]`` steps).
+
+        Args:
+            rows: state rows, ascending.
+            integers: keep integer numbers only (an integer index's values).
+        """
+        if not self.serves or self.kind not in ("num", "dt"):
+            return None
+        inside = rows[rows < len(self._has)]
+        scalar = self._has[inside]
+        if integers:
+            scalar &= self._isint[inside]
+        out_rows, out_vals = [inside[scalar]], [self._vals[inside[scalar]]]
+        if self._elems:
+            wanted = np.zeros(len(self._has), dtype=bool)
+            wanted[inside] = True
+            dt = self.kind == "dt"
+            extra_rows: list[int] = []
+            extra_vals: list[Any] = []
+            for row, elems in self._elems.items():
+                if not wanted[row]:
+                    continue
+                held = set(elems) if dt else {v for v, is_int in elems if is_int or not integers}
+                extra_rows += [row] * len(held)
+                extra_vals += held
+            out_rows.append(np.asarray(extra_rows, np.int64))
+            out_vals.append(np.asarray(extra_vals, self._vals.dtype))
+        return np.concatenate(out_rows), np.concatenate(out_vals)
+
     # ------------------------------------------------------------------- helpers
 
     def _num_scalars(self, test: Callable[[np.ndarray], Any], high: int) -> np.ndarray:

@@ -9,7 +9,8 @@ As Qdrant (and qdrant-client's local mode) answer them:
 - the outer query then combines the results: ``fusion`` (``rrf``, ``dbsf``) or ``rrf``
   (with ``k`` and ``weights``) fuses them; ``formula`` rescores every point they found
   (``shoal.filters.formula``); a vector (or point id) re-ranks those points by similarity
-  (an exact search restricted to them); no query returns them in id order.
+  (an exact search restricted to them); ``order_by`` and ``sample`` pick among them as
+  they pick among all points (``shoal.engine.scrolled``); no query returns them in id order.
 
 The outer query's ``score_threshold``, ``offset``, ``limit``, ``with_payload`` and
 ``with_vector`` apply to the combined result. Prefetches nest at most ``MAX_DEPTH`` levels.
@@ -25,6 +26,7 @@ import numpy as np
 from shoal import models as m
 from shoal.engine import records
 from shoal.engine.deadline import Deadline
+from shoal.engine.scrolled import KINDS as SCROLLED
 from shoal.errors import InvalidQuery, NotSupported
 from shoal.filters.formula import candidates, compile_formula, rescore
 from shoal.ids import PointId
@@ -73,7 +75,7 @@ def leaves(req: m.QueryRequest) -> list[m.QueryRequest] | None:
         NotSupported: a filter expression (see ``answer``).
     """
     listed = _listed(req.prefetch)
-    if any(p.prefetch for p in listed):
+    if any(p.prefetch or type(p.query) in SCROLLED for p in listed):
         return None
     flt = _outer_filter(req)
     return [_as_query(p, _merged(flt, p.filter), None) for p in listed]
@@ -88,6 +90,12 @@ def finish(
     page: Callable[[Results, m.QueryRequest], list[m.ScoredPoint]],
 ) -> list[m.ScoredPoint]:
     """The page of a query whose prefetches found ``sources`` (see ``answer``)."""
+    if type(req.query) in SCROLLED:  # their page is the scroll's, with its order values
+        found = candidates(sources)
+        if not found:
+            return []
+        restricted = _merged(_outer_filter(req), m.Filter(must=[m.HasIdCondition(has_id=found)]))
+        return run(req.model_copy(update={"prefetch": None, "filter": restricted}), deadline)
     limit = req.limit if req.limit is not None else 10
     offset = req.offset or 0
     ranked = _combine(req, sources, limit + offset, _outer_filter(req), deadline, run, payloads_of)

@@ -49,7 +49,7 @@ from shoal.codec import (
     check_vector,
     check_vector_rows,
 )
-from shoal.engine import mmr, prefetch, recommend, records
+from shoal.engine import mmr, prefetch, recommend, records, scrolled
 from shoal.engine.ann import CollectionAnn
 from shoal.engine.deadline import NO_DEADLINE, Deadline, latest
 from shoal.engine.filtering import CompiledFilter, FilterMatch, Filters, with_deadline
@@ -222,6 +222,9 @@ class Searcher:
                 if type(req.query) is m.NearestQuery and req.query.mmr is not None:
                     outcomes.append(self._with_mmr(req, req.query, limit or NO_DEADLINE))
                     continue
+                if type(req.query) in scrolled.KINDS:
+                    outcomes.append(m.QueryResponse(points=self._single(req, limit or NO_DEADLINE)))
+                    continue
                 prepared.append(self.prepare(req, vector))
                 outcomes.append(_PENDING)
             except Exception as exc:
@@ -312,7 +315,9 @@ class Searcher:
         ):
             check_query(req)
         name = DEFAULT_VECTOR if req.using is None else req.using
-        if name not in self._params and name not in self._space.sparse:
+        # Without a query or `using` (a scroll) no vector is read: Qdrant then needs no name.
+        named = query is not None or req.using is not None
+        if named and name not in self._params and name not in self._space.sparse:
             self._check_name(name)
         exact, ef, oversampling = (False, None, 1.0) if req.params is None else _options(req.params)
         exclude = None
@@ -412,9 +417,31 @@ class Searcher:
         return m.QueryResponse(points=[points[i] for i in order][offset:])
 
     def _single(self, req: m.QueryRequest, deadline: Deadline) -> list[m.ScoredPoint]:
+        query = req.query
+        if isinstance(query, scrolled.KINDS):
+            return self._scrolled(req, query, deadline)
         pq = self.prepare(req)
         with self.state.lock.read():
             return self._pages([pq], deadline)[0][0]
+
+    def _scrolled(
+        self, req: m.QueryRequest, query: m.OrderByQuery | m.SampleQuery, deadline: Deadline
+    ) -> list[m.ScoredPoint]:
+        """An ``order_by`` or ``sample`` query (``shoal.engine.scrolled``): points picked by a
+        scroll, not scored by a vector."""
+        check_query(req)
+        pick = scrolled.picker(query, self.indexes)
+        flt = None if req.filter is None else self.filters.compile(req.filter)
+        limit, offset = page_bounds(req)
+        if isinstance(query, m.SampleQuery):
+            offset = 0  # a sample is drawn whatever the offset, as Qdrant's
+        with self.state.lock.read():
+            if flt is None:
+                rows = self.state.live_rows()
+            else:
+                rows = self.filters.match(self.state, flt, self.indexes, deadline).rows(deadline)
+            entries = pick(self.state, rows, limit + offset, deadline)
+            return scrolled.page(self.state, entries[offset:], req, self._named)
 
     def _payloads(self, ids: list[PointId]) -> dict[PointId, dict[str, Any]]:
         st = self.state
@@ -568,8 +595,8 @@ class Searcher:
         """Each prepared query's result page (the caller holds the read lock); the last
         ``leaves`` are prefetches whose results are only fused: their ``(id, score)`` pairs
         instead (no point built)."""
-        found: list[Hits] = [_NO_HITS] * len(prepared)  # each is replaced
-        paged = list(prepared)
+        # Hits, or a page already (a query without a vector: a scroll), for each query.
+        found: list[Hits | list[m.ScoredPoint]] = [_NO_HITS] * len(prepared)  # each replaced
         by_name: dict[str, tuple[list[int], list[PreparedQuery]]] = {}
         for i, pq in enumerate(prepared):
             if pq.examples is not None:
@@ -582,7 +609,7 @@ class Searcher:
                     deadline=deadline,
                 )
             elif pq.vector is None and pq.sparse is None and pq.multi is None:
-                paged[i], found[i] = self._no_vector_hits(pq, deadline)
+                found[i] = self._no_vector_page(pq, deadline)
             else:
                 idxs, queries = by_name.setdefault(pq.name, ([], []))
                 idxs.append(i)
@@ -601,12 +628,15 @@ class Searcher:
                 found[i] = hits
         cut = len(prepared) - leaves
         pages = []
-        for pq, hits in zip(paged[:cut], found, strict=False):
-            pages.append(_page(self.state, pq, hits, self._named))
+        for pq, got in zip(prepared[:cut], found, strict=False):
+            pages.append(got if isinstance(got, list) else _page(self.state, pq, got, self._named))
         results = []
-        for pq, hits in zip(paged[cut:], found[cut:], strict=True):
-            rows, scores = _kept(self.state, pq, hits)
-            keys = self.state.keys
+        keys = self.state.keys
+        for pq, got in zip(prepared[cut:], found[cut:], strict=True):
+            if isinstance(got, list):
+                results.append([(p.id, p.score) for p in got])
+                continue
+            rows, scores = _kept(self.state, pq, got)
             results.append(
                 [(keys[r], s) for r, s in zip(rows.tolist(), scores.tolist(), strict=True)]
             )
@@ -629,9 +659,9 @@ class Searcher:
         self._invalid[name] = (st.generation, invalid)
         return invalid
 
-    def _no_vector_hits(self, pq: PreparedQuery, deadline: Deadline) -> tuple[PreparedQuery, Hits]:
-        """Points in id order with score 0: a query without a vector (as Qdrant answers it),
-        its offset applied (so the query returned to page them has none).
+    def _no_vector_page(self, pq: PreparedQuery, deadline: Deadline) -> list[m.ScoredPoint]:
+        """Points in id order: a query without a vector, which Qdrant answers by a scroll
+        (each scored 1.0 with version 0: ``scrolled.page``).
 
         Raises:
             RequestTimeout: ``deadline`` passed while the filter was tested.
@@ -641,9 +671,8 @@ class Searcher:
         if pq.filter is not None:
             pred = with_deadline(pq.filter.predicate, deadline)
             rows = [r for r in rows if pred(st.payloads[r] or {}, st.keys[r])]  # type: ignore[arg-type]
-        page = np.asarray(rows[pq.offset : pq.offset + pq.limit], dtype=np.int64)
-        paged = PreparedQuery(pq.request, pq.name, None, None, None, len(page), 0)
-        return paged, Hits(page, np.zeros(len(page), np.float32))
+        page = [(r, None) for r in rows[pq.offset : pq.offset + pq.limit]]
+        return scrolled.page(st, page, pq.request, self._named)
 
 
 def _options(params: m.SearchParams) -> tuple[bool, int | None, float]:

@@ -13,9 +13,9 @@ from typing import Any
 import numpy as np
 
 from shoal import models as m
-from shoal.engine import facets, matrix, records
+from shoal.engine import facets, matrix, records, scrolled
 from shoal.engine.deadline import NO_DEADLINE, Deadline
-from shoal.engine.filtering import CompiledFilter, Filters, with_deadline
+from shoal.engine.filtering import CompiledFilter, Filters
 from shoal.engine.index_schema import IndexSchema
 from shoal.engine.payload_index import PayloadIndexes
 from shoal.engine.points import ids_of
@@ -73,20 +73,11 @@ class CollectionReads:
         flt = self.filters.compile(req.filter)
         limit = check_limit(req.limit, 10, "limit")
         offset = None if req.offset is None else canonical_id(req.offset)
-        order = req.order_by
-        if isinstance(order, str):
-            order = m.OrderBy(key=order)
+        if req.order_by is not None:
+            if offset is not None:
+                raise InvalidQuery("Wrong input: offset cannot be combined with order_by")
+            return self._scroll_ordered(req, req.order_by, flt, limit, until)
         with self.state.lock.read():
-            if order is not None:
-                if offset is not None:
-                    raise InvalidQuery("Wrong input: offset cannot be combined with order_by")
-                pred = None if flt is None else with_deadline(flt.predicate, until)
-                entries = records.scroll_by_payload(self.state, pred, order, limit, until)
-                points = [
-                    records.record(self.state, r, req.with_payload, req.with_vector, self.named, v)
-                    for r, v in shared(entries)
-                ]
-                return m.ScrollResult(points=points, next_page_offset=None)
             matching = None
             if flt is not None:
                 match = self.filters.match(self.state, flt, self.payload_index, until)
@@ -97,6 +88,26 @@ class CollectionReads:
                 for r in shared(rows)
             ]
         return m.ScrollResult(points=points, next_page_offset=next_id)
+
+    def _scroll_ordered(
+        self,
+        req: m.ScrollRequest,
+        order_by: str | m.OrderBy,
+        flt: CompiledFilter | None,
+        limit: int,
+        until: Deadline,
+    ) -> m.ScrollResult:
+        """A page of points in payload order (``shoal.engine.scrolled``)."""
+        order = scrolled.order_by_of(order_by)
+        index = scrolled.order_index(self.payload_index, order.key)
+        with self.state.lock.read():
+            rows = self._matching_rows(flt, until)
+            entries = scrolled.ordered(self.state, rows, order, index, limit, until)
+            points = [
+                records.record(self.state, r, req.with_payload, req.with_vector, self.named, v)
+                for r, v in shared(entries)
+            ]
+        return m.ScrollResult(points=points, next_page_offset=None)
 
     def count(self, req: m.CountRequest, deadline: Deadline | None = None) -> m.CountResult:
         """Number of points matching the filter (all points without one).

@@ -20,14 +20,18 @@ answer (a ``must_not has_id`` added to the query's filter, as local mode does).
   - ``discover``: for each context pair +1 if the row is nearer its positive, -1 if nearer
     its negative (0 if neither), plus ``sigmoid(s to the target)``;
   - ``context``: the sum over the pairs of ``f(min(s+ - s- - eps, 0))``,
-    ``f(x) = x / (1 + |x|)``.
+    ``f(x) = x / (1 + |x|)``;
+  - ``relevance_feedback`` (its ``naive`` strategy, the only one): ``a * s(target)`` plus,
+    for every ordered pair of feedback examples whose scores differ by ``conf > 0``,
+    ``conf^b * c * (s(better example) - s(worse example))``.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeGuard
 
 import numpy as np
 from pydantic import BaseModel
@@ -51,7 +55,7 @@ from shoal.ids import PointId, canonical_id
 from shoal.index.multivector import MultiColumn
 from shoal.index.sparse import SparseColumn
 
-KINDS = (m.RecommendQuery, m.DiscoverQuery, m.ContextQuery)
+KINDS = (m.RecommendQuery, m.DiscoverQuery, m.ContextQuery, m.RelevanceFeedbackQuery)
 STRATEGIES = ("average_vector", "best_score", "sum_scores")
 DOT = m.Distance.DOT
 _EPSILON = np.float32(1.1920929e-7)  # f32::EPSILON, as Qdrant's context score subtracts it
@@ -68,13 +72,18 @@ class Examples:
         kind: ``best_score``, ``sum_scores``, ``discover`` or ``context``.
         positive, negative: the example vectors (float32 rows, normalised for cosine, or
             sparse rows); for ``discover`` and ``context`` item i of each is context pair i.
-        target: ``discover``'s target vector.
+        target: ``discover``'s and ``relevance_feedback``'s target vector.
+        pairs: ``relevance_feedback``'s pairs of ``positive`` (its examples) as (better,
+            worse, weight).
+        a: ``relevance_feedback``'s weight of the target.
     """
 
     kind: str
     positive: list[Kept]
     negative: list[Kept]
     target: Kept | None = None
+    pairs: tuple[tuple[int, int, float], ...] = ()
+    a: float = 1.0
 
 
 @dataclass(frozen=True)
@@ -214,12 +223,14 @@ def resolve(query: Any, params: m.VectorParams | None, name: str, fetch: Fetch) 
         The query resolved.
 
     Raises:
-        InvalidQuery: no examples, an unknown strategy, an example that is neither a vector
-            of the column's kind nor a point id.
+        InvalidQuery: no examples, an unknown strategy or bad strategy parameters, an
+            example that is neither a vector of the column's kind nor a point id.
         PointNotFound: an example id that does not exist.
         WrongVectorSize, InvalidVector: an example vector that is not the column's.
     """
     reader = _Reader(params, name, fetch)
+    if isinstance(query, m.RelevanceFeedbackQuery):
+        return _feedback(reader, _body(query, "relevance_feedback"))
     if isinstance(query, m.RecommendQuery):
         body = _body(query, "recommend")
         strategy = body.get("strategy") or "average_vector"
@@ -250,6 +261,71 @@ def resolve(query: Any, params: m.VectorParams | None, name: str, fetch: Fetch) 
     if not pos:
         raise InvalidQuery("Wrong input: No target or context given")
     return Resolved(None, Examples("context", pos, neg), reader.mentioned)
+
+
+def _feedback(reader: _Reader, body: dict[str, Any]) -> Resolved:
+    """``relevance_feedback``: its target, its examples and the weights of their pairs."""
+    a, b, c = _naive(body.get("strategy"))
+    if body.get("target") is None:
+        raise InvalidQuery("Wrong input: relevance_feedback needs a target")
+    items = body.get("feedback")
+    if not isinstance(items, list):
+        raise InvalidQuery(
+            f"Wrong input: relevance_feedback.feedback must be a list of {{example, score}}, "
+            f"got {items!r:.80}"
+        )
+    examples, scores = [], []
+    for item in items:
+        fields = _fields(item) if isinstance(item, (dict, BaseModel)) else {}
+        score = fields.get("score")
+        if fields.get("example") is None or not _finite(score):
+            raise InvalidQuery(
+                "Wrong input: a feedback item must be {example, score} with a finite score, "
+                f"got {item!r:.80}"
+            )
+        examples.append(reader.vector(fields["example"], "feedback"))
+        scores.append(float(score))
+    (target,) = reader.scored([reader.vector(body["target"], "target")])
+    pairs = tuple(
+        (i, j, (si - sj) ** b * c)
+        for i, si in enumerate(scores)
+        for j, sj in enumerate(scores)
+        if si - sj > 0  # Qdrant's confidence margin is 0
+    )
+    found = Examples("feedback", reader.scored(examples), [], target, pairs, a)
+    return Resolved(None, found, reader.mentioned)
+
+
+def _naive(strategy: Any) -> tuple[float, float, float]:
+    """The ``naive`` strategy's (a, b, c).
+
+    Raises:
+        InvalidQuery: no strategy, another one, or a parameter that is not a finite number
+            (``b`` below 0).
+    """
+    fields = _fields(strategy) if isinstance(strategy, (dict, BaseModel)) else {}
+    params = fields.get("naive")
+    if set(k for k, v in fields.items() if v is not None) != {"naive"} or params is None:
+        raise InvalidQuery(
+            'Wrong input: relevance_feedback.strategy must be {"naive": {"a", "b", '
+            f'"c"}}}}, got {strategy!r:.80}'
+        )
+    values = _fields(params) if isinstance(params, (dict, BaseModel)) else {}
+    out: list[float] = []
+    for key in ("a", "b", "c"):
+        value = values.get(key)
+        if not _finite(value) or (key == "b" and value < 0):
+            want = "a number >= 0" if key == "b" else "a finite number"
+            raise InvalidQuery(
+                f"Wrong input: relevance_feedback.strategy.naive.{key} must be {want}, "
+                f"got {value!r:.80}"
+            )
+        out.append(value)
+    return out[0], out[1], out[2]
+
+
+def _finite(value: Any) -> TypeGuard[float]:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
 def _pairs(reader: _Reader, context: Any) -> tuple[list[Kept], list[Kept]]:
@@ -382,6 +458,11 @@ def scores(examples: Examples, core: Similarity, n: int) -> np.ndarray:
         assert examples.target is not None
         ranks = np.sign(pos - neg).sum(axis=0)
         out = ranks + _scaled_sigmoid(core([examples.target])[0])
+    elif examples.kind == "feedback":
+        assert examples.target is not None
+        out = examples.a * core([examples.target])[0]
+        for better, worse, weight in examples.pairs:
+            out += weight * (pos[better] - pos[worse])
     else:
         out = _fast_sigmoid(np.minimum(pos - neg - _EPSILON, 0.0)).sum(axis=0)
     return np.asarray(out, np.float32)
@@ -430,9 +511,13 @@ def search(
         core = _multi_core(multi, rows, deadline)
     elif sparse is None:
         col = state.columns[name]
-        # Every row [0, high) qualifies (the usual unfiltered case): the matrix itself.
-        data = col.data[:high] if len(rows) == high else col.data[rows]
-        core = _dense_core(col.distance, data)
+        if len(rows) * 2 >= high:
+            # Most rows qualify (unfiltered, but for the examples left out): scoring the
+            # matrix itself and keeping the valid rows' scores beats gathering those rows
+            # (a copy of nearly the whole matrix: measured 150 of 190 ms at 100k x 384).
+            whole = scores(examples, _dense_core(col.distance, col.data[:high]), high)
+            return best(rows, whole[rows], wanted)
+        core = _dense_core(col.distance, col.data[rows])
     else:
         corpus = None
         if with_idf and idf_corpus is not None:

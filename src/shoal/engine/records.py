@@ -1,5 +1,6 @@
 """Records: what a point looks like in an answer (its payload and vectors as the request
-selects them), and the pages of points in id or payload order that scroll returns.
+selects them), and the pages of points in id order that scroll returns (payload order:
+``shoal.engine.scrolled``).
 
 Everything here runs under the read side of the state lock (the caller takes it) and never
 mutates the state; payloads are copied (``shoal.payloads.json_copy``) so that a caller may
@@ -15,12 +16,8 @@ import numpy as np
 
 from shoal import models as m
 from shoal.codec import DEFAULT_VECTOR, Kept, SparseRow
-from shoal.engine.deadline import Deadline
-from shoal.engine.filtering import CHECK_EVERY
 from shoal.engine.state import CollectionState
 from shoal.errors import InvalidQuery
-from shoal.filters import Predicate
-from shoal.filters.evaluate import parse_datetime, values_at
 from shoal.filters.tree import FLATTEN, parse_key
 from shoal.ids import PointId, sort_key
 from shoal.payloads import json_copy
@@ -192,46 +189,3 @@ def _page(
     page = rows[start : start + limit]
     more = start + limit < len(rows)
     return page, state.keys[rows[start + limit]] if more else None
-
-
-def scroll_by_payload(
-    state: CollectionState,
-    pred: Predicate | None,
-    order: m.OrderBy,
-    limit: int,
-    deadline: Deadline,
-) -> list[tuple[int, float | int]]:
-    """Rows ordered by a numeric or datetime payload value (a point appears once per value).
-
-    Raises:
-        RequestTimeout: ``deadline`` passed before every point was read.
-    """
-    path = parse_key(order.key)
-    desc = order.direction == m.Direction.DESC
-    start = order.start_from
-    start_key = _order_key(start) if start is not None else None
-    entries: list[tuple[float, float | int, int]] = []
-    for n, r in enumerate(state.live_rows().tolist()):
-        if n % CHECK_EVERY == 0:
-            deadline.check()
-        payload = state.payloads[r] or {}
-        if pred is not None and not pred(payload, state.keys[r]):
-            continue
-        for v in values_at(payload, path):
-            k = _order_key(v)
-            if k is None:
-                continue
-            if start_key is not None and (k > start_key if desc else k < start_key):
-                continue
-            entries.append((k, v if isinstance(v, (int, float)) else k, r))
-    entries.sort(key=lambda e: (-e[0] if desc else e[0], sort_key(state.keys[e[2]])))  # type: ignore[arg-type]
-    return [(r, v) for _, v, r in entries[:limit]]
-
-
-def _order_key(value: Any) -> float | None:
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, (int, float)):
-        return float(value)
-    dt = parse_datetime(value)
-    return None if dt is None else dt.timestamp()

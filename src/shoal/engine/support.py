@@ -308,9 +308,6 @@ INDEX_PARAMS = {
 # Query kinds and vector inputs Shoal does not run yet. Each is refused here, and only here:
 # implementing one is deleting its line and handling it in the query pipeline.
 QUERY_KINDS_NOT_YET: dict[type, str] = {
-    m.OrderByQuery: "order_by",
-    m.SampleQuery: "sample",
-    m.RelevanceFeedbackQuery: "relevance_feedback",
     m.Image: "Image (inference)",
     m.InferenceObject: "InferenceObject (inference)",
 }

@@ -43,8 +43,9 @@ async def test_qdrant_client_models_are_taken_and_shown() -> None:
         assert config.optimizer_config.indexing_threshold == 0
         assert config.quantization_config == {"scalar": {"type": "int8", "quantile": 0.99}}
         assert config.params.sharding_method == "auto" and config.metadata == {"owner": "a"}
-        with pytest.raises(errors.NotSupported, match="order_by"):
-            await client.query_points("c", qm.OrderByQuery(order_by="i"))
+        with pytest.raises(errors.NotSupported, match="Image"):
+            image = qm.Image(image="https://example.com/a.png", model="clip")
+            await client.query_points("c", image)
 
 
 @pytest.mark.parametrize(

@@ -564,7 +564,7 @@ class AsyncClient(AsyncCollectionAdmin, AsyncExplore):
             offset=None if offset is None else convert.point_id(offset),
             with_payload=with_payload,
             with_vector=with_vectors,
-            order_by=order_by,
+            order_by=convert.settings_arg(order_by),  # qdrant-client's OrderBy: its JSON
         )
         result = await self._open_transport.scroll(name, body, convert.timeout_arg(timeout))
         return result.points, result.next_page_offset
