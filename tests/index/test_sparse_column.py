@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import numpy as np
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from shoal.codec import SparseRow
@@ -171,6 +171,19 @@ dense_ops = st.lists(
     k=st.integers(0, 14),
     keep_bits=st.one_of(st.none(), st.integers(0, 4095)),
     sort_share=st.sampled_from([0, 10**6]),
+)
+@example(  # indexes with negative bounds: the others' sum is no bound for a row holding one
+    ops=[
+        ("set", 0, {1: -1.0}),
+        ("set", 1, {0: 0.0}),
+        ("set", 2, {2: 1.0, 0: 0.0}),
+        ("query", 0, {2: -1.0, 0: 0.0, 1: 1.0}),
+    ],
+    rebuild=0,
+    with_idf=False,
+    k=2,
+    keep_bits=None,
+    sort_share=0,
 )
 def test_top_k_by_pruning_or_scanning_is_best_of_every_row(
     ops: list[tuple[str, int, dict[int, float]]],

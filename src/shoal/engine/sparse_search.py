@@ -115,9 +115,10 @@ def pruned(
     (MaxScore), or None when that would not save work.
 
     Indexes are taken in order of their bound, highest first (with BM25's IDF, the rare
-    ones). A row that holds none of the indexes taken so far scores at most the sum of the
-    other indexes' bounds; once the ``k``-th best score among the rows taken beats that sum,
-    no other row can reach the top ``k``, and the long postings of common indexes are only
+    ones). A row that holds none of the indexes taken so far holds some of the others, so
+    scores at most ``_most``: the sum of their positive bounds, or with none positive the
+    highest; once the ``k``-th best score among the rows taken beats that, no other row can
+    reach the top ``k``, and the long postings of common indexes are only
     looked up for the rows taken, never scanned. The answer is the one ``best`` gives over
     every row: the same scores, the same ties.
 
@@ -132,25 +133,30 @@ def pruned(
     if k <= 0 or len(terms.terms) < 2:
         return None
     order = sorted(terms.terms, key=lambda t: t.bound, reverse=True)
-    rest = sum(t.bound for t in order)
     taken = np.zeros(0, np.int64)
     # Past this many rows taken, scoring them by lookup costs more than one scan.
     limit = terms.postings / (LOOKUP_COST * len(order))
-    for term in order[:-1]:
+    for i, term in enumerate(order[:-1]):
         more = term.rows()
         if len(taken) + len(more) > limit:
             return None
         taken = _union(taken, more)
-        rest -= term.bound
         rows = taken if allowed is None else taken[allowed(taken)]
         if len(rows) < k:
             continue
         scores = terms.scores(rows)
         kth = np.partition(scores, len(scores) - k)[len(scores) - k]
+        rest = _most([t.bound for t in order[i + 1 :]])
         # The bounds' sum may round a little differently from a row's sum of contributions.
         if kth - rest > 1e-9 * max(1.0, abs(rest)):
             return best(rows, scores, k)
     return None
+
+
+def _most(bounds: list[float]) -> float:
+    """The most a row holding some (at least one) of these indexes can score."""
+    positive = [b for b in bounds if b > 0]
+    return sum(positive) if positive else max(bounds)
 
 
 def scanned(terms: QueryTerms, k: int, allowed: Callable[[np.ndarray], np.ndarray] | None) -> Hits:

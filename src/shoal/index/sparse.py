@@ -268,17 +268,8 @@ class SparseColumn:
     def search(
         self, query: SparseRow, with_idf: bool, corpus: np.ndarray | None = None
     ) -> tuple[np.ndarray, np.ndarray]:
-        """Every row that shares an index with ``query``, and its dot product with it.
-
-        Args:
-            query: the query vector.
-            with_idf: weigh each query index by its IDF over the rows with this vector.
-            corpus: with IDF, a bool mask over rows: the statistics count only these rows
-                (Qdrant's ``IdfCorpusParams``); None for every row.
-
-        Returns:
-            The rows (ascending) and their scores (float64).
-        """
+        """Every row that shares an index with ``query``, and its dot product with it: the
+        rows (ascending) and their scores (float64). Arguments as ``terms``."""
         return self.terms(query, with_idf, corpus).all_scores()
 
     def terms(
