@@ -140,3 +140,20 @@ def test_the_official_client_over_http_gets_the_same(both: Any) -> None:
                 assert [p.id for p in got] == [p.id for p in expected], case
         finally:
             remote.close()
+
+
+def test_an_empty_prefetch_list_is_no_prefetch(both: Any) -> None:
+    """``prefetch=[]`` is a plain query in local mode (a filter expression, which a
+    query with prefetches refuses, works then); fusion with it has nothing to fuse."""
+    ours, theirs = both
+    flt = qm.Filter(must=[qm.FieldCondition(key="w", match=qm.MatchValue(value=1))])
+    for client, given in ((theirs, flt), (ours, flt), (ours, "w == 1")):
+        found = client.query_points(
+            "c", query=Q[0].tolist(), using="a", prefetch=[], query_filter=given, limit=5
+        ).points
+        plain = theirs.query_points("c", query=Q[0].tolist(), using="a", query_filter=flt, limit=5)
+        assert [p.id for p in found] == [p.id for p in plain.points]
+    with pytest.raises(ValueError, match="without prefetches"):
+        theirs.query_points("c", query=qm.FusionQuery(fusion=qm.Fusion.RRF), prefetch=[])
+    with pytest.raises(errors.InvalidQuery, match="give prefetch"):
+        ours.query_points("c", query=qm.FusionQuery(fusion=qm.Fusion.RRF), prefetch=[])

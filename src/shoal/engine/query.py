@@ -210,7 +210,7 @@ class Searcher:
         leaves = self._leaves(items)
         for (req, limit), vector, leaf in zip(items, vectors, leaves, strict=True):
             try:
-                if req.prefetch is not None:
+                if req.prefetch:  # an empty list is no prefetch, as in Qdrant
                     if isinstance(leaf, BaseException):
                         raise leaf
                     if leaf is None:  # nested: answered alone, its sub-queries first
@@ -259,7 +259,7 @@ class Searcher:
         out: list[list[tuple[m.QueryRequest, np.ndarray | None]] | BaseException | None] = []
         flat: list[Query] = []
         for req, _ in items:
-            if req.prefetch is None:
+            if not req.prefetch:
                 out.append(None)
                 continue
             try:

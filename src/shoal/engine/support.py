@@ -382,7 +382,7 @@ def check_query(req: m.QueryRequest) -> None:
         if query.mmr is not None:
             _walk(query, "NearestQuery", "query")
         query = query.nearest
-    if type(query) in _COMBINING and req.prefetch is None:
+    if type(query) in _COMBINING and not req.prefetch:
         raise InvalidQuery(
             f"Wrong input: a {_COMBINING[type(query)]} query combines the results of "
             "prefetches: give prefetch"
