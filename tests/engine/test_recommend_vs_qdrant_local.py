@@ -183,6 +183,19 @@ def test_bad_examples_are_refused_naming_them(
             ours.query_points("c", query=query, using="d")
 
 
+@pytest.mark.parametrize("transport", TRANSPORTS[:2])
+def test_lookup_from_an_unknown_vector_name_is_refused_in_qdrants_words(
+    transport: str, tmp_path: Path
+) -> None:
+    """qdrant-client's test_dense_query_lookup_from_negative matches the server's words."""
+    with shoal_client(transport, tmp_path) as ours:
+        create(ours, qm.Distance.COSINE)
+        lookup = qm.LookupLocation(collection="other", vector="i-do-not-exist")
+        with pytest.raises(InvalidQuery, match="Not existing vector name error"):
+            ours.query_points("c", query=recommend("average_vector", [1], []), using="d",
+                              lookup_from=lookup)  # fmt: skip
+
+
 def test_unknown_strategy_is_refused(tmp_path: Path) -> None:
     with shoal_client("embedded", tmp_path) as ours:
         create(ours, qm.Distance.COSINE)

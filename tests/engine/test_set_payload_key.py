@@ -52,3 +52,26 @@ def test_set_payload_with_key_agrees_with_local_mode(transport: str, tmp_path: P
         with pytest.raises(errors.InvalidPayload, match="must start with a key"):
             ours.set_payload("c", payload={"x": 1}, points=[1], key="[0].a")
     theirs.close()
+
+
+@pytest.mark.parametrize("transport", TRANSPORTS)
+def test_quoted_and_empty_keys_as_in_local_mode(transport: str, tmp_path: Path) -> None:
+    """A quoted segment is one key, dots and all, and may be empty (``""``); an empty
+    ``key`` is refused, as qdrant-client's own test_set_payload_with_key expects."""
+    theirs = QdrantClient(":memory:")
+    quoted = qm.Filter(must=[qm.FieldCondition(key='""', match=qm.MatchValue(value="xc"))])
+    dotted = qm.Filter(must=[qm.FieldCondition(key='"a.b".c', match=qm.MatchValue(value=2))])
+    with shoal_client(transport, tmp_path) as ours:
+        for client in (theirs, ours):
+            client.create_collection("c", qm.VectorParams(size=2, distance=qm.Distance.DOT))
+            payload = {"": "xc", "a.b": {"c": 2}}
+            client.upsert("c", [qm.PointStruct(id=1, vector=[1.0, 0.0], payload=payload)])
+            assert client.count("c", dotted).count == 1
+            client.set_payload("c", payload={"": "bbb"}, points=quoted)
+        assert ours.retrieve("c", [1])[0].payload == theirs.retrieve("c", [1])[0].payload
+        assert ours.retrieve("c", [1])[0].payload[""] == "bbb"
+        with pytest.raises(ValueError):
+            theirs.set_payload("c", payload={"": "x"}, points=[1], key="")
+        with pytest.raises(errors.InvalidPayload, match="empty payload key"):
+            ours.set_payload("c", payload={"": "x"}, points=[1], key="")
+    theirs.close()

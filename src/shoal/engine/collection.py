@@ -549,7 +549,7 @@ class Collection(CollectionReads):
         return self._write(self._set_payload_changes(req), wait)
 
     def _set_payload_changes(self, req: m.SetPayload) -> MakeChanges:
-        path = set_key_path(req.key) if req.key else ()
+        path = () if req.key is None else set_key_path(req.key)
         for step in path:
             if isinstance(step, str):
                 check_text(step, "set_payload key segment")

@@ -332,8 +332,12 @@ class Database:
             row = col.state.row(pid)
             if row is None:
                 raise PointNotFound(pid)
-            known = col.space.has(name)
-            vector = col.state.vectors_of(row).get(name) if known else None
+            if not col.space.has(name):  # Qdrant's words (clients match them)
+                raise InvalidQuery(
+                    f"Wrong input: Not existing vector name error: {name!r} in "
+                    f"lookup_from collection {location.collection!r}"
+                )
+            vector = col.state.vectors_of(row).get(name)
         if vector is None:
             raise InvalidQuery(
                 f"Wrong input: point {pid} of {location.collection!r} has no vector {name!r}"

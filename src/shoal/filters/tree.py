@@ -260,35 +260,60 @@ Node = Union[
 
 
 def parse_key(key: str) -> Path:
-    """Turn a Qdrant payload key (``a.b``, ``a[].b``, ``a[0].b``) into a path.
+    """Turn a Qdrant payload key (``a.b``, ``a[].b``, ``a[0].b``, ``"a.b".c`` where a
+    quoted segment is one key, dots and all, possibly empty) into a path.
 
     Raises:
-        ValueError: the key is empty or has an unbalanced bracket; callers wrap it in
-            InvalidFilter with the key named.
+        ValueError: the key is empty or has an unbalanced bracket or quote; callers wrap it
+            in InvalidFilter with the key named.
     """
     if not key:
         raise ValueError("empty payload key")
     steps: list[PathStep] = []
-    for part in key.split("."):
-        name, bracket, rest = part.partition("[")
-        if name:
-            steps.append(name)
-        elif not bracket:
+    i, n = 0, len(key)
+    while True:
+        if key[i] == '"':
+            end = key.find('"', i + 1)
+            if end < 0:
+                raise ValueError(f"unclosed quote in payload key {key!r}")
+            if key[i + 1 : end] == FLATTEN:
+                raise ValueError(f"a key named {FLATTEN!r} in payload key {key!r} is not supported")
+            steps.append(key[i + 1 : end])
+            i = end + 1
+        else:
+            j = i
+            while j < n and key[j] not in ".[":
+                j += 1
+            if j > i:
+                steps.append(key[i:j])
+            elif j == n or key[j] != "[":
+                raise ValueError(f"empty segment in payload key {key!r}")
+            i = j
+        i = _indices(key, i, steps)
+        if i == n:
+            return tuple(steps)
+        if key[i] != ".":
+            raise ValueError(f"unexpected {key[i:]!r} after ']' in payload key {key!r}")
+        i += 1
+        if i == n:
             raise ValueError(f"empty segment in payload key {key!r}")
-        while bracket:
-            inner, close, rest = rest.partition("]")
-            if not close:
-                raise ValueError(f"unbalanced '[' in payload key {key!r}")
-            if inner == "":
-                steps.append(FLATTEN)
-            elif inner.isdigit():
-                steps.append(int(inner))
-            else:
-                raise ValueError(f"array index {inner!r} in payload key {key!r} is not a number")
-            if rest and not rest.startswith("["):
-                raise ValueError(f"unexpected {rest!r} after ']' in payload key {key!r}")
-            bracket, rest = ("[", rest[1:]) if rest else ("", "")
-    return tuple(steps)
+
+
+def _indices(key: str, i: int, steps: list[PathStep]) -> int:
+    """Read the ``[n]`` and ``[]`` steps of ``key`` from position ``i``; where they end."""
+    while i < len(key) and key[i] == "[":
+        close = key.find("]", i)
+        if close < 0:
+            raise ValueError(f"unbalanced '[' in payload key {key!r}")
+        inner = key[i + 1 : close]
+        if inner == "":
+            steps.append(FLATTEN)
+        elif inner.isdigit():
+            steps.append(int(inner))
+        else:
+            raise ValueError(f"array index {inner!r} in payload key {key!r} is not a number")
+        i = close + 1
+    return i
 
 
 _DIGITS = frozenset("0123456789")
