@@ -78,11 +78,6 @@ BAD_QUERIES: list[tuple[dict[str, Any], type[Exception], str]] = [
     ({"query": [[1.0, 2.0, 3.0]], "using": "d"}, InvalidVector, "flat list"),
     ({"query": [[1.0, 2.0, 3.0], [1.0]], "using": "m"}, WrongVectorSize, "got 1"),
     ({"query": m.SparseVector(indices=[1], values=[1.0]), "using": "m"}, InvalidQuery, "'m'"),
-    (  # (was a 500 over HTTP)
-        {"query": m.NearestQuery(nearest=[[1.0, 2.0, 3.0]], mmr={"diversity": 0.5}), "using": "m"},
-        NotSupported,
-        "mmr on the multivector 'm'",
-    ),
 ]
 
 

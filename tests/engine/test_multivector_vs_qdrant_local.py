@@ -1,7 +1,7 @@
 """Multivectors (``multivector_config`` with MaxSim) answer as in qdrant-client's local mode,
 on randomised multivectors of every distance, named beside a dense vector and unnamed, over
 every transport (embedded, in-process ASGI, real socket): nearest queries (lists of
-vectors, ``NearestQuery``, point ids), filters, paging, score thresholds, recommend (each
+vectors, ``NearestQuery``, point ids, MMR), filters, paging, score thresholds, recommend (each
 strategy), discover and context, prefetch with fusion and re-ranking, groups, batches, the
 stored vectors (retrieve, scroll) and their updates and deletions."""
 
@@ -78,6 +78,13 @@ def searches(distance: qm.Distance) -> list[dict[str, Any]]:
         out.append({"query": q, "using": "m", "limit": 8})
         if not isinstance(q, qm.ContextQuery):  # its many scores of 0 tie across a page
             out.append({"query": q, "using": "m", "limit": 4, "offset": 3, "query_filter": G1})
+    for mmr, extra in (
+        (qm.Mmr(diversity=0.6, candidates_limit=30), {}),
+        (qm.Mmr(diversity=0.3), {"offset": 2, "query_filter": G1}),
+    ):  # MMR over MaxSim, candidate against candidate
+        out.append(
+            {"query": qm.NearestQuery(nearest=Q[2], mmr=mmr), "using": "m", "limit": 8} | extra
+        )
     threshold = {qm.Distance.COSINE: 1.0, qm.Distance.DOT: 0.5}.get(distance, 4.0)
     out += [
         {"query": Q[4], "using": "m", "limit": 50, "score_threshold": threshold},

@@ -62,7 +62,7 @@ from shoal.engine.state import CollectionState
 from shoal.engine.strict import Admitted, StrictMode
 from shoal.engine.support import PLAIN_QUERY_TYPES, check_query
 from shoal.engine.writes import GroupCommitter
-from shoal.errors import InvalidQuery, NotSupported, PointNotFound
+from shoal.errors import InvalidQuery, PointNotFound
 from shoal.ids import PointId, canonical_id
 from shoal.payloads import CONTAINERS, json_copy
 
@@ -395,26 +395,33 @@ class Searcher:
         diversity, candidates = mmr.options(query.mmr, limit)
         sub = req.model_copy(update={"query": query.nearest, "limit": candidates, "offset": 0})
         pq = self.prepare(sub)
-        if pq.multi is not None:
-            raise NotSupported(
-                f"Wrong input: mmr on the multivector {pq.name!r} is not supported yet"
-            )
         with self.state.lock.read():
             points = self._pages([pq], deadline)[0][0]
             rows = [self.state.row(p.id) for p in points]
             found = [self.state.vectors_of(r).get(pq.name) for r in rows if r is not None]
-        if not points or len(found) != len(points) or any(v is None for v in found):
-            return m.QueryResponse(points=points[offset : offset + limit])
-        if pq.sparse is not None:
-            relevance, pairwise = mmr.sparse_similarities(pq.sparse, found)  # type: ignore[arg-type]
-        else:
-            assert pq.vector is not None
-            vectors = np.stack(found)  # type: ignore[arg-type]
-            distance = self._params[pq.name].distance
-            relevance = mmr.similarities(pq.vector[None, :], vectors, distance)[0]
-            pairwise = mmr.similarities(vectors, vectors, distance)
+            if not points or len(found) != len(points) or any(v is None for v in found):
+                return m.QueryResponse(points=points[offset : offset + limit])
+            # (under the lock: a multivector is a view of an arena that writes may move)
+            relevance, pairwise = self._mmr_similarities(pq, rows, found)  # type: ignore[arg-type]
         order = mmr.select(relevance, pairwise, diversity, limit + offset)
         return m.QueryResponse(points=[points[i] for i in order][offset:])
+
+    def _mmr_similarities(
+        self, pq: PreparedQuery, rows: list[int], found: list[Any]
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """The candidates' similarities to the query and to each other, as MMR ranks them."""
+        if pq.sparse is not None:
+            return mmr.sparse_similarities(pq.sparse, found)
+        if pq.multi is not None:
+            # MaxSim is not symmetric: pairwise[i, j] scores candidate i as the query against
+            # candidate j, as Qdrant's MMR does.
+            column, at = self.state.multi[pq.name], np.array(rows, np.int64)
+            return column.core([pq.multi], at)[0], column.core(found, at)
+        assert pq.vector is not None
+        vectors = np.stack(found)
+        distance = self._params[pq.name].distance
+        relevance = mmr.similarities(pq.vector[None, :], vectors, distance)[0]
+        return relevance, mmr.similarities(vectors, vectors, distance)
 
     def _single(self, req: m.QueryRequest, deadline: Deadline) -> list[m.ScoredPoint]:
         query = req.query
