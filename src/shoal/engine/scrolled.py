@@ -36,6 +36,7 @@ from shoal.errors import InvalidQuery
 from shoal.filters.evaluate import parse_datetime
 from shoal.filters.tree import Path, parse_key
 from shoal.ids import sort_key
+from shoal.index.topk import kth_largest
 
 # Query kinds answered here (``Searcher`` dispatches them before preparing a vector query).
 KINDS = (m.OrderByQuery, m.SampleQuery)
@@ -159,7 +160,7 @@ def ordered(
         at, values = at[keep], values[keep]
     rank = -values if desc else values
     if len(rank) > limit > 0:  # the entries up to the limit-th value, with its ties
-        keep = rank <= np.partition(rank, limit - 1)[limit - 1]
+        keep = rank <= -kth_largest(-rank, limit)
         at, values, rank = at[keep], values[keep], rank[keep]
     keys = state.keys
     shown = int if schema != m.PayloadSchemaType.FLOAT else float

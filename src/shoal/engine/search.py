@@ -41,6 +41,7 @@ from shoal.engine.filtering import CompiledFilter, FilterMatch, Filters
 from shoal.engine.payload_index import PayloadIndexes
 from shoal.engine.state import CollectionState, VectorColumn
 from shoal.index import HnswIndex, blas
+from shoal.index.topk import kth_largest
 
 _MANHATTAN_BLOCK = 4096
 
@@ -109,24 +110,15 @@ def final_scores_batch(col: VectorColumn, rows: np.ndarray, queries: np.ndarray)
     return out
 
 
-def _top(good: np.ndarray, k: int) -> np.ndarray:
-    """Indices of the k largest entries of a 1-d array, best first."""
-    n = good.shape[0]
-    idx = np.arange(n) if k >= n else np.argpartition(-good, k)[:k]
-    best: np.ndarray = idx[np.argsort(-good[idx], kind="stable")]
-    return best
-
-
-# Up to this many results per query are picked by repeated argmax instead of argpartition:
-# numpy's introselect degrades on scores with few distinct values (a hash embedding gave 6
-# per row: 74 µs per 1,000-row query against 7 µs once jittered), argmax does not.
+# Up to this many results per query are picked by repeated argmax; beyond, by the k-th best
+# (``shoal.index.topk``: numpy's partition degrades on scores with few distinct values, and a
+# hash embedding gave 6 per row).
 _ARGMAX_UPTO = 16
 
 
 def _best_first(scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     """Column indices and values of each row's k largest entries, largest first, equal
-    values by column (``scores``, a temporary, is overwritten). Beyond ``_ARGMAX_UPTO``,
-    of several columns tied at the k-th value argpartition keeps any."""
+    values by column (``scores``, a temporary, is overwritten)."""
     b, n = scores.shape
     if k <= _ARGMAX_UPTO and k < n:
         picked = np.empty((b, k), np.int64)
@@ -138,14 +130,16 @@ def _best_first(scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
             values[:, t] = scores[rows, col]
             scores[rows, col] = -np.inf  # a row short of finite entries repeats a -inf one
         return picked, values
-    if k < n:
-        part = np.argpartition(scores, n - k, axis=1)[:, n - k :]
-    else:
-        part = np.broadcast_to(np.arange(n), (b, n))
-    part = np.sort(part, axis=1)  # equal values by column
-    values = np.take_along_axis(scores, part, axis=1)
-    order = np.argsort(-values, axis=1, kind="stable")
-    return np.take_along_axis(part, order, axis=1), np.take_along_axis(values, order, axis=1)
+    if k >= n:
+        order = np.argsort(-scores, axis=1, kind="stable")  # equal values by column
+        return order, np.take_along_axis(scores, order, axis=1)
+    picked = np.empty((b, k), np.int64)
+    values = np.empty((b, k), scores.dtype)
+    for i, row in enumerate(scores):
+        cols = np.flatnonzero(row >= kth_largest(row, k))  # the k best and their ties
+        order = np.lexsort((cols, -row[cols]))[:k]
+        picked[i], values[i] = cols[order], row[cols[order]]
+    return picked, values
 
 
 def exact_search(

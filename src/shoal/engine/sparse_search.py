@@ -21,8 +21,8 @@ from shoal.engine.payload_index import PayloadIndexes
 from shoal.engine.search import Hits
 from shoal.engine.state import CollectionState
 from shoal.index.sparse import SORT_SHARE, QueryTerms
+from shoal.index.topk import floor_of_best, kth_largest
 
-_SAMPLE = 2048  # scores sampled to bound the k-th best (see best)
 # What scoring one row by lookup costs (a binary search in each posting list), in postings
 # scanned: pruning (see pruned) stops when scanning every posting would be cheaper.
 LOOKUP_COST = 16
@@ -145,7 +145,7 @@ def pruned(
         if len(rows) < k:
             continue
         scores = terms.scores(rows)
-        kth = np.partition(scores, len(scores) - k)[len(scores) - k]
+        kth = kth_largest(scores, k)
         rest = _most([t.bound for t in order[i + 1 :]])
         # The bounds' sum may round a little differently from a row's sum of contributions.
         if kth - rest > 1e-9 * max(1.0, abs(rest)):
@@ -177,7 +177,7 @@ def scanned(terms: QueryTerms, k: int, allowed: Callable[[np.ndarray], np.ndarra
     else:
         scores = terms.dense_scores()
         if allowed is None:  # only rows that may be among the k best are gathered
-            floor = _floor(scores, k)
+            floor = floor_of_best(scores, k)
             rows = np.flatnonzero(scores >= floor if floor > -np.inf else scores > floor)
         else:
             rows = np.flatnonzero(scores > -np.inf)
@@ -186,15 +186,6 @@ def scanned(terms: QueryTerms, k: int, allowed: Callable[[np.ndarray], np.ndarra
         keep = allowed(rows)
         rows, scores = rows[keep], scores[keep]
     return best(rows, scores, k)
-
-
-def _floor(scores: np.ndarray, k: int) -> float:
-    """A score at or below the ``k``-th best of ``scores``: the ``k``-th best of an even
-    sample of them (-inf when the sample is too small)."""
-    sample = scores[:: max(1, len(scores) // _SAMPLE)]
-    if len(sample) <= k:
-        return -np.inf
-    return float(np.partition(sample, len(sample) - k)[len(sample) - k])
 
 
 def _union(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -220,15 +211,8 @@ def best(rows: np.ndarray, scores: np.ndarray, k: int) -> Hits:
     """
     if k <= 0 or not len(rows):
         return Hits(np.zeros(0, np.int64), np.zeros(0, np.float32))
-    if len(rows) > max(_SAMPLE, 4 * k):
-        # The k-th best of any k of the scores bounds the k-th best of all from below: taken
-        # from a sample, it leaves a few hundred rows to select from instead of every one
-        # (selecting among 70k took 0.7 ms, most of a BM25 query at 100k documents).
-        keep = scores >= _floor(scores, k)
-        rows, scores = rows[keep], scores[keep]
     if len(rows) > k:
-        kth = np.partition(scores, len(scores) - k)[len(scores) - k]
-        keep = scores >= kth  # the k best and any tied with the last of them
+        keep = scores >= kth_largest(scores, k)  # the k best and any tied with the last
         rows, scores = rows[keep], scores[keep]
     order = np.lexsort((rows, -scores))[:k]
     return Hits(rows[order], scores[order].astype(np.float32))
