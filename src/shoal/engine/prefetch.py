@@ -264,26 +264,13 @@ def dbsf(sources: Sequence[Results], limit: int) -> Results:
     return sorted(scores.items(), key=lambda item: -item[1])[:limit]
 
 
-def scored_page(
-    state: Any, ranked: Results, req: m.QueryRequest, named: bool
-) -> list[m.ScoredPoint]:
+def scored_page(state: Any, ranked: Results, req: m.QueryRequest) -> list[m.ScoredPoint]:
     """The outer query's page: each ranked point with its version, payload and vectors."""
-    out = []
+    rows, scores = [], []
     for pid, score in ranked:
         row = state.row(pid)
-        if row is None:  # deleted since it was found
-            continue
-        selector = False if req.with_payload is None else req.with_payload  # Qdrant's default
-        record = records.record(state, row, selector, req.with_vector, named)
-        out.append(
-            {
-                "id": pid,
-                "version": int(state.versions[row]),
-                "score": float(score),
-                "payload": record.payload,
-                "vector": record.vector,
-                "shard_key": None,
-                "order_value": None,
-            }
-        )
-    return m.assembled_many(m.ScoredPoint, out)
+        if row is not None:  # (None: deleted since it was found)
+            rows.append(row)
+            scores.append(float(score))
+    versions = [int(state.versions[row]) for row in rows]
+    return records.scored_points(state, rows, scores, versions, req)

@@ -64,7 +64,6 @@ from shoal.engine.support import PLAIN_QUERY_TYPES, check_query
 from shoal.engine.writes import GroupCommitter
 from shoal.errors import InvalidQuery, PointNotFound
 from shoal.ids import PointId, canonical_id
-from shoal.payloads import CONTAINERS, json_copy
 
 Query = tuple[m.QueryRequest, "Deadline | None"]  # a query and its deadline, as batched
 
@@ -448,7 +447,7 @@ class Searcher:
             else:
                 rows = self.filters.match(self.state, flt, self.indexes, deadline).rows(deadline)
             entries = pick(self.state, rows, limit + offset, deadline)
-            return scrolled.page(self.state, entries[offset:], req, self._named)
+            return scrolled.page(self.state, entries[offset:], req)
 
     def _payloads(self, ids: list[PointId]) -> dict[PointId, dict[str, Any]]:
         st = self.state
@@ -460,7 +459,7 @@ class Searcher:
         self, ranked: list[tuple[PointId, float]], req: m.QueryRequest
     ) -> list[m.ScoredPoint]:
         with self.state.lock.read():
-            return prefetch.scored_page(self.state, ranked, req, self._named)
+            return prefetch.scored_page(self.state, ranked, req)
 
     def _query_vectors(self, items: list[Query]) -> list[np.ndarray | None]:
         """The checked vectors of the queries that give one, converted together per vector
@@ -636,7 +635,7 @@ class Searcher:
         cut = len(prepared) - leaves
         pages = []
         for pq, got in zip(prepared[:cut], found, strict=False):
-            pages.append(got if isinstance(got, list) else _page(self.state, pq, got, self._named))
+            pages.append(got if isinstance(got, list) else _page(self.state, pq, got))
         results = []
         keys = self.state.keys
         for pq, got in zip(prepared[cut:], found[cut:], strict=True):
@@ -679,7 +678,7 @@ class Searcher:
             pred = with_deadline(pq.filter.predicate, deadline)
             rows = [r for r in rows if pred(st.payloads[r] or {}, st.keys[r])]  # type: ignore[arg-type]
         page = [(r, None) for r in rows[pq.offset : pq.offset + pq.limit]]
-        return scrolled.page(st, page, pq.request, self._named)
+        return scrolled.page(st, page, pq.request)
 
 
 def _options(params: m.SearchParams) -> tuple[bool, int | None, float]:
@@ -752,45 +751,9 @@ def _kept(state: CollectionState, pq: PreparedQuery, hits: Hits) -> tuple[np.nda
     return rows[keep], scores[keep]
 
 
-def _page(
-    state: CollectionState, pq: PreparedQuery, hits: Hits, named: bool
-) -> list[m.ScoredPoint]:
+def _page(state: CollectionState, pq: PreparedQuery, hits: Hits) -> list[m.ScoredPoint]:
     """Turn a query's hits into its result page: drop the query point itself, apply offset,
     limit and score_threshold, and project payloads and vectors."""
-    req = pq.request
     rows, scores = _kept(state, pq, hits)
-    keys, payloads = state.keys, state.payloads
-    # Qdrant's QueryRequest: no payload unless asked for (the clients ask by default).
-    selector = False if req.with_payload is None else req.with_payload
-    with_vector = req.with_vector
-    whole = selector is True  # the common case, copied directly
-    points = []
-    for row, score, version in zip(
-        rows.tolist(), scores.tolist(), state.versions[rows].tolist(), strict=True
-    ):
-        payload = payloads[row]
-        if not whole:
-            payload = records.project_payload(payload, selector)
-        elif not payload:
-            payload = {}
-        else:
-            for value in payload.values():
-                if type(value) in CONTAINERS:
-                    payload = json_copy(payload)
-                    break
-            else:  # flat (most payloads): a shallow copy is a deep one
-                payload = payload.copy()
-        points.append(
-            {
-                "id": keys[row],
-                "version": version,
-                "score": score,
-                "payload": payload,
-                "vector": records.project_vectors(state, row, with_vector, named)
-                if with_vector
-                else None,
-                "shard_key": None,
-                "order_value": None,
-            }
-        )
-    return m.assembled_many(m.ScoredPoint, points)
+    versions = state.versions[rows].tolist()
+    return records.scored_points(state, rows.tolist(), scores.tolist(), versions, pq.request)

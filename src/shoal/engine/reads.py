@@ -55,10 +55,7 @@ class CollectionReads:
         wanted = ids_of(ids)
         with self.state.lock.read():
             rows = [r for r in (self.state.row(pid) for pid in wanted) if r is not None]
-            return [
-                records.record(self.state, r, with_payload, with_vector, self.named)
-                for r in shared(rows)
-            ]
+            return [records.record(self.state, r, with_payload, with_vector) for r in shared(rows)]
 
     def scroll(self, req: m.ScrollRequest, deadline: Deadline | None = None) -> m.ScrollResult:
         """A page of points in id order (or payload order with ``order_by``).
@@ -84,7 +81,7 @@ class CollectionReads:
                 matching = match.rows(until)
             rows, next_id = records.scroll_by_id(self.state, matching, offset, limit)
             points = [
-                records.record(self.state, r, req.with_payload, req.with_vector, self.named)
+                records.record(self.state, r, req.with_payload, req.with_vector)
                 for r in shared(rows)
             ]
         return m.ScrollResult(points=points, next_page_offset=next_id)
@@ -104,7 +101,7 @@ class CollectionReads:
             rows = self._matching_rows(flt, until)
             entries = scrolled.ordered(self.state, rows, order, index, limit, until)
             points = [
-                records.record(self.state, r, req.with_payload, req.with_vector, self.named, v)
+                records.record(self.state, r, req.with_payload, req.with_vector, v)
                 for r, v in shared(entries)
             ]
         return m.ScrollResult(points=points, next_page_offset=None)

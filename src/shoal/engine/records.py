@@ -10,6 +10,7 @@ change what it gets.
 from __future__ import annotations
 
 import bisect
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -20,7 +21,7 @@ from shoal.engine.state import CollectionState
 from shoal.errors import InvalidQuery
 from shoal.filters.tree import FLATTEN, parse_key
 from shoal.ids import PointId, sort_key
-from shoal.payloads import json_copy
+from shoal.payloads import CONTAINERS, json_copy
 
 # ------------------------------------------------------------------- projection
 
@@ -36,7 +37,13 @@ def project_payload(
     path starts with some key.
     """
     if selector is None or selector is True:
-        return json_copy(payload) if payload else {}
+        if not payload:
+            return {}
+        for value in payload.values():
+            if type(value) in CONTAINERS:
+                copied: dict[str, Any] = json_copy(payload)
+                return copied
+        return payload.copy()  # flat (most payloads): a shallow copy is a deep one
     if selector is False:
         return None
     exclude = isinstance(selector, m.PayloadSelectorExclude)
@@ -81,7 +88,7 @@ def _select(value: Any, path: list[Any], keep: Any) -> Any:
 
 
 def project_vectors(
-    state: CollectionState, row: int, selector: m.WithVectorInterface | None, named: bool
+    state: CollectionState, row: int, selector: m.WithVectorInterface | None
 ) -> m.VectorStruct | None:
     """Apply ``with_vector``: vectors as stored (cosine ones normalised, sparse ones with
     their indices sorted). The unnamed vector is shown as a bare list when it is the only
@@ -110,7 +117,6 @@ def record(
     row: int,
     with_payload: m.WithPayloadInterface | None,
     with_vector: m.WithVectorInterface | None,
-    named: bool,
     order_value: float | int | None = None,
 ) -> m.Record:
     """A point as ``retrieve`` and ``scroll`` return it.
@@ -119,7 +125,6 @@ def record(
         state: the collection state.
         row: the point's row.
         with_payload, with_vector: the request's selectors.
-        named: whether the collection has named vectors.
         order_value: the value a payload-ordered scroll ordered it by.
 
     Returns:
@@ -130,10 +135,40 @@ def record(
     return m.Record.model_construct(
         id=pid,
         payload=project_payload(state.payloads[row], with_payload),
-        vector=project_vectors(state, row, with_vector, named),
+        vector=project_vectors(state, row, with_vector),
         shard_key=None,
         order_value=order_value,
     )
+
+
+def scored_points(
+    state: CollectionState,
+    rows: Sequence[int],
+    scores: Sequence[float],
+    versions: Sequence[int],
+    req: m.QueryRequest,
+    order_values: Sequence[float | int | None] | None = None,
+) -> list[m.ScoredPoint]:
+    """A query's page: the points at ``rows`` with their scores, versions and order values,
+    payloads and vectors as ``req`` selects them."""
+    # Qdrant's QueryRequest: no payload unless asked for (the clients ask by default).
+    selector = False if req.with_payload is None else req.with_payload
+    with_vector = req.with_vector
+    keys, payloads = state.keys, state.payloads
+    values = [None] * len(rows) if order_values is None else order_values
+    points = [
+        {
+            "id": keys[row],
+            "version": version,
+            "score": score,
+            "payload": project_payload(payloads[row], selector),
+            "vector": project_vectors(state, row, with_vector) if with_vector else None,
+            "shard_key": None,
+            "order_value": value,
+        }
+        for row, score, version, value in zip(rows, scores, versions, values, strict=True)
+    ]
+    return m.assembled_many(m.ScoredPoint, points)
 
 
 # ----------------------------------------------------------------------- scroll

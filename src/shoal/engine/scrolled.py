@@ -237,29 +237,13 @@ def check_sample(query: m.SampleQuery) -> None:
 
 
 def page(
-    state: CollectionState,
-    entries: Sequence[tuple[int, OrderValue | None]],
-    req: m.QueryRequest,
-    named: bool,
+    state: CollectionState, entries: Sequence[tuple[int, OrderValue | None]], req: m.QueryRequest
 ) -> list[m.ScoredPoint]:
     """The query's page: score 1.0 and version 0 (as Qdrant's), the order value if any,
     payload and vectors as the query selects."""
-    selector = False if req.with_payload is None else req.with_payload  # Qdrant's default
-    out = []
-    for row, value in entries:
-        record = records.record(state, row, selector, req.with_vector, named)
-        out.append(
-            {
-                "id": record.id,
-                "version": 0,
-                "score": 1.0,
-                "payload": record.payload,
-                "vector": record.vector,
-                "shard_key": None,
-                "order_value": value,
-            }
-        )
-    return m.assembled_many(m.ScoredPoint, out)
+    rows = [row for row, _ in entries]
+    values = [value for _, value in entries]
+    return records.scored_points(state, rows, [1.0] * len(rows), [0] * len(rows), req, values)
 
 
 def _path(key: str) -> Path:
