@@ -15,11 +15,9 @@ from typing import Protocol
 import numpy as np
 
 from shoal.engine.deadline import NO_DEADLINE, Deadline
-from shoal.engine.filtering import CompiledFilter, FilterMatch, Filters
-from shoal.engine.payload_index import PayloadIndexes
-from shoal.engine.search import Hits
+from shoal.engine.filtering import CompiledFilter, FilterMatch
+from shoal.engine.search import Hits, SearchedCollection
 from shoal.engine.sparse_search import best
-from shoal.engine.state import CollectionState
 from shoal.index.multivector import shown_scores
 
 
@@ -41,25 +39,16 @@ class MultiSearch:
     read lock).
 
     Args:
-        state: the collection state.
+        searcher: the collection searched.
         name: the multivector.
-        filters: the collection's filters.
-        indexes: its payload indexes.
         deadline: when the batch's work must stop.
     """
 
-    def __init__(
-        self,
-        state: CollectionState,
-        name: str,
-        filters: Filters,
-        indexes: PayloadIndexes,
-        deadline: Deadline,
-    ) -> None:
-        self.state = state
-        self.col = state.multi[name]
-        self.filters = filters
-        self.indexes = indexes
+    def __init__(self, searcher: SearchedCollection, name: str, deadline: Deadline) -> None:
+        self.state = searcher.state
+        self.col = searcher.state.multi[name]
+        self.filters = searcher.filters
+        self.indexes = searcher.indexes
         self.deadline = deadline
 
     def run(self, queries: Sequence[MultiQuery]) -> list[Hits]:

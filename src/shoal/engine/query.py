@@ -623,11 +623,9 @@ class Searcher:
         for name, (idxs, queries) in by_name.items():
             search: ColumnSearch
             if name in self._space.sparse:
-                search = SparseSearch(
-                    self.state, name, name in self._idf, self.filters, self.indexes, deadline
-                )
+                search = SparseSearch(self, name, deadline, with_idf=name in self._idf)
             elif name in self._space.multi:
-                search = MultiSearch(self.state, name, self.filters, self.indexes, deadline)
+                search = MultiSearch(self, name, deadline)
             else:
                 search = DenseSearch(self, name, deadline)
             for i, hits in zip(idxs, search.run(queries), strict=True):

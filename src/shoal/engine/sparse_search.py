@@ -16,10 +16,8 @@ import numpy as np
 
 from shoal.codec import SparseRow
 from shoal.engine.deadline import NO_DEADLINE, Deadline
-from shoal.engine.filtering import CompiledFilter, FilterMatch, Filters
-from shoal.engine.payload_index import PayloadIndexes
-from shoal.engine.search import Hits
-from shoal.engine.state import CollectionState
+from shoal.engine.filtering import CompiledFilter, FilterMatch
+from shoal.engine.search import Hits, SearchedCollection
 from shoal.index.sparse import SORT_SHARE, QueryTerms
 from shoal.index.topk import floor_of_best, kth_largest
 
@@ -49,29 +47,21 @@ class SparseSearch:
     read lock).
 
     Args:
-        state: the collection state.
+        searcher: the collection searched.
         name: the sparse vector.
-        with_idf: the vector's ``modifier`` is ``idf``.
-        filters: the collection's filters.
-        indexes: its payload indexes.
         deadline: when the batch's work must stop.
+        with_idf: the vector's ``modifier`` is ``idf``.
     """
 
     def __init__(
-        self,
-        state: CollectionState,
-        name: str,
-        with_idf: bool,
-        filters: Filters,
-        indexes: PayloadIndexes,
-        deadline: Deadline,
+        self, searcher: SearchedCollection, name: str, deadline: Deadline, with_idf: bool
     ) -> None:
-        self.state = state
-        self.col = state.sparse[name]
-        self.with_idf = with_idf
-        self.filters = filters
-        self.indexes = indexes
+        self.state = searcher.state
+        self.col = searcher.state.sparse[name]
+        self.filters = searcher.filters
+        self.indexes = searcher.indexes
         self.deadline = deadline
+        self.with_idf = with_idf
         self._matches: dict[object, FilterMatch] = {}
 
     def run(self, queries: Sequence[SparseQuery]) -> list[Hits]:
