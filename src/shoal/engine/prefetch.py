@@ -24,7 +24,6 @@ from typing import Any
 import numpy as np
 
 from shoal import models as m
-from shoal.engine import records
 from shoal.engine.deadline import Deadline
 from shoal.engine.scrolled import KINDS as SCROLLED
 from shoal.errors import InvalidQuery, NotSupported
@@ -262,15 +261,3 @@ def dbsf(sources: Sequence[Results], limit: int) -> Results:
         for (pid, _), value in zip(results, normalised.tolist(), strict=True):
             scores[pid] = scores.get(pid, 0.0) + value
     return sorted(scores.items(), key=lambda item: -item[1])[:limit]
-
-
-def scored_page(state: Any, ranked: Results, req: m.QueryRequest) -> list[m.ScoredPoint]:
-    """The outer query's page: each ranked point with its version, payload and vectors."""
-    rows, scores = [], []
-    for pid, score in ranked:
-        row = state.row(pid)
-        if row is not None:  # (None: deleted since it was found)
-            rows.append(row)
-            scores.append(float(score))
-    versions = [int(state.versions[row]) for row in rows]
-    return records.scored_points(state, rows, scores, versions, req)

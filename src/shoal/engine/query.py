@@ -16,8 +16,9 @@ A query flows one way, and a batch of them flows together:
    index.
 3. **search kernels** (``shoal.engine.search`` for dense vectors): products, top-k, and
    the exact float32 scores that rank the index's candidates.
-4. **result page** (``_page``): the query's own point dropped, offset, limit and
-   score_threshold applied, payloads and vectors projected, one ``QueryResponse`` each.
+4. **result page** (``_kept``, then ``_scored_points``: the one page builder): the query's
+   own point dropped, offset, limit and score_threshold applied, payloads and vectors
+   projected, one ``QueryResponse`` each.
 
 Callers reach ``Searcher.run_batch`` through exactly one batching object: the async
 client's transport batches a loop's queries (``AsyncBatcher``, one thread hop per batch),
@@ -32,7 +33,7 @@ vectors, ``SparseSearch`` (``shoal.engine.sparse_search``) for sparse ones and
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -56,7 +57,8 @@ from shoal.engine.filtering import CompiledFilter, FilterMatch, Filters, with_de
 from shoal.engine.inference import embed_query
 from shoal.engine.multi_search import MultiSearch
 from shoal.engine.payload_index import PayloadIndexes
-from shoal.engine.search import DenseSearch, Hits
+from shoal.engine.scrolled import OrderValue
+from shoal.engine.search import DenseSearch, Hits, search_options
 from shoal.engine.sparse_search import SparseSearch
 from shoal.engine.state import CollectionState
 from shoal.engine.strict import Admitted, StrictMode
@@ -64,6 +66,7 @@ from shoal.engine.support import PLAIN_QUERY_TYPES, check_query
 from shoal.engine.writes import GroupCommitter
 from shoal.errors import InvalidQuery, PointNotFound
 from shoal.ids import PointId, canonical_id
+from shoal.payloads import CONTAINERS, json_copy
 
 Query = tuple[m.QueryRequest, "Deadline | None"]  # a query and its deadline, as batched
 
@@ -318,7 +321,9 @@ class Searcher:
         named = query is not None or req.using is not None
         if named and name not in self._params and name not in self._space.sparse:
             self._check_name(name)
-        exact, ef, oversampling = (False, None, 1.0) if req.params is None else _options(req.params)
+        exact, ef, oversampling = (
+            (False, None, 1.0) if req.params is None else search_options(req.params)
+        )
         exclude = None
         sparse = examples = multi = None
         flt_given = req.filter
@@ -447,7 +452,7 @@ class Searcher:
             else:
                 rows = self.filters.match(self.state, flt, self.indexes, deadline).rows(deadline)
             entries = pick(self.state, rows, limit + offset, deadline)
-            return scrolled.page(self.state, entries[offset:], req)
+            return _scrolled_page(self.state, entries[offset:], req)
 
     def _payloads(self, ids: list[PointId]) -> dict[PointId, dict[str, Any]]:
         st = self.state
@@ -458,8 +463,16 @@ class Searcher:
     def _scored(
         self, ranked: list[tuple[PointId, float]], req: m.QueryRequest
     ) -> list[m.ScoredPoint]:
-        with self.state.lock.read():
-            return prefetch.scored_page(self.state, ranked, req)
+        st = self.state
+        rows, scores = [], []
+        with st.lock.read():
+            for pid, score in ranked:
+                row = st.row(pid)
+                if row is not None:  # (None: deleted since it was found)
+                    rows.append(row)
+                    scores.append(float(score))
+            versions = [int(st.versions[row]) for row in rows]
+            return _scored_points(st, rows, scores, versions, req)
 
     def _query_vectors(self, items: list[Query]) -> list[np.ndarray | None]:
         """The checked vectors of the queries that give one, converted together per vector
@@ -633,7 +646,14 @@ class Searcher:
         cut = len(prepared) - leaves
         pages = []
         for pq, got in zip(prepared[:cut], found, strict=False):
-            pages.append(got if isinstance(got, list) else _page(self.state, pq, got))
+            if isinstance(got, list):
+                pages.append(got)
+                continue
+            rows, scores = _kept(self.state, pq, got)
+            versions = self.state.versions[rows].tolist()
+            pages.append(
+                _scored_points(self.state, rows.tolist(), scores.tolist(), versions, pq.request)
+            )
         results = []
         keys = self.state.keys
         for pq, got in zip(prepared[cut:], found[cut:], strict=True):
@@ -665,7 +685,7 @@ class Searcher:
 
     def _no_vector_page(self, pq: PreparedQuery, deadline: Deadline) -> list[m.ScoredPoint]:
         """Points in id order: a query without a vector, which Qdrant answers by a scroll
-        (each scored 1.0 with version 0: ``scrolled.page``).
+        (each scored 1.0 with version 0: ``_scrolled_page``).
 
         Raises:
             RequestTimeout: ``deadline`` passed while the filter was tested.
@@ -676,28 +696,7 @@ class Searcher:
             pred = with_deadline(pq.filter.predicate, deadline)
             rows = [r for r in rows if pred(st.payloads[r] or {}, st.keys[r])]  # type: ignore[arg-type]
         page = [(r, None) for r in rows[pq.offset : pq.offset + pq.limit]]
-        return scrolled.page(st, page, pq.request)
-
-
-def _options(params: m.SearchParams) -> tuple[bool, int | None, float]:
-    """``search_params`` as (exact, hnsw_ef, oversampling).
-
-    Raises:
-        InvalidQuery: a non-positive ``hnsw_ef`` or ``oversampling``.
-    """
-    ef = params.hnsw_ef
-    if ef is not None and (isinstance(ef, bool) or ef < 1):
-        raise InvalidQuery(f"Wrong input: search_params.hnsw_ef must be >= 1, got {ef!r}")
-    quantization = params.quantization
-    oversampling = 1.0
-    if quantization is not None and quantization.oversampling is not None:
-        oversampling = quantization.oversampling
-        if not oversampling > 0:
-            raise InvalidQuery(
-                f"Wrong input: search_params.quantization.oversampling must be > 0, "
-                f"got {oversampling!r}"
-            )
-    return bool(params.exact), ef, oversampling
+        return _scrolled_page(st, page, pq.request)
 
 
 def page_bounds(req: m.QueryRequest) -> tuple[int, int]:
@@ -749,9 +748,55 @@ def _kept(state: CollectionState, pq: PreparedQuery, hits: Hits) -> tuple[np.nda
     return rows[keep], scores[keep]
 
 
-def _page(state: CollectionState, pq: PreparedQuery, hits: Hits) -> list[m.ScoredPoint]:
-    """Turn a query's hits into its result page: drop the query point itself, apply offset,
-    limit and score_threshold, and project payloads and vectors."""
-    rows, scores = _kept(state, pq, hits)
-    versions = state.versions[rows].tolist()
-    return records.scored_points(state, rows.tolist(), scores.tolist(), versions, pq.request)
+def _scrolled_page(
+    state: CollectionState, entries: Sequence[tuple[int, OrderValue | None]], req: m.QueryRequest
+) -> list[m.ScoredPoint]:
+    """The page of a query answered by a scroll (order_by, sample, no vector): score 1.0 and
+    version 0 (as Qdrant's), the order value if any."""
+    rows = [row for row, _ in entries]
+    values = [value for _, value in entries]
+    return _scored_points(state, rows, [1.0] * len(rows), [0] * len(rows), req, values)
+
+
+def _scored_points(
+    state: CollectionState,
+    rows: Sequence[int],
+    scores: Sequence[float],
+    versions: Sequence[int],
+    req: m.QueryRequest,
+    order_values: Sequence[OrderValue | None] | None = None,
+) -> list[m.ScoredPoint]:
+    """The one builder of query pages (nearest, prefetched and scrolled queries): the points
+    at ``rows`` with their scores, versions and order values, payloads and vectors as
+    ``req`` selects them (``records.project_payload``, ``records.project_vectors``)."""
+    # Qdrant's QueryRequest: no payload unless asked for (the clients ask by default).
+    selector = False if req.with_payload is None else req.with_payload
+    with_vector = req.with_vector
+    keys, stored = state.keys, state.payloads
+    values = [None] * len(rows) if order_values is None else order_values
+    points = []
+    for row, score, version, value in zip(rows, scores, versions, values, strict=True):
+        payload = stored[row]
+        if selector is not True:
+            payload = records.project_payload(payload, selector)
+        elif not payload:
+            payload = {}
+        else:  # the common case, copied here: no call per point on every query's path
+            for item in payload.values():
+                if type(item) in CONTAINERS:
+                    payload = json_copy(payload)
+                    break
+            else:  # flat (most payloads): a shallow copy is a deep one
+                payload = payload.copy()
+        points.append(
+            {
+                "id": keys[row],
+                "version": version,
+                "score": score,
+                "payload": payload,
+                "vector": records.project_vectors(state, row, with_vector) if with_vector else None,
+                "shard_key": None,
+                "order_value": value,
+            }
+        )
+    return m.assembled_many(m.ScoredPoint, points)

@@ -10,7 +10,6 @@ change what it gets.
 from __future__ import annotations
 
 import bisect
-from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -21,7 +20,7 @@ from shoal.engine.state import CollectionState
 from shoal.errors import InvalidQuery
 from shoal.filters.tree import FLATTEN, parse_key
 from shoal.ids import PointId, sort_key
-from shoal.payloads import CONTAINERS, json_copy
+from shoal.payloads import json_copy
 
 # ------------------------------------------------------------------- projection
 
@@ -37,13 +36,8 @@ def project_payload(
     path starts with some key.
     """
     if selector is None or selector is True:
-        if not payload:
-            return {}
-        for value in payload.values():
-            if type(value) in CONTAINERS:
-                copied: dict[str, Any] = json_copy(payload)
-                return copied
-        return payload.copy()  # flat (most payloads): a shallow copy is a deep one
+        copied: dict[str, Any] = json_copy(payload) if payload else {}
+        return copied
     if selector is False:
         return None
     exclude = isinstance(selector, m.PayloadSelectorExclude)
@@ -139,36 +133,6 @@ def record(
         shard_key=None,
         order_value=order_value,
     )
-
-
-def scored_points(
-    state: CollectionState,
-    rows: Sequence[int],
-    scores: Sequence[float],
-    versions: Sequence[int],
-    req: m.QueryRequest,
-    order_values: Sequence[float | int | None] | None = None,
-) -> list[m.ScoredPoint]:
-    """A query's page: the points at ``rows`` with their scores, versions and order values,
-    payloads and vectors as ``req`` selects them."""
-    # Qdrant's QueryRequest: no payload unless asked for (the clients ask by default).
-    selector = False if req.with_payload is None else req.with_payload
-    with_vector = req.with_vector
-    keys, payloads = state.keys, state.payloads
-    values = [None] * len(rows) if order_values is None else order_values
-    points = [
-        {
-            "id": keys[row],
-            "version": version,
-            "score": score,
-            "payload": project_payload(payloads[row], selector),
-            "vector": project_vectors(state, row, with_vector) if with_vector else None,
-            "shard_key": None,
-            "order_value": value,
-        }
-        for row, score, version, value in zip(rows, scores, versions, values, strict=True)
-    ]
-    return m.assembled_many(m.ScoredPoint, points)
 
 
 # ----------------------------------------------------------------------- scroll

@@ -20,14 +20,13 @@ the ``order_by`` query with each point's ``order_value``.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from datetime import datetime, timezone
 from typing import Any
 
 import numpy as np
 
 from shoal import models as m
-from shoal.engine import records
 from shoal.engine.deadline import Deadline
 from shoal.engine.facets import FACET_VALUES, SKIP, held_values
 from shoal.engine.payload_index import FieldIndex, PayloadIndexes
@@ -234,16 +233,6 @@ def check_sample(query: m.SampleQuery) -> None:
         raise InvalidQuery(
             f"Wrong input: unknown sample {kind!r:.80}; expected one of {', '.join(SAMPLES)}"
         )
-
-
-def page(
-    state: CollectionState, entries: Sequence[tuple[int, OrderValue | None]], req: m.QueryRequest
-) -> list[m.ScoredPoint]:
-    """The query's page: score 1.0 and version 0 (as Qdrant's), the order value if any,
-    payload and vectors as the query selects."""
-    rows = [row for row, _ in entries]
-    values = [value for _, value in entries]
-    return records.scored_points(state, rows, [1.0] * len(rows), [0] * len(rows), req, values)
 
 
 def _path(key: str) -> Path:

@@ -40,6 +40,7 @@ from shoal.engine.deadline import NO_DEADLINE, Deadline
 from shoal.engine.filtering import CompiledFilter, FilterMatch, Filters
 from shoal.engine.payload_index import PayloadIndexes
 from shoal.engine.state import CollectionState, VectorColumn
+from shoal.errors import InvalidQuery
 from shoal.index import HnswIndex, blas
 from shoal.index.topk import kth_largest
 
@@ -618,3 +619,24 @@ class DenseSearch:
             invalid = self.searcher.invalid_rows(self.name)
             return exact_search(self.col, high, vector, pq.wanted, invalid=invalid)[0]
         return exact_search(self.col, high, vector, pq.wanted, candidates=rows)[0]
+
+
+def search_options(params: m.SearchParams) -> tuple[bool, int | None, float]:
+    """``search_params`` as (exact, hnsw_ef, oversampling).
+
+    Raises:
+        InvalidQuery: a non-positive ``hnsw_ef`` or ``oversampling``.
+    """
+    ef = params.hnsw_ef
+    if ef is not None and (isinstance(ef, bool) or ef < 1):
+        raise InvalidQuery(f"Wrong input: search_params.hnsw_ef must be >= 1, got {ef!r}")
+    quantization = params.quantization
+    oversampling = 1.0
+    if quantization is not None and quantization.oversampling is not None:
+        oversampling = quantization.oversampling
+        if not oversampling > 0:
+            raise InvalidQuery(
+                f"Wrong input: search_params.quantization.oversampling must be > 0, "
+                f"got {oversampling!r}"
+            )
+    return bool(params.exact), ef, oversampling
