@@ -9,6 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from pydantic import BaseModel
 
+from shoal import Client
 from shoal import models as m
 from shoal.payloads import json_copy
 
@@ -49,6 +50,7 @@ def test_json_copy_is_an_independent_deep_copy(payload: dict[str, object]) -> No
             ),
         ),
         (m.PointStruct, dict(id=7, vector={"v": [0.5, 1.0]}, payload=None)),
+        (m.Record, dict(id=3, payload={"a": 1}, vector=None, shard_key=None, order_value=2.5)),
         (m.QueryResponse, dict(points=[m.ScoredPoint(id=1, version=0, score=0.5)])),
     ],
 )  # fmt: skip
@@ -83,3 +85,27 @@ def test_objects_of_one_page_stay_independent_when_one_is_changed() -> None:
     assert second.model_dump(exclude_unset=True) == {**slow.model_dump(), "id": 2}
     assert first.model_dump(exclude_unset=True)["payload"] == {"a": 1}
     assert second.model_fields_set == first.model_fields_set == set(m.ScoredPoint.model_fields)
+
+
+def test_records_of_one_scroll_or_retrieve_share_their_set_of_given_fields() -> None:
+    """One set per page, not one per record (fewer objects for the garbage collector), and
+    the records are what pydantic would build."""
+    with Client(":memory:") as client:
+        client.create_collection("c", m.VectorParams(size=2, distance="Dot"))
+        client.create_payload_index("c", "n", "integer")
+        client.upsert(
+            "c", [m.PointStruct(id=i, vector=[1.0, i], payload={"n": i}) for i in (1, 2, 3)]
+        )
+        pages = [
+            client.scroll("c", limit=10)[0],
+            client.scroll("c", limit=10, order_by="n")[0],
+            client.retrieve("c", [3, 1]),
+        ]
+    for records in pages:
+        assert len(records) >= 2
+        assert len({id(r.__pydantic_fields_set__) for r in records}) == 1
+        for r in records:
+            slow = m.Record.model_construct(**dict(r))
+            assert r == slow and r.model_fields_set == slow.model_fields_set
+    assert [r.order_value for r in pages[1]] == [1, 2, 3]
+    assert [r.id for r in pages[2]] == [3, 1]

@@ -55,7 +55,7 @@ class CollectionReads:
         wanted = ids_of(ids)
         with self.state.lock.read():
             rows = [r for r in (self.state.row(pid) for pid in wanted) if r is not None]
-            return [records.record(self.state, r, with_payload, with_vector) for r in shared(rows)]
+            return records.page_records(self.state, shared(rows), with_payload, with_vector)
 
     def scroll(self, req: m.ScrollRequest, deadline: Deadline | None = None) -> m.ScrollResult:
         """A page of points in id order (or payload order with ``order_by``).
@@ -80,10 +80,9 @@ class CollectionReads:
                 match = self.filters.match(self.state, flt, self.payload_index, until)
                 matching = match.rows(until)
             rows, next_id = records.scroll_by_id(self.state, matching, offset, limit)
-            points = [
-                records.record(self.state, r, req.with_payload, req.with_vector)
-                for r in shared(rows)
-            ]
+            points = records.page_records(
+                self.state, shared(rows), req.with_payload, req.with_vector
+            )
         return m.ScrollResult(points=points, next_page_offset=next_id)
 
     def _scroll_ordered(
@@ -100,10 +99,13 @@ class CollectionReads:
         with self.state.lock.read():
             rows = self._matching_rows(flt, until)
             entries = scrolled.ordered(self.state, rows, order, index, limit, until)
-            points = [
-                records.record(self.state, r, req.with_payload, req.with_vector, v)
-                for r, v in shared(entries)
-            ]
+            points = records.page_records(
+                self.state,
+                shared([r for r, _ in entries]),
+                req.with_payload,
+                req.with_vector,
+                [v for _, v in entries],
+            )
         return m.ScrollResult(points=points, next_page_offset=None)
 
     def count(self, req: m.CountRequest, deadline: Deadline | None = None) -> m.CountResult:

@@ -10,6 +10,8 @@ change what it gets.
 from __future__ import annotations
 
 import bisect
+from collections.abc import Iterable
+from itertools import repeat
 from typing import Any
 
 import numpy as np
@@ -106,33 +108,39 @@ def _shown(vec: Kept) -> Any:
     return vec.tolist()
 
 
-def record(
+def page_records(
     state: CollectionState,
-    row: int,
+    rows: Iterable[int],
     with_payload: m.WithPayloadInterface | None,
     with_vector: m.WithVectorInterface | None,
-    order_value: float | int | None = None,
-) -> m.Record:
-    """A point as ``retrieve`` and ``scroll`` return it.
+    order_values: Iterable[float | int | None] | None = None,
+) -> list[m.Record]:
+    """Points as ``retrieve`` and ``scroll`` return them, built together so that they share
+    one set of given fields (``models.assembled_many``): a scroll of a thousand records
+    leaves a thousand fewer objects for the garbage collector to walk.
 
     Args:
         state: the collection state.
-        row: the point's row.
+        rows: the points' rows (live ones).
         with_payload, with_vector: the request's selectors.
-        order_value: the value a payload-ordered scroll ordered it by.
+        order_values: the values a payload-ordered scroll ordered them by, one per row.
 
     Returns:
-        The record.
+        The records, in the order of ``rows``.
     """
-    pid = state.keys[row]
-    assert pid is not None, "a live row always has an id"
-    return m.Record.model_construct(
-        id=pid,
-        payload=project_payload(state.payloads[row], with_payload),
-        vector=project_vectors(state, row, with_vector),
-        shard_key=None,
-        order_value=order_value,
-    )
+    keys, payloads = state.keys, state.payloads
+    values = []
+    for row, order_value in zip(rows, order_values or repeat(None), strict=False):  # endless
+        values.append(
+            {
+                "id": keys[row],
+                "payload": project_payload(payloads[row], with_payload),
+                "vector": project_vectors(state, row, with_vector),
+                "shard_key": None,
+                "order_value": order_value,
+            }
+        )
+    return m.assembled_many(m.Record, values)
 
 
 # ----------------------------------------------------------------------- scroll
