@@ -129,8 +129,9 @@ def page_records(
         The records, in the order of ``rows``.
     """
     keys, payloads = state.keys, state.payloads
+    orders = repeat(None) if order_values is None else order_values
     values = []
-    for row, order_value in zip(rows, order_values or repeat(None), strict=False):  # endless
+    for row, order_value in zip(rows, orders, strict=False):  # (repeat(None) never ends)
         values.append(
             {
                 "id": keys[row],
