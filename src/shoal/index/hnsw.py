@@ -173,6 +173,31 @@ class HnswIndex:
             out: np.ndarray = np.asarray(self._index.contains(wanted.astype(np.uint64)), bool)
         return out
 
+    def vectors(self, keys: np.ndarray) -> np.ndarray:
+        """The vectors the index holds under ``keys``, as float32 (the stored f16/bf16
+        copies widened; i8 codes decoded): what its graph was built on, for checking that
+        it agrees with storage. A key it does not hold gives a row of NaNs.
+
+        Args:
+            keys: int64 keys.
+
+        Returns:
+            A (len(keys), dim) float32 array.
+        """
+        wanted = _as_keys(keys)
+        out = np.full((len(wanted), self.config.dim), np.nan, dtype=np.float32)
+        held = self.contains(wanted)
+        if not held.any():
+            return out
+        with self._lock.read():
+            raw = np.asarray(self._index.get(wanted[held].astype(np.uint64)))
+        if self.config.dtype == "i8":
+            assert self._quantizer is not None
+            out[held] = self._quantizer.decode(raw.astype(np.int8))
+        else:
+            out[held] = raw.astype(np.float32)
+        return out
+
     # ---------------------------------------------------------------------- writes
 
     def add(self, keys: np.ndarray, vectors: np.ndarray, *, threads: int | None = None) -> None:
