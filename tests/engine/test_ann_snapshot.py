@@ -203,9 +203,9 @@ class AddLog:
         self.added = 0
         add = HnswIndex.add
 
-        def counting(index: HnswIndex, rows: Any, vectors: Any, **kwargs: Any) -> None:
+        def counting(index: HnswIndex, rows: Any, vectors: Any, **kwargs: Any) -> int:
             self.added += len(rows)
-            add(index, rows, vectors, **kwargs)
+            return add(index, rows, vectors, **kwargs)
 
         monkeypatch.setattr(HnswIndex, "add", counting)
 
@@ -330,11 +330,12 @@ def test_close_mid_build_returns_at_once_and_the_next_open_resumes(
     parked = threading.Event()
     add = HnswIndex.add
 
-    def add_then_park(index: HnswIndex, rows: Any, vectors: Any, **kwargs: Any) -> None:
-        add(index, rows, vectors, **kwargs)
+    def add_then_park(index: HnswIndex, rows: Any, vectors: Any, **kwargs: Any) -> int:
+        replaced = add(index, rows, vectors, **kwargs)
         with col.ann._cond:  # the indexer takes no further chunk
             col.ann._paused = True
         parked.set()
+        return replaced
 
     monkeypatch.setattr(HnswIndex, "add", add_then_park)
     col.upsert(m.Batch(ids=list(range(2000)), vectors=vectors(2000).tolist()))

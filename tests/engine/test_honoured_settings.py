@@ -68,9 +68,9 @@ def test_max_indexing_threads_is_the_bulk_build_thread_count(
     used: list[int | None] = []
     add = ann.HnswIndex.add
 
-    def spy(self: Any, rows: Any, vecs: Any, *, threads: int | None = None) -> None:
+    def spy(self: Any, rows: Any, vecs: Any, *, threads: int | None = None) -> int:
         used.append(threads)
-        add(self, rows, vecs, threads=threads)
+        return add(self, rows, vecs, threads=threads)
 
     monkeypatch.setattr(ann.HnswIndex, "add", spy)
     monkeypatch.setattr(ann, "PARALLEL_BACKLOG", 100)  # 400 points count as a bulk load

@@ -200,8 +200,10 @@ class HnswIndex:
 
     # ---------------------------------------------------------------------- writes
 
-    def add(self, keys: np.ndarray, vectors: np.ndarray, *, threads: int | None = None) -> None:
-        """Insert vectors under keys; a key already present is replaced.
+    def add(self, keys: np.ndarray, vectors: np.ndarray, *, threads: int | None = None) -> int:
+        """Insert vectors under keys; a key already present is replaced (removed and added
+        again: the graph keeps the links it had, so many replacements leave it worse than a
+        fresh build, which the engine then makes: ``shoal.engine.ann``).
 
         Uses usearch's multi-threaded batch insert; pass large batches. Searches keep
         running meanwhile (they may or may not see keys of a batch still being added).
@@ -210,6 +212,9 @@ class HnswIndex:
             keys: (n,) int64 keys, >= 0. If a key repeats, its last vector wins.
             vectors: (n, dim) float32 (Cosine: unit-normalised).
             threads: insert threads for this batch (0: all cores); default ``self.threads``.
+
+        Returns:
+            How many of the keys were in the index already (replaced).
 
         Raises:
             WrongVectorSize: when vectors are not (n, dim).
@@ -225,7 +230,7 @@ class HnswIndex:
         if len(keys) != len(data):
             raise InvalidQuery(f"Wrong input: {len(keys)} keys but {len(data)} vectors to index")
         if len(keys) == 0:
-            return
+            return 0
         uniq, last = _last_occurrence(keys)
         if len(uniq) != len(keys):
             keys, data = uniq, data[last]
@@ -251,6 +256,7 @@ class HnswIndex:
                     self._index.remove(ukeys[present])
             with self._lock.read():
                 self._index.add(ukeys, stored, threads=self.threads if threads is None else threads)
+        return int(present.sum())
 
     def remove(self, keys: np.ndarray) -> int:
         """Remove keys (absent keys are ignored).

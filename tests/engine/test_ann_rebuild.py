@@ -1,0 +1,120 @@
+"""An index whose keys were mostly replaced is rebuilt beside the one queries use.
+
+usearch replaces a key by removing and adding it, and the graph keeps the links the old
+vector had; once ``ann.REBUILD_SHARE`` of the keys were replaced or removed, the indexer
+builds a fresh index from the current vectors, queries meanwhile searching the old one,
+and swaps it in. The rebuild is held at a gate (an event, not a sleep) to write and query
+while it runs.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+import numpy as np
+import pytest
+from ann_support import DIM, checked, vectors
+
+from shoal import models as m
+from shoal.engine import Collection, Database, ann
+from shoal.index import HnswIndex
+
+pytestmark = pytest.mark.usefixtures("one_insert_thread")
+
+N = 2000  # above ann.REBUILD_MIN
+
+
+def make(db: Database) -> Collection:
+    db.create_collection(
+        "c",
+        m.CreateCollection(
+            vectors=m.VectorParams(size=DIM, distance="Cosine"),
+            hnsw_config=m.HnswConfigDiff(full_scan_threshold=1),
+        ),
+    )
+    col = db.collection("c")
+    col.upsert(m.Batch(ids=list(range(N)), vectors=vectors(N).tolist()))
+    assert col.wait_indexed(60)
+    return col
+
+
+def index_of(col: Collection) -> HnswIndex:
+    searchable = col.ann.searchable_index("")
+    assert searchable is not None
+    return searchable.hnsw
+
+
+def replace(col: Collection, ids: range, seed: int) -> np.ndarray:
+    new = vectors(len(ids), seed)
+    col.upsert(m.Batch(ids=list(ids), vectors=new.tolist()))
+    return new
+
+
+def assert_holds(col: Collection, expected: dict[int, np.ndarray]) -> None:
+    """The index holds exactly the live points, each with its current vector."""
+    index = index_of(col)
+    st = col.state
+    serials = np.array([st.serial[st.row(pid)] for pid in expected])
+    assert sorted(index.keys().tolist()) == sorted(serials.tolist())
+    want = np.stack([v / np.linalg.norm(v) for v in expected.values()])
+    assert np.abs(index.vectors(serials) - want).max() < 2e-3
+
+
+def test_a_fifth_of_the_keys_replaced_rebuilds_the_index() -> None:
+    db = Database()
+    col = make(db)
+    current = dict(enumerate(vectors(N)))
+    first = index_of(col)
+    for i, v in zip(range(0, 200), replace(col, range(0, 200), 1), strict=True):
+        current[i] = v
+    assert col.wait_indexed(60)
+    assert index_of(col) is first  # a tenth replaced: the same index
+    for i, v in zip(range(200, 450), replace(col, range(200, 450), 2), strict=True):
+        current[i] = v
+    assert col.wait_indexed(60)
+    rebuilt = index_of(col)
+    assert rebuilt is not first  # 450 of 2000 replaced: a fresh one
+    assert col.info().status == m.CollectionStatus.GREEN
+    assert_holds(col, current)
+    for seed in range(5):
+        checked(col, min_recall=0.9, query=vectors(1, 100 + seed)[0].tolist(), limit=10)
+    db.close()
+
+
+def test_writes_and_queries_during_a_rebuild(monkeypatch: pytest.MonkeyPatch) -> None:
+    gate, reached = threading.Event(), threading.Event()
+    real = ann.CollectionAnn._rebuilt
+
+    def held(self: ann.CollectionAnn, va: Any, replaced: int) -> None:
+        reached.set()
+        assert gate.wait(60)
+        real(self, va, replaced)
+
+    db = Database()
+    col = make(db)
+    first = index_of(col)
+    monkeypatch.setattr(ann.CollectionAnn, "_rebuilt", held)
+    current = dict(enumerate(vectors(N)))
+    for i, v in zip(range(0, 500), replace(col, range(0, 500), 3), strict=True):
+        current[i] = v
+    assert reached.wait(60)  # the fresh index took its first chunk, and waits
+    assert col.info().status == m.CollectionStatus.YELLOW  # optimizing, as Qdrant says
+    # Meanwhile writes land and queries see them (old index plus its backlog, exactly).
+    moved = vectors(1, 50)[0]
+    col.upsert([m.PointStruct(id=1999, vector=moved.tolist())])
+    current[1999] = moved
+    col.delete([1998])
+    del current[1998]
+    for i, v in zip(range(1500, 1600), replace(col, range(1500, 1600), 4), strict=True):
+        current[i] = v
+    found = checked(col, query=moved.tolist(), limit=5)
+    assert found[0] == 1999 and 1998 not in found
+    assert index_of(col) is first
+    gate.set()
+    assert col.wait_indexed(60)
+    assert index_of(col) is not first
+    assert_holds(col, current)  # the fresh index got the writes made while it was built
+    found = checked(col, query=moved.tolist(), limit=5)
+    assert found[0] == 1999 and 1998 not in found
+    db.close()
