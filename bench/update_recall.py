@@ -44,7 +44,11 @@ def run(args: argparse.Namespace, rebuild: bool) -> list[dict[str, float]]:
     ann.REBUILD_SHARE = 0.2 if rebuild else math.inf
     rows = []
     with tempfile.TemporaryDirectory() as folder, Client(path=Path(folder)) as client:
-        client.create_collection("c", models.VectorParams(size=args.dim, distance="Cosine"))
+        client.create_collection(
+            "c",
+            models.VectorParams(size=args.dim, distance="Cosine"),
+            hnsw_config=models.HnswConfigDiff(full_scan_threshold=1),  # indexed at any size
+        )
         queries = np.random.default_rng(99).standard_normal((args.queries, args.dim)).tolist()
         for cycle in range(args.cycles + 1):
             data = np.random.default_rng(cycle).standard_normal((args.points, args.dim))
