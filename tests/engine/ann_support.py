@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from shoal import models as m
-from shoal.engine import Collection
+from shoal.engine import Collection, Database
 
 DIM = 8  # 32 bytes per vector: 32 vectors per KB of full_scan_threshold
 WIDE = m.SearchParams(hnsw_ef=2048)
@@ -57,3 +57,27 @@ def checked(
         overlap = len({p.id for p in got} & {p.id for p in ref}) / len(ref)
         assert overlap >= min_recall, (kw, [p.id for p in got], [p.id for p in ref])
     return [p.id for p in got]
+
+
+def make(db: Database, n: int = 400, **config: Any) -> Collection:
+    """Collection "c" of ``n`` points (payload ``tag`` a/b, indexed, and ``i``), indexed at
+    any size, its index caught up."""
+    db.create_collection(
+        "c",
+        m.CreateCollection(
+            vectors=m.VectorParams(size=DIM, distance="Cosine"),
+            hnsw_config=m.HnswConfigDiff(full_scan_threshold=1),
+            **config,
+        ),
+    )
+    col = db.collection("c")
+    col.set_payload_index("tag", m.PayloadSchemaType.KEYWORD)
+    col.upsert(
+        m.Batch(
+            ids=list(range(n)),
+            vectors=vectors(n).tolist(),
+            payloads=[{"tag": "a" if i % 2 else "b", "i": i} for i in range(n)],
+        )
+    )
+    assert col.wait_indexed(30)
+    return col

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from ann_support import DIM, checked, vectors
+from ann_support import checked, make, vectors
 
 from shoal import models as m
 from shoal.engine import Collection, Database, ann
@@ -23,20 +23,6 @@ from shoal.index import HnswIndex
 pytestmark = pytest.mark.usefixtures("one_insert_thread")
 
 N = 2000  # above ann.REBUILD_MIN
-
-
-def make(db: Database) -> Collection:
-    db.create_collection(
-        "c",
-        m.CreateCollection(
-            vectors=m.VectorParams(size=DIM, distance="Cosine"),
-            hnsw_config=m.HnswConfigDiff(full_scan_threshold=1),
-        ),
-    )
-    col = db.collection("c")
-    col.upsert(m.Batch(ids=list(range(N)), vectors=vectors(N).tolist()))
-    assert col.wait_indexed(60)
-    return col
 
 
 def index_of(col: Collection) -> HnswIndex:
@@ -63,7 +49,7 @@ def assert_holds(col: Collection, expected: dict[int, np.ndarray]) -> None:
 
 def test_a_fifth_of_the_keys_replaced_rebuilds_the_index() -> None:
     db = Database()
-    col = make(db)
+    col = make(db, N)
     current = dict(enumerate(vectors(N)))
     first = index_of(col)
     for i, v in zip(range(0, 200), replace(col, range(0, 200), 1), strict=True):
@@ -92,7 +78,7 @@ def test_writes_and_queries_during_a_rebuild(monkeypatch: pytest.MonkeyPatch) ->
         real(self, va, replaced)
 
     db = Database()
-    col = make(db)
+    col = make(db, N)
     first = index_of(col)
     monkeypatch.setattr(ann.CollectionAnn, "_rebuilt", held)
     current = dict(enumerate(vectors(N)))

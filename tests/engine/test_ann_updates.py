@@ -18,35 +18,13 @@ from typing import Any
 
 import numpy as np
 import pytest
-from ann_support import DIM, EXACT, checked, ids, vectors
+from ann_support import DIM, EXACT, checked, ids, make, vectors
 
 from shoal import models as m
 from shoal.engine import Collection, Database
 from shoal.index import HnswIndex
 
 pytestmark = pytest.mark.usefixtures("one_insert_thread")
-
-
-def make(db: Database, n: int = 400, **config: Any) -> Collection:
-    db.create_collection(
-        "c",
-        m.CreateCollection(
-            vectors=m.VectorParams(size=DIM, distance="Cosine"),
-            hnsw_config=m.HnswConfigDiff(full_scan_threshold=1),
-            **config,
-        ),
-    )
-    col = db.collection("c")
-    col.set_payload_index("tag", m.PayloadSchemaType.KEYWORD)
-    col.upsert(
-        m.Batch(
-            ids=list(range(n)),
-            vectors=vectors(n).tolist(),
-            payloads=[{"tag": "a" if i % 2 else "b", "i": i} for i in range(n)],
-        )
-    )
-    assert col.wait_indexed(30)
-    return col
 
 
 def test_deletes_and_updates_are_reflected_before_and_after_catch_up() -> None:
