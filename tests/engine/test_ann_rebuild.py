@@ -31,10 +31,11 @@ def index_of(col: Collection) -> HnswIndex:
     return searchable.hnsw
 
 
-def replace(col: Collection, ids: range, seed: int) -> np.ndarray:
+def replace(col: Collection, current: dict[int, np.ndarray], ids: range, seed: int) -> None:
+    """Give the points ``ids`` new vectors, in ``col`` and in the model ``current``."""
     new = vectors(len(ids), seed)
     col.upsert(m.Batch(ids=list(ids), vectors=new.tolist()))
-    return new
+    current.update(zip(ids, new, strict=True))
 
 
 def assert_holds(col: Collection, expected: dict[int, np.ndarray]) -> None:
@@ -52,12 +53,10 @@ def test_a_fifth_of_the_keys_replaced_rebuilds_the_index() -> None:
     col = make(db, N)
     current = dict(enumerate(vectors(N)))
     first = index_of(col)
-    for i, v in zip(range(0, 200), replace(col, range(0, 200), 1), strict=True):
-        current[i] = v
+    replace(col, current, range(0, 200), 1)
     assert col.wait_indexed(60)
     assert index_of(col) is first  # a tenth replaced: the same index
-    for i, v in zip(range(200, 450), replace(col, range(200, 450), 2), strict=True):
-        current[i] = v
+    replace(col, current, range(200, 450), 2)
     assert col.wait_indexed(60)
     rebuilt = index_of(col)
     assert rebuilt is not first  # 450 of 2000 replaced: a fresh one
@@ -82,8 +81,7 @@ def test_writes_and_queries_during_a_rebuild(monkeypatch: pytest.MonkeyPatch) ->
     first = index_of(col)
     monkeypatch.setattr(ann.CollectionAnn, "_rebuilt", held)
     current = dict(enumerate(vectors(N)))
-    for i, v in zip(range(0, 500), replace(col, range(0, 500), 3), strict=True):
-        current[i] = v
+    replace(col, current, range(0, 500), 3)
     assert reached.wait(60)  # the fresh index took its first chunk, and waits
     assert col.info().status == m.CollectionStatus.YELLOW  # optimizing, as Qdrant says
     # Meanwhile writes land and queries see them (old index plus its backlog, exactly).
@@ -92,8 +90,7 @@ def test_writes_and_queries_during_a_rebuild(monkeypatch: pytest.MonkeyPatch) ->
     current[1999] = moved
     col.delete([1998])
     del current[1998]
-    for i, v in zip(range(1500, 1600), replace(col, range(1500, 1600), 4), strict=True):
-        current[i] = v
+    replace(col, current, range(1500, 1600), 4)
     found = checked(col, query=moved.tolist(), limit=5)
     assert found[0] == 1999 and 1998 not in found
     assert index_of(col) is first

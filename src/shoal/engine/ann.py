@@ -491,14 +491,14 @@ class CollectionAnn:
 
     def _rebuilt(self, va: VectorAnn, replaced: int) -> None:
         """After a rebuild's chunk: swap the fresh index in once it holds every committed
-        vector (its queue empty: every commit also queued its serials there, and the
-        index's own backlog, whose commits the fresh one has seen, is dropped)."""
+        vector (its queue empty: every commit also queued its serials there). The index in
+        use has no backlog then: a rebuild's chunk is taken only without one, and a commit
+        since would have queued its serials for the fresh index too."""
         with self._cond:
             va.shadow_replaced += replaced
             if not va.shadow_pending and va.shadow is not None:
                 va.index, va.shadow = va.shadow, None
                 va.replaced, va.shadow_replaced = va.shadow_replaced, 0
-                va.pending.clear()
                 va.dirty = True
                 va.added_since_save = len(va.index)
                 self._publish(va)
