@@ -10,6 +10,7 @@ while it runs.
 from __future__ import annotations
 
 import threading
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -64,6 +65,24 @@ def test_a_fifth_of_the_keys_replaced_rebuilds_the_index() -> None:
     assert_holds(col, current)
     for seed in range(5):
         checked(col, min_recall=0.9, query=vectors(1, 100 + seed)[0].tolist(), limit=10)
+    db.close()
+
+
+def test_the_replaced_count_survives_a_restart(tmp_path: Path) -> None:
+    db = Database(tmp_path)
+    col = make(db, N)
+    current = dict(enumerate(vectors(N)))
+    replace(col, current, range(0, 300), 1)
+    assert col.wait_indexed(60)
+    db.close()
+    db = Database(tmp_path)
+    col = db.collection("c")
+    assert col.wait_indexed(60)
+    first = index_of(col)
+    replace(col, current, range(300, 400), 2)  # 400 of 2000 over both runs: a fifth
+    assert col.wait_indexed(60)
+    assert index_of(col) is not first
+    assert_holds(col, current)
     db.close()
 
 

@@ -90,12 +90,11 @@ def test_programs_that_never_close_exit_cleanly_and_lose_nothing(tmp_path: Path)
         assert sorted(searchable.hnsw.keys().tolist()) == sorted(serials.tolist())
         held = searchable.hnsw.vectors(serials)
         assert np.abs(held - expected).max() < 2e-3
-        # Searches through the index find what exact search finds. Not every result: a key
-        # replaced in usearch is removed and added again, which leaves the graph a little
-        # worse than a fresh build (recall@10 at ef 2000 on these 384-d Gaussian vectors:
-        # 1.000 fresh, 0.996 after overwrites), so one result in 200 may differ.
+        # Searches through the index find what exact search finds. Every child overwrote
+        # every point; the count of replaced keys is kept in the index snapshot, so the
+        # worn graph was rebuilt (a key replaced in usearch keeps its old links) and is as
+        # good as a fresh build.
         queries = np.random.default_rng(99).standard_normal((20, DIM)).tolist()
-        found = 0
         for q in queries:
             approx = client.query_points(
                 "c", q, limit=10, search_params=models.SearchParams(hnsw_ef=2000)
@@ -103,6 +102,4 @@ def test_programs_that_never_close_exit_cleanly_and_lose_nothing(tmp_path: Path)
             exact = client.query_points(
                 "c", q, limit=10, search_params=models.SearchParams(exact=True)
             )
-            assert len(approx.points) == 10
-            found += len({p.id for p in approx.points} & {p.id for p in exact.points})
-        assert found >= 196
+            assert [p.id for p in approx.points] == [p.id for p in exact.points]

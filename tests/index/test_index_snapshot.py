@@ -129,3 +129,18 @@ def test_config_mismatch(tmp_path: Path) -> None:
     other = HnswConfig(DIM, "Cosine", m=12, ef_construct=80, dtype="f32")
     with pytest.raises(SnapshotMismatch, match="f32"):
         HnswIndex.load(path, expect_config=other)
+
+
+def test_replaced_count_survives_and_older_manifests_read_as_none(tmp_path: Path) -> None:
+    index, _ = build()
+    path = tmp_path / "vectors.usearch"
+    index.save(path, watermark=1, replaced=250)
+    assert HnswIndex.load(path).replaced == 250
+    mpath = manifest_path(path)
+    current = json.loads(mpath.read_text())
+    older = {k: v for k, v in current.items() if k != "replaced"}
+    mpath.write_text(json.dumps({**older, "format": 2}))  # written before the count was kept
+    assert HnswIndex.load(path).replaced == 0
+    mpath.write_text(json.dumps({**current, "replaced": "many"}))
+    with pytest.raises(SnapshotCorrupt, match="replaced"):
+        HnswIndex.load(path)

@@ -212,7 +212,9 @@ class CollectionAnn:
             else:
                 va.tracking = True
                 va.pending = pending
+                va.replaced = va.index.replaced
                 va.saved = va.index.watermark
+                self._rebuild_if_worn(va)  # worn before the restart: rebuilt as it was due
         self.on_apply(Applied([], []))
 
     def _resume(
@@ -541,10 +543,11 @@ class CollectionAnn:
         with st.lock.read(), self._cond:
             seq = st.commit_seq
             pending = np.fromiter(va.pending, np.int64, len(va.pending))
+            replaced = va.replaced
             va.dirty, va.added_since_save = False, 0
         start = time.monotonic()
         try:
-            index.save(path, watermark=seq, pending=pending)
+            index.save(path, watermark=seq, pending=pending, replaced=replaced)
         except OSError:  # the data is safe in storage; the next open catches up or rebuilds
             logger.exception("index %r: could not save its snapshot to %s", va.name, path)
             with self._cond:

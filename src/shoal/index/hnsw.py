@@ -119,6 +119,7 @@ class HnswIndex:
         self.watermark: int | None = None  # set by ``load``; the engine tracks it afterwards
         # Set by ``load``: the keys the snapshot had not caught up with (see ``save``).
         self.pending = np.zeros(0, dtype=np.int64)
+        self.replaced = 0  # set by ``load``: see ``save``
         self._mode = SYMMETRIC if name == DOT else OFFSET
         self._quantizer = quantizer
         # int8 codes of Cosine/Euclid vectors are compared with L2 (see quantize.py).
@@ -361,6 +362,7 @@ class HnswIndex:
         *,
         watermark: int,
         pending: np.ndarray | None = None,
+        replaced: int = 0,
     ) -> SnapshotManifest:
         """Write a crash-safe snapshot: ``path`` (usearch file) and ``path.json`` (manifest).
 
@@ -373,6 +375,8 @@ class HnswIndex:
                 applied version); ``load`` can insist on it to detect a stale snapshot.
             pending: keys whose vectors the index does not reflect at ``watermark`` yet (a
                 snapshot in the middle of a build); ``load`` gives them back.
+            replaced: the caller's count of keys replaced or removed since the index was
+                built fresh; ``load`` gives it back.
 
         Returns:
             The manifest written.
@@ -399,6 +403,7 @@ class HnswIndex:
             quantizer=quantizer,
             usearch_version=usearch_version(),
             pending=encode_keys(_EMPTY_KEYS if pending is None else pending),
+            replaced=int(replaced),
         )
         self.watermark = int(watermark)
         return manifest
@@ -423,7 +428,7 @@ class HnswIndex:
             threads: worker threads of the loaded index.
 
         Returns:
-            The index, with ``watermark`` and ``pending`` set from the manifest.
+            The index, with ``watermark``, ``pending`` and ``replaced`` set from the manifest.
 
         Raises:
             SnapshotMissing: no snapshot at ``path``.
@@ -470,6 +475,7 @@ class HnswIndex:
             )
         index.watermark = manifest.watermark
         index.pending = decode_keys(manifest.pending)
+        index.replaced = manifest.replaced
         return index
 
 

@@ -28,7 +28,9 @@ import numpy as np
 
 from shoal.index.errors import SnapshotCorrupt, SnapshotMissing
 
-FORMAT = 2  # 2 added ``pending``; a format 1 manifest reads as one with nothing pending
+# 2 added ``pending`` and 3 ``replaced``: an older manifest reads as one with nothing pending
+# and nothing replaced.
+FORMAT = 3
 _CHUNK = 1 << 20
 
 
@@ -48,6 +50,9 @@ class SnapshotManifest:
         usearch_version: the usearch that wrote the file.
         pending: keys whose vectors the index had not caught up with at ``watermark``
             (``encode_keys``): a snapshot taken in the middle of a build.
+        replaced: keys replaced in or removed from the index since it was built fresh (the
+            engine rebuilds an index once they are a share of it: a restart must not forget
+            them).
     """
 
     format: int
@@ -63,6 +68,7 @@ class SnapshotManifest:
     quantizer: dict[str, Any] | None
     usearch_version: str
     pending: str = ""
+    replaced: int = 0
 
     def to_json(self) -> dict[str, Any]:
         """The manifest as a JSON-ready dict."""
@@ -84,15 +90,16 @@ class SnapshotManifest:
         if not isinstance(data, dict):
             raise SnapshotCorrupt("index manifest is not a JSON object")
         names = {f.name for f in fields(cls)}
-        if data.get("format") == 1:
-            data = {**data, "format": FORMAT, "pending": ""}
+        upgrade: dict[int, dict[str, Any]] = {1: {"pending": "", "replaced": 0}, 2: {"replaced": 0}}
+        if data.get("format") in upgrade:
+            data = {**upgrade[data["format"]], **data, "format": FORMAT}
         if set(data) != names:
             raise SnapshotCorrupt(
                 f"index manifest fields {sorted(data)} differ from the expected {sorted(names)}"
             )
         if data["format"] != FORMAT:
             raise SnapshotCorrupt(f"index manifest format {data['format']!r}; expected {FORMAT}")
-        for name in ("dim", "m", "ef_construct", "count", "watermark", "size", "crc32"):
+        for name in ("dim", "m", "ef_construct", "count", "watermark", "size", "crc32", "replaced"):
             value = data[name]
             if not isinstance(value, int) or isinstance(value, bool):
                 raise SnapshotCorrupt(f"index manifest field {name!r} is not an integer")
