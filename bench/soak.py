@@ -5,6 +5,7 @@
     python bench/soak.py --seconds 600
     python bench/soak.py --smoke         # 5 seconds
     python bench/soak.py --tasks 0       # only the threads (attributes the loop's lag)
+    python bench/soak.py --no-gc         # cyclic collector off (attributes it; not a setting)
 
 Every worker owns its own ids (so the outcome of its sequence of calls is known) and keeps a
 model of them: id -> payload. The 100 tasks use one ``AsyncClient(path=...)``; the 4
@@ -22,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import random
 import tempfile
 import threading
@@ -202,12 +204,19 @@ def main() -> None:
     ap.add_argument("--tasks", type=int, default=TASKS, help="async tasks on the loop")
     ap.add_argument("--threads", type=int, default=THREADS, help="threads with a sync Client")
     ap.add_argument("--smoke", action="store_true", help="run for 5 seconds")
+    ap.add_argument(
+        "--no-gc",
+        action="store_true",
+        help="disable the cyclic garbage collector, to measure its share of the lag",
+    )
     args = ap.parse_args()
+    if args.no_gc:
+        gc.disable()
     if args.smoke:
         args.seconds = 5.0
     with tempfile.TemporaryDirectory() as folder:
         res = asyncio.run(soak(args, folder))
-    who = f"{args.tasks} tasks + {args.threads} threads"
+    who = f"{args.tasks} tasks + {args.threads} threads" + (", no gc" if args.no_gc else "")
     print(f"{who}, {res['seconds']:.0f} s, {res['points']} points")
     print("| ops/s | loop lag p50 ms | p99 ms | max ms | errors | final check |")
     print("|---:|---:|---:|---:|---:|---|")

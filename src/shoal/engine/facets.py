@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import uuid
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
 import numpy as np
@@ -102,7 +102,7 @@ def check_facet_limit(limit: int | None) -> int:
 
 
 def count_values(
-    payloads: Sequence[dict[str, Any] | None],
+    payloads: np.ndarray,
     rows: Iterable[int],
     key: str,
     schema: m.PayloadSchemaType,
@@ -133,7 +133,7 @@ def count_values(
 
 
 def held_values(
-    payloads: Sequence[dict[str, Any] | None],
+    payloads: np.ndarray,
     rows: Iterable[int],
     path: Path,
     held: Callable[[Any], Any],
@@ -158,7 +158,7 @@ def held_values(
 
 
 def facet(
-    payloads: Sequence[dict[str, Any] | None],
+    payloads: np.ndarray,
     rows: np.ndarray,
     req: m.FacetRequest,
     schema: m.PayloadSchemaType,

@@ -340,15 +340,18 @@ class FilterMatch:
         return ok
 
     def _test(self, rows: np.ndarray, deadline: Deadline) -> np.ndarray:
-        keys, payloads, memo, pred = self._state.keys, self._state.payloads, self._memo, self._pred
+        st, memo, pred = self._state, self._memo, self._pred
         todo = rows.tolist()
+        # Gathered in one step each (the state's per-row columns are numpy object arrays).
+        payloads, keys = st.payloads[rows].tolist(), st.keys[rows].tolist()
         out = np.empty(len(todo), dtype=bool)
         for start in range(0, len(todo), CHECK_EVERY):
             deadline.check()
-            for i, r in enumerate(todo[start : start + CHECK_EVERY], start):
+            for i in range(start, min(start + CHECK_EVERY, len(todo))):
+                r = todo[i]
                 hit = memo.get(r)
                 if hit is None:
-                    hit = memo[r] = pred(payloads[r] or _EMPTY, keys[r])
+                    hit = memo[r] = pred(payloads[i] or _EMPTY, keys[i])
                 out[i] = hit
         return out
 
@@ -423,9 +426,10 @@ def with_deadline(pred: Predicate, deadline: Deadline) -> Predicate:
 
 def matching_rows(state: CollectionState, pred: Predicate) -> np.ndarray:
     """Rows of live points whose payload satisfies ``pred``, ascending."""
-    keys, payloads = state.keys, state.payloads
-    rows = [r for r in state.live_rows().tolist() if pred(payloads[r] or _EMPTY, keys[r])]
-    return np.asarray(rows, dtype=np.int64)
+    live = state.live_rows()
+    pairs = zip(state.payloads[live].tolist(), state.keys[live].tolist(), strict=True)
+    out: np.ndarray = live[np.fromiter((pred(p or _EMPTY, k) for p, k in pairs), bool, len(live))]
+    return out
 
 
 def _possible(part: tuple[np.ndarray, np.ndarray | None]) -> np.ndarray:

@@ -694,7 +694,7 @@ class Searcher:
         rows = records.ordered_rows(st)
         if pq.filter is not None:
             pred = with_deadline(pq.filter.predicate, deadline)
-            rows = [r for r in rows if pred(st.payloads[r] or {}, st.keys[r])]  # type: ignore[arg-type]
+            rows = [r for r in rows if pred(st.payloads[r] or {}, st.keys[r])]
         page = [(r, None) for r in rows[pq.offset : pq.offset + pq.limit]]
         return _scrolled_page(st, page, pq.request)
 

@@ -8,6 +8,12 @@ a contiguous block. Only the group-commit leader mutates the state (under the wr
 Rows are reassigned at every load, so anything kept across a reopen (the ANN index snapshot)
 names a point by its *serial* instead: a number stored with the point, given once when its id
 is first inserted and never reused. ``row_of_serial`` maps it back to the current row.
+
+The per-row ids and payloads are numpy object arrays, not lists: numpy arrays are not
+walked by Python's cyclic garbage collector, and a list is, element by element. With a
+few hundred thousand rows that walk was most of every full collection's ~50 ms, during
+which no thread of the process (the event loop included) runs; ``bench/soak.py`` measures
+it. Payloads are JSON values, so no reference cycle runs through these arrays.
 """
 
 from __future__ import annotations
@@ -137,8 +143,9 @@ class CollectionState:
         self.columns = {name: VectorColumn(p, capacity) for name, p in vectors.items()}
         self.sparse = {name: SparseColumn(capacity) for name in sparse}
         self.multi = {name: MultiColumn(p, capacity) for name, p in (multi or {}).items()}
-        self.keys: list[PointId | None] = [None] * capacity
-        self.payloads: list[dict[str, Any] | None] = [None] * capacity
+        # Row -> point id (PointId | None) and row -> payload (dict | None).
+        self.keys: np.ndarray = np.full(capacity, None, dtype=object)
+        self.payloads: np.ndarray = np.full(capacity, None, dtype=object)
         self.versions = np.zeros(capacity, dtype=np.int64)
         self.serial = np.full(capacity, -1, dtype=np.int64)
         self.alive = np.zeros(capacity, dtype=bool)
@@ -208,8 +215,8 @@ class CollectionState:
             scol.grow(capacity)
         for mcol in self.multi.values():
             mcol.grow(capacity)
-        self.keys.extend([None] * extra)
-        self.payloads.extend([None] * extra)
+        self.keys = np.concatenate([self.keys, np.full(extra, None, dtype=object)])
+        self.payloads = np.concatenate([self.payloads, np.full(extra, None, dtype=object)])
         self.versions = np.concatenate([self.versions, np.zeros(extra, np.int64)])
         self.serial = np.concatenate([self.serial, np.full(extra, -1, np.int64)])
         self.alive = np.concatenate([self.alive, np.zeros(extra, bool)])
@@ -250,8 +257,8 @@ class CollectionState:
         start, end = self.high, self.high + len(pids)
         if end > len(self.keys):
             self._grow(end)
-        self.keys[start:end] = pids
-        self.payloads[start:end] = payloads
+        self.keys[start:end] = pids  # ints and strings, and dicts or None: numpy takes
+        self.payloads[start:end] = payloads  # each as one object, not as a sequence
         self.versions[start:end] = versions
         self.serial[start:end] = serials
         self.alive[start:end] = True
