@@ -691,11 +691,14 @@ class Searcher:
             RequestTimeout: ``deadline`` passed while the filter was tested.
         """
         st = self.state
-        rows = records.ordered_rows(st)
-        if pq.filter is not None:
+        order = records.ordered_rows(st)
+        if pq.filter is None:
+            rows: list[int] = order[pq.offset : pq.offset + pq.limit].tolist()
+        else:
             pred = with_deadline(pq.filter.predicate, deadline)
-            rows = [r for r in rows if pred(st.payloads[r] or {}, st.keys[r])]
-        page = [(r, None) for r in rows[pq.offset : pq.offset + pq.limit]]
+            rows = [r for r in order.tolist() if pred(st.payloads[r] or {}, st.keys[r])]
+            rows = rows[pq.offset : pq.offset + pq.limit]
+        page = [(r, None) for r in rows]
         return _scrolled_page(st, page, pq.request)
 
 

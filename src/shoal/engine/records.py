@@ -151,12 +151,15 @@ def page_records(
 SORT_SHARE = 8
 
 
-def ordered_rows(state: CollectionState) -> list[int]:
-    """Rows of live points in Qdrant's id order (ints ascending, then UUIDs)."""
+def ordered_rows(state: CollectionState) -> np.ndarray:
+    """Rows of live points in Qdrant's id order (ints ascending, then UUIDs), kept as an
+    array: a list of every row would be walked by each full garbage collection."""
     cache = state.order_cache
     if cache is not None and cache[0] == state.generation:
         return cache[1]
-    rows = sorted(state.row_of.values(), key=lambda r: sort_key(state.keys[r]))  # type: ignore[arg-type]
+    keys = state.keys
+    listed = sorted(state.row_of.values(), key=lambda r: sort_key(keys[r]))  # type: ignore[arg-type]
+    rows = np.array(listed, dtype=np.int64)
     state.order_cache = (state.generation, rows)
     return rows
 
@@ -173,14 +176,14 @@ def scroll_by_id(
         # A selective filter: sort its rows only (the whole id order is re-sorted after
         # every write, which under steady writes cost each scroll a sort of the collection).
         keys = state.keys
-        rows = sorted(matching.tolist(), key=lambda r: sort_key(keys[r]))  # type: ignore[arg-type]
-        return _page(state, rows, None, offset, limit)
+        listed = sorted(matching.tolist(), key=lambda r: sort_key(keys[r]))  # type: ignore[arg-type]
+        return _page(state, np.array(listed, dtype=np.int64), None, offset, limit)
     return _page(state, ordered_rows(state), matching, offset, limit)
 
 
 def _page(
     state: CollectionState,
-    rows: list[int],
+    rows: np.ndarray,
     matching: np.ndarray | None,
     offset: PointId | None,
     limit: int,
@@ -188,12 +191,13 @@ def _page(
     start = 0
     if offset is not None:
         sk = sort_key(offset)
-        start = bisect.bisect_left(rows, sk, key=lambda r: sort_key(state.keys[r]))  # type: ignore[arg-type]
+        keys = state.keys
+        start = bisect.bisect_left(rows, sk, key=lambda r: sort_key(keys[r]))  # type: ignore[arg-type]
     if matching is not None:
         wanted = np.zeros(state.high, dtype=bool)
         wanted[matching] = True
-        rows = [r for r in rows[start:] if wanted[r]]
-        start = 0
-    page = rows[start : start + limit]
+        rest = rows[start:]
+        rows, start = rest[wanted[rest]], 0
+    page: list[int] = rows[start : start + limit].tolist()
     more = start + limit < len(rows)
     return page, state.keys[rows[start + limit]] if more else None

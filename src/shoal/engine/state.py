@@ -156,7 +156,7 @@ class CollectionState:
         self.generation = 0  # bumped on every applied group; caches key on it
         self.next_serial = 0  # advanced by the group-commit leader only
         self.commit_seq = 0  # storage's watermark: groups that changed vectors or deleted
-        self.order_cache: tuple[int, list[int]] | None = None  # rows in id order, by generation
+        self.order_cache: tuple[int, np.ndarray] | None = None  # rows in id order, by generation
 
     # ------------------------------------------------------------------ reading
 
