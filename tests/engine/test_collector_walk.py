@@ -31,8 +31,7 @@ def test_a_collection_adds_no_container_the_collector_walks_per_point(
         "c",
         vectors_config={"d": m.VectorParams(size=4, distance="Cosine")},
         sparse_vectors_config={"s": m.SparseVectorParams(modifier=m.Modifier.IDF)},
-        # No HNSW graph: only the per-row data. (While a graph is built, its queue of
-        # serials is a set of up to every point: left as it is, it empties as it builds.)
+        # No HNSW graph: the per-row data only (the index's queue: the test below).
         hnsw_config=m.HnswConfigDiff(m=0),
     )
     vectors = np.random.default_rng(0).uniform(-1, 1, (N, 4)).tolist()
@@ -50,13 +49,39 @@ def test_a_collection_adds_no_container_the_collector_walks_per_point(
         )
     del vectors  # the test's own list
     assert client.count("c").count == N
+    assert _new_walked(before) == []  # written: the sparse column's changed rows are many
+    if where == "path":  # reopened: every row loaded from storage
+        client.close()
+        client = Client(path=tmp_path)
+        assert _new_walked(before) == []
     # A sparse query builds the inverted index, a filter the predicate's memo.
     client.query_points("c", m.SparseVector(indices=[3], values=[1.0]), using="s", limit=5)
     client.scroll("c", m.Filter(must=[m.FieldCondition(key="n", range=m.Range(gte=10))]))
-    gc.collect()
-    walked = [(type(o).__name__, len(o)) for o in _walked_big() if id(o) not in before]
-    assert walked == [], walked
+    assert _new_walked(before) == []
     client.close()
+
+
+def test_an_index_backlog_adds_no_container_the_collector_walks() -> None:
+    before = {id(o) for o in _walked_big()}
+    client = Client(":memory:")
+    client.create_collection(
+        "c",
+        vectors_config=m.VectorParams(size=4, distance="Cosine"),
+        hnsw_config=m.HnswConfigDiff(full_scan_threshold=1),  # an index at any size
+    )
+    col = client._transport.database().collection("c")  # type: ignore[union-attr]
+    with col.ann.paused():  # the indexer takes nothing: every point stays queued
+        rows = np.random.default_rng(1).uniform(-1, 1, (N, 4))
+        client.upsert("c", m.Batch(ids=list(range(N)), vectors=rows.tolist()))
+        del rows
+        assert col.ann.vectors[""].backlog() == N
+        assert _new_walked(before) == []
+    client.close()
+
+
+def _new_walked(before: set[int]) -> list[tuple[str, int]]:
+    gc.collect()
+    return [(type(o).__name__, len(o)) for o in _walked_big() if id(o) not in before]
 
 
 def _walked_big() -> list[Sized]:

@@ -50,6 +50,7 @@ from shoal.engine.ann_settings import AnnSettings, resolve_settings
 from shoal.engine.state import Applied, CollectionState, VectorColumn
 from shoal.index import HnswIndex, Int8Quantizer, SnapshotError
 from shoal.index.errors import SnapshotStale
+from shoal.index.intset import IntSet
 from shoal.index.metrics import DOT
 from shoal.index.native import usearch_index
 from shoal.index.quantize import OFFSET, SYMMETRIC
@@ -122,7 +123,7 @@ class VectorAnn:
         self.path = path  # snapshot file, None for a memory-only collection
         self.index: HnswIndex | None = None
         self.tracking = False  # pending records every change from now on
-        self.pending: set[int] = set()
+        self.pending = IntSet()
         self.inflight = _EMPTY
         self.saved: int | None = None  # watermark of the snapshot on disk (None: none)
         self.dirty = False  # the index changed since that snapshot
@@ -135,7 +136,7 @@ class VectorAnn:
         # A fresh index being built beside ``index`` (see REBUILD_SHARE) and the serials it
         # has still to take: every live one when it started, and every one changed since.
         self.shadow: HnswIndex | None = None
-        self.shadow_pending: set[int] = set()
+        self.shadow_pending = IntSet()
         self.shadow_replaced = 0  # keys replaced in it while it was built
 
     def backlog(self) -> int:
@@ -219,7 +220,7 @@ class CollectionAnn:
 
     def _resume(
         self, va: VectorAnn, path: Path, loaded: StoredVectorSeqs | None
-    ) -> tuple[HnswIndex, set[int]]:
+    ) -> tuple[HnswIndex, IntSet]:
         """A snapshot's index and the serials it must catch up with.
 
         Raises:
@@ -236,7 +237,7 @@ class CollectionAnn:
         live = st.serial[np.flatnonzero(col.present[: st.high])]
         gone = np.setdiff1d(index.keys(), live)
         changed = _EMPTY if loaded is None else loaded.serials[loaded.vseqs > seen]
-        return index, set(np.concatenate([index.pending, changed, gone]).tolist())
+        return index, IntSet(np.concatenate([index.pending, changed, gone]))
 
     def close(self, save: bool = True) -> None:
         """Stop the indexer (it finishes the chunk in hand: ``CHUNK_SECONDS``) and, with
@@ -274,7 +275,7 @@ class CollectionAnn:
                 elif va.settings.wants_index(st.columns[va.name].count):
                     col = st.columns[va.name]
                     rows = np.flatnonzero(col.present[: st.high])
-                    va.pending = set(st.serial[rows].tolist())
+                    va.pending = IntSet(st.serial[rows])
                     va.tracking = True
                 self._publish(va)
                 work = work or bool(va.pending) or bool(va.shadow_pending)
@@ -304,9 +305,7 @@ class CollectionAnn:
         with self._cond:
             if va.backlog() > limit:
                 return None
-            serials = np.concatenate(
-                [np.fromiter(va.pending, np.int64, len(va.pending)), va.inflight]
-            )
+            serials = np.concatenate([va.pending.array(), va.inflight])
         return SearchableIndex(index, _present_rows(st, col, serials))
 
     def status(self) -> m.CollectionStatus:
@@ -434,7 +433,7 @@ class CollectionAnn:
                 pending = va.shadow_pending if rebuild else va.pending
                 threads = va.settings.threads if len(pending) >= PARALLEL_BACKLOG else 1
                 size = min(len(pending), va.chunk)
-                serials = np.fromiter((pending.pop() for _ in range(size)), np.int64, size)
+                serials = pending.take(size)
                 if not rebuild:
                     va.inflight = serials
             if va.index is None:
@@ -482,7 +481,7 @@ class CollectionAnn:
             shadow = self._new_index(va.settings, col, st)
             with self._cond:
                 va.shadow = shadow
-                va.shadow_pending = set(live.tolist())
+                va.shadow_pending = IntSet(live)
                 va.replaced = va.shadow_replaced = 0
         logger.info(
             "index %r: rebuilding %d vectors (%d replaced or removed since it was built)",
@@ -542,7 +541,7 @@ class CollectionAnn:
         st = self._state
         with st.lock.read(), self._cond:
             seq = st.commit_seq
-            pending = np.fromiter(va.pending, np.int64, len(va.pending))
+            pending = va.pending.array()
             replaced = va.replaced
             va.dirty, va.added_since_save = False, 0
         start = time.monotonic()

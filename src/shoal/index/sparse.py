@@ -31,6 +31,7 @@ import numpy as np
 
 from shoal.codec import SparseRow
 from shoal.gil import shared
+from shoal.index.intset import IntSet
 
 REBUILD_SHARE = 0.125  # dirty rows, as a share of the base's rows, that trigger a rebuild
 REBUILD_MIN = 2048  # ... but never for fewer dirty rows than this
@@ -189,7 +190,7 @@ class SparseColumn:
         self.present = np.zeros(capacity, dtype=bool)
         self.count = 0  # rows that have this vector
         self._stale = np.zeros(capacity, dtype=bool)  # rows whose base postings are outdated
-        self._dirty: set[int] = set()
+        self._dirty = IntSet()  # rows changed since the base postings were built
         self._base = _EMPTY
         self._delta: _Postings | None = _EMPTY  # None: to build from the dirty rows
         self._lock = threading.Lock()
@@ -202,35 +203,42 @@ class SparseColumn:
 
     def fill(self, start: int, vectors: list[SparseRow | None]) -> None:
         """Set rows ``[start, start + len(vectors))`` that had no vector before (loading)."""
+        touched = []
         for row, vec in enumerate(shared(vectors), start):
             if vec is not None:
                 self._set(row, vec)
+                touched.append(row)
+        self._touch(touched)
 
     def set_rows(self, rows: list[int], vectors: list[SparseRow]) -> None:
         """Set the vector of these rows."""
         for row, vec in zip(rows, vectors, strict=True):
             self._set(row, vec)
+        self._touch(rows)
 
     def clear_rows(self, rows: list[int]) -> None:
         """Drop the vector of these rows (a row may repeat, or have none)."""
+        touched = []
         for row in rows:
             if self.present[row]:
                 self.present[row] = False
                 self._vectors[row] = None
                 self.count -= 1
-                self._touch(row)
+                touched.append(row)
+        self._touch(touched)
 
     def _set(self, row: int, vec: SparseRow) -> None:
         if not self.present[row]:
             self.present[row] = True
             self.count += 1
         self._vectors[row] = (vec.indices, vec.values)
-        self._touch(row)
 
-    def _touch(self, row: int) -> None:
-        self._stale[row] = True
-        self._dirty.add(row)
-        self._delta = None
+    def _touch(self, rows: list[int]) -> None:
+        """Mark ``rows`` as changed since the postings were built."""
+        if rows:
+            self._stale[rows] = True
+            self._dirty.update(rows)
+            self._delta = None
 
     # ------------------------------------------------------------------ reading
 
@@ -249,7 +257,8 @@ class SparseColumn:
                 self._dirty.clear()
                 self._delta = _EMPTY
             elif self._delta is None:
-                rows = sorted(r for r in self._dirty if self.present[r])
+                dirty = self._dirty.array()
+                rows = np.sort(dirty[self.present[dirty]]).tolist()
                 self._delta = _Postings.build(rows, self._of(rows))
             return self._base, self._delta, self._stale if self._dirty else None
 
