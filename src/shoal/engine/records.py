@@ -128,19 +128,23 @@ def page_records(
     Returns:
         The records, in the order of ``rows``.
     """
-    keys, payloads = state.keys, state.payloads
+    at = np.fromiter(rows, np.int64)
+    # Gathered with one index each (the state's columns are numpy object arrays).
+    ids, stored = state.keys[at].tolist(), state.payloads[at].tolist()
+    if with_payload is None or with_payload is True:  # the common case: no call per point
+        payloads = [json_copy(p) if p else {} for p in stored]
+    else:
+        payloads = [project_payload(p, with_payload) for p in stored]
+    vectors: Iterable[m.VectorStruct | None] = (
+        [project_vectors(state, row, with_vector) for row in at.tolist()]
+        if with_vector
+        else repeat(None)
+    )
     orders = repeat(None) if order_values is None else order_values
-    values = []
-    for row, order_value in zip(rows, orders, strict=False):  # (repeat(None) never ends)
-        values.append(
-            {
-                "id": keys[row],
-                "payload": project_payload(payloads[row], with_payload),
-                "vector": project_vectors(state, row, with_vector),
-                "shard_key": None,
-                "order_value": order_value,
-            }
-        )
+    values = [
+        {"id": pid, "payload": payload, "vector": vector, "shard_key": None, "order_value": order}
+        for pid, payload, vector, order in zip(ids, payloads, vectors, orders, strict=False)
+    ]  # (zip stops at the ids: repeat(None) never ends)
     return m.assembled_many(m.Record, values)
 
 
