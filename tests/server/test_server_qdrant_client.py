@@ -333,6 +333,10 @@ def test_official_client_named_vectors(qdrant: QdrantClient) -> None:
         params = qdrant.get_collection("vnames").config.params
         assert isinstance(params.vectors, dict) and params.vectors["b"].size == 3
         assert params.sparse_vectors is not None and "s" in params.sparse_vectors
+        plain = qm.SparseVectorParams(modifier=qm.Modifier.NONE)
+        assert qdrant.update_collection("vnames", sparse_vectors_config={"s": plain})
+        shown = qdrant.get_collection("vnames").config.params.sparse_vectors
+        assert shown is not None and shown["s"].modifier == qm.Modifier.NONE
         qdrant.upsert("vnames", [qm.PointStruct(id=2, vector={"b": [0.0, 0.0, 1.0]})])
         hits = qdrant.query_points("vnames", query=[0.0, 0.0, 1.0], using="b").points
         assert [(p.id, p.score) for p in hits] == [(2, 0.0)]

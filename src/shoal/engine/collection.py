@@ -124,11 +124,7 @@ class Collection(CollectionReads):
             self.payload_index,
             self.filters,
             self.writer,
-            idf=frozenset(
-                name
-                for name, params in (config.sparse_vectors or {}).items()
-                if params.modifier == m.Modifier.IDF
-            ),
+            idf=_idf_vectors(config),
         )
         self.strict: StrictMode | None = None
         self.reconfigure(config)
@@ -138,12 +134,14 @@ class Collection(CollectionReads):
 
     def reconfigure(self, config: m.CreateCollection) -> None:
         """Take a new configuration that needs no new index (``strict_mode_config``,
-        ``metadata`` ...); its strict mode applies to the next request."""
+        ``metadata``, a sparse vector's ``modifier`` ...); it applies to the next request."""
         self.config = config
         self.strict = strict_mode(
             config, self.filters, self.payload_indexes, self.state, self.strict
         )
         self.searcher.strict = self.strict
+        # A sparse vector's modifier: IDF is computed at query time from the live points.
+        self.searcher.idf = _idf_vectors(config)
 
     def _load(self, store: CollectionStore, layout: StoredLayout) -> StoredVectorSeqs:
         """Load every stored point; returns what the ANN snapshots need to catch up."""
@@ -811,3 +809,9 @@ def _optimizers_config(diff: dict[str, Any] | None) -> m.OptimizersConfig:
     # Qdrant's diff says "auto" where its reported config says null.
     given = {k: v for k, v in (diff or {}).items() if v != "auto"}
     return m.OptimizersConfig(**given)
+
+
+def _idf_vectors(config: m.CreateCollection) -> frozenset[str]:
+    """The sparse vectors whose ``modifier`` is ``idf``."""
+    sparse = config.sparse_vectors or {}
+    return frozenset(name for name, p in sparse.items() if p.modifier == m.Modifier.IDF)

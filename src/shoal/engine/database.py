@@ -180,12 +180,13 @@ class Database:
         """Change a collection's settings (Qdrant's ``update_collection``), durably.
 
         The new configuration is checked as a new collection's would be. A change of index
-        settings (HNSW parameters, quantization) reopens the collection: queries are
-        answered exactly until the background build of the new index catches up.
+        settings (HNSW parameters, quantization) reopens the collection (an in-memory one
+        from its points as they are): queries are answered exactly until the background
+        build of the new index catches up.
 
         Raises:
             CollectionNotFound; InvalidConfig; NotSupported: a setting Shoal does not
-                honour, or an index change on an in-memory database (nothing is changed).
+                honour (nothing is changed).
         """
         with self._lock:
             col = self.collection(name)
@@ -193,16 +194,16 @@ class Database:
             check_collection(new)
             _check_config(new)
             rebuild = index_settings(new) != index_settings(col.config)
-            if rebuild and col.store is None:
-                raise NotSupported(
-                    "Wrong input: changing the index settings of an in-memory collection is "
-                    "not supported; recreate it, or keep it in a storage folder (path=...)"
-                )
             if col.store is not None:
                 stored = new.model_dump(mode="json", exclude_none=True, by_alias=True)
                 col.store.set_meta("config", stored)
             if not rebuild:
                 col.reconfigure(new)
+                return True
+            if col.store is None:  # no storage to reopen from: its points, as they are
+                points = repacked(col.state, StoredLayout(vector_space(new)))
+                col.close()
+                self.collections[col.name] = self._adopt(self._in_memory(col, new, points))
                 return True
             folder = self._folder_of(col)
             del self.collections[col.name]
@@ -253,12 +254,20 @@ class Database:
         points = repacked(col.state, StoredLayout(vector_space(new)))
         col.close()  # flushes its writes: its state is what storage holds
         if col.store is None:
-            fresh = Collection(col.name, new, None, self.limits, points)
-            for field, schema in col.payload_indexes.items():
-                fresh.set_payload_index(field, schema)
+            fresh = self._in_memory(col, new, points)
         else:
             fresh = self._rewritten(col, new, vector, points)
         self.collections[col.name] = self._adopt(fresh)
+
+    def _in_memory(
+        self, col: Collection, new: m.CreateCollection, points: Iterable[StoredColumns]
+    ) -> Collection:
+        """An in-memory collection of configuration ``new`` holding ``points`` and the
+        payload indexes of ``col`` (closed), in place of ``col``."""
+        fresh = Collection(col.name, new, None, self.limits, points)
+        for field, schema in col.payload_indexes.items():
+            fresh.set_payload_index(field, schema)
+        return fresh
 
     def _rewritten(
         self, col: Collection, new: m.CreateCollection, vector: str, points: Iterable[StoredColumns]

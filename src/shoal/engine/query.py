@@ -167,7 +167,7 @@ class Searcher:
         self._space = space
         self._params = space.dense
         self._named = space.named
-        self._idf = idf  # sparse vectors with modifier idf
+        self.idf = idf  # sparse vectors with modifier idf (update_collection may change it)
         self.ann = ann
         self.indexes = indexes
         self.filters = filters
@@ -624,7 +624,7 @@ class Searcher:
                     pq.name,
                     (pq.examples, pq.filter, pq.wanted),
                     matcher=self._matcher(deadline),
-                    idf=(pq.name in self._idf, pq.idf_corpus),
+                    idf=(pq.name in self.idf, pq.idf_corpus),
                     deadline=deadline,
                 )
             elif pq.vector is None and pq.sparse is None and pq.multi is None:
@@ -636,7 +636,7 @@ class Searcher:
         for name, (idxs, queries) in by_name.items():
             search: ColumnSearch
             if name in self._space.sparse:
-                search = SparseSearch(self, name, deadline, with_idf=name in self._idf)
+                search = SparseSearch(self, name, deadline, with_idf=name in self.idf)
             elif name in self._space.multi:
                 search = MultiSearch(self, name, deadline)
             else:

@@ -5,12 +5,15 @@ refuses what Shoal does not honour), so a change is honoured or refused exactly 
 setting given at creation would be. Qdrant's merge rules: a settings object
 (``optimizers_config``, ``hnsw_config``, a vector's ``hnsw_config``) is merged key by key;
 ``quantization_config`` is replaced (``"Disabled"`` removes it); ``metadata`` is merged
-key by key, and an empty object clears it.
+key by key, and an empty object clears it. A sparse vector's ``index`` is merged key by key
+and its ``modifier`` replaced.
 """
 
 from __future__ import annotations
 
 from typing import Any
+
+from pydantic import ValidationError
 
 from shoal import models as m
 from shoal.engine.ann_settings import AnnSettings, resolve_settings
@@ -28,13 +31,13 @@ def updated_config(old: m.CreateCollection, diff: m.UpdateCollection) -> m.Creat
     """The configuration ``old`` becomes with ``diff`` applied (not checked yet).
 
     Raises:
-        InvalidConfig: a vector name the collection does not have, or an unknown key.
-        NotSupported: ``sparse_vectors`` (Shoal has no sparse vectors) or a
-            ``params`` change one node cannot make (``read_fan_out_factor``).
+        InvalidConfig: a vector name the collection does not have, an unknown key, or a
+            value of the wrong kind.
+        NotSupported: a ``params`` change one node cannot make (``read_fan_out_factor``).
     """
     new = old.model_dump(exclude_none=True, by_alias=True)
     if diff.sparse_vectors:
-        raise NotSupported("Wrong input: sparse_vectors is not supported by Shoal")
+        new["sparse_vectors"] = _sparse(old.sparse_vectors, diff.sparse_vectors)
     for key, value in (diff.params or {}).items():
         if key not in _PARAMS:
             raise NotSupported(f"Wrong input: params.{key} is not supported: one node")
@@ -51,7 +54,12 @@ def updated_config(old: m.CreateCollection, diff: m.UpdateCollection) -> m.Creat
         new["metadata"] = {**(old.metadata or {}), **diff.metadata} if diff.metadata else None
     if diff.vectors:
         new["vectors"] = _vectors(old.vectors, diff.vectors)
-    return m.CreateCollection.model_validate({k: v for k, v in new.items() if v is not None})
+    try:
+        return m.CreateCollection.model_validate({k: v for k, v in new.items() if v is not None})
+    except ValidationError as exc:  # a value of a diff given as a plain object
+        first = exc.errors()[0]
+        where = ".".join(str(step) for step in first["loc"])
+        raise InvalidConfig(f"Wrong input: {where}: {first['msg']}") from None
 
 
 def index_settings(config: m.CreateCollection) -> dict[str, AnnSettings]:
@@ -74,6 +82,29 @@ def _quantization(value: dict[str, Any] | str) -> dict[str, Any] | None:
             f"Wrong input: quantization_config {value!r}; expected a configuration or 'Disabled'"
         )
     return value
+
+
+def _sparse(old: dict[str, m.SparseVectorParams] | None, diffs: dict[str, Any]) -> dict[str, Any]:
+    out = {name: p.model_dump(exclude_none=True, by_alias=True) for name, p in (old or {}).items()}
+    for name, diff in diffs.items():
+        if name not in out:
+            raise InvalidConfig(f"Wrong input: Not existing vector name error: {name}")
+        if not isinstance(diff, dict):
+            raise InvalidConfig(f"Wrong input: sparse_vectors.{name} must be an object")
+        unknown = set(diff) - {"index", "modifier"}
+        if unknown:
+            raise InvalidConfig(
+                f"Wrong input: unknown sparse vector setting {sorted(unknown)[0]!r}"
+            )
+        current = out[name]
+        index = diff.get("index")
+        if index is not None:
+            if not isinstance(index, dict):
+                raise InvalidConfig(f"Wrong input: sparse_vectors.{name}.index must be an object")
+            current["index"] = {**current.get("index", {}), **index}
+        if diff.get("modifier") is not None:
+            current["modifier"] = diff["modifier"]
+    return out
 
 
 def _vectors(old: m.VectorsConfig | None, diffs: dict[str, dict[str, Any]]) -> dict[str, Any] | Any:

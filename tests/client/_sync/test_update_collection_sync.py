@@ -50,7 +50,7 @@ def test_settings_change_durably(where: dict[str, str], tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("kwargs", "error", "named"),
     [
-        ({"sparse_vectors_config": {"s": {}}}, errors.NotSupported, "sparse_vectors"),
+        ({"sparse_vectors_config": {"s": {}}}, errors.InvalidConfig, "vector name error: s"),
         (
             {"strict_mode_config": {"max_resident_memory_percent": 50}},
             errors.NotSupported,
@@ -72,11 +72,17 @@ def test_a_refused_change_changes_nothing(
         assert (client.get_collection("c")).config == before
 
 
-def test_in_memory_index_changes_are_refused() -> None:
+def test_in_memory_index_changes_rebuild_from_the_points() -> None:
     with Client() as client:
-        make(client)
-        with pytest.raises(errors.NotSupported, match="in-memory"):
-            client.update_collection("c", hnsw_config=models.HnswConfigDiff(m=8))
+        data = make(client)
+        client.create_payload_index("c", "kind", "keyword")
+        client.set_payload("c", {"kind": "odd"}, points=list(range(1, 300, 2)))
+        assert client.update_collection("c", hnsw_config=models.HnswConfigDiff(m=8))
+        info = client.get_collection("c")
+        assert info.config.hnsw_config.m == 8 and info.points_count == 300
+        assert set(info.payload_schema) == {"kind"}  # the payload index came along
+        hits = client.query_points("c", data[7].tolist(), limit=1, with_payload=True)
+        assert hits.points[0].id == 7 and hits.points[0].payload == {"kind": "odd"}
         assert client.update_collection("c", metadata={"kept": True})
         assert (client.get_collection("c")).config.metadata == {
             "owner": "a",
@@ -85,3 +91,49 @@ def test_in_memory_index_changes_are_refused() -> None:
         }
         with pytest.raises(errors.CollectionNotFound):
             client.update_collection("missing", metadata={})
+
+
+SPARSE = [
+    models.SparseVector(indices=[1, 2], values=[1.0, 0.5]),
+    models.SparseVector(indices=[2, 3], values=[2.0, 1.0]),
+    models.SparseVector(indices=[2], values=[1.0]),
+    models.SparseVector(indices=[1, 3], values=[0.5, 0.5]),
+]
+QUERY = models.SparseVector(indices=[1, 2, 3], values=[1.0, 1.0, 1.0])
+
+
+def sparse_scores(client: Client, name: str) -> dict[int | str, float]:
+    found = client.query_points(name, QUERY, using="s", limit=10)
+    return {p.id: round(p.score, 5) for p in found.points}
+
+
+def test_a_sparse_vectors_modifier_and_index_change(where: dict[str, str]) -> None:
+    with Client(**where) as client:  # type: ignore[arg-type]
+        for name, modifier in (("c", None), ("with_idf", models.Modifier.IDF)):
+            client.create_collection(
+                name, {}, sparse_vectors_config={"s": models.SparseVectorParams(modifier=modifier)}
+            )
+            client.upsert(
+                name,
+                [models.PointStruct(id=i, vector={"s": v}) for i, v in enumerate(SPARSE)],
+            )
+        plain = sparse_scores(client, "c")
+        weighed = sparse_scores(client, "with_idf")
+        assert plain != weighed
+        change = {"modifier": "idf", "index": {"full_scan_threshold": 50}}
+        assert client.update_collection("c", sparse_vectors_config={"s": change})
+        assert sparse_scores(client, "c") == weighed  # IDF from the next query
+        shown = (client.get_collection("c")).config.params.sparse_vectors
+        assert shown is not None and shown["s"].index is not None
+        assert shown["s"].modifier == models.Modifier.IDF
+        assert shown["s"].index.full_scan_threshold == 50
+        client.update_collection("c", sparse_vectors_config={"s": {"modifier": "none"}})
+        assert sparse_scores(client, "c") == plain
+        for bad, error, named in (
+            ({"modifier": "bogus"}, errors.InvalidConfig, "modifier"),
+            ({"weights": 1}, errors.InvalidConfig, "weights"),
+            ({"index": {"on_disk": True}}, errors.NotSupported, "on_disk"),
+        ):
+            with pytest.raises(error, match=named):
+                client.update_collection("c", sparse_vectors_config={"s": bad})
+        assert sparse_scores(client, "c") == plain  # a refused change changes nothing

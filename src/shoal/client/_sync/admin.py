@@ -44,12 +44,13 @@ class CollectionAdmin:
                 ``on_disk`` changes ("" for the unnamed vector).
             quantization_config: replaces the current one; ``"Disabled"`` removes it.
             timeout: seconds to wait; the change is local, so any timeout is met.
-            sparse_vectors_config: refused (Shoal has no sparse vectors).
+            sparse_vectors_config: per sparse vector name, ``index`` merged key by key and
+                ``modifier`` replaced (``idf`` weighs the next queries' terms).
             strict_mode_config: merged key by key into the current one (as at creation).
             metadata: merged into the current metadata; ``{}`` clears it.
 
         A change of index settings rebuilds the index in the background (queries are
-        exact meanwhile); on an in-memory client it is refused.
+        exact meanwhile), on an in-memory client from its points as they are.
 
         Raises:
             CollectionNotFound, InvalidConfig, NotSupported: nothing is changed.
