@@ -23,6 +23,9 @@ class IntSet:
 
     Args:
         serials: the initial members.
+
+    Small becomes large when an update would take it past ``SMALL`` members (counting
+    repeats), and large becomes small again once ``take`` leaves ``SMALL / 2`` or fewer.
     """
 
     def __init__(self, serials: Iterable[int] | np.ndarray = ()) -> None:
@@ -39,17 +42,19 @@ class IntSet:
 
     def update(self, serials: Iterable[int] | np.ndarray) -> None:
         """Add ``serials`` (repeats allowed)."""
-        if self._small is not None:
-            self._small.update(serials.tolist() if isinstance(serials, np.ndarray) else serials)
-            if len(self._small) > SMALL:
-                members = np.fromiter(self._small, np.int64, len(self._small))
-                self._small = None
-                self._set_bits(members)
-            return
         if isinstance(serials, np.ndarray):
-            self._set_bits(serials.astype(np.int64, copy=False))
+            values = serials.astype(np.int64, copy=False)
         else:
-            self._set_bits(np.fromiter(serials, np.int64))
+            values = np.fromiter(serials, np.int64)
+        small = self._small
+        if small is not None:
+            if len(small) + len(values) <= SMALL:
+                small.update(values.tolist())
+                return
+            # Past SMALL (a bulk load, an open): the bitmap, without a set of them all first.
+            self._small = None
+            self._set_bits(np.fromiter(small, np.int64, len(small)))
+        self._set_bits(values)
 
     def _set_bits(self, serials: np.ndarray) -> None:
         if not len(serials):
@@ -81,7 +86,7 @@ class IntSet:
         """The members (int64; ascending when kept as a bitmap)."""
         if self._small is not None:
             return np.fromiter(self._small, np.int64, len(self._small))
-        return np.flatnonzero(self._bits).astype(np.int64)
+        return np.flatnonzero(self._bits).astype(np.int64, copy=False)
 
     def clear(self) -> None:
         """Remove every member."""
