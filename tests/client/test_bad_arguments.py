@@ -20,6 +20,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+import numpy as np
 import pytest
 from bad_arguments import COLLECTION, Call, calls, describe, junk, nested_dict
 from hypothesis import HealthCheck, assume, given, settings
@@ -85,6 +86,16 @@ async def on_client(url: str | None, sync: bool, name: str, kwargs: dict[str, An
 @given(call=calls())
 def test_bad_arguments_raise_only_shoal_errors(sync: bool, call: Call) -> None:
     asyncio.run(on_client(None, sync, call.name, call.kwargs))
+
+
+@pytest.mark.parametrize("sync", [False, True], ids=["async", "sync"])
+def test_an_array_as_upserts_ordering_is_a_bad_request(sync: bool) -> None:
+    # Found by the fuzz above: ``array in (...)`` compared element by element, and the
+    # truth of the result raised numpy's ValueError.
+    points = [m.PointStruct(id=3, vector=[1.0, 2.0])]
+    bad = np.array([1.0, float("nan")])
+    kwargs = {"collection_name": COLLECTION, "points": points, "ordering": bad}
+    assert asyncio.run(on_client(None, sync, "upsert", kwargs)) == "BadRequest"
 
 
 @pytest.fixture(scope="module")

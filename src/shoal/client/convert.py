@@ -584,6 +584,9 @@ def upsert_body(
     return m.PointsList(points=structs)
 
 
+_ORDERINGS = ("weak", "medium", "strong")
+
+
 def ordering_arg(value: Any) -> None:
     """Check ``upsert``'s ``ordering``: None or one of Qdrant's write orderings.
 
@@ -591,7 +594,8 @@ def ordering_arg(value: Any) -> None:
         BadRequest: anything else.
     """
     value = _setting(value)
-    if value is not None and value not in ("weak", "medium", "strong"):
+    # The type first: ``in`` compares an array element by element, and its truth is an error.
+    if value is not None and (not isinstance(value, str) or value not in _ORDERINGS):
         raise BadRequest(
             f"Wrong input: ordering {shown(value)} is not one of 'weak', 'medium', 'strong'"
         )
