@@ -210,6 +210,51 @@ def test_top_k_by_pruning_or_scanning_is_best_of_every_row(
                 assert found.scores.tolist() == want.scores.tolist()
 
 
+@settings(max_examples=300, deadline=None)
+@given(
+    ops=dense_ops,
+    queries=st.lists(few, min_size=1, max_size=6),
+    rebuild=st.integers(0, 6),
+    with_idf=st.booleans(),
+    k=st.integers(0, 14),
+    keep_bits=st.one_of(st.none(), st.integers(0, 4095)),
+)
+def test_a_batch_looking_up_postings_once_gets_each_querys_own_hits(
+    ops: list[tuple[str, int, dict[int, float]]],
+    queries: list[dict[int, float]],
+    rebuild: int,
+    with_idf: bool,
+    k: int,
+    keep_bits: int | None,
+) -> None:
+    """A batch's queries, their postings looked up once for them all (``terms_of``), get
+    exactly the terms and the hits each gets alone: rows, scores, ties."""
+    col = SparseColumn(ROWS)
+    keep = None if keep_bits is None else np.array([keep_bits >> r & 1 == 1 for r in range(ROWS)])
+    allowed = None if keep is None else (lambda rows: keep[rows])
+    with rebuild_after(rebuild):
+        for op, r, vector in ops:
+            if op == "set":
+                col.set_rows([r], [row(vector)])
+            elif op == "clear":
+                col.clear_rows([r])
+        batch = [row(q) for q in queries]
+        terms = col.terms_of(batch, with_idf)
+        for j, query in enumerate(batch):
+            alone = col.terms(query, with_idf).terms
+            assert [(t.weight, t.bound) for t in terms[j].terms] == [
+                (t.weight, t.bound) for t in alone
+            ]
+            assert [[r.tolist() for r, _ in t.parts] for t in terms[j].terms] == [
+                [r.tolist() for r, _ in t.parts] for t in alone
+            ]
+            hits = pruned(terms[j], k, allowed)
+            found = hits if hits is not None else scanned(terms[j], k, allowed)
+            _, want, _ = top_k(col, query, with_idf, k, keep)
+            assert found.rows.tolist() == want.rows.tolist()
+            assert found.scores.tolist() == want.scores.tolist()
+
+
 def test_pruning_answers_a_rare_and_a_common_index_from_the_rare_ones_rows() -> None:
     """At realistic sizes a query holding a rare index is answered by pruning (so the
     hypothesis test above checks a path that runs), and the answer is the full scan's."""

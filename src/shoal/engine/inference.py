@@ -14,10 +14,11 @@ from collections.abc import Sequence
 from functools import lru_cache
 from typing import Any, TypeVar
 
+import numpy as np
 import orjson
 
 from shoal import models as m
-from shoal.codec import VectorSpace
+from shoal.codec import SparseRow, VectorSpace
 from shoal.embeddings import BM25, is_bm25_model
 from shoal.errors import InvalidQuery, InvalidVector, NotSupported
 
@@ -64,8 +65,10 @@ def embed_documents(points: Sequence[P], space: VectorSpace) -> Sequence[P]:
     return out
 
 
-def embed_query(doc: m.Document, name: str, space: VectorSpace) -> m.SparseVector:
-    """A query given as a document, embedded for vector ``name``.
+def embed_query(doc: m.Document, name: str, space: VectorSpace) -> SparseRow:
+    """A query given as a document, embedded for vector ``name``, in kept form: BM25's
+    query indices are sorted, unique u32 hashes with weight 1, so the checks a caller's
+    sparse vector gets (``check_sparse``, most of a BM25 query's preparation) are skipped.
 
     Raises:
         NotSupported: a model other than ``qdrant/bm25``, or a dense vector ``name``.
@@ -74,7 +77,11 @@ def embed_query(doc: m.Document, name: str, space: VectorSpace) -> m.SparseVecto
     if name not in space.sparse:
         _refuse(name, doc.model, space, InvalidQuery)
     options = orjson.dumps(doc.options, option=orjson.OPT_SORT_KEYS)
-    return _encoder(doc.model, options).embed_query(doc.text)
+    vector = _encoder(doc.model, options).embed_query(doc.text)
+    row = SparseRow(np.asarray(vector.indices, np.uint32), np.asarray(vector.values, np.float32))
+    row.indices.flags.writeable = False
+    row.values.flags.writeable = False
+    return row
 
 
 def _refuse(name: str, model: str, space: VectorSpace, unknown: type[Exception]) -> None:

@@ -519,7 +519,7 @@ class Searcher:
         if isinstance(query, m.NearestQuery):
             query = query.nearest
         if isinstance(query, m.Document):
-            query = embed_query(query, name, self._space)
+            return embed_query(query, name, self._space), None
         if isinstance(query, m.SparseVector):
             return check_sparse(query, name=name, point="(query)"), None
         if isinstance(query, (list, np.ndarray)):

@@ -66,23 +66,33 @@ class SparseSearch:
 
     def run(self, queries: Sequence[SparseQuery]) -> list[Hits]:
         """One ``Hits`` per query, best first, at least ``wanted`` when that many match.
+        Queries that count IDF over the whole column look up each index's postings once
+        for them all (``SparseColumn.terms_of``): a batch's BM25 queries share most words.
 
         Raises:
             RequestTimeout: the deadline passed.
         """
+        whole = [pq.sparse for pq in queries if not self._own_corpus(pq)]
+        shared = iter(self.col.terms_of(whole, self.with_idf))  # type: ignore[arg-type]
         out = []
         for pq in queries:
             if self.deadline is not NO_DEADLINE:
                 self.deadline.check()
             assert pq.sparse is not None
-            corpus = None
-            if self.with_idf and pq.idf_corpus is not None:
+            if self._own_corpus(pq):
+                assert pq.idf_corpus is not None
                 corpus = self._match(pq.idf_corpus).mask(self.deadline)
-            terms = self.col.terms(pq.sparse, self.with_idf, corpus)
+                terms = self.col.terms(pq.sparse, True, corpus)
+            else:
+                terms = next(shared)
             allowed = None if pq.filter is None else self._allowed(pq.filter)
             hits = pruned(terms, pq.wanted, allowed)
             out.append(hits if hits is not None else scanned(terms, pq.wanted, allowed))
         return out
+
+    def _own_corpus(self, pq: SparseQuery) -> bool:
+        """The query counts IDF over the rows its own filter matches."""
+        return self.with_idf and pq.idf_corpus is not None
 
     def _allowed(self, flt: CompiledFilter) -> Callable[[np.ndarray], np.ndarray]:
         match = self._match(flt)

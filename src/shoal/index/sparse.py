@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import math
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -297,33 +298,72 @@ class SparseColumn:
         Returns:
             The query's terms, in the query's order.
         """
+        return self.terms_of([query], with_idf, corpus)[0]
+
+    def terms_of(
+        self, queries: Sequence[SparseRow], with_idf: bool, corpus: np.ndarray | None = None
+    ) -> list[QueryTerms]:
+        """``terms`` of each query (arguments as there), every index's postings looked up
+        once for them all: a batch's BM25 queries share most of their words."""
         base, delta, stale = self._postings()
         n_docs = self.count
         if with_idf and corpus is not None:
             n_docs = int(np.count_nonzero(corpus & self.present[: len(corpus)]))
-        terms = []
-        for token, weight in zip(query.indices.tolist(), query.values.tolist(), strict=True):
-            parts = []
-            bound = -math.inf
-            for postings, mask in ((base, stale), (delta, None)):
-                hit = postings.lookup(token)
-                if hit is None:
+        held: dict[int, _Held | None] = {}
+        out = []
+        for query in queries:
+            terms = []
+            for token, weight in zip(query.indices.tolist(), query.values.tolist(), strict=True):
+                if token in held:
+                    found = held[token]
+                else:
+                    found = held[token] = _held(token, base, delta, stale, corpus)
+                if found is None:
                     continue
-                rows, values, highest, lowest = hit
-                if mask is not None:
-                    keep = ~mask[rows]
-                    rows, values = rows[keep], values[keep]
-                if len(rows):
-                    parts.append((rows, values))
-                    bound = max(bound, highest * weight, lowest * weight)
-            if not parts:
-                continue
-            if with_idf:
-                df = sum(
-                    len(rows) if corpus is None else int(np.count_nonzero(corpus[rows]))
-                    for rows, _ in parts
-                )
-                factor = idf(df, n_docs)
-                weight, bound = weight * factor, bound * factor
-            terms.append(Term(tuple(parts), weight, bound))
-        return QueryTerms(terms, len(self.present))
+                bound = max(found.highest * weight, found.lowest * weight)
+                if with_idf:
+                    factor = idf(found.df, n_docs)
+                    weight, bound = weight * factor, bound * factor
+                terms.append(Term(found.parts, weight, bound))
+            out.append(QueryTerms(terms, len(self.present)))
+        return out
+
+
+@dataclass(frozen=True)
+class _Held:
+    """One index's live postings (one or two parts), their highest and lowest value, and
+    ``df``: how many rows hold it (of the IDF corpus, when there is one)."""
+
+    parts: tuple[tuple[np.ndarray, np.ndarray], ...]
+    highest: float
+    lowest: float
+    df: int
+
+
+def _held(
+    token: int,
+    base: _Postings,
+    delta: _Postings,
+    stale: np.ndarray | None,
+    corpus: np.ndarray | None,
+) -> _Held | None:
+    """The live postings of ``token`` (None: no live row holds it)."""
+    parts = []
+    highest, lowest = -math.inf, math.inf
+    for postings, mask in ((base, stale), (delta, None)):
+        hit = postings.lookup(token)
+        if hit is None:
+            continue
+        rows, values, high, low = hit
+        if mask is not None:
+            keep = ~mask[rows]
+            rows, values = rows[keep], values[keep]
+        if len(rows):
+            parts.append((rows, values))
+            highest, lowest = max(highest, high), min(lowest, low)
+    if not parts:
+        return None
+    df = sum(
+        len(rows) if corpus is None else int(np.count_nonzero(corpus[rows])) for rows, _ in parts
+    )
+    return _Held(tuple(parts), highest, lowest, df)

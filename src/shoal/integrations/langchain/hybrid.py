@@ -121,8 +121,7 @@ class HybridFields:
             (f.document(text), f.name, None) for f in self.sparse
         ]
         if self.dense:
-            dense = vector.tolist() if isinstance(vector, np.ndarray) else vector
-            queries.insert(0, (dense, self.dense, params))
+            queries.insert(0, (vector, self.dense, params))
         if ranker is None:
             query, using, p = queries[0]
             return [QueryArgs(query, limit, using, None, flt, p, score_threshold)]
