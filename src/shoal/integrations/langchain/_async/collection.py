@@ -145,11 +145,12 @@ class AsyncStoreCollection:
             return [[] for _ in requests], None
         client = self.state.connection.aclient()
         try:
+            calls = [client.query_points(self.state.name, **r.kwargs()) for r in requests]
             if True:  # ASYNC
-                calls = [client.query_points(self.state.name, **r.kwargs()) for r in requests]
-                responses = await asyncio.gather(*calls)
+                # One query (RRF's fused one) is awaited: gather would wrap it in a task.
+                responses = [await calls[0]] if len(calls) == 1 else await asyncio.gather(*calls)
             else:
-                responses = [client.query_points(self.state.name, **r.kwargs()) for r in requests]
+                responses = calls
         except CollectionNotFound:
             self.state.forget()
             return [[] for _ in requests], None

@@ -146,7 +146,8 @@ class StoreCollection:
             return [[] for _ in requests], None
         client = self.state.connection.client()
         try:
-            responses = [client.query_points(self.state.name, **r.kwargs()) for r in requests]
+            calls = [client.query_points(self.state.name, **r.kwargs()) for r in requests]
+            responses = calls
         except CollectionNotFound:
             self.state.forget()
             return [[] for _ in requests], None
