@@ -33,7 +33,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import date
 from enum import Enum
-from typing import Any, TypeVar
+from typing import Any, TypeVar, Union
 
 import numpy as np
 from pydantic import BaseModel, ValidationError
@@ -224,55 +224,113 @@ def check_sendable(body: BaseModel, error: type[BadRequest] = BadRequest) -> Non
 def _unsendable(body: BaseModel) -> tuple[list[str | int], str] | None:
     """The key path and problem of the first value (depth first, in order) of ``body``
     that JSON cannot carry, or None. One walk with an explicit stack, not a call per value:
-    it runs on every request."""
-    stack: list[tuple[Any, int, tuple[str | int, ...]]] = [(body, 1, ())]
+    it runs on every request. The common atoms are told apart by their exact type first,
+    and a value's key path is only put together for the value that fails (each stack
+    entry links to its parent's)."""
+    stack: list[tuple[Any, int, _Link]] = [(body, 1, None)]
     while stack:
-        value, depth, path = stack.pop()
-        problem = None
-        if value is None or isinstance(value, (bool, Enum, date)):
+        value, depth, link = stack.pop()
+        kind = type(value)
+        if kind is str:
+            if value.isascii():
+                continue
+            problem = _unicode_problem(value)
+        elif kind is int:
+            if INT_MIN <= value <= INT_MAX:
+                continue
+            problem = f"the integer {value} is outside the 64-bit range"
+        elif kind is float:
+            if math.isfinite(value):
+                continue
+            problem = f"{value} is not a finite number"
+        elif value is None or kind is bool:
             continue
-        if isinstance(value, int):
-            if not INT_MIN <= value <= INT_MAX:
-                problem = f"the integer {value} is outside the 64-bit range"
-        elif isinstance(value, float):
-            if not math.isfinite(value):
-                problem = f"{value} is not a finite number"
-        elif isinstance(value, str):
-            problem = None if value.isascii() else _unicode_problem(value)
-        elif depth > MAX_REQUEST_DEPTH:
-            problem = f"nested deeper than {MAX_REQUEST_DEPTH} levels"
-        elif isinstance(value, (m.PointStruct, m.Batch)):
-            continue
-        elif isinstance(value, BaseModel):
-            children = []
-            payload_body = isinstance(value, m.SetPayload)
-            for name, item in value.__dict__.items():
-                if item is None or item is True or (payload_body and name in _NOT_WALKED):
-                    continue
-                if name in _QUERY_FIELDS and isinstance(item, (int, str)):
-                    canonical_id(item)  # a point id
-                elif name not in _QUERY_FIELDS or not isinstance(item, (list, np.ndarray)):
-                    children.append((item, depth + 1, (*path, name)))  # a vector: downstream
-            stack.extend(reversed(children))
-        elif isinstance(value, dict):
-            children = []
-            for key, item in value.items():  # each key is checked just before its value
-                if isinstance(key, str):
-                    children.append((key, depth, (*path, key)))
-                    children.append((item, depth + 1, (*path, key)))
-                else:
-                    children.append((_KeyNotText(key), depth, path))
-            stack.extend(reversed(children))
-        elif isinstance(value, (list, tuple)):
-            for i in range(len(value) - 1, -1, -1):
-                stack.append((value[i], depth + 1, (*path, i)))
-        elif isinstance(value, _KeyNotText):
-            problem = f"the key {shown(value.key)} is not a string"
         else:
-            problem = f"a {type(value).__name__} is not a JSON value"
+            problem = _composite(value, depth, link, stack)
         if problem is not None:
-            return list(path), problem
+            return _path_of(link), problem
     return None
+
+
+# A walked value's place: its key or index and its parent's place (None: the body).
+_Link = Union[tuple[Union[str, int], "_Link"], None]
+
+
+def _composite(
+    value: Any, depth: int, link: _Link, stack: list[tuple[Any, int, _Link]]
+) -> str | None:
+    """What is wrong with a value that is not a plain atom, or None after pushing its
+    children on ``stack`` (to be walked first to last)."""
+    kind = type(value)
+    model = _MODEL_KINDS.get(kind)
+    if model is None:
+        model = _MODEL_KINDS[kind] = _model_kind(kind)
+    if kind is not dict and kind is not list and model is _NOT_A_MODEL:
+        if isinstance(value, (bool, Enum, date)):
+            return None
+        if isinstance(value, int):  # a subclass (IntEnum is an Enum, above)
+            if INT_MIN <= value <= INT_MAX:
+                return None
+            return f"the integer {value} is outside the 64-bit range"
+        if isinstance(value, float):
+            return None if math.isfinite(value) else f"{value} is not a finite number"
+        if isinstance(value, str):
+            return None if value.isascii() else _unicode_problem(value)
+        if isinstance(value, _KeyNotText):
+            return f"the key {shown(value.key)} is not a string"
+    if depth > MAX_REQUEST_DEPTH:
+        return f"nested deeper than {MAX_REQUEST_DEPTH} levels"
+    if model is _POINTS:
+        return None
+    children: list[tuple[Any, int, _Link]] = []
+    if model is not _NOT_A_MODEL:
+        payload_body = model is _PAYLOAD_UPDATE
+        for name, item in value.__dict__.items():
+            if item is None or item is True or (payload_body and name in _NOT_WALKED):
+                continue
+            if name in _QUERY_FIELDS and isinstance(item, (int, str)):
+                canonical_id(item)  # a point id
+            elif name not in _QUERY_FIELDS or not isinstance(item, (list, np.ndarray)):
+                children.append((item, depth + 1, (name, link)))  # a vector: downstream
+    elif isinstance(value, dict):
+        for key, item in value.items():  # each key is checked just before its value
+            if isinstance(key, str):
+                place = (key, link)
+                children.append((key, depth, place))
+                children.append((item, depth + 1, place))
+            else:
+                children.append((_KeyNotText(key), depth, link))
+    elif isinstance(value, (list, tuple)):
+        for i in range(len(value) - 1, -1, -1):
+            stack.append((value[i], depth + 1, (i, link)))
+        return None
+    else:
+        return f"a {kind.__name__} is not a JSON value"
+    stack.extend(reversed(children))
+    return None
+
+
+# What _composite does with an instance of a class, decided once per class (pydantic's
+# isinstance on model classes is several times slower than a dict lookup).
+_NOT_A_MODEL, _MODEL, _POINTS, _PAYLOAD_UPDATE = "not a model", "model", "points", "payload"
+_MODEL_KINDS: dict[type, str] = {}
+
+
+def _model_kind(kind: type) -> str:
+    if not issubclass(kind, BaseModel):
+        return _NOT_A_MODEL
+    if issubclass(kind, (m.PointStruct, m.Batch)):
+        return _POINTS  # walked by the point checks
+    return _PAYLOAD_UPDATE if issubclass(kind, m.SetPayload) else _MODEL
+
+
+def _path_of(link: _Link) -> list[str | int]:
+    path: list[str | int] = []
+    while link is not None:
+        key, link = link
+        path.append(key)
+    path.reverse()
+    return path
 
 
 class _KeyNotText:
