@@ -14,9 +14,10 @@ then waiting until the collection is green (its dense index built); the same fir
 collection of the BM25 vector alone. Then, one at a time through
 ``AsyncClient.query_points`` with payloads: a BM25 query (a ``Document`` of two or three
 words), a dense query, and a hybrid query (dense and BM25 prefetches of 20, fused by RRF);
-p50 and p99 of each. Last, 100 hybrid searches: ``asyncio.gather`` on the
-``AsyncClient``, then (the store reopened) a loop on the sync ``Client``, ``--rounds``
-times each; medians.
+p50 and p99 of each. Last, with the store reopened (one engine, an ``AsyncClient`` and
+a sync ``Client`` on it), 100 hybrid searches: ``asyncio.gather`` on the ``AsyncClient``,
+then a loop on the ``Client``, ``--rounds`` times, the two modes alternating round by
+round so that both meet the same store and the same drift of the machine; medians.
 
 Criteria (issue 19): BM25 encode + upsert until green <= 30 s; BM25 p50 <= 5 ms; hybrid
 p50 <= 2x the dense p50; 100 concurrent hybrid searches async >= 2x faster than sync.
@@ -166,27 +167,34 @@ async def latencies(
     }
 
 
-async def gathered(
-    client: AsyncClient, qs: list[tuple[m.Document, list[float]]], rounds: int
-) -> list[float]:
-    out = []
+async def gathered(client: AsyncClient, qs: list[tuple[m.Document, list[float]]]) -> float:
+    """ms for one round of the searches gathered."""
+    start = time.perf_counter()
     await asyncio.gather(*(client.query_points("h", **hybrid_kwargs(*q)) for q in qs))
-    for _ in range(rounds):
-        start = time.perf_counter()
-        await asyncio.gather(*(client.query_points("h", **hybrid_kwargs(*q)) for q in qs))
-        out.append((time.perf_counter() - start) * 1000)
-    return out
+    return (time.perf_counter() - start) * 1000
 
 
-def looped(client: Client, qs: list[tuple[m.Document, list[float]]], rounds: int) -> list[float]:
-    out = []
+def looped(client: Client, qs: list[tuple[m.Document, list[float]]]) -> float:
+    """ms for one round of the searches one after another."""
+    start = time.perf_counter()
     for q in qs:
         client.query_points("h", **hybrid_kwargs(*q))
-    for _ in range(rounds):
-        start = time.perf_counter()
-        for q in qs:
-            client.query_points("h", **hybrid_kwargs(*q))
-        out.append((time.perf_counter() - start) * 1000)
+    return (time.perf_counter() - start) * 1000
+
+
+async def compare(
+    folder: Path, qs: list[tuple[m.Document, list[float]]], rounds: int
+) -> dict[str, list[float]]:
+    """Rounds of the searches gathered (async) and looped (sync), alternating, on the
+    store reopened; one warm-up round of each first."""
+    out: dict[str, list[float]] = {"async_ms": [], "sync_ms": []}
+    async with AsyncClient(path=folder) as aclient:
+        with Client(path=folder) as client:  # the same engine: one per folder and process
+            await gathered(aclient, qs)
+            looped(client, qs)
+            for _ in range(rounds):
+                out["async_ms"].append(await gathered(aclient, qs))
+                out["sync_ms"].append(looped(client, qs))
     return out
 
 
@@ -200,8 +208,8 @@ async def run_async(args: argparse.Namespace, folder: Path, texts: list[str]) ->
         result["ingest"] = await ingest(client, "h", texts, args.dim)
         print("latencies", file=sys.stderr)
         result["latency"] = await latencies(client, qs)
-        print("100 concurrent hybrid searches, async", file=sys.stderr)
-        result["async_ms"] = await gathered(client, qs[: args.concurrent], args.rounds)
+    print(f"{args.concurrent} hybrid searches, async and sync", file=sys.stderr)
+    result.update(await compare(folder, qs[: args.concurrent], args.rounds))
     return result
 
 
@@ -217,10 +225,6 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     texts = corpus(args.docs)
     with tempfile.TemporaryDirectory() as tmp:
         result = asyncio.run(run_async(args, Path(tmp), texts))
-        print("100 concurrent hybrid searches, sync", file=sys.stderr)
-        with Client(path=tmp) as client:
-            qs = queries(texts, args.queries, args.dim)[: args.concurrent]
-            result["sync_ms"] = looped(client, qs, args.rounds)
     report(args, result)
     if args.json:
         args.json.write_text(json.dumps(result, indent=2))
