@@ -33,7 +33,7 @@ vectors, ``SparseSearch`` (``shoal.engine.sparse_search``) for sparse ones and
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -56,8 +56,8 @@ from shoal.engine.deadline import NO_DEADLINE, Deadline, latest
 from shoal.engine.filtering import CompiledFilter, FilterMatch, Filters, with_deadline
 from shoal.engine.inference import embed_query
 from shoal.engine.multi_search import MultiSearch
-from shoal.engine.pages import page_bounds, scored_points, scrolled_page
 from shoal.engine.payload_index import PayloadIndexes
+from shoal.engine.scrolled import OrderValue
 from shoal.engine.search import DenseSearch, Hits, search_options
 from shoal.engine.sparse_search import SparseSearch
 from shoal.engine.state import CollectionState
@@ -66,6 +66,7 @@ from shoal.engine.support import PLAIN_QUERY_TYPES, check_query
 from shoal.engine.writes import GroupCommitter
 from shoal.errors import InvalidQuery, PointNotFound
 from shoal.ids import PointId, canonical_id
+from shoal.payloads import CONTAINERS, json_copy
 
 Query = tuple[m.QueryRequest, "Deadline | None"]  # a query and its deadline, as batched
 
@@ -451,7 +452,7 @@ class Searcher:
             else:
                 rows = self.filters.match(self.state, flt, self.indexes, deadline).rows(deadline)
             entries = pick(self.state, rows, limit + offset, deadline)
-            return scrolled_page(self.state, entries[offset:], req)
+            return _scrolled_page(self.state, entries[offset:], req)
 
     def _payloads(self, ids: list[PointId]) -> dict[PointId, dict[str, Any]]:
         st = self.state
@@ -471,7 +472,7 @@ class Searcher:
                     rows.append(row)
                     scores.append(float(score))
             versions = [int(st.versions[row]) for row in rows]
-            return scored_points(st, rows, scores, versions, req)
+            return _scored_points(st, rows, scores, versions, req)
 
     def _query_vectors(self, items: list[Query]) -> list[np.ndarray | None]:
         """The checked vectors of the queries that give one, converted together per vector
@@ -651,7 +652,7 @@ class Searcher:
             rows, scores = _kept(self.state, pq, got)
             versions = self.state.versions[rows].tolist()
             pages.append(
-                scored_points(self.state, rows.tolist(), scores.tolist(), versions, pq.request)
+                _scored_points(self.state, rows.tolist(), scores.tolist(), versions, pq.request)
             )
         results = []
         keys = self.state.keys
@@ -698,7 +699,33 @@ class Searcher:
             rows = [r for r in order.tolist() if pred(st.payloads[r] or {}, st.keys[r])]
             rows = rows[pq.offset : pq.offset + pq.limit]
         page = [(r, None) for r in rows]
-        return scrolled_page(st, page, pq.request)
+        return _scrolled_page(st, page, pq.request)
+
+
+def page_bounds(req: m.QueryRequest) -> tuple[int, int]:
+    """A query's ``limit`` (default 10) and ``offset`` (default 0).
+
+    Raises:
+        InvalidQuery: either is not a non-negative integer.
+    """
+    limit = 10 if req.limit is None else req.limit
+    offset = 0 if req.offset is None else req.offset
+    if type(limit) is int and type(offset) is int and limit >= 0 and offset >= 0:
+        return limit, offset
+    return check_limit(req.limit, 10, "limit"), check_limit(req.offset, 0, "offset")
+
+
+def check_limit(value: int | None, default: int, what: str) -> int:
+    """A ``limit`` or ``offset``: a non-negative integer, ``default`` when None.
+
+    Raises:
+        InvalidQuery: anything else.
+    """
+    if value is None:
+        return default
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise InvalidQuery(f"Wrong input: {what} must be a non-negative integer, got {value!r}")
+    return value
 
 
 def _kept(state: CollectionState, pq: PreparedQuery, hits: Hits) -> tuple[np.ndarray, np.ndarray]:
@@ -722,3 +749,57 @@ def _kept(state: CollectionState, pq: PreparedQuery, hits: Hits) -> tuple[np.nda
     higher = column is None or column.similarity or pq.examples is not None
     keep = wide > threshold if higher else wide < threshold
     return rows[keep], scores[keep]
+
+
+def _scrolled_page(
+    state: CollectionState, entries: Sequence[tuple[int, OrderValue | None]], req: m.QueryRequest
+) -> list[m.ScoredPoint]:
+    """The page of a query answered by a scroll (order_by, sample, no vector): score 1.0 and
+    version 0 (as Qdrant's), the order value if any."""
+    rows = [row for row, _ in entries]
+    values = [value for _, value in entries]
+    return _scored_points(state, rows, [1.0] * len(rows), [0] * len(rows), req, values)
+
+
+def _scored_points(
+    state: CollectionState,
+    rows: Sequence[int],
+    scores: Sequence[float],
+    versions: Sequence[int],
+    req: m.QueryRequest,
+    order_values: Sequence[OrderValue | None] | None = None,
+) -> list[m.ScoredPoint]:
+    """The one builder of query pages (nearest, prefetched and scrolled queries): the points
+    at ``rows`` with their scores, versions and order values, payloads and vectors as
+    ``req`` selects them (``records.project_payload``, ``records.project_vectors``)."""
+    # Qdrant's QueryRequest: no payload unless asked for (the clients ask by default).
+    selector = False if req.with_payload is None else req.with_payload
+    with_vector = req.with_vector
+    keys, stored = state.keys, state.payloads
+    values = [None] * len(rows) if order_values is None else order_values
+    points = []
+    for row, score, version, value in zip(rows, scores, versions, values, strict=True):
+        payload = stored[row]
+        if selector is not True:
+            payload = records.project_payload(payload, selector)
+        elif not payload:
+            payload = {}
+        else:  # the common case, copied here: no call per point on every query's path
+            for item in payload.values():
+                if type(item) in CONTAINERS:
+                    payload = json_copy(payload)
+                    break
+            else:  # flat (most payloads): a shallow copy is a deep one
+                payload = payload.copy()
+        points.append(
+            {
+                "id": keys[row],
+                "version": version,
+                "score": score,
+                "payload": payload,
+                "vector": records.project_vectors(state, row, with_vector) if with_vector else None,
+                "shard_key": None,
+                "order_value": value,
+            }
+        )
+    return m.assembled_many(m.ScoredPoint, points)

@@ -17,9 +17,9 @@ from shoal.engine import facets, matrix, records, scrolled
 from shoal.engine.deadline import NO_DEADLINE, Deadline
 from shoal.engine.filtering import CompiledFilter, Filters
 from shoal.engine.index_schema import IndexSchema
-from shoal.engine.pages import check_limit
 from shoal.engine.payload_index import PayloadIndexes
 from shoal.engine.points import ids_of
+from shoal.engine.query import check_limit
 from shoal.engine.state import CollectionState
 from shoal.engine.strict import StrictMode
 from shoal.engine.support import check_shard_key
