@@ -80,9 +80,11 @@ atoms = (
 )
 values = st.recursive(
     atoms,
-    lambda inner: st.lists(inner, max_size=4)
-    | st.lists(inner, max_size=3).map(tuple)
-    | st.dictionaries(text | st.integers(0, 3), inner, max_size=4),
+    lambda inner: (
+        st.lists(inner, max_size=4)
+        | st.lists(inner, max_size=3).map(tuple)
+        | st.dictionaries(text | st.integers(0, 3), inner, max_size=4)
+    ),
     max_leaves=25,
 )
 

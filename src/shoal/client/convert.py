@@ -224,9 +224,10 @@ def check_sendable(body: BaseModel, error: type[BadRequest] = BadRequest) -> Non
 def _unsendable(body: BaseModel) -> tuple[list[str | int], str] | None:
     """The key path and problem of the first value (depth first, in order) of ``body``
     that JSON cannot carry, or None. One walk with an explicit stack, not a call per value:
-    it runs on every request. The common atoms are told apart by their exact type first,
-    and a value's key path is only put together for the value that fails (each stack
-    entry links to its parent's)."""
+    it runs on every request (``bench/trace_query.py`` bounds a query's calls). The common
+    atoms are told apart by their exact type; any other value by its class's kind, found
+    once per class (``_KINDS``); a value's key path is only put together for the value
+    that fails (each stack entry links to its parent's)."""
     stack: list[tuple[Any, int, _Link]] = [(body, 1, None)]
     while stack:
         value, depth, link = stack.pop()
@@ -246,7 +247,43 @@ def _unsendable(body: BaseModel) -> tuple[list[str | int], str] | None:
         elif value is None or kind is bool:
             continue
         else:
-            problem = _composite(value, depth, link, stack)
+            what = _KINDS.get(kind) or _kind_of(kind)
+            if what is _ATOM:
+                problem = _atom_problem(value)
+            elif depth > MAX_REQUEST_DEPTH:
+                problem = f"nested deeper than {MAX_REQUEST_DEPTH} levels"
+            elif what is _POINTS:
+                continue
+            elif what is _SEQUENCE:
+                for i in range(len(value) - 1, -1, -1):
+                    stack.append((value[i], depth + 1, (i, link)))
+                continue
+            elif what is _MAPPING:
+                children: list[tuple[Any, int, _Link]] = []
+                for key, item in value.items():  # each key is checked just before its value
+                    if isinstance(key, str):
+                        place = (key, link)
+                        children.append((key, depth, place))
+                        children.append((item, depth + 1, place))
+                    else:
+                        children.append((_KeyNotText(key), depth, link))
+                stack.extend(reversed(children))
+                continue
+            elif what is _MODEL or what is _PAYLOAD_UPDATE:
+                children = []
+                for name, item in value.__dict__.items():
+                    if item is None or item is True:
+                        continue
+                    if what is _PAYLOAD_UPDATE and name in _NOT_WALKED:
+                        continue
+                    if name in _QUERY_FIELDS and isinstance(item, (int, str)):
+                        canonical_id(item)  # a point id
+                    elif name not in _QUERY_FIELDS or not isinstance(item, (list, np.ndarray)):
+                        children.append((item, depth + 1, (name, link)))  # a vector: downstream
+                stack.extend(reversed(children))
+                continue
+            else:
+                problem = f"a {kind.__name__} is not a JSON value"
         if problem is not None:
             return _path_of(link), problem
     return None
@@ -255,73 +292,48 @@ def _unsendable(body: BaseModel) -> tuple[list[str | int], str] | None:
 # A walked value's place: its key or index and its parent's place (None: the body).
 _Link = Union[tuple[Union[str, int], "_Link"], None]
 
+# What _unsendable does with an instance of a class other than str, int, float, bool and
+# None, decided once per class: pydantic's isinstance against model classes goes through
+# its metaclass, several times slower than a dict lookup.
+_ATOM, _POINTS, _MODEL, _PAYLOAD_UPDATE = "atom", "points", "model", "payload update"
+_MAPPING, _SEQUENCE, _OTHER = "mapping", "sequence", "other"
+_KINDS: dict[type, str] = {}
 
-def _composite(
-    value: Any, depth: int, link: _Link, stack: list[tuple[Any, int, _Link]]
-) -> str | None:
-    """What is wrong with a value that is not a plain atom, or None after pushing its
-    children on ``stack`` (to be walked first to last)."""
-    kind = type(value)
-    model = _MODEL_KINDS.get(kind)
-    if model is None:
-        model = _MODEL_KINDS[kind] = _model_kind(kind)
-    if kind is not dict and kind is not list and model is _NOT_A_MODEL:
-        if isinstance(value, (bool, Enum, date)):
-            return None
-        if isinstance(value, int):  # a subclass (IntEnum is an Enum, above)
-            if INT_MIN <= value <= INT_MAX:
-                return None
-            return f"the integer {value} is outside the 64-bit range"
-        if isinstance(value, float):
-            return None if math.isfinite(value) else f"{value} is not a finite number"
-        if isinstance(value, str):
-            return None if value.isascii() else _unicode_problem(value)
-        if isinstance(value, _KeyNotText):
-            return f"the key {shown(value.key)} is not a string"
-    if depth > MAX_REQUEST_DEPTH:
-        return f"nested deeper than {MAX_REQUEST_DEPTH} levels"
-    if model is _POINTS:
-        return None
-    children: list[tuple[Any, int, _Link]] = []
-    if model is not _NOT_A_MODEL:
-        payload_body = model is _PAYLOAD_UPDATE
-        for name, item in value.__dict__.items():
-            if item is None or item is True or (payload_body and name in _NOT_WALKED):
-                continue
-            if name in _QUERY_FIELDS and isinstance(item, (int, str)):
-                canonical_id(item)  # a point id
-            elif name not in _QUERY_FIELDS or not isinstance(item, (list, np.ndarray)):
-                children.append((item, depth + 1, (name, link)))  # a vector: downstream
-    elif isinstance(value, dict):
-        for key, item in value.items():  # each key is checked just before its value
-            if isinstance(key, str):
-                place = (key, link)
-                children.append((key, depth, place))
-                children.append((item, depth + 1, place))
-            else:
-                children.append((_KeyNotText(key), depth, link))
-    elif isinstance(value, (list, tuple)):
-        for i in range(len(value) - 1, -1, -1):
-            stack.append((value[i], depth + 1, (i, link)))
-        return None
+
+def _kind_of(kind: type) -> str:
+    """The kind of ``kind``'s instances (cached in ``_KINDS``)."""
+    if issubclass(kind, (bool, Enum, date, int, float, str, _KeyNotText)):
+        what = _ATOM
+    elif issubclass(kind, (m.PointStruct, m.Batch)):
+        what = _POINTS  # walked by the point checks
+    elif issubclass(kind, BaseModel):
+        what = _PAYLOAD_UPDATE if issubclass(kind, m.SetPayload) else _MODEL
+    elif issubclass(kind, dict):
+        what = _MAPPING
+    elif issubclass(kind, (list, tuple)):
+        what = _SEQUENCE
     else:
-        return f"a {kind.__name__} is not a JSON value"
-    stack.extend(reversed(children))
-    return None
+        what = _OTHER
+    _KINDS[kind] = what
+    return what
 
 
-# What _composite does with an instance of a class, decided once per class (pydantic's
-# isinstance on model classes is several times slower than a dict lookup).
-_NOT_A_MODEL, _MODEL, _POINTS, _PAYLOAD_UPDATE = "not a model", "model", "points", "payload"
-_MODEL_KINDS: dict[type, str] = {}
-
-
-def _model_kind(kind: type) -> str:
-    if not issubclass(kind, BaseModel):
-        return _NOT_A_MODEL
-    if issubclass(kind, (m.PointStruct, m.Batch)):
-        return _POINTS  # walked by the point checks
-    return _PAYLOAD_UPDATE if issubclass(kind, m.SetPayload) else _MODEL
+def _atom_problem(value: Any) -> str | None:
+    """What JSON cannot carry in an atom of a subclass (an Enum, an int subclass, ...), a
+    date, or a key that is not a string; None when it can."""
+    if isinstance(value, (bool, Enum, date)):
+        return None
+    if isinstance(value, int):
+        return (
+            None
+            if INT_MIN <= value <= INT_MAX
+            else (f"the integer {value} is outside the 64-bit range")
+        )
+    if isinstance(value, float):
+        return None if math.isfinite(value) else f"{value} is not a finite number"
+    if isinstance(value, str):
+        return None if value.isascii() else _unicode_problem(value)
+    return f"the key {shown(value.key)} is not a string"  # a _KeyNotText
 
 
 def _path_of(link: _Link) -> list[str | int]:
