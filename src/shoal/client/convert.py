@@ -324,11 +324,9 @@ def _atom_problem(value: Any) -> str | None:
     if isinstance(value, (bool, Enum, date)):
         return None
     if isinstance(value, int):
-        return (
-            None
-            if INT_MIN <= value <= INT_MAX
-            else (f"the integer {value} is outside the 64-bit range")
-        )
+        if INT_MIN <= value <= INT_MAX:
+            return None
+        return f"the integer {value} is outside the 64-bit range"
     if isinstance(value, float):
         return None if math.isfinite(value) else f"{value} is not a finite number"
     if isinstance(value, str):
