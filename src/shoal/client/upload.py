@@ -139,10 +139,17 @@ def _vector_rows(vectors: Any) -> Iterator[Any]:
         for start in range(0, len(vectors), 4096):
             yield from vectors[start : start + 4096].tolist()
     elif isinstance(vectors, Mapping):
-        arrays = {k: np.asarray(v) for k, v in vectors.items()}
-        n = min((len(a) for a in arrays.values()), default=0)
-        for i in range(n):
-            yield {k: a[i].tolist() for k, a in arrays.items()}
+        # Each named column read as a column of its own: an array, or a sequence of
+        # vectors of any kind (a sparse vector's column is a list of SparseVector, which
+        # np.asarray would have taken apart).
+        names = list(vectors)
+        sizes = {str(n): len(vectors[n]) for n in names if hasattr(vectors[n], "__len__")}
+        if len(set(sizes.values())) > 1:  # refused before a batch is written
+            raise BadRequest(
+                f"Wrong input: upload_collection's named vectors differ in length: {sizes}"
+            )
+        for row in zip(*(_vector_rows(vectors[name]) for name in names), strict=True):
+            yield dict(zip(names, row, strict=True))
     else:
         for v in vectors:
             yield v.tolist() if isinstance(v, np.ndarray) else v

@@ -67,3 +67,44 @@ def test_a_payload_that_is_no_dict_is_refused_before_the_vectors(tmp_path: Path)
         with pytest.raises(errors.InvalidPayload, match="must be dicts, got 'k'"):
             client.upload_collection("c", [[]], payload={"k": "v"}, ids=[1], wait=True)
         assert (client.count("c")).count == 0
+
+
+def test_upload_collection_takes_named_dense_and_sparse_columns(tmp_path: Path) -> None:
+    with Client(path=tmp_path) as client:
+        client.create_collection(
+            "c",
+            {"d": models.VectorParams(size=2, distance="Dot")},
+            sparse_vectors_config={"s": models.SparseVectorParams()},
+        )
+        sparse = [models.SparseVector(indices=[i], values=[0.5]) for i in range(3)]
+        columns = {"d": np.ones((3, 2), np.float32), "s": sparse}
+        client.upload_collection("c", columns, ids=[1, 2, 3], wait=True)
+        rec = (client.retrieve("c", [3], with_vectors=True))[0]
+        assert rec.vector == {"d": [1.0, 1.0], "s": sparse[2]}
+
+
+@pytest.mark.parametrize(
+    "columns", [{"d": [{"key": "a"}]}, {"d": {"must": [{"key": "a"}]}}, {"d": 5}, {"must": [[1.0]]}]
+)
+def test_upload_collection_refuses_columns_that_are_no_vectors(
+    tmp_path: Path, columns: dict[str, object]
+) -> None:
+    with Client(path=tmp_path) as client:
+        client.create_collection("c", {"d": models.VectorParams(size=1, distance="Dot")})
+        with pytest.raises(errors.BadRequest):
+            client.upload_collection("c", columns, ids=[1], wait=True)
+        assert (client.count("c")).count == 0
+
+
+def test_upload_collection_refuses_named_columns_of_different_lengths(
+    tmp_path: Path,
+) -> None:
+    with Client(path=tmp_path) as client:
+        client.create_collection(
+            "c",
+            {n: models.VectorParams(size=1, distance="Dot") for n in ("a", "b")},
+        )
+        columns = {"a": [[1.0]] * 300, "b": [[1.0]] * 299}
+        with pytest.raises(errors.BadRequest, match="differ in length"):
+            client.upload_collection("c", columns, ids=range(300), batch_size=64)
+        assert (client.count("c")).count == 0  # nothing written, not 299 points
