@@ -294,7 +294,14 @@ def check_sparse(raw: Any, *, name: str, point: object) -> SparseRow:
             f"Wrong input: {label} repeats the index {int(idx[repeated[0]])}; "
             "indices must be unique"
         )
-    out = SparseRow(idx.astype(np.uint32), vals)
+    return kept_sparse(idx, vals)
+
+
+def kept_sparse(indices: Any, values: Any) -> SparseRow:
+    """A sparse vector in kept form from indices already checked (sorted, unique, in
+    0..2^32-1) and finite values: u32 and f32 arrays, read-only (a batch may hold them
+    while their caller goes on)."""
+    out = SparseRow(np.asarray(indices, np.uint32), np.asarray(values, np.float32))
     out.indices.flags.writeable = False
     out.values.flags.writeable = False
     return out

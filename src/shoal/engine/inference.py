@@ -14,11 +14,10 @@ from collections.abc import Sequence
 from functools import lru_cache
 from typing import Any, TypeVar
 
-import numpy as np
 import orjson
 
 from shoal import models as m
-from shoal.codec import SparseRow, VectorSpace
+from shoal.codec import SparseRow, VectorSpace, kept_sparse
 from shoal.embeddings import BM25, is_bm25_model
 from shoal.errors import InvalidQuery, InvalidVector, NotSupported
 
@@ -78,10 +77,7 @@ def embed_query(doc: m.Document, name: str, space: VectorSpace) -> SparseRow:
         _refuse(name, doc.model, space, InvalidQuery)
     options = orjson.dumps(doc.options, option=orjson.OPT_SORT_KEYS)
     vector = _encoder(doc.model, options).embed_query(doc.text)
-    row = SparseRow(np.asarray(vector.indices, np.uint32), np.asarray(vector.values, np.float32))
-    row.indices.flags.writeable = False
-    row.values.flags.writeable = False
-    return row
+    return kept_sparse(vector.indices, vector.values)
 
 
 def _refuse(name: str, model: str, space: VectorSpace, unknown: type[Exception]) -> None:
