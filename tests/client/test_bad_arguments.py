@@ -98,6 +98,19 @@ def test_an_array_as_upserts_ordering_is_a_bad_request(sync: bool) -> None:
     assert asyncio.run(on_client(None, sync, "upsert", kwargs)) == "BadRequest"
 
 
+@pytest.mark.parametrize("sync", [False, True], ids=["async", "sync"])
+@pytest.mark.parametrize("method", ["query_batch_points", "count"])
+def test_a_timeout_past_a_u64_is_a_bad_request(sync: bool, method: str) -> None:
+    # Found by the fuzz above: 10**40 seconds became a deadline, a float it cannot be
+    # (OverflowError). Qdrant's timeout is a u64.
+    kwargs: dict[str, Any] = {"collection_name": COLLECTION, "timeout": 10**40}
+    if method == "query_batch_points":
+        kwargs["requests"] = [m.QueryRequest(query=[1.0, 2.0], limit=1)]
+    assert asyncio.run(on_client(None, sync, method, kwargs)) == "BadRequest"
+    kwargs["timeout"] = 2**64 - 1  # the largest there is: no limit in practice
+    assert asyncio.run(on_client(None, sync, method, kwargs)) == "ok"
+
+
 @pytest.fixture(scope="module")
 def server_url() -> Iterator[str]:
     with serve_in_thread() as url:

@@ -39,6 +39,7 @@ import numpy as np
 from pydantic import BaseModel, ValidationError
 
 from shoal import models as m
+from shoal.engine.deadline import MAX_TIMEOUT
 from shoal.engine.support import schema_type
 from shoal.errors import (
     BadRequest,
@@ -741,16 +742,22 @@ def timeout(value: Any) -> float | None:
 
 
 def timeout_arg(value: Any) -> int | None:
-    """A ``timeout`` argument: whole seconds, at least 1, as Qdrant's ``timeout`` parameter.
+    """A ``timeout`` argument: whole seconds, 1 to ``MAX_TIMEOUT``, as Qdrant's ``timeout``
+    parameter (a u64).
 
     Raises:
         BadRequest: anything else.
     """
     if value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, (int, np.integer))
+        or not 1 <= value <= MAX_TIMEOUT
+    ):
         raise BadRequest(
-            f"Wrong input: timeout must be a whole number of seconds >= 1, got {shown(value)}"
+            "Wrong input: timeout must be a whole number of seconds from 1 to "
+            f"{MAX_TIMEOUT}, got {shown(value)}"
         )
     return int(value)
 

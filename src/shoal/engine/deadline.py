@@ -17,6 +17,10 @@ from collections.abc import Sequence
 
 from shoal.errors import RequestTimeout, ShoalError
 
+# The largest ``timeout`` a request may give, in seconds: Qdrant's is a u64. The client and
+# the server refuse more (a larger int is no float, and a deadline is one).
+MAX_TIMEOUT = 2**64 - 1
+
 
 class Deadline:
     """When one request's work must stop.

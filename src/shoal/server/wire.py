@@ -17,6 +17,7 @@ import orjson
 from pydantic import BaseModel, ValidationError
 from starlette.responses import Response
 
+from shoal.engine.deadline import MAX_TIMEOUT
 from shoal.errors import BadRequest, ShoalError
 
 M = TypeVar("M", bound=BaseModel)
@@ -234,7 +235,7 @@ def query_bool(params: Mapping[str, str], name: str, default: bool) -> bool:
 
 
 def query_timeout(params: Mapping[str, str]) -> int | None:
-    """Qdrant's ``timeout`` query parameter: whole seconds, at least 1.
+    """Qdrant's ``timeout`` query parameter: whole seconds, 1 to ``MAX_TIMEOUT`` (a u64).
 
     Returns:
         The seconds, or None when the request has none.
@@ -245,8 +246,9 @@ def query_timeout(params: Mapping[str, str]) -> int | None:
     raw = params.get("timeout")
     if raw is None:
         return None
-    if not (raw.isascii() and raw.isdigit()) or int(raw) < 1:
+    if not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw) <= MAX_TIMEOUT:
         raise BadRequest(
-            f"Query deserialize error: timeout={raw!r} is not a positive whole number of seconds"
+            f"Query deserialize error: timeout={raw!r} is not a whole number of seconds "
+            f"from 1 to {MAX_TIMEOUT}"
         )
     return int(raw)
