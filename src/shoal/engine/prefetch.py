@@ -153,19 +153,24 @@ def _as_query(
     p: m.Prefetch, flt: m.Filter | None, inner: list[m.Prefetch] | None
 ) -> m.QueryRequest:
     """A prefetch as the query that answers it (its filter merged with the outer ones)."""
-    return m.QueryRequest.model_construct(
-        prefetch=inner,
-        query=p.query,
-        using=p.using,
-        filter=flt,
-        params=p.params,
-        score_threshold=p.score_threshold,
-        limit=p.limit if p.limit is not None else 10,
-        offset=None,
-        with_payload=False,
-        with_vector=None,
-        lookup_from=p.lookup_from,
-        shard_key=None,
+    # (``assembled``: a hybrid batch builds two of these per query; model_construct
+    # took three times as long.)
+    return m.assembled(
+        m.QueryRequest,
+        {
+            "shard_key": None,
+            "prefetch": inner,
+            "query": p.query,
+            "using": p.using,
+            "filter": flt,
+            "params": p.params,
+            "score_threshold": p.score_threshold,
+            "with_vector": None,
+            "with_payload": False,
+            "lookup_from": p.lookup_from,
+            "limit": p.limit if p.limit is not None else 10,
+            "offset": None,
+        },
     )
 
 
