@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from shoal.codec import SparseRow
 from shoal.engine import sparse_search
-from shoal.engine.sparse_search import best, pruned, scanned
+from shoal.engine.sparse_search import best, pruned, scanned, together
 from shoal.index import sparse as sparse_index
 from shoal.index.sparse import SparseColumn, idf
 
@@ -253,6 +253,45 @@ def test_a_batch_looking_up_postings_once_gets_each_querys_own_hits(
             _, want, _ = top_k(col, query, with_idf, k, keep)
             assert found.rows.tolist() == want.rows.tolist()
             assert found.scores.tolist() == want.scores.tolist()
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    ops=dense_ops,
+    queries=st.lists(
+        st.tuples(few, st.integers(0, 14), st.one_of(st.none(), st.integers(0, 4095))),
+        min_size=1,
+        max_size=8,
+    ),
+    rebuild=st.integers(0, 6),
+    with_idf=st.booleans(),
+)
+def test_queries_scored_together_get_each_querys_own_hits(
+    ops: list[tuple[str, int, dict[int, float]]],
+    queries: list[tuple[dict[int, float], int, int | None]],
+    rebuild: int,
+    with_idf: bool,
+) -> None:
+    """A batch scored as one matrix (``together``) gets exactly the hits each query gets
+    alone: rows, scores (bit for bit) and ties, with its own k and filter, negative
+    values, stale rows and a delta."""
+    col = SparseColumn(ROWS)
+    with rebuild_after(rebuild):
+        for op, r, vector in ops:
+            if op == "set":
+                col.set_rows([r], [row(vector)])
+            elif op == "clear":
+                col.clear_rows([r])
+        batch = [row(q) for q, _, _ in queries]
+        keeps = [
+            None if bits is None else np.array([bits >> r & 1 == 1 for r in range(ROWS)])
+            for _, _, bits in queries
+        ]
+        found = together(col.terms_of(batch, with_idf), [k for _, k, _ in queries], keeps)
+        for query, (_, k, _), keep, hits in zip(batch, queries, keeps, found, strict=True):
+            _, want, _ = top_k(col, query, with_idf, k, keep)
+            assert hits.rows.tolist() == want.rows.tolist()
+            assert hits.scores.tolist() == want.scores.tolist()
 
 
 def test_pruning_answers_a_rare_and_a_common_index_from_the_rare_ones_rows() -> None:

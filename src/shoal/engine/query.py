@@ -58,7 +58,7 @@ from shoal.engine.inference import embed_query
 from shoal.engine.multi_search import MultiSearch
 from shoal.engine.payload_index import PayloadIndexes
 from shoal.engine.scrolled import OrderValue
-from shoal.engine.search import DenseSearch, Hits, search_options
+from shoal.engine.search import NO_HITS, DenseSearch, Hits, search_options
 from shoal.engine.sparse_search import SparseSearch
 from shoal.engine.state import CollectionState
 from shoal.engine.strict import Admitted, StrictMode
@@ -71,7 +71,6 @@ from shoal.payloads import CONTAINERS, json_copy
 Query = tuple[m.QueryRequest, "Deadline | None"]  # a query and its deadline, as batched
 
 _RERANK = 4  # index candidates re-ranked per result (see PreparedQuery.rerank)
-_NO_HITS = Hits(np.empty(0, np.int64), np.empty(0, np.float32))
 _PENDING = m.QueryResponse(points=[])  # placeholder until a prepared query's page lands
 _FUSED = m.QueryResponse(points=[])  # placeholder until a query's prefetches are combined
 
@@ -615,7 +614,7 @@ class Searcher:
         ``leaves`` are prefetches whose results are only fused: their ``(id, score)`` pairs
         instead (no point built)."""
         # Hits, or a page already (a query without a vector: a scroll), for each query.
-        found: list[Hits | list[m.ScoredPoint]] = [_NO_HITS] * len(prepared)  # each replaced
+        found: list[Hits | list[m.ScoredPoint]] = [NO_HITS] * len(prepared)  # each replaced
         by_name: dict[str, tuple[list[int], list[PreparedQuery]]] = {}
         for i, pq in enumerate(prepared):
             if pq.examples is not None:

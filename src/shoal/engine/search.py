@@ -55,7 +55,7 @@ class Hits:
     scores: np.ndarray
 
 
-_NO_HITS = Hits(np.empty(0, np.int64), np.empty(0, np.float32))
+NO_HITS = Hits(np.empty(0, np.int64), np.empty(0, np.float32))
 
 
 def _goodness(
@@ -170,7 +170,7 @@ def exact_search(
         One ``Hits`` per query, best first, at most k each.
     """
     if k <= 0 or high == 0:
-        return [_NO_HITS for _ in queries]
+        return [NO_HITS for _ in queries]
     if candidates is not None:
         good = _goodness(col, candidates, queries, gathered)
         base_rows = candidates
@@ -274,7 +274,7 @@ def rank_rows(col: VectorColumn, rows: np.ndarray, query: np.ndarray, k: int) ->
         The hits.
     """
     if not len(rows):
-        return _NO_HITS
+        return NO_HITS
     scores = final_scores(col, rows, query).astype(np.float32)
     key = -scores if col.similarity else scores
     order = np.argsort(key, kind="stable")[:k]
@@ -426,7 +426,7 @@ class DenseSearch:
             js, group = groups.setdefault((key, pq.exact, pq.ef), ([], []))
             js.append(j)
             group.append(pq)
-        out: list[Hits] = [_NO_HITS] * len(queries)
+        out: list[Hits] = [NO_HITS] * len(queries)
         for js, group in groups.values():
             if self.deadline is not NO_DEADLINE:
                 self.deadline.check()
