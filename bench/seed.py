@@ -1,10 +1,12 @@
 """Async vs sync through LangChain vector stores: the tutorial workload.
 
 Reproduces the LangChain + Milvus async tutorial's workload (described in BENCHMARKS.md,
-"Async vs sync: the tutorial workload") for Shoal, embedded and behind ``shoal serve``,
-and for the stores users would otherwise pick: langchain-milvus on Milvus Lite,
-langchain-qdrant in local mode (memory and disk), Chroma (persistent) and LangChain's
-FAISS (memory). The other stores come with the ``bench`` extra
+"Async vs sync: the tutorial workload") for Shoal, embedded and behind ``shoal serve``
+(and embedded in langchain-milvus's hybrid form, a dense and a ``BM25BuiltInFunction``
+field fused by ``ranker_type`` rrf or weighted: ``shoal-hybrid-rrf``,
+``shoal-hybrid-weighted``), and for the stores users would otherwise pick:
+langchain-milvus on Milvus Lite, langchain-qdrant in local mode (memory and disk), Chroma
+(persistent) and LangChain's FAISS (memory). The other stores come with the ``bench`` extra
 (``pip install -e '.[bench,langchain,server]'``); a store that cannot be imported is
 skipped and the report says why::
 
@@ -12,6 +14,8 @@ skipped and the report says why::
     python bench/seed.py --quick                  # 60 ms embedding: N <= 100
     python bench/seed.py --smoke                  # every code path in seconds
     python bench/seed.py --throughput-only --stores shoal,chroma
+    python bench/seed.py --stores shoal,shoal-hybrid-rrf,shoal-hybrid-weighted --ops search \
+        --n 100 --embeddings hash --throughput-docs 0   # hybrid beside dense
 
 Operations (one fresh collection per test; ``auto_id=True``, ``drop_old=True``):
 
@@ -131,9 +135,10 @@ def _calls(
         )
     if op == "search":
         queries = [f"test document {i % 50}" for i in range(n)]
+        extra = kit.search_kwargs
         return (
-            [lambda q=q: store.similarity_search(query=q, k=K) for q in queries],
-            [lambda q=q: store.asimilarity_search(query=q, k=K) for q in queries],
+            [lambda q=q: store.similarity_search(query=q, k=K, **extra) for q in queries],
+            [lambda q=q: store.asimilarity_search(query=q, k=K, **extra) for q in queries],
         )
     ids = [f"doc_{i}" for i in range(n)]
     return (
@@ -344,7 +349,7 @@ async def _load(s: _Searcher, docs: int, batch: int, inflight: int, timeout: flo
         await s.kit.settle(store)
         tp.load_s = time.perf_counter() - t0
         tp.counted = await in_thread(lambda: s.kit.count(store), timeout)
-        await _searches(store, inflight, inflight, docs, None)  # warm-up
+        await _searches(store, inflight, inflight, docs, None, s.kit.search_kwargs)  # warm-up
 
     try:
         await within(load(), timeout)
@@ -365,7 +370,8 @@ async def _round(s: _Searcher, queries: int, inflight: int, timeout: float) -> N
     started = time.perf_counter()
     try:
         failures = await within(
-            _searches(s.store, inflight, queries, s.tp.docs, latencies), timeout
+            _searches(s.store, inflight, queries, s.tp.docs, latencies, s.kit.search_kwargs),
+            timeout,
         )
     except Hung as exc:
         s.done = True
@@ -390,12 +396,17 @@ async def _round(s: _Searcher, queries: int, inflight: int, timeout: float) -> N
 
 
 async def _searches(
-    store: VectorStore, inflight: int, n: int, docs: int, latencies: list[float] | None
+    store: VectorStore,
+    inflight: int,
+    n: int,
+    docs: int,
+    latencies: list[float] | None,
+    extra: dict[str, Any],
 ) -> list[BaseException]:
     """``n`` searches for documents' texts by ``inflight`` workers, each with one search at
     a time (starting all n tasks up front would delay the first searches by the time it
-    takes to start them all); each latency is appended to ``latencies``. Returns the
-    failures."""
+    takes to start them all) with the store's search arguments ``extra``; each latency is
+    appended to ``latencies``. Returns the failures."""
     todo = iter(range(n))
 
     async def worker() -> list[BaseException]:
@@ -403,7 +414,7 @@ async def _searches(
         for i in todo:
             started = time.perf_counter()
             try:
-                await store.asimilarity_search(query=f"test document {i % docs}", k=K)
+                await store.asimilarity_search(query=f"test document {i % docs}", k=K, **extra)
             except Exception as exc:
                 failures.append(exc)
                 continue

@@ -47,6 +47,8 @@ class Kit:
     """
 
     name = ""
+    # Keyword arguments of every search (a hybrid store's ranker).
+    search_kwargs: dict[str, Any] = {}  # (replaced per kit, never mutated)
 
     def __init__(self) -> None:
         self.workdir = Path()
@@ -211,6 +213,29 @@ class ShoalKit(MilvusStyleKit):
 
         while s.client.get_collection(s.collection_name).status != m.CollectionStatus.GREEN:
             await asyncio.sleep(0.05)
+
+
+class ShoalHybridKit(ShoalKit):
+    """``ShoalVectorStore`` in langchain-milvus's hybrid form: a dense field and a
+    ``BM25BuiltInFunction`` field, searched with ``ranker_type`` rrf or weighted."""
+
+    def __init__(self, ranker: str) -> None:
+        super().__init__()
+        self.name = f"shoal-hybrid-{ranker}"
+        self.search_kwargs = {"ranker_type": ranker}
+
+    async def open(self, embedding: Embeddings) -> VectorStore:
+        from shoal.integrations.langchain import BM25BuiltInFunction, ShoalVectorStore
+
+        return ShoalVectorStore(
+            embedding_function=embedding,
+            collection_name=self.collection_name(),
+            connection_args={"uri": self.uri},
+            auto_id=True,
+            drop_old=True,
+            builtin_function=BM25BuiltInFunction(output_field_names="sparse"),
+            vector_field=["dense", "sparse"],
+        )
 
 
 def _free_port() -> int:
@@ -435,6 +460,8 @@ class FaissKit(Kit):
 
 ALL_KITS = (
     "shoal",
+    "shoal-hybrid-rrf",
+    "shoal-hybrid-weighted",
     "shoal-server",
     "milvus-lite",
     "qdrant-memory",
@@ -448,6 +475,8 @@ def make_kit(name: str) -> Kit:
     """The kit called ``name`` (one of :data:`ALL_KITS`)."""
     kits: dict[str, Any] = {
         "shoal": ShoalKit,
+        "shoal-hybrid-rrf": lambda: ShoalHybridKit("rrf"),
+        "shoal-hybrid-weighted": lambda: ShoalHybridKit("weighted"),
         "shoal-server": ShoalServerKit,
         "milvus-lite": MilvusLiteKit,
         "qdrant-memory": lambda: QdrantKit(on_disk=False),
