@@ -7,6 +7,23 @@ This module imports nothing from shoal: every floor may import it.
 
 from __future__ import annotations
 
+import reprlib
+from typing import Any
+
+_shown_repr = reprlib.Repr()
+_shown_repr.maxstring = _shown_repr.maxother = 80
+_shown_repr.maxlevel = 3
+
+
+def shown(value: Any) -> str:
+    """A short repr of a caller's value for an error message: bounded in length and depth,
+    safe for self-referencing and very deep structures (``repr`` of a list nested 1,000
+    deep raises RecursionError, which an error message must never do)."""
+    try:
+        return _shown_repr.repr(value)
+    except (RecursionError, ValueError, TypeError):
+        return f"<{type(value).__name__}>"
+
 
 class ShoalError(Exception):
     """Base of every error Shoal raises on purpose."""

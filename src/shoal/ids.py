@@ -17,7 +17,7 @@ import re
 import uuid
 from typing import Any
 
-from shoal.errors import InvalidPointId
+from shoal.errors import InvalidPointId, shown
 
 PointId = int | str
 U64_MAX = 2**64 - 1
@@ -76,12 +76,12 @@ def canonical_id(value: Any) -> PointId:
         parsed = parse_uuid(value)
         if parsed is None:
             raise InvalidPointId(
-                f"Invalid point id {value!r}: expected an unsigned integer or a UUID string "
+                f"Invalid point id {shown(value)}: expected an unsigned integer or a UUID string "
                 "(32 hex digits, hyphenated 8-4-4-4-12, in braces, or after urn:uuid:)"
             )
         return parsed
     raise InvalidPointId(
-        f"Invalid point id {value!r}: expected an unsigned integer or a UUID, "
+        f"Invalid point id {shown(value)}: expected an unsigned integer or a UUID, "
         f"got {type(value).__name__}"
     )
 

@@ -184,6 +184,26 @@ def working_directory(path: str) -> Iterator[None]:
 # The cases reported in issue 15, each checked by class and message.
 
 
+DEEP: list[Any] = []
+for _ in range(999):
+    DEEP = [DEEP]
+
+
+@pytest.mark.parametrize("sync", [False, True], ids=["async", "sync"])
+@pytest.mark.parametrize("method", ["create_collection", "delete_collection"])
+@pytest.mark.parametrize("timeout", ["\ud800", "bogus", -1, 2**70])
+def test_a_collections_timeout_is_checked_as_every_other(
+    server_url: str, sync: bool, method: str, timeout: Any
+) -> None:
+    # Found by the fuzz: these two passed timeout on unchecked, so over HTTP a lone
+    # surrogate raised UnicodeEncodeError, and any other junk was accepted.
+    kwargs: dict[str, Any] = {"collection_name": "t", "timeout": timeout}
+    if method == "create_collection":
+        kwargs["vectors_config"] = m.VectorParams(size=2, distance=m.Distance.DOT)
+    for url in (None, server_url):
+        assert asyncio.run(on_client(url, sync, method, dict(kwargs))) == "BadRequest"
+
+
 @pytest.mark.parametrize("sync", [False, True], ids=["async", "sync"])
 @pytest.mark.parametrize(
     ("name", "kwargs", "error", "message"),
@@ -221,6 +241,31 @@ def working_directory(path: str) -> Iterator[None]:
             {"points": [m.PointStruct(id=1, vector=[1.0, 1.0])], "wait": "yes"},
             errors.BadRequest,
             "'yes'",
+        ),
+        # A value 1,000 levels deep in an error message: repr() raised RecursionError.
+        ("delete", {"points_selector": DEEP}, errors.InvalidPointId, "[[[[...]]]]"),
+        ("retrieve", {"ids": DEEP}, errors.InvalidPointId, "[[[[...]]]]"),
+        (
+            "create_payload_index",
+            {"field_name": "f", "field_schema": DEEP},
+            errors.InvalidConfig,
+            "[[[[...]]]]",
+        ),
+        ("upload_points", {"points": [], "batch_size": DEEP}, errors.BadRequest, "[[[[...]]]]"),
+        ("upload_points", {"points": [], "method": DEEP}, errors.NotSupported, "[[[[...]]]]"),
+        ("upload_points", {"points": [], "max_retries": DEEP}, errors.BadRequest, "[[[[...]]]]"),
+        # An array compared with 1 is an array, whose truth raised ValueError.
+        (
+            "upload_points",
+            {"points": [], "parallel": np.array([1, 2])},
+            errors.NotSupported,
+            "parallel=array([1, 2])",
+        ),
+        (
+            "upload_collection",
+            {"vectors": [[1.0, 2.0]], "parallel": np.array([])},
+            errors.NotSupported,
+            "parallel=array([]",
         ),
     ],
 )

@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import math
 import os
-import reprlib
 import uuid
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -50,6 +49,7 @@ from shoal.errors import (
     InvalidPointId,
     InvalidQuery,
     InvalidVector,
+    shown,
 )
 from shoal.ids import canonical_id
 from shoal.payloads import INT_MAX, INT_MIN, MAX_PAYLOAD_DEPTH
@@ -107,19 +107,6 @@ _ERROR_OF_FIELD: dict[str, type[BadRequest]] = {
 _NOT_WALKED = frozenset({"payload"})
 # A query is a vector (checked by the engine and the HTTP transport) or a point id.
 _QUERY_FIELDS = frozenset({"query", "nearest"})
-
-_shown_repr = reprlib.Repr()
-_shown_repr.maxstring = _shown_repr.maxother = 80
-_shown_repr.maxlevel = 3
-
-
-def shown(value: Any) -> str:
-    """A short repr of a caller's value for an error message: bounded in length and depth,
-    safe for self-referencing and very deep structures."""
-    try:
-        return _shown_repr.repr(value)
-    except (RecursionError, ValueError, TypeError):
-        return f"<{type(value).__name__}>"
 
 
 @contextmanager

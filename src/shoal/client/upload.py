@@ -17,7 +17,14 @@ import numpy as np
 
 from shoal import models as m
 from shoal.client.convert import as_model, bad_input, point_id
-from shoal.errors import BadRequest, InvalidPayload, InvalidVector, NotSupported, ShoalError
+from shoal.errors import (
+    BadRequest,
+    InvalidPayload,
+    InvalidVector,
+    NotSupported,
+    ShoalError,
+    shown,
+)
 
 
 def check_upload_options(parallel: int, method: str | None, max_retries: int) -> None:
@@ -28,15 +35,17 @@ def check_upload_options(parallel: int, method: str | None, max_retries: int) ->
             processes: Shoal sends batches one after another; the engine uses every core).
         BadRequest: a negative ``max_retries``.
     """
-    if parallel != 1:
+    # ``type(...) is int``: a numpy array compared with 1 is an array, whose truth is an
+    # error, and True == 1.
+    if type(parallel) is not int or parallel != 1:
         raise NotSupported(
-            f"Wrong input: parallel={parallel} is not supported: Shoal uploads batches one "
-            "after another (each batch already uses every core of the engine)"
+            f"Wrong input: parallel={shown(parallel)} is not supported: Shoal uploads batches "
+            "one after another (each batch already uses every core of the engine)"
         )
     if method is not None:
-        raise NotSupported(f"Wrong input: method={method!r} is not supported (no workers)")
-    if isinstance(max_retries, bool) or not isinstance(max_retries, int) or max_retries < 0:
-        raise BadRequest(f"Wrong input: max_retries={max_retries!r}; expected an integer >= 0")
+        raise NotSupported(f"Wrong input: method={shown(method)} is not supported (no workers)")
+    if type(max_retries) is not int or max_retries < 0:
+        raise BadRequest(f"Wrong input: max_retries={shown(max_retries)}; expected an integer >= 0")
 
 
 def transient(exc: ShoalError) -> bool:
@@ -156,8 +165,10 @@ def _vector_rows(vectors: Any) -> Iterator[Any]:
 
 
 def _check_batch_size(batch_size: int) -> None:
-    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-        raise BadRequest(f"Wrong input: batch_size must be a positive integer, got {batch_size!r}")
+    if type(batch_size) is not int or batch_size < 1:
+        raise BadRequest(
+            f"Wrong input: batch_size must be a positive integer, got {shown(batch_size)}"
+        )
 
 
 class Progress:

@@ -31,7 +31,7 @@ import numpy as np
 from pydantic import BaseModel
 
 from shoal import models as m
-from shoal.errors import InvalidConfig, InvalidQuery, NotSupported
+from shoal.errors import InvalidConfig, InvalidQuery, NotSupported, shown
 
 
 @dataclass(frozen=True)
@@ -411,7 +411,7 @@ def schema_type(kind: Any) -> m.PayloadSchemaType:
     if isinstance(kind, str) and kind in _SCHEMA_TYPES:
         return m.PayloadSchemaType(kind)
     allowed = ", ".join(t.value for t in m.PayloadSchemaType)
-    raise InvalidConfig(f"Wrong input: field_schema type {kind!r:.80} is not one of {allowed}")
+    raise InvalidConfig(f"Wrong input: field_schema type {shown(kind)} is not one of {allowed}")
 
 
 def field_index_type(schema: m.PayloadSchemaType | Mapping[str, Any] | None) -> m.PayloadSchemaType:

@@ -221,7 +221,9 @@ class AsyncClient(AsyncCollectionAdmin, AsyncExplore):
             strict_mode_config=convert.settings_arg(strict_mode_config),
             metadata=metadata,
         )
-        return await self._open_transport.create_collection(name, body, timeout)
+        return await self._open_transport.create_collection(
+            name, body, convert.timeout_arg(timeout)
+        )
 
     async def delete_collection(self, collection_name: str, timeout: int | None = None) -> bool:
         """Delete a collection and all its points.
@@ -233,7 +235,7 @@ class AsyncClient(AsyncCollectionAdmin, AsyncExplore):
             True if it existed, False otherwise.
         """
         return await self._open_transport.delete_collection(
-            convert.collection_name(collection_name), timeout
+            convert.collection_name(collection_name), convert.timeout_arg(timeout)
         )
 
     async def collection_exists(self, collection_name: str) -> bool:

@@ -220,7 +220,7 @@ class Client(CollectionAdmin, Explore):
             strict_mode_config=convert.settings_arg(strict_mode_config),
             metadata=metadata,
         )
-        return self._open_transport.create_collection(name, body, timeout)
+        return self._open_transport.create_collection(name, body, convert.timeout_arg(timeout))
 
     def delete_collection(self, collection_name: str, timeout: int | None = None) -> bool:
         """Delete a collection and all its points.
@@ -232,7 +232,7 @@ class Client(CollectionAdmin, Explore):
             True if it existed, False otherwise.
         """
         return self._open_transport.delete_collection(
-            convert.collection_name(collection_name), timeout
+            convert.collection_name(collection_name), convert.timeout_arg(timeout)
         )
 
     def collection_exists(self, collection_name: str) -> bool:
