@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple, Union
 
 import numpy as np
 
-from shoal.errors import InvalidVector, WrongVectorSize
+from shoal.errors import InvalidVector, WrongVectorSize, shown
 from shoal.gil import shared
 
 if TYPE_CHECKING:
@@ -107,7 +107,7 @@ def check_vector(raw: Any, params: m.VectorParams, *, name: str, point: object) 
         arr = float_rows([raw], len(raw))[0] if flat else np.asarray(raw, dtype=np.float64)
     except (TypeError, ValueError, OverflowError):  # Overflow: an int beyond float64
         raise InvalidVector(
-            f"Wrong input: {label} of point {point} must be a list of numbers, got {raw!r:.80}"
+            f"Wrong input: {label} of point {point} must be a list of numbers, got {shown(raw)}"
         ) from None
     if arr.ndim != 1:
         raise InvalidVector(
@@ -194,13 +194,13 @@ def check_multivector(raw: Any, params: m.VectorParams, *, name: str, point: obj
     if not rows:
         raise InvalidVector(
             f"Wrong input: {label} of point {point} must be a non-empty list of vectors, "
-            f"got {raw!r:.80}"
+            f"got {shown(raw)}"
         )
     for i, row in enumerate(rows):
         if not isinstance(row, (list, tuple, np.ndarray)):
             raise InvalidVector(
                 f"Wrong input: {label} of point {point} must be a list of vectors (lists of "
-                f"{params.size} numbers); item {i} is {row!r:.40}"
+                f"{params.size} numbers); item {i} is {shown(row)}"
             )
         if len(row) != params.size:
             raise WrongVectorSize(
@@ -211,7 +211,7 @@ def check_multivector(raw: Any, params: m.VectorParams, *, name: str, point: obj
     except (TypeError, ValueError, OverflowError):
         raise InvalidVector(
             f"Wrong input: {label} of point {point} must be a list of vectors of numbers, "
-            f"got {raw!r:.80}"
+            f"got {shown(raw)}"
         ) from None
     with np.errstate(over="ignore"):
         out = arr.astype(np.float32)
@@ -275,7 +275,7 @@ def check_sparse(raw: Any, *, name: str, point: object) -> SparseRow:
     ):
         raise InvalidVector(
             f"Wrong input: {label} must be an object with `indices` and `values` lists, "
-            f"got {raw!r:.80}"
+            f"got {shown(raw)}"
         )
     if len(indices) != len(values):
         raise InvalidVector(
@@ -318,7 +318,7 @@ def _sparse_indices(indices: Any, label: str) -> np.ndarray:
             break
     if bad is not None:
         raise InvalidVector(
-            f"Wrong input: {label} has the index {bad!r}; indices must be integers in "
+            f"Wrong input: {label} has the index {shown(bad)}; indices must be integers in "
             f"0..{_MAX_INDEX}"
         )
     return np.asarray(indices, dtype=np.int64)
@@ -334,7 +334,7 @@ def _sparse_values(values: Any, label: str) -> np.ndarray:
             arr = float_rows([values], len(values))[0]
     except (TypeError, ValueError, OverflowError):
         raise InvalidVector(
-            f"Wrong input: {label} must have numbers as values, got {values!r:.80}"
+            f"Wrong input: {label} must have numbers as values, got {shown(values)}"
         ) from None
     with np.errstate(over="ignore"):
         vals = arr.astype(np.float32)

@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from shoal.errors import InvalidPayload
+from shoal.errors import InvalidPayload, shown
 
 # How deep a payload may nest objects and arrays (the payload object is level 1): below
 # what the serialiser can store (orjson: 254) and what Qdrant's JSON parser reads (128).
@@ -118,7 +118,7 @@ def _container(value: Any, depth: int, limit: int) -> Any:
         for k, v in value.items():
             if type(k) is not str:
                 if not isinstance(k, str):
-                    raise _BadValue(f"the key {k!r:.60} is not a string")
+                    raise _BadValue(f"the key {shown(k)} is not a string")
                 k = str(k)
             try:
                 if not k.isascii():

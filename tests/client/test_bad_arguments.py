@@ -185,8 +185,9 @@ def working_directory(path: str) -> Iterator[None]:
 
 
 DEEP: list[Any] = []
+DEEP_KEY: tuple[Any, ...] = ()
 for _ in range(999):
-    DEEP = [DEEP]
+    DEEP, DEEP_KEY = [DEEP], (DEEP_KEY,)
 
 
 @pytest.mark.parametrize("sync", [False, True], ids=["async", "sync"])
@@ -254,6 +255,23 @@ def test_a_collections_timeout_is_checked_as_every_other(
         ("upload_points", {"points": [], "batch_size": DEEP}, errors.BadRequest, "[[[[...]]]]"),
         ("upload_points", {"points": [], "method": DEEP}, errors.NotSupported, "[[[[...]]]]"),
         ("upload_points", {"points": [], "max_retries": DEEP}, errors.BadRequest, "[[[[...]]]]"),
+        ("upload_collection", {"vectors": [DEEP]}, errors.InvalidVector, "[[[[...]]]]"),
+        (
+            "upload_collection",
+            {"vectors": [[1.0, 2.0]], "payload": [DEEP]},
+            errors.InvalidPayload,
+            "[[[[...]]]]",
+        ),
+        (
+            "upsert",
+            {
+                "points": [
+                    m.PointStruct.model_construct(id=2, vector=[1.0, 2.0], payload={DEEP_KEY: 1})
+                ]
+            },
+            errors.InvalidPayload,
+            "((((...),),),) is not a string",
+        ),
         # An array compared with 1 is an array, whose truth raised ValueError.
         (
             "upload_points",

@@ -18,7 +18,7 @@ from pydantic import BaseModel
 
 from shoal import models as m
 from shoal.codec import check_sparse, float_rows
-from shoal.errors import InvalidVector
+from shoal.errors import InvalidVector, shown
 from shoal.ids import canonical_id
 
 M = TypeVar("M", bound=BaseModel)
@@ -135,7 +135,8 @@ def _vector(raw: Any, name: str, point: object) -> list[float]:
         arr = None
     if arr is None or arr.ndim != 1:
         raise InvalidVector(
-            f"Wrong input: {label} of point {point} must be a flat list of numbers, got {raw!r:.80}"
+            f"Wrong input: {label} of point {point} must be a flat list of numbers, "
+            f"got {shown(raw)}"
         )
     finite = np.isfinite(arr)
     if not finite.all():

@@ -126,7 +126,7 @@ def _column_batches(
         bad = next((p for p in payloads if p is not None and not isinstance(p, dict)), None)
         if bad is not None:  # checked here: the engine would check the vectors first
             raise InvalidPayload(
-                f"Wrong input: upload_collection payloads must be dicts, got {bad!r:.80}"
+                f"Wrong input: upload_collection payloads must be dicts, got {shown(bad)}"
             )
         cols: Any = _named_columns(rows) if isinstance(rows[0], dict) else rows
         yield m.Batch.model_construct(ids=batch_ids, vectors=cols, payloads=payloads)
