@@ -281,8 +281,13 @@ class BM25:
         """
         if not isinstance(text, str):
             raise TypeError(f"text is {type(text).__name__}, expected str")
-        indices = sorted({self._id(t) for t in self._analyzer.query_tokens(text)})
+        indices = self.query_indices(text)
         return _sparse(indices, [1.0] * len(indices))
+
+    def query_indices(self, text: str) -> list[int]:
+        """The indices of ``text``'s query vector (each with the value 1): sorted, unique.
+        The engine builds its query from them, without a ``SparseVector``."""
+        return sorted({self._id(t) for t in self._analyzer.query_tokens(text)})
 
     async def aembed_documents(self, texts: Sequence[str]) -> list[m.SparseVector]:
         """Encode documents on the embedding threads, keeping the event loop free.

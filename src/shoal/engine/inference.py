@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from functools import lru_cache
 from typing import Any, TypeVar
 
+import numpy as np
 import orjson
 
 from shoal import models as m
@@ -76,8 +77,8 @@ def embed_query(doc: m.Document, name: str, space: VectorSpace) -> SparseRow:
     if name not in space.sparse:
         _refuse(name, doc.model, space, InvalidQuery)
     options = orjson.dumps(doc.options, option=orjson.OPT_SORT_KEYS)
-    vector = _encoder(doc.model, options).embed_query(doc.text)
-    return kept_sparse(vector.indices, vector.values)
+    indices = _encoder(doc.model, options).query_indices(doc.text)
+    return kept_sparse(indices, np.ones(len(indices), np.float32))
 
 
 def _refuse(name: str, model: str, space: VectorSpace, unknown: type[Exception]) -> None:
