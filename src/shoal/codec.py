@@ -115,20 +115,30 @@ def check_vector(raw: Any, params: m.VectorParams, *, name: str, point: object) 
             f"(got an array of shape {arr.shape})"
         )
     if arr.shape[0] != params.size:
+        # The HTTP client refuses a NaN or an infinity before any size is known (JSON
+        # cannot carry one): the same error here, so that both name the same problem.
+        _refuse_non_finite(arr, arr, label, point)
         raise WrongVectorSize(params.size, arr.shape[0], name=name, where=f"point {point}")
     # Checked after the cast: a finite float64 above float32's range (~3.4e38) would
     # otherwise be stored as inf.
     with np.errstate(over="ignore"):
         vec = arr.astype(np.float32)
-    if not np.isfinite(vec).all():
-        bad = int(np.flatnonzero(~np.isfinite(vec))[0])
-        raise InvalidVector(
-            f"Wrong input: {label} of point {point} has the component {arr[bad]} at index "
-            f"{bad}; vectors must be finite float32 numbers (|x| < 3.4e38)"
-        )
+    _refuse_non_finite(vec, arr, label, point)
     if params.distance == _COSINE:
         vec = normalize_rows(vec)
     return vec
+
+
+def _refuse_non_finite(checked: np.ndarray, given: np.ndarray, label: str, point: object) -> None:
+    """Raises InvalidVector naming the first component of ``checked`` that is not finite
+    (shown as ``given`` has it)."""
+    finite = np.isfinite(checked)
+    if not finite.all():
+        bad = int(np.flatnonzero(~finite)[0])
+        raise InvalidVector(
+            f"Wrong input: {label} of point {point} has the component {given[bad]} at index "
+            f"{bad}; vectors must be finite float32 numbers (|x| < 3.4e38)"
+        )
 
 
 def check_vector_rows(raws: Sequence[Any], params: m.VectorParams) -> list[np.ndarray | None]:

@@ -184,6 +184,25 @@ def working_directory(path: str) -> Iterator[None]:
 # The cases reported in issue 15, each checked by class and message.
 
 
+@pytest.mark.parametrize("sync", [False, True], ids=["async", "sync"])
+@pytest.mark.parametrize(
+    ("name", "kwargs"),
+    [
+        ("query_points", {"query": [float("nan")]}),
+        ("upsert", {"points": [m.PointStruct(id=9, vector=[float("nan")])]}),
+        ("query_batch_points", {"requests": [m.QueryRequest(query=[float("inf")])]}),
+    ],
+)
+def test_a_short_vector_with_a_nan_fails_alike_over_http(
+    server_url: str, sync: bool, name: str, kwargs: dict[str, Any]
+) -> None:
+    # Found by a fuzz: embedded checked the length first (WrongVectorSize), while the HTTP
+    # client refuses a NaN before any length is known (InvalidVector).
+    kwargs = {"collection_name": COLLECTION, **kwargs}
+    for url in (None, server_url):
+        assert asyncio.run(on_client(url, sync, name, dict(kwargs))) == "InvalidVector"
+
+
 DEEP: list[Any] = []
 DEEP_KEY: tuple[Any, ...] = ()
 for _ in range(999):

@@ -157,3 +157,20 @@ def test_an_empty_prefetch_list_is_no_prefetch(both: Any) -> None:
         theirs.query_points("c", query=qm.FusionQuery(fusion=qm.Fusion.RRF), prefetch=[])
     with pytest.raises(errors.InvalidQuery, match="give prefetch"):
         ours.query_points("c", query=qm.FusionQuery(fusion=qm.Fusion.RRF), prefetch=[])
+
+
+def test_a_filter_expression_with_prefetch_is_its_structured_equivalent(both: Any) -> None:
+    """Embedded, an expression filter on a query with prefetches is converted as Shoal's
+    HTTP client converts it before sending (it used to be refused embedded only): the same
+    points as the structured filter in local mode. One with no structured equivalent is
+    NotSupported, naming why; an invalid one keeps its InvalidFilter."""
+    ours, theirs = both
+    flt = qm.Filter(must=[qm.FieldCondition(key="w", match=qm.MatchValue(value=1))])
+    case = CASES["rrf"]
+    found = ours.query_points("c", query_filter="w == 1", limit=5, **case).points
+    expected = theirs.query_points("c", query_filter=flt, limit=5, **case).points
+    assert found and [p.id for p in found] == [p.id for p in expected]
+    with pytest.raises(errors.NotSupported, match="arithmetic"):
+        ours.query_points("c", query_filter="w + 1 == 2", **case)
+    with pytest.raises(errors.InvalidFilter, match="end of the expression"):
+        ours.query_points("c", query_filter="w ==", **case)

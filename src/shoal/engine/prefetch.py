@@ -26,7 +26,10 @@ import numpy as np
 from shoal import models as m
 from shoal.engine.deadline import Deadline
 from shoal.engine.scrolled import KINDS as SCROLLED
-from shoal.errors import InvalidQuery, NotSupported
+from shoal.errors import InvalidFilter, InvalidQuery, NotSupported
+from shoal.filters.bind import bind
+from shoal.filters.convert import to_qdrant_filter
+from shoal.filters.expression import parse_syntax
 from shoal.filters.formula import candidates, compile_formula, rescore
 from shoal.ids import PointId
 
@@ -105,12 +108,25 @@ def finish(
 
 
 def _outer_filter(req: m.QueryRequest) -> m.Filter | None:
-    if isinstance(req.filter, str):
+    """The query's filter in structured form: the levels of a prefetch merge structured
+    filters. An expression is converted as Shoal's HTTP client converts it before sending
+    (``shoal.filters.convert``), so that embedded and HTTP answer alike.
+
+    Raises:
+        InvalidFilter: an invalid expression.
+        NotSupported: a valid one with no exact structured equivalent.
+    """
+    flt = req.filter
+    if not isinstance(flt, str):
+        return flt
+    try:
+        return to_qdrant_filter(flt)
+    except InvalidFilter as exc:
+        bind(parse_syntax(flt), flt, {}, {})  # an invalid expression: its own error
         raise NotSupported(
-            "Wrong input: a filter expression with prefetch is not supported; give a "
-            "structured Filter (Shoal's HTTP client converts the expressions it can)"
-        )
-    return req.filter
+            f"Wrong input: this filter expression has no structured equivalent, which a "
+            f"query with prefetch needs ({exc.message}); give a structured Filter"
+        ) from None
 
 
 def _listed(prefetch: list[m.Prefetch] | m.Prefetch | None) -> list[m.Prefetch]:
