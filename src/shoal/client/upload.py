@@ -35,16 +35,20 @@ def check_upload_options(parallel: int, method: str | None, max_retries: int) ->
             processes: Shoal sends batches one after another; the engine uses every core).
         BadRequest: a negative ``max_retries``.
     """
-    # ``type(...) is int``: a numpy array compared with 1 is an array, whose truth is an
-    # error, and True == 1.
-    if type(parallel) is not int or parallel != 1:
+    # Compared only once known to be an integer: a numpy array compared with 1 is an
+    # array, whose truth is an error.
+    if (
+        isinstance(parallel, bool)
+        or not isinstance(parallel, (int, np.integer))
+        or int(parallel) != 1
+    ):
         raise NotSupported(
             f"Wrong input: parallel={shown(parallel)} is not supported: Shoal uploads batches "
             "one after another (each batch already uses every core of the engine)"
         )
     if method is not None:
         raise NotSupported(f"Wrong input: method={shown(method)} is not supported (no workers)")
-    if type(max_retries) is not int or max_retries < 0:
+    if isinstance(max_retries, bool) or not isinstance(max_retries, int) or max_retries < 0:
         raise BadRequest(f"Wrong input: max_retries={shown(max_retries)}; expected an integer >= 0")
 
 
@@ -165,7 +169,7 @@ def _vector_rows(vectors: Any) -> Iterator[Any]:
 
 
 def _check_batch_size(batch_size: int) -> None:
-    if type(batch_size) is not int or batch_size < 1:
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
         raise BadRequest(
             f"Wrong input: batch_size must be a positive integer, got {shown(batch_size)}"
         )

@@ -232,7 +232,7 @@ def together(
     Per query, ``scanned`` makes some twenty numpy calls of a microsecond or more; on a
     small column (``TOGETHER_WIDTH``) scoring a hundred queries at once takes a fraction of
     that. A query's score in a row adds its terms' contributions in the query's order, as
-    ``QueryTerms.dense_scores`` does: equal sums, bit for bit.
+    ``QueryTerms.dense_scores`` does: equal sums, bit for bit (but for the sign of a zero).
 
     Args:
         terms: each query's terms (``SparseColumn.terms_of``: a word's postings are one
