@@ -117,21 +117,21 @@ def check_vector(raw: Any, params: m.VectorParams, *, name: str, point: object) 
     if arr.shape[0] != params.size:
         # The HTTP client refuses a NaN or an infinity before any size is known (JSON
         # cannot carry one): the same error here, so that both name the same problem.
-        _refuse_non_finite(arr, arr, label, point)
+        refuse_non_finite(arr, arr, label, point)
         raise WrongVectorSize(params.size, arr.shape[0], name=name, where=f"point {point}")
     # Checked after the cast: a finite float64 above float32's range (~3.4e38) would
     # otherwise be stored as inf.
     with np.errstate(over="ignore"):
         vec = arr.astype(np.float32)
-    _refuse_non_finite(vec, arr, label, point)
+    refuse_non_finite(vec, arr, label, point)
     if params.distance == _COSINE:
         vec = normalize_rows(vec)
     return vec
 
 
-def _refuse_non_finite(checked: np.ndarray, given: np.ndarray, label: str, point: object) -> None:
+def refuse_non_finite(checked: np.ndarray, given: np.ndarray, label: str, point: object) -> None:
     """Raises InvalidVector naming the first component of ``checked`` that is not finite
-    (shown as ``given`` has it)."""
+    (shown as ``given`` has it): the one message for it, embedded and in the HTTP client."""
     finite = np.isfinite(checked)
     if not finite.all():
         bad = int(np.flatnonzero(~finite)[0])

@@ -137,6 +137,15 @@ def test_best_rows_are_the_top_k_ties_by_row(n: int, k: int, levels: int, seed: 
     assert hits.scores.tolist() == scores[order].astype(np.float32).tolist()
 
 
+def apply_writes(col: SparseColumn, ops: list[tuple[str, int, dict[int, float]]]) -> None:
+    """The ``set`` and ``clear`` operations of ``ops``, in order (queries skipped)."""
+    for op, r, vector in ops:
+        if op == "set":
+            col.set_rows([r], [row(vector)])
+        elif op == "clear":
+            col.clear_rows([r])
+
+
 def top_k(col: SparseColumn, query: SparseRow, with_idf: bool, k: int, keep: np.ndarray | None):
     """What a sparse search answers, and the reference: every row scored, then ``best``."""
     terms = col.terms(query, with_idf)
@@ -233,11 +242,7 @@ def test_a_batch_looking_up_postings_once_gets_each_querys_own_hits(
     keep = None if keep_bits is None else np.array([keep_bits >> r & 1 == 1 for r in range(ROWS)])
     allowed = None if keep is None else (lambda rows: keep[rows])
     with rebuild_after(rebuild):
-        for op, r, vector in ops:
-            if op == "set":
-                col.set_rows([r], [row(vector)])
-            elif op == "clear":
-                col.clear_rows([r])
+        apply_writes(col, ops)
         batch = [row(q) for q in queries]
         terms = col.terms_of(batch, with_idf)
         for j, query in enumerate(batch):
@@ -277,11 +282,7 @@ def test_queries_scored_together_get_each_querys_own_hits(
     values, stale rows and a delta."""
     col = SparseColumn(ROWS)
     with rebuild_after(rebuild):
-        for op, r, vector in ops:
-            if op == "set":
-                col.set_rows([r], [row(vector)])
-            elif op == "clear":
-                col.clear_rows([r])
+        apply_writes(col, ops)
         batch = [row(q) for q, _, _ in queries]
         keeps = [
             None if bits is None else np.array([bits >> r & 1 == 1 for r in range(ROWS)])

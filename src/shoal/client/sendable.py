@@ -17,7 +17,7 @@ import numpy as np
 from pydantic import BaseModel
 
 from shoal import models as m
-from shoal.codec import check_sparse, float_rows
+from shoal.codec import check_sparse, float_rows, refuse_non_finite
 from shoal.errors import InvalidVector, shown
 from shoal.ids import canonical_id
 
@@ -138,12 +138,6 @@ def _vector(raw: Any, name: str, point: object) -> list[float]:
             f"Wrong input: {label} of point {point} must be a flat list of numbers, "
             f"got {shown(raw)}"
         )
-    finite = np.isfinite(arr)
-    if not finite.all():
-        bad = int(np.flatnonzero(~finite)[0])
-        raise InvalidVector(
-            f"Wrong input: {label} of point {point} has the component {arr[bad]} at index "
-            f"{bad}; vectors must be finite float32 numbers (|x| < 3.4e38)"
-        )
+    refuse_non_finite(arr, arr, label, point)
     vector: list[float] = arr.tolist()
     return vector
