@@ -76,8 +76,8 @@ class SparseSearch:
             RequestTimeout: the deadline passed.
         """
         whole = [i for i, pq in enumerate(queries) if not self._own_corpus(pq)]
-        shared = self.col.terms_of([queries[i].sparse for i in whole], self.with_idf)  # type: ignore[misc]
-        out: list[Hits | None] = [None] * len(queries)
+        shared = self.col.terms_of([_vector(queries[i]) for i in whole], self.with_idf)
+        out = [NO_HITS] * len(queries)  # each replaced below
         if len(whole) > 1 and self.state.high <= TOGETHER_WIDTH:
             if self.deadline is not NO_DEADLINE:
                 self.deadline.check()
@@ -89,11 +89,11 @@ class SparseSearch:
             for i, terms in zip(whole, shared, strict=True):
                 out[i] = self._alone(queries[i], terms)
         for i, pq in enumerate(queries):
-            if out[i] is None:  # its IDF counts the rows of its own corpus
-                assert pq.idf_corpus is not None and pq.sparse is not None
+            if self._own_corpus(pq):  # its IDF counts the rows of its own corpus
+                assert pq.idf_corpus is not None
                 corpus = self._match(pq.idf_corpus).mask(self.deadline)
-                out[i] = self._alone(pq, self.col.terms(pq.sparse, True, corpus))
-        return out  # type: ignore[return-value]
+                out[i] = self._alone(pq, self.col.terms(_vector(pq), True, corpus))
+        return out
 
     def _alone(self, pq: SparseQuery, terms: QueryTerms) -> Hits:
         """The hits of one query, from its terms."""
@@ -122,6 +122,11 @@ class SparseSearch:
             match = self.filters.match(self.state, flt, self.indexes, self.deadline)
             self._matches[key] = match
         return match
+
+
+def _vector(pq: SparseQuery) -> SparseRow:
+    assert pq.sparse is not None, "a sparse search's query has a sparse vector"
+    return pq.sparse
 
 
 def pruned(
