@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import numpy as np
+import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
@@ -116,6 +117,32 @@ def test_a_rebuild_leaves_the_mask_a_search_of_the_old_base_holds() -> None:
     assert new_base is not old_base and new_stale is None
     # A search still reading the old base keeps masking its stale row.
     assert old_stale[0]
+
+
+def test_a_bulk_write_builds_the_postings_and_small_writes_leave_them_to_the_query(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    builds: list[int] = []
+    build = sparse_index._Postings.build
+
+    def counted(rows: list[int], vectors: list[tuple[np.ndarray, np.ndarray]]) -> object:
+        builds.append(len(rows))
+        return build(rows, vectors)
+
+    monkeypatch.setattr(sparse_index._Postings, "build", counted)
+    col = SparseColumn(4000)
+    col.fill(0, [row({i % 7: 1.0}) for i in range(3000)])
+    assert builds == [3000]  # the load built the postings ...
+    col.search(row({1: 1.0}), False)
+    assert builds == [3000]  # ... so its first query builds none
+    for r in (5, 6, 7, 8):
+        col.set_rows([r], [row({2: 1.0})])
+    # A one-row write builds postings of at most EAGER_BUILD rows, never the 3,000.
+    assert all(n <= sparse_index.EAGER_BUILD for n in builds[1:])
+    written = len(builds)
+    rows, _ = col.search(row({2: 1.0}), False)
+    assert builds[written:] == [4]  # the query builds the delta of the four rows
+    assert rows.tolist() == sorted({i for i in range(3000) if i % 7 == 2} | {5, 6, 7, 8})
 
 
 @settings(max_examples=200, deadline=None)

@@ -9,11 +9,14 @@ index, the rows that have it and their values):
 - the *delta*, built from the rows written since the base was built (the *dirty* rows);
   the base's postings of those rows are stale and masked out when it is read.
 
-A write only marks its rows dirty, so the write path stays O(rows written); the first
-query after writes builds the small delta, and once the dirty rows outgrow
-``REBUILD_SHARE`` of the base, the base is rebuilt with them. Building and reading are
-thread-safe: searches build under the column's own lock, while writes (which mark rows) run
-under the collection state's write lock, so never beside a search.
+A write marks its rows dirty, and builds what the next query needs (the delta, or the
+rebuilt base once the dirty rows outgrow ``REBUILD_SHARE`` of it) only when those postings
+hold at most ``EAGER_BUILD`` times the rows it wrote, so the write path stays O(rows
+written): after a bulk write, such as the first load of a small collection, the first
+query finds the postings built; after a stream of small writes, the first query builds
+them. Building and reading are thread-safe: searches build under the column's own lock,
+while writes (which mark rows, and may build) run under the collection state's write lock,
+so never beside a search.
 
 IDF (``modifier: idf``) is Qdrant's ``ln((N - df + 0.5) / (df + 0.5) + 1)``, with ``N`` the
 live rows that have this vector and ``df`` those among them that have the index, both read
@@ -36,6 +39,7 @@ from shoal.index.intset import IntSet
 
 REBUILD_SHARE = 0.125  # dirty rows, as a share of the base's rows, that trigger a rebuild
 REBUILD_MIN = 2048  # ... but never for fewer dirty rows than this
+EAGER_BUILD = 2  # a write builds postings of at most this many rows per row it wrote
 # Postings of a query fewer than 1 / SORT_SHARE of the rows are summed by sorting them;
 # more, by accumulating over every row.
 SORT_SHARE = 16
@@ -240,6 +244,12 @@ class SparseColumn:
             self._stale[rows] = True
             self._dirty.update(rows)
             self._delta = None
+            built = self.count if self._rebuild_due() else len(self._dirty)
+            if built <= EAGER_BUILD * len(rows):
+                self._postings()
+
+    def _rebuild_due(self) -> bool:
+        return len(self._dirty) > max(REBUILD_MIN, REBUILD_SHARE * self._base.size)
 
     # ------------------------------------------------------------------ reading
 
@@ -251,7 +261,7 @@ class SparseColumn:
         base keeps the mask that goes with it.
         """
         with self._lock:
-            if len(self._dirty) > max(REBUILD_MIN, REBUILD_SHARE * self._base.size):
+            if self._rebuild_due():
                 rows = np.flatnonzero(self.present).tolist()
                 self._base = _Postings.build(rows, self._of(rows))
                 self._stale = np.zeros(len(self._stale), dtype=bool)
