@@ -246,28 +246,36 @@ def _unsendable(body: BaseModel) -> tuple[list[str | int], str] | None:
                 for i in range(len(value) - 1, -1, -1):
                     stack.append((value[i], depth + 1, (i, link)))
                 continue
-            elif what is _MAPPING:
+            elif what is _MAPPING or what is _MODEL or what is _PAYLOAD_UPDATE:
+                model = what is not _MAPPING
                 children: list[tuple[Any, int, _Link]] = []
-                for key, item in value.items():  # each key is checked just before its value
-                    if isinstance(key, str):
-                        place = (key, link)
-                        children.append((key, depth, place))
-                        children.append((item, depth + 1, place))
-                    else:
+                for key, item in (value.__dict__ if model else value).items():
+                    if model:
+                        if item is None or item is True:
+                            continue
+                        if what is _PAYLOAD_UPDATE and key in _NOT_WALKED:
+                            continue
+                        if key in _QUERY_FIELDS:
+                            if isinstance(item, (int, str)):
+                                canonical_id(item)  # a point id
+                            elif not isinstance(item, (list, np.ndarray)):
+                                children.append((item, depth + 1, (key, link)))
+                            continue  # a vector: checked downstream
+                    elif not isinstance(key, str):
                         children.append((_KeyNotText(key), depth, link))
-                stack.extend(reversed(children))
-                continue
-            elif what is _MODEL or what is _PAYLOAD_UPDATE:
-                children = []
-                for name, item in value.__dict__.items():
-                    if item is None or item is True:
                         continue
-                    if what is _PAYLOAD_UPDATE and name in _NOT_WALKED:
-                        continue
-                    if name in _QUERY_FIELDS and isinstance(item, (int, str)):
-                        canonical_id(item)  # a point id
-                    elif name not in _QUERY_FIELDS or not isinstance(item, (list, np.ndarray)):
-                        children.append((item, depth + 1, (name, link)))  # a vector: downstream
+                    elif type(key) is not str or not key.isascii():
+                        children.append((key, depth, (key, link)))  # checked before its value
+                    # A sound atom is passed over here, not stacked (most values are).
+                    kind = type(item)
+                    if not (
+                        item is None
+                        or kind is bool
+                        or (kind is str and item.isascii())
+                        or (kind is int and INT_MIN <= item <= INT_MAX)
+                        or (kind is float and math.isfinite(item))
+                    ):
+                        children.append((item, depth + 1, (key, link)))
                 stack.extend(reversed(children))
                 continue
             else:
