@@ -127,6 +127,37 @@ async def test_async_batcher_bounds_batches_by_size() -> None:
     assert seen == [["a", "bb"], ["c"], ["dddd"], ["e"]]
 
 
+async def test_submit_many_joins_concurrent_submits_and_answers_each_request() -> None:
+    seen: list[list[str]] = []
+
+    async def run(batch: list[str]) -> list[str | BaseException]:
+        seen.append(batch)
+        return [ValueError(r) if r == "bad" else r.upper() for r in batch]
+
+    batcher = AsyncBatcher(run)
+    many, one = await asyncio.gather(batcher.submit_many(["a", "bad", "c"]), batcher.submit("d"))
+    assert many[0] == "A" and isinstance(many[1], ValueError) and many[2] == "C"
+    assert one == "D"
+    assert seen == [["a", "bad", "c", "d"]]  # one batch, in arrival order
+    assert await batcher.submit_many([]) == []
+
+
+async def test_a_cancelled_submit_many_drops_its_requests_not_yet_handed_over() -> None:
+    held = Held()
+    batcher = AsyncBatcher.off_loop(held)
+    first = asyncio.ensure_future(batcher.submit(1))
+    await asyncio.to_thread(held.entered.wait, 30)  # the first batch runs, and holds
+    later = asyncio.ensure_future(batcher.submit_many([2, 3]))
+    other = asyncio.ensure_future(batcher.submit(4))
+    await asyncio.sleep(0)  # both queued behind the running batch
+    later.cancel()
+    held.release.set()
+    assert await first == 2 and await other == 8
+    with pytest.raises(asyncio.CancelledError):
+        await later
+    assert held.batches == [[1], [4]]  # 2 and 3 never ran
+
+
 async def test_run_in_thread_carries_context_and_uses_the_executor_given() -> None:
     _VAR.set("caller's")
     seen: list[tuple[str, str]] = []

@@ -262,6 +262,29 @@ class AsyncBatcher(Generic[Req, Res]):
             Its exception.
         """
         loop = asyncio.get_running_loop()
+        future: asyncio.Future[Res] = loop.create_future()
+        self._enqueue(loop, [(request, future)])
+        return await future
+
+    async def submit_many(self, requests: Sequence[Req]) -> list[Res | BaseException]:
+        """Run ``requests`` in the next batch (the next batches, past ``max_batch``).
+        Cancelling the caller drops those not yet handed over, as for ``submit``.
+
+        Returns:
+            One result or exception per request, in order.
+        """
+        if not requests:
+            return []
+        loop = asyncio.get_running_loop()
+        futures: list[asyncio.Future[Res]] = [loop.create_future() for _ in requests]
+        self._enqueue(loop, list(zip(requests, futures, strict=True)))
+        # Futures, not coroutines: gather wraps none of them in a task.
+        return await asyncio.gather(*futures, return_exceptions=True)
+
+    def _enqueue(
+        self, loop: asyncio.AbstractEventLoop, items: list[tuple[Req, asyncio.Future[Res]]]
+    ) -> None:
+        """Queue ``items`` on ``loop``'s queue, and start its drain task if it is idle."""
         # The last loop's queue, found without hashing a new weak reference per call.
         last_loop, queue = self._last
         if last_loop() is not loop or queue is None:
@@ -269,11 +292,9 @@ class AsyncBatcher(Generic[Req, Res]):
             if queue is None:
                 queue = self._queues[loop] = _LoopQueue()
             self._last = (weakref.ref(loop), queue)
-        future: asyncio.Future[Res] = loop.create_future()
-        queue.pending.append((request, future))
+        queue.pending += items
         if queue.task is None:
             queue.task = loop.create_task(self._drain(queue))
-        return await future
 
     def waiting(self) -> int:
         """Requests of the running loop still in the queue: cancelling one of their callers

@@ -52,17 +52,25 @@ async def make_client(tmp_path: Path, n: int = 100) -> AsyncClient:
     return client
 
 
-async def test_searches_while_engine_busy_share_few_batches(
+async def busy_engine(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+) -> tuple[AsyncClient, Gate, asyncio.Task[models.QueryResponse]]:
+    """A client whose engine is held busy running a first search (nearest to point 0),
+    with a gate recording the size of each batch of queries it runs."""
     client = await make_client(tmp_path)
     gate = Gate()
     monkeypatch.setattr(
         Searcher, "run_batch", gate.wrap(Searcher.run_batch, lambda s, items: len(items))
     )
-
     first = asyncio.create_task(client.query_points("c", query=vec(0), limit=1))
     assert await asyncio.to_thread(gate.entered.wait, 30)
+    return client, gate, first
+
+
+async def test_searches_while_engine_busy_share_few_batches(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    client, gate, first = await busy_engine(tmp_path, monkeypatch)
     rest = [
         asyncio.create_task(client.query_points("c", query=vec(i), limit=1)) for i in range(1, 100)
     ]
@@ -74,6 +82,26 @@ async def test_searches_while_engine_busy_share_few_batches(
     assert sum(gate.sizes) == 100
     # Fanned back out correctly: each query's nearest point is the point it was made from.
     assert [r.points[0].id for r in responses] == list(range(100))
+    await client.close()
+
+
+async def test_a_query_batch_joins_the_concurrent_searches_batch(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    client, gate, first = await busy_engine(tmp_path, monkeypatch)
+    requests = [models.QueryRequest(query=vec(i), limit=1) for i in (1, 2, 3)]
+    batch = asyncio.create_task(client.query_batch_points("c", requests))
+    single = asyncio.create_task(client.query_points("c", query=vec(4), limit=1))
+    await asyncio.sleep(0)  # both queued behind the running batch
+    gate.release.set()
+    await first
+    answers, alone = await batch, await single
+
+    assert gate.sizes == [1, 4]  # the batch's three queries and the single one: one pass
+    assert [r.points[0].id for r in answers] == [1, 2, 3]
+    assert alone.points[0].id == 4
+    with pytest.raises(errors.WrongVectorSize):  # a bad query fails the whole call
+        await client.query_batch_points("c", [*requests, models.QueryRequest(query=[1.0])])
     await client.close()
 
 

@@ -26,6 +26,7 @@ from shoal.engine.query import Query
 
 P = ParamSpec("P")
 _COLLECTION = itemgetter(0)  # the collection a batched query or write is for
+_QUERY = itemgetter(1)  # ... and the query
 T = TypeVar("T")
 
 # A query as the batcher holds it: collection, (request, deadline).
@@ -74,7 +75,7 @@ class AsyncLocalTransport:
 
         def run(name: str, group: list[_Query]) -> list[m.QueryResponse | BaseException]:
             col = db.collections.get(name) or db.collection(name)  # see _collection
-            return col.searcher.run_batch([query for _, query in group])
+            return col.searcher.run_batch(list(map(_QUERY, group)))
 
         return run_grouped(items, _COLLECTION, run)
 
@@ -264,9 +265,19 @@ class AsyncLocalTransport:
         self, name: str, body: m.QueryRequestBatch, timeout: int | None = None
     ) -> list[m.QueryResponse]:
         deadline = _deadline(timeout, "Search")
-        return await run_in_thread(
-            _collection_call, self, name, Collection.query_batch, body.searches, deadline
-        )
+        col = None if self._db is None else self._db.collections.get(name)
+        if col is None:  # opening the storage, or loading the collection, blocks
+            col = await run_in_thread(_loaded, self, name)
+        if col.strict is not None:
+            col.strict.check_batch(len(body.searches))
+        # The batch's queries join those of concurrent callers, as a single query does.
+        outcomes = await self._queries.submit_many([(name, (q, deadline)) for q in body.searches])
+        found = []
+        for outcome in outcomes:
+            if isinstance(outcome, BaseException):
+                raise outcome
+            found.append(outcome)
+        return found
 
     async def update_vectors(self, name: str, body: m.UpdateVectors, wait: bool) -> m.UpdateResult:
         op = m.UpdateVectorsOperation(update_vectors=body)
@@ -321,6 +332,10 @@ class AsyncLocalTransport:
 def _deadline(timeout: int | None, operation: str) -> Deadline | None:
     # The clock starts when the call is made, as a server's starts when the request arrives.
     return None if timeout is None else Deadline(timeout, operation)
+
+
+def _loaded(transport: AsyncLocalTransport, name: str) -> Collection:
+    return _collection(transport.database(), name)
 
 
 def _collection(db: Database, name: str) -> Collection:
