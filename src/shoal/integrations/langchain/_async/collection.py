@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Sequence
 
 import numpy as np
@@ -145,12 +144,11 @@ class AsyncStoreCollection:
             return [[] for _ in requests], None
         client = self.state.connection.aclient()
         try:
-            calls = [client.query_points(self.state.name, **r.kwargs()) for r in requests]
-            if True:  # ASYNC
-                # One query (RRF's fused one) is awaited: gather would wrap it in a task.
-                responses = [await calls[0]] if len(calls) == 1 else await asyncio.gather(*calls)
-            else:
-                responses = calls
+            # One after another, not gathered: concurrent searches' first queries make one
+            # batch and their second ones the next, with no task per query (gathered, 100
+            # searches with the weighted ranker's two queries each took up to 10% longer).
+            name = self.state.name
+            responses = [await client.query_points(name, **r.kwargs()) for r in requests]
         except CollectionNotFound:
             self.state.forget()
             return [[] for _ in requests], None
