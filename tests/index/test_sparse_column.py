@@ -145,6 +145,25 @@ def test_a_bulk_write_builds_the_postings_and_small_writes_leave_them_to_the_que
     assert rows.tolist() == sorted({i for i in range(3000) if i % 7 == 2} | {5, 6, 7, 8})
 
 
+def test_a_write_whose_head_start_build_fails_still_writes(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    build = sparse_index._Postings.build
+    failures = [MemoryError("no room")]
+
+    def failing_once(rows: list[int], vectors: list[tuple[np.ndarray, np.ndarray]]) -> object:
+        if failures:
+            raise failures.pop()
+        return build(rows, vectors)
+
+    monkeypatch.setattr(sparse_index._Postings, "build", failing_once)
+    col = SparseColumn(8)
+    col.set_rows([0, 1], [row({1: 1.0}), row({1: 2.0, 2: 1.0})])  # its build fails: no error
+    assert not failures and col.count == 2
+    rows, scores = col.search(row({1: 1.0}), False)  # the query builds them
+    assert rows.tolist() == [0, 1] and scores.tolist() == [1.0, 2.0]
+
+
 @settings(max_examples=200, deadline=None)
 @given(
     n=st.integers(0, 9000),

@@ -26,6 +26,7 @@ mode keeps them.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import threading
 from collections.abc import Sequence
@@ -246,7 +247,10 @@ class SparseColumn:
             self._delta = None
             built = self.count if self._rebuild_due() else len(self._dirty)
             if built <= EAGER_BUILD * len(rows):
-                self._postings()
+                # A head start only, inside a write that must not fail for it: a failed
+                # build changes nothing, and the next query builds (and reports) instead.
+                with contextlib.suppress(Exception):
+                    self._postings()
 
     def _rebuild_due(self) -> bool:
         return len(self._dirty) > max(REBUILD_MIN, REBUILD_SHARE * self._base.size)
