@@ -27,7 +27,6 @@ from shoal.concurrency import Batcher
 from shoal.engine.ann import CollectionAnn, StoredVectorSeqs
 from shoal.engine.deadline import NO_DEADLINE, Deadline
 from shoal.engine.filtering import Filters, with_deadline
-from shoal.engine.groups import query_groups
 from shoal.engine.index_schema import IndexSchema, text_indexes
 from shoal.engine.inference import embed_documents
 from shoal.engine.limits import Limits
@@ -739,70 +738,6 @@ class Collection(CollectionReads):
         failed = self.writer.take_failed()
         if failed is not None:
             raise failed
-
-    # ----------------------------------------------------------------- reads
-
-    def query(self, req: m.QueryRequest, deadline: Deadline | None = None) -> m.QueryResponse:
-        """Nearest points to a vector or to a point (which is left out of its own results).
-
-        Raises:
-            RequestTimeout: ``deadline`` passed before the search was done.
-        """
-        return self.query_batch([req], deadline)[0]
-
-    def query_groups(
-        self, req: m.QueryGroupsRequest, deadline: Deadline | None = None
-    ) -> m.GroupsResult:
-        """The best points of a query grouped by a payload value (``shoal.engine.groups``).
-
-        Raises:
-            InvalidQuery, NotSupported: a bad grouping or query; RequestTimeout.
-        """
-        others = self.searcher.others
-        lookup = None if others is None else others.record_of
-        run = lambda sub: self.query(sub, deadline).points  # noqa: E731
-        return query_groups(req, run, len(self.state), lookup)
-
-    def query_batch(
-        self, requests: Sequence[m.QueryRequest], deadline: Deadline | None = None
-    ) -> list[m.QueryResponse]:
-        """Several queries; unfiltered ones on the same vector share one matrix product.
-
-        Args:
-            requests: the queries.
-            deadline: when the work must stop (None: no time limit).
-
-        Raises:
-            The first query's error, if any query is invalid; RequestTimeout when the
-            deadline passed before the search was done.
-        """
-        if self.strict is not None:
-            self.strict.check_batch(len(requests))
-        outcomes = self.query_many(requests, [deadline] * len(requests))
-        for outcome in outcomes:
-            if isinstance(outcome, BaseException):
-                raise outcome
-        return outcomes  # type: ignore[return-value]
-
-    def query_many(
-        self,
-        requests: Sequence[m.QueryRequest],
-        deadlines: Sequence[Deadline | None] | None = None,
-    ) -> list[m.QueryResponse | BaseException]:
-        """Queries of possibly many callers; one result or exception per query
-        (``shoal.engine.query``, the query pipeline).
-
-        Concurrent callers (threads) are coalesced: while one batch runs, the next callers'
-        queries queue up and run together as the following batch. A batch stops when the
-        deadlines of all its queries have passed (each query then gets ``RequestTimeout``);
-        while one of them still has time, the others get their results late.
-
-        Args:
-            requests: the queries.
-            deadlines: one per query (None: no time limit).
-        """
-        timed = [None] * len(requests) if deadlines is None else deadlines
-        return self.searches.submit_many(list(zip(requests, timed, strict=True)))
 
 
 def _optimizers_config(diff: dict[str, Any] | None) -> m.OptimizersConfig:

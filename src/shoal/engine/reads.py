@@ -1,5 +1,6 @@
-"""The read side of a collection that is not the query pipeline: points by id, scrolls,
-counts, facets and distance matrices.
+"""The read side of a collection: points by id, scrolls, counts, facets and distance
+matrices, and the queries of the server's threads (which enter the query pipeline,
+``shoal.engine.query``, through the collection's ``Batcher``) and of grouped queries.
 
 A mixin of ``shoal.engine.collection.Collection`` (which holds the attributes declared
 here); every method reads under the state's read lock.
@@ -13,13 +14,15 @@ from typing import Any
 import numpy as np
 
 from shoal import models as m
+from shoal.concurrency import Batcher
 from shoal.engine import facets, matrix, records, scrolled
 from shoal.engine.deadline import NO_DEADLINE, Deadline
 from shoal.engine.filtering import CompiledFilter, Filters
+from shoal.engine.groups import query_groups
 from shoal.engine.index_schema import IndexSchema
 from shoal.engine.payload_index import PayloadIndexes
 from shoal.engine.points import ids_of
-from shoal.engine.query import check_limit
+from shoal.engine.query import Query, Searcher, check_limit
 from shoal.engine.state import CollectionState
 from shoal.engine.strict import StrictMode
 from shoal.engine.support import check_shard_key
@@ -29,9 +32,12 @@ from shoal.ids import canonical_id
 
 
 class CollectionReads:
-    """Retrieve, scroll, count, facet and the distance matrix of one collection."""
+    """Retrieve, scroll, count, facet, the distance matrix and the queries of one
+    collection."""
 
     state: CollectionState
+    searcher: Searcher
+    searches: Batcher[Query, m.QueryResponse]
     filters: Filters
     payload_index: PayloadIndexes
     payload_indexes: dict[str, IndexSchema]
@@ -180,3 +186,67 @@ class CollectionReads:
         if flt is None:
             return self.state.live_rows()
         return self.filters.match(self.state, flt, self.payload_index, until).rows(until)
+
+    # ------------------------------------------------------------ the queries
+
+    def query(self, req: m.QueryRequest, deadline: Deadline | None = None) -> m.QueryResponse:
+        """Nearest points to a vector or to a point (which is left out of its own results).
+
+        Raises:
+            RequestTimeout: ``deadline`` passed before the search was done.
+        """
+        return self.query_batch([req], deadline)[0]
+
+    def query_groups(
+        self, req: m.QueryGroupsRequest, deadline: Deadline | None = None
+    ) -> m.GroupsResult:
+        """The best points of a query grouped by a payload value (``shoal.engine.groups``).
+
+        Raises:
+            InvalidQuery, NotSupported: a bad grouping or query; RequestTimeout.
+        """
+        others = self.searcher.others
+        lookup = None if others is None else others.record_of
+        run = lambda sub: self.query(sub, deadline).points  # noqa: E731
+        return query_groups(req, run, len(self.state), lookup)
+
+    def query_batch(
+        self, requests: Sequence[m.QueryRequest], deadline: Deadline | None = None
+    ) -> list[m.QueryResponse]:
+        """Several queries; unfiltered ones on the same vector share one matrix product.
+
+        Args:
+            requests: the queries.
+            deadline: when the work must stop (None: no time limit).
+
+        Raises:
+            The first query's error, if any query is invalid; RequestTimeout when the
+            deadline passed before the search was done.
+        """
+        if self.strict is not None:
+            self.strict.check_batch(len(requests))
+        outcomes = self.query_many(requests, [deadline] * len(requests))
+        for outcome in outcomes:
+            if isinstance(outcome, BaseException):
+                raise outcome
+        return outcomes  # type: ignore[return-value]
+
+    def query_many(
+        self,
+        requests: Sequence[m.QueryRequest],
+        deadlines: Sequence[Deadline | None] | None = None,
+    ) -> list[m.QueryResponse | BaseException]:
+        """Queries of possibly many callers; one result or exception per query
+        (``shoal.engine.query``, the query pipeline).
+
+        Concurrent callers (threads) are coalesced: while one batch runs, the next callers'
+        queries queue up and run together as the following batch. A batch stops when the
+        deadlines of all its queries have passed (each query then gets ``RequestTimeout``);
+        while one of them still has time, the others get their results late.
+
+        Args:
+            requests: the queries.
+            deadlines: one per query (None: no time limit).
+        """
+        timed = [None] * len(requests) if deadlines is None else deadlines
+        return self.searches.submit_many(list(zip(requests, timed, strict=True)))
