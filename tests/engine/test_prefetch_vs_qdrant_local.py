@@ -166,10 +166,12 @@ def test_a_filter_expression_with_prefetch_is_its_structured_equivalent(both: An
     NotSupported, naming why; an invalid one keeps its InvalidFilter."""
     ours, theirs = both
     flt = qm.Filter(must=[qm.FieldCondition(key="w", match=qm.MatchValue(value=1))])
+    for fused_or_reranked in ("rrf", "rerank by vector", "nested"):
+        kwargs = CASES[fused_or_reranked]
+        found = ours.query_points("c", query_filter="w == 1", limit=5, **kwargs).points
+        expected = theirs.query_points("c", query_filter=flt, limit=5, **kwargs).points
+        assert found and [p.id for p in found] == [p.id for p in expected], fused_or_reranked
     case = CASES["rrf"]
-    found = ours.query_points("c", query_filter="w == 1", limit=5, **case).points
-    expected = theirs.query_points("c", query_filter=flt, limit=5, **case).points
-    assert found and [p.id for p in found] == [p.id for p in expected]
     with pytest.raises(errors.NotSupported, match="arithmetic"):
         ours.query_points("c", query_filter="w + 1 == 2", **case)
     with pytest.raises(errors.InvalidFilter, match="end of the expression"):

@@ -100,7 +100,7 @@ def finish(
         return run(req.model_copy(update={"prefetch": None, "filter": restricted}), deadline)
     limit = req.limit if req.limit is not None else 10
     offset = req.offset or 0
-    ranked = _combine(req, sources, limit + offset, _outer_filter(req), deadline, run, payloads_of)
+    ranked = _combine(req, sources, limit + offset, deadline, run, payloads_of)
     threshold = req.score_threshold
     if threshold is not None:
         ranked = [(pid, score) for pid, score in ranked if score >= threshold]
@@ -159,7 +159,7 @@ def _prefetch(
     limit = as_query.limit
     assert limit is not None
     sources = [_prefetch(q, flt, deadline, run, payloads_of, depth + 1) for q in inner]
-    ranked = _combine(as_query, sources, limit, flt, deadline, run, payloads_of)
+    ranked = _combine(as_query, sources, limit, deadline, run, payloads_of)
     if p.score_threshold is not None:
         ranked = [(pid, s) for pid, s in ranked if s >= p.score_threshold]
     return ranked[:limit]
@@ -194,12 +194,13 @@ def _combine(
     req: m.QueryRequest,
     sources: list[Results],
     wanted: int,
-    flt: m.Filter | None,
     deadline: Deadline,
     run: RunQuery,
     payloads_of: PayloadsOf,
 ) -> Results:
-    """The prefetches' results combined by the query (best first, ``wanted`` of them)."""
+    """The prefetches' results combined by the query (best first, ``wanted`` of them):
+    fused, rescored by a formula, or re-ranked by a query of the candidates (under the
+    query's filter, converted only there: a fusion needs none)."""
     query = req.query
     if isinstance(query, m.FusionQuery):
         if query.fusion == "rrf":
@@ -217,7 +218,7 @@ def _combine(
     ids = candidates(sources)
     if not ids:
         return []
-    restricted = _merged(flt, m.Filter(must=[m.HasIdCondition(has_id=ids)]))
+    restricted = _merged(_outer_filter(req), m.Filter(must=[m.HasIdCondition(has_id=ids)]))
     sub = m.QueryRequest(
         query=query,
         using=req.using,
