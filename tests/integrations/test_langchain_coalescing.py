@@ -12,7 +12,9 @@ import numpy as np
 import pytest
 from langchain_core.documents import Document
 from langchain_support import HashEmbeddings, hash_vector
+from threaded_server import serve_in_thread
 
+from shoal.client._async.http import AsyncHttpTransport
 from shoal.client._async.local import AsyncLocalTransport
 from shoal.engine.query import Searcher
 from shoal.errors import InvalidQuery
@@ -239,3 +241,34 @@ async def test_concurrent_hybrid_searches_share_embedding_calls_and_engine_batch
         assert sum(batches) == 40 and batches[:2] == [1, 19] and len(batches) <= 4
     assert sum(emb.document_calls) == 20 and len(emb.document_calls) <= 2
     await store.aclose()
+
+
+async def test_a_weighted_search_over_http_sends_its_queries_as_one_request(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Against a server the weighted ranker's two queries are gathered, so the client
+    sends them as one batch request (one round trip); embedded they run one after the
+    other (see the test above)."""
+    with serve_in_thread() as url:
+        store = ShoalVectorStore(
+            embedding_function=CountingEmbeddings(symmetric=True),
+            builtin_function=BM25BuiltInFunction(),
+            collection_name="c",
+            connection_args={"uri": url},
+            drop_old=True,
+        )
+        await store.aadd_texts([f"doc {i} word{i}" for i in range(10)])
+        paths: list[str] = []
+        send = AsyncHttpTransport._request
+
+        async def counted(
+            transport: AsyncHttpTransport, method: str, path: str, *a: Any, **k: Any
+        ) -> Any:
+            paths.append(path)
+            return await send(transport, method, path, *a, **k)
+
+        monkeypatch.setattr(AsyncHttpTransport, "_request", counted)
+        found = await store.asimilarity_search("doc 3 word3", k=1, ranker_type="weighted")
+        assert found[0].page_content == "doc 3 word3"
+        assert paths == ["/collections/c/points/query/batch"]
+        await store.aclose()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 
 import numpy as np
@@ -143,12 +144,21 @@ class AsyncStoreCollection:
         if layout is None:
             return [[] for _ in requests], None
         client = self.state.connection.aclient()
+        name = self.state.name
         try:
-            # One after another, not gathered: concurrent searches' first queries make one
-            # batch and their second ones the next, with no task per query (gathered, 100
-            # searches with the weighted ranker's two queries each took up to 10% longer).
-            name = self.state.name
-            responses = [await client.query_points(name, **r.kwargs()) for r in requests]
+            if True:  # ASYNC
+                if len(requests) == 1 or self.state.connection.embedded:
+                    # Embedded, one after another: concurrent searches' first queries make
+                    # one batch and their second ones the next, with no task per query
+                    # (gathered, 100 weighted searches took up to 10% longer).
+                    responses = [await client.query_points(name, **r.kwargs()) for r in requests]
+                else:
+                    # Over HTTP, gathered: the client sends a search's queries as one batch
+                    # request (a lone weighted search: 1.15 ms, not 1.8 ms in two).
+                    calls = (client.query_points(name, **r.kwargs()) for r in requests)
+                    responses = await asyncio.gather(*calls)
+            else:
+                responses = [client.query_points(name, **r.kwargs()) for r in requests]
         except CollectionNotFound:
             self.state.forget()
             return [[] for _ in requests], None

@@ -145,11 +145,8 @@ class StoreCollection:
         if layout is None:
             return [[] for _ in requests], None
         client = self.state.connection.client()
+        name = self.state.name
         try:
-            # One after another, not gathered: concurrent searches' first queries make one
-            # batch and their second ones the next, with no task per query (gathered, 100
-            # searches with the weighted ranker's two queries each took up to 10% longer).
-            name = self.state.name
             responses = [client.query_points(name, **r.kwargs()) for r in requests]
         except CollectionNotFound:
             self.state.forget()
