@@ -19,9 +19,12 @@ from shoal.concurrency import (
     RWLock,
     consecutive,
     embedding_executor,
+    helper_pool,
+    helper_threads,
     run_grouped,
     run_grouped_async,
     run_in_thread,
+    share_work,
 )
 
 _VAR: contextvars.ContextVar[str] = contextvars.ContextVar("_VAR", default="unset")
@@ -280,3 +283,90 @@ async def test_a_sync_only_langchain_embedding_runs_on_the_embedding_threads() -
     assert await embedder.documents(["a", "b"]) == [[1.0, 0.0], [1.0, 0.0]]
     assert list(await embedder.query("q")) == [0.0, 1.0]
     assert len(seen) == 2 and all(name.startswith("shoal-embedding") for name in seen)
+
+
+# ---------------------------------------------------------------------- share work
+
+needs_helper = pytest.mark.skipif(helper_pool() is None, reason="one core: no helper thread")
+
+
+def test_share_work_calls_fn_once_per_item() -> None:
+    seen: list[int] = []
+    lock = threading.Lock()
+
+    def fn(item: int) -> None:
+        with lock:
+            seen.append(item)
+
+    share_work(fn, list(range(200)))
+    assert sorted(seen) == list(range(200))
+    share_work(fn, [])  # nothing to do
+    assert len(seen) == 200
+
+
+@needs_helper
+def test_share_work_runs_items_on_a_helper_thread_beside_the_caller() -> None:
+    """The first item taken waits until another item runs on another thread."""
+    both = threading.Event()
+    threads: dict[int, int] = {}
+
+    def fn(item: int) -> None:
+        threads[item] = threading.get_ident()
+        if len(set(threads.values())) > 1:
+            both.set()
+        if item == 0:
+            assert both.wait(30), "no second thread took an item"
+
+    share_work(fn, list(range(6)))
+    assert sorted(threads) == list(range(6))
+    assert threading.get_ident() in threads.values()
+    assert len(set(threads.values())) == 2
+
+
+@needs_helper
+def test_share_work_raises_the_first_error_once_the_started_items_end() -> None:
+    """Item 0 fails while item 1 runs on the other thread: share_work raises the error, and
+    only once item 1 has ended."""
+    started, failing, finished = threading.Event(), threading.Event(), threading.Event()
+
+    def fn(item: int) -> None:
+        if item == 0:
+            assert started.wait(30)
+            failing.set()
+            raise ValueError("bad item")
+        if item == 1:
+            started.set()
+            assert failing.wait(30)
+            finished.set()
+
+    with pytest.raises(ValueError, match="bad item"):
+        share_work(fn, list(range(10)))
+    assert finished.is_set()
+
+
+@needs_helper
+def test_share_work_does_not_wait_for_busy_helpers() -> None:
+    """With every helper held by other work, the caller runs every item itself, in order,
+    and returns; after a failure it takes no more items."""
+    pool = helper_pool()
+    assert pool is not None
+    release = threading.Event()
+    holding = [pool.submit(release.wait, 30) for _ in range(helper_threads())]
+    try:
+        threads: set[int] = set()
+        share_work(lambda item: threads.add(threading.get_ident()), list(range(20)))
+        assert threads == {threading.get_ident()}
+        ran: list[int] = []
+
+        def fail_at_3(item: int) -> None:
+            ran.append(item)
+            if item == 3:
+                raise KeyError(item)
+
+        with pytest.raises(KeyError):
+            share_work(fail_at_3, list(range(20)))
+        assert ran == [0, 1, 2, 3]  # the items after the failure are not run
+    finally:
+        release.set()
+    for held in holding:
+        assert held.result(30)

@@ -30,7 +30,11 @@ and the request's outcome is discarded. ``shield_async`` gives the same rule to 
 no batcher queues.
 
 ``run_grouped`` splits a batch by a key (collection, vector name, filter...), runs each
-group, and puts the outcomes back in the batch's order. ``RWLock`` is the readers/writer
+group, and puts the outcomes back in the batch's order.
+
+Work shared over cores. ``share_work`` runs a batch's independent pieces of numpy work
+(which releases the GIL) on the calling thread and on helper threads at once; it never
+waits for a helper that has not started. ``RWLock`` is the readers/writer
 lock of the collection state and of the HNSW index.
 
 This module imports nothing of Shoal.
@@ -569,6 +573,78 @@ def consecutive(keys: Sequence[Hashable]) -> list[list[int]]:
         else:
             runs.append([i])
     return runs
+
+
+# ---------------------------------------------------------------------- share work
+
+_helper_pool: list[ThreadPoolExecutor] = []
+_helper_lock = threading.Lock()
+MAX_HELPERS = 3
+
+
+def helper_threads() -> int:
+    """How many helper threads ``share_work`` has: one per core beyond the first, at most
+    ``MAX_HELPERS``."""
+    return min(MAX_HELPERS, (os.cpu_count() or 1) - 1)
+
+
+def helper_pool() -> ThreadPoolExecutor | None:
+    """The pool of ``share_work``'s helper threads (None on one core), shared by the
+    process and created on first use."""
+    with _helper_lock:
+        if not _helper_pool:
+            helpers = helper_threads()
+            if helpers < 1:
+                return None
+            _helper_pool.append(ThreadPoolExecutor(helpers, thread_name_prefix="shoal-helper"))
+        return _helper_pool[0]
+
+
+def share_work(fn: Callable[[T], object], items: Sequence[T]) -> None:
+    """Call ``fn`` on every item, on the calling thread and on helper threads at once: each
+    thread takes the next item no thread has taken, until none is left.
+
+    For the independent pieces of one batch whose work is mostly numpy calls that release
+    the GIL (a batch's sparse scans on a large column), so that they run on every core.
+    ``fn`` must be safe to call from any thread, beside itself. A helper that has not
+    started by the time the caller runs out of items is cancelled, not waited for: with
+    every helper busy (other batches), this is a plain loop on the calling thread.
+
+    Raises:
+        BaseException: the first exception a call raised, once every call that had
+            started has returned; the items not yet taken are not run.
+    """
+    pool = helper_pool() if len(items) > 1 else None
+    if pool is None:
+        for item in items:
+            fn(item)
+        return
+    lock = threading.Lock()
+    taken = 0
+    failed: list[BaseException] = []
+
+    def work() -> None:
+        nonlocal taken
+        while True:
+            with lock:
+                if taken == len(items) or failed:
+                    return
+                item = items[taken]
+                taken += 1
+            try:
+                fn(item)
+            except BaseException as exc:
+                with lock:
+                    failed.append(exc)
+                return
+
+    helpers = [pool.submit(work) for _ in range(min(helper_threads(), len(items) - 1))]
+    work()
+    for helper in helpers:
+        if not helper.cancel():
+            helper.result()  # ends once its item is done: none is left to take
+    if failed:
+        raise failed[0]
 
 
 # ---------------------------------------------------------------------------- locks
