@@ -8,11 +8,12 @@ import asyncio
 import contextvars
 import threading
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
 
-from shoal import AsyncClient, models
+from shoal import AsyncClient, concurrency, models
 from shoal.concurrency import (
     AsyncBatcher,
     Batcher,
@@ -370,3 +371,19 @@ def test_share_work_does_not_wait_for_busy_helpers() -> None:
         release.set()
     for held in holding:
         assert held.result(30)
+
+
+def test_share_work_runs_on_the_caller_when_no_helper_can_start(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """At interpreter exit an executor refuses new work (RuntimeError): the caller then
+    runs every item itself."""
+
+    class Exiting(ThreadPoolExecutor):
+        def submit(self, *args: Any, **kwargs: Any) -> Any:
+            raise RuntimeError("cannot schedule new futures after interpreter shutdown")
+
+    monkeypatch.setattr(concurrency, "helper_pool", lambda: Exiting(1))
+    threads: list[int] = []
+    share_work(lambda item: threads.append(threading.get_ident()), list(range(5)))
+    assert threads == [threading.get_ident()] * 5

@@ -638,7 +638,12 @@ def share_work(fn: Callable[[T], object], items: Sequence[T]) -> None:
                     failed.append(exc)
                 return
 
-    helpers = [pool.submit(work) for _ in range(min(helper_threads(), len(items) - 1))]
+    helpers = []
+    for _ in range(min(helper_threads(), len(items) - 1)):
+        try:
+            helpers.append(pool.submit(work))
+        except RuntimeError:  # the interpreter is exiting: no new threads, the caller works
+            break
     work()
     for helper in helpers:
         if not helper.cancel():
