@@ -387,3 +387,61 @@ def test_share_work_runs_on_the_caller_when_no_helper_can_start(
     threads: list[int] = []
     share_work(lambda item: threads.append(threading.get_ident()), list(range(5)))
     assert threads == [threading.get_ident()] * 5
+
+
+def test_a_caller_waiting_for_its_running_items_takes_another_calls_items() -> None:
+    """The help rule of share_work's callers (``_serve``), driven by hand: a call whose
+    items are all taken and one still running elsewhere runs the items of the other
+    running call (its nested one, typically) while it waits, and returns once its own
+    item ends."""
+    ran: list[int] = []
+    all_ran = threading.Event()
+
+    def other_item(item: int) -> None:
+        ran.append(item)
+        if len(ran) == 3:
+            all_ran.set()
+
+    own = concurrency._Shared(lambda item: None, [0])
+    other = concurrency._Shared(other_item, [0, 1, 2])
+    own.taken = own.running = 1  # its one item runs on another thread
+    with concurrency._sharing:
+        concurrency._shares.extend([own, other])
+    try:
+        waiter = threading.Thread(target=concurrency._serve, args=(own, True))
+        waiter.start()
+        assert all_ran.wait(30)  # the other call's items, run by the waiting caller
+        assert ran == [0, 1, 2]
+        assert waiter.is_alive()  # ... which still waits for its own item
+        with concurrency._sharing:
+            own.running = 0  # the item on the other thread ends
+            concurrency._sharing.notify_all()
+        waiter.join(30)
+        assert not waiter.is_alive()
+    finally:
+        with concurrency._sharing:
+            concurrency._shares.remove(own)
+            concurrency._shares.remove(other)
+
+
+def test_nested_share_work_runs_every_inner_item_once() -> None:
+    """Items that share work of their own (a batch's columns, each sharing its scans):
+    every inner item runs once, and the calls end (no thread waits on another forever)."""
+    seen: list[tuple[int, int]] = []
+    lock = threading.Lock()
+
+    def inner(pair: tuple[int, int]) -> None:
+        with lock:
+            seen.append(pair)
+
+    def outer(i: int) -> None:
+        share_work(inner, [(i, j) for j in range(10)])
+
+    for _ in range(20):
+        seen.clear()
+        caller = threading.Thread(target=share_work, args=(outer, list(range(4))))
+        caller.start()
+        caller.join(60)
+        assert not caller.is_alive(), "share_work did not end"
+        assert sorted(seen) == [(i, j) for i in range(4) for j in range(10)]
+    assert not concurrency._shares

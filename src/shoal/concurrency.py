@@ -600,15 +600,39 @@ def helper_pool() -> ThreadPoolExecutor | None:
         return _helper_pool[0]
 
 
+class _Shared(Generic[T]):
+    """The items of one running ``share_work`` call (read and changed under ``_sharing``)."""
+
+    def __init__(self, fn: Callable[[T], object], items: Sequence[T]) -> None:
+        self.fn = fn
+        self.items = items
+        self.taken = 0  # items[:taken] are taken
+        self.running = 0  # ... and this many of them not done yet
+        self.failed: list[BaseException] = []
+
+    def left(self) -> bool:
+        """An item is left to take (none is, after a failure)."""
+        return self.taken < len(self.items) and not self.failed
+
+
+# The running share_work calls, newest last, and the condition their callers wait on: it
+# is notified when an item ends and when a call starts.
+_sharing = threading.Condition(threading.Lock())
+_shares: list[_Shared[Any]] = []
+
+
 def share_work(fn: Callable[[T], object], items: Sequence[T]) -> None:
     """Call ``fn`` on every item, on the calling thread and on helper threads at once: each
     thread takes the next item no thread has taken, until none is left.
 
     For the independent pieces of one batch whose work is mostly numpy calls that release
     the GIL (a batch's sparse scans on a large column), so that they run on every core.
-    ``fn`` must be safe to call from any thread, beside itself. A helper that has not
-    started by the time the caller runs out of items is cancelled, not waited for: with
-    every helper busy (other batches), this is a plain loop on the calling thread.
+    ``fn`` must be safe to call from any thread, beside itself, and may share work of its
+    own. A helper that has not started by the time the caller runs out of items is
+    cancelled, not waited for: with every helper busy (other batches), this is a plain loop
+    on the calling thread. A caller whose items are all taken, some still running, does
+    not idle: it takes the items of the newest other call that has some (the calls its
+    running items made, typically), and waits only when no call has any.
 
     Raises:
         BaseException: the first exception a call raised, once every call that had
@@ -619,37 +643,56 @@ def share_work(fn: Callable[[T], object], items: Sequence[T]) -> None:
         for item in items:
             fn(item)
         return
-    lock = threading.Lock()
-    taken = 0
-    failed: list[BaseException] = []
-
-    def work() -> None:
-        nonlocal taken
-        while True:
-            with lock:
-                if taken == len(items) or failed:
-                    return
-                item = items[taken]
-                taken += 1
-            try:
-                fn(item)
-            except BaseException as exc:
-                with lock:
-                    failed.append(exc)
-                return
-
+    own = _Shared(fn, items)
+    with _sharing:
+        _shares.append(own)
+        _sharing.notify_all()  # a waiting caller may take these
     helpers = []
-    for _ in range(min(helper_threads(), len(items) - 1)):
+    try:
+        for _ in range(min(helper_threads(), len(items) - 1)):
+            try:
+                helpers.append(pool.submit(_serve, own, False))
+            except RuntimeError:  # the interpreter is exiting: no new threads
+                break
+        _serve(own, True)
+    finally:
+        with _sharing:
+            _shares.remove(own)
+        for helper in helpers:
+            helper.cancel()  # (one that started has found nothing left, or will)
+    if own.failed:
+        raise own.failed[0]
+
+
+def _serve(own: _Shared[Any], wait: bool) -> None:
+    """Run the items of ``own`` until none is left to take; with ``wait``, then also until
+    none is running, meanwhile running the items of the other calls."""
+    while True:
+        with _sharing:
+            while True:
+                if own.left():
+                    share = own
+                    break
+                if not wait or not own.running:
+                    return
+                other = next((s for s in reversed(_shares) if s.left()), None)
+                if other is not None:
+                    share = other
+                    break
+                _sharing.wait()
+            item = share.items[share.taken]
+            share.taken += 1
+            share.running += 1
+        error: BaseException | None = None
         try:
-            helpers.append(pool.submit(work))
-        except RuntimeError:  # the interpreter is exiting: no new threads, the caller works
-            break
-    work()
-    for helper in helpers:
-        if not helper.cancel():
-            helper.result()  # ends once its item is done: none is left to take
-    if failed:
-        raise failed[0]
+            share.fn(item)
+        except BaseException as exc:
+            error = exc
+        with _sharing:
+            if error is not None:
+                share.failed.append(error)
+            share.running -= 1
+            _sharing.notify_all()
 
 
 # ---------------------------------------------------------------------------- locks
