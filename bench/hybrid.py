@@ -2,6 +2,7 @@
 100 concurrent hybrid searches async against sync.
 
     python bench/hybrid.py [--docs 100000] [--dim 128] [--queries 300] [--rounds 5]
+                           [--folder DIR]
     python bench/hybrid.py --smoke
 
 A deterministic corpus of short texts (6 to 18 words drawn from a 5,000-word vocabulary
@@ -18,6 +19,8 @@ p50 and p99 of each. Last, with the store reopened (one engine, an ``AsyncClient
 a sync ``Client`` on it), 100 hybrid searches: ``asyncio.gather`` on the ``AsyncClient``,
 then a loop on the ``Client``, ``--rounds`` times, the two modes alternating round by
 round so that both meet the same store and the same drift of the machine; medians.
+With ``--folder DIR`` the store is kept in DIR, and a run that finds it there does only
+that last part: so two versions of Shoal can be compared on one store, run after run.
 
 Criteria (issue 19): BM25 encode + upsert until green <= 30 s; BM25 p50 <= 5 ms; hybrid
 p50 <= 2x the dense p50; 100 concurrent hybrid searches async >= 2x faster than sync.
@@ -201,6 +204,9 @@ async def compare(
 async def run_async(args: argparse.Namespace, folder: Path, texts: list[str]) -> dict[str, Any]:
     qs = queries(texts, args.queries, args.dim)
     async with AsyncClient(path=folder) as client:
+        if await client.collection_exists("h"):  # --folder, built by an earlier run
+            print(f"reusing the store in {folder}", file=sys.stderr)
+            return await compare(folder, qs[: args.concurrent], args.rounds)
         print(f"ingesting {len(texts)} documents, BM25 only", file=sys.stderr)
         result: dict[str, Any] = {"ingest_bm25": await ingest(client, "b", texts, None)}
         await client.delete_collection("b")
@@ -221,10 +227,18 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     ap.add_argument("--concurrent", type=int, default=100)
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--json", type=Path)
+    ap.add_argument(
+        "--folder",
+        type=Path,
+        help="keep the store in this folder; a run that finds it there only compares",
+    )
     args = parse_args(ap, {"docs": 2500, "queries": 20, "concurrent": 10, "rounds": 1}, argv)
     texts = corpus(args.docs)
-    with tempfile.TemporaryDirectory() as tmp:
-        result = asyncio.run(run_async(args, Path(tmp), texts))
+    if args.folder is not None:
+        result = asyncio.run(run_async(args, args.folder, texts))
+    else:
+        with tempfile.TemporaryDirectory() as tmp:
+            result = asyncio.run(run_async(args, Path(tmp), texts))
     report(args, result)
     if args.json:
         args.json.write_text(json.dumps(result, indent=2))
@@ -232,8 +246,15 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
 
 
 def report(args: argparse.Namespace, r: dict[str, Any]) -> None:
-    lat = r["latency"]
     a, s = statistics.median(r["async_ms"]), statistics.median(r["sync_ms"])
+    compared = (f"{args.concurrent} hybrid searches: async / sync (ms)",
+                f"{a:.1f} / {s:.1f} ({s / a:.1f}x)", ">= 2x")  # fmt: skip
+    print(f"\n{args.docs} documents, dense dim {args.dim}, {args.queries} queries per kind\n")
+    print("| measure | result | criterion |\n|---|---|---|")
+    if "latency" not in r:  # a store reused (--folder): only the comparison ran
+        print("| " + " | ".join(compared) + " |")
+        return
+    lat = r["latency"]
 
     def ms(kind: str) -> str:
         return f"{lat[kind]['p50_ms']:.2f} / {lat[kind]['p99_ms']:.2f}"
@@ -246,11 +267,8 @@ def report(args: argparse.Namespace, r: dict[str, Any]) -> None:
         ("BM25 query p50 / p99 (ms)", ms("bm25"), "p50 <= 5"),
         ("dense query p50 / p99 (ms)", ms("dense"), ""),
         ("hybrid query p50 / p99 (ms)", ms("hybrid"), f"p50 <= {2 * lat['dense']['p50_ms']:.2f}"),
-        (f"{args.concurrent} hybrid searches: async / sync (ms)",
-         f"{a:.1f} / {s:.1f} ({s / a:.1f}x)", ">= 2x"),
+        compared,
     ]  # fmt: skip
-    print(f"\n{args.docs} documents, dense dim {args.dim}, {args.queries} queries per kind\n")
-    print("| measure | result | criterion |\n|---|---|---|")
     for row in rows:
         print("| " + " | ".join(row) + " |")
 
