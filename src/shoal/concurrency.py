@@ -34,8 +34,10 @@ group, and puts the outcomes back in the batch's order.
 
 Work shared over cores. ``share_work`` runs a batch's independent pieces of numpy work
 (which releases the GIL) on the calling thread and on helper threads at once; it never
-waits for a helper that has not started. ``RWLock`` is the readers/writer
-lock of the collection state and of the HNSW index.
+waits for a helper that has not started, and a caller waiting for its pieces runs other
+calls' pieces meanwhile.
+
+``RWLock`` is the readers/writer lock of the collection state and of the HNSW index.
 
 This module imports nothing of Shoal.
 """
@@ -655,6 +657,14 @@ def share_work(fn: Callable[[T], object], items: Sequence[T]) -> None:
             except RuntimeError:  # the interpreter is exiting: no new threads
                 break
         _serve(own, True)
+    except BaseException:
+        # (A KeyboardInterrupt in a wait.) The items still running end before the caller
+        # goes on: the caller's locks (a state's read lock) cover them.
+        with _sharing:
+            own.taken = len(items)
+            while own.running:
+                _sharing.wait()
+        raise
     finally:
         with _sharing:
             _shares.remove(own)
