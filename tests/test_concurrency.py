@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import gc
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -445,3 +446,34 @@ def test_nested_share_work_runs_every_inner_item_once() -> None:
         assert not caller.is_alive(), "share_work did not end"
         assert sorted(seen) == [(i, j) for i in range(4) for j in range(10)]
     assert not concurrency._shares
+
+
+def test_an_off_loop_batcher_runs_a_loops_batches_on_one_thread_of_its_own() -> None:
+    """Each batch of a loop lands on the same thread, not on the default pool's threads
+    (which other work keeps busy and switches between); the thread ends with its loop."""
+    ran: list[threading.Thread] = []
+
+    def run(batch: list[int]) -> list[Any]:
+        ran.append(threading.current_thread())
+        return [r * 2 for r in batch]
+
+    batcher: AsyncBatcher[int, int] = AsyncBatcher.off_loop(run)
+
+    async def main() -> None:
+        for i in range(6):
+            # Work on the default pool between batches makes it grow and switch threads.
+            await asyncio.gather(
+                *(asyncio.to_thread(threading.Event().wait, 0.01) for _ in range(3))
+            )
+            assert await asyncio.gather(batcher.submit(i), batcher.submit(10)) == [2 * i, 20]
+
+    asyncio.run(main())
+    assert len(ran) == 6
+    assert len(set(ran)) == 1
+    thread = ran[0]
+    assert thread is not threading.main_thread()
+    assert thread.name.startswith("shoal-batches")
+    ran.clear()
+    gc.collect()  # the loop, then its queue and the queue's executor, are collected
+    thread.join(30)
+    assert not thread.is_alive()

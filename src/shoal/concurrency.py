@@ -198,9 +198,10 @@ def _run_safely(run: RunBatch[Req, Res], requests: list[Req]) -> Sequence[Res | 
 
 
 class _LoopQueue(Generic[Req, Res]):
-    def __init__(self) -> None:
+    def __init__(self, run: AsyncRunBatch[Req, Res]) -> None:
         self.pending: list[tuple[Req, asyncio.Future[Res]]] = []
         self.task: asyncio.Task[None] | None = None
+        self.run = run  # how this loop's batches run
 
 
 class AsyncBatcher(Generic[Req, Res]):
@@ -223,6 +224,8 @@ class AsyncBatcher(Generic[Req, Res]):
         size: Callable[[Req], int] | None = None,
     ) -> None:
         self._run = run_batch
+        # off_loop's blocking function and executor: each loop's queue runs it (_queue).
+        self._blocking: tuple[RunBatch[Req, Res], Executor | None] | None = None
         self.max_batch = max_batch
         self._size = None if size is None else _item_size(size)
         # One queue per event loop: a client may be used from several asyncio.run() calls.
@@ -244,19 +247,38 @@ class AsyncBatcher(Generic[Req, Res]):
         """A batcher whose batches run on a worker thread (``run_in_thread``): one thread
         hop per batch, not per request.
 
+        Without ``executor``, each event loop's batches (which run one after another) run on
+        one thread of their own, not on the loop's default pool: a batch that starts on
+        the thread the last one ran on runs faster, and other code's use of the pool
+        never delays it. (100 hybrid searches on 100k documents, whose batch shares its
+        work with a helper thread: 42-53 ms when batches alternated between two threads
+        of the default pool, 38-45 ms on one.)
+
         Args:
             run_batch: blocking function returning one result or exception per request.
             max_batch: as in the constructor.
-            executor: the thread pool (the loop's default one when None).
+            executor: the thread pool to run the batches on instead.
 
         Returns:
             The batcher.
         """
+        batcher = cls(_off_loop, max_batch=max_batch)
+        batcher._blocking = (run_batch, executor)
+        return batcher
+
+    def _queue(self) -> _LoopQueue[Req, Res]:
+        """A new loop's queue. An off-loop batcher's batches on that loop run on its
+        executor, or one after another on a thread of their own, which starts with the
+        first batch (``off_loop``)."""
+        if self._blocking is None:
+            return _LoopQueue(self._run)
+        run_batch, executor = self._blocking
+        pool = executor if executor is not None else ThreadPoolExecutor(1, "shoal-batches")
 
         def in_thread(batch: list[Req]) -> asyncio.Future[list[Res | BaseException]]:
-            return run_in_thread(run_batch, batch, executor=executor)
+            return run_in_thread(run_batch, batch, executor=pool)
 
-        return cls(in_thread, max_batch=max_batch)
+        return _LoopQueue(in_thread)
 
     async def submit(self, request: Req) -> Res:
         """Run ``request`` in the next batch.
@@ -296,11 +318,16 @@ class AsyncBatcher(Generic[Req, Res]):
         if last_loop() is not loop or queue is None:
             queue = self._queues.get(loop)
             if queue is None:
-                queue = self._queues[loop] = _LoopQueue()
-            self._last = (weakref.ref(loop), queue)
+                queue = self._queues[loop] = self._queue()
+            self._last = (weakref.ref(loop, self._forget), queue)
         queue.pending += items
         if queue.task is None:
             queue.task = loop.create_task(self._drain(queue))
+
+    def _forget(self, loop: weakref.ref[asyncio.AbstractEventLoop]) -> None:
+        """Drop the last loop's queue with the loop (and its thread, ``_queue``)."""
+        if self._last[0] is loop:
+            self._last = (lambda: None, None)
 
     def waiting(self) -> int:
         """Requests of the running loop still in the queue: cancelling one of their callers
@@ -318,7 +345,7 @@ class AsyncBatcher(Generic[Req, Res]):
                 for request, _ in batch:
                     requests.append(request)
                 try:
-                    results = await self._run(requests)
+                    results = await queue.run(requests)
                 except BaseException as exc:  # the batch itself failed: every caller sees it
                     results = [exc] * len(batch)
                 for (_, future), result in zip(batch, results, strict=True):
@@ -348,6 +375,10 @@ class AsyncBatcher(Generic[Req, Res]):
             return live
         batch, queue.pending = _take(live, self.max_batch, self._size)
         return batch
+
+
+async def _off_loop(batch: list[Any]) -> list[Any]:
+    raise AssertionError("an off-loop batcher's queues run its batches (_queue)")
 
 
 def _item_size(size: Callable[[Req], int]) -> Callable[[tuple[Req, Any]], int]:
@@ -382,6 +413,8 @@ class Batcher(Generic[Req, Res]):
         size: Callable[[Req], int] | None = None,
     ) -> None:
         self._run = run_batch
+        # off_loop's blocking function and executor: each loop's queue runs it (_queue).
+        self._blocking: tuple[RunBatch[Req, Res], Executor | None] | None = None
         self.max_batch = max_batch
         self._ticket_size: Callable[[Ticket[Req, Res]], int] = (
             (lambda t: len(t.requests))
