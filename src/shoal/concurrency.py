@@ -13,7 +13,7 @@ one caller's bad request fails only that caller):
 - ``AsyncBatcher``, the front of an event loop: one queue per loop; the first request on an
   idle queue starts a drain task, and every request that arrives before it runs, or while
   its batch runs, joins the next batch. Made with ``AsyncBatcher.off_loop(run_batch)`` its
-  batches run on a worker thread, one hop per batch.
+  batches run on a worker thread, one hop per batch (each loop's on one thread of its own).
 - ``Batcher``, the back for threads (leader/follower): a caller queues its requests and
   takes the "busy" lock; whoever holds it runs every queued request as one batch and hands
   each caller its results. The sync clients' twin of ``AsyncBatcher``, a collection's search
