@@ -413,8 +413,6 @@ class Batcher(Generic[Req, Res]):
         size: Callable[[Req], int] | None = None,
     ) -> None:
         self._run = run_batch
-        # off_loop's blocking function and executor: each loop's queue runs it (_queue).
-        self._blocking: tuple[RunBatch[Req, Res], Executor | None] | None = None
         self.max_batch = max_batch
         self._ticket_size: Callable[[Ticket[Req, Res]], int] = (
             (lambda t: len(t.requests))
