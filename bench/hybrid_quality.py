@@ -2,6 +2,8 @@
 queries name a document by a rare identifier and half paraphrase it.
 
     python bench/hybrid_quality.py [--distractors 600] [--json out.json]
+    python bench/hybrid_quality.py --sweep        # hybrid's MRR over prefetch limits, orders
+    python bench/hybrid_quality.py --wide-codes   # code prefixes from 26 x 26 letters
     python bench/hybrid_quality.py --smoke
 
 The corpus is built here, deterministically: 32 written documents on different subjects
@@ -21,6 +23,7 @@ better one on each half. Prints a markdown table; ``--json`` saves every number.
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import random
 import sys
@@ -206,7 +209,13 @@ TAILS = ["on Tuesday.", "after a long meeting.", "despite the weather.", "for ne
          "with some delay.", "to general surprise.", "at short notice.", "once again."]  # fmt: skip
 
 
-def corpus(distractors: int, seed: int = 7) -> list[str]:
+# The letters of a code's two-letter prefix: 30 prefixes, so ~21 of 632 documents share
+# each, as a catalogue's product lines do. ``--wide-codes``: 676, about one document each.
+LETTERS = ("KQXZVW", "XJQKZ")
+WIDE_LETTERS = ("ABCDEFGHIJKLMNOPQRSTUVWXYZ",) * 2
+
+
+def corpus(distractors: int, seed: int = 7, letters: tuple[str, str] = LETTERS) -> list[str]:
     """The written documents first, then the generated ones, each with its own code."""
     rng = random.Random(seed)
     texts = [doc for doc, _ in WRITTEN]
@@ -216,7 +225,7 @@ def corpus(distractors: int, seed: int = 7) -> list[str]:
     out = []
     for text in texts:
         while True:
-            code = f"{rng.choice('KQXZVW')}{rng.choice('XJQKZ')}-{rng.randint(1000, 9999)}"
+            code = f"{rng.choice(letters[0])}{rng.choice(letters[1])}-{rng.randint(1000, 9999)}"
             if code not in codes:
                 codes.add(code)
                 break
@@ -253,7 +262,20 @@ def build(client: Client, texts: list[str], dense: list[list[float]]) -> None:
     )
 
 
-def ranked(client: Client, how: str, text: str, vector: list[float]) -> list[int]:
+RRF = m.FusionQuery(fusion="rrf")  # k = 2, Qdrant's default
+
+
+def ranked(
+    client: Client,
+    how: str,
+    text: str,
+    vector: list[float],
+    limits: tuple[int, int] = (20, 20),
+    fusion: Any = RRF,
+) -> list[int]:
+    """The first 10 ids for one query. ``how``: dense, bm25, hybrid (the dense prefetch
+    first) or hybrid-sparse-first; ``limits``: the dense and the BM25 prefetch's;
+    ``fusion``: hybrid's query."""
     doc = m.Document(text=text, model="qdrant/bm25")
     kwargs: dict[str, Any]
     if how == "dense":
@@ -261,50 +283,78 @@ def ranked(client: Client, how: str, text: str, vector: list[float]) -> list[int
     elif how == "bm25":
         kwargs = {"query": doc, "using": "bm25"}
     else:
-        kwargs = {
-            "prefetch": [
-                m.Prefetch(query=vector, using="dense", limit=20),
-                m.Prefetch(query=doc, using="bm25", limit=20),
-            ],
-            "query": m.FusionQuery(fusion="rrf"),
-        }
+        prefetch = [
+            m.Prefetch(query=vector, using="dense", limit=limits[0]),
+            m.Prefetch(query=doc, using="bm25", limit=limits[1]),
+        ]
+        if how == "hybrid-sparse-first":
+            prefetch.reverse()  # RRF's ties go to the first prefetch's point
+        kwargs = {"prefetch": prefetch, "query": fusion}
     points = client.query_points("q", limit=10, with_payload=False, **kwargs).points
     return [int(p.id) for p in points]
 
 
-def evaluate(distractors: int) -> dict[str, dict[str, dict[str, float]]]:
-    texts = corpus(distractors)
+Scores = dict[str, dict[str, float]]  # group -> metric -> value
+RETRIEVERS = ("dense", "bm25", "hybrid")
+SWEEP = (3, 5, 10, 20, 40)  # the prefetch limits --sweep tries
+OTHER_FUSIONS = {
+    "RRF k = 10": m.RrfQuery(rrf={"k": 10}),
+    "RRF k = 60": m.RrfQuery(rrf={"k": 60}),
+    "DBSF": m.FusionQuery(fusion="dbsf"),
+}
+
+
+def evaluate(
+    distractors: int, letters: tuple[str, str] = LETTERS, sweep: bool = False
+) -> dict[str, Scores]:
+    """Each retriever's scores; with ``sweep``, hybrid's for every pair of prefetch limits
+    in ``SWEEP`` and both prefetch orders too (keyed like ``hybrid dense-first 20/20``),
+    and with the other fusions in ``OTHER_FUSIONS``."""
+    texts = corpus(distractors, letters=letters)
     qs = queries(texts)
     model = MiniLM()
     print(f"embedding {len(texts)} documents and {len(qs)} queries", file=sys.stderr)
     dense = model.embed_documents(texts)
     qvecs = model.embed_documents([q for _, q, _ in qs])
-    out: dict[str, dict[str, dict[str, float]]] = {}
+    runs: dict[str, tuple[str, tuple[int, int], Any]] = {h: (h, (20, 20), RRF) for h in RETRIEVERS}
+    if sweep:
+        for order, how in (("dense-first", "hybrid"), ("sparse-first", "hybrid-sparse-first")):
+            for limits in itertools.product(SWEEP, SWEEP):
+                runs[f"hybrid {order} {limits[0]}/{limits[1]}"] = (how, limits, RRF)
+        for name, fusion in OTHER_FUSIONS.items():
+            runs[f"hybrid dense-first 20/20, {name}"] = ("hybrid", (20, 20), fusion)
+    out = {}
     with Client() as client:
         build(client, texts, dense)
-        for how in ("dense", "bm25", "hybrid"):
-            sums: dict[str, list[float]] = {}
-            for (half, text, target), vector in zip(qs, qvecs, strict=True):
-                found = ranked(client, how, text, vector)
-                rank = found.index(target) + 1 if target in found else 0
-                for group in (half, "overall"):
-                    row = sums.setdefault(group, [0.0, 0.0, 0.0])
-                    row[0] += rank > 0
-                    row[1] += 1.0 / rank if rank else 0.0
-                    row[2] += 1
-            out[how] = {g: {"recall@10": r / n, "mrr@10": q / n} for g, (r, q, n) in sums.items()}
+        for name, (how, limits, fusion) in runs.items():
+            pairs = zip(qs, qvecs, strict=True)
+            out[name] = _scores(
+                qs, [ranked(client, how, q, v, limits, fusion) for (_, q, _), v in pairs]
+            )
     return out
 
 
-def verdict(r: dict[str, dict[str, dict[str, float]]]) -> list[str]:
-    """The criterion, per metric: hybrid against the better single retriever."""
+def _scores(qs: list[tuple[str, str, int]], found: list[list[int]]) -> Scores:
+    sums: dict[str, list[float]] = {}
+    for (half, _, target), ids in zip(qs, found, strict=True):
+        rank = ids.index(target) + 1 if target in ids else 0
+        for group in (half, "overall"):
+            row = sums.setdefault(group, [0.0, 0.0, 0.0])
+            row[0] += rank > 0
+            row[1] += 1.0 / rank if rank else 0.0
+            row[2] += 1
+    return {g: {"recall@10": r / n, "mrr@10": q / n} for g, (r, q, n) in sums.items()}
+
+
+def verdict(r: dict[str, Scores], hybrid: str = "hybrid") -> list[str]:
+    """The criterion, per metric: ``hybrid`` against the better single retriever."""
     lines = []
     for metric in ("recall@10", "mrr@10"):
         ok = True
         for group in ("overall", "identifier", "paraphrase"):
             best = max(r["dense"][group][metric], r["bm25"][group][metric])
             need = best if group == "overall" else 0.95 * best
-            ok = ok and r["hybrid"][group][metric] >= need - 1e-12
+            ok = ok and r[hybrid][group][metric] >= need - 1e-12
         lines.append(f"{metric}: {'met' if ok else 'NOT met'}")
     return lines
 
@@ -313,17 +363,33 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--distractors", type=int, default=600)
     ap.add_argument("--json", type=Path)
+    ap.add_argument(
+        "--sweep",
+        action="store_true",
+        help=f"also hybrid with prefetch limits {SWEEP} each, in both prefetch orders",
+    )
+    ap.add_argument("--wide-codes", action="store_true", help="code prefixes from 26 x 26 letters")
     args = parse_args(ap, {"distractors": 20}, argv)
-    result = evaluate(args.distractors)
+    letters = WIDE_LETTERS if args.wide_codes else LETTERS
+    result = evaluate(args.distractors, letters, args.sweep)
     print(f"\n{len(WRITTEN) + args.distractors} documents, {2 * len(WRITTEN)} queries\n")
     print("| retriever | half | recall@10 | MRR@10 |\n|---|---|---:|---:|")
-    for how, groups in result.items():
+    for how in RETRIEVERS:
+        groups = result[how]
         for group in ("identifier", "paraphrase", "overall"):
             g = groups[group]
             print(f"| {how} | {group} | {g['recall@10']:.3f} | {g['mrr@10']:.3f} |")
     print("\ncriterion (hybrid >= best overall, >= 0.95 x best per half):")
     for line in verdict(result):
         print(f"- {line}")
+    if args.sweep:
+        print("\n| hybrid | MRR identifier | paraphrase | overall | criterion |")
+        print("|---|---:|---:|---:|---|")
+        for how, groups in result.items():
+            if how.startswith("hybrid "):
+                mrr = [groups[g]["mrr@10"] for g in ("identifier", "paraphrase", "overall")]
+                met = ", ".join(verdict(result, how))
+                print(f"| {how[7:]} | {mrr[0]:.3f} | {mrr[1]:.3f} | {mrr[2]:.3f} | {met} |")
     if args.json:
         args.json.write_text(json.dumps(result, indent=2))
     return result
