@@ -1,17 +1,27 @@
 #!/usr/bin/env python3
 """Soak: 100 async tasks and 4 threads share one storage folder for minutes.
 
-    python bench/soak.py                 # 3 minutes
+    python bench/soak.py                 # 3 minutes, 600 operations a second offered
+    python bench/soak.py --rate 0        # every worker back to back: the machine saturated
     python bench/soak.py --seconds 600
     python bench/soak.py --smoke         # 5 seconds
     python bench/soak.py --tasks 0       # only the threads (attributes the loop's lag)
     python bench/soak.py --no-gc         # cyclic collector off (attributes it; not a setting)
+    python bench/soak.py --floor --threads 2   # no Shoal: 2 threads that only run Python
 
 Every worker owns its own ids (so the outcome of its sequence of calls is known) and keeps a
 model of them: id -> payload. The 100 tasks use one ``AsyncClient(path=...)``; the 4
 threads use a sync ``Client`` on the same folder (one engine per process). Each step picks
 an operation: query_points 40%, upsert of 1-10 points 25%, set_payload 15%, delete 10%,
 scroll of the worker's own ids 10% (checked against its model on the spot).
+
+Together the workers offer ``--rate`` operations a second: each starts its next operation
+every ``workers / rate`` seconds, from a random offset, and at once when it is late. The
+default, 600 a second, is more than twice what the code before the hardening issue sustains
+here (230-280 a second, where its loop-lag p99 is 60-95 ms) and about 60% of what this code
+sustains. ``--rate 0`` runs every worker back to back, which saturates the machine: then
+the loop's lag is set by how CPython shares the GIL among 11 busy threads, as ``--floor``
+shows without Shoal (see BENCHMARKS.md, "Soak").
 
 At the end the script checks count = scroll = the union of the models (ids and payloads),
 then reopens the folder and checks again. A ticker task on the event loop records how late
@@ -50,6 +60,21 @@ class Worker:
         self.next = index * SPAN
         self.ops = 0
         self.errors: list[str] = []
+        self.interval = 0.0  # seconds between two operations' starts; 0: back to back
+        self.due = 0.0
+
+    def pace(self, rate_per_worker: float, start: float) -> None:
+        """Start operations ``rate_per_worker`` times a second, from a random offset."""
+        self.interval = 1.0 / rate_per_worker
+        self.due = start + self.rng.uniform(0, self.interval)
+
+    def wait(self) -> float:
+        """Seconds until this worker's next operation is due (0 if it is late)."""
+        if not self.interval:
+            return 0.0
+        delay = max(0.0, self.due - time.monotonic())
+        self.due += self.interval
+        return delay
 
     def vector(self) -> list[float]:
         # From a pool made once: the benchmark's own work on the loop stays small.
@@ -93,6 +118,7 @@ class Worker:
 
 async def run_task(client: AsyncClient, worker: Worker, until: float) -> None:
     while time.monotonic() < until:
+        await asyncio.sleep(worker.wait())
         op, kwargs = worker.step()
         try:
             if op == "query":
@@ -115,6 +141,7 @@ async def run_task(client: AsyncClient, worker: Worker, until: float) -> None:
 
 def run_thread(client: Client, worker: Worker, until: float) -> None:
     while time.monotonic() < until:
+        time.sleep(worker.wait())
         op, kwargs = worker.step()
         try:
             if op == "query":
@@ -137,6 +164,39 @@ async def ticker(lags: list[float], stop: asyncio.Event) -> None:
         before = time.perf_counter()
         await asyncio.sleep(0.001)
         lags.append(time.perf_counter() - before - 0.001)
+
+
+async def floor(args: argparse.Namespace) -> dict[str, Any]:
+    """The ticker beside ``args.threads`` threads that run Python without ever blocking, and
+    no Shoal: the lag the interpreter itself gives the loop when that many threads always
+    want the GIL (a saturated workload's floor)."""
+    until = time.monotonic() + args.seconds
+    spins = [0] * args.threads
+
+    def spin(i: int) -> None:
+        while time.monotonic() < until:
+            spins[i] += len({j: str(j) for j in range(100)})
+
+    lags: list[float] = []
+    stop = asyncio.Event()
+    tick = asyncio.create_task(ticker(lags, stop))
+    threads = [threading.Thread(target=spin, args=(i,)) for i in range(args.threads)]
+    for t in threads:
+        t.start()
+    await asyncio.sleep(args.seconds)
+    await asyncio.to_thread(lambda: [t.join() for t in threads])
+    stop.set()
+    await tick
+    return {"seconds": args.seconds, "points": 0, "errors": [], "problems": [], **_lag(lags)}
+
+
+def _lag(lags: list[float]) -> dict[str, float]:
+    ms = np.asarray(lags) * 1000
+    return {
+        "p50": float(np.percentile(ms, 50)),
+        "p99": float(np.percentile(ms, 99)),
+        "max": float(ms.max()),
+    }
 
 
 def final_check(client: Client, workers: list[Worker]) -> list[str]:
@@ -167,6 +227,9 @@ async def soak(args: argparse.Namespace, folder: str) -> dict[str, Any]:
         tick = asyncio.create_task(ticker(lags, stop))
         start = time.monotonic()
         until = start + args.seconds
+        if args.rate:
+            for w in workers:
+                w.pace(args.rate / len(workers), start)
         threads = [
             threading.Thread(target=run_thread, args=(sclient, w, until)) for w in workers[tasks:]
         ]
@@ -183,16 +246,12 @@ async def soak(args: argparse.Namespace, folder: str) -> dict[str, Any]:
         sclient.close()
     with Client(path=folder) as reopened:  # and again after a reopen
         problems += [f"after reopen: {p}" for p in final_check(reopened, workers)]
-    errors = [e for w in workers for e in w.errors]
-    ms = np.asarray(lags) * 1000
     return {
         "ops": sum(w.ops for w in workers),
         "seconds": elapsed,
         "points": sum(len(w.model) for w in workers),
-        "p50": float(np.percentile(ms, 50)),
-        "p99": float(np.percentile(ms, 99)),
-        "max": float(ms.max()),
-        "errors": errors,
+        **_lag(lags),
+        "errors": [e for w in workers for e in w.errors],
         "problems": problems,
     }
 
@@ -203,6 +262,17 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--tasks", type=int, default=TASKS, help="async tasks on the loop")
     ap.add_argument("--threads", type=int, default=THREADS, help="threads with a sync Client")
+    ap.add_argument(
+        "--rate",
+        type=float,
+        default=600.0,
+        help="operations a second offered by all workers together (0: each back to back)",
+    )
+    ap.add_argument(
+        "--floor",
+        action="store_true",
+        help="no Shoal: the ticker beside --threads threads that only run Python",
+    )
     ap.add_argument("--smoke", action="store_true", help="run for 5 seconds")
     ap.add_argument(
         "--no-gc",
@@ -214,16 +284,25 @@ def main() -> None:
         gc.disable()
     if args.smoke:
         args.seconds = 5.0
-    with tempfile.TemporaryDirectory() as folder:
-        res = asyncio.run(soak(args, folder))
-    who = f"{args.tasks} tasks + {args.threads} threads" + (", no gc" if args.no_gc else "")
+    if args.floor:
+        res = asyncio.run(floor(args))
+        who = f"floor: {args.threads} threads running Python, no Shoal"
+    else:
+        with tempfile.TemporaryDirectory() as folder:
+            res = asyncio.run(soak(args, folder))
+        who = f"{args.tasks} tasks + {args.threads} threads" + (", no gc" if args.no_gc else "")
+        if args.rate:
+            who += f", {args.rate:g} operations a second offered"
     print(f"{who}, {res['seconds']:.0f} s, {res['points']} points")
     print("| ops/s | loop lag p50 ms | p99 ms | max ms | errors | final check |")
     print("|---:|---:|---:|---:|---:|---|")
-    verdict = "count = scroll = model" if not res["problems"] else "; ".join(res["problems"])
+    if args.floor:
+        ops, errors, verdict = "-", "-", "-"
+    else:
+        ops, errors = f"{res['ops'] / res['seconds']:,.0f}", str(len(res["errors"]))
+        verdict = "; ".join(res["problems"]) or "count = scroll = model"
     print(
-        f"| {res['ops'] / res['seconds']:,.0f} | {res['p50']:.2f} | {res['p99']:.2f} | "
-        f"{res['max']:.1f} | {len(res['errors'])} | {verdict} |"
+        f"| {ops} | {res['p50']:.2f} | {res['p99']:.2f} | {res['max']:.1f} | {errors} | {verdict} |"
     )
     for e in res["errors"][:10]:
         print("error:", e)
