@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import gc
+import signal
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -423,6 +424,49 @@ def test_a_caller_waiting_for_its_running_items_takes_another_calls_items() -> N
         with concurrency._sharing:
             concurrency._shares.remove(own)
             concurrency._shares.remove(other)
+
+
+@needs_helper
+@pytest.mark.skipif(threading.current_thread() is not threading.main_thread(), reason="signals")
+def test_a_caller_interrupted_while_it_waits_leaves_once_its_running_items_end() -> None:
+    """Ctrl-C (SIGINT) reaches the caller while it waits for an item running on a helper:
+    the KeyboardInterrupt leaves share_work only once that item has ended, since the
+    caller's locks cover it. The held item is released only when share_work has raised,
+    or once it has clearly not (0.5 s), so code that raises at once fails here."""
+    main = threading.get_ident()
+    helper_started, main_done, interrupted = threading.Event(), threading.Event(), threading.Event()
+    raised, finished = threading.Event(), threading.Event()
+
+    def fn(item: int) -> None:
+        if threading.get_ident() == main:
+            assert helper_started.wait(30)
+            main_done.set()  # the caller has no item left: it waits for the helper's
+            return
+        helper_started.set()
+        raised.wait(0.5)  # set at once if share_work left early; else the timeout
+        finished.set()
+
+    def interrupt() -> None:
+        assert main_done.wait(30)
+        signal.pthread_kill(main, signal.SIGINT)
+
+    def on_sigint(signum: int, frame: Any) -> None:
+        interrupted.set()
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGINT, on_sigint)
+    sender = threading.Thread(target=interrupt)
+    try:
+        sender.start()
+        with pytest.raises(KeyboardInterrupt):
+            share_work(fn, [0, 1])
+        assert finished.is_set(), "share_work raised while an item still ran"
+    finally:
+        raised.set()
+        sender.join(30)
+        signal.signal(signal.SIGINT, previous)
+    assert interrupted.is_set()
+    assert not concurrency._shares
 
 
 def test_nested_share_work_runs_every_inner_item_once() -> None:
