@@ -300,6 +300,10 @@ SWEEP = (3, 5, 10, 20, 40)  # the prefetch limits --sweep tries
 OTHER_FUSIONS = {
     "RRF k = 10": m.RrfQuery(rrf={"k": 10}),
     "RRF k = 60": m.RrfQuery(rrf={"k": 60}),
+    **{
+        f"RRF weights {d}:{s}": m.RrfQuery(rrf={"weights": [d, s]})  # dense : BM25
+        for d, s in ((1, 1.5), (1, 2), (1, 3), (1.5, 1), (2, 1), (3, 1))
+    },
     "DBSF": m.FusionQuery(fusion="dbsf"),
 }
 
