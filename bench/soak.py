@@ -26,7 +26,8 @@ shows without Shoal (see BENCHMARKS.md, "Soak").
 At the end the script checks count = scroll = the union of the models (ids and payloads),
 then reopens the folder and checks again. A ticker task on the event loop records how late
 each 1 ms sleep wakes up; the table shows the lag percentiles, operations per second and
-errors (there should be none).
+errors (there should be none). Below it: how many full collections of the garbage
+collector ran while the ticker did, and the longest (``gc.callbacks``).
 """
 
 from __future__ import annotations
@@ -160,10 +161,28 @@ def run_thread(client: Client, worker: Worker, until: float) -> None:
 
 
 async def ticker(lags: list[float], stop: asyncio.Event) -> None:
-    while not stop.is_set():
-        before = time.perf_counter()
-        await asyncio.sleep(0.001)
-        lags.append(time.perf_counter() - before - 0.001)
+    """Record how late each 1 ms sleep wakes up, and time the full collections meanwhile."""
+    gc.callbacks.append(_time_full_collections)
+    try:
+        while not stop.is_set():
+            before = time.perf_counter()
+            await asyncio.sleep(0.001)
+            lags.append(time.perf_counter() - before - 0.001)
+    finally:
+        gc.callbacks.remove(_time_full_collections)
+
+
+FULL_COLLECTIONS: list[float] = []  # the ticker's run's full collections, ms each
+_collecting = [0.0]
+
+
+def _time_full_collections(phase: str, info: dict[str, Any]) -> None:
+    # A full collection stops every thread, the loop's too (see BENCHMARKS.md, "Soak").
+    if info["generation"] == 2:
+        if phase == "start":
+            _collecting[0] = time.perf_counter()
+        else:
+            FULL_COLLECTIONS.append((time.perf_counter() - _collecting[0]) * 1000)
 
 
 async def floor(args: argparse.Namespace) -> dict[str, Any]:
@@ -304,6 +323,8 @@ def main() -> None:
     print(
         f"| {ops} | {res['p50']:.2f} | {res['p99']:.2f} | {res['max']:.1f} | {errors} | {verdict} |"
     )
+    longest = f", the longest {max(FULL_COLLECTIONS):.1f} ms" if FULL_COLLECTIONS else ""
+    print(f"full collections of the garbage collector meanwhile: {len(FULL_COLLECTIONS)}{longest}")
     for e in res["errors"][:10]:
         print("error:", e)
     if res["errors"] or res["problems"]:
