@@ -2,7 +2,7 @@
 queries name a document by a rare identifier and half paraphrase it.
 
     python bench/hybrid_quality.py [--distractors 600] [--json out.json]
-    python bench/hybrid_quality.py --sweep        # hybrid's MRR over prefetch limits, orders
+    python bench/hybrid_quality.py --sweep        # hybrid over prefetch settings, fusions
     python bench/hybrid_quality.py --wide-codes   # code prefixes from 26 x 26 letters
     python bench/hybrid_quality.py --smoke
 
@@ -370,7 +370,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     ap.add_argument(
         "--sweep",
         action="store_true",
-        help=f"also hybrid with prefetch limits {SWEEP} each, in both prefetch orders",
+        help=f"also hybrid with prefetch limits {SWEEP} each, in both prefetch orders, and "
+        "with the other fusions (RRF's k, weighted RRF, DBSF)",
     )
     ap.add_argument("--wide-codes", action="store_true", help="code prefixes from 26 x 26 letters")
     args = parse_args(ap, {"distractors": 20}, argv)
