@@ -406,7 +406,7 @@ def test_a_caller_waiting_for_its_running_items_takes_another_calls_items() -> N
 
     own = concurrency._Shared(lambda item: None, [0])
     other = concurrency._Shared(other_item, [0, 1, 2])
-    own.taken = own.running = 1  # its one item runs on another thread
+    own.taken, own.runners = 1, [-1]  # its one item runs on another thread
     with concurrency._sharing:
         concurrency._shares.extend([own, other])
     try:
@@ -416,10 +416,48 @@ def test_a_caller_waiting_for_its_running_items_takes_another_calls_items() -> N
         assert ran == [0, 1, 2]
         assert waiter.is_alive()  # ... which still waits for its own item
         with concurrency._sharing:
-            own.running = 0  # the item on the other thread ends
+            own.runners = []  # the item on the other thread ends
             concurrency._sharing.notify_all()
         waiter.join(30)
         assert not waiter.is_alive()
+    finally:
+        with concurrency._sharing:
+            concurrency._shares.remove(own)
+            concurrency._shares.remove(other)
+
+
+def test_an_interrupted_caller_drops_its_own_entries_and_waits_for_the_other_threads() -> None:
+    """What share_work does after an interrupt (``_interrupted``), driven by hand. The
+    interrupt came between two of the caller's items and their bookkeeping: entries of the
+    caller are left in its own call and in another call whose item it ran. Both go (that
+    call's caller would wait for it forever), and the caller returns only once the item
+    another thread runs has ended."""
+    own = concurrency._Shared(lambda item: None, [0, 1, 2])
+    other = concurrency._Shared(lambda item: None, [0])
+    busy_helper = -1  # the ident of a thread that runs an item of own
+    with concurrency._sharing:
+        concurrency._shares.extend([own, other])
+
+    def interrupted() -> None:
+        me = threading.get_ident()
+        with concurrency._sharing:
+            own.taken, own.runners = 2, [me, busy_helper]
+            other.taken, other.runners = 1, [me]
+        concurrency._interrupted(own)
+
+    caller = threading.Thread(target=interrupted)
+    try:
+        caller.start()
+        with concurrency._sharing:
+            assert concurrency._sharing.wait_for(lambda: other.taken and not other.runners, 30)
+            assert own.runners == [busy_helper]
+            assert own.taken == 3  # no more of its items are taken
+        assert caller.is_alive()  # ... waiting for the helper's item
+        with concurrency._sharing:
+            own.runners.remove(busy_helper)
+            concurrency._sharing.notify_all()
+        caller.join(30)
+        assert not caller.is_alive()
     finally:
         with concurrency._sharing:
             concurrency._shares.remove(own)

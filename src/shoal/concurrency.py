@@ -640,7 +640,9 @@ class _Shared(Generic[T]):
         self.fn = fn
         self.items = items
         self.taken = 0  # items[:taken] are taken
-        self.running = 0  # ... and this many of them not done yet
+        # ... and these threads run those not done yet: one entry per item, so a thread
+        # that runs two at once (one nested in the other) is here twice
+        self.runners: list[int] = []
         self.failed: list[BaseException] = []
 
     def left(self) -> bool:
@@ -689,12 +691,7 @@ def share_work(fn: Callable[[T], object], items: Sequence[T]) -> None:
                 break
         _serve(own, True)
     except BaseException:
-        # (A KeyboardInterrupt in a wait.) The items still running end before the caller
-        # goes on: the caller's locks (a state's read lock) cover them.
-        with _sharing:
-            own.taken = len(items)
-            while own.running:
-                _sharing.wait()
+        _interrupted(own)
         raise
     finally:
         with _sharing:
@@ -705,16 +702,38 @@ def share_work(fn: Callable[[T], object], items: Sequence[T]) -> None:
         raise own.failed[0]
 
 
+def _interrupted(own: _Shared[Any]) -> None:
+    """After an exception out of the caller's own ``_serve`` (a KeyboardInterrupt, which
+    only the main thread gets): take no more of ``own``'s items, and return once the other
+    threads' ones have ended, since the caller's locks (a state's read lock) cover them.
+
+    The interrupt may have come between one of the caller's items and its bookkeeping (no
+    Python code is safe from that), leaving entries of this thread in ``runners`` that no
+    item will remove: this thread runs nothing now (the items still on its stack, when
+    this call was nested in one, are unwinding), so every entry of it goes, in every call,
+    or their callers would wait for them forever.
+    """
+    me = threading.get_ident()
+    with _sharing:
+        for share in _shares:
+            share.runners = [t for t in share.runners if t != me]
+        _sharing.notify_all()
+        own.taken = len(own.items)
+        while own.runners:
+            _sharing.wait()
+
+
 def _serve(own: _Shared[Any], wait: bool) -> None:
     """Run the items of ``own`` until none is left to take; with ``wait``, then also until
     none is running, meanwhile running the items of the other calls."""
+    me = threading.get_ident()
     while True:
         with _sharing:
             while True:
                 if own.left():
                     share = own
                     break
-                if not wait or not own.running:
+                if not wait or not own.runners:
                     return
                 other = next((s for s in reversed(_shares) if s.left()), None)
                 if other is not None:
@@ -723,7 +742,7 @@ def _serve(own: _Shared[Any], wait: bool) -> None:
                 _sharing.wait()
             item = share.items[share.taken]
             share.taken += 1
-            share.running += 1
+            share.runners.append(me)
         error: BaseException | None = None
         try:
             share.fn(item)
@@ -732,7 +751,8 @@ def _serve(own: _Shared[Any], wait: bool) -> None:
         with _sharing:
             if error is not None:
                 share.failed.append(error)
-            share.running -= 1
+            if me in share.runners:  # (not if an interrupt's _interrupted took it: nested)
+                share.runners.remove(me)
             _sharing.notify_all()
 
 
