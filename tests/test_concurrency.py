@@ -9,8 +9,9 @@ import contextvars
 import gc
 import signal
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from typing import Any
 
 import pytest
@@ -407,23 +408,35 @@ def test_a_caller_waiting_for_its_running_items_takes_another_calls_items() -> N
     own = concurrency._Shared(lambda item: None, [0])
     other = concurrency._Shared(other_item, [0, 1, 2])
     own.taken, own.runners = 1, [-1]  # its one item runs on another thread
-    with concurrency._sharing:
-        concurrency._shares.extend([own, other])
-    try:
+    with registered(own, other):
         waiter = threading.Thread(target=concurrency._serve, args=(own, True))
         waiter.start()
         assert all_ran.wait(30)  # the other call's items, run by the waiting caller
         assert ran == [0, 1, 2]
         assert waiter.is_alive()  # ... which still waits for its own item
-        with concurrency._sharing:
-            own.runners = []  # the item on the other thread ends
-            concurrency._sharing.notify_all()
-        waiter.join(30)
-        assert not waiter.is_alive()
+        end_items_and_join(own, waiter)
+
+
+@contextmanager
+def registered(*shares: concurrency._Shared[Any]) -> Iterator[None]:
+    """``shares`` are running share_work calls, for the length of the block."""
+    with concurrency._sharing:
+        concurrency._shares.extend(shares)
+    try:
+        yield
     finally:
         with concurrency._sharing:
-            concurrency._shares.remove(own)
-            concurrency._shares.remove(other)
+            for share in shares:
+                concurrency._shares.remove(share)
+
+
+def end_items_and_join(own: concurrency._Shared[Any], waiter: threading.Thread) -> None:
+    """The items other threads run of ``own`` end; ``waiter``, waiting for them, returns."""
+    with concurrency._sharing:
+        own.runners.clear()
+        concurrency._sharing.notify_all()
+    waiter.join(30)
+    assert not waiter.is_alive()
 
 
 def test_an_interrupted_caller_drops_its_own_entries_and_waits_for_the_other_threads() -> None:
@@ -435,8 +448,6 @@ def test_an_interrupted_caller_drops_its_own_entries_and_waits_for_the_other_thr
     own = concurrency._Shared(lambda item: None, [0, 1, 2])
     other = concurrency._Shared(lambda item: None, [0])
     busy_helper = -1  # the ident of a thread that runs an item of own
-    with concurrency._sharing:
-        concurrency._shares.extend([own, other])
 
     def interrupted() -> None:
         me = threading.get_ident()
@@ -445,23 +456,15 @@ def test_an_interrupted_caller_drops_its_own_entries_and_waits_for_the_other_thr
             other.taken, other.runners = 1, [me]
         concurrency._interrupted(own)
 
-    caller = threading.Thread(target=interrupted)
-    try:
+    with registered(own, other):
+        caller = threading.Thread(target=interrupted)
         caller.start()
         with concurrency._sharing:
             assert concurrency._sharing.wait_for(lambda: other.taken and not other.runners, 30)
             assert own.runners == [busy_helper]
             assert own.taken == 3  # no more of its items are taken
         assert caller.is_alive()  # ... waiting for the helper's item
-        with concurrency._sharing:
-            own.runners.remove(busy_helper)
-            concurrency._sharing.notify_all()
-        caller.join(30)
-        assert not caller.is_alive()
-    finally:
-        with concurrency._sharing:
-            concurrency._shares.remove(own)
-            concurrency._shares.remove(other)
+        end_items_and_join(own, caller)
 
 
 @needs_helper
