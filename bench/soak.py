@@ -290,7 +290,8 @@ def main() -> None:
     ap.add_argument(
         "--floor",
         action="store_true",
-        help="no Shoal: the ticker beside --threads threads that only run Python",
+        help="no Shoal: the ticker beside --threads threads that only run Python "
+        "(--tasks and --rate do not apply)",
     )
     ap.add_argument("--smoke", action="store_true", help="run for 5 seconds")
     ap.add_argument(
